@@ -1,0 +1,3 @@
+//! The crm-connect command-line tool.
+
+fn main() {}

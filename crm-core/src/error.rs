@@ -1,0 +1,416 @@
+//! The one error type every crm-connect operation returns.
+//!
+//! Callers branch on [`Error::kind`] and ask [`Error::is_retryable`]; operators read the
+//! vendor's code, message, HTTP status and correlation id from [`Error::vendor`]. Messages never
+//! carry personal values: adapters name fields, not their contents.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::model::RecordId;
+
+/// A `Result` whose error is [`crate::Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which rate limit a `RateLimited` error hit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LimitScope {
+    /// A short rolling window (HubSpot's 10-second bucket, a generic API's per-second limit).
+    Burst,
+    /// A per-endpoint bucket such as HubSpot search's 5 requests per second.
+    Search,
+    /// The daily (or rolling 24-hour) budget of the vendor account.
+    Daily,
+    /// Too many requests in flight at once (Salesforce's long-running request limit).
+    Concurrency,
+    /// The vendor did not say which limit; the string is its policy name if it gave one.
+    Other(String),
+}
+
+/// One field a vendor rejected, by name (never by value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's name as the caller knows it (common name where the adapter could map it back,
+    /// the vendor's name otherwise).
+    pub field: String,
+    /// The vendor's code for the problem, such as `INVALID_EMAIL` or `required`.
+    pub code: Option<String>,
+}
+
+impl FieldError {
+    /// A field error with a name and an optional code.
+    pub fn new(field: impl Into<String>, code: Option<String>) -> Self {
+        Self {
+            field: field.into(),
+            code,
+        }
+    }
+}
+
+/// What went wrong, in a form a caller can branch on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The record (or the resource) does not exist.
+    NotFound,
+    /// A record with the same unique key already exists.
+    Conflict {
+        /// The id of the record that already holds the key, where the vendor said so.
+        existing_id: Option<RecordId>,
+        /// Other candidate ids when the vendor found several (Salesforce `300 Multiple Choices`,
+        /// duplicate rules).
+        candidates: Vec<RecordId>,
+    },
+    /// The vendor rejected the input; `fields` names the fields it complained about.
+    Validation {
+        /// Fields named by the vendor. Empty when the vendor gave no field names.
+        fields: Vec<FieldError>,
+    },
+    /// The credential is missing, invalid or expired and could not be refreshed.
+    Unauthorized,
+    /// The credential is valid but lacks a permission or scope.
+    Forbidden {
+        /// Scopes the vendor said are missing, where it said so.
+        missing_scopes: Vec<String>,
+    },
+    /// A vendor limit was hit.
+    RateLimited {
+        /// How long the vendor asked us to wait, where it said so.
+        retry_after: Option<Duration>,
+        /// Which limit.
+        scope: LimitScope,
+    },
+    /// The vendor is down or failing (5xx, 423 Locked, connection refused or reset).
+    Unavailable,
+    /// The request (or the whole retry budget) ran out of time.
+    Timeout,
+    /// The configuration is invalid: a bad URL, a missing key, a non-HTTPS remote host.
+    Config,
+    /// A value could not be converted between the common model and the vendor's fields.
+    Mapping,
+    /// A webhook signature or timestamp did not verify.
+    Signature,
+    /// A vendor response could not be decoded (malformed JSON, a missing required field, a wrong
+    /// type, an HTML page where JSON was expected).
+    Decode,
+    /// The adapter or vendor cannot do this operation; see [`crate::Capabilities`].
+    Unsupported,
+    /// Caller input that can never succeed, refused before any network call (an empty email, a
+    /// phone number that does not parse).
+    InvalidInput,
+    /// Anything else; the message and the vendor details say more.
+    Unexpected,
+}
+
+impl ErrorKind {
+    /// A short stable name for logs and metrics labels.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict { .. } => "conflict",
+            ErrorKind::Validation { .. } => "validation",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden { .. } => "forbidden",
+            ErrorKind::RateLimited { .. } => "rate_limited",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Config => "config",
+            ErrorKind::Mapping => "mapping",
+            ErrorKind::Signature => "signature",
+            ErrorKind::Decode => "decode",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::Unexpected => "unexpected",
+        }
+    }
+}
+
+/// What the vendor said about a failed call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VendorError {
+    /// HTTP status of the response.
+    pub status: Option<u16>,
+    /// The vendor's error code or category (`VALIDATION_ERROR`, `INVALID_SESSION_ID`, ...).
+    pub code: Option<String>,
+    /// The vendor's message. Adapters must not copy personal values into it.
+    pub message: Option<String>,
+    /// The vendor's correlation or request id, for a support ticket with the vendor.
+    pub correlation_id: Option<String>,
+    /// The start of the response body (capped, see [`VendorError::BODY_SNIPPET_MAX`]), for
+    /// bodies that could not be parsed.
+    pub body_snippet: Option<String>,
+}
+
+impl VendorError {
+    /// The most bytes of a response body kept in [`VendorError::body_snippet`].
+    pub const BODY_SNIPPET_MAX: usize = 4096;
+
+    /// Keeps at most [`Self::BODY_SNIPPET_MAX`] bytes of `body`, cut on a character boundary.
+    pub fn snippet(body: &[u8]) -> String {
+        let text = String::from_utf8_lossy(body);
+        let mut end = text.len().min(Self::BODY_SNIPPET_MAX);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.get(..end).unwrap_or_default().to_owned()
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The error of every crm-connect operation.
+///
+/// `Display` prints one line: operation, kind, message and the vendor's status and code. The
+/// vendor details, the attempt count and the source stay available through accessors.
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    message: String,
+    operation: Option<String>,
+    vendor: Option<VendorError>,
+    attempts: u32,
+    source: Option<BoxError>,
+}
+
+impl Error {
+    /// A new error of `kind` with a message. The message must not contain personal values.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            inner: Box::new(Inner {
+                kind,
+                message: message.into(),
+                operation: None,
+                vendor: None,
+                attempts: 0,
+                source: None,
+            }),
+        }
+    }
+
+    /// Shorthand for a [`ErrorKind::Config`] error.
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Config, message)
+    }
+
+    /// Shorthand for a [`ErrorKind::Decode`] error.
+    pub fn decode(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Decode, message)
+    }
+
+    /// Shorthand for a [`ErrorKind::InvalidInput`] error.
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidInput, message)
+    }
+
+    /// Shorthand for a [`ErrorKind::Mapping`] error.
+    pub fn mapping(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Mapping, message)
+    }
+
+    /// Shorthand for a [`ErrorKind::Unsupported`] error naming the operation.
+    pub fn unsupported(operation: impl Into<String>, why: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unsupported, why).with_operation(operation)
+    }
+
+    /// Sets the operation (`contacts.create`, `tickets.get`...) unless one is already set, so the
+    /// innermost, most precise name wins.
+    pub fn with_operation(mut self, operation: impl Into<String>) -> Self {
+        if self.inner.operation.is_none() {
+            self.inner.operation = Some(operation.into());
+        }
+        self
+    }
+
+    /// Attaches what the vendor said.
+    pub fn with_vendor(mut self, vendor: VendorError) -> Self {
+        self.inner.vendor = Some(vendor);
+        self
+    }
+
+    /// Attaches the underlying cause.
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.inner.source = Some(source.into());
+        self
+    }
+
+    /// Records how many attempts were made before giving up.
+    pub fn with_attempts(mut self, attempts: u32) -> Self {
+        self.inner.attempts = attempts;
+        self
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.inner.kind
+    }
+
+    /// The message, without the operation or vendor details.
+    pub fn message(&self) -> &str {
+        &self.inner.message
+    }
+
+    /// The operation that failed, such as `contacts.create`.
+    pub fn operation(&self) -> Option<&str> {
+        self.inner.operation.as_deref()
+    }
+
+    /// What the vendor said, if the failure came from a vendor response.
+    pub fn vendor(&self) -> Option<&VendorError> {
+        self.inner.vendor.as_ref()
+    }
+
+    /// The HTTP status of the vendor response, if any.
+    pub fn status(&self) -> Option<u16> {
+        self.inner.vendor.as_ref().and_then(|v| v.status)
+    }
+
+    /// The vendor's correlation id, if any.
+    pub fn correlation_id(&self) -> Option<&str> {
+        self.inner
+            .vendor
+            .as_ref()
+            .and_then(|v| v.correlation_id.as_deref())
+    }
+
+    /// How many attempts were made (0 when the request was never sent).
+    pub fn attempts(&self) -> u32 {
+        self.inner.attempts
+    }
+
+    /// How long the vendor asked us to wait, for rate-limit errors.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match &self.inner.kind {
+            ErrorKind::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Whether the same request may succeed if sent again later: rate limits, vendor outages and
+    /// timeouts. Whether it is *safe* to send again is a separate question the transport answers
+    /// from the request's idempotency.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.inner.kind,
+            ErrorKind::RateLimited { .. } | ErrorKind::Unavailable | ErrorKind::Timeout
+        )
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(op) = &self.inner.operation {
+            write!(f, "{op}: ")?;
+        }
+        write!(f, "{}: {}", self.inner.kind.name(), self.inner.message)?;
+        if let ErrorKind::Validation { fields } = &self.inner.kind
+            && !fields.is_empty()
+        {
+            let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+            write!(f, " (fields: {})", names.join(", "))?;
+        }
+        if let Some(v) = &self.inner.vendor {
+            if let Some(status) = v.status {
+                write!(f, " [HTTP {status}")?;
+                if let Some(code) = &v.code {
+                    write!(f, " {code}")?;
+                }
+                write!(f, "]")?;
+            }
+            if let Some(id) = &v.correlation_id {
+                write!(f, " [correlation id {id}]")?;
+            }
+        }
+        if self.inner.attempts > 1 {
+            write!(f, " after {} attempts", self.inner.attempts)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.inner.kind)
+            .field("message", &self.inner.message)
+            .field("operation", &self.inner.operation)
+            .field("vendor", &self.inner.vendor)
+            .field("attempts", &self.inner.attempts)
+            .field("source", &self.inner.source)
+            .finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .source
+            .as_ref()
+            .map(|s| s.as_ref() as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_one_line_with_vendor_details() {
+        let err = Error::new(
+            ErrorKind::Validation {
+                fields: vec![FieldError::new("email", Some("INVALID_EMAIL".into()))],
+            },
+            "the vendor rejected the record",
+        )
+        .with_operation("contacts.create")
+        .with_vendor(VendorError {
+            status: Some(400),
+            code: Some("VALIDATION_ERROR".into()),
+            correlation_id: Some("abc-123".into()),
+            ..VendorError::default()
+        })
+        .with_attempts(1);
+        let text = err.to_string();
+        assert_eq!(
+            text,
+            "contacts.create: validation: the vendor rejected the record (fields: email) \
+             [HTTP 400 VALIDATION_ERROR] [correlation id abc-123]"
+        );
+        assert!(!text.contains('\n'));
+    }
+
+    #[test]
+    fn retryable_kinds() {
+        let limited = Error::new(
+            ErrorKind::RateLimited {
+                retry_after: Some(Duration::from_secs(3)),
+                scope: LimitScope::Burst,
+            },
+            "slow down",
+        );
+        assert!(limited.is_retryable());
+        assert_eq!(limited.retry_after(), Some(Duration::from_secs(3)));
+        assert!(Error::new(ErrorKind::Unavailable, "x").is_retryable());
+        assert!(!Error::new(ErrorKind::NotFound, "x").is_retryable());
+        assert!(!Error::config("x").is_retryable());
+    }
+
+    #[test]
+    fn innermost_operation_wins() {
+        let err = Error::decode("bad")
+            .with_operation("http.decode")
+            .with_operation("contacts.get");
+        assert_eq!(err.operation(), Some("http.decode"));
+    }
+
+    #[test]
+    fn snippet_is_capped_on_char_boundary() {
+        let body = "é".repeat(VendorError::BODY_SNIPPET_MAX);
+        let s = VendorError::snippet(body.as_bytes());
+        assert!(s.len() <= VendorError::BODY_SNIPPET_MAX);
+        assert!(s.chars().all(|c| c == 'é'));
+    }
+}

@@ -1,0 +1,77 @@
+//! # crm-core
+//!
+//! The vendor-neutral heart of crm-connect: the model a support bot reasons in, the traits every
+//! CRM adapter implements, and the machinery they share (HTTP transport, credentials, pacing,
+//! retries, mapping, paging).
+//!
+//! A bot backend holds an `Arc<dyn Crm>` built by an adapter crate (`crm-generic-rest`,
+//! `crm-hubspot`, `crm-salesforce`) and never sees vendor JSON:
+//!
+//! ```no_run
+//! # async fn demo(crm: std::sync::Arc<dyn crm_core::Crm>) -> crm_core::Result<()> {
+//! use crm_core::{Email, Lookup, ViewOptions};
+//! let lookup = Lookup::Email(Email::parse("jane@example.com")?);
+//! if let Some(view) = crm.customer_view(&lookup, &ViewOptions::default()).await? {
+//!     println!("{} open tickets", view.open_tickets.len());
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! ## Modules
+//! - [`model`]: records, ids, typed values, statuses, personal data wrappers.
+//! - [`api`]: the traits ([`Crm`], [`Contacts`], [`Tickets`]...) and their argument types.
+//! - [`view`]: the 360° [`CustomerView`].
+//! - [`transport`]: the shared HTTP client adapters send requests through.
+//! - [`credential`], [`limits`], [`retry`]: the seams the transport calls on every attempt.
+//! - [`mapping`]: common ↔ vendor field mapping.
+//! - [`raw`]: helpers for adapter authors (paging into streams, batch chunks).
+
+pub mod api;
+pub mod credential;
+pub mod error;
+pub mod limits;
+pub mod mapping;
+pub mod model;
+pub mod raw;
+pub mod retry;
+pub mod transport;
+pub mod view;
+
+pub use api::{
+    Accounts, Activities, Actor, BatchResult, Capabilities, Condition, Contacts, Crm, Filter,
+    IdempotencyKey, Leads, ListQuery, Lookup, ObjectCapabilities, Opportunities, Page, PageStream,
+    Records, Tickets, UpsertKey, Upserted, WriteContext,
+};
+pub use error::{Error, ErrorKind, FieldError, LimitScope, Result, VendorError};
+pub use model::{
+    Account, Activity, ActivityKind, Contact, Email, Entity, FieldMap, FieldValue, Lead, LeadState,
+    Number, ObjectKind, Opportunity, OpportunityState, Personal, Phone, Record, RecordId,
+    RecordRef, Region, State, Status, TaskState, Ticket, TicketState,
+};
+pub use view::{CustomerView, ViewOptions};
+
+/// Re-exports adapters and tests need so they use the same versions as core.
+pub mod reexports {
+    pub use async_trait::async_trait;
+    pub use chrono;
+    pub use futures;
+    pub use http;
+    pub use secrecy;
+    pub use serde_json;
+    pub use url;
+}
+
+#[cfg(test)]
+mod send_sync {
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        assert_send_sync::<crate::Error>();
+        assert_send_sync::<crate::transport::HttpClient>();
+        assert_send_sync::<crate::Contact>();
+        assert_send_sync::<crate::CustomerView>();
+        assert_send_sync::<crate::credential::StaticCredential>();
+        assert_send_sync::<std::sync::Arc<dyn crate::Crm>>();
+    }
+}

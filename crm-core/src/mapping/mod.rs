@@ -1,0 +1,276 @@
+//! Field mapping between the common model and a vendor's fields.
+//!
+//! An [`ObjectMapping`] renames common fields to vendor fields and back, and translates status
+//! values: the vendor's raw value (`"2"`, `"solved"`) to a normalised state (`closed`) with an
+//! optional label. It is data (TOML), so an admin can edit it; adapters ship a default and
+//! apply it through this one engine in both directions.
+//!
+//! ```toml
+//! [fields]            # common name = vendor name
+//! subject = "title"
+//! status = "state"
+//!
+//! [states.status]     # vendor value = normalised state
+//! new = "new"
+//! solved = "closed"
+//!
+//! [labels.status]     # vendor value = label shown to agents (optional)
+//! solved = "Solved"
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::{
+    FieldMap, FieldValue, LeadState, ObjectKind, OpportunityState, State, TaskState, TicketState,
+};
+
+/// How one object kind's fields map to a vendor's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectMapping {
+    /// Common field name → vendor field name.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    /// Per status field (common name): vendor value → normalised state name.
+    #[serde(default)]
+    pub states: BTreeMap<String, BTreeMap<String, String>>,
+    /// Per status field (common name): vendor value → label for people.
+    #[serde(default)]
+    pub labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// Whether fields without a rule pass through under their own name (custom fields the
+    /// vendor and the caller both call the same). Default `true`.
+    #[serde(default = "yes")]
+    pub pass_through: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The status fields of each kind, and the state names valid for each.
+/// A status field's common name and a check of state names for it.
+type StatusField = (&'static str, fn(&str) -> bool);
+
+fn status_fields(kind: ObjectKind) -> &'static [StatusField] {
+    fn valid<S: State>(name: &str) -> bool {
+        S::from_name(name).is_some()
+    }
+    match kind {
+        ObjectKind::Ticket => &[("status", valid::<TicketState>)],
+        ObjectKind::Lead => &[("status", valid::<LeadState>)],
+        ObjectKind::Opportunity => &[("stage", valid::<OpportunityState>)],
+        ObjectKind::Activity => &[("task_status", valid::<TaskState>)],
+        ObjectKind::Contact | ObjectKind::Account => &[],
+    }
+}
+
+impl ObjectMapping {
+    /// Checks the mapping for `kind`: no two common fields write one vendor field, state maps only
+    /// on status fields and only with known state names. `context` (a file name and table)
+    /// prefixes every message.
+    pub fn validate(&self, kind: ObjectKind, context: &str) -> Result<()> {
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        for (common, vendor) in &self.fields {
+            if vendor.trim().is_empty() {
+                return Err(Error::config(format!(
+                    "{context}: fields.{common} maps to an empty vendor field name"
+                )));
+            }
+            if let Some(other) = seen.insert(vendor.as_str(), common.as_str()) {
+                return Err(Error::config(format!(
+                    "{context}: fields.{other} and fields.{common} both map to vendor field `{vendor}`"
+                )));
+            }
+        }
+        let statuses = status_fields(kind);
+        for (field, values) in &self.states {
+            let Some((_, valid)) = statuses.iter().find(|(f, _)| f == field) else {
+                return Err(Error::config(format!(
+                    "{context}: states.{field}: {kind} has no status field `{field}`"
+                )));
+            };
+            for (raw, state) in values {
+                if !valid(state) {
+                    return Err(Error::config(format!(
+                        "{context}: states.{field}.{raw}: `{state}` is not a {kind} state"
+                    )));
+                }
+            }
+        }
+        for field in self.labels.keys() {
+            if !statuses.iter().any(|(f, _)| f == field) {
+                return Err(Error::config(format!(
+                    "{context}: labels.{field}: {kind} has no status field `{field}`"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The vendor field a common field maps to (itself when it passes through).
+    pub fn vendor_name<'a>(&'a self, common: &'a str) -> Option<&'a str> {
+        match self.fields.get(common) {
+            Some(v) => Some(v),
+            None if self.pass_through => Some(common),
+            None => None,
+        }
+    }
+
+    /// Common fields → vendor fields, for a write. A status given only by state gets the first
+    /// vendor value (in sorted order) that maps to that state.
+    pub fn to_vendor(&self, kind: ObjectKind, common: &FieldMap) -> Result<FieldMap> {
+        let mut out = FieldMap::new();
+        let status_names: BTreeSet<&str> = status_fields(kind).iter().map(|(f, _)| *f).collect();
+        for (name, value) in common {
+            if let Some(base) = name
+                .strip_suffix("_state")
+                .or_else(|| name.strip_suffix("_label"))
+                && status_names.contains(base)
+            {
+                continue;
+            }
+            let vendor = self.vendor_name(name).ok_or_else(|| {
+                Error::mapping(format!(
+                    "{kind}.{name}: this connection's mapping has no vendor field for it"
+                ))
+            })?;
+            out.insert(vendor.to_owned(), value.clone());
+        }
+        for status in status_names {
+            if common.contains_key(status) {
+                continue;
+            }
+            let Some(FieldValue::Text(state)) = common.get(&format!("{status}_state")) else {
+                continue;
+            };
+            let raw = self
+                .states
+                .get(status)
+                .and_then(|m| m.iter().find(|(_, s)| *s == state).map(|(raw, _)| raw.clone()))
+                .ok_or_else(|| {
+                    Error::mapping(format!(
+                        "{kind}.{status}: no vendor value maps to state `{state}`; set the raw value or add it to states.{status}"
+                    ))
+                })?;
+            let vendor = self.vendor_name(status).ok_or_else(|| {
+                Error::mapping(format!(
+                    "{kind}.{status}: this connection's mapping has no vendor field for it"
+                ))
+            })?;
+            out.insert(vendor.to_owned(), FieldValue::Text(raw));
+        }
+        Ok(out)
+    }
+
+    /// Vendor fields → common fields, for a read. Status fields gain `<field>_state` and
+    /// `<field>_label` from the value maps.
+    pub fn from_vendor(&self, kind: ObjectKind, vendor: FieldMap) -> FieldMap {
+        let reverse: BTreeMap<&str, &str> = self
+            .fields
+            .iter()
+            .map(|(c, v)| (v.as_str(), c.as_str()))
+            .collect();
+        let mut out = FieldMap::new();
+        for (name, value) in vendor {
+            let common = match reverse.get(name.as_str()) {
+                Some(c) => (*c).to_owned(),
+                // A vendor field whose name is a mapped common name of another field would
+                // shadow it; keep only explicitly mapped names then.
+                None if self.pass_through && !self.fields.contains_key(&name) => name,
+                None => continue,
+            };
+            out.insert(common, value);
+        }
+        for (status, _) in status_fields(kind) {
+            let Some(FieldValue::Text(raw)) = out.get(*status).cloned() else {
+                continue;
+            };
+            if let Some(state) = self.states.get(*status).and_then(|m| m.get(&raw)) {
+                out.insert(format!("{status}_state"), FieldValue::Text(state.clone()));
+            }
+            if let Some(label) = self.labels.get(*status).and_then(|m| m.get(&raw)) {
+                out.insert(format!("{status}_label"), FieldValue::Text(label.clone()));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Entity, Region, Status, Ticket};
+
+    fn ticket_mapping() -> ObjectMapping {
+        toml::from_str(
+            r#"
+            [fields]
+            subject = "title"
+            status = "state"
+            [states.status]
+            new = "new"
+            pending = "waiting"
+            solved = "closed"
+            [labels.status]
+            solved = "Solved"
+            "#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn round_trip_with_states_and_labels() {
+        let m = ticket_mapping();
+        m.validate(ObjectKind::Ticket, "spec.toml objects.ticket")
+            .unwrap();
+        let t = Ticket {
+            subject: Some("Broken".into()),
+            status: Some(Status::new(crate::model::TicketState::Closed)),
+            ..Default::default()
+        };
+        let vendor = m.to_vendor(ObjectKind::Ticket, &t.to_fields()).unwrap();
+        assert_eq!(vendor.get("title"), Some(&FieldValue::from("Broken")));
+        assert_eq!(vendor.get("state"), Some(&FieldValue::from("solved")));
+        assert_eq!(vendor.len(), 2);
+
+        let back = m.from_vendor(ObjectKind::Ticket, vendor);
+        let t2 = Ticket::from_fields(back, Region::us()).unwrap();
+        let status = t2.status.unwrap();
+        assert_eq!(status.state, crate::model::TicketState::Closed);
+        assert_eq!(status.raw.as_deref(), Some("solved"));
+        assert_eq!(status.label.as_deref(), Some("Solved"));
+    }
+
+    #[test]
+    fn unknown_state_value_is_a_mapping_error() {
+        let m = ticket_mapping();
+        let t = Ticket {
+            status: Some(Status::new(crate::model::TicketState::Open)),
+            ..Default::default()
+        };
+        let err = m.to_vendor(ObjectKind::Ticket, &t.to_fields()).unwrap_err();
+        assert_eq!(err.kind(), &crate::ErrorKind::Mapping);
+        assert!(err.message().contains("ticket.status"));
+    }
+
+    #[test]
+    fn validation_names_the_problem() {
+        let dup: ObjectMapping =
+            toml::from_str("[fields]\nemail = \"mail\"\nphone = \"mail\"\n").unwrap();
+        let err = dup.validate(ObjectKind::Contact, "f.toml").unwrap_err();
+        assert!(
+            err.message().contains("both map to vendor field `mail`"),
+            "{}",
+            err.message()
+        );
+        let bad_state: ObjectMapping =
+            toml::from_str("[states.status]\nx = \"exploded\"\n").unwrap();
+        assert!(bad_state.validate(ObjectKind::Ticket, "f").is_err());
+        let wrong_kind: ObjectMapping = toml::from_str("[states.status]\nx = \"new\"\n").unwrap();
+        assert!(wrong_kind.validate(ObjectKind::Contact, "f").is_err());
+        assert!(toml::from_str::<ObjectMapping>("[fieldz]\na = \"b\"\n").is_err());
+    }
+}

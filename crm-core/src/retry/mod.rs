@@ -1,0 +1,206 @@
+//! When and how long to wait before sending a failed request again.
+//!
+//! One policy for every adapter: exponential backoff with full jitter, the vendor's
+//! `Retry-After` honoured (capped), bounded attempts and total time. Whether a request *may* be
+//! sent again is decided by its idempotency: a request that might have been carried out (a POST
+//! that timed out, a 5xx after the vendor committed) is never replayed blindly; one the vendor
+//! certainly refused (429, 401) may be.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind};
+
+/// The retry policy of a connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Most attempts in all, the first included. Default 4.
+    pub max_attempts: NonZeroU32,
+    /// The backoff ceiling of the first retry; it doubles with each retry. Default 200 ms.
+    pub base_delay: Duration,
+    /// The largest backoff between two attempts. Default 10 s.
+    pub max_delay: Duration,
+    /// Give up once this much time has passed since the first attempt. Default 60 s.
+    pub max_elapsed: Duration,
+    /// A `Retry-After` longer than this is not waited for: the error is returned at once, so a
+    /// caller (or the outbox) can schedule the work instead of holding a task for an hour.
+    /// Default 60 s.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: NonZeroU32::MIN.saturating_add(3),
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+            max_elapsed: Duration::from_secs(60),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Whether the vendor certainly did not carry the request out, so that even a non-idempotent
+/// request may be sent again.
+pub fn certainly_not_processed(err: &Error) -> bool {
+    matches!(err.kind(), ErrorKind::RateLimited { .. })
+}
+
+impl RetryPolicy {
+    /// No retries at all.
+    pub fn never() -> Self {
+        Self {
+            max_attempts: NonZeroU32::MIN,
+            ..Self::default()
+        }
+    }
+
+    /// How long to wait before attempt `attempts + 1`, or `None` to give up now.
+    ///
+    /// `attempts` is how many were made, `elapsed` the time since the first, `idempotent` whether
+    /// the request may safely be carried out twice, and `rng` a source of jitter in `[0, 1)`.
+    pub fn next_delay(
+        &self,
+        err: &Error,
+        attempts: u32,
+        elapsed: Duration,
+        idempotent: bool,
+        rng: &mut dyn FnMut() -> f64,
+    ) -> Option<Duration> {
+        if !err.is_retryable() || attempts >= self.max_attempts.get() {
+            return None;
+        }
+        if !idempotent && !certainly_not_processed(err) {
+            return None;
+        }
+        let delay = match err.retry_after() {
+            Some(after) if after > self.max_retry_after => return None,
+            Some(after) => after,
+            None => {
+                let exp = attempts.saturating_sub(1).min(20);
+                let ceiling = self
+                    .base_delay
+                    .saturating_mul(1u32 << exp)
+                    .min(self.max_delay);
+                ceiling.mul_f64(rng().clamp(0.0, 1.0))
+            }
+        };
+        if elapsed.saturating_add(delay) > self.max_elapsed {
+            return None;
+        }
+        Some(delay)
+    }
+}
+
+/// Parses a `Retry-After` value: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::LimitScope;
+    use std::time::SystemTime;
+
+    fn limited(after: Option<u64>) -> Error {
+        Error::new(
+            ErrorKind::RateLimited {
+                retry_after: after.map(Duration::from_secs),
+                scope: LimitScope::Burst,
+            },
+            "429",
+        )
+    }
+
+    #[test]
+    fn honours_retry_after_and_its_cap() {
+        let p = RetryPolicy::default();
+        let mut rng = || 0.5;
+        assert_eq!(
+            p.next_delay(&limited(Some(3)), 1, Duration::ZERO, false, &mut rng),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            p.next_delay(&limited(Some(3600)), 1, Duration::ZERO, true, &mut rng),
+            None
+        );
+    }
+
+    #[test]
+    fn non_idempotent_requests_are_not_replayed_after_5xx() {
+        let p = RetryPolicy::default();
+        let mut rng = || 0.5;
+        let unavailable = Error::new(ErrorKind::Unavailable, "503");
+        assert!(
+            p.next_delay(&unavailable, 1, Duration::ZERO, true, &mut rng)
+                .is_some()
+        );
+        assert!(
+            p.next_delay(&unavailable, 1, Duration::ZERO, false, &mut rng)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn backoff_is_exponential_jittered_and_bounded() {
+        let p = RetryPolicy {
+            max_attempts: NonZeroU32::new(10).unwrap(),
+            ..RetryPolicy::default()
+        };
+        let err = Error::new(ErrorKind::Unavailable, "503");
+        let mut one = || 0.999_999;
+        let d1 = p
+            .next_delay(&err, 1, Duration::ZERO, true, &mut one)
+            .unwrap();
+        let d3 = p
+            .next_delay(&err, 3, Duration::ZERO, true, &mut one)
+            .unwrap();
+        let d9 = p
+            .next_delay(&err, 9, Duration::ZERO, true, &mut one)
+            .unwrap();
+        assert!(d1 <= Duration::from_millis(200));
+        assert!(d3 > Duration::from_millis(700) && d3 <= Duration::from_millis(800));
+        assert!(d9 <= p.max_delay);
+        let mut zero = || 0.0;
+        assert_eq!(
+            p.next_delay(&err, 3, Duration::ZERO, true, &mut zero),
+            Some(Duration::ZERO)
+        );
+        assert!(
+            p.next_delay(&err, 10, Duration::ZERO, true, &mut one)
+                .is_none()
+        );
+        assert!(
+            p.next_delay(&err, 2, Duration::from_secs(60), true, &mut one)
+                .is_none()
+        );
+        assert!(
+            p.next_delay(&Error::config("x"), 1, Duration::ZERO, true, &mut one)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn retry_after_in_both_forms() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:20:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+}

@@ -1,0 +1,823 @@
+//! The one HTTP layer every adapter uses.
+//!
+//! Adapters describe a [`Request`] (method, path, body, whether it is idempotent, which limit
+//! bucket) and parse bodies; the [`HttpClient`] does the rest, in this order for every attempt:
+//! credentials → rate limiter → send (with a timeout) → classify the response → retry policy.
+//! Adapters never write retry loops, sleeps or auth headers.
+//!
+//! Rules the client enforces: `https` only, except loopback hosts; absolute URLs (a vendor's
+//! next-page link) only on the base URL's origin; response bodies bounded in size before they are
+//! buffered; the vendor's correlation id kept in errors and logs; no URL, query string or body in
+//! logs (they can hold personal values), only the operation name.
+
+mod url_policy;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use http::{Method, StatusCode};
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+use url::Url;
+
+pub use url_policy::{check_scheme, encode_segment, is_loopback, parse_base_url, same_origin};
+
+use crate::credential::{Credential, CredentialProvider, StaticCredential};
+use crate::error::{Error, ErrorKind, LimitScope, Result, VendorError};
+use crate::limits::{Bucket, DEFAULT_BUCKET, RateLimiter, Unlimited};
+use crate::retry::{RetryPolicy, parse_retry_after};
+
+/// A request body.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum Body {
+    /// JSON.
+    Json(serde_json::Value),
+    /// `application/x-www-form-urlencoded`.
+    Form(Vec<(String, String)>),
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Bodies carry personal values; only their shape is shown.
+        match self {
+            Body::Json(_) => f.write_str("Body::Json(..)"),
+            Body::Form(pairs) => write!(f, "Body::Form({} fields)", pairs.len()),
+        }
+    }
+}
+
+/// Where a request goes.
+#[derive(Debug, Clone)]
+enum Target {
+    /// Appended to the base URL's path. Already percent-encoded.
+    Path(String),
+    /// An absolute URL, which must share the base URL's origin.
+    Url(Url),
+}
+
+/// A request as an adapter describes it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    method: Method,
+    target: Target,
+    query: Vec<(String, String)>,
+    headers: Vec<(HeaderName, String)>,
+    body: Option<Body>,
+    idempotent: bool,
+    bucket: Bucket,
+    operation: String,
+}
+
+impl Request {
+    /// A request to `path` under the base URL. Build paths with [`encode_segment`] for every
+    /// variable part. Idempotency defaults to the method's (GET, PUT, DELETE yes; POST, PATCH
+    /// no): mark a PATCH that sets fields idempotent with [`Request::idempotent`].
+    pub fn new(method: Method, path: impl Into<String>, operation: impl Into<String>) -> Self {
+        let idempotent = method.is_idempotent();
+        Self {
+            method,
+            target: Target::Path(path.into()),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+            idempotent,
+            bucket: DEFAULT_BUCKET,
+            operation: operation.into(),
+        }
+    }
+
+    /// A GET request to `path`.
+    pub fn get(path: impl Into<String>, operation: impl Into<String>) -> Self {
+        Self::new(Method::GET, path, operation)
+    }
+
+    /// A request to an absolute URL (a next-page link the vendor gave). The client refuses it
+    /// unless it shares the base URL's scheme, host and port.
+    pub fn absolute(method: Method, url: Url, operation: impl Into<String>) -> Self {
+        let mut r = Self::new(method, "", operation);
+        r.target = Target::Url(url);
+        r
+    }
+
+    /// Adds a query parameter.
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds a header. The value is checked (no CR/LF) when the request is sent.
+    pub fn header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Sets a JSON body.
+    pub fn json(mut self, body: serde_json::Value) -> Self {
+        self.body = Some(Body::Json(body));
+        self
+    }
+
+    /// Sets a form body.
+    pub fn form(mut self, pairs: Vec<(String, String)>) -> Self {
+        self.body = Some(Body::Form(pairs));
+        self
+    }
+
+    /// Declares whether the request may safely be carried out twice.
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+
+    /// Names the rate-limit bucket the request draws from.
+    pub fn bucket(mut self, bucket: Bucket) -> Self {
+        self.bucket = bucket;
+        self
+    }
+
+    /// The operation name, used in errors, logs and metrics.
+    pub fn operation(&self) -> &str {
+        &self.operation
+    }
+
+    /// The HTTP method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+}
+
+/// A successful (2xx or 3xx) response, fully read.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Response headers (auth and cookie headers removed).
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+    /// The vendor's correlation id, if it sent one.
+    pub correlation_id: Option<String>,
+    /// How many attempts the request took.
+    pub attempts: u32,
+    operation: String,
+}
+
+impl Response {
+    /// Decodes the JSON body into `T`. A failure is a [`ErrorKind::Decode`] error that names the
+    /// path of the offending field (`results[3].id`), says when the body is empty or an HTML page,
+    /// and keeps the start of the body.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        decode_json(
+            &self.body,
+            &self.headers,
+            self.status,
+            self.correlation_id.as_deref(),
+        )
+        .map_err(|e| e.with_operation(self.operation.clone()))
+    }
+
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Decodes a JSON body, naming the failing path. Used for success bodies and by adapters that
+/// parse error bodies.
+pub fn decode_json<T: DeserializeOwned>(
+    body: &[u8],
+    headers: &HeaderMap,
+    status: StatusCode,
+    correlation_id: Option<&str>,
+) -> Result<T> {
+    let vendor = || VendorError {
+        status: Some(status.as_u16()),
+        correlation_id: correlation_id.map(str::to_owned),
+        body_snippet: Some(VendorError::snippet(body)),
+        ..VendorError::default()
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(
+            Error::decode("the response body is empty; expected JSON").with_vendor(vendor())
+        );
+    }
+    if looks_like_html(body, headers) {
+        return Err(
+            Error::decode("the response is an HTML page; expected JSON").with_vendor(vendor())
+        );
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let what = if inner.is_eof() {
+            "the JSON body is truncated".to_owned()
+        } else if inner.is_syntax() {
+            format!("the body is not valid JSON ({inner})")
+        } else if path == "." {
+            format!("unexpected JSON shape: {inner}")
+        } else {
+            format!("field `{path}`: {inner}")
+        };
+        Error::decode(what).with_vendor(vendor())
+    })?;
+    de.end()
+        .map_err(|_| Error::decode("trailing data after the JSON body").with_vendor(vendor()))?;
+    Ok(value)
+}
+
+fn looks_like_html(body: &[u8], headers: &HeaderMap) -> bool {
+    let ct_html = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().contains("text/html"));
+    let start: Vec<u8> = body
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .take(15)
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    ct_html || start.starts_with(b"<!doctype html") || start.starts_with(b"<html")
+}
+
+/// A failed response, as the adapter's [`ErrorParser`] sees it.
+#[derive(Debug)]
+pub struct ErrorResponse<'a> {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: &'a HeaderMap,
+    /// Body (already bounded in size).
+    pub body: &'a [u8],
+    /// The vendor's correlation id, if it sent one.
+    pub correlation_id: Option<&'a str>,
+}
+
+impl ErrorResponse<'_> {
+    /// The `Retry-After` header, parsed (seconds or HTTP-date).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.headers
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()))
+    }
+
+    /// The vendor details every error carries: status, correlation id, body snippet.
+    pub fn vendor(&self) -> VendorError {
+        VendorError {
+            status: Some(self.status.as_u16()),
+            correlation_id: self.correlation_id.map(str::to_owned),
+            body_snippet: Some(VendorError::snippet(self.body)),
+            ..VendorError::default()
+        }
+    }
+
+    /// The kind a status means when the body says nothing more: 404 not found, 409 conflict,
+    /// 400/422 validation, 401 unauthorized, 403 forbidden, 429 rate limited (with
+    /// `Retry-After`), 408/504 timeout, 423 and other 5xx unavailable.
+    pub fn default_kind(&self) -> ErrorKind {
+        match self.status.as_u16() {
+            404 | 410 => ErrorKind::NotFound,
+            409 => ErrorKind::Conflict {
+                existing_id: None,
+                candidates: Vec::new(),
+            },
+            400 | 422 => ErrorKind::Validation { fields: Vec::new() },
+            401 => ErrorKind::Unauthorized,
+            403 => ErrorKind::Forbidden {
+                missing_scopes: Vec::new(),
+            },
+            429 => ErrorKind::RateLimited {
+                retry_after: self.retry_after(),
+                scope: LimitScope::Burst,
+            },
+            408 | 504 => ErrorKind::Timeout,
+            423 | 500..=599 => ErrorKind::Unavailable,
+            _ => ErrorKind::Unexpected,
+        }
+    }
+
+    /// The error a status means when the body says nothing more.
+    pub fn default_error(&self) -> Error {
+        Error::new(
+            self.default_kind(),
+            format!("the server answered HTTP {}", self.status.as_u16()),
+        )
+        .with_vendor(self.vendor())
+    }
+}
+
+/// Turns a vendor's failed response into an [`Error`]. Each adapter implements it in its
+/// `core.rs` as a pure function of the response, with table-driven tests on captured bodies.
+pub trait ErrorParser: Send + Sync + fmt::Debug {
+    /// The error for a non-success response.
+    fn parse_error(&self, response: &ErrorResponse<'_>) -> Error;
+}
+
+/// Maps statuses to kinds and keeps the body snippet; for servers whose error bodies say nothing
+/// useful.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StatusOnly;
+
+impl ErrorParser for StatusOnly {
+    fn parse_error(&self, response: &ErrorResponse<'_>) -> Error {
+        response.default_error()
+    }
+}
+
+/// Configures an [`HttpClient`]. Setters never fail; [`HttpClientBuilder::build`] checks
+/// everything and names the setting in its error.
+pub struct HttpClientBuilder {
+    vendor: String,
+    base_url: String,
+    timeout: Duration,
+    connect_timeout: Duration,
+    root_ca_pem: Vec<Vec<u8>>,
+    root_ca_files: Vec<std::path::PathBuf>,
+    max_response_bytes: usize,
+    correlation_headers: Vec<String>,
+    credentials: Arc<dyn CredentialProvider>,
+    limiter: Arc<dyn RateLimiter>,
+    retry: RetryPolicy,
+    error_parser: Arc<dyn ErrorParser>,
+    user_agent: String,
+}
+
+impl fmt::Debug for HttpClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClientBuilder")
+            .field("vendor", &self.vendor)
+            .field("base_url", &self.base_url)
+            .field("timeout", &self.timeout)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClientBuilder {
+    /// A builder for `vendor` (used in logs and errors) at `base_url`.
+    ///
+    /// Defaults: 30 s request timeout, 10 s connect timeout, 16 MiB response limit, no
+    /// credentials, no pacing, [`RetryPolicy::default`], [`StatusOnly`] error parsing,
+    /// correlation ids read from `X-Request-Id` and `X-Correlation-Id`.
+    pub fn new(vendor: impl Into<String>, base_url: impl Into<String>) -> Self {
+        Self {
+            vendor: vendor.into(),
+            base_url: base_url.into(),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            root_ca_pem: Vec::new(),
+            root_ca_files: Vec::new(),
+            max_response_bytes: 16 * 1024 * 1024,
+            correlation_headers: vec!["x-request-id".into(), "x-correlation-id".into()],
+            credentials: Arc::new(StaticCredential::none()),
+            limiter: Arc::new(Unlimited),
+            retry: RetryPolicy::default(),
+            error_parser: Arc::new(StatusOnly),
+            user_agent: concat!("crm-connect/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+
+    /// Time allowed for one attempt, from sending to the last body byte.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Time allowed to open a connection.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Trusts an extra root CA (PEM, one or more certificates) besides the system's.
+    pub fn with_root_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_ca_pem.push(pem.into());
+        self
+    }
+
+    /// Trusts the extra root CA(s) in a PEM file; read at `build()`.
+    pub fn with_root_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.root_ca_files.push(path.into());
+        self
+    }
+
+    /// The largest response body read; a larger one fails with a `Decode` error before it is
+    /// buffered whole.
+    pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
+    /// Response headers that carry the vendor's correlation id, first match wins.
+    pub fn with_correlation_headers(mut self, names: &[&str]) -> Self {
+        self.correlation_headers = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        self
+    }
+
+    /// The credential provider.
+    pub fn with_credentials(mut self, provider: Arc<dyn CredentialProvider>) -> Self {
+        self.credentials = provider;
+        self
+    }
+
+    /// The rate limiter; share one `Arc` between every client of the same vendor account.
+    pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    /// The retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The adapter's error parser.
+    pub fn with_error_parser(mut self, parser: Arc<dyn ErrorParser>) -> Self {
+        self.error_parser = parser;
+        self
+    }
+
+    /// Checks the configuration and builds the client. Makes no network call.
+    pub fn build(self) -> Result<HttpClient> {
+        let base_url = parse_base_url("base_url", &self.base_url)?;
+        if self.timeout.is_zero() {
+            return Err(Error::config("timeout: must be more than zero"));
+        }
+        if self.max_response_bytes == 0 {
+            return Err(Error::config("max_response_bytes: must be more than zero"));
+        }
+        let mut certs = Vec::new();
+        let mut pems = self.root_ca_pem;
+        for path in &self.root_ca_files {
+            let pem = std::fs::read(path).map_err(|e| {
+                Error::config(format!("ca_file: cannot read `{}`: {e}", path.display()))
+            })?;
+            pems.push(pem);
+        }
+        for pem in &pems {
+            let bundle = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| Error::config(format!("ca_file: not a PEM certificate: {e}")))?;
+            if bundle.is_empty() {
+                return Err(Error::config("ca_file: no certificate in the PEM data"));
+            }
+            certs.extend(bundle);
+        }
+        let inner = reqwest::Client::builder()
+            .user_agent(self.user_agent)
+            .connect_timeout(self.connect_timeout)
+            .gzip(true)
+            // Redirects would carry the Authorization header to wherever they point; CRM APIs
+            // do not redirect API calls, so none are followed.
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_certs_merge(certs)
+            .build()
+            .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(HttpClient {
+            inner: Arc::new(Inner {
+                http: inner,
+                vendor: self.vendor,
+                base_url,
+                timeout: self.timeout,
+                max_response_bytes: self.max_response_bytes,
+                correlation_headers: self.correlation_headers,
+                credentials: self.credentials,
+                limiter: self.limiter,
+                retry: self.retry,
+                error_parser: self.error_parser,
+            }),
+        })
+    }
+}
+
+/// The shared HTTP client: cheap to clone, one connection pool.
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    vendor: String,
+    base_url: Url,
+    timeout: Duration,
+    max_response_bytes: usize,
+    correlation_headers: Vec<String>,
+    credentials: Arc<dyn CredentialProvider>,
+    limiter: Arc<dyn RateLimiter>,
+    retry: RetryPolicy,
+    error_parser: Arc<dyn ErrorParser>,
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("vendor", &self.inner.vendor)
+            .field("base_url", &self.inner.base_url.as_str())
+            .field("credentials", &self.inner.credentials)
+            .field("limiter", &self.inner.limiter)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Attempt {
+    Done(Response),
+    /// The error, and the credential the attempt used (for a 401's invalidation).
+    Failed(Error, Option<Credential>),
+}
+
+impl HttpClient {
+    /// The base URL.
+    pub fn base_url(&self) -> &Url {
+        &self.inner.base_url
+    }
+
+    /// The vendor name given to the builder.
+    pub fn vendor(&self) -> &str {
+        &self.inner.vendor
+    }
+
+    /// Sends a request through credentials, pacing, the timeout, error classification and the
+    /// retry policy. Returns the response of the first successful attempt, or the last error with
+    /// the number of attempts made.
+    pub async fn send(&self, request: Request) -> Result<Response> {
+        let span = tracing::debug_span!(
+            "crm.call",
+            vendor = %self.inner.vendor,
+            operation = %request.operation,
+            method = %request.method,
+            status = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+            correlation_id = tracing::field::Empty,
+        );
+        self.send_inner(request).instrument(span).await
+    }
+
+    async fn send_inner(&self, request: Request) -> Result<Response> {
+        let url = self.url_for(&request)?;
+        let started = Instant::now();
+        let mut attempts = 0u32;
+        let mut replayed_after_401 = false;
+        loop {
+            attempts += 1;
+            let outcome = self.attempt(&request, &url, attempts).await;
+            let span = tracing::Span::current();
+            span.record("attempts", attempts);
+            let (err, used) = match outcome {
+                Attempt::Done(resp) => {
+                    span.record("status", resp.status.as_u16());
+                    if let Some(id) = &resp.correlation_id {
+                        span.record("correlation_id", id.as_str());
+                    }
+                    return Ok(resp);
+                }
+                Attempt::Failed(err, used) => (err, used),
+            };
+            if let Some(status) = err.status() {
+                span.record("status", status);
+            }
+            if let Some(id) = err.correlation_id() {
+                span.record("correlation_id", id);
+            }
+            if err.kind() == &ErrorKind::Unauthorized
+                && !replayed_after_401
+                && let Some(used) = used
+            {
+                // A 401 means the vendor refused the request before doing anything, so one
+                // replay with a fresh credential is safe for any method.
+                replayed_after_401 = true;
+                if self.inner.credentials.invalidate(&used).await {
+                    tracing::debug!("credential rejected; replaying once with a fresh one");
+                    continue;
+                }
+            }
+            let mut rng = fastrand::f64;
+            match self.inner.retry.next_delay(
+                &err,
+                attempts,
+                started.elapsed(),
+                request.idempotent,
+                &mut rng,
+            ) {
+                Some(delay) => {
+                    tracing::debug!(
+                        kind = err.kind().name(),
+                        delay_ms = delay.as_millis() as u64,
+                        "retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+                None => {
+                    tracing::debug!(kind = err.kind().name(), "giving up");
+                    return Err(err
+                        .with_attempts(attempts)
+                        .with_operation(request.operation.clone()));
+                }
+            }
+        }
+    }
+
+    fn url_for(&self, request: &Request) -> Result<Url> {
+        let mut url = match &request.target {
+            Target::Path(path) => {
+                let mut url = self.inner.base_url.clone();
+                let joined = format!(
+                    "{}/{}",
+                    url.path().trim_end_matches('/'),
+                    path.trim_start_matches('/')
+                );
+                url.set_path(&joined);
+                url
+            }
+            Target::Url(url) => {
+                if !same_origin(url, &self.inner.base_url) {
+                    return Err(Error::new(
+                        ErrorKind::Decode,
+                        "the vendor gave a link to another host; refusing to follow it",
+                    )
+                    .with_operation(request.operation.clone()));
+                }
+                url.clone()
+            }
+        };
+        if !request.query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in &request.query {
+                pairs.append_pair(k, v);
+            }
+        }
+        Ok(url)
+    }
+
+    async fn attempt(&self, request: &Request, url: &Url, attempt: u32) -> Attempt {
+        let credential = match self.inner.credentials.credential().await {
+            Ok(c) => c,
+            Err(e) => return Attempt::Failed(e, None),
+        };
+        if let Err(e) = self.inner.limiter.acquire(request.bucket).await {
+            return Attempt::Failed(e, None);
+        }
+        let builder = match self.build(request, url.clone(), &credential) {
+            Ok(b) => b,
+            Err(e) => return Attempt::Failed(e, None),
+        };
+        let fut = async {
+            let resp = builder.send().await.map_err(send_error)?;
+            let status = resp.status();
+            let mut headers = resp.headers().clone();
+            let body = read_bounded(resp, self.inner.max_response_bytes).await?;
+            strip_sensitive(&mut headers);
+            Ok::<_, Error>((status, headers, body))
+        };
+        let (status, headers, body) = match tokio::time::timeout(self.inner.timeout, fut).await {
+            Err(_) => {
+                return Attempt::Failed(
+                    Error::new(
+                        ErrorKind::Timeout,
+                        format!("no complete answer within {:?}", self.inner.timeout),
+                    ),
+                    None,
+                );
+            }
+            Ok(Err(e)) => return Attempt::Failed(e, None),
+            Ok(Ok(parts)) => parts,
+        };
+        self.inner
+            .limiter
+            .observe(request.bucket, status.as_u16(), &headers);
+        let correlation_id = self
+            .inner
+            .correlation_headers
+            .iter()
+            .find_map(|h| headers.get(h.as_str()))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        tracing::trace!(attempt, status = status.as_u16(), "response");
+        if status.is_success() || status.is_redirection() {
+            return Attempt::Done(Response {
+                status,
+                headers,
+                body,
+                correlation_id,
+                attempts: attempt,
+                operation: request.operation.clone(),
+            });
+        }
+        let err = self.inner.error_parser.parse_error(&ErrorResponse {
+            status,
+            headers: &headers,
+            body: &body,
+            correlation_id: correlation_id.as_deref(),
+        });
+        Attempt::Failed(err, Some(credential))
+    }
+
+    fn build(
+        &self,
+        request: &Request,
+        url: Url,
+        credential: &Credential,
+    ) -> Result<reqwest::RequestBuilder> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in &request.headers {
+            let v = HeaderValue::from_str(value).map_err(|_| {
+                Error::invalid_input(format!(
+                    "header `{name}` has a value that is not allowed (CR, LF or control characters)"
+                ))
+            })?;
+            headers.append(name.clone(), v);
+        }
+        match credential {
+            Credential::None => {}
+            Credential::Bearer(token) => {
+                let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+                    .map_err(|_| {
+                        Error::config("the bearer token holds characters not allowed in a header")
+                    })?;
+                v.set_sensitive(true);
+                headers.insert(AUTHORIZATION, v);
+            }
+            Credential::Header { name, value } => {
+                let mut v = HeaderValue::from_str(value.expose_secret()).map_err(|_| {
+                    Error::config("the API key holds characters not allowed in a header")
+                })?;
+                v.set_sensitive(true);
+                headers.insert(name.clone(), v);
+            }
+        }
+        let mut builder = self
+            .inner
+            .http
+            .request(request.method.clone(), url)
+            .headers(headers);
+        match &request.body {
+            None => {}
+            Some(Body::Json(value)) => builder = builder.json(value),
+            Some(Body::Form(pairs)) => builder = builder.form(pairs),
+        }
+        Ok(builder)
+    }
+}
+
+fn send_error(e: reqwest::Error) -> Error {
+    // Never include the URL: it can hold a looked-up email in the query string.
+    let e = e.without_url();
+    if e.is_timeout() {
+        Error::new(ErrorKind::Timeout, "the request timed out").with_source(e)
+    } else if e.is_connect() {
+        Error::new(ErrorKind::Unavailable, "cannot connect to the server").with_source(e)
+    } else if e.is_builder() {
+        Error::config("the request could not be built").with_source(e)
+    } else {
+        Error::new(
+            ErrorKind::Unavailable,
+            "the connection failed before a complete answer arrived",
+        )
+        .with_source(e)
+    }
+}
+
+async fn read_bounded(resp: reqwest::Response, max: usize) -> Result<Bytes> {
+    if let Some(len) = resp.content_length()
+        && len > max as u64
+    {
+        return Err(too_large(max));
+    }
+    let mut body = BytesMut::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(send_error)?;
+        if body.len() + chunk.len() > max {
+            return Err(too_large(max));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+fn too_large(max: usize) -> Error {
+    Error::decode(format!(
+        "the response body is larger than the {max}-byte limit"
+    ))
+}
+
+fn strip_sensitive(headers: &mut HeaderMap) {
+    for name in [
+        "set-cookie",
+        "www-authenticate",
+        "authorization",
+        "proxy-authenticate",
+    ] {
+        headers.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests;
