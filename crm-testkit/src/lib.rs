@@ -1,1 +1,10 @@
-//! placeholder
+//! # crm-testkit
+//!
+//! Stateful vendor fakes that speak each vendor's HTTP on 127.0.0.1, the embedded sandbox CRM,
+//! and the conformance suite every adapter runs against its fake.
+//!
+//! - [`sandbox`]: the fake of a company's own REST CRM (the generic-REST adapter's default spec),
+//!   with demo data and fault injection. See `SANDBOX_API.md` for its wire protocol.
+//! - [`conformance`]: the behaviour suite.
+
+pub mod sandbox;
