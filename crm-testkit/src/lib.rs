@@ -7,4 +7,5 @@
 //!   with demo data and fault injection. See `SANDBOX_API.md` for its wire protocol.
 //! - [`conformance`]: the behaviour suite.
 
+pub mod conformance;
 pub mod sandbox;

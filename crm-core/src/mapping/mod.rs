@@ -40,6 +40,10 @@ pub struct ObjectMapping {
     /// Per status field (common name): vendor value → label for people.
     #[serde(default)]
     pub labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// Per enum field that is not a status (common name): common value → vendor value, for
+    /// values the vendor spells differently (`conversation_log` → `chat_log`).
+    #[serde(default)]
+    pub values: BTreeMap<String, BTreeMap<String, String>>,
     /// Whether fields without a rule pass through under their own name (custom fields the
     /// vendor and the caller both call the same). Default `true`.
     #[serde(default = "yes")]
@@ -100,6 +104,16 @@ impl ObjectMapping {
                 }
             }
         }
+        for (field, values) in &self.values {
+            let mut vendor_values = BTreeSet::new();
+            for (common, vendor) in values {
+                if !vendor_values.insert(vendor.as_str()) {
+                    return Err(Error::config(format!(
+                        "{context}: values.{field}.{common}: vendor value `{vendor}` is mapped twice"
+                    )));
+                }
+            }
+        }
         for field in self.labels.keys() {
             if !statuses.iter().any(|(f, _)| f == field) {
                 return Err(Error::config(format!(
@@ -137,7 +151,13 @@ impl ObjectMapping {
                     "{kind}.{name}: this connection's mapping has no vendor field for it"
                 ))
             })?;
-            out.insert(vendor.to_owned(), value.clone());
+            let value = match (value, self.values.get(name.as_str())) {
+                (FieldValue::Text(t), Some(map)) => {
+                    FieldValue::Text(map.get(t).cloned().unwrap_or_else(|| t.clone()))
+                }
+                (v, _) => v.clone(),
+            };
+            out.insert(vendor.to_owned(), value);
         }
         for status in status_names {
             if common.contains_key(status) {
@@ -181,6 +201,15 @@ impl ObjectMapping {
                 // shadow it; keep only explicitly mapped names then.
                 None if self.pass_through && !self.fields.contains_key(&name) => name,
                 None => continue,
+            };
+            let value = match (value, self.values.get(&common)) {
+                (FieldValue::Text(t), Some(map)) => FieldValue::Text(
+                    map.iter()
+                        .find(|(_, v)| **v == t)
+                        .map(|(c, _)| c.clone())
+                        .unwrap_or(t),
+                ),
+                (v, _) => v,
             };
             out.insert(common, value);
         }
@@ -254,6 +283,21 @@ mod tests {
         let err = m.to_vendor(ObjectKind::Ticket, &t.to_fields()).unwrap_err();
         assert_eq!(err.kind(), &crate::ErrorKind::Mapping);
         assert!(err.message().contains("ticket.status"));
+    }
+
+    #[test]
+    fn plain_value_maps_apply_both_ways() {
+        let m: ObjectMapping = toml::from_str(
+            "[fields]\nkind = \"type\"\n[values.kind]\nconversation_log = \"chat_log\"\n",
+        )
+        .unwrap();
+        m.validate(ObjectKind::Activity, "f").unwrap();
+        let mut common = FieldMap::new();
+        common.insert("kind".into(), "conversation_log".into());
+        let vendor = m.to_vendor(ObjectKind::Activity, &common).unwrap();
+        assert_eq!(vendor.get("type"), Some(&FieldValue::from("chat_log")));
+        let back = m.from_vendor(ObjectKind::Activity, vendor);
+        assert_eq!(back, common);
     }
 
     #[test]

@@ -1,1 +1,279 @@
+//! The transport against a loopback server: retries, Retry-After, idempotency, timeouts, bad
+//! bodies, credentials.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+use serde::Deserialize;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use super::*;
+
+fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+        ..RetryPolicy::default()
+    }
+}
+
+async fn client(server: &MockServer) -> HttpClient {
+    HttpClientBuilder::new("test", format!("{}/api", server.uri()))
+        .with_retry(fast_retry())
+        .with_credentials(Arc::new(StaticCredential::bearer(SecretString::from(
+            "tok-123",
+        ))))
+        .build()
+        .unwrap()
+}
+
+#[derive(Debug, Deserialize)]
+struct Thing {
+    #[allow(dead_code)]
+    id: String,
+    count: u32,
+}
+
+#[tokio::test]
+async fn sends_bearer_and_decodes() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/things/a%2Fb"))
+        .and(header("authorization", "Bearer tok-123"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("x-request-id", "req-9")
+                .set_body_json(serde_json::json!({"id": "a/b", "count": 3})),
+        )
+        .mount(&server)
+        .await;
+    let c = client(&server).await;
+    let resp = c
+        .send(Request::get(
+            format!("/things/{}", encode_segment("a/b")),
+            "things.get",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(resp.correlation_id.as_deref(), Some("req-9"));
+    assert_eq!(resp.json::<Thing>().unwrap().count, 3);
+}
+
+#[tokio::test]
+async fn decode_errors_name_the_field_and_the_shape() {
+    let server = MockServer::start().await;
+    for (p, body, ct) in [
+        (
+            "/api/wrong-type",
+            r#"{"id":"x","count":"three"}"#,
+            "application/json",
+        ),
+        ("/api/truncated", r#"{"id":"x","cou"#, "application/json"),
+        ("/api/html", "<!DOCTYPE html><html>502</html>", "text/html"),
+        ("/api/empty", "", "application/json"),
+        ("/api/missing", r#"{"id":"x"}"#, "application/json"),
+    ] {
+        Mock::given(path(p))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(body, ct))
+            .mount(&server)
+            .await;
+    }
+    let c = client(&server).await;
+    let msg = |p: &'static str| {
+        let c = c.clone();
+        async move {
+            let resp = c.send(Request::get(p, "t")).await.unwrap();
+            let err = resp.json::<Thing>().unwrap_err();
+            assert_eq!(err.kind(), &ErrorKind::Decode);
+            err.message().to_owned()
+        }
+    };
+    assert!(msg("/wrong-type").await.contains("`count`"));
+    assert!(msg("/truncated").await.contains("truncated"));
+    assert!(msg("/html").await.contains("HTML"));
+    assert!(msg("/empty").await.contains("empty"));
+    assert!(msg("/missing").await.contains("count"));
+}
+
+#[tokio::test]
+async fn retries_429_honouring_retry_after_then_succeeds() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/x"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/x"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({})))
+        .mount(&server)
+        .await;
+    let c = client(&server).await;
+    // A POST is not idempotent, but a 429 means it was not processed, so it is retried.
+    let resp = c
+        .send(Request::new(Method::POST, "/x", "x.create").json(serde_json::json!({})))
+        .await
+        .unwrap();
+    assert_eq!(resp.attempts, 3);
+}
+
+#[tokio::test]
+async fn a_post_is_not_replayed_after_a_5xx_but_a_get_is() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/x"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let c = client(&server).await;
+    let err = c
+        .send(Request::new(Method::POST, "/x", "x.create"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Unavailable);
+    assert_eq!(err.attempts(), 1);
+    let err = c.send(Request::get("/x", "x.get")).await.unwrap_err();
+    assert_eq!(err.attempts(), 4);
+    assert!(err.to_string().contains("after 4 attempts"), "{err}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_cap_is_returned_not_slept() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/x"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "3600"))
+        .mount(&server)
+        .await;
+    let c = client(&server).await;
+    let err = c.send(Request::get("/x", "x.get")).await.unwrap_err();
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
+    assert_eq!(err.attempts(), 1);
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+        .mount(&server)
+        .await;
+    let c = HttpClientBuilder::new("test", server.uri())
+        .with_timeout(Duration::from_millis(100))
+        .with_retry(RetryPolicy::never())
+        .build()
+        .unwrap();
+    let err = c
+        .send(Request::new(Method::POST, "/api/slow", "slow"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Timeout);
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/big"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("x".repeat(10_000)))
+        .mount(&server)
+        .await;
+    let c = HttpClientBuilder::new("test", server.uri())
+        .with_max_response_bytes(1_000)
+        .build()
+        .unwrap();
+    let err = c.send(Request::get("/api/big", "big")).await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Decode);
+    assert!(err.message().contains("1000-byte limit"));
+}
+
+#[tokio::test]
+async fn links_to_other_hosts_and_crlf_headers_are_refused() {
+    let server = MockServer::start().await;
+    let c = client(&server).await;
+    let other = Url::parse("http://127.0.0.2:1/steal").unwrap();
+    let err = c
+        .send(Request::absolute(Method::GET, other, "next"))
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("another host"));
+    let err = c
+        .send(Request::get("/x", "x").header(HeaderName::from_static("x-tag"), "a\r\nInjected: 1"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::InvalidInput);
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn plain_http_to_a_remote_host_is_a_config_error() {
+    let err = HttpClientBuilder::new("test", "http://crm.example.com/api")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Config);
+    let err = HttpClientBuilder::new("test", "https://crm.example.com")
+        .with_root_ca_pem(b"not a pem".to_vec())
+        .build()
+        .unwrap_err();
+    assert!(err.message().contains("ca_file"), "{err}");
+}
+
+/// A provider whose token "expires" once: the first credential is rejected, the refreshed one
+/// works.
+#[derive(Debug)]
+struct Refreshing {
+    generation: AtomicUsize,
+    invalidations: AtomicUsize,
+}
+
+#[async_trait]
+impl CredentialProvider for Refreshing {
+    async fn credential(&self) -> Result<Credential> {
+        let g = self.generation.load(Ordering::SeqCst);
+        Ok(Credential::Bearer(SecretString::from(format!("gen-{g}"))))
+    }
+
+    async fn invalidate(&self, _rejected: &Credential) -> bool {
+        self.invalidations.fetch_add(1, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        true
+    }
+}
+
+#[tokio::test]
+async fn a_401_refreshes_once_and_replays_once() {
+    let server = MockServer::start().await;
+    Mock::given(header("authorization", "Bearer gen-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+        .mount(&server)
+        .await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    let provider = Arc::new(Refreshing {
+        generation: AtomicUsize::new(0),
+        invalidations: AtomicUsize::new(0),
+    });
+    let c = HttpClientBuilder::new("test", server.uri())
+        .with_credentials(provider.clone())
+        .build()
+        .unwrap();
+    // A POST is replayed after a 401: the vendor refused it before doing anything.
+    let resp = c.send(Request::new(Method::POST, "/a", "a")).await.unwrap();
+    assert_eq!(resp.attempts, 2);
+    // The token "expires" again for good: one refresh, one replay, then a typed error.
+    provider.generation.store(5, Ordering::SeqCst);
+    let err = c.send(Request::get("/a", "a")).await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Unauthorized);
+    assert_eq!(err.attempts(), 2);
+    assert_eq!(provider.invalidations.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn debug_output_holds_no_secret() {
+    let server = MockServer::start().await;
+    let c = client(&server).await;
+    assert!(!format!("{c:?}").contains("tok-123"));
+}

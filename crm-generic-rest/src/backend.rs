@@ -1,0 +1,745 @@
+//! The builder, the capability declaration and the trait implementations.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crm_core::credential::{CredentialProvider, StaticCredential};
+use crm_core::limits::RateLimiter;
+use crm_core::reexports::async_trait;
+use crm_core::reexports::futures::future::BoxFuture;
+use crm_core::reexports::futures::{FutureExt, StreamExt, stream};
+use crm_core::reexports::secrecy::SecretString;
+use crm_core::reexports::serde_json::{Map, Value};
+use crm_core::retry::RetryPolicy;
+use crm_core::transport::{HttpClientBuilder, encode_segment};
+use crm_core::{
+    Account, Accounts, Activities, Activity, BatchResult, Capabilities, Condition, Contact,
+    Contacts, Crm, Entity, Error, FieldMap, FieldValue, Filter, Lead, Leads, ListQuery, Lookup,
+    ObjectCapabilities, ObjectKind, Opportunities, Opportunity, PageStream, Record, RecordId,
+    RecordRef, Records, Result, Status, Ticket, TicketState, Tickets, UpsertKey, Upserted,
+    WriteContext,
+};
+
+use crate::config::{AuthKind, Spec};
+use crate::core::{Core, SpecErrorParser};
+use crate::lister::{ListParams, fetch_page, stream as list_stream};
+
+/// How many single calls a batch runs at once when the server has no batch endpoint.
+const BATCH_CONCURRENCY: usize = 4;
+
+/// The vendor name this adapter reports.
+pub const VENDOR: &str = "generic-rest";
+
+#[doc = include_str!("../docs.md")]
+pub struct GenericRestBuilder {
+    spec: Option<Spec>,
+    spec_file: Option<PathBuf>,
+    base_url: Option<String>,
+    token: Option<SecretString>,
+    credentials: Option<Arc<dyn CredentialProvider>>,
+    root_ca_files: Vec<PathBuf>,
+    timeout: Option<Duration>,
+    retry: Option<RetryPolicy>,
+    limiter: Option<Arc<dyn RateLimiter>>,
+}
+
+impl fmt::Debug for GenericRestBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GenericRestBuilder")
+            .field("spec", &self.spec.as_ref().map(|s| &s.name))
+            .field("spec_file", &self.spec_file)
+            .field("base_url", &self.base_url)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for GenericRestBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GenericRestBuilder {
+    /// A builder with the default spec (the sandbox's), no credential and the default transport
+    /// settings (30 s timeout, [`RetryPolicy::default`], no pacing).
+    pub fn new() -> Self {
+        Self {
+            spec: None,
+            spec_file: None,
+            base_url: None,
+            token: None,
+            credentials: None,
+            root_ca_files: Vec::new(),
+            timeout: None,
+            retry: None,
+            limiter: None,
+        }
+    }
+
+    /// Uses a parsed spec instead of the default.
+    pub fn with_spec(mut self, spec: Spec) -> Self {
+        self.spec = Some(spec);
+        self
+    }
+
+    /// Reads the spec from a TOML file at `build()`.
+    pub fn with_spec_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.spec_file = Some(path.into());
+        self
+    }
+
+    /// Overrides the spec's base URL.
+    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// The token (for `auth.kind = "bearer"`) or key (for `"api_key"`).
+    pub fn with_token(mut self, token: SecretString) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// A credential provider (rotation, OAuth); replaces `with_token`.
+    pub fn with_credentials(mut self, provider: Arc<dyn CredentialProvider>) -> Self {
+        self.credentials = Some(provider);
+        self
+    }
+
+    /// Trusts an extra root CA (PEM file).
+    pub fn with_root_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.root_ca_files.push(path.into());
+        self
+    }
+
+    /// Per-attempt timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// Rate limiter (share one per vendor account).
+    pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// Checks everything and builds the connection. Makes no network call.
+    pub fn build(self) -> Result<GenericRest> {
+        let spec = match (self.spec, &self.spec_file) {
+            (Some(spec), _) => spec,
+            (None, Some(path)) => Spec::from_file(path)?,
+            (None, None) => Spec::default_spec()?,
+        };
+        let base_url = self
+            .base_url
+            .or_else(|| spec.base_url.clone())
+            .ok_or_else(|| Error::config("base_url: not set in the spec nor the connection"))?;
+        let credentials: Arc<dyn CredentialProvider> = match (self.credentials, self.token) {
+            (Some(p), _) => p,
+            (None, token) => match (spec.auth.kind, token) {
+                (AuthKind::None, _) => Arc::new(StaticCredential::none()),
+                (AuthKind::Bearer, Some(t)) => Arc::new(StaticCredential::bearer(t)),
+                (AuthKind::ApiKey, Some(t)) => Arc::new(StaticCredential::api_key(
+                    spec.auth.header.as_deref().unwrap_or("X-Api-Key"),
+                    t,
+                )?),
+                (_, None) => {
+                    return Err(Error::config(
+                        "auth: the spec needs a token or key and none was given",
+                    ));
+                }
+            },
+        };
+        let headers: Vec<&str> = spec
+            .correlation_headers
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let mut http = HttpClientBuilder::new(VENDOR, base_url)
+            .with_credentials(credentials)
+            .with_error_parser(Arc::new(SpecErrorParser {
+                errors: spec.errors.clone(),
+            }));
+        if !headers.is_empty() {
+            http = http.with_correlation_headers(&headers);
+        }
+        for ca in self.root_ca_files {
+            http = http.with_root_ca_file(ca);
+        }
+        if let Some(t) = self.timeout {
+            http = http.with_timeout(t);
+        }
+        if let Some(r) = self.retry {
+            http = http.with_retry(r);
+        }
+        if let Some(l) = self.limiter {
+            http = http.with_limiter(l);
+        }
+        let capabilities = capabilities(&spec);
+        let core = Core::new(http.build()?, spec)?;
+        Ok(GenericRest {
+            contacts: RestObject::new(core.clone()),
+            accounts: RestObject::new(core.clone()),
+            leads: RestObject::new(core.clone()),
+            opportunities: RestObject::new(core.clone()),
+            tickets: RestObject::new(core.clone()),
+            activities: RestObject::new(core.clone()),
+            capabilities,
+            core,
+        })
+    }
+}
+
+fn capabilities(spec: &Spec) -> Capabilities {
+    let mut objects = BTreeMap::new();
+    for kind in ObjectKind::ALL {
+        let Some(object) = spec.object(kind) else {
+            continue;
+        };
+        let mut caps = ObjectCapabilities::read_write();
+        caps.upsert_keys = object.upsert.keys().cloned().collect();
+        caps.list_changed_since = spec.query.changed_since_param.is_some();
+        caps.max_page_size = Some(spec.paging.max_page_size);
+        caps.idempotent_create =
+            spec.idempotency.header.is_some() || object.upsert.contains_key("idempotency_key");
+        objects.insert(kind, caps);
+    }
+    let mut caps = Capabilities::default();
+    caps.objects = objects;
+    caps.lookup_by_phone = spec.lookup.phone.is_some();
+    caps.lookup_by_external_id = spec.lookup.external_id.is_some();
+    caps.link = true;
+    caps
+}
+
+/// A connection to a company's own REST CRM, described by a [`Spec`].
+pub struct GenericRest {
+    core: Arc<Core>,
+    capabilities: Capabilities,
+    contacts: RestObject<Contact>,
+    accounts: RestObject<Account>,
+    leads: RestObject<Lead>,
+    opportunities: RestObject<Opportunity>,
+    tickets: RestObject<Ticket>,
+    activities: RestObject<Activity>,
+}
+
+impl fmt::Debug for GenericRest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GenericRest")
+            .field("spec", &self.core.spec.name)
+            .field("http", &self.core.http)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GenericRest {
+    /// A builder.
+    pub fn builder() -> GenericRestBuilder {
+        GenericRestBuilder::new()
+    }
+}
+
+/// One object family of a generic REST connection.
+pub struct RestObject<T> {
+    core: Arc<Core>,
+    _kind: PhantomData<fn() -> T>,
+}
+
+impl<T: Entity> fmt::Debug for RestObject<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RestObject<{}>", T::KIND)
+    }
+}
+
+fn op<T: Entity>(name: &str) -> String {
+    format!("{}.{name}", T::KIND)
+}
+
+impl<T: Entity> RestObject<T> {
+    fn new(core: Arc<Core>) -> Self {
+        Self {
+            core,
+            _kind: PhantomData,
+        }
+    }
+
+    fn check(&self, operation: &str) -> Result<&crate::config::ObjectSpec> {
+        self.core.object(T::KIND, operation)
+    }
+
+    /// Vendor query parameters for a filter.
+    fn filter_params(&self, filter: &Filter) -> Result<Vec<(String, String)>> {
+        filter
+            .all
+            .iter()
+            .map(|c| {
+                let param = self.lookup_param(c)?;
+                Ok((param, condition_text(c)?))
+            })
+            .collect()
+    }
+
+    fn lookup_param(&self, c: &Condition) -> Result<String> {
+        let lookup = &self.core.spec.lookup;
+        let declared = match c.field.as_str() {
+            "email" => lookup.email.clone(),
+            "phone" => lookup.phone.clone(),
+            "external_id" => lookup.external_id.clone(),
+            _ => None,
+        };
+        match declared {
+            Some(p) => Ok(p),
+            None => self.core.vendor_field(T::KIND, &c.field),
+        }
+    }
+
+    async fn find_where(
+        &self,
+        filters: Vec<(String, String)>,
+        limit: usize,
+        newest_first: Option<String>,
+        keep: impl Fn(&Record<T>) -> bool + Send,
+        operation: &str,
+    ) -> Result<Vec<Record<T>>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let params = ListParams {
+            filters,
+            newest_first: None,
+            page_size: u32::try_from(limit).unwrap_or(u32::MAX),
+        }
+        .sorted_newest_first(&self.core, newest_first.as_deref());
+        let mut found = Vec::new();
+        let mut cursor = None;
+        // Pages are fetched only until `limit` matching records are found.
+        loop {
+            let page = fetch_page::<T>(&self.core, &params, cursor, operation).await?;
+            found.extend(page.items.into_iter().filter(|r| keep(r)));
+            if found.len() >= limit {
+                found.truncate(limit);
+                return Ok(found);
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(found),
+            }
+        }
+    }
+
+    async fn create_inner(&self, input: &T, ctx: &WriteContext) -> Result<Record<T>> {
+        let operation = op::<T>("create");
+        let object = self.check(&operation)?;
+        let body = self.core.body_for(input)?;
+        let header = self.core.idempotency_header()?;
+        match (&ctx.idempotency_key, header) {
+            (Some(key), Some(header)) => {
+                // The server de-duplicates on the header, so the create may be retried.
+                let req = self
+                    .core
+                    .write_request(&object.create_method, object.path.clone(), operation, body)?
+                    .header(header, key.as_str())
+                    .idempotent(true);
+                let resp = self.core.http.send(req).await?;
+                self.core.decode_record(&resp, object)
+            }
+            (Some(key), None) if object.upsert.contains_key("idempotency_key") => {
+                // No header: the key goes in the server's unique field, through an upsert.
+                let up = self
+                    .upsert_inner(&UpsertKey::Idempotency(key.clone()), body, &operation)
+                    .await?;
+                Ok(up.record)
+            }
+            _ => {
+                let req = self.core.write_request(
+                    &object.create_method,
+                    object.path.clone(),
+                    operation,
+                    body,
+                )?;
+                let resp = self.core.http.send(req).await?;
+                self.core.decode_record(&resp, object)
+            }
+        }
+    }
+
+    async fn update_inner(&self, id: &RecordId, patch: &T) -> Result<Record<T>> {
+        let body = self.core.body_for(patch)?;
+        self.update_vendor(id, body).await
+    }
+
+    async fn update_vendor(&self, id: &RecordId, body: Map<String, Value>) -> Result<Record<T>> {
+        let operation = op::<T>("update");
+        let object = self.check(&operation)?;
+        let path = self.core.record_path(object, id);
+        // Setting fields to given values is idempotent, so an update may be retried.
+        let req = self
+            .core
+            .write_request(&object.update_method, path, operation, body)?
+            .idempotent(true);
+        let resp = self.core.http.send(req).await?;
+        if resp.body.iter().all(u8::is_ascii_whitespace) {
+            return self.get(id).await;
+        }
+        self.core.decode_record(&resp, object)
+    }
+
+    async fn upsert_inner(
+        &self,
+        key: &UpsertKey,
+        mut body: Map<String, Value>,
+        operation: &str,
+    ) -> Result<Upserted<T>> {
+        let object = self.check(operation)?;
+        let template = object.upsert.get(key.field()).ok_or_else(|| {
+            Error::unsupported(
+                operation,
+                format!("{} records cannot be upserted by {}", T::KIND, key.field()),
+            )
+        })?;
+        if key.value().is_empty() {
+            return Err(Error::invalid_input("the upsert key is empty").with_operation(operation));
+        }
+        // The key travels in the path; servers refuse it in the body too.
+        if let Ok(vendor_key) = self.core.vendor_field(T::KIND, key.field()) {
+            body.remove(&vendor_key);
+        }
+        let path = template.replace("{value}", &encode_segment(key.value()));
+        let req = self
+            .core
+            .write_request(&object.upsert_method, path, operation.to_owned(), body)?
+            .idempotent(true);
+        let resp = self.core.http.send(req).await?;
+        let created = resp.status.as_u16() == 201;
+        let record = self.core.decode_record(&resp, object)?;
+        Ok(Upserted { record, created })
+    }
+}
+
+fn condition_text(c: &Condition) -> Result<String> {
+    match &c.value {
+        FieldValue::Text(s) => Ok(s.clone()),
+        FieldValue::Number(n) => Ok(n.to_string()),
+        FieldValue::Bool(b) => Ok(b.to_string()),
+        FieldValue::Date(d) => Ok(d.format("%Y-%m-%d").to_string()),
+        FieldValue::DateTime(dt) => Ok(dt.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        other => Err(Error::invalid_input(format!(
+            "cannot filter `{}` by a {} value",
+            c.field,
+            other.type_name()
+        ))),
+    }
+}
+
+/// Runs one call per batch item, a few at a time, keeping input order. The calls are boxed
+/// first so that the future stays `Send` inside `async_trait` methods.
+async fn run_batch<O: Send>(calls: Vec<BoxFuture<'_, Result<O>>>) -> BatchResult<O> {
+    stream::iter(calls)
+        .buffered(BATCH_CONCURRENCY)
+        .collect()
+        .await
+}
+
+#[async_trait]
+impl<T: Entity> Records<T> for RestObject<T> {
+    async fn get(&self, id: &RecordId) -> Result<Record<T>> {
+        let operation = op::<T>("get");
+        let object = self.check(&operation)?;
+        let resp = self
+            .core
+            .http
+            .send(crm_core::transport::Request::get(
+                self.core.record_path(object, id),
+                operation,
+            ))
+            .await?;
+        self.core.decode_record(&resp, object)
+    }
+
+    async fn find(&self, filter: &Filter, limit: usize) -> Result<Vec<Record<T>>> {
+        let operation = op::<T>("find");
+        self.check(&operation)?;
+        let params = self
+            .filter_params(filter)
+            .map_err(|e| e.with_operation(operation.clone()))?;
+        let newest = self.core.spec.updated_at_field.clone();
+        self.find_where(params, limit, newest, |_| true, &operation)
+            .await
+    }
+
+    async fn create(&self, input: &T, ctx: &WriteContext) -> Result<Record<T>> {
+        self.create_inner(input, ctx).await
+    }
+
+    async fn update(&self, id: &RecordId, patch: &T, _ctx: &WriteContext) -> Result<Record<T>> {
+        self.update_inner(id, patch).await
+    }
+
+    async fn upsert(&self, key: &UpsertKey, input: &T, _ctx: &WriteContext) -> Result<Upserted<T>> {
+        let body = self.core.body_for(input)?;
+        self.upsert_inner(key, body, &op::<T>("upsert")).await
+    }
+
+    async fn create_batch(&self, inputs: &[T], ctx: &WriteContext) -> BatchResult<Record<T>> {
+        let calls = inputs
+            .iter()
+            .map(|input| self.create_inner(input, ctx).boxed())
+            .collect();
+        run_batch(calls).await
+    }
+
+    async fn update_batch(
+        &self,
+        inputs: &[(RecordId, T)],
+        _ctx: &WriteContext,
+    ) -> BatchResult<Record<T>> {
+        let calls = inputs
+            .iter()
+            .map(|(id, patch)| self.update_inner(id, patch).boxed())
+            .collect();
+        run_batch(calls).await
+    }
+
+    async fn upsert_batch(
+        &self,
+        inputs: &[(UpsertKey, T)],
+        _ctx: &WriteContext,
+    ) -> BatchResult<Upserted<T>> {
+        let operation = op::<T>("upsert");
+        let operation = &operation;
+        let calls = inputs
+            .iter()
+            .map(|(key, input)| {
+                async move {
+                    let body = self.core.body_for(input)?;
+                    self.upsert_inner(key, body, operation).await
+                }
+                .boxed()
+            })
+            .collect();
+        run_batch(calls).await
+    }
+
+    fn list(&self, query: ListQuery) -> PageStream<T> {
+        let operation: &'static str = match T::KIND {
+            ObjectKind::Contact => "contact.list",
+            ObjectKind::Account => "account.list",
+            ObjectKind::Lead => "lead.list",
+            ObjectKind::Opportunity => "opportunity.list",
+            ObjectKind::Ticket => "ticket.list",
+            ObjectKind::Activity => "activity.list",
+        };
+        let mut filters = Vec::new();
+        if let Some(since) = query.changed_since {
+            match &self.core.spec.query.changed_since_param {
+                Some(p) => filters.push((
+                    p.clone(),
+                    since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                )),
+                None => {
+                    let err = Error::unsupported(
+                        operation,
+                        "the spec declares no query.changed_since_param",
+                    );
+                    return stream::once(async move { Err(err) }).boxed();
+                }
+            }
+        }
+        let params = ListParams {
+            filters,
+            newest_first: None,
+            page_size: query
+                .page_size
+                .map_or(self.core.spec.paging.max_page_size, |n| n.get()),
+        };
+        list_stream::<T>(self.core.clone(), params, query.resume, operation)
+    }
+}
+
+impl<T: Entity> RestObject<T> {
+    async fn find_by_lookup(&self, lookup: &Lookup) -> Result<Vec<Record<T>>> {
+        let operation = op::<T>("find_by");
+        let condition = lookup
+            .condition()
+            .map_err(|e| e.with_operation(operation.clone()))?;
+        let lookups = &self.core.spec.lookup;
+        let declared = match lookup {
+            Lookup::Email(_) => &lookups.email,
+            Lookup::Phone(_) => &lookups.phone,
+            Lookup::ExternalId(_) => &lookups.external_id,
+        };
+        if declared.is_none() {
+            return Err(Error::unsupported(
+                operation,
+                format!("the spec declares no lookup by {}", lookup.by()),
+            ));
+        }
+        self.find(&Filter::new(condition), 10).await
+    }
+
+    /// Records linked to `owner` (by its link field), optionally only open ones, newest first.
+    async fn linked(
+        &self,
+        owner: &RecordRef,
+        limit: usize,
+        open_only: Option<fn(&Record<T>) -> bool>,
+        operation: &str,
+    ) -> Result<Vec<Record<T>>> {
+        let object = self.check(operation)?;
+        let mut filters = vec![(
+            self.core.vendor_field(T::KIND, owner.kind.link_field())?,
+            owner.id.to_string(),
+        )];
+        if open_only.is_some()
+            && let (Some(open), Some(suffix)) =
+                (&object.open_filter, &self.core.spec.query.in_suffix)
+        {
+            let sep = self.core.spec.query.in_separator.as_deref().unwrap_or(",");
+            filters.push((format!("{}{suffix}", open.field), open.values.join(sep)));
+        }
+        let newest = object
+            .newest_first
+            .clone()
+            .or_else(|| self.core.spec.updated_at_field.clone());
+        let keep = move |r: &Record<T>| open_only.is_none_or(|f| f(r));
+        self.find_where(filters, limit, newest, keep, operation)
+            .await
+    }
+}
+
+fn ticket_is_open(r: &Record<Ticket>) -> bool {
+    r.status.as_ref().is_none_or(|s| s.state.is_open())
+}
+
+fn opportunity_is_open(r: &Record<Opportunity>) -> bool {
+    r.stage.as_ref().is_none_or(|s| s.state.is_open())
+}
+
+#[async_trait]
+impl Contacts for RestObject<Contact> {
+    async fn find_by(&self, lookup: &Lookup) -> Result<Vec<Record<Contact>>> {
+        self.find_by_lookup(lookup).await
+    }
+}
+
+#[async_trait]
+impl Accounts for RestObject<Account> {}
+
+#[async_trait]
+impl Leads for RestObject<Lead> {
+    async fn find_by(&self, lookup: &Lookup) -> Result<Vec<Record<Lead>>> {
+        self.find_by_lookup(lookup).await
+    }
+}
+
+#[async_trait]
+impl Opportunities for RestObject<Opportunity> {
+    async fn open_for(&self, owner: &RecordRef, limit: usize) -> Result<Vec<Record<Opportunity>>> {
+        self.linked(
+            owner,
+            limit,
+            Some(opportunity_is_open),
+            "opportunity.open_for",
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl Tickets for RestObject<Ticket> {
+    async fn open_for(&self, owner: &RecordRef, limit: usize) -> Result<Vec<Record<Ticket>>> {
+        self.linked(owner, limit, Some(ticket_is_open), "ticket.open_for")
+            .await
+    }
+
+    async fn status(&self, id: &RecordId) -> Result<Status<TicketState>> {
+        let ticket = self.get(id).await?;
+        ticket.data.status.ok_or_else(|| {
+            Error::decode("the ticket has no status field").with_operation("ticket.status")
+        })
+    }
+}
+
+#[async_trait]
+impl Activities for RestObject<Activity> {
+    async fn latest_for(&self, record: &RecordRef, limit: usize) -> Result<Vec<Record<Activity>>> {
+        self.linked(record, limit, None, "activity.latest_for")
+            .await
+    }
+}
+
+#[async_trait]
+impl Crm for GenericRest {
+    fn vendor(&self) -> &str {
+        VENDOR
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    fn contacts(&self) -> &dyn Contacts {
+        &self.contacts
+    }
+
+    fn accounts(&self) -> &dyn Accounts {
+        &self.accounts
+    }
+
+    fn leads(&self) -> &dyn Leads {
+        &self.leads
+    }
+
+    fn opportunities(&self) -> &dyn Opportunities {
+        &self.opportunities
+    }
+
+    fn tickets(&self) -> &dyn Tickets {
+        &self.tickets
+    }
+
+    fn activities(&self) -> &dyn Activities {
+        &self.activities
+    }
+
+    /// Sets `from`'s link field for `to`'s kind (`ticket.contact_id = <contact>`).
+    async fn link(&self, from: &RecordRef, to: &RecordRef, _ctx: &WriteContext) -> Result<()> {
+        let mut common = FieldMap::new();
+        common.insert(
+            to.kind.link_field().to_owned(),
+            FieldValue::Text(to.id.to_string()),
+        );
+        let body = self.core.body_from_common(from.kind, &common)?;
+        match from.kind {
+            ObjectKind::Contact => self.contacts.update_vendor(&from.id, body).await.map(drop),
+            ObjectKind::Account => self.accounts.update_vendor(&from.id, body).await.map(drop),
+            ObjectKind::Lead => self.leads.update_vendor(&from.id, body).await.map(drop),
+            ObjectKind::Opportunity => self
+                .opportunities
+                .update_vendor(&from.id, body)
+                .await
+                .map(drop),
+            ObjectKind::Ticket => self.tickets.update_vendor(&from.id, body).await.map(drop),
+            ObjectKind::Activity => self
+                .activities
+                .update_vendor(&from.id, body)
+                .await
+                .map(drop),
+        }
+        .map_err(|e| e.with_operation("link"))
+    }
+}

@@ -1,0 +1,463 @@
+//! Request building, JSON ↔ field conversion and `parse_error` for a spec-described REST CRM.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crm_core::mapping::ObjectMapping;
+use crm_core::model::fields::parse_datetime;
+use crm_core::reexports::http::{HeaderName, Method};
+use crm_core::reexports::serde_json::{self, Map, Value};
+use crm_core::transport::{
+    ErrorParser, ErrorResponse, HttpClient, Request, Response, decode_json, encode_segment,
+};
+use crm_core::{
+    Entity, Error, ErrorKind, FieldError, FieldMap, FieldValue, LimitScope, Number, ObjectKind,
+    Record, RecordId, Region, Result,
+};
+
+use crate::config::{KindName, ObjectSpec, Spec};
+
+/// Everything one connection shares: the HTTP client, the spec, the mappings.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) http: HttpClient,
+    pub(crate) spec: Spec,
+    pub(crate) region: Region,
+    mappings: BTreeMap<ObjectKind, ObjectMapping>,
+}
+
+impl Core {
+    pub(crate) fn new(http: HttpClient, spec: Spec) -> Result<Arc<Self>> {
+        let region = spec.region()?;
+        let mappings = ObjectKind::ALL
+            .into_iter()
+            .filter_map(|k| spec.object(k).map(|o| (k, o.mapping())))
+            .collect();
+        Ok(Arc::new(Self {
+            http,
+            spec,
+            region,
+            mappings,
+        }))
+    }
+
+    pub(crate) fn object(&self, kind: ObjectKind, operation: &str) -> Result<&ObjectSpec> {
+        self.spec.object(kind).ok_or_else(|| {
+            Error::unsupported(
+                operation,
+                format!("the spec `{}` declares no {kind} object", self.spec.name),
+            )
+        })
+    }
+
+    pub(crate) fn mapping(&self, kind: ObjectKind) -> Result<&ObjectMapping> {
+        self.mappings
+            .get(&kind)
+            .ok_or_else(|| Error::unsupported(kind.as_str(), "no such object in the spec"))
+    }
+
+    /// The path of one record.
+    pub(crate) fn record_path(&self, object: &ObjectSpec, id: &RecordId) -> String {
+        format!(
+            "{}/{}",
+            object.path.trim_end_matches('/'),
+            encode_segment(id.as_str())
+        )
+    }
+
+    /// Common fields of an entity → the vendor's JSON body.
+    pub(crate) fn body_for<T: Entity>(&self, entity: &T) -> Result<Map<String, Value>> {
+        self.body_from_common(T::KIND, &entity.to_fields())
+    }
+
+    pub(crate) fn body_from_common(
+        &self,
+        kind: ObjectKind,
+        common: &FieldMap,
+    ) -> Result<Map<String, Value>> {
+        let vendor = self.mapping(kind)?.to_vendor(kind, common)?;
+        Ok(vendor
+            .into_iter()
+            .map(|(k, v)| (k, value_to_json(v)))
+            .collect())
+    }
+
+    /// The vendor name of a common field of `kind`.
+    pub(crate) fn vendor_field(&self, kind: ObjectKind, common: &str) -> Result<String> {
+        self.mapping(kind)?
+            .vendor_name(common)
+            .map(str::to_owned)
+            .ok_or_else(|| Error::mapping(format!("{kind}.{common}: no vendor field")))
+    }
+
+    /// Decodes one record from a response.
+    pub(crate) fn decode_record<T: Entity>(
+        &self,
+        resp: &Response,
+        object: &ObjectSpec,
+    ) -> Result<Record<T>> {
+        let body: Value = resp.json()?;
+        let at = if object.record_pointer.is_empty() {
+            Some(&body)
+        } else {
+            body.pointer(&object.record_pointer)
+        };
+        let record = at.ok_or_else(|| {
+            Error::decode(format!(
+                "the response has no record at `{}`",
+                object.record_pointer
+            ))
+        })?;
+        self.record_from_json::<T>(record)
+            .map_err(|e| e.with_operation(format!("{}.decode", T::KIND)))
+    }
+
+    /// One vendor JSON record → `Record<T>`.
+    pub(crate) fn record_from_json<T: Entity>(&self, value: &Value) -> Result<Record<T>> {
+        let Value::Object(obj) = value else {
+            return Err(Error::decode(format!(
+                "expected a {} record (a JSON object), got {}",
+                T::KIND,
+                json_type(value)
+            )));
+        };
+        let mut fields = json_to_fields(obj);
+        let id = match fields.remove(&self.spec.id_field) {
+            Some(FieldValue::Text(s)) => RecordId::new(s),
+            Some(FieldValue::Number(n)) => RecordId::new(n.to_string()),
+            Some(other) => Err(Error::decode(format!(
+                "field `{}`: expected a string or number id, got {}",
+                self.spec.id_field,
+                other.type_name()
+            ))),
+            None => Err(Error::decode(format!(
+                "field `{}`: missing from the {} record",
+                self.spec.id_field,
+                T::KIND
+            ))),
+        }
+        .map_err(|e| Error::decode(e.message().to_owned()))?;
+        let created_at = take_time(&mut fields, self.spec.created_at_field.as_deref())?;
+        let updated_at = take_time(&mut fields, self.spec.updated_at_field.as_deref())?;
+        let common = self.mapping(T::KIND)?.from_vendor(T::KIND, fields);
+        let data = T::from_fields(common, self.region)?;
+        Ok(Record {
+            id,
+            created_at,
+            updated_at,
+            data,
+        })
+    }
+
+    /// Builds a write request for `method`.
+    pub(crate) fn write_request(
+        &self,
+        method: &str,
+        path: String,
+        operation: String,
+        body: Map<String, Value>,
+    ) -> Result<Request> {
+        let method = Method::from_bytes(method.as_bytes())
+            .map_err(|_| Error::config(format!("`{method}` is not an HTTP method")))?;
+        Ok(Request::new(method, path, operation).json(Value::Object(body)))
+    }
+
+    /// The idempotency header, if the spec declares one.
+    pub(crate) fn idempotency_header(&self) -> Result<Option<HeaderName>> {
+        self.spec
+            .idempotency
+            .header
+            .as_deref()
+            .map(|h| {
+                HeaderName::from_bytes(h.as_bytes()).map_err(|_| {
+                    Error::config(format!("idempotency.header: `{h}` is not a header name"))
+                })
+            })
+            .transpose()
+    }
+}
+
+fn take_time(
+    fields: &mut FieldMap,
+    name: Option<&str>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    let Some(name) = name else { return Ok(None) };
+    match fields.remove(name) {
+        None | Some(FieldValue::Null) => Ok(None),
+        Some(FieldValue::Text(s)) => parse_datetime(&s)
+            .map(Some)
+            .ok_or_else(|| Error::decode(format!("field `{name}`: not a timestamp"))),
+        Some(FieldValue::Number(n)) => {
+            Ok(n.as_i64().and_then(chrono::DateTime::from_timestamp_millis))
+        }
+        Some(other) => Err(Error::decode(format!(
+            "field `{name}`: expected a timestamp, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Vendor JSON → typed values. Nested objects are kept as their JSON text.
+pub(crate) fn json_to_fields(obj: &Map<String, Value>) -> FieldMap {
+    obj.iter()
+        .map(|(k, v)| (k.clone(), json_to_value(v)))
+        .collect()
+}
+
+fn json_to_value(v: &Value) -> FieldValue {
+    match v {
+        Value::Null => FieldValue::Null,
+        Value::Bool(b) => FieldValue::Bool(*b),
+        Value::Number(n) => Number::parse(&n.to_string())
+            .map(FieldValue::Number)
+            .unwrap_or_else(|_| FieldValue::Text(n.to_string())),
+        Value::String(s) => FieldValue::Text(s.clone()),
+        Value::Array(items) => FieldValue::List(
+            items
+                .iter()
+                .map(|i| match i {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect(),
+        ),
+        Value::Object(_) => FieldValue::Text(v.to_string()),
+    }
+}
+
+/// Typed value → vendor JSON.
+pub(crate) fn value_to_json(v: FieldValue) -> Value {
+    match v {
+        FieldValue::Text(s) => Value::String(s),
+        FieldValue::Number(n) => serde_json::from_str::<serde_json::Number>(n.as_str())
+            .map(Value::Number)
+            .unwrap_or_else(|_| Value::String(n.to_string())),
+        FieldValue::Bool(b) => Value::Bool(b),
+        FieldValue::Date(d) => Value::String(d.format("%Y-%m-%d").to_string()),
+        FieldValue::DateTime(dt) => {
+            Value::String(dt.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        }
+        FieldValue::List(items) => Value::Array(items.into_iter().map(Value::String).collect()),
+        FieldValue::Null => Value::Null,
+        _ => Value::Null,
+    }
+}
+
+/// Parses error bodies where the spec's pointers say, falling back to the status.
+#[derive(Debug, Clone)]
+pub(crate) struct SpecErrorParser {
+    pub(crate) errors: crate::config::ErrorSpec,
+}
+
+impl ErrorParser for SpecErrorParser {
+    fn parse_error(&self, response: &ErrorResponse<'_>) -> Error {
+        let mut vendor = response.vendor();
+        let body: Option<Value> = decode_json(
+            response.body,
+            response.headers,
+            response.status,
+            response.correlation_id,
+        )
+        .ok();
+        let text_at = |ptr: &Option<String>| -> Option<String> {
+            let v = body.as_ref()?.pointer(ptr.as_deref()?)?;
+            match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }
+        };
+        vendor.code = text_at(&self.errors.code_pointer);
+        vendor.message = text_at(&self.errors.message_pointer);
+        let fields = self.fields(body.as_ref());
+        let existing_id =
+            text_at(&self.errors.existing_id_pointer).and_then(|s| RecordId::new(s).ok());
+
+        let by_code = vendor
+            .code
+            .as_ref()
+            .and_then(|c| self.errors.codes.get(c))
+            .copied();
+        let mut kind = match by_code {
+            Some(name) => kind_for(name, response),
+            None => response.default_kind(),
+        };
+        match &mut kind {
+            ErrorKind::Validation { fields: f } => *f = fields,
+            ErrorKind::Conflict { existing_id: e, .. } => *e = existing_id,
+            _ => {}
+        }
+        // The vendor's message stays in `vendor.message`; it may repeat submitted values, so the
+        // error's own message only names the status and code.
+        let what = match &vendor.code {
+            Some(code) => format!(
+                "the server refused the request with HTTP {} ({code})",
+                response.status.as_u16()
+            ),
+            None => format!(
+                "the server refused the request with HTTP {}",
+                response.status.as_u16()
+            ),
+        };
+        Error::new(kind, what).with_vendor(vendor)
+    }
+}
+
+impl SpecErrorParser {
+    fn fields(&self, body: Option<&Value>) -> Vec<FieldError> {
+        let Some(list) = body
+            .zip(self.errors.fields_pointer.as_deref())
+            .and_then(|(b, p)| b.pointer(p))
+            .and_then(Value::as_array)
+        else {
+            return Vec::new();
+        };
+        let name_key = self.errors.field_name_key.as_deref().unwrap_or("field");
+        let code_key = self.errors.field_code_key.as_deref().unwrap_or("code");
+        list.iter()
+            .filter_map(|item| match item {
+                Value::String(s) => Some(FieldError::new(s.clone(), None)),
+                Value::Object(o) => o.get(name_key).and_then(Value::as_str).map(|name| {
+                    FieldError::new(
+                        name,
+                        o.get(code_key).and_then(Value::as_str).map(str::to_owned),
+                    )
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn kind_for(name: KindName, response: &ErrorResponse<'_>) -> ErrorKind {
+    match name {
+        KindName::NotFound => ErrorKind::NotFound,
+        KindName::Conflict => ErrorKind::Conflict {
+            existing_id: None,
+            candidates: Vec::new(),
+        },
+        KindName::Validation => ErrorKind::Validation { fields: Vec::new() },
+        KindName::Unauthorized => ErrorKind::Unauthorized,
+        KindName::Forbidden => ErrorKind::Forbidden {
+            missing_scopes: Vec::new(),
+        },
+        KindName::RateLimited => ErrorKind::RateLimited {
+            retry_after: response.retry_after(),
+            scope: LimitScope::Burst,
+        },
+        KindName::Unavailable => ErrorKind::Unavailable,
+        KindName::Timeout => ErrorKind::Timeout,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crm_core::reexports::http::{HeaderMap, HeaderValue, StatusCode};
+
+    fn parser() -> SpecErrorParser {
+        SpecErrorParser {
+            errors: crate::config::Spec::default_spec().unwrap().errors,
+        }
+    }
+
+    fn parse(status: u16, body: &str, headers: HeaderMap) -> Error {
+        parser().parse_error(&ErrorResponse {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: &headers,
+            body: body.as_bytes(),
+            correlation_id: Some("req-1"),
+        })
+    }
+
+    #[test]
+    fn error_bodies_map_to_kinds() {
+        let e = parse(
+            422,
+            r#"{"error":{"code":"required","message":"missing","fields":[{"field":"last_name","code":"required"}]}}"#,
+            HeaderMap::new(),
+        );
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::Validation {
+                fields: vec![FieldError::new("last_name", Some("required".into()))]
+            }
+        );
+        assert_eq!(e.correlation_id(), Some("req-1"));
+        assert_eq!(e.vendor().unwrap().code.as_deref(), Some("required"));
+
+        let e = parse(
+            409,
+            r#"{"error":{"code":"duplicate","message":"exists","existing_id":"c-1001"}}"#,
+            HeaderMap::new(),
+        );
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::Conflict {
+                existing_id: Some(RecordId::new("c-1001").unwrap()),
+                candidates: vec![]
+            }
+        );
+
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        let e = parse(429, r#"{"error":{"code":"rate_limited"}}"#, h);
+        assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(7)));
+        assert!(e.is_retryable());
+
+        let e = parse(
+            502,
+            "<html><body>Bad gateway</body></html>",
+            HeaderMap::new(),
+        );
+        assert_eq!(e.kind(), &ErrorKind::Unavailable);
+        assert!(
+            e.vendor()
+                .unwrap()
+                .body_snippet
+                .as_deref()
+                .unwrap()
+                .contains("Bad gateway")
+        );
+
+        let e = parse(404, "", HeaderMap::new());
+        assert_eq!(e.kind(), &ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn error_message_never_repeats_the_vendor_message() {
+        let e = parse(
+            422,
+            r#"{"error":{"code":"invalid_format","message":"jane@@x is not an email"}}"#,
+            HeaderMap::new(),
+        );
+        assert!(!e.to_string().contains("jane"), "{e}");
+        assert_eq!(
+            e.vendor().unwrap().message.as_deref(),
+            Some("jane@@x is not an email")
+        );
+    }
+
+    #[test]
+    fn json_values_round_trip() {
+        let v: Value =
+            serde_json::json!({"a": "x", "b": 12.5, "c": true, "d": null, "e": ["p", "q"]});
+        let fields = json_to_fields(v.as_object().unwrap());
+        let back: Map<String, Value> = fields
+            .into_iter()
+            .map(|(k, v)| (k, value_to_json(v)))
+            .collect();
+        assert_eq!(Value::Object(back), v);
+    }
+}

@@ -1,0 +1,140 @@
+//! The conformance suite: one set of scenarios every adapter must pass against its fake.
+//!
+//! An adapter opts in with one test:
+//!
+//! ```ignore
+//! let report = crm_testkit::conformance::run(crm.as_ref(), &fixture).await;
+//! report.assert_passed();
+//! ```
+//!
+//! Scenarios are chosen by the connection's [`crm_core::Capabilities`]: a scenario whose
+//! capability is missing is reported as skipped, never as passed. Each scenario creates its own
+//! records (with a run-unique marker), so scenarios can share one fake.
+//!
+//! The suite only grows: a bug fixed in one adapter gets a scenario here, so every adapter is
+//! checked for it.
+
+mod scenarios;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crm_core::{Crm, Email, Phone};
+
+/// Lets the suite inject faults into the fake the connection talks to.
+pub trait FaultInjector: Send + Sync {
+    /// The next `n` requests get a `200` whose JSON body is truncated.
+    fn malformed_next(&self, n: u32);
+    /// The next `n` requests get a `502` HTML page.
+    fn html_next(&self, n: u32);
+    /// The next `n` requests get a `429` asking to wait `retry_after`.
+    fn rate_limit_next(&self, n: u32, retry_after: Duration);
+    /// Removes every pending fault.
+    fn clear(&self);
+}
+
+/// What the suite needs to know about the fake's seeded data.
+#[derive(Clone)]
+pub struct Fixture {
+    /// A seeded contact's email, as a customer would type it (any case).
+    pub customer_email: Email,
+    /// The same contact's phone, written differently from how the fake stores it.
+    pub customer_phone: Phone,
+    /// The same contact's external id.
+    pub customer_external_id: String,
+    /// The fake holds at least this many contacts (for paging).
+    pub min_contacts: usize,
+    /// Fault injection into the fake.
+    pub faults: Arc<dyn FaultInjector>,
+}
+
+impl fmt::Debug for Fixture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fixture")
+            .field("min_contacts", &self.min_contacts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How one scenario ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every check held.
+    Passed,
+    /// The connection lacks a capability the scenario needs; the reason says which.
+    Skipped(String),
+    /// A check failed; the message says which and why.
+    Failed(String),
+}
+
+/// The outcome of every scenario, by name.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Scenario name and outcome, in run order.
+    pub results: Vec<(&'static str, Outcome)>,
+}
+
+impl Report {
+    /// Names of failed scenarios with their messages.
+    pub fn failures(&self) -> Vec<String> {
+        self.results
+            .iter()
+            .filter_map(|(name, o)| match o {
+                Outcome::Failed(msg) => Some(format!("{name}: {msg}")),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// How many scenarios passed.
+    pub fn passed(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|(_, o)| *o == Outcome::Passed)
+            .count()
+    }
+
+    /// Fails the calling test with every failure listed, if there is any.
+    ///
+    /// # Panics
+    /// When a scenario failed; this is meant to be called from a test.
+    #[allow(clippy::panic)]
+    pub fn assert_passed(&self) {
+        let failures = self.failures();
+        if !failures.is_empty() {
+            panic!(
+                "{} of {} conformance scenarios failed:\n{}",
+                failures.len(),
+                self.results.len(),
+                failures.join("\n")
+            );
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (name, outcome) in &self.results {
+            match outcome {
+                Outcome::Passed => writeln!(f, "pass  {name}")?,
+                Outcome::Skipped(why) => writeln!(f, "skip  {name} ({why})")?,
+                Outcome::Failed(why) => writeln!(f, "FAIL  {name}: {why}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs every scenario against `crm` and reports each outcome. Faults are cleared after each
+/// scenario.
+pub async fn run(crm: &dyn Crm, fixture: &Fixture) -> Report {
+    let mut report = Report::default();
+    for (name, scenario) in scenarios::ALL {
+        fixture.faults.clear();
+        let outcome = scenario(crm, fixture).await;
+        fixture.faults.clear();
+        report.results.push((name, outcome));
+    }
+    report
+}

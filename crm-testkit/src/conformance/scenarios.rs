@@ -1,0 +1,604 @@
+//! The scenarios. Each one is what a support bot does, checked from the caller's side.
+
+use std::collections::BTreeSet;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+
+use crm_core::{
+    Activity, ActivityKind, Contact, Crm, Email, Error, ErrorKind, IdempotencyKey, Lead, ListQuery,
+    Lookup, ObjectKind, Personal, RecordId, Status, TaskState, Ticket, TicketState, UpsertKey,
+    ViewOptions, WriteContext,
+};
+
+use super::{Fixture, Outcome};
+
+enum Stop {
+    Skip(String),
+    Fail(String),
+}
+
+type Checked = Result<(), Stop>;
+
+fn fail(msg: impl Into<String>) -> Stop {
+    Stop::Fail(msg.into())
+}
+
+fn ensure(cond: bool, msg: impl FnOnce() -> String) -> Checked {
+    if cond { Ok(()) } else { Err(fail(msg())) }
+}
+
+/// An SDK error as a failure, keeping its one-line description.
+fn sdk(what: &str) -> impl FnOnce(Error) -> Stop + '_ {
+    move |e| fail(format!("{what}: {e}"))
+}
+
+type Scenario = for<'a> fn(&'a dyn Crm, &'a Fixture) -> BoxFuture<'a, Outcome>;
+
+macro_rules! scenarios {
+    ($($name:ident),+ $(,)?) => {
+        pub(super) const ALL: &[(&str, Scenario)] = &[
+            $((stringify!($name), |crm, fx| {
+                async move {
+                    match $name(crm, fx).await {
+                        Ok(()) => Outcome::Passed,
+                        Err(Stop::Skip(why)) => Outcome::Skipped(why),
+                        Err(Stop::Fail(why)) => Outcome::Failed(why),
+                    }
+                }
+                .boxed()
+            })),+
+        ];
+    };
+}
+
+scenarios!(
+    lookup_by_email,
+    lookup_by_phone,
+    lookup_by_external_id,
+    customer_view,
+    unknown_customer_has_no_view,
+    lead_with_follow_up_task,
+    ticket_status_read_back,
+    conversation_log_activity,
+    idempotent_create_does_not_duplicate,
+    upsert_by_external_id,
+    update_changes_only_given_fields,
+    paging_streams_every_record_once,
+    get_missing_is_not_found,
+    validation_error_names_the_field,
+    batch_reports_per_item,
+    malformed_json_is_a_decode_error,
+    html_error_page_is_unavailable,
+    rate_limit_is_waited_out,
+);
+
+fn marker() -> String {
+    format!("cc{:08x}", fastrand::u32(..))
+}
+
+fn ctx_with_key(intent: &str) -> Result<WriteContext, Stop> {
+    let key =
+        IdempotencyKey::new(format!("{}-{intent}", marker())).map_err(sdk("idempotency key"))?;
+    Ok(WriteContext::default().with_idempotency_key(key))
+}
+
+async fn the_customer(crm: &dyn Crm, fx: &Fixture) -> Result<RecordId, Stop> {
+    let found = crm
+        .contacts()
+        .find_by(&Lookup::Email(fx.customer_email.clone()))
+        .await
+        .map_err(sdk("find_by email"))?;
+    found
+        .into_iter()
+        .next()
+        .map(|r| r.id)
+        .ok_or_else(|| fail("the seeded customer was not found by email"))
+}
+
+async fn lookup_by_email(crm: &dyn Crm, fx: &Fixture) -> Checked {
+    let shouted = Email::from_vendor(&fx.customer_email.expose().to_uppercase());
+    let found = crm
+        .contacts()
+        .find_by(&Lookup::Email(shouted))
+        .await
+        .map_err(sdk("find_by email"))?;
+    let first = found
+        .first()
+        .ok_or_else(|| fail("no contact found for the seeded email in upper case"))?;
+    ensure(first.email.as_ref() == Some(&fx.customer_email), || {
+        "the contact found has a different email".into()
+    })
+}
+
+async fn lookup_by_phone(crm: &dyn Crm, fx: &Fixture) -> Checked {
+    if !crm.capabilities().lookup_by_phone {
+        return Err(Stop::Skip("no lookup by phone".into()));
+    }
+    let by_email = the_customer(crm, fx).await?;
+    let found = crm
+        .contacts()
+        .find_by(&Lookup::Phone(fx.customer_phone.clone()))
+        .await
+        .map_err(sdk("find_by phone"))?;
+    ensure(found.iter().any(|r| r.id == by_email), || {
+        format!(
+            "the phone lookup found {} contacts, none of them the customer found by email",
+            found.len()
+        )
+    })
+}
+
+async fn lookup_by_external_id(crm: &dyn Crm, fx: &Fixture) -> Checked {
+    if !crm.capabilities().lookup_by_external_id {
+        return Err(Stop::Skip("no lookup by external id".into()));
+    }
+    let by_email = the_customer(crm, fx).await?;
+    let found = crm
+        .contacts()
+        .find_by(&Lookup::ExternalId(fx.customer_external_id.clone()))
+        .await
+        .map_err(sdk("find_by external id"))?;
+    ensure(found.first().map(|r| &r.id) == Some(&by_email), || {
+        "the external-id lookup did not find the customer".into()
+    })
+}
+
+async fn customer_view(crm: &dyn Crm, fx: &Fixture) -> Checked {
+    let options = ViewOptions {
+        activities: 2,
+        ..ViewOptions::default()
+    };
+    let view = crm
+        .customer_view(&Lookup::Email(fx.customer_email.clone()), &options)
+        .await
+        .map_err(sdk("customer_view"))?
+        .ok_or_else(|| fail("no view for the seeded customer"))?;
+    ensure(
+        view.contact.email.as_ref() == Some(&fx.customer_email),
+        || "the view's contact has another email".into(),
+    )?;
+    if let Some(account_id) = &view.contact.account_id {
+        let account = view
+            .account
+            .as_ref()
+            .ok_or_else(|| fail("the contact has an account id but the view has no account"))?;
+        ensure(&account.id == account_id, || {
+            "the view's account is not the contact's".into()
+        })?;
+    }
+    for t in &view.open_tickets {
+        let open = t.status.as_ref().is_none_or(|s| s.state.is_open());
+        ensure(open, || {
+            format!("ticket {} in open_tickets is closed", t.id)
+        })?;
+    }
+    for o in &view.open_opportunities {
+        let open = o.stage.as_ref().is_none_or(|s| s.state.is_open());
+        ensure(open, || {
+            format!("opportunity {} in open_opportunities is closed", o.id)
+        })?;
+    }
+    ensure(view.recent_activities.len() <= 2, || {
+        format!(
+            "asked for 2 activities, got {}",
+            view.recent_activities.len()
+        )
+    })?;
+    let times: Vec<_> = view
+        .recent_activities
+        .iter()
+        .filter_map(|a| a.timestamp.or(a.created_at))
+        .collect();
+    ensure(times.is_sorted_by(|a, b| a >= b), || {
+        "recent activities are not newest first".into()
+    })
+}
+
+async fn unknown_customer_has_no_view(crm: &dyn Crm, _fx: &Fixture) -> Checked {
+    let nobody = Email::parse(&format!("{}@nobody.example", marker())).map_err(sdk("email"))?;
+    let view = crm
+        .customer_view(&Lookup::Email(nobody), &ViewOptions::default())
+        .await
+        .map_err(sdk("customer_view"))?;
+    ensure(view.is_none(), || "an unknown email produced a view".into())
+}
+
+async fn lead_with_follow_up_task(crm: &dyn Crm, fx: &Fixture) -> Checked {
+    let contact = the_customer(crm, fx).await?;
+    let m = marker();
+    let lead = Lead {
+        email: Some(Email::parse(&format!("{m}@lead.example")).map_err(sdk("email"))?),
+        first_name: Some("Lena".into()),
+        last_name: Some(Personal::new(format!("Lead {m}"))),
+        company: Some("Acme Corp".into()),
+        source: Some("chatbot".into()),
+        description: Some("Wants the premium plan for 20 seats".into()),
+        ..Lead::default()
+    };
+    let created = crm
+        .leads()
+        .create(&lead, &ctx_with_key("lead")?)
+        .await
+        .map_err(sdk("create lead"))?;
+    let read = crm
+        .leads()
+        .get(&created.id)
+        .await
+        .map_err(sdk("get lead"))?;
+    ensure(
+        read.email == lead.email && read.last_name == lead.last_name,
+        || "the lead read back differs from the lead written".into(),
+    )?;
+    let due = Utc::now() + chrono::Duration::days(1);
+    let task = Activity {
+        kind: ActivityKind::Task,
+        subject: Some("Call back about the premium plan".into()),
+        due_at: Some(due),
+        task_status: Some(Status::new(TaskState::NotStarted)),
+        who: Some(crm_core::RecordRef::new(
+            ObjectKind::Contact,
+            contact.clone(),
+        )),
+        ..Activity::default()
+    };
+    let task = crm
+        .activities()
+        .create(&task, &ctx_with_key("task")?)
+        .await
+        .map_err(sdk("create task"))?;
+    ensure(task.kind == ActivityKind::Task, || {
+        "the task came back as another kind".into()
+    })?;
+    let state = task.task_status.as_ref().map(|s| s.state);
+    ensure(state == Some(TaskState::NotStarted), || {
+        format!("the task's status came back as {state:?}")
+    })?;
+    ensure(task.who.as_ref().map(|w| &w.id) == Some(&contact), || {
+        "the task is not linked to the contact".into()
+    })
+}
+
+async fn ticket_status_read_back(crm: &dyn Crm, fx: &Fixture) -> Checked {
+    let contact = the_customer(crm, fx).await?;
+    let me = crm_core::RecordRef::new(ObjectKind::Contact, contact.clone());
+    let ticket = Ticket {
+        subject: Some(Personal::new(format!(
+            "Router keeps rebooting {}",
+            marker()
+        ))),
+        description: Some("Since the update it reboots every hour".into()),
+        status: Some(Status::new(TicketState::New)),
+        contact_id: Some(contact.clone()),
+        ..Ticket::default()
+    };
+    let created = crm
+        .tickets()
+        .create(&ticket, &ctx_with_key("ticket")?)
+        .await
+        .map_err(sdk("create ticket"))?;
+    let status = crm
+        .tickets()
+        .status(&created.id)
+        .await
+        .map_err(sdk("status"))?;
+    ensure(status.state.is_open(), || {
+        format!("a new ticket reads as {:?}", status.state)
+    })?;
+    let open = crm
+        .tickets()
+        .open_for(&me, 50)
+        .await
+        .map_err(sdk("open_for"))?;
+    ensure(open.iter().any(|t| t.id == created.id), || {
+        "the new ticket is not among the contact's open tickets".into()
+    })?;
+    let close = Ticket {
+        status: Some(Status::new(TicketState::Closed)),
+        ..Ticket::default()
+    };
+    crm.tickets()
+        .update(&created.id, &close, &WriteContext::default())
+        .await
+        .map_err(sdk("close ticket"))?;
+    let status = crm
+        .tickets()
+        .status(&created.id)
+        .await
+        .map_err(sdk("status"))?;
+    ensure(status.state == TicketState::Closed, || {
+        format!("a closed ticket reads as {:?}", status.state)
+    })?;
+    ensure(status.raw.is_some(), || {
+        "the status lost the vendor's raw value".into()
+    })?;
+    let open = crm
+        .tickets()
+        .open_for(&me, 50)
+        .await
+        .map_err(sdk("open_for"))?;
+    ensure(!open.iter().any(|t| t.id == created.id), || {
+        "the closed ticket is still among the open tickets".into()
+    })
+}
+
+async fn conversation_log_activity(crm: &dyn Crm, fx: &Fixture) -> Checked {
+    let contact = the_customer(crm, fx).await?;
+    let me = crm_core::RecordRef::new(ObjectKind::Contact, contact);
+    let log = Activity {
+        kind: ActivityKind::ConversationLog,
+        subject: Some("Chat transcript".into()),
+        body: Some(Personal::new(format!(
+            "customer: hello\nbot: hi {}",
+            marker()
+        ))),
+        timestamp: Some(Utc::now() + chrono::Duration::minutes(5)),
+        who: Some(me.clone()),
+        ..Activity::default()
+    };
+    let created = crm
+        .activities()
+        .create(&log, &ctx_with_key("log")?)
+        .await
+        .map_err(sdk("create log"))?;
+    ensure(created.kind == ActivityKind::ConversationLog, || {
+        format!("the log came back as {}", created.kind)
+    })?;
+    let latest = crm
+        .activities()
+        .latest_for(&me, 1)
+        .await
+        .map_err(sdk("latest_for"))?;
+    ensure(latest.first().map(|a| &a.id) == Some(&created.id), || {
+        "the newest activity of the contact is not the log just written".into()
+    })
+}
+
+async fn idempotent_create_does_not_duplicate(crm: &dyn Crm, fx: &Fixture) -> Checked {
+    let caps = crm
+        .capabilities()
+        .object(ObjectKind::Ticket, "ticket.create")
+        .map_err(sdk("capabilities"))?;
+    if !caps.idempotent_create {
+        return Err(Stop::Skip("tickets have no idempotent create".into()));
+    }
+    let contact = the_customer(crm, fx).await?;
+    let ctx = ctx_with_key("dup")?;
+    let ticket = Ticket {
+        subject: Some(Personal::new(format!("Double submit {}", marker()))),
+        contact_id: Some(contact),
+        ..Ticket::default()
+    };
+    let first = crm
+        .tickets()
+        .create(&ticket, &ctx)
+        .await
+        .map_err(sdk("first create"))?;
+    let second = crm
+        .tickets()
+        .create(&ticket, &ctx)
+        .await
+        .map_err(sdk("second create"))?;
+    ensure(first.id == second.id, || {
+        format!(
+            "the same idempotency key created two tickets ({} and {})",
+            first.id, second.id
+        )
+    })
+}
+
+async fn upsert_by_external_id(crm: &dyn Crm, _fx: &Fixture) -> Checked {
+    let caps = crm
+        .capabilities()
+        .object(ObjectKind::Contact, "contact.upsert")
+        .map_err(sdk("capabilities"))?;
+    if !caps.upsert_keys.iter().any(|k| k == "external_id") {
+        return Err(Stop::Skip(
+            "contacts cannot be upserted by external id".into(),
+        ));
+    }
+    let m = marker();
+    let key = UpsertKey::ExternalId(format!("ext-{m}"));
+    let contact = Contact {
+        email: Some(Email::parse(&format!("{m}@upsert.example")).map_err(sdk("email"))?),
+        last_name: Some("Upsert".into()),
+        ..Contact::default()
+    };
+    let ctx = WriteContext::default();
+    let first = crm
+        .contacts()
+        .upsert(&key, &contact, &ctx)
+        .await
+        .map_err(sdk("first upsert"))?;
+    ensure(first.created, || "the first upsert did not create".into())?;
+    let again = Contact {
+        title: Some("Buyer".into()),
+        ..Contact::default()
+    };
+    let second = crm
+        .contacts()
+        .upsert(&key, &again, &ctx)
+        .await
+        .map_err(sdk("second upsert"))?;
+    ensure(!second.created, || {
+        "the second upsert created another record".into()
+    })?;
+    ensure(second.record.id == first.record.id, || {
+        "the upserts hit two records".into()
+    })?;
+    ensure(second.record.title.as_deref() == Some("Buyer"), || {
+        "the second upsert did not update the title".into()
+    })
+}
+
+async fn update_changes_only_given_fields(crm: &dyn Crm, _fx: &Fixture) -> Checked {
+    let m = marker();
+    let email = Email::parse(&format!("{m}@update.example")).map_err(sdk("email"))?;
+    let contact = Contact {
+        email: Some(email.clone()),
+        first_name: Some("Una".into()),
+        last_name: Some("Update".into()),
+        ..Contact::default()
+    };
+    let created = crm
+        .contacts()
+        .create(&contact, &WriteContext::default())
+        .await
+        .map_err(sdk("create"))?;
+    let patch = Contact {
+        title: Some("Head of IT".into()),
+        ..Contact::default()
+    };
+    crm.contacts()
+        .update(&created.id, &patch, &WriteContext::default())
+        .await
+        .map_err(sdk("update"))?;
+    let read = crm.contacts().get(&created.id).await.map_err(sdk("get"))?;
+    ensure(read.title.as_deref() == Some("Head of IT"), || {
+        "the title was not updated".into()
+    })?;
+    ensure(
+        read.email.as_ref() == Some(&email) && read.first_name == contact.first_name,
+        || "the update changed fields it was not given".into(),
+    )
+}
+
+async fn paging_streams_every_record_once(crm: &dyn Crm, fx: &Fixture) -> Checked {
+    let query = ListQuery {
+        page_size: NonZeroU32::new(7),
+        ..ListQuery::default()
+    };
+    let mut pages = crm.contacts().list(query);
+    let mut seen = BTreeSet::new();
+    let mut page_count = 0usize;
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(sdk("list page"))?;
+        page_count += 1;
+        ensure(page.items.len() <= 7, || {
+            format!("a page has {} records", page.items.len())
+        })?;
+        for r in page.items {
+            ensure(seen.insert(r.id.clone()), || {
+                format!("record {} listed twice", r.id)
+            })?;
+        }
+    }
+    ensure(seen.len() >= fx.min_contacts, || {
+        format!(
+            "listed {} contacts, the fake holds at least {}",
+            seen.len(),
+            fx.min_contacts
+        )
+    })?;
+    ensure(page_count >= seen.len().div_ceil(7), || {
+        "fewer pages than records need".into()
+    })
+}
+
+async fn get_missing_is_not_found(crm: &dyn Crm, _fx: &Fixture) -> Checked {
+    let id = RecordId::new(format!("missing/{}?x", marker())).map_err(sdk("id"))?;
+    match crm.contacts().get(&id).await {
+        Ok(_) => Err(fail("a missing id returned a record")),
+        Err(e) if e.kind() == &ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(fail(format!("expected not_found, got {e}"))),
+    }
+}
+
+async fn validation_error_names_the_field(crm: &dyn Crm, _fx: &Fixture) -> Checked {
+    let contact = Contact {
+        email: Some(Email::from_vendor("not-an-email")),
+        last_name: Some("Invalid".into()),
+        ..Contact::default()
+    };
+    match crm
+        .contacts()
+        .create(&contact, &WriteContext::default())
+        .await
+    {
+        Ok(r) => Err(fail(format!("an invalid email was accepted as {}", r.id))),
+        Err(e) => match e.kind() {
+            ErrorKind::Validation { fields } => ensure(
+                fields.iter().any(|f| f.field.eq_ignore_ascii_case("email")),
+                || format!("the validation error does not name the email field: {e}"),
+            ),
+            _ => Err(fail(format!("expected a validation error, got {e}"))),
+        },
+    }
+}
+
+async fn batch_reports_per_item(crm: &dyn Crm, _fx: &Fixture) -> Checked {
+    let m = marker();
+    let good = |n: u32| -> Result<Contact, Stop> {
+        Ok(Contact {
+            email: Some(Email::parse(&format!("{m}-{n}@batch.example")).map_err(sdk("email"))?),
+            last_name: Some(Personal::new(format!("Batch {n}"))),
+            ..Contact::default()
+        })
+    };
+    let bad = Contact {
+        email: Some(Email::from_vendor("broken")),
+        last_name: Some("Broken".into()),
+        ..Contact::default()
+    };
+    let inputs = vec![good(1)?, bad, good(2)?];
+    let results = crm
+        .contacts()
+        .create_batch(&inputs, &WriteContext::default())
+        .await;
+    ensure(results.len() == 3, || {
+        format!("3 inputs gave {} results", results.len())
+    })?;
+    let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
+    ensure(ok == [true, false, true], || {
+        format!("per-item outcomes were {ok:?}")
+    })?;
+    for r in results.iter().flatten() {
+        crm.contacts()
+            .get(&r.id)
+            .await
+            .map_err(sdk("get a batch-created contact"))?;
+    }
+    Ok(())
+}
+
+async fn malformed_json_is_a_decode_error(crm: &dyn Crm, fx: &Fixture) -> Checked {
+    let id = the_customer(crm, fx).await?;
+    fx.faults.malformed_next(1);
+    match crm.contacts().get(&id).await {
+        Ok(_) => return Err(fail("a truncated body was accepted")),
+        Err(e) if e.kind() == &ErrorKind::Decode => {}
+        Err(e) => return Err(fail(format!("expected a decode error, got {e}"))),
+    }
+    crm.contacts()
+        .get(&id)
+        .await
+        .map(drop)
+        .map_err(sdk("the call after the fault"))
+}
+
+async fn html_error_page_is_unavailable(crm: &dyn Crm, fx: &Fixture) -> Checked {
+    let id = the_customer(crm, fx).await?;
+    fx.faults.html_next(50);
+    let result = crm.contacts().get(&id).await;
+    fx.faults.clear();
+    match result {
+        Ok(_) => Err(fail("an HTML 502 page was accepted")),
+        Err(e) if e.kind() == &ErrorKind::Unavailable => ensure(e.status() == Some(502), || {
+            format!("the error lost the status: {e}")
+        }),
+        Err(e) => Err(fail(format!("expected unavailable, got {e}"))),
+    }
+}
+
+async fn rate_limit_is_waited_out(crm: &dyn Crm, fx: &Fixture) -> Checked {
+    let id = the_customer(crm, fx).await?;
+    fx.faults.rate_limit_next(1, Duration::from_secs(1));
+    crm.contacts()
+        .get(&id)
+        .await
+        .map(drop)
+        .map_err(sdk("a read after one 429 with Retry-After: 1"))
+}
