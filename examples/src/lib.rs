@@ -1,1 +1,8 @@
-//! examples
+//! Runnable examples for crm-connect.
+//!
+//! - `cargo run --example support_conversation`: the main job, a scripted support conversation
+//!   against the embedded sandbox CRM.
+//!
+//! The conversation itself lives in [`conversation`] so that tests and the CLI can play it too.
+
+pub mod conversation;

@@ -174,9 +174,10 @@ impl FieldReader {
         Ok(Some(Status { state, raw, label }))
     }
 
-    /// Everything not read yet: the record's custom fields.
+    /// Everything not read yet: the record's custom fields. Null values are left out: on a
+    /// read, a null custom field is simply unset.
     pub fn rest(self) -> FieldMap {
-        self.map
+        self.map.into_iter().filter(|(_, v)| !v.is_null()).collect()
     }
 }
 

@@ -1,0 +1,340 @@
+//! A scripted support conversation, played against any [`Crm`].
+//!
+//! This is the main job of crm-connect in miniature: recognise a returning customer, show the
+//! 360° view, write back what the conversation produced (a lead with a follow-up task, a ticket,
+//! the transcript) and read the ticket's status back. Every personal value printed is masked.
+
+use std::io::Write;
+
+use chrono::{Duration, Utc};
+use crm_core::{
+    Activity, ActivityKind, Actor, Crm, CustomerView, Email, Entity, IdempotencyKey, Lead, Lookup,
+    ObjectKind, Personal, Phone, Record, RecordId, RecordRef, Region, Result, Status, TaskState,
+    Ticket, TicketState, ViewOptions, WriteContext,
+};
+
+/// What the conversation needs to know about the customer it plays.
+#[derive(Debug, Clone)]
+pub struct Script {
+    /// A name for the connection, part of every idempotency key.
+    pub connection: String,
+    /// The conversation's id, part of every idempotency key: replaying the same conversation
+    /// writes nothing twice.
+    pub conversation_id: String,
+    /// The email the customer types (any case).
+    pub email: String,
+    /// The phone number the customer types (any format).
+    pub phone: String,
+}
+
+/// What the conversation wrote.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The contact recognised.
+    pub contact: RecordId,
+    /// The lead created.
+    pub lead: RecordId,
+    /// The follow-up task for sales.
+    pub task: RecordId,
+    /// The ticket created.
+    pub ticket: RecordId,
+    /// The conversation log.
+    pub log: RecordId,
+}
+
+/// Prints one line of the conversation.
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {{
+        // A closed stdout must not fail the conversation.
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
+/// Plays the conversation. `between` runs after the ticket is created and before its status is
+/// read back a second time, so a caller can act as an agent in the CRM (pick the ticket up).
+pub async fn play<F, Fut>(
+    crm: &dyn Crm,
+    script: &Script,
+    out: &mut dyn Write,
+    between: F,
+) -> Result<Outcome>
+where
+    F: FnOnce(RecordId) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let key = |intent: &str| {
+        WriteContext::new(Actor::Bot).with_idempotency_key(IdempotencyKey::derive(
+            &script.connection,
+            &script.conversation_id,
+            intent,
+        ))
+    };
+
+    say!(out, "\n== 1. A returning customer writes in");
+    say!(
+        out,
+        "customer> Hi, my router is acting up again. I'm {}",
+        Email::from_vendor(&script.email).masked()
+    );
+    let email = Email::parse(&script.email)?;
+    let by_email = crm
+        .contacts()
+        .find_by(&Lookup::Email(email.clone()))
+        .await?;
+    let Some(contact) = by_email.first() else {
+        say!(out, "bot> I could not find you; let me open a new record.");
+        return Err(crm_core::Error::new(
+            crm_core::ErrorKind::NotFound,
+            "the scripted customer is not in the CRM",
+        ));
+    };
+    say!(
+        out,
+        "crm> recognised by email: contact {} ({})",
+        contact.id,
+        name_of(contact)
+    );
+
+    say!(out, "\n== 2. The customer confirms a phone number");
+    let phone = Phone::parse(&script.phone, Region::us())?;
+    say!(out, "customer> My number is {}", phone.masked());
+    let by_phone = crm.contacts().find_by(&Lookup::Phone(phone)).await?;
+    let same = by_phone.iter().any(|c| c.id == contact.id);
+    say!(
+        out,
+        "crm> phone lookup found {} contact(s); same customer: {}",
+        by_phone.len(),
+        if same { "yes" } else { "no" }
+    );
+
+    say!(out, "\n== 3. The 360° view the bot and the agent see");
+    let view = crm
+        .customer_view(&Lookup::Email(email.clone()), &ViewOptions::default())
+        .await?
+        .ok_or_else(|| crm_core::Error::new(crm_core::ErrorKind::NotFound, "no view"))?;
+    print_view(out, &view);
+    let me = view.contact.to_ref();
+
+    say!(
+        out,
+        "\n== 4. Purchase intent: a lead for sales, with a follow-up task"
+    );
+    say!(
+        out,
+        "customer> Also, we'd like the premium plan for 20 seats."
+    );
+    let lead = Lead {
+        email: Some(email.clone()),
+        first_name: view.contact.first_name.clone(),
+        last_name: view.contact.last_name.clone(),
+        company: view.account.as_ref().and_then(|a| a.name.clone()),
+        source: Some("chatbot".into()),
+        description: Some(Personal::new("Premium plan, 20 seats".to_owned())),
+        contact_id: Some(contact.id.clone()),
+        ..Lead::default()
+    };
+    let created = crm.leads().create(&lead, &key("lead")).await?;
+    wrote(out, "lead", &lead, &created);
+    let lead = created;
+    let task = Activity {
+        kind: ActivityKind::Task,
+        subject: Some(Personal::new("Call back about the premium plan".to_owned())),
+        due_at: Some(Utc::now() + Duration::days(1)),
+        task_status: Some(Status::new(TaskState::NotStarted)),
+        who: Some(me.clone()),
+        ..Activity::default()
+    };
+    let created = crm
+        .activities()
+        .create(&task, &key("sales-follow-up"))
+        .await?;
+    wrote(out, "follow-up task", &task, &created);
+    let task = created;
+    say!(
+        out,
+        "bot> Thanks! Someone from sales will call you tomorrow."
+    );
+
+    say!(
+        out,
+        "\n== 5. A problem report becomes a ticket linked to the contact"
+    );
+    let ticket = Ticket {
+        subject: Some(Personal::new("Router reboots every hour".to_owned())),
+        description: Some(Personal::new(
+            "Since the last firmware update the router reboots about every hour.".to_owned(),
+        )),
+        status: Some(Status::new(TicketState::New)),
+        priority: Some("high".into()),
+        contact_id: Some(contact.id.clone()),
+        account_id: contact.account_id.clone(),
+        ..Ticket::default()
+    };
+    let created = crm.tickets().create(&ticket, &key("ticket")).await?;
+    wrote(out, "ticket", &ticket, &created);
+    let ticket = created;
+
+    say!(
+        out,
+        "\n== 6. The ticket's status, read back into the conversation"
+    );
+    let status = crm.tickets().status(&ticket.id).await?;
+    say!(
+        out,
+        "bot> Your ticket {} is \"{}\" ({}).",
+        ticket.id,
+        status.display(),
+        open_word(status.state)
+    );
+    between(ticket.id.clone()).await;
+    let status = crm.tickets().status(&ticket.id).await?;
+    say!(
+        out,
+        "bot> Update: ticket {} is now \"{}\" ({}).",
+        ticket.id,
+        status.display(),
+        open_word(status.state)
+    );
+
+    say!(out, "\n== 7. The transcript is logged as an activity");
+    let log = Activity {
+        kind: ActivityKind::ConversationLog,
+        subject: Some(Personal::new("Chat with the support bot".to_owned())),
+        body: Some(Personal::new(
+            "Router reboots hourly (ticket opened); interested in premium plan for 20 seats (lead opened)."
+                .to_owned(),
+        )),
+        timestamp: Some(Utc::now()),
+        who: Some(me.clone()),
+        what: Some(RecordRef::new(ObjectKind::Ticket, ticket.id.clone())),
+        ..Activity::default()
+    };
+    let created = crm.activities().create(&log, &key("transcript")).await?;
+    wrote(out, "conversation log", &log, &created);
+    let log = created;
+
+    Ok(Outcome {
+        contact: contact.id.clone(),
+        lead: lead.id,
+        task: task.id,
+        ticket: ticket.id,
+        log: log.id,
+    })
+}
+
+fn open_word(state: TicketState) -> &'static str {
+    if state.is_open() { "open" } else { "closed" }
+}
+
+fn name_of(contact: &Record<crm_core::Contact>) -> String {
+    masked(contact.full_name().as_ref())
+}
+
+/// Prints what was written: the id and the names of the fields sent, never their values.
+fn wrote<T: Entity>(out: &mut dyn Write, what: &str, input: &T, record: &Record<T>) {
+    // A status given by state alone is sent as the vendor's value for that state.
+    let fields: std::collections::BTreeSet<String> = input
+        .to_fields()
+        .into_keys()
+        .map(|k| k.strip_suffix("_state").map(str::to_owned).unwrap_or(k))
+        .collect();
+    let fields: Vec<String> = fields.into_iter().collect();
+    say!(
+        out,
+        "crm> wrote {what} {} (fields: {})",
+        record.id,
+        fields.join(", ")
+    );
+}
+
+fn masked(p: Option<&Personal<String>>) -> String {
+    p.map(Personal::masked).unwrap_or_else(|| "-".into())
+}
+
+/// Prints the 360° view readably, personal values masked.
+pub fn print_view(out: &mut dyn Write, view: &CustomerView) {
+    let c = &view.contact;
+    say!(
+        out,
+        "  contact      {}  {}",
+        c.id,
+        masked(c.full_name().as_ref())
+    );
+    say!(
+        out,
+        "               email {}  phone {}  title {}",
+        c.email
+            .as_ref()
+            .map(Email::masked)
+            .unwrap_or_else(|| "-".into()),
+        c.phone
+            .as_ref()
+            .map(Phone::masked)
+            .unwrap_or_else(|| "-".into()),
+        c.title.as_deref().unwrap_or("-")
+    );
+    match &view.account {
+        Some(a) => say!(
+            out,
+            "  account      {}  {} ({})",
+            a.id,
+            a.name.as_deref().unwrap_or("-"),
+            a.industry.as_deref().unwrap_or("-")
+        ),
+        None => say!(out, "  account      -"),
+    }
+    say!(
+        out,
+        "  opportunities ({} open)",
+        view.open_opportunities.len()
+    );
+    for o in &view.open_opportunities {
+        say!(
+            out,
+            "    {}  {}  stage \"{}\"  amount {} {}",
+            o.id,
+            o.name.as_deref().unwrap_or("-"),
+            o.stage.as_ref().map(|s| s.display()).unwrap_or("-"),
+            o.amount
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "-".into()),
+            o.currency.as_deref().unwrap_or("")
+        );
+    }
+    say!(out, "  tickets ({} open)", view.open_tickets.len());
+    for t in &view.open_tickets {
+        say!(
+            out,
+            "    {}  \"{}\"  subject {}",
+            t.id,
+            t.status.as_ref().map(|s| s.display()).unwrap_or("-"),
+            masked(t.subject.as_ref())
+        );
+    }
+    say!(
+        out,
+        "  recent activities ({})",
+        view.recent_activities.len()
+    );
+    for a in &view.recent_activities {
+        say!(
+            out,
+            "    {}  {:<16} {}  subject {}",
+            a.id,
+            a.kind.as_str(),
+            a.timestamp
+                .or(a.created_at)
+                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_else(|| "-".into()),
+            masked(a.subject.as_ref())
+        );
+    }
+    if !view.other_matches.is_empty() {
+        say!(
+            out,
+            "  (also matched: {} other contact(s))",
+            view.other_matches.len()
+        );
+    }
+}
