@@ -27,6 +27,7 @@
 //! - [`raw`]: helpers for adapter authors (paging into streams, batch chunks).
 
 pub mod api;
+pub mod audit;
 pub mod credential;
 pub mod error;
 pub mod limits;

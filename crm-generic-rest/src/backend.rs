@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crm_core::audit::{AuditSink, TracingAudit};
 use crm_core::credential::{CredentialProvider, StaticCredential};
 use crm_core::limits::RateLimiter;
 use crm_core::reexports::async_trait;
@@ -45,6 +46,8 @@ pub struct GenericRestBuilder {
     timeout: Option<Duration>,
     retry: Option<RetryPolicy>,
     limiter: Option<Arc<dyn RateLimiter>>,
+    connection: Option<String>,
+    audit: Option<Arc<dyn AuditSink>>,
 }
 
 impl fmt::Debug for GenericRestBuilder {
@@ -79,7 +82,22 @@ impl GenericRestBuilder {
             timeout: None,
             retry: None,
             limiter: None,
+            connection: None,
+            audit: None,
         }
+    }
+
+    /// A name for this connection (a tenant's CRM) in audit records and logs. Default: the
+    /// spec's `name`.
+    pub fn with_connection_name(mut self, name: impl Into<String>) -> Self {
+        self.connection = Some(name.into());
+        self
+    }
+
+    /// Where audit records of writes go. Default: [`TracingAudit`].
+    pub fn with_audit_sink(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.audit = Some(sink);
+        self
     }
 
     /// Uses a parsed spec instead of the default.
@@ -189,7 +207,9 @@ impl GenericRestBuilder {
             http = http.with_limiter(l);
         }
         let capabilities = capabilities(&spec);
-        let core = Core::new(http.build()?, spec)?;
+        let connection = self.connection.unwrap_or_else(|| spec.name.clone());
+        let audit = self.audit.unwrap_or_else(|| Arc::new(TracingAudit));
+        let core = Core::new(http.build()?, spec, connection, audit)?;
         Ok(GenericRest {
             contacts: RestObject::new(core.clone()),
             accounts: RestObject::new(core.clone()),
@@ -341,6 +361,46 @@ impl<T: Entity> RestObject<T> {
         }
     }
 
+    async fn create_audited(&self, input: &T, ctx: &WriteContext) -> Result<Record<T>> {
+        let result = self.create_inner(input, ctx).await;
+        let fields = input.to_fields();
+        self.core
+            .audit("create", T::KIND, ctx, &fields, &result, |r| r.id.clone());
+        result
+    }
+
+    async fn update_audited(
+        &self,
+        id: &RecordId,
+        patch: &T,
+        ctx: &WriteContext,
+    ) -> Result<Record<T>> {
+        let result = self.update_inner(id, patch).await;
+        let fields = patch.to_fields();
+        self.core
+            .audit("update", T::KIND, ctx, &fields, &result, |r| r.id.clone());
+        result
+    }
+
+    async fn upsert_audited(
+        &self,
+        key: &UpsertKey,
+        input: &T,
+        ctx: &WriteContext,
+        operation: &str,
+    ) -> Result<Upserted<T>> {
+        let result = match self.core.body_for(input) {
+            Ok(body) => self.upsert_inner(key, body, operation).await,
+            Err(e) => Err(e),
+        };
+        let fields = input.to_fields();
+        self.core
+            .audit("upsert", T::KIND, ctx, &fields, &result, |u| {
+                u.record.id.clone()
+            });
+        result
+    }
+
     async fn create_inner(&self, input: &T, ctx: &WriteContext) -> Result<Record<T>> {
         let operation = op::<T>("create");
         let object = self.check(&operation)?;
@@ -482,22 +542,22 @@ impl<T: Entity> Records<T> for RestObject<T> {
     }
 
     async fn create(&self, input: &T, ctx: &WriteContext) -> Result<Record<T>> {
-        self.create_inner(input, ctx).await
+        self.create_audited(input, ctx).await
     }
 
-    async fn update(&self, id: &RecordId, patch: &T, _ctx: &WriteContext) -> Result<Record<T>> {
-        self.update_inner(id, patch).await
+    async fn update(&self, id: &RecordId, patch: &T, ctx: &WriteContext) -> Result<Record<T>> {
+        self.update_audited(id, patch, ctx).await
     }
 
-    async fn upsert(&self, key: &UpsertKey, input: &T, _ctx: &WriteContext) -> Result<Upserted<T>> {
-        let body = self.core.body_for(input)?;
-        self.upsert_inner(key, body, &op::<T>("upsert")).await
+    async fn upsert(&self, key: &UpsertKey, input: &T, ctx: &WriteContext) -> Result<Upserted<T>> {
+        self.upsert_audited(key, input, ctx, &op::<T>("upsert"))
+            .await
     }
 
     async fn create_batch(&self, inputs: &[T], ctx: &WriteContext) -> BatchResult<Record<T>> {
         let calls = inputs
             .iter()
-            .map(|input| self.create_inner(input, ctx).boxed())
+            .map(|input| self.create_audited(input, ctx).boxed())
             .collect();
         run_batch(calls).await
     }
@@ -505,11 +565,11 @@ impl<T: Entity> Records<T> for RestObject<T> {
     async fn update_batch(
         &self,
         inputs: &[(RecordId, T)],
-        _ctx: &WriteContext,
+        ctx: &WriteContext,
     ) -> BatchResult<Record<T>> {
         let calls = inputs
             .iter()
-            .map(|(id, patch)| self.update_inner(id, patch).boxed())
+            .map(|(id, patch)| self.update_audited(id, patch, ctx).boxed())
             .collect();
         run_batch(calls).await
     }
@@ -517,19 +577,12 @@ impl<T: Entity> Records<T> for RestObject<T> {
     async fn upsert_batch(
         &self,
         inputs: &[(UpsertKey, T)],
-        _ctx: &WriteContext,
+        ctx: &WriteContext,
     ) -> BatchResult<Upserted<T>> {
         let operation = op::<T>("upsert");
-        let operation = &operation;
         let calls = inputs
             .iter()
-            .map(|(key, input)| {
-                async move {
-                    let body = self.core.body_for(input)?;
-                    self.upsert_inner(key, body, operation).await
-                }
-                .boxed()
-            })
+            .map(|(key, input)| self.upsert_audited(key, input, ctx, &operation).boxed())
             .collect();
         run_batch(calls).await
     }
@@ -717,13 +770,24 @@ impl Crm for GenericRest {
     }
 
     /// Sets `from`'s link field for `to`'s kind (`ticket.contact_id = <contact>`).
-    async fn link(&self, from: &RecordRef, to: &RecordRef, _ctx: &WriteContext) -> Result<()> {
+    async fn link(&self, from: &RecordRef, to: &RecordRef, ctx: &WriteContext) -> Result<()> {
         let mut common = FieldMap::new();
         common.insert(
             to.kind.link_field().to_owned(),
             FieldValue::Text(to.id.to_string()),
         );
-        let body = self.core.body_from_common(from.kind, &common)?;
+        let result = self.link_inner(from, &common).await;
+        self.core
+            .audit("link", from.kind, ctx, &common, &result, |_| {
+                from.id.clone()
+            });
+        result
+    }
+}
+
+impl GenericRest {
+    async fn link_inner(&self, from: &RecordRef, common: &FieldMap) -> Result<()> {
+        let body = self.core.body_from_common(from.kind, common)?;
         match from.kind {
             ObjectKind::Contact => self.contacts.update_vendor(&from.id, body).await.map(drop),
             ObjectKind::Account => self.accounts.update_vendor(&from.id, body).await.map(drop),

@@ -1,8 +1,9 @@
 //! Request building, JSON ↔ field conversion and `parse_error` for a spec-described REST CRM.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use crm_core::audit::{self, AuditRecord, AuditSink};
 use crm_core::mapping::ObjectMapping;
 use crm_core::model::fields::parse_datetime;
 use crm_core::reexports::http::{HeaderName, Method};
@@ -12,7 +13,7 @@ use crm_core::transport::{
 };
 use crm_core::{
     Entity, Error, ErrorKind, FieldError, FieldMap, FieldValue, LimitScope, Number, ObjectKind,
-    Record, RecordId, Region, Result,
+    Record, RecordId, Region, Result, WriteContext,
 };
 
 use crate::config::{KindName, ObjectSpec, Spec};
@@ -24,10 +25,17 @@ pub(crate) struct Core {
     pub(crate) spec: Spec,
     pub(crate) region: Region,
     mappings: BTreeMap<ObjectKind, ObjectMapping>,
+    connection: String,
+    audit: Arc<dyn AuditSink>,
 }
 
 impl Core {
-    pub(crate) fn new(http: HttpClient, spec: Spec) -> Result<Arc<Self>> {
+    pub(crate) fn new(
+        http: HttpClient,
+        spec: Spec,
+        connection: String,
+        audit: Arc<dyn AuditSink>,
+    ) -> Result<Arc<Self>> {
         let region = spec.region()?;
         let mappings = ObjectKind::ALL
             .into_iter()
@@ -38,7 +46,35 @@ impl Core {
             spec,
             region,
             mappings,
+            connection,
+            audit,
         }))
+    }
+
+    /// Records one write in the audit trail: field names from `common`, never values.
+    pub(crate) fn audit<T>(
+        &self,
+        operation: &str,
+        kind: ObjectKind,
+        ctx: &WriteContext,
+        common: &FieldMap,
+        result: &Result<T>,
+        id: impl FnOnce(&T) -> RecordId,
+    ) {
+        let fields: BTreeSet<String> = common
+            .keys()
+            .map(|k| k.strip_suffix("_state").unwrap_or(k).to_owned())
+            .collect();
+        let record = AuditRecord::new(
+            &self.connection,
+            crate::VENDOR,
+            operation,
+            kind,
+            ctx,
+            fields.into_iter().collect(),
+        )
+        .finish(result, id);
+        audit::emit(self.audit.as_ref(), &record);
     }
 
     pub(crate) fn object(&self, kind: ObjectKind, operation: &str) -> Result<&ObjectSpec> {
@@ -121,22 +157,22 @@ impl Core {
                 json_type(value)
             )));
         };
-        let mut fields = json_to_fields(obj);
-        let id = match fields.remove(&self.spec.id_field) {
-            Some(FieldValue::Text(s)) => RecordId::new(s),
-            Some(FieldValue::Number(n)) => RecordId::new(n.to_string()),
+        let id_field = &self.spec.id_field;
+        let id = match obj.get(id_field) {
+            Some(Value::String(s)) => RecordId::new(s.clone()),
+            Some(Value::Number(n)) => RecordId::new(n.to_string()),
             Some(other) => Err(Error::decode(format!(
-                "field `{}`: expected a string or number id, got {}",
-                self.spec.id_field,
-                other.type_name()
+                "field `{id_field}`: expected a string or number id, got {}",
+                json_type(other)
             ))),
             None => Err(Error::decode(format!(
-                "field `{}`: missing from the {} record",
-                self.spec.id_field,
+                "field `{id_field}`: missing from the {} record",
                 T::KIND
             ))),
         }
-        .map_err(|e| Error::decode(e.message().to_owned()))?;
+        .map_err(|e| Error::decode(format!("field `{id_field}`: {}", e.message())))?;
+        let mut fields = json_to_fields(obj);
+        fields.remove(id_field);
         let created_at = take_time(&mut fields, self.spec.created_at_field.as_deref())?;
         let updated_at = take_time(&mut fields, self.spec.updated_at_field.as_deref())?;
         let common = self.mapping(T::KIND)?.from_vendor(T::KIND, fields);
