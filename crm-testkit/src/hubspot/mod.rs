@@ -1,0 +1,1 @@
+//! The HubSpot fake (issue 4).

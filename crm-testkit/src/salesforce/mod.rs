@@ -1,0 +1,1 @@
+//! The Salesforce fake (issue 5).
