@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use crm_core::audit::{AuditSink, TracingAudit};
 use crm_core::credential::{CredentialProvider, StaticCredential};
-use crm_core::limits::RateLimiter;
+use std::num::NonZeroU32;
+
+use crm_core::limits::{BucketConfig, DEFAULT_BUCKET, LimitHint, PacingLimiter, RateLimiter};
 use crm_core::reexports::async_trait;
 use crm_core::reexports::futures::future::BoxFuture;
 use crm_core::reexports::futures::{FutureExt, StreamExt, stream};
@@ -25,7 +27,7 @@ use crm_core::{
     WriteContext,
 };
 
-use crate::config::{AuthKind, Spec};
+use crate::config::{AuthKind, RateLimitSpec, Spec};
 use crate::core::{Core, SpecErrorParser};
 use crate::lister::{ListParams, fetch_page, stream as list_stream};
 
@@ -148,7 +150,8 @@ impl GenericRestBuilder {
         self
     }
 
-    /// Rate limiter (share one per vendor account).
+    /// Rate limiter (share one per vendor account). Default: a [`PacingLimiter`] for the
+    /// spec's `[rate_limit]`, or none.
     pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
         self.limiter = Some(limiter);
         self
@@ -203,8 +206,10 @@ impl GenericRestBuilder {
         if let Some(r) = self.retry {
             http = http.with_retry(r);
         }
-        if let Some(l) = self.limiter {
-            http = http.with_limiter(l);
+        match (self.limiter, &spec.rate_limit) {
+            (Some(l), _) => http = http.with_limiter(l),
+            (None, Some(rl)) => http = http.with_limiter(Arc::new(pacing_for(rl))),
+            (None, None) => {}
         }
         let capabilities = capabilities(&spec);
         let connection = self.connection.unwrap_or_else(|| spec.name.clone());
@@ -221,6 +226,30 @@ impl GenericRestBuilder {
             core,
         })
     }
+}
+
+/// Paces the default bucket under the spec's limit, corrected by its headers if it names any.
+fn pacing_for(rl: &RateLimitSpec) -> PacingLimiter {
+    let limit = NonZeroU32::new(rl.requests).unwrap_or(NonZeroU32::MIN);
+    let bucket = BucketConfig::new(DEFAULT_BUCKET, limit, Duration::from_secs(rl.per_seconds));
+    let limiter = PacingLimiter::new([bucket]);
+    if rl.remaining_header.is_none() && rl.reset_header.is_none() {
+        return limiter;
+    }
+    let (remaining, reset) = (rl.remaining_header.clone(), rl.reset_header.clone());
+    limiter.with_hints(Arc::new(move |_status, headers| {
+        let number = |name: &Option<String>| {
+            name.as_deref()
+                .and_then(|n| headers.get(n))
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        Some(LimitHint {
+            remaining: number(&remaining),
+            reset_after: number(&reset).map(Duration::from_secs),
+            daily: None,
+        })
+    }))
 }
 
 fn capabilities(spec: &Spec) -> Capabilities {

@@ -56,6 +56,9 @@ pub struct Spec {
     /// Where the error body holds its details.
     #[serde(default)]
     pub errors: ErrorSpec,
+    /// The server's rate limit, if it has one: requests are paced to stay under it.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitSpec>,
     /// Per object kind (`contact`, `account`, `lead`, `opportunity`, `ticket`, `activity`).
     pub objects: BTreeMap<String, ObjectSpec>,
 }
@@ -216,6 +219,23 @@ pub struct ErrorSpec {
     /// `forbidden`, `rate_limited`, `unavailable`, `timeout`), overriding the HTTP status.
     #[serde(default)]
     pub codes: BTreeMap<String, KindName>,
+}
+
+/// A server's rate limit: at most `requests` in any `per_seconds` window.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RateLimitSpec {
+    /// Requests allowed per window.
+    pub requests: u32,
+    /// The window, in seconds.
+    pub per_seconds: u64,
+    /// A response header with the requests left in the current window.
+    #[serde(default)]
+    pub remaining_header: Option<String>,
+    /// A response header with the seconds until the window resets.
+    #[serde(default)]
+    pub reset_header: Option<String>,
 }
 
 /// Error kinds a spec can name.
@@ -407,6 +427,11 @@ impl Spec {
                     "{key}: `{ptr}` is not a JSON pointer (it must start with `/`)"
                 ));
             }
+        }
+        if let Some(rl) = &self.rate_limit
+            && (rl.requests == 0 || rl.per_seconds == 0)
+        {
+            return err("rate_limit: requests and per_seconds must be at least 1".into());
         }
         if self.objects.is_empty() {
             return err("objects: declare at least one object".into());
