@@ -5,11 +5,15 @@
 //! calls [`CredentialProvider::invalidate`] once and, if the provider says a fresh credential may
 //! now be available, replays the request once.
 
+mod cache;
+
 use std::fmt;
 
 use async_trait::async_trait;
 use http::HeaderName;
 use secrecy::SecretString;
+
+pub use cache::{CachedToken, Token, TokenSource};
 
 use crate::error::{Error, Result};
 

@@ -1,0 +1,215 @@
+//! A cached token with early, single-flight refresh: the one token cache every OAuth flow uses.
+//!
+//! A [`TokenSource`] knows how to get a new access token (a refresh-token grant, client
+//! credentials, a Salesforce JWT assertion); [`CachedToken`] wraps it into a
+//! [`CredentialProvider`] that:
+//! - serves the cached token until it is close to expiry: it refreshes `max(60 s, 10 %)` of
+//!   the token's lifetime ahead, or at a configured maximum age for vendors that do not say
+//!   when tokens expire (Salesforce);
+//! - lets exactly one caller refresh while the others wait for its result (single flight), which
+//!   matters for correctness when the vendor rotates refresh tokens: two parallel refreshes could
+//!   invalidate each other;
+//! - drops the token the vendor rejected (a 401) so that the transport's one replay uses a fresh
+//!   one, without dropping a newer token another caller already fetched.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::{Credential, CredentialProvider};
+use crate::error::Result;
+
+/// A freshly issued access token.
+#[derive(Clone)]
+pub struct Token {
+    /// The access token.
+    pub access_token: SecretString,
+    /// How long it is valid, if the vendor says (`expires_in`).
+    pub expires_in: Option<Duration>,
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("access_token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+/// Gets a new access token from the vendor.
+#[async_trait]
+pub trait TokenSource: Send + Sync + fmt::Debug {
+    /// Fetches a new token. An error that needs a person (a revoked refresh token) must be
+    /// [`crate::ErrorKind::Unauthorized`] with a message saying to re-authorise.
+    async fn fetch(&self) -> Result<Token>;
+}
+
+struct Cached {
+    token: SecretString,
+    refresh_at: Option<Instant>,
+}
+
+/// A [`CredentialProvider`] that caches a [`TokenSource`]'s tokens.
+pub struct CachedToken<S> {
+    source: S,
+    max_age: Option<Duration>,
+    state: Mutex<Option<Cached>>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for CachedToken<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedToken")
+            .field("source", &self.source)
+            .field("max_age", &self.max_age)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: TokenSource> CachedToken<S> {
+    /// Caches tokens from `source`.
+    pub fn new(source: S) -> Self {
+        Self {
+            source,
+            max_age: None,
+            state: Mutex::new(None),
+        }
+    }
+
+    /// Refreshes tokens older than `age` even when the vendor gave no expiry (Salesforce
+    /// tokens live as long as the org's session timeout, which the token response does not say).
+    pub fn with_max_age(mut self, age: Duration) -> Self {
+        self.max_age = Some(age);
+        self
+    }
+
+    /// The source.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    fn refresh_at(&self, now: Instant, expires_in: Option<Duration>) -> Option<Instant> {
+        let by_expiry = expires_in.map(|life| {
+            let ahead = (life / 10).max(Duration::from_secs(60)).min(life);
+            now + (life - ahead)
+        });
+        let by_age = self.max_age.map(|age| now + age);
+        match (by_expiry, by_age) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+#[async_trait]
+impl<S: TokenSource> CredentialProvider for CachedToken<S> {
+    async fn credential(&self) -> Result<Credential> {
+        // Holding the lock across the fetch is the single flight: everyone else waits for this
+        // refresh and then finds the new token.
+        let mut state = self.state.lock().await;
+        let now = Instant::now();
+        if let Some(cached) = state.as_ref()
+            && cached.refresh_at.is_none_or(|at| now < at)
+        {
+            return Ok(Credential::Bearer(cached.token.clone()));
+        }
+        let token = self.source.fetch().await?;
+        let refresh_at = self.refresh_at(now, token.expires_in);
+        *state = Some(Cached {
+            token: token.access_token.clone(),
+            refresh_at,
+        });
+        Ok(Credential::Bearer(token.access_token))
+    }
+
+    async fn invalidate(&self, rejected: &Credential) -> bool {
+        let Credential::Bearer(rejected) = rejected else {
+            return false;
+        };
+        let mut state = self.state.lock().await;
+        // Only drop the token that was rejected; a newer one fetched meanwhile stays.
+        if state
+            .as_ref()
+            .is_some_and(|c| c.token.expose_secret() == rejected.expose_secret())
+        {
+            *state = None;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Debug)]
+    struct Counting {
+        fetches: AtomicUsize,
+        life: Option<Duration>,
+    }
+
+    #[async_trait]
+    impl TokenSource for Counting {
+        async fn fetch(&self) -> Result<Token> {
+            let n = self.fetches.fetch_add(1, Ordering::SeqCst);
+            // A slow token endpoint makes the concurrent callers pile up on the refresh.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Ok(Token {
+                access_token: SecretString::from(format!("token-{n}")),
+                expires_in: self.life,
+            })
+        }
+    }
+
+    fn bearer(c: &Credential) -> String {
+        match c {
+            Credential::Bearer(t) => t.expose_secret().to_owned(),
+            _ => String::new(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hundred_concurrent_callers_across_an_expiry_cause_one_fetch() {
+        let cache = Arc::new(CachedToken::new(Counting {
+            fetches: AtomicUsize::new(0),
+            life: Some(Duration::from_secs(1800)),
+        }));
+        let first = bearer(&cache.credential().await.unwrap());
+        assert_eq!(first, "token-0");
+        // 30-minute token, refreshed 3 minutes (10 %) ahead.
+        tokio::time::advance(Duration::from_secs(1800 - 170)).await;
+        let calls = (0..100).map(|_| {
+            let cache = cache.clone();
+            tokio::spawn(async move { bearer(&cache.credential().await.unwrap()) })
+        });
+        let tokens = futures::future::join_all(calls).await;
+        assert!(tokens.iter().all(|t| t.as_ref().unwrap() == "token-1"));
+        assert_eq!(cache.source().fetches.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn invalidation_drops_only_the_rejected_token() {
+        let cache = CachedToken::new(Counting {
+            fetches: AtomicUsize::new(0),
+            life: None,
+        })
+        .with_max_age(Duration::from_secs(3600));
+        let old = cache.credential().await.unwrap();
+        assert!(cache.invalidate(&old).await);
+        let new = cache.credential().await.unwrap();
+        assert_eq!(bearer(&new), "token-1");
+        // A late 401 for the old token must not throw the new one away.
+        cache.invalidate(&old).await;
+        assert_eq!(bearer(&cache.credential().await.unwrap()), "token-1");
+        // No expiry given: the configured maximum age applies.
+        tokio::time::advance(Duration::from_secs(3601)).await;
+        assert_eq!(bearer(&cache.credential().await.unwrap()), "token-2");
+        assert!(!format!("{cache:?} {new:?}").contains("token-"));
+    }
+}
