@@ -96,6 +96,9 @@ pub enum ErrorKind {
     Decode,
     /// The adapter or vendor cannot do this operation; see [`crate::Capabilities`].
     Unsupported,
+    /// The durable outbox could not store or read a write (disk full, a corrupt row or file).
+    /// Nothing was accepted: the caller still holds the write.
+    Storage,
     /// Caller input that can never succeed, refused before any network call (an empty email, a
     /// phone number that does not parse).
     InvalidInput,
@@ -120,6 +123,7 @@ impl ErrorKind {
             ErrorKind::Signature => "signature",
             ErrorKind::Decode => "decode",
             ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Storage => "storage",
             ErrorKind::InvalidInput => "invalid_input",
             ErrorKind::Unexpected => "unexpected",
         }

@@ -33,6 +33,7 @@ pub mod error;
 pub mod limits;
 pub mod mapping;
 pub mod model;
+pub mod outbox;
 pub mod raw;
 pub mod retry;
 pub mod transport;
