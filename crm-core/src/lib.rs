@@ -25,6 +25,8 @@
 //! - [`credential`], [`limits`], [`retry`]: the seams the transport calls on every attempt.
 //! - [`mapping`]: common ↔ vendor field mapping.
 //! - [`raw`]: helpers for adapter authors (paging into streams, batch chunks).
+//! - [`outbox`]: the durable outbox for conversation writes.
+//! - [`audit`]: the audit trail of writes; [`telemetry`]: the metrics emitted.
 
 pub mod api;
 pub mod audit;
@@ -36,6 +38,7 @@ pub mod model;
 pub mod outbox;
 pub mod raw;
 pub mod retry;
+pub mod telemetry;
 pub mod transport;
 pub mod view;
 

@@ -279,6 +279,13 @@ impl Outbox {
                 }
             }
         }
+        let depth = self.depth(connection)?;
+        crate::telemetry::outbox_depth(
+            connection,
+            depth.pending,
+            depth.failed,
+            depth.oldest_pending,
+        );
         if report.delivered + report.retried + report.failed > 0 {
             tracing::debug!(
                 connection,

@@ -557,7 +557,16 @@ impl HttpClient {
             attempts = tracing::field::Empty,
             correlation_id = tracing::field::Empty,
         );
-        self.send_inner(request).instrument(span).await
+        let started = Instant::now();
+        let operation = request.operation.clone();
+        let result = self.send_inner(request).instrument(span).await;
+        crate::telemetry::call_finished(
+            &self.inner.vendor,
+            &operation,
+            started.elapsed(),
+            result.as_ref().err(),
+        );
+        result
     }
 
     async fn send_inner(&self, request: Request) -> Result<Response> {
@@ -583,6 +592,7 @@ impl HttpClient {
             if let Some(status) = err.status() {
                 span.record("status", status);
             }
+            crate::telemetry::attempt_failed(&self.inner.vendor, &err);
             if let Some(id) = err.correlation_id() {
                 span.record("correlation_id", id);
             }
@@ -612,6 +622,7 @@ impl HttpClient {
                         delay_ms = delay.as_millis() as u64,
                         "retrying"
                     );
+                    crate::telemetry::retried(&self.inner.vendor, &request.operation);
                     tokio::time::sleep(delay).await;
                 }
                 None => {

@@ -277,3 +277,103 @@ async fn debug_output_holds_no_secret() {
     let c = client(&server).await;
     assert!(!format!("{c:?}").contains("tok-123"));
 }
+
+/// Counts counter increments by name and labels, for checking what the transport reports.
+#[derive(Default)]
+struct Counting(std::sync::Mutex<std::collections::BTreeMap<String, u64>>);
+
+struct Handle(String, Arc<Counting>);
+
+impl metrics::CounterFn for Handle {
+    fn increment(&self, value: u64) {
+        *self.1.0.lock().unwrap().entry(self.0.clone()).or_default() += value;
+    }
+    fn absolute(&self, _value: u64) {}
+}
+
+struct Recorder(Arc<Counting>);
+
+impl metrics::Recorder for Recorder {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        let labels: Vec<String> = key
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        let name = format!("{}{{{}}}", key.name(), labels.join(","));
+        metrics::Counter::from_arc(Arc::new(Handle(name, self.0.clone())))
+    }
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::noop()
+    }
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
+}
+
+#[test]
+fn calls_retries_and_limit_hits_are_counted_without_ids_in_labels() {
+    let counts = Arc::new(Counting::default());
+    let recorder = Recorder(counts.clone());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        rt.block_on(async {
+            let server = MockServer::start().await;
+            Mock::given(path("/api/things/t-42"))
+                .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
+                .up_to_n_times(1)
+                .mount(&server)
+                .await;
+            Mock::given(path("/api/things/t-42"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+                .mount(&server)
+                .await;
+            let c = client(&server).await;
+            c.send(Request::get("/things/t-42", "thing.get"))
+                .await
+                .unwrap();
+        });
+    });
+    let counts = counts.0.lock().unwrap().clone();
+    assert_eq!(
+        counts.get("crm_calls_total{vendor=test,operation=thing.get,outcome=ok}"),
+        Some(&1),
+        "{counts:?}"
+    );
+    assert_eq!(
+        counts.get("crm_retries_total{vendor=test,operation=thing.get}"),
+        Some(&1)
+    );
+    assert_eq!(
+        counts.get("crm_limit_hits_total{vendor=test,scope=burst}"),
+        Some(&1)
+    );
+    assert!(counts.keys().all(|k| !k.contains("t-42")));
+}
