@@ -21,6 +21,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use crm_core::credential::StaticCredential;
+use crm_core::limits::RateLimiter;
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Crm, Error, Result};
 use crm_generic_rest::GenericRestBuilder;
@@ -79,8 +80,26 @@ impl Connection {
 
     /// Builds the connection it describes. Makes no network call.
     pub(crate) fn build(&self, dir: &Path) -> Result<Box<dyn Crm>> {
+        self.build_inner(dir, None)
+    }
+
+    /// Builds the connection with `limiter` in front of every request (the bench counts
+    /// requests this way).
+    pub(crate) fn build_with_limiter(
+        &self,
+        dir: &Path,
+        limiter: Arc<dyn RateLimiter>,
+    ) -> Result<Box<dyn Crm>> {
+        self.build_inner(dir, Some(limiter))
+    }
+
+    fn build_inner(
+        &self,
+        dir: &Path,
+        limiter: Option<Arc<dyn RateLimiter>>,
+    ) -> Result<Box<dyn Crm>> {
         match self.vendor.as_str() {
-            "generic-rest" => self.build_generic(dir),
+            "generic-rest" => self.build_generic(dir, limiter),
             "hubspot" | "salesforce" => Err(Error::config(format!(
                 "vendor `{}`: this build of crm-connect does not include that adapter yet",
                 self.vendor
@@ -91,8 +110,15 @@ impl Connection {
         }
     }
 
-    fn build_generic(&self, dir: &Path) -> Result<Box<dyn Crm>> {
+    fn build_generic(
+        &self,
+        dir: &Path,
+        limiter: Option<Arc<dyn RateLimiter>>,
+    ) -> Result<Box<dyn Crm>> {
         let mut b = GenericRestBuilder::new();
+        if let Some(l) = limiter {
+            b = b.with_limiter(l);
+        }
         if let Some(spec) = &self.spec {
             b = b.with_spec_file(dir.join(spec));
         }

@@ -5,6 +5,7 @@
 //! - `crm-connect lookup --config conn.toml --email a@b.com [--json]`: the 360° view of a
 //!   customer, from any CRM a connection file describes.
 
+mod bench;
 mod config;
 
 use std::io::Write;
@@ -43,6 +44,22 @@ enum Command {
     },
     /// Print the 360° view of a customer.
     Lookup(LookupArgs),
+    /// Run the workloads W1–W4b and print requests, 429s, lost and duplicates.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Workloads to run (W1, W2, W3, W4, W4b); all by default.
+    #[arg(long = "workload", value_delimiter = ',')]
+    workloads: Vec<String>,
+    /// Records per workload.
+    #[arg(long, default_value_t = 5000)]
+    count: usize,
+    /// A connection file: run against that server instead of the embedded sandbox (W4 and W4b
+    /// then run without injected faults).
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -82,6 +99,7 @@ async fn main() -> ExitCode {
         Command::Demo => run_demo().await,
         Command::Sandbox { port, token } => run_sandbox(port, token).await,
         Command::Lookup(args) => run_lookup(args).await,
+        Command::Bench(args) => run_bench(args).await,
     };
     match result {
         Ok(code) => code,
@@ -169,4 +187,82 @@ async fn run_lookup(args: LookupArgs) -> crm_core::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+struct SandboxFaults<'a>(&'a Sandbox);
+
+impl bench::FaultControl for SandboxFaults<'_> {
+    fn set(&self, faults: crm_testkit::sandbox::Faults) {
+        self.0.set_faults(faults);
+    }
+}
+
+async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
+    let wanted: Vec<String> = if args.workloads.is_empty() {
+        ["W1", "W2", "W3", "W4", "W4b"].map(String::from).to_vec()
+    } else {
+        args.workloads
+            .iter()
+            .map(|w| w.to_uppercase().replace("W4B", "W4b"))
+            .collect()
+    };
+    let counter = std::sync::Arc::new(bench::Counter::wrapping(None));
+    let sandbox;
+    let faults: Option<SandboxFaults<'_>>;
+    let crm: Box<dyn crm_core::Crm> = match &args.config {
+        Some(path) => {
+            let (conn, dir) = Connection::load(path)?;
+            faults = None;
+            conn.build_with_limiter(&dir, counter.clone())?
+        }
+        None => {
+            sandbox = Sandbox::start(SandboxConfig::default().with_demo_data(false)).await;
+            faults = Some(SandboxFaults(&sandbox));
+            Box::new(
+                crm_generic_rest::GenericRestBuilder::new()
+                    .with_base_url(sandbox.base_url())
+                    .with_token(sandbox.token().to_owned().into())
+                    .with_limiter(counter.clone())
+                    .build()?,
+            )
+        }
+    };
+    let run = format!("b{:06x}", std::process::id());
+    let tmp = std::env::temp_dir();
+    let b = bench::Bench {
+        crm: crm.as_ref(),
+        counter,
+        faults: faults.as_ref().map(|f| f as &dyn bench::FaultControl),
+        count: args.count,
+        run,
+        outbox_dir: tmp,
+    };
+    println!(
+        "crm-connect bench: vendor {}, {} records per workload",
+        crm.vendor(),
+        args.count
+    );
+    println!("{}", bench::HEADER);
+    let mut w1_ids = Vec::new();
+    for w in &wanted {
+        eprintln!("running {w} ...");
+        let row = match w.as_str() {
+            "W1" => {
+                let (row, ids) = b.w1().await?;
+                w1_ids = ids;
+                row
+            }
+            "W2" => b.w2(args.count).await?,
+            "W3" => b.w3(&w1_ids).await?,
+            "W4" => b.w4().await?,
+            "W4b" => b.w4b().await?,
+            other => {
+                return Err(crm_core::Error::invalid_input(format!(
+                    "unknown workload `{other}`"
+                )));
+            }
+        };
+        println!("{row}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
