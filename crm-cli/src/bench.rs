@@ -184,11 +184,8 @@ impl Bench<'_> {
         let ctx = WriteContext::new(Actor::System("bench".into()));
         let mut ids = Vec::with_capacity(n);
         for chunk in inputs.chunks(500) {
-            for r in self.crm.contacts().upsert_batch(chunk, &ctx).await {
-                if let Ok(u) = r {
-                    ids.push(u.record.id);
-                }
-            }
+            let results = self.crm.contacts().upsert_batch(chunk, &ctx).await;
+            ids.extend(results.into_iter().flatten().map(|u| u.record.id));
         }
         Ok(ids)
     }
