@@ -6,6 +6,7 @@
 //! now be available, replays the request once.
 
 mod cache;
+mod oauth;
 
 use std::fmt;
 
@@ -14,6 +15,10 @@ use http::HeaderName;
 use secrecy::SecretString;
 
 pub use cache::{CachedToken, Token, TokenSource};
+pub use oauth::{
+    ClientCredentialsGrant, FileTokenStore, MemoryTokenStore, OAuthClient, RefreshTokenGrant,
+    TokenResponse, TokenStore,
+};
 
 use crate::error::{Error, Result};
 

@@ -637,6 +637,10 @@ impl HttpClient {
 
     fn url_for(&self, request: &Request) -> Result<Url> {
         let mut url = match &request.target {
+            Target::Path(path) if path.trim_start_matches('/').is_empty() => {
+                // The base URL is the endpoint itself (a token URL).
+                self.inner.base_url.clone()
+            }
             Target::Path(path) => {
                 let mut url = self.inner.base_url.clone();
                 let joined = format!(
