@@ -180,3 +180,35 @@ fn token_urls_follow_the_https_rule() {
     let no_secret = OAuthClient::new("https://login.example.com/t", "c", None).unwrap();
     assert!(ClientCredentialsGrant::new(no_secret).is_err());
 }
+
+#[tokio::test]
+async fn a_revoked_api_key_mid_run_switches_to_the_rotated_one() {
+    use crm_core::credential::RotatingApiKey;
+    use crm_core::transport::{HttpClientBuilder, Request};
+    use wiremock::matchers::header;
+    let server = MockServer::start().await;
+    Mock::given(header("x-api-key", "key-new"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+        .mount(&server)
+        .await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    let key =
+        Arc::new(RotatingApiKey::in_header("X-Api-Key", SecretString::from("key-old")).unwrap());
+    let http = HttpClientBuilder::new("test", server.uri())
+        .with_credentials(key.clone())
+        .build()
+        .unwrap();
+    // Old key revoked, no new key yet: a typed error, one attempt, no loop.
+    let err = http.send(Request::get("/x", "x.get")).await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Unauthorized);
+    assert_eq!(err.attempts(), 1);
+    // The operator adds the new key at runtime: the next call switches on the 401 and succeeds.
+    key.add_next(SecretString::from("key-new"));
+    let resp = http.send(Request::get("/x", "x.get")).await.unwrap();
+    assert_eq!(resp.attempts, 2);
+    let resp = http.send(Request::get("/x", "x.get")).await.unwrap();
+    assert_eq!(resp.attempts, 1);
+}

@@ -7,6 +7,7 @@
 
 mod cache;
 mod oauth;
+mod rotation;
 
 use std::fmt;
 
@@ -19,6 +20,7 @@ pub use oauth::{
     ClientCredentialsGrant, FileTokenStore, MemoryTokenStore, OAuthClient, RefreshTokenGrant,
     TokenResponse, TokenStore,
 };
+pub use rotation::RotatingApiKey;
 
 use crate::error::{Error, Result};
 
