@@ -24,7 +24,9 @@ use crm_core::credential::StaticCredential;
 use crm_core::limits::RateLimiter;
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Crm, Error, Result};
-use crm_generic_rest::GenericRestBuilder;
+use crm_generic_rest::{GenericRestBuilder, Spec};
+
+use crate::bench::Counter;
 use serde::Deserialize;
 
 /// A parsed connection file.
@@ -83,14 +85,17 @@ impl Connection {
         self.build_inner(dir, None)
     }
 
-    /// Builds the connection with `limiter` in front of every request (the bench counts
-    /// requests this way).
-    pub(crate) fn build_with_limiter(
-        &self,
-        dir: &Path,
-        limiter: Arc<dyn RateLimiter>,
-    ) -> Result<Box<dyn Crm>> {
-        self.build_inner(dir, Some(limiter))
+    /// Builds the connection with a request counter in front of the connection's own pacing
+    /// (the bench counts requests this way).
+    pub(crate) fn build_counted(&self, dir: &Path) -> Result<(Box<dyn Crm>, Arc<Counter>)> {
+        let spec = match &self.spec {
+            Some(path) => Spec::from_file(&dir.join(path))?,
+            None => Spec::default_spec()?,
+        };
+        let pacing = spec.pacing().map(|p| Arc::new(p) as Arc<dyn RateLimiter>);
+        let counter = Arc::new(Counter::wrapping(pacing));
+        let crm = self.build_inner(dir, Some(counter.clone()))?;
+        Ok((crm, counter))
     }
 
     fn build_inner(

@@ -63,19 +63,19 @@ struct BenchArgs {
 }
 
 #[derive(Args)]
-#[group(id = "key", required = true, multiple = false, args = ["email", "phone", "external_id"])]
+#[command(group(clap::ArgGroup::new("key").required(true).multiple(false)))]
 struct LookupArgs {
     /// The connection file (see the README).
     #[arg(long)]
     config: PathBuf,
     /// Look up by email.
-    #[arg(long)]
+    #[arg(long, group = "key")]
     email: Option<String>,
     /// Look up by phone (any format; national numbers are read in --region).
-    #[arg(long)]
+    #[arg(long, group = "key")]
     phone: Option<String>,
     /// Look up by external id.
-    #[arg(long)]
+    #[arg(long, group = "key")]
     external_id: Option<String>,
     /// Region for national phone numbers.
     #[arg(long, default_value = "US")]
@@ -206,25 +206,24 @@ async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
             .map(|w| w.to_uppercase().replace("W4B", "W4b"))
             .collect()
     };
-    let counter = std::sync::Arc::new(bench::Counter::wrapping(None));
     let sandbox;
     let faults: Option<SandboxFaults<'_>>;
-    let crm: Box<dyn crm_core::Crm> = match &args.config {
+    let (crm, counter): (Box<dyn crm_core::Crm>, _) = match &args.config {
         Some(path) => {
             let (conn, dir) = Connection::load(path)?;
             faults = None;
-            conn.build_with_limiter(&dir, counter.clone())?
+            conn.build_counted(&dir)?
         }
         None => {
+            let counter = std::sync::Arc::new(bench::Counter::wrapping(None));
             sandbox = Sandbox::start(SandboxConfig::default().with_demo_data(false)).await;
             faults = Some(SandboxFaults(&sandbox));
-            Box::new(
-                crm_generic_rest::GenericRestBuilder::new()
-                    .with_base_url(sandbox.base_url())
-                    .with_token(sandbox.token().to_owned().into())
-                    .with_limiter(counter.clone())
-                    .build()?,
-            )
+            let crm = crm_generic_rest::GenericRestBuilder::new()
+                .with_base_url(sandbox.base_url())
+                .with_token(sandbox.token().to_owned().into())
+                .with_limiter(counter.clone())
+                .build()?;
+            (Box::new(crm), counter)
         }
     };
     let run = format!("b{:06x}", std::process::id());

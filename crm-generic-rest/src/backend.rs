@@ -228,6 +228,14 @@ impl GenericRestBuilder {
     }
 }
 
+impl Spec {
+    /// The limiter the spec's `[rate_limit]` asks for, if it has one: for callers that wrap the
+    /// limiter (to count requests) and must keep the pacing.
+    pub fn pacing(&self) -> Option<PacingLimiter> {
+        self.rate_limit.as_ref().map(pacing_for)
+    }
+}
+
 /// Paces the default bucket under the spec's limit, corrected by its headers if it names any.
 fn pacing_for(rl: &RateLimitSpec) -> PacingLimiter {
     let limit = NonZeroU32::new(rl.requests).unwrap_or(NonZeroU32::MIN);

@@ -1,0 +1,111 @@
+//! The `crm-connect` binary as a user runs it: lookups against the sandbox through a connection
+//! file, exit codes, and errors that name the problem.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::process::{Command, Output};
+
+use crm_testkit::sandbox::{Sandbox, SandboxConfig, demo};
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_crm-connect"));
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn conn_file(dir: &std::path::Path, base_url: &str) -> String {
+    let path = dir.join("conn.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "vendor = \"generic-rest\"\nbase_url = \"{base_url}\"\n[auth]\nkind = \"bearer\"\ntoken = \"${{CRM_TEST_TOKEN}}\"\n"
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookup_by_each_key_prints_the_view() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let conn = conn_file(dir.path(), &sandbox.base_url());
+    let env = [("CRM_TEST_TOKEN", sandbox.token())];
+    let table = tokio::task::spawn_blocking({
+        let conn = conn.clone();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        move || {
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            (
+                run(
+                    &["lookup", "--config", &conn, "--phone", "415-555-0100"],
+                    &env,
+                ),
+                run(
+                    &[
+                        "lookup",
+                        "--config",
+                        &conn,
+                        "--external-id",
+                        demo::CUSTOMER_EXTERNAL_ID,
+                        "--json",
+                    ],
+                    &env,
+                ),
+                run(
+                    &[
+                        "lookup",
+                        "--config",
+                        &conn,
+                        "--email",
+                        "nobody@nowhere.example",
+                    ],
+                    &env,
+                ),
+                run(
+                    &["lookup", "--config", &conn, "--email", demo::CUSTOMER_EMAIL],
+                    &[],
+                ),
+                run(&["lookup", "--config", &conn], &env),
+            )
+        }
+    })
+    .await
+    .unwrap();
+    let (by_phone, by_ext, missing, no_token, no_key) = table;
+
+    assert!(
+        by_phone.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_phone.stderr)
+    );
+    let out = String::from_utf8(by_phone.stdout).unwrap();
+    assert!(out.contains(demo::CUSTOMER_CONTACT_ID), "{out}");
+    assert!(out.contains(demo::CUSTOMER_ACCOUNT_NAME), "{out}");
+    assert!(
+        !out.contains(demo::CUSTOMER_EMAIL),
+        "the table must mask: {out}"
+    );
+
+    assert!(by_ext.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&by_ext.stdout).unwrap();
+    assert_eq!(json["contact"]["id"], demo::CUSTOMER_CONTACT_ID);
+    assert_eq!(json["contact"]["data"]["email"], demo::CUSTOMER_EMAIL);
+
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(no_token.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_token.stderr).contains("CRM_TEST_TOKEN"));
+    assert_eq!(no_key.status.code(), Some(2));
+}
