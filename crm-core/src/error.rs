@@ -96,6 +96,8 @@ pub enum ErrorKind {
     Decode,
     /// The adapter or vendor cannot do this operation; see [`crate::Capabilities`].
     Unsupported,
+    /// A request body (a webhook) is larger than the configured limit.
+    PayloadTooLarge,
     /// The durable outbox could not store or read a write (disk full, a corrupt row or file).
     /// Nothing was accepted: the caller still holds the write.
     Storage,
@@ -124,6 +126,7 @@ impl ErrorKind {
             ErrorKind::Decode => "decode",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Storage => "storage",
+            ErrorKind::PayloadTooLarge => "payload_too_large",
             ErrorKind::InvalidInput => "invalid_input",
             ErrorKind::Unexpected => "unexpected",
         }

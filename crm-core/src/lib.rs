@@ -32,6 +32,7 @@ pub mod api;
 pub mod audit;
 pub mod credential;
 pub mod error;
+pub mod events;
 pub mod limits;
 pub mod mapping;
 pub mod model;

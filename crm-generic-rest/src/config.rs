@@ -59,6 +59,9 @@ pub struct Spec {
     /// The server's rate limit, if it has one: requests are paced to stay under it.
     #[serde(default)]
     pub rate_limit: Option<RateLimitSpec>,
+    /// How the server signs the change events it posts, and where they hold their fields.
+    #[serde(default)]
+    pub webhook: Option<WebhookSpec>,
     /// Per object kind (`contact`, `account`, `lead`, `opportunity`, `ticket`, `activity`).
     pub objects: BTreeMap<String, ObjectSpec>,
 }
@@ -219,6 +222,63 @@ pub struct ErrorSpec {
     /// `forbidden`, `rate_limited`, `unavailable`, `timeout`), overriding the HTTP status.
     #[serde(default)]
     pub codes: BTreeMap<String, KindName>,
+}
+
+/// Signed change events the server posts (HMAC-SHA256 over a declared payload).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct WebhookSpec {
+    /// Header holding the signature.
+    pub signature_header: String,
+    /// Prefix before the signature in that header (`sha256=`).
+    #[serde(default)]
+    pub signature_prefix: String,
+    /// `hex` or `base64`.
+    #[serde(default = "hex")]
+    pub encoding: String,
+    /// Header holding the signing time in Unix seconds; required when `signed_payload` uses
+    /// `{timestamp}`.
+    #[serde(default)]
+    pub timestamp_header: Option<String>,
+    /// Largest clock difference accepted, in seconds (past or future).
+    #[serde(default = "five_minutes")]
+    pub tolerance_secs: u64,
+    /// What is signed: a template of `{method}`, `{uri}`, `{timestamp}` and `{body}` (the raw
+    /// bytes), e.g. `"{timestamp}.{body}"`.
+    pub signed_payload: String,
+    /// Largest body accepted, checked before parsing.
+    #[serde(default = "one_mib")]
+    pub max_body_bytes: usize,
+    /// JSON pointer to the array of events (`""`: the body is the array).
+    #[serde(default)]
+    pub events_pointer: String,
+    /// In each event: the event's id (with the record and time, the dedupe key).
+    pub event_id_pointer: String,
+    /// In each event: the object kind (`contact`, `ticket`...).
+    pub object_pointer: String,
+    /// In each event: the record id.
+    pub id_pointer: String,
+    /// In each event: what happened, one of the `changes` keys.
+    pub change_pointer: String,
+    /// In each event: when (RFC 3339 or epoch milliseconds).
+    pub occurred_at_pointer: String,
+    /// In each event: the names of changed fields, if given.
+    #[serde(default)]
+    pub fields_pointer: Option<String>,
+    /// Vendor change name → `created`, `updated`, `deleted`, `restored`.
+    #[serde(default)]
+    pub changes: BTreeMap<String, String>,
+}
+
+fn hex() -> String {
+    "hex".to_owned()
+}
+fn five_minutes() -> u64 {
+    300
+}
+fn one_mib() -> usize {
+    1024 * 1024
 }
 
 /// A server's rate limit: at most `requests` in any `per_seconds` window.
@@ -432,6 +492,33 @@ impl Spec {
             && (rl.requests == 0 || rl.per_seconds == 0)
         {
             return err("rate_limit: requests and per_seconds must be at least 1".into());
+        }
+        if let Some(w) = &self.webhook {
+            if !matches!(w.encoding.as_str(), "hex" | "base64") {
+                return err(format!(
+                    "webhook.encoding: `{}` is not hex or base64",
+                    w.encoding
+                ));
+            }
+            if !w.signed_payload.contains("{body}") {
+                return err("webhook.signed_payload must contain {body}".into());
+            }
+            if w.signed_payload.contains("{timestamp}") && w.timestamp_header.is_none() {
+                return err(
+                    "webhook.timestamp_header is required when signed_payload uses {timestamp}"
+                        .into(),
+                );
+            }
+            for (name, change) in &w.changes {
+                if !matches!(
+                    change.as_str(),
+                    "created" | "updated" | "deleted" | "restored"
+                ) {
+                    return err(format!(
+                        "webhook.changes.{name}: `{change}` is not created, updated, deleted or restored"
+                    ));
+                }
+            }
         }
         if self.objects.is_empty() {
             return err("objects: declare at least one object".into());

@@ -24,6 +24,8 @@ mod backend;
 pub mod config;
 mod core;
 mod lister;
+mod webhook;
 
 pub use backend::{GenericRest, GenericRestBuilder, RestObject, VENDOR};
 pub use config::{DEFAULT_SPEC, Spec};
+pub use webhook::GenericWebhook;
