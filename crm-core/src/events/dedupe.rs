@@ -14,13 +14,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Keys by when they were last seen, and the sightings in arrival order.
+type Seen = (HashMap<String, Instant>, VecDeque<(Instant, String)>);
+
 /// Remembers dedupe keys for `ttl`, holding at most `capacity` of them (the oldest are
 /// forgotten first), so that memory stays bounded under any delivery rate.
 #[derive(Debug)]
 pub struct Deduper {
     ttl: Duration,
     capacity: usize,
-    state: Mutex<(HashMap<String, Instant>, VecDeque<(Instant, String)>)>,
+    state: Mutex<Seen>,
 }
 
 impl Deduper {
