@@ -26,6 +26,7 @@ mod list;
 mod routes;
 mod schema;
 mod store;
+pub mod webhooks;
 
 use std::fmt;
 use std::net::{Ipv4Addr, TcpListener};
@@ -234,5 +235,12 @@ impl Sandbox {
     /// invalid.
     pub fn update_record(&self, object: &str, id: &str, fields: Map<String, Value>) -> bool {
         lock(&self.state).store.patch(object, id, &fields).is_ok()
+    }
+
+    /// Takes the change events recorded since the last call (every create and every real
+    /// change, by API or by [`Sandbox::update_record`]), oldest first, in the webhook format of
+    /// SANDBOX_API.md. Post them with a [`webhooks::WebhookEmitter`].
+    pub fn take_events(&self) -> Vec<Value> {
+        std::mem::take(&mut lock(&self.state).store.changes)
     }
 }

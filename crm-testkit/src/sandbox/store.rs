@@ -111,6 +111,8 @@ pub(crate) struct Store {
     clock: Option<DateTime<Utc>>,
     /// `(object path, Idempotency-Key header)` → id of the record the first POST created.
     replays: HashMap<(&'static str, String), String>,
+    /// Change events not yet taken by a webhook emitter, oldest first.
+    pub(crate) changes: Vec<Value>,
 }
 
 impl Default for Store {
@@ -126,6 +128,7 @@ impl Store {
             seq: 0,
             clock: None,
             replays: HashMap::new(),
+            changes: Vec::new(),
         }
     }
 
@@ -195,8 +198,9 @@ impl Store {
             fields: fields.into_iter().filter(|(_, v)| !v.is_null()).collect(),
         };
         let rendered = record.render(spec);
-        table.by_id.insert(id, table.records.len());
+        table.by_id.insert(id.clone(), table.records.len());
         table.records.push(record);
+        self.log_change("created", spec.singular, &id, now, &[]);
         Ok(rendered)
     }
 
@@ -224,6 +228,10 @@ impl Store {
             .table_mut(object)
             .and_then(|t| t.get_mut(id))
             .ok_or_else(|| ApiError::not_found(spec.singular))?;
+        let changes_list: Vec<(String, bool)> = changes
+            .iter()
+            .map(|(k, v)| (k.clone(), existing_differs(record, k, v)))
+            .collect();
         for (k, v) in changes {
             if v.is_null() {
                 record.fields.remove(&k);
@@ -231,10 +239,40 @@ impl Store {
                 record.fields.insert(k, v);
             }
         }
+        let changed_fields: Vec<String> = changes_names(&changes_list);
         if let Some(now) = now {
             record.updated_at = now;
         }
-        Ok(record.render(spec))
+        let rendered = record.render(spec);
+        if let Some(now) = now {
+            self.log_change("updated", spec.singular, id, now, &changed_fields);
+        }
+        Ok(rendered)
+    }
+
+    /// Appends a change event in the sandbox's webhook format (SANDBOX_API.md, "Webhooks").
+    fn log_change(
+        &mut self,
+        change: &str,
+        object: &str,
+        id: &str,
+        at: DateTime<Utc>,
+        fields: &[String],
+    ) {
+        self.seq += 1;
+        let mut event = serde_json::json!({
+            "event_id": format!("ev-{}", self.seq),
+            "type": change,
+            "object": object,
+            "id": id,
+            "occurred_at": timestamp(at),
+        });
+        if change == "updated"
+            && let Some(obj) = event.as_object_mut()
+        {
+            obj.insert("changed_fields".into(), serde_json::json!(fields));
+        }
+        self.changes.push(event);
     }
 
     /// Upsert on a unique field: `Ok((true, record))` when created, `(false, record)` when
@@ -477,4 +515,15 @@ mod tests {
         assert_eq!(e.code, "required");
         assert_eq!(e.fields.len(), 3);
     }
+}
+
+fn existing_differs(record: &Record, field: &str, value: &Value) -> bool {
+    record.fields.get(field).unwrap_or(&Value::Null) != value
+}
+
+fn changes_names(list: &[(String, bool)]) -> Vec<String> {
+    list.iter()
+        .filter(|(_, d)| *d)
+        .map(|(k, _)| k.clone())
+        .collect()
 }
