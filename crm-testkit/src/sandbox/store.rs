@@ -471,6 +471,17 @@ pub(crate) fn upsert_key(object: &str, field: &str) -> Option<&'static FieldSpec
     schema::object(object)?.field(field).filter(|f| f.unique)
 }
 
+fn existing_differs(record: &Record, field: &str, value: &Value) -> bool {
+    record.fields.get(field).unwrap_or(&Value::Null) != value
+}
+
+fn changes_names(list: &[(String, bool)]) -> Vec<String> {
+    list.iter()
+        .filter(|(_, d)| *d)
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,15 +526,4 @@ mod tests {
         assert_eq!(e.code, "required");
         assert_eq!(e.fields.len(), 3);
     }
-}
-
-fn existing_differs(record: &Record, field: &str, value: &Value) -> bool {
-    record.fields.get(field).unwrap_or(&Value::Null) != value
-}
-
-fn changes_names(list: &[(String, bool)]) -> Vec<String> {
-    list.iter()
-        .filter(|(_, d)| *d)
-        .map(|(k, _)| k.clone())
-        .collect()
 }
