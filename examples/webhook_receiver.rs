@@ -8,9 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crm_core::events::{Deduper, LastSeen, ViewCache};
+use crm_core::events::ViewCache;
 use crm_core::{Crm, Email, Lookup, RecordId, ViewOptions};
-use crm_examples::receiver::{Receiver, router};
+use crm_examples::receiver::serve_local;
 use crm_generic_rest::{GenericRestBuilder, GenericWebhook, Spec};
 use crm_testkit::sandbox::webhooks::{Delivery, WebhookEmitter};
 use crm_testkit::sandbox::{Sandbox, SandboxConfig, demo};
@@ -26,23 +26,8 @@ async fn main() -> crm_core::Result<()> {
     let secret = "whsec-demo";
     let source = GenericWebhook::new(&Spec::default_spec()?, secret.to_owned().into(), "sandbox")?;
     let cache = Arc::new(ViewCache::new(Duration::from_secs(300), 1000));
-    let (tx, mut rx) = tokio::sync::mpsc::channel(100);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| crm_core::Error::config(format!("cannot listen: {e}")))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| crm_core::Error::config(format!("no local address: {e}")))?;
-    let receiver = Arc::new(Receiver {
-        source: Arc::new(source),
-        public_base: format!("http://{addr}"),
-        deduper: Deduper::new(Duration::from_secs(24 * 3600), 100_000),
-        last_seen: LastSeen::new(100_000),
-        cache: cache.clone(),
-        downstream: tx,
-    });
-    tokio::spawn(async move { axum::serve(listener, router(receiver)).await });
-    println!("receiver listening at http://{addr}/hooks/crm");
+    let (url, mut rx) = serve_local(Arc::new(source), cache.clone()).await?;
+    println!("receiver listening at {url}");
 
     let lookup = Lookup::Email(Email::parse(demo::CUSTOMER_EMAIL)?);
     let view = cache
@@ -59,7 +44,7 @@ async fn main() -> crm_core::Result<()> {
     fields.insert("status".into(), "solved".into());
     sandbox.update_record("tickets", demo::OPEN_TICKET_ID, fields);
     let events = sandbox.take_events();
-    let emitter = WebhookEmitter::new(format!("http://{addr}/hooks/crm"), secret);
+    let emitter = WebhookEmitter::new(url, secret);
     let statuses = emitter
         .deliver(
             events,

@@ -81,3 +81,28 @@ async fn handle(
     }
     StatusCode::OK
 }
+
+/// Serves a receiver for `source` on 127.0.0.1 (a free port) in the background. Returns the
+/// hook URL and the stream of accepted events.
+pub async fn serve_local(
+    source: Arc<dyn WebhookSource>,
+    cache: Arc<ViewCache>,
+) -> crm_core::Result<(String, mpsc::Receiver<CrmEvent>)> {
+    let (tx, rx) = mpsc::channel(1000);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| crm_core::Error::config(format!("cannot listen on 127.0.0.1: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| crm_core::Error::config(format!("no local address: {e}")))?;
+    let receiver = Arc::new(Receiver {
+        source,
+        public_base: format!("http://{addr}"),
+        deduper: Deduper::new(std::time::Duration::from_secs(24 * 3600), 100_000),
+        last_seen: LastSeen::new(100_000),
+        cache,
+        downstream: tx,
+    });
+    tokio::spawn(async move { axum::serve(listener, router(receiver)).await });
+    Ok((format!("http://{addr}/hooks/crm"), rx))
+}
