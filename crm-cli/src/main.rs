@@ -7,6 +7,7 @@
 
 mod bench;
 mod config;
+mod doctor;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -46,6 +47,12 @@ enum Command {
     Lookup(LookupArgs),
     /// Run the workloads W1–W4b and print requests, 429s, lost and duplicates.
     Bench(BenchArgs),
+    /// Check what a connection's credential can do and whether creates can be idempotent.
+    Doctor {
+        /// The connection file.
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -100,6 +107,7 @@ async fn main() -> ExitCode {
         Command::Sandbox { port, token } => run_sandbox(port, token).await,
         Command::Lookup(args) => run_lookup(args).await,
         Command::Bench(args) => run_bench(args).await,
+        Command::Doctor { config } => run_doctor(config).await,
     };
     match result {
         Ok(code) => code,
@@ -264,4 +272,24 @@ async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
         println!("{row}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn run_doctor(config: PathBuf) -> crm_core::Result<ExitCode> {
+    let (conn, dir) = Connection::load(&config)?;
+    let crm = conn.build(&dir)?;
+    println!("connection: vendor {}", crm.vendor());
+    let checks = doctor::run(crm.as_ref()).await?;
+    let mut failed = 0;
+    for c in &checks {
+        let mark = if c.ok { "ok  " } else { "FAIL" };
+        if !c.ok {
+            failed += 1;
+        }
+        println!("{mark}  {:<28} {}", c.what, c.detail);
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -109,3 +109,33 @@ async fn lookup_by_each_key_prints_the_view() {
     assert!(String::from_utf8_lossy(&no_token.stderr).contains("CRM_TEST_TOKEN"));
     assert_eq!(no_key.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reports_reads_and_idempotency() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let conn = conn_file(dir.path(), &sandbox.base_url());
+    let token = sandbox.token().to_owned();
+    let (good, bad) = tokio::task::spawn_blocking(move || {
+        (
+            run(
+                &["doctor", "--config", &conn],
+                &[("CRM_TEST_TOKEN", &token)],
+            ),
+            run(
+                &["doctor", "--config", &conn],
+                &[("CRM_TEST_TOKEN", "wrong")],
+            ),
+        )
+    })
+    .await
+    .unwrap();
+    let out = String::from_utf8(good.stdout).unwrap();
+    assert!(good.status.success(), "{out}");
+    assert!(out.contains("ticket: read"), "{out}");
+    assert!(out.contains("ticket: idempotent create"), "{out}");
+    assert!(!out.contains("FAIL"), "{out}");
+    let out = String::from_utf8(bad.stdout).unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(out.contains("the credential is rejected"), "{out}");
+}
