@@ -1,1 +1,89 @@
-//! placeholder
+//! # crm-salesforce
+//!
+//! The crm-connect adapter for Salesforce's REST API (VENDORS.md §2): Contacts, Accounts, Leads,
+//! Opportunities, Cases (tickets) and Tasks/Events (activities) on `/services/data/vNN.N/`,
+//! lookups through escaped SOQL, the 360° view in one Composite request, writes with
+//! ext-id upserts and sObject Collections, and OAuth with the refresh-token,
+//! client-credentials and JWT bearer flows. See [`SalesforceBuilder`] for the capabilities,
+//! configuration keys and known limits.
+//!
+//! ```no_run
+//! # async fn demo() -> crm_core::Result<()> {
+//! use crm_core::{Crm, Email, Lookup, ViewOptions};
+//! use crm_salesforce::SalesforceBuilder;
+//! let crm = SalesforceBuilder::new()
+//!     .with_client_credentials("3MVG9…consumer-key", std::env::var("SF_SECRET").unwrap_or_default().into())
+//!     .with_login_url("https://acme.my.salesforce.com")
+//!     .build()?;
+//! let view = crm
+//!     .customer_view(&Lookup::Email(Email::parse("jane@example.com")?), &ViewOptions::default())
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+mod backend;
+pub mod config;
+mod core;
+pub mod credential;
+mod id;
+pub mod limits;
+mod lister;
+mod soql;
+mod view;
+
+pub use backend::{SObjectFamily, Salesforce, SalesforceBuilder};
+pub use config::{SalesforceConfig, SalesforceConfigKey};
+pub use credential::{Grant, JwtKey, SalesforceCredentials};
+pub use limits::{DAILY_BUCKET, DailyBudget, LimitEntry, parse_limit_info};
+
+/// The vendor name this adapter reports.
+pub const VENDOR: &str = "salesforce";
+
+/// The API version used unless configured (`vNN.N`).
+pub const DEFAULT_API_VERSION: &str = "v62.0";
+
+/// The default mapping between common fields and Salesforce fields, as TOML (one
+/// `crm_core::mapping::ObjectMapping` per table).
+pub const DEFAULT_MAPPING: &str = core::DEFAULT_MAPPING;
+
+/// Parses a failed Salesforce response the way a connection does: the error array
+/// `[{message, errorCode, fields}]` mapped to an error kind with the fields named, anything else
+/// (an HTML page from the edge, an empty body) by its status. For tools and golden tests.
+pub fn parse_error(
+    status: u16,
+    headers: &crm_core::reexports::http::HeaderMap,
+    body: &[u8],
+) -> crm_core::Error {
+    use crm_core::transport::{ErrorParser, ErrorResponse};
+    let status = crm_core::reexports::http::StatusCode::from_u16(status)
+        .unwrap_or(crm_core::reexports::http::StatusCode::BAD_GATEWAY);
+    core::SalesforceErrorParser.parse_error(&ErrorResponse {
+        status,
+        headers,
+        body,
+        correlation_id: None,
+    })
+}
+
+/// Parses an sObject Collections result (`[{id, success, errors:[{statusCode, message,
+/// fields}]}]`) into one outcome per record: the written record's 18-character id, or the
+/// error Salesforce gave for it. A body that is not such an array is a `Decode` error.
+pub fn parse_collections_result(
+    body: &[u8],
+) -> crm_core::Result<Vec<crm_core::Result<crm_core::RecordId>>> {
+    backend::parse_collections(body)
+}
+
+#[cfg(test)]
+mod send_sync {
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        assert_send_sync::<crate::Salesforce>();
+        assert_send_sync::<crate::SalesforceBuilder>();
+        assert_send_sync::<crate::SalesforceCredentials>();
+        assert_send_sync::<crate::DailyBudget>();
+        assert_send_sync::<crate::SalesforceConfig>();
+    }
+}

@@ -1,0 +1,277 @@
+//! The connection's configuration as data: a serde struct (for config files), string keys (for
+//! `with_config` and the environment) and one `Default`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use crm_core::reexports::secrecy::SecretString;
+use crm_core::{Error, Result};
+use serde::Deserialize;
+
+/// A Salesforce connection's settings. Secrets are [`SecretString`]s and never appear in
+/// `Debug`. Every key is also settable by name ([`SalesforceConfigKey`]) and from
+/// `CRM_SALESFORCE_<KEY>` environment variables.
+#[derive(Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SalesforceConfig {
+    /// Token endpoint host: `https://login.salesforce.com` (default),
+    /// `https://test.salesforce.com`, or the org's My Domain URL.
+    pub login_url: Option<String>,
+    /// The instance to call instead of the token response's `instance_url`.
+    pub instance_url: Option<String>,
+    /// API version `vNN.N` (default [`crate::DEFAULT_API_VERSION`]).
+    pub api_version: Option<String>,
+    /// `refresh_token`, `client_credentials`, `jwt_bearer` or `access_token`.
+    pub auth: Option<String>,
+    /// Connected app consumer key.
+    pub client_id: Option<String>,
+    /// Connected app consumer secret.
+    #[serde(deserialize_with = "secret")]
+    pub client_secret: Option<SecretString>,
+    /// Refresh token (`auth = "refresh_token"`).
+    #[serde(deserialize_with = "secret")]
+    pub refresh_token: Option<SecretString>,
+    /// Username (`auth = "jwt_bearer"`, the assertion's `sub`).
+    pub username: Option<String>,
+    /// The connected app's RSA private key in PEM (`auth = "jwt_bearer"`).
+    #[serde(deserialize_with = "secret")]
+    pub private_key: Option<SecretString>,
+    /// A file holding that key.
+    pub private_key_file: Option<PathBuf>,
+    /// The JWT `aud` (default: `https://test.salesforce.com` for a `test.` login URL,
+    /// `https://login.salesforce.com` otherwise).
+    pub jwt_audience: Option<String>,
+    /// A ready access token (`auth = "access_token"`; needs `instance_url`).
+    #[serde(deserialize_with = "secret")]
+    pub access_token: Option<SecretString>,
+    /// Extra root CA (PEM file).
+    pub ca_file: Option<PathBuf>,
+    /// Per-attempt timeout in seconds (default 30).
+    pub timeout_secs: Option<u64>,
+    /// Region for phone numbers stored without a country code (default `US`).
+    pub phone_region: Option<String>,
+    /// Records per query batch, 200–2,000 (default 2,000).
+    pub query_batch_size: Option<u32>,
+    /// Unique external-id field holding idempotency keys (default `Idempotency_Key__c`; empty
+    /// turns idempotent creates off).
+    pub idempotency_field: Option<String>,
+    /// Send `Sforce-Duplicate-Rule-Header: allowSave=true` (default `false`).
+    pub allow_duplicates: Option<bool>,
+    /// Share of the daily API allocation kept free for other integrations, in percent
+    /// (default 10).
+    pub daily_reserve_percent: Option<u8>,
+    /// A name for audit records and logs (default `salesforce`).
+    pub connection_name: Option<String>,
+}
+
+impl fmt::Debug for SalesforceConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |s: &Option<SecretString>| s.as_ref().map(|_| "<redacted>");
+        f.debug_struct("SalesforceConfig")
+            .field("login_url", &self.login_url)
+            .field("instance_url", &self.instance_url)
+            .field("api_version", &self.api_version)
+            .field("auth", &self.auth)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &redacted(&self.client_secret))
+            .field("refresh_token", &redacted(&self.refresh_token))
+            .field("username", &self.username)
+            .field("private_key", &redacted(&self.private_key))
+            .field("private_key_file", &self.private_key_file)
+            .field("access_token", &redacted(&self.access_token))
+            .field("ca_file", &self.ca_file)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads a secret from a config file straight into a [`SecretString`] (`secrecy` has no serde
+/// support enabled in this workspace).
+fn secret<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<SecretString>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.map(SecretString::from))
+}
+
+/// The name of one configuration key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+#[allow(missing_docs)]
+pub enum SalesforceConfigKey {
+    LoginUrl,
+    InstanceUrl,
+    ApiVersion,
+    Auth,
+    ClientId,
+    ClientSecret,
+    RefreshToken,
+    Username,
+    PrivateKey,
+    PrivateKeyFile,
+    JwtAudience,
+    AccessToken,
+    CaFile,
+    TimeoutSecs,
+    PhoneRegion,
+    QueryBatchSize,
+    IdempotencyField,
+    AllowDuplicates,
+    DailyReservePercent,
+    ConnectionName,
+}
+
+impl SalesforceConfigKey {
+    /// Every key.
+    pub const ALL: [SalesforceConfigKey; 20] = [
+        Self::LoginUrl,
+        Self::InstanceUrl,
+        Self::ApiVersion,
+        Self::Auth,
+        Self::ClientId,
+        Self::ClientSecret,
+        Self::RefreshToken,
+        Self::Username,
+        Self::PrivateKey,
+        Self::PrivateKeyFile,
+        Self::JwtAudience,
+        Self::AccessToken,
+        Self::CaFile,
+        Self::TimeoutSecs,
+        Self::PhoneRegion,
+        Self::QueryBatchSize,
+        Self::IdempotencyField,
+        Self::AllowDuplicates,
+        Self::DailyReservePercent,
+        Self::ConnectionName,
+    ];
+}
+
+impl AsRef<str> for SalesforceConfigKey {
+    fn as_ref(&self) -> &str {
+        match self {
+            Self::LoginUrl => "login_url",
+            Self::InstanceUrl => "instance_url",
+            Self::ApiVersion => "api_version",
+            Self::Auth => "auth",
+            Self::ClientId => "client_id",
+            Self::ClientSecret => "client_secret",
+            Self::RefreshToken => "refresh_token",
+            Self::Username => "username",
+            Self::PrivateKey => "private_key",
+            Self::PrivateKeyFile => "private_key_file",
+            Self::JwtAudience => "jwt_audience",
+            Self::AccessToken => "access_token",
+            Self::CaFile => "ca_file",
+            Self::TimeoutSecs => "timeout_secs",
+            Self::PhoneRegion => "phone_region",
+            Self::QueryBatchSize => "query_batch_size",
+            Self::IdempotencyField => "idempotency_field",
+            Self::AllowDuplicates => "allow_duplicates",
+            Self::DailyReservePercent => "daily_reserve_percent",
+            Self::ConnectionName => "connection_name",
+        }
+    }
+}
+
+impl FromStr for SalesforceConfigKey {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let norm = s
+            .trim()
+            .to_ascii_lowercase()
+            .trim_start_matches("crm_salesforce_")
+            .trim_start_matches("salesforce_")
+            .replace('-', "_");
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_ref() == norm)
+            .ok_or_else(|| Error::config(format!("unknown Salesforce configuration key `{s}`")))
+    }
+}
+
+fn parse_num<T: FromStr>(key: SalesforceConfigKey, value: &str) -> Result<T> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| Error::config(format!("{}: `{value}` is not a valid number", key.as_ref())))
+}
+
+impl SalesforceConfig {
+    /// Sets one key from text (bools: `true yes on 1` / `false no off 0`). Errors name the key.
+    pub fn set(&mut self, key: SalesforceConfigKey, value: &str) -> Result<()> {
+        use SalesforceConfigKey as K;
+        let text = || Some(value.trim().to_owned());
+        let secret = || Some(SecretString::from(value.trim().to_owned()));
+        match key {
+            K::LoginUrl => self.login_url = text(),
+            K::InstanceUrl => self.instance_url = text(),
+            K::ApiVersion => self.api_version = text(),
+            K::Auth => self.auth = text(),
+            K::ClientId => self.client_id = text(),
+            K::ClientSecret => self.client_secret = secret(),
+            K::RefreshToken => self.refresh_token = secret(),
+            K::Username => self.username = text(),
+            K::PrivateKey => self.private_key = secret(),
+            K::PrivateKeyFile => self.private_key_file = Some(PathBuf::from(value.trim())),
+            K::JwtAudience => self.jwt_audience = text(),
+            K::AccessToken => self.access_token = secret(),
+            K::CaFile => self.ca_file = Some(PathBuf::from(value.trim())),
+            K::TimeoutSecs => self.timeout_secs = Some(parse_num(key, value)?),
+            K::PhoneRegion => self.phone_region = text(),
+            K::QueryBatchSize => self.query_batch_size = Some(parse_num(key, value)?),
+            K::IdempotencyField => self.idempotency_field = text(),
+            K::AllowDuplicates => {
+                self.allow_duplicates = Some(match value.trim().to_ascii_lowercase().as_str() {
+                    "true" | "yes" | "on" | "1" => true,
+                    "false" | "no" | "off" | "0" => false,
+                    _ => {
+                        return Err(Error::config(format!(
+                            "allow_duplicates: `{value}` is not a boolean"
+                        )));
+                    }
+                });
+            }
+            K::DailyReservePercent => self.daily_reserve_percent = Some(parse_num(key, value)?),
+            K::ConnectionName => self.connection_name = text(),
+        }
+        Ok(())
+    }
+
+    /// Reads every `CRM_SALESFORCE_<KEY>` variable of the environment.
+    pub fn from_env() -> Result<Self> {
+        let mut c = Self::default();
+        for key in SalesforceConfigKey::ALL {
+            let var = format!("CRM_SALESFORCE_{}", key.as_ref().to_ascii_uppercase());
+            if let Ok(v) = std::env::var(&var) {
+                c.set(key, &v)?;
+            }
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_and_unknown_keys_fail() {
+        for k in SalesforceConfigKey::ALL {
+            assert_eq!(k.as_ref().parse::<SalesforceConfigKey>().unwrap(), k);
+        }
+        assert_eq!(
+            "CRM_SALESFORCE_LOGIN_URL"
+                .parse::<SalesforceConfigKey>()
+                .unwrap(),
+            SalesforceConfigKey::LoginUrl
+        );
+        assert!("login_uri".parse::<SalesforceConfigKey>().is_err());
+        let mut c = SalesforceConfig::default();
+        assert!(c.set(SalesforceConfigKey::TimeoutSecs, "soon").is_err());
+        c.set(SalesforceConfigKey::ClientSecret, "s3cr3t-value")
+            .unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+}

@@ -1,0 +1,58 @@
+//! The Salesforce adapter against the Salesforce fake: the shared conformance suite.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::sync::Arc;
+
+use crm_core::reexports::secrecy::SecretString;
+use crm_core::{Email, Phone, Region};
+use crm_salesforce::{Salesforce, SalesforceBuilder};
+use crm_testkit::conformance::{self, Fixture};
+use crm_testkit::salesforce::{SalesforceFake, SalesforceFakeConfig, demo};
+
+const EXTRA_CONTACTS: usize = 30;
+
+fn connect(org: &SalesforceFake) -> Salesforce {
+    let c = org.config();
+    SalesforceBuilder::new()
+        .with_login_url(org.login_url())
+        .with_refresh_token(
+            c.client_id.clone(),
+            Some(SecretString::from(c.client_secret.clone())),
+            SecretString::from(c.refresh_token.clone()),
+        )
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn passes_the_conformance_suite() {
+    let org = Arc::new(
+        SalesforceFake::start(SalesforceFakeConfig {
+            extra_contacts: EXTRA_CONTACTS,
+            ..SalesforceFakeConfig::default()
+        })
+        .await,
+    );
+    let crm = connect(&org);
+    let fixture = Fixture {
+        customer_email: Email::parse(demo::CUSTOMER_EMAIL).unwrap(),
+        customer_phone: Phone::parse("+1 415 555 0100", Region::us()).unwrap(),
+        customer_external_id: demo::CUSTOMER_EXTERNAL_ID.to_owned(),
+        min_contacts: EXTRA_CONTACTS,
+        faults: org.clone(),
+    };
+    let report = conformance::run(&crm, &fixture).await;
+    println!("{report}");
+    report.assert_passed();
+    assert!(
+        report.passed() >= 18,
+        "only {} scenarios passed",
+        report.passed()
+    );
+}
