@@ -1,7 +1,7 @@
 //! The connection file: which CRM to talk to and how.
 //!
 //! ```toml
-//! vendor = "generic-rest"                 # generic-rest (hubspot and salesforce: their own issues)
+//! vendor = "generic-rest"                 # generic-rest | salesforce (hubspot: coming)
 //! base_url = "https://crm.acme.example/api/v1"   # overrides the spec's; https unless loopback
 //! spec = "specs/acme.toml"                # generic-rest: the spec file; the sandbox's by default
 //! ca_file = "certs/corp-root.pem"         # optional extra root CA
@@ -11,6 +11,22 @@
 //! kind = "bearer"                         # none | bearer | api_key
 //! token = "${ACME_CRM_TOKEN}"             # from the environment ...
 //! # token_file = "/run/secrets/acme"      # ... or from a file
+//! ```
+//!
+//! Salesforce:
+//!
+//! ```toml
+//! vendor = "salesforce"
+//! login_url = "https://login.salesforce.com"   # or https://test.salesforce.com, or My Domain
+//! # instance_url = "https://acme.my.salesforce.com"   # override; normally from the token response
+//! api_version = "v62.0"
+//!
+//! [auth]
+//! kind = "jwt_bearer"                     # oauth_refresh | client_credentials | jwt_bearer | bearer
+//! client_id = "3MVG9..."
+//! username = "integration@acme.example"
+//! private_key_file = "/run/secrets/sf-key.pem"
+//! # client_secret = "${SF_CLIENT_SECRET}"  refresh_token = "${SF_REFRESH_TOKEN}"
 //! ```
 //!
 //! Relative paths are read relative to the connection file's directory.
@@ -25,6 +41,7 @@ use crm_core::limits::RateLimiter;
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Crm, Error, Result};
 use crm_generic_rest::{GenericRestBuilder, Spec};
+use crm_salesforce::SalesforceBuilder;
 
 use crate::bench::Counter;
 use serde::Deserialize;
@@ -43,6 +60,12 @@ pub(crate) struct Connection {
     #[serde(default)]
     timeout_secs: Option<u64>,
     #[serde(default)]
+    login_url: Option<String>,
+    #[serde(default)]
+    instance_url: Option<String>,
+    #[serde(default)]
+    api_version: Option<String>,
+    #[serde(default)]
     auth: Option<Auth>,
 }
 
@@ -56,6 +79,22 @@ struct Auth {
     token_file: Option<PathBuf>,
     #[serde(default)]
     header: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
+    #[serde(default)]
+    client_secret_file: Option<PathBuf>,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    refresh_token_file: Option<PathBuf>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    private_key_file: Option<PathBuf>,
+    #[serde(default)]
+    jwt_audience: Option<String>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -105,7 +144,8 @@ impl Connection {
     ) -> Result<Box<dyn Crm>> {
         match self.vendor.as_str() {
             "generic-rest" => self.build_generic(dir, limiter),
-            "hubspot" | "salesforce" => Err(Error::config(format!(
+            "salesforce" => self.build_salesforce(dir, limiter),
+            "hubspot" => Err(Error::config(format!(
                 "vendor `{}`: this build of crm-connect does not include that adapter yet",
                 self.vendor
             ))),
@@ -158,16 +198,133 @@ impl Connection {
     }
 }
 
+impl Connection {
+    fn build_salesforce(
+        &self,
+        dir: &Path,
+        limiter: Option<Arc<dyn RateLimiter>>,
+    ) -> Result<Box<dyn Crm>> {
+        if self.spec.is_some() || self.base_url.is_some() {
+            return Err(Error::config(
+                "salesforce connections take login_url (and optionally instance_url), not base_url or spec",
+            ));
+        }
+        let mut b = SalesforceBuilder::new();
+        if let Some(l) = limiter {
+            b = b.with_limiter(l);
+        }
+        if let Some(v) = &self.login_url {
+            b = b.with_login_url(v.clone());
+        }
+        if let Some(v) = &self.instance_url {
+            b = b.with_instance_url(v.clone());
+        }
+        if let Some(v) = &self.api_version {
+            b = b.with_api_version(v.clone());
+        }
+        if let Some(ca) = &self.ca_file {
+            b = b.with_root_ca_file(dir.join(ca));
+        }
+        if let Some(secs) = self.timeout_secs {
+            b = b.with_timeout(Duration::from_secs(secs));
+        }
+        let auth = self
+            .auth
+            .as_ref()
+            .ok_or_else(|| Error::config("auth: a salesforce connection needs an [auth] table"))?;
+        let client_id = || {
+            auth.client_id
+                .clone()
+                .ok_or_else(|| Error::config("auth.client_id is required"))
+        };
+        let optional_secret =
+            |value: &Option<String>, file: &Option<PathBuf>, key: &str| match (value, file) {
+                (None, None) => Ok(None),
+                (v, f) => secret_from(v.as_deref(), f.as_deref(), dir, key).map(Some),
+            };
+        let client_secret = optional_secret(
+            &auth.client_secret,
+            &auth.client_secret_file,
+            "client_secret",
+        )?;
+        b = match auth.kind.as_str() {
+            "oauth_refresh" => {
+                let refresh = optional_secret(
+                    &auth.refresh_token,
+                    &auth.refresh_token_file,
+                    "refresh_token",
+                )?
+                .ok_or_else(|| Error::config("auth.refresh_token is required"))?;
+                b.with_refresh_token(client_id()?, client_secret, refresh)
+            }
+            "client_credentials" => {
+                let secret =
+                    client_secret.ok_or_else(|| Error::config("auth.client_secret is required"))?;
+                b.with_client_credentials(client_id()?, secret)
+            }
+            "jwt_bearer" => {
+                let username = auth
+                    .username
+                    .clone()
+                    .ok_or_else(|| Error::config("auth.username is required"))?;
+                let key_file = auth
+                    .private_key_file
+                    .as_ref()
+                    .ok_or_else(|| Error::config("auth.private_key_file is required"))?;
+                let pem = std::fs::read_to_string(dir.join(key_file)).map_err(|e| {
+                    Error::config(format!("auth.private_key_file: cannot read it: {e}"))
+                })?;
+                let mut b = b.with_jwt_bearer(client_id()?, username, SecretString::from(pem));
+                if let Some(aud) = &auth.jwt_audience {
+                    b = b.with_jwt_audience(aud.clone());
+                }
+                b
+            }
+            "bearer" => {
+                let instance = self.instance_url.clone().ok_or_else(|| {
+                    Error::config("instance_url is required with auth.kind = \"bearer\"")
+                })?;
+                b.with_access_token(secret(auth, dir)?, instance)
+            }
+            other => {
+                return Err(Error::config(format!(
+                    "auth.kind: `{other}` is not one of oauth_refresh, client_credentials, jwt_bearer, bearer"
+                )));
+            }
+        };
+        Ok(Box::new(b.build()?))
+    }
+}
+
 /// The token: `${VAR}` from the environment, `token_file`, or (discouraged) inline.
 fn secret(auth: &Auth, dir: &Path) -> Result<SecretString> {
-    match (&auth.token, &auth.token_file) {
-        (Some(_), Some(_)) => Err(Error::config("auth: give token or token_file, not both")),
-        (None, None) => Err(Error::config("auth: token or token_file is required")),
+    secret_from(
+        auth.token.as_deref(),
+        auth.token_file.as_deref(),
+        dir,
+        "token",
+    )
+}
+
+/// A secret from `"${VAR}"`, a file, or (discouraged) inline text; errors name the key.
+fn secret_from(
+    value: Option<&str>,
+    file: Option<&Path>,
+    dir: &Path,
+    key: &str,
+) -> Result<SecretString> {
+    match (value, file) {
+        (Some(_), Some(_)) => Err(Error::config(format!(
+            "auth: give {key} or {key}_file, not both"
+        ))),
+        (None, None) => Err(Error::config(format!(
+            "auth: {key} or {key}_file is required"
+        ))),
         (None, Some(file)) => {
             let path = dir.join(file);
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 Error::config(format!(
-                    "auth.token_file: cannot read `{}`: {e}",
+                    "auth.{key}_file: cannot read `{}`: {e}",
                     path.display()
                 ))
             })?;
@@ -178,13 +335,13 @@ fn secret(auth: &Auth, dir: &Path) -> Result<SecretString> {
             if let Some(var) = t.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
                 let value = std::env::var(var).map_err(|_| {
                     Error::config(format!(
-                        "auth.token: environment variable `{var}` is not set"
+                        "auth.{key}: environment variable `{var}` is not set"
                     ))
                 })?;
                 Ok(SecretString::from(value))
             } else {
                 eprintln!(
-                    "warning: auth.token is written inline; prefer \"${{VAR}}\" or token_file"
+                    "warning: auth.{key} is written inline; prefer \"${{VAR}}\" or {key}_file"
                 );
                 Ok(SecretString::from(t.to_owned()))
             }

@@ -32,8 +32,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Play the scripted support conversation against the embedded sandbox CRM.
-    Demo,
+    /// Play the scripted support conversation against an embedded fake CRM.
+    Demo {
+        /// Which fake to talk to: generic-rest (the sandbox) or salesforce.
+        #[arg(long, default_value = "generic-rest")]
+        vendor: String,
+    },
     /// Serve the sandbox CRM on 127.0.0.1 until stopped (Ctrl-C).
     Sandbox {
         /// Port to listen on.
@@ -103,7 +107,7 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo => run_demo().await,
+        Command::Demo { vendor } => run_demo(&vendor).await,
         Command::Sandbox { port, token } => run_sandbox(port, token).await,
         Command::Lookup(args) => run_lookup(args).await,
         Command::Bench(args) => run_bench(args).await,
@@ -118,20 +122,45 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run_demo() -> crm_core::Result<ExitCode> {
-    let sandbox = Sandbox::start(SandboxConfig::default()).await;
-    let crm = crm_generic_rest::GenericRestBuilder::new()
-        .with_base_url(sandbox.base_url())
-        .with_token(sandbox.token().to_owned().into())
-        .build()?;
+async fn run_demo(vendor: &str) -> crm_core::Result<ExitCode> {
     let script = crm_examples::conversation::Script {
-        connection: "sandbox".into(),
+        connection: vendor.into(),
         conversation_id: "cli-demo".into(),
         email: demo::CUSTOMER_EMAIL.into(),
         phone: "+1 415 555 0100".into(),
     };
     let mut out = std::io::stdout().lock();
-    crm_examples::conversation::play(&crm, &script, &mut out, |_| async {}).await?;
+    match vendor {
+        "generic-rest" => {
+            let sandbox = Sandbox::start(SandboxConfig::default()).await;
+            let crm = crm_generic_rest::GenericRestBuilder::new()
+                .with_base_url(sandbox.base_url())
+                .with_token(sandbox.token().to_owned().into())
+                .build()?;
+            crm_examples::conversation::play(&crm, &script, &mut out, |_| async {}).await?;
+            println!("\nrequests to the CRM: {}", sandbox.requests().total);
+        }
+        "salesforce" => {
+            use crm_testkit::salesforce::{SalesforceFake, SalesforceFakeConfig};
+            let org = SalesforceFake::start(SalesforceFakeConfig::default()).await;
+            let c = org.config();
+            let crm = crm_salesforce::SalesforceBuilder::new()
+                .with_login_url(org.login_url())
+                .with_refresh_token(
+                    c.client_id.clone(),
+                    Some(c.client_secret.clone().into()),
+                    c.refresh_token.clone().into(),
+                )
+                .build()?;
+            crm_examples::conversation::play(&crm, &script, &mut out, |_| async {}).await?;
+            println!("\nrequests to the org: {}", org.requests().total);
+        }
+        other => {
+            return Err(crm_core::Error::invalid_input(format!(
+                "--vendor: `{other}` is not generic-rest or salesforce"
+            )));
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -139,3 +139,51 @@ async fn doctor_reports_reads_and_idempotency() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(out.contains("the credential is rejected"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookup_against_salesforce_through_a_connection_file() {
+    use crm_testkit::salesforce::{SalesforceFake, SalesforceFakeConfig, demo as sf};
+    let org = SalesforceFake::start(SalesforceFakeConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = org.config().clone();
+    let path = dir.path().join("sf.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "vendor = \"salesforce\"\nlogin_url = \"{}\"\napi_version = \"v62.0\"\n[auth]\nkind = \"oauth_refresh\"\nclient_id = \"{}\"\nclient_secret = \"${{SF_SECRET}}\"\nrefresh_token_file = \"refresh.txt\"\n",
+            org.login_url(),
+            c.client_id
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("refresh.txt"),
+        format!("{}\n", c.refresh_token),
+    )
+    .unwrap();
+    let conn = path.display().to_string();
+    let secret = c.client_secret.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        run(
+            &[
+                "lookup",
+                "--config",
+                &conn,
+                "--email",
+                sf::CUSTOMER_EMAIL,
+                "--json",
+            ],
+            &[("SF_SECRET", &secret)],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["contact"]["id"], sf::CUSTOMER_CONTACT_ID);
+    assert_eq!(json["account"]["data"]["name"], sf::CUSTOMER_ACCOUNT_NAME);
+}

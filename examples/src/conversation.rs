@@ -130,7 +130,8 @@ where
         company: view.account.as_ref().and_then(|a| a.name.clone()),
         source: Some("chatbot".into()),
         description: Some(Personal::new("Premium plan, 20 seats".to_owned())),
-        contact_id: Some(contact.id.clone()),
+        // No `contact_id`: not every CRM links leads to contacts (Salesforce does not); the
+        // follow-up task below links the sales work to the contact instead.
         ..Lead::default()
     };
     let created = crm.leads().create(&lead, &key("lead")).await?;

@@ -70,6 +70,14 @@ impl RetryPolicy {
         if !err.is_retryable() || attempts >= self.max_attempts.get() {
             return None;
         }
+        // A spent daily budget does not come back within any sensible backoff.
+        if let ErrorKind::RateLimited {
+            scope: crate::error::LimitScope::Daily,
+            ..
+        } = err.kind()
+        {
+            return None;
+        }
         if !idempotent && !certainly_not_processed(err) {
             return None;
         }
@@ -129,6 +137,22 @@ mod tests {
         assert_eq!(
             p.next_delay(&limited(Some(3600)), 1, Duration::ZERO, true, &mut rng),
             None
+        );
+    }
+
+    #[test]
+    fn a_spent_daily_budget_is_not_retried() {
+        let daily = Error::new(
+            ErrorKind::RateLimited {
+                retry_after: None,
+                scope: LimitScope::Daily,
+            },
+            "403 REQUEST_LIMIT_EXCEEDED",
+        );
+        assert!(
+            RetryPolicy::default()
+                .next_delay(&daily, 1, Duration::ZERO, true, &mut || 0.5)
+                .is_none()
         );
     }
 

@@ -2,9 +2,11 @@
 //!
 //! An adapter opts in with one test:
 //!
-//! ```ignore
-//! let report = crm_testkit::conformance::run(crm.as_ref(), &fixture).await;
+//! ```no_run
+//! # async fn opt_in(crm: &dyn crm_core::Crm, fixture: &crm_testkit::conformance::Fixture) {
+//! let report = crm_testkit::conformance::run(crm, fixture).await;
 //! report.assert_passed();
+//! # }
 //! ```
 //!
 //! Scenarios are chosen by the connection's [`crm_core::Capabilities`]: a scenario whose
