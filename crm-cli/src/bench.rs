@@ -28,7 +28,6 @@ use crm_core::{
     Activity, ActivityKind, Actor, Contact, Crm, Email, IdempotencyKey, ListQuery, ObjectKind,
     Personal, RecordId, RecordRef, Result, Ticket, UpsertKey, WriteContext,
 };
-use crm_testkit::sandbox::Faults;
 
 /// Counts every attempt the transport makes and every limit response it sees, for any server.
 #[derive(Debug, Default)]
@@ -80,7 +79,10 @@ impl RateLimiter for Counter {
 
 /// How to inject faults into the server, when it is one of ours.
 pub(crate) trait FaultControl: Send + Sync {
-    fn set(&self, faults: Faults);
+    /// Fails `fail_rate` of requests with 502/503, `after_commit` of those after the write.
+    fn set(&self, fail_rate: f64, after_commit: f64, seed: u64);
+    /// No more faults.
+    fn clear(&self);
 }
 
 /// One row of the results table.
@@ -173,12 +175,13 @@ impl Bench<'_> {
         let inputs: Vec<(UpsertKey, Contact)> = (0..n)
             .map(|i| {
                 let email = Email::from_vendor(&self.email(tag, i));
-                let contact = Contact {
+                let mut contact = Contact {
                     email: Some(email.clone()),
                     last_name: Some(Personal::new(format!("Bench {i}"))),
                     ..Contact::default()
                 };
-                (UpsertKey::Email(email), contact)
+                let key = self.contact_key(&email, &mut contact);
+                (key, contact)
             })
             .collect();
         let ctx = WriteContext::new(Actor::System("bench".into()));
@@ -233,18 +236,30 @@ impl Bench<'_> {
 
     fn faults(&self, seed: u64) {
         if let Some(f) = self.faults {
-            f.set(Faults {
-                fail_rate: 0.05,
-                after_commit_share: 0.5,
-                seed,
-                ..Faults::default()
-            });
+            f.set(0.05, 0.5, seed);
         }
     }
 
     fn no_faults(&self) {
         if let Some(f) = self.faults {
-            f.set(Faults::default());
+            f.clear();
+        }
+    }
+
+    /// The upsert key for contacts: email where the vendor upserts on it, else the external id
+    /// (set to the email), the fastest correct way each vendor allows.
+    fn contact_key(&self, email: &Email, contact: &mut Contact) -> UpsertKey {
+        let by_email = self
+            .crm
+            .capabilities()
+            .objects
+            .get(&ObjectKind::Contact)
+            .is_some_and(|c| c.upsert_keys.iter().any(|k| k == "email"));
+        if by_email {
+            UpsertKey::Email(email.clone())
+        } else {
+            contact.external_id = Some(email.expose().to_owned());
+            UpsertKey::ExternalId(email.expose().to_owned())
         }
     }
 
@@ -361,14 +376,13 @@ impl Bench<'_> {
                                 .iter()
                                 .map(|&i| {
                                     let email = Email::from_vendor(&self.email(&tag, i));
-                                    (
-                                        UpsertKey::Email(email.clone()),
-                                        Contact {
-                                            email: Some(email),
-                                            last_name: Some(Personal::new(format!("Bench {i}"))),
-                                            ..Contact::default()
-                                        },
-                                    )
+                                    let mut contact = Contact {
+                                        email: Some(email.clone()),
+                                        last_name: Some(Personal::new(format!("Bench {i}"))),
+                                        ..Contact::default()
+                                    };
+                                    let key = self.contact_key(&email, &mut contact);
+                                    (key, contact)
                                 })
                                 .collect();
                             let ctx = WriteContext::new(Actor::System("bench".into()));

@@ -67,10 +67,13 @@ struct BenchArgs {
     /// Records per workload.
     #[arg(long, default_value_t = 5000)]
     count: usize,
-    /// A connection file: run against that server instead of the embedded sandbox (W4 and W4b
+    /// A connection file: run against that server instead of an embedded fake (W4 and W4b
     /// then run without injected faults).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Which embedded fake to run against without --config: generic-rest or salesforce.
+    #[arg(long, default_value = "generic-rest")]
+    vendor: String,
 }
 
 #[derive(Args)]
@@ -229,8 +232,33 @@ async fn run_lookup(args: LookupArgs) -> crm_core::Result<ExitCode> {
 struct SandboxFaults<'a>(&'a Sandbox);
 
 impl bench::FaultControl for SandboxFaults<'_> {
-    fn set(&self, faults: crm_testkit::sandbox::Faults) {
-        self.0.set_faults(faults);
+    fn set(&self, fail_rate: f64, after_commit: f64, seed: u64) {
+        self.0.set_faults(crm_testkit::sandbox::Faults {
+            fail_rate,
+            after_commit_share: after_commit,
+            seed,
+            ..Default::default()
+        });
+    }
+    fn clear(&self) {
+        self.0.set_faults(crm_testkit::sandbox::Faults::default());
+    }
+}
+
+struct SalesforceFaults<'a>(&'a crm_testkit::salesforce::SalesforceFake);
+
+impl bench::FaultControl for SalesforceFaults<'_> {
+    fn set(&self, fail_rate: f64, after_commit: f64, seed: u64) {
+        self.0.set_faults(crm_testkit::salesforce::Faults {
+            fail_rate,
+            after_commit_share: after_commit,
+            seed,
+            ..Default::default()
+        });
+    }
+    fn clear(&self) {
+        self.0
+            .set_faults(crm_testkit::salesforce::Faults::default());
     }
 }
 
@@ -244,17 +272,18 @@ async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
             .collect()
     };
     let sandbox;
-    let faults: Option<SandboxFaults<'_>>;
-    let (crm, counter): (Box<dyn crm_core::Crm>, _) = match &args.config {
-        Some(path) => {
+    let org;
+    let faults: Option<Box<dyn bench::FaultControl + '_>>;
+    let (crm, counter): (Box<dyn crm_core::Crm>, _) = match (&args.config, args.vendor.as_str()) {
+        (Some(path), _) => {
             let (conn, dir) = Connection::load(path)?;
             faults = None;
             conn.build_counted(&dir)?
         }
-        None => {
+        (None, "generic-rest") => {
             let counter = std::sync::Arc::new(bench::Counter::wrapping(None));
             sandbox = Sandbox::start(SandboxConfig::default().with_demo_data(false)).await;
-            faults = Some(SandboxFaults(&sandbox));
+            faults = Some(Box::new(SandboxFaults(&sandbox)));
             let crm = crm_generic_rest::GenericRestBuilder::new()
                 .with_base_url(sandbox.base_url())
                 .with_token(sandbox.token().to_owned().into())
@@ -262,13 +291,40 @@ async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
                 .build()?;
             (Box::new(crm), counter)
         }
+        (None, "salesforce") => {
+            use crm_testkit::salesforce::{SalesforceFake, SalesforceFakeConfig};
+            org = SalesforceFake::start(SalesforceFakeConfig {
+                demo_data: false,
+                daily_api_limit: 1_000_000,
+                ..SalesforceFakeConfig::default()
+            })
+            .await;
+            faults = Some(Box::new(SalesforceFaults(&org)));
+            let c = org.config();
+            let counter = std::sync::Arc::new(bench::Counter::wrapping(None));
+            let crm = crm_salesforce::SalesforceBuilder::new()
+                .with_login_url(org.login_url())
+                .with_refresh_token(
+                    c.client_id.clone(),
+                    Some(c.client_secret.clone().into()),
+                    c.refresh_token.clone().into(),
+                )
+                .with_limiter(counter.clone())
+                .build()?;
+            (Box::new(crm), counter)
+        }
+        (None, other) => {
+            return Err(crm_core::Error::invalid_input(format!(
+                "--vendor: `{other}` is not generic-rest or salesforce"
+            )));
+        }
     };
     let run = format!("b{:06x}", std::process::id());
     let tmp = std::env::temp_dir();
     let b = bench::Bench {
         crm: crm.as_ref(),
         counter,
-        faults: faults.as_ref().map(|f| f as &dyn bench::FaultControl),
+        faults: faults.as_deref(),
         count: args.count,
         run,
         outbox_dir: tmp,
