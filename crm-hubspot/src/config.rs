@@ -1,0 +1,497 @@
+//! The connection's settings: [`HubSpotConfig`], the keys that set it from strings
+//! ([`HubSpotConfigKey`], `CRM_HUBSPOT_*` environment variables) and the enums they take.
+//!
+//! Every key and its default is listed in `docs.md`.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crm_core::reexports::secrecy::SecretString;
+use crm_core::{Error, Result};
+
+/// HubSpot's API host (VENDORS.md §1.1).
+pub const DEFAULT_BASE_URL: &str = "https://api.hubapi.com";
+
+/// Which of HubSpot's two path families requests use (VENDORS.md §1.1). Shapes are the same.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PathFamily {
+    /// `/crm/v3/objects/...`, `/crm/v4/...` associations, `/crm/v3/pipelines/...`.
+    #[default]
+    V3,
+    /// The date-versioned family, `/crm/objects/{version}/...` (`2026-03`).
+    Dated(String),
+}
+
+impl PathFamily {
+    /// The date-versioned family of March 2026, the current docs' default.
+    pub fn dated_2026_03() -> Self {
+        PathFamily::Dated("2026-03".to_owned())
+    }
+}
+
+impl FromStr for PathFamily {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("v3") {
+            return Ok(PathFamily::V3);
+        }
+        // `2026-03`, or a suffixed version such as `2026-09-beta`.
+        let (date, suffix) = (t.get(..7).unwrap_or(t), t.get(7..).unwrap_or_default());
+        let date_ok = date.len() == 7
+            && date.bytes().enumerate().all(|(i, b)| {
+                if i == 4 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
+        let suffix_ok = suffix.is_empty()
+            || (suffix.starts_with('-')
+                && suffix
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+        let valid = date_ok && suffix_ok;
+        if valid {
+            Ok(PathFamily::Dated(t.to_owned()))
+        } else {
+            Err(Error::config(format!(
+                "path_family: `{s}` is neither `v3` nor a version like `2026-03`"
+            )))
+        }
+    }
+}
+
+/// What kind of app the token belongs to, which sets the 10-second burst budget
+/// (VENDORS.md §1.9). Requests are tagged with the buckets `general` and `search`; a
+/// [`crm_core::limits::RateLimiter`] given to the builder decides the pacing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AppKind {
+    /// A private app on Free or Starter: 100 requests per 10 s.
+    PrivateStarter,
+    /// A private app on Professional or Enterprise: 190 requests per 10 s.
+    #[default]
+    PrivateProfessional,
+    /// A private app with the API limit increase: 250 requests per 10 s.
+    PrivateWithLimitIncrease,
+    /// A public (OAuth) app: 110 requests per 10 s per installing account.
+    PublicApp,
+}
+
+impl AppKind {
+    /// Requests allowed per rolling 10 seconds.
+    pub fn burst_per_10s(self) -> u32 {
+        match self {
+            AppKind::PrivateStarter => 100,
+            AppKind::PrivateProfessional => 190,
+            AppKind::PrivateWithLimitIncrease => 250,
+            AppKind::PublicApp => 110,
+        }
+    }
+
+    /// Search requests allowed per second (any app).
+    pub fn search_per_second(self) -> u32 {
+        5
+    }
+}
+
+impl FromStr for AppKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "private_starter" | "starter" | "free" | "100" => Ok(AppKind::PrivateStarter),
+            "private_professional" | "professional" | "enterprise" | "190" => {
+                Ok(AppKind::PrivateProfessional)
+            }
+            "private_with_limit_increase" | "limit_increase" | "250" => {
+                Ok(AppKind::PrivateWithLimitIncrease)
+            }
+            "public_app" | "public" | "oauth" | "110" => Ok(AppKind::PublicApp),
+            _ => Err(Error::config(format!(
+                "app: `{s}` is not one of private_starter, private_professional, private_with_limit_increase, public_app"
+            ))),
+        }
+    }
+}
+
+/// Which HubSpot object holds conversation logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ConversationLogAs {
+    /// A note (`hs_note_body`), marked with the activity-kind property. The default: a chat
+    /// transcript is written text, and notes show in every record's timeline.
+    #[default]
+    Note,
+    /// A call (`hs_call_title` + `hs_call_body`), marked with the activity-kind property.
+    Call,
+}
+
+impl FromStr for ConversationLogAs {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "note" | "notes" => Ok(ConversationLogAs::Note),
+            "call" | "calls" => Ok(ConversationLogAs::Call),
+            _ => Err(Error::config(format!(
+                "conversation_log_as: `{s}` is neither `note` nor `call`"
+            ))),
+        }
+    }
+}
+
+/// The connection's settings. Build one with [`crate::HubSpotBuilder`]; every field has a
+/// setter there and a key in [`HubSpotConfigKey`].
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct HubSpotConfig {
+    /// API base URL. Default [`DEFAULT_BASE_URL`].
+    pub base_url: String,
+    /// Path family. Default [`PathFamily::V3`].
+    pub path_family: PathFamily,
+    /// App kind (burst budget). Default [`AppKind::PrivateProfessional`].
+    pub app: AppKind,
+    /// Private-app token (`pat-na1-…`).
+    pub token: Option<SecretString>,
+    /// OAuth client id.
+    pub client_id: Option<String>,
+    /// OAuth client secret.
+    pub client_secret: Option<SecretString>,
+    /// OAuth refresh token.
+    pub refresh_token: Option<SecretString>,
+    /// ISO region for phone numbers stored without a country code. Default `US`.
+    pub phone_region: String,
+    /// Unique custom property holding `external_id` (lookups, upserts). Default
+    /// `crm_external_id`; empty disables external ids.
+    pub external_id_property: Option<String>,
+    /// Unique custom property holding idempotency keys, on every object used. Default none:
+    /// creates are then not idempotent.
+    pub idempotency_property: Option<String>,
+    /// Contact property holding a lead's `source`. Default `crm_lead_source`.
+    pub lead_source_property: Option<String>,
+    /// Property marking conversation logs among notes (or calls). Default `crm_activity_kind`.
+    pub activity_kind_property: Option<String>,
+    /// Which object holds conversation logs. Default [`ConversationLogAs::Note`].
+    pub conversation_log_as: ConversationLogAs,
+    /// The `lifecyclestage` value that makes a contact a lead. Default `lead`.
+    pub lead_lifecycle_stage: String,
+    /// Also match phones on HubSpot's calculated `hs_searchable_calculated_phone_number`
+    /// (digits without country code). Default `false`.
+    pub phone_search_calculated: bool,
+    /// How long pipelines are cached. Default 5 minutes.
+    pub pipelines_ttl: Duration,
+    /// Name of the connection in audit records. Default `hubspot`.
+    pub connection_name: String,
+}
+
+impl Default for HubSpotConfig {
+    fn default() -> Self {
+        Self {
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            path_family: PathFamily::V3,
+            app: AppKind::default(),
+            token: None,
+            client_id: None,
+            client_secret: None,
+            refresh_token: None,
+            phone_region: "US".to_owned(),
+            external_id_property: Some("crm_external_id".to_owned()),
+            idempotency_property: None,
+            lead_source_property: Some("crm_lead_source".to_owned()),
+            activity_kind_property: Some("crm_activity_kind".to_owned()),
+            conversation_log_as: ConversationLogAs::Note,
+            lead_lifecycle_stage: "lead".to_owned(),
+            phone_search_calculated: false,
+            pipelines_ttl: Duration::from_secs(300),
+            connection_name: "hubspot".to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for HubSpotConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secret = |s: &Option<SecretString>| s.as_ref().map(|_| "<redacted>");
+        f.debug_struct("HubSpotConfig")
+            .field("base_url", &self.base_url)
+            .field("path_family", &self.path_family)
+            .field("app", &self.app)
+            .field("token", &secret(&self.token))
+            .field("client_id", &self.client_id)
+            .field("client_secret", &secret(&self.client_secret))
+            .field("refresh_token", &secret(&self.refresh_token))
+            .field("phone_region", &self.phone_region)
+            .field("external_id_property", &self.external_id_property)
+            .field("idempotency_property", &self.idempotency_property)
+            .field("lead_source_property", &self.lead_source_property)
+            .field("activity_kind_property", &self.activity_kind_property)
+            .field("conversation_log_as", &self.conversation_log_as)
+            .field("lead_lifecycle_stage", &self.lead_lifecycle_stage)
+            .field("phone_search_calculated", &self.phone_search_calculated)
+            .field("pipelines_ttl", &self.pipelines_ttl)
+            .field("connection_name", &self.connection_name)
+            .finish()
+    }
+}
+
+/// A configuration key, for [`crate::HubSpotBuilder::with_config`] and `CRM_HUBSPOT_<KEY>`
+/// environment variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HubSpotConfigKey {
+    /// `base_url`.
+    BaseUrl,
+    /// `path_family`: `v3` or a version such as `2026-03`.
+    PathFamily,
+    /// `app`: `private_starter`, `private_professional`, `private_with_limit_increase`,
+    /// `public_app`.
+    App,
+    /// `token`: a private-app token.
+    Token,
+    /// `client_id`.
+    ClientId,
+    /// `client_secret`.
+    ClientSecret,
+    /// `refresh_token`.
+    RefreshToken,
+    /// `phone_region`.
+    PhoneRegion,
+    /// `external_id_property` (empty disables).
+    ExternalIdProperty,
+    /// `idempotency_property` (empty disables).
+    IdempotencyProperty,
+    /// `lead_source_property` (empty disables).
+    LeadSourceProperty,
+    /// `activity_kind_property` (empty disables).
+    ActivityKindProperty,
+    /// `conversation_log_as`: `note` or `call`.
+    ConversationLogAs,
+    /// `lead_lifecycle_stage`.
+    LeadLifecycleStage,
+    /// `phone_search_calculated`: `true`/`false`.
+    PhoneSearchCalculated,
+    /// `pipelines_ttl_secs`.
+    PipelinesTtlSecs,
+    /// `connection_name`.
+    ConnectionName,
+}
+
+impl HubSpotConfigKey {
+    /// Every key.
+    pub const ALL: [HubSpotConfigKey; 17] = [
+        HubSpotConfigKey::BaseUrl,
+        HubSpotConfigKey::PathFamily,
+        HubSpotConfigKey::App,
+        HubSpotConfigKey::Token,
+        HubSpotConfigKey::ClientId,
+        HubSpotConfigKey::ClientSecret,
+        HubSpotConfigKey::RefreshToken,
+        HubSpotConfigKey::PhoneRegion,
+        HubSpotConfigKey::ExternalIdProperty,
+        HubSpotConfigKey::IdempotencyProperty,
+        HubSpotConfigKey::LeadSourceProperty,
+        HubSpotConfigKey::ActivityKindProperty,
+        HubSpotConfigKey::ConversationLogAs,
+        HubSpotConfigKey::LeadLifecycleStage,
+        HubSpotConfigKey::PhoneSearchCalculated,
+        HubSpotConfigKey::PipelinesTtlSecs,
+        HubSpotConfigKey::ConnectionName,
+    ];
+
+    /// The environment variable of this key: `CRM_HUBSPOT_BASE_URL`...
+    pub fn env_var(self) -> String {
+        format!("CRM_HUBSPOT_{}", self.as_ref().to_ascii_uppercase())
+    }
+}
+
+impl AsRef<str> for HubSpotConfigKey {
+    fn as_ref(&self) -> &str {
+        match self {
+            HubSpotConfigKey::BaseUrl => "base_url",
+            HubSpotConfigKey::PathFamily => "path_family",
+            HubSpotConfigKey::App => "app",
+            HubSpotConfigKey::Token => "token",
+            HubSpotConfigKey::ClientId => "client_id",
+            HubSpotConfigKey::ClientSecret => "client_secret",
+            HubSpotConfigKey::RefreshToken => "refresh_token",
+            HubSpotConfigKey::PhoneRegion => "phone_region",
+            HubSpotConfigKey::ExternalIdProperty => "external_id_property",
+            HubSpotConfigKey::IdempotencyProperty => "idempotency_property",
+            HubSpotConfigKey::LeadSourceProperty => "lead_source_property",
+            HubSpotConfigKey::ActivityKindProperty => "activity_kind_property",
+            HubSpotConfigKey::ConversationLogAs => "conversation_log_as",
+            HubSpotConfigKey::LeadLifecycleStage => "lead_lifecycle_stage",
+            HubSpotConfigKey::PhoneSearchCalculated => "phone_search_calculated",
+            HubSpotConfigKey::PipelinesTtlSecs => "pipelines_ttl_secs",
+            HubSpotConfigKey::ConnectionName => "connection_name",
+        }
+    }
+}
+
+impl FromStr for HubSpotConfigKey {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let t = s.trim().to_ascii_lowercase();
+        let t = t
+            .strip_prefix("crm_hubspot_")
+            .or_else(|| t.strip_prefix("hubspot_"))
+            .unwrap_or(&t);
+        let t = match t {
+            "access_token" | "private_app_token" => "token",
+            "api_base_url" | "url" => "base_url",
+            other => other,
+        };
+        HubSpotConfigKey::ALL
+            .into_iter()
+            .find(|k| k.as_ref() == t)
+            .ok_or_else(|| Error::config(format!("unknown HubSpot configuration key `{s}`")))
+    }
+}
+
+fn optional(value: &str) -> Option<String> {
+    let v = value.trim();
+    (!v.is_empty()).then(|| v.to_owned())
+}
+
+impl HubSpotConfig {
+    /// Sets one key from text. Fails on a value that does not parse, naming the key.
+    pub fn set(&mut self, key: HubSpotConfigKey, value: &str) -> Result<()> {
+        use HubSpotConfigKey as K;
+        match key {
+            K::BaseUrl => self.base_url = value.trim().to_owned(),
+            K::PathFamily => self.path_family = value.parse()?,
+            K::App => self.app = value.parse()?,
+            K::Token => self.token = optional(value).map(SecretString::from),
+            K::ClientId => self.client_id = optional(value),
+            K::ClientSecret => self.client_secret = optional(value).map(SecretString::from),
+            K::RefreshToken => self.refresh_token = optional(value).map(SecretString::from),
+            K::PhoneRegion => self.phone_region = value.trim().to_owned(),
+            K::ExternalIdProperty => self.external_id_property = optional(value),
+            K::IdempotencyProperty => self.idempotency_property = optional(value),
+            K::LeadSourceProperty => self.lead_source_property = optional(value),
+            K::ActivityKindProperty => self.activity_kind_property = optional(value),
+            K::ConversationLogAs => self.conversation_log_as = value.parse()?,
+            K::LeadLifecycleStage => self.lead_lifecycle_stage = value.trim().to_owned(),
+            K::PhoneSearchCalculated => {
+                self.phone_search_calculated = match value.trim().to_ascii_lowercase().as_str() {
+                    "true" | "yes" | "on" | "1" => true,
+                    "false" | "no" | "off" | "0" | "" => false,
+                    _ => {
+                        return Err(Error::config(format!(
+                            "phone_search_calculated: `{value}` is not a boolean"
+                        )));
+                    }
+                }
+            }
+            K::PipelinesTtlSecs => {
+                let secs: u64 = value.trim().parse().map_err(|_| {
+                    Error::config(format!("pipelines_ttl_secs: `{value}` is not a number"))
+                })?;
+                self.pipelines_ttl = Duration::from_secs(secs);
+            }
+            K::ConnectionName => self.connection_name = value.trim().to_owned(),
+        }
+        Ok(())
+    }
+
+    /// Checks what can be checked without the network; errors name the key.
+    pub(crate) fn validate(&self) -> Result<()> {
+        crm_core::Region::parse(&self.phone_region)
+            .map_err(|e| Error::config(format!("phone_region: {}", e.message())))?;
+        for (key, value) in [
+            ("external_id_property", &self.external_id_property),
+            ("idempotency_property", &self.idempotency_property),
+            ("lead_source_property", &self.lead_source_property),
+            ("activity_kind_property", &self.activity_kind_property),
+        ] {
+            if let Some(name) = value {
+                let ok = name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+                if !ok {
+                    return Err(Error::config(format!(
+                        "{key}: `{name}` is not a HubSpot internal property name (lower case, digits, `_`)"
+                    )));
+                }
+            }
+        }
+        if self.lead_lifecycle_stage.is_empty() {
+            return Err(Error::config("lead_lifecycle_stage: must not be empty"));
+        }
+        if self.pipelines_ttl.is_zero() {
+            return Err(Error::config("pipelines_ttl_secs: must be more than zero"));
+        }
+        let oauth = [
+            self.client_id.is_some(),
+            self.client_secret.is_some(),
+            self.refresh_token.is_some(),
+        ];
+        if oauth.iter().any(|b| *b) && !oauth.iter().all(|b| *b) {
+            return Err(Error::config(
+                "client_id, client_secret and refresh_token: OAuth needs all three",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_and_accept_aliases() {
+        for k in HubSpotConfigKey::ALL {
+            assert_eq!(k.as_ref().parse::<HubSpotConfigKey>().unwrap(), k);
+            assert!(k.env_var().starts_with("CRM_HUBSPOT_"));
+        }
+        assert_eq!(
+            "CRM_HUBSPOT_ACCESS_TOKEN"
+                .parse::<HubSpotConfigKey>()
+                .unwrap(),
+            HubSpotConfigKey::Token
+        );
+        let err = "tokn".parse::<HubSpotConfigKey>().unwrap_err();
+        assert!(err.message().contains("tokn"));
+    }
+
+    #[test]
+    fn values_parse_or_name_the_key() {
+        let mut c = HubSpotConfig::default();
+        c.set(HubSpotConfigKey::PathFamily, "2026-03").unwrap();
+        assert_eq!(c.path_family, PathFamily::dated_2026_03());
+        assert!(c.set(HubSpotConfigKey::PathFamily, "v4").is_err());
+        assert!(c.set(HubSpotConfigKey::PathFamily, "2026-3").is_err());
+        assert!(c.set(HubSpotConfigKey::PathFamily, "2026-0é").is_err());
+        c.set(HubSpotConfigKey::PathFamily, "2026-09-beta").unwrap();
+        c.set(HubSpotConfigKey::PathFamily, "2026-03").unwrap();
+        c.set(HubSpotConfigKey::App, "public_app").unwrap();
+        assert_eq!(c.app.burst_per_10s(), 110);
+        let e = c
+            .set(HubSpotConfigKey::PhoneSearchCalculated, "maybe")
+            .unwrap_err();
+        assert!(e.message().contains("phone_search_calculated"));
+        c.set(HubSpotConfigKey::ExternalIdProperty, "").unwrap();
+        assert_eq!(c.external_id_property, None);
+        c.set(HubSpotConfigKey::IdempotencyProperty, "Bad-Name")
+            .unwrap();
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .message()
+                .contains("idempotency_property")
+        );
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let mut c = HubSpotConfig::default();
+        c.set(HubSpotConfigKey::Token, "pat-na1-supersecret")
+            .unwrap();
+        c.set(HubSpotConfigKey::ClientSecret, "cs-supersecret")
+            .unwrap();
+        let text = format!("{c:?}");
+        assert!(!text.contains("supersecret"), "{text}");
+    }
+}

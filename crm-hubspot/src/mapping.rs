@@ -1,0 +1,330 @@
+//! The default field mapping per HubSpot object, in core's mapping format, and how a tenant's
+//! overrides are merged over it.
+//!
+//! Link fields (`account_id`, `contact_id`, an activity's `who`/`what`) are associations in
+//! HubSpot, not properties; the adapter turns them into inline associations on create and v4
+//! association calls on update, and reads them back from `associations` (a contact's
+//! `account_id` from its `associatedcompanyid` property). Ticket and deal stages get their
+//! states and labels from the pipelines API at run time.
+
+use std::collections::BTreeMap;
+
+use crm_core::mapping::ObjectMapping;
+use crm_core::{Error, ObjectKind, Result};
+
+use crate::objects::HubObject;
+
+/// What a mapping applies to: one common record kind in one HubSpot object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum MappingTarget {
+    /// Contacts in `contacts`.
+    Contact,
+    /// Accounts in `companies`.
+    Account,
+    /// Leads: contacts in lifecycle stage `lead`.
+    Lead,
+    /// Opportunities in `deals`.
+    Opportunity,
+    /// Tickets in `tickets`.
+    Ticket,
+    /// Notes (and conversation logs, by default) in `notes`.
+    Note,
+    /// Tasks in `tasks`.
+    Task,
+    /// Calls in `calls`.
+    Call,
+}
+
+impl MappingTarget {
+    /// Every target.
+    pub const ALL: [MappingTarget; 8] = [
+        MappingTarget::Contact,
+        MappingTarget::Account,
+        MappingTarget::Lead,
+        MappingTarget::Opportunity,
+        MappingTarget::Ticket,
+        MappingTarget::Note,
+        MappingTarget::Task,
+        MappingTarget::Call,
+    ];
+
+    /// The common kind.
+    pub fn kind(self) -> ObjectKind {
+        match self {
+            MappingTarget::Contact => ObjectKind::Contact,
+            MappingTarget::Account => ObjectKind::Account,
+            MappingTarget::Lead => ObjectKind::Lead,
+            MappingTarget::Opportunity => ObjectKind::Opportunity,
+            MappingTarget::Ticket => ObjectKind::Ticket,
+            MappingTarget::Note | MappingTarget::Task | MappingTarget::Call => ObjectKind::Activity,
+        }
+    }
+
+    pub(crate) fn object(self) -> HubObject {
+        match self {
+            MappingTarget::Contact | MappingTarget::Lead => HubObject::Contacts,
+            MappingTarget::Account => HubObject::Companies,
+            MappingTarget::Opportunity => HubObject::Deals,
+            MappingTarget::Ticket => HubObject::Tickets,
+            MappingTarget::Note => HubObject::Notes,
+            MappingTarget::Task => HubObject::Tasks,
+            MappingTarget::Call => HubObject::Calls,
+        }
+    }
+
+    pub(crate) fn for_engagement(o: HubObject) -> Option<Self> {
+        match o {
+            HubObject::Notes => Some(MappingTarget::Note),
+            HubObject::Tasks => Some(MappingTarget::Task),
+            HubObject::Calls => Some(MappingTarget::Call),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            MappingTarget::Contact => "contact",
+            MappingTarget::Account => "account",
+            MappingTarget::Lead => "lead",
+            MappingTarget::Opportunity => "opportunity",
+            MappingTarget::Ticket => "ticket",
+            MappingTarget::Note => "note",
+            MappingTarget::Task => "task",
+            MappingTarget::Call => "call",
+        }
+    }
+
+    fn default_toml(self) -> &'static str {
+        match self {
+            MappingTarget::Contact => CONTACT,
+            MappingTarget::Account => ACCOUNT,
+            MappingTarget::Lead => LEAD,
+            MappingTarget::Opportunity => OPPORTUNITY,
+            MappingTarget::Ticket => TICKET,
+            MappingTarget::Note => NOTE,
+            MappingTarget::Task => TASK,
+            MappingTarget::Call => CALL,
+        }
+    }
+}
+
+const CONTACT: &str = r#"
+[fields]
+email = "email"
+phone = "phone"
+mobile_phone = "mobilephone"
+first_name = "firstname"
+last_name = "lastname"
+title = "jobtitle"
+account_id = "associatedcompanyid"
+"#;
+
+const ACCOUNT: &str = r#"
+[fields]
+name = "name"
+domain = "domain"
+phone = "phone"
+industry = "industry"
+"#;
+
+// hs_lead_status options (HubSpot defaults) → LeadState.
+const LEAD: &str = r#"
+[fields]
+email = "email"
+phone = "phone"
+mobile_phone = "mobilephone"
+first_name = "firstname"
+last_name = "lastname"
+company = "company"
+description = "message"
+status = "hs_lead_status"
+
+[states.status]
+NEW = "new"
+OPEN = "working"
+IN_PROGRESS = "working"
+ATTEMPTED_TO_CONTACT = "working"
+CONNECTED = "working"
+OPEN_DEAL = "qualified"
+UNQUALIFIED = "unqualified"
+BAD_TIMING = "unqualified"
+
+[labels.status]
+NEW = "New"
+OPEN = "Open"
+IN_PROGRESS = "In Progress"
+ATTEMPTED_TO_CONTACT = "Attempted to Contact"
+CONNECTED = "Connected"
+OPEN_DEAL = "Open Deal"
+UNQUALIFIED = "Unqualified"
+BAD_TIMING = "Bad Timing"
+"#;
+
+const OPPORTUNITY: &str = r#"
+[fields]
+name = "dealname"
+amount = "amount"
+currency = "deal_currency_code"
+close_date = "closedate"
+stage = "dealstage"
+"#;
+
+const TICKET: &str = r#"
+[fields]
+subject = "subject"
+description = "content"
+status = "hs_pipeline_stage"
+priority = "hs_ticket_priority"
+"#;
+
+const NOTE: &str = r#"
+[fields]
+body = "hs_note_body"
+timestamp = "hs_timestamp"
+"#;
+
+// Tasks: hs_timestamp is the due date (VENDORS.md §1.4).
+const TASK: &str = r#"
+[fields]
+subject = "hs_task_subject"
+body = "hs_task_body"
+due_at = "hs_timestamp"
+task_status = "hs_task_status"
+
+[states.task_status]
+NOT_STARTED = "not_started"
+IN_PROGRESS = "in_progress"
+WAITING = "waiting"
+DEFERRED = "waiting"
+COMPLETED = "completed"
+
+[labels.task_status]
+NOT_STARTED = "Not started"
+IN_PROGRESS = "In progress"
+WAITING = "Waiting"
+DEFERRED = "Deferred"
+COMPLETED = "Completed"
+"#;
+
+const CALL: &str = r#"
+[fields]
+subject = "hs_call_title"
+body = "hs_call_body"
+timestamp = "hs_timestamp"
+"#;
+
+/// The vendor value a write of a bare state gets, where several values share the state.
+pub(crate) fn preferred_raw(target: MappingTarget, state: &str) -> Option<&'static str> {
+    match (target, state) {
+        (MappingTarget::Lead, "new") => Some("NEW"),
+        (MappingTarget::Lead, "working") => Some("IN_PROGRESS"),
+        (MappingTarget::Lead, "qualified") => Some("OPEN_DEAL"),
+        (MappingTarget::Lead, "unqualified") => Some("UNQUALIFIED"),
+        (MappingTarget::Task, "not_started") => Some("NOT_STARTED"),
+        (MappingTarget::Task, "in_progress") => Some("IN_PROGRESS"),
+        (MappingTarget::Task, "waiting") => Some("WAITING"),
+        (MappingTarget::Task, "completed") => Some("COMPLETED"),
+        _ => None,
+    }
+}
+
+/// Custom properties the connection's settings name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CustomProps {
+    pub(crate) external_id: Option<String>,
+    pub(crate) lead_source: Option<String>,
+}
+
+/// The mappings of a connection.
+#[derive(Debug, Clone)]
+pub(crate) struct Mappings(BTreeMap<MappingTarget, ObjectMapping>);
+
+impl Mappings {
+    /// The defaults with the settings' custom properties, then `overrides` merged over them:
+    /// an override's fields, states, labels and values replace the default entries of the same
+    /// name, and its `pass_through` wins.
+    pub(crate) fn build(
+        custom: &CustomProps,
+        overrides: &BTreeMap<MappingTarget, ObjectMapping>,
+    ) -> Result<Self> {
+        let mut out = BTreeMap::new();
+        for target in MappingTarget::ALL {
+            let mut m: ObjectMapping = toml::from_str(target.default_toml())
+                .map_err(|e| Error::config(format!("default {} mapping: {e}", target.name())))?;
+            if let Some(p) = &custom.external_id
+                && !matches!(
+                    target,
+                    MappingTarget::Note | MappingTarget::Task | MappingTarget::Call
+                )
+            {
+                m.fields.insert("external_id".into(), p.clone());
+            }
+            if let (MappingTarget::Lead, Some(p)) = (target, &custom.lead_source) {
+                m.fields.insert("source".into(), p.clone());
+            }
+            if let Some(o) = overrides.get(&target) {
+                m.fields.extend(o.fields.clone());
+                for (k, v) in &o.states {
+                    m.states.entry(k.clone()).or_default().extend(v.clone());
+                }
+                for (k, v) in &o.labels {
+                    m.labels.entry(k.clone()).or_default().extend(v.clone());
+                }
+                for (k, v) in &o.values {
+                    m.values.entry(k.clone()).or_default().extend(v.clone());
+                }
+                m.pass_through = o.pass_through;
+            }
+            m.validate(target.kind(), &format!("hubspot {} mapping", target.name()))?;
+            out.insert(target, m);
+        }
+        Ok(Self(out))
+    }
+
+    pub(crate) fn get(&self, target: MappingTarget) -> Result<&ObjectMapping> {
+        self.0
+            .get(&target)
+            .ok_or_else(|| Error::config(format!("no mapping for {}", target.name())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_overrides_merge() {
+        let custom = CustomProps {
+            external_id: Some("crm_external_id".into()),
+            lead_source: Some("crm_lead_source".into()),
+        };
+        let mut overrides = BTreeMap::new();
+        let mut o = ObjectMapping::default();
+        o.fields.insert("title".into(), "job_function".into());
+        o.fields
+            .insert("loyalty_tier".into(), "loyalty_tier".into());
+        overrides.insert(MappingTarget::Contact, o);
+        let m = Mappings::build(&custom, &overrides).unwrap();
+        let c = m.get(MappingTarget::Contact).unwrap();
+        assert_eq!(c.fields["title"], "job_function");
+        assert_eq!(c.fields["external_id"], "crm_external_id");
+        assert_eq!(
+            m.get(MappingTarget::Lead).unwrap().fields["source"],
+            "crm_lead_source"
+        );
+        assert!(
+            !m.get(MappingTarget::Note)
+                .unwrap()
+                .fields
+                .contains_key("external_id")
+        );
+
+        let mut bad = BTreeMap::new();
+        let mut o = ObjectMapping::default();
+        o.fields.insert("phone".into(), "email".into());
+        bad.insert(MappingTarget::Contact, o);
+        let err = Mappings::build(&custom, &bad).unwrap_err();
+        assert!(err.message().contains("both map"), "{}", err.message());
+    }
+}

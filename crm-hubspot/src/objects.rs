@@ -1,0 +1,290 @@
+//! HubSpot's objects as the adapter uses them, the paths of both families, and the
+//! HUBSPOT_DEFINED association type ids of VENDORS.md §1.7.
+
+use crm_core::transport::encode_segment;
+use crm_core::{ActivityKind, ObjectKind};
+
+use crate::config::PathFamily;
+
+/// A HubSpot CRM object the adapter reads or writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum HubObject {
+    Contacts,
+    Companies,
+    Deals,
+    Tickets,
+    Notes,
+    Tasks,
+    Calls,
+}
+
+impl HubObject {
+    /// The engagement objects that hold activities.
+    pub(crate) const ENGAGEMENTS: [HubObject; 3] =
+        [HubObject::Notes, HubObject::Tasks, HubObject::Calls];
+
+    /// Plural API name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            HubObject::Contacts => "contacts",
+            HubObject::Companies => "companies",
+            HubObject::Deals => "deals",
+            HubObject::Tickets => "tickets",
+            HubObject::Notes => "notes",
+            HubObject::Tasks => "tasks",
+            HubObject::Calls => "calls",
+        }
+    }
+
+    /// Singular, as in association type names (`contact_to_company`) and search's
+    /// `associations.contact` pseudo-property.
+    pub(crate) fn singular(self) -> &'static str {
+        match self {
+            HubObject::Contacts => "contact",
+            HubObject::Companies => "company",
+            HubObject::Deals => "deal",
+            HubObject::Tickets => "ticket",
+            HubObject::Notes => "note",
+            HubObject::Tasks => "task",
+            HubObject::Calls => "call",
+        }
+    }
+
+    /// Looks an object up by plural or singular name, or object type id.
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        let n = name.to_ascii_lowercase();
+        [
+            HubObject::Contacts,
+            HubObject::Companies,
+            HubObject::Deals,
+            HubObject::Tickets,
+            HubObject::Notes,
+            HubObject::Tasks,
+            HubObject::Calls,
+        ]
+        .into_iter()
+        .find(|o| o.name() == n || o.singular() == n || o.type_id() == n)
+    }
+
+    /// Object type id (VENDORS.md §1.1).
+    pub(crate) fn type_id(self) -> &'static str {
+        match self {
+            HubObject::Contacts => "0-1",
+            HubObject::Companies => "0-2",
+            HubObject::Deals => "0-3",
+            HubObject::Tickets => "0-5",
+            HubObject::Notes => "0-46",
+            HubObject::Tasks => "0-27",
+            HubObject::Calls => "0-48",
+        }
+    }
+
+    /// The last-modified property: `lastmodifieddate` on contacts, `hs_lastmodifieddate`
+    /// elsewhere (VENDORS.md §1.2).
+    pub(crate) fn modified_prop(self) -> &'static str {
+        match self {
+            HubObject::Contacts => "lastmodifieddate",
+            _ => "hs_lastmodifieddate",
+        }
+    }
+
+    /// System properties that are never mapped into fields.
+    pub(crate) fn system_props(self) -> &'static [&'static str] {
+        match self {
+            HubObject::Contacts => &["hs_object_id", "createdate", "lastmodifieddate"],
+            HubObject::Companies | HubObject::Deals | HubObject::Tickets => {
+                &["hs_object_id", "createdate", "hs_lastmodifieddate"]
+            }
+            _ => &["hs_object_id", "hs_createdate", "hs_lastmodifieddate"],
+        }
+    }
+
+    /// The object holding records of a common kind (leads are contacts; activities vary).
+    pub(crate) fn for_kind(kind: ObjectKind) -> Option<Self> {
+        match kind {
+            ObjectKind::Contact | ObjectKind::Lead => Some(HubObject::Contacts),
+            ObjectKind::Account => Some(HubObject::Companies),
+            ObjectKind::Opportunity => Some(HubObject::Deals),
+            ObjectKind::Ticket => Some(HubObject::Tickets),
+            ObjectKind::Activity => None,
+        }
+    }
+
+    /// The engagement object of an activity kind (conversation logs: configurable).
+    pub(crate) fn for_activity(kind: ActivityKind, log_as_call: bool) -> Self {
+        match kind {
+            ActivityKind::Note => HubObject::Notes,
+            ActivityKind::Task => HubObject::Tasks,
+            ActivityKind::Call => HubObject::Calls,
+            ActivityKind::ConversationLog if log_as_call => HubObject::Calls,
+            ActivityKind::ConversationLog => HubObject::Notes,
+        }
+    }
+}
+
+/// HUBSPOT_DEFINED association types used on writes, `from` → `to` (VENDORS.md §1.7;
+/// `vendor-data/derived/hubspot-association-type-ids.json`). A primary company gets its
+/// labelled type and the unlabelled one.
+pub(crate) fn assoc_types(from: HubObject, to: HubObject) -> &'static [u32] {
+    use HubObject::*;
+    match (from, to) {
+        (Contacts, Companies) => &[279, 1],
+        (Companies, Contacts) => &[280],
+        (Deals, Contacts) => &[3],
+        (Contacts, Deals) => &[4],
+        (Deals, Companies) => &[341, 5],
+        (Companies, Deals) => &[342],
+        (Tickets, Contacts) => &[16],
+        (Contacts, Tickets) => &[15],
+        (Tickets, Companies) => &[339, 26],
+        (Companies, Tickets) => &[340],
+        (Deals, Tickets) => &[27],
+        (Tickets, Deals) => &[28],
+        (Notes, Contacts) => &[202],
+        (Notes, Companies) => &[190],
+        (Notes, Deals) => &[214],
+        (Notes, Tickets) => &[228],
+        (Contacts, Notes) => &[201],
+        (Companies, Notes) => &[189],
+        (Deals, Notes) => &[213],
+        (Tickets, Notes) => &[227],
+        (Tasks, Contacts) => &[204],
+        (Tasks, Companies) => &[192],
+        (Tasks, Deals) => &[216],
+        (Tasks, Tickets) => &[230],
+        (Contacts, Tasks) => &[203],
+        (Companies, Tasks) => &[191],
+        (Deals, Tasks) => &[215],
+        (Tickets, Tasks) => &[229],
+        (Calls, Contacts) => &[194],
+        (Calls, Companies) => &[182],
+        (Calls, Deals) => &[206],
+        (Calls, Tickets) => &[220],
+        (Contacts, Calls) => &[193],
+        (Companies, Calls) => &[181],
+        (Deals, Calls) => &[205],
+        (Tickets, Calls) => &[219],
+        _ => &[],
+    }
+}
+
+/// The paths of one family (VENDORS.md §1.1, §1.7, §1.8).
+#[derive(Debug, Clone)]
+pub(crate) struct Paths {
+    objects: String,
+    record_associations: String,
+    association_batches: String,
+    pipelines: String,
+}
+
+impl Paths {
+    pub(crate) fn new(family: &PathFamily) -> Self {
+        match family {
+            PathFamily::V3 => Self {
+                objects: "/crm/v3/objects".into(),
+                record_associations: "/crm/v4/objects".into(),
+                association_batches: "/crm/v4/associations".into(),
+                pipelines: "/crm/v3/pipelines".into(),
+            },
+            PathFamily::Dated(v) => {
+                let v = encode_segment(v);
+                Self {
+                    objects: format!("/crm/objects/{v}"),
+                    record_associations: format!("/crm/objects/{v}"),
+                    association_batches: format!("/crm/associations/{v}"),
+                    pipelines: format!("/crm/pipelines/{v}"),
+                }
+            }
+        }
+    }
+
+    /// `…/objects/{o}`.
+    pub(crate) fn collection(&self, o: HubObject) -> String {
+        format!("{}/{}", self.objects, o.name())
+    }
+
+    /// `…/objects/{o}/{id}`, the id percent-encoded.
+    pub(crate) fn record(&self, o: HubObject, id: &str) -> String {
+        format!("{}/{}/{}", self.objects, o.name(), encode_segment(id))
+    }
+
+    /// `…/objects/{o}/batch/{op}`.
+    pub(crate) fn batch(&self, o: HubObject, op: &str) -> String {
+        format!("{}/{}/batch/{op}", self.objects, o.name())
+    }
+
+    /// `…/objects/{o}/search`.
+    pub(crate) fn search(&self, o: HubObject) -> String {
+        format!("{}/{}/search", self.objects, o.name())
+    }
+
+    /// v4 `…/objects/{o}/{id}/associations/{to}/{toId}`.
+    pub(crate) fn association(&self, o: HubObject, id: &str, to: HubObject, to_id: &str) -> String {
+        format!(
+            "{}/{}/{}/associations/{}/{}",
+            self.record_associations,
+            o.name(),
+            encode_segment(id),
+            to.name(),
+            encode_segment(to_id)
+        )
+    }
+
+    /// v4 `…/associations/{from}/{to}/batch/{op}`.
+    pub(crate) fn association_batch(&self, from: HubObject, to: HubObject, op: &str) -> String {
+        format!(
+            "{}/{}/{}/batch/{op}",
+            self.association_batches,
+            from.name(),
+            to.name()
+        )
+    }
+
+    /// `…/pipelines/{o}`.
+    pub(crate) fn pipelines(&self, o: HubObject) -> String {
+        format!("{}/{}", self.pipelines, o.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_families_build_paths() {
+        let v3 = Paths::new(&PathFamily::V3);
+        assert_eq!(
+            v3.record(HubObject::Contacts, "a/b?c"),
+            "/crm/v3/objects/contacts/a%2Fb%3Fc"
+        );
+        assert_eq!(
+            v3.association(HubObject::Notes, "1", HubObject::Contacts, "2"),
+            "/crm/v4/objects/notes/1/associations/contacts/2"
+        );
+        let dated = Paths::new(&PathFamily::dated_2026_03());
+        assert_eq!(
+            dated.batch(HubObject::Deals, "upsert"),
+            "/crm/objects/2026-03/deals/batch/upsert"
+        );
+        assert_eq!(
+            dated.association_batch(HubObject::Contacts, HubObject::Tickets, "read"),
+            "/crm/associations/2026-03/contacts/tickets/batch/read"
+        );
+        assert_eq!(
+            dated.pipelines(HubObject::Tickets),
+            "/crm/pipelines/2026-03/tickets"
+        );
+    }
+
+    #[test]
+    fn documented_type_ids() {
+        use HubObject::*;
+        assert_eq!(assoc_types(Notes, Contacts), &[202]);
+        assert_eq!(assoc_types(Tickets, Contacts), &[16]);
+        assert_eq!(assoc_types(Tasks, Contacts), &[204]);
+        assert_eq!(assoc_types(Calls, Contacts), &[194]);
+        assert_eq!(assoc_types(Deals, Contacts), &[3]);
+        assert_eq!(assoc_types(Notes, Tickets), &[228]);
+        assert_eq!(HubObject::from_name("0-5"), Some(Tickets));
+    }
+}

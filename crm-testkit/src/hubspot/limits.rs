@@ -1,0 +1,176 @@
+//! HubSpot's limits (VENDORS.md §1.9): a rolling 10-second window per app with the
+//! `X-HubSpot-RateLimit-*` headers, a daily budget per account, and search's own 5 requests per
+//! second, which is exempt from the 10-second window and sends no rate headers (§1.6).
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+const WINDOW: Duration = Duration::from_secs(10);
+const SECOND: Duration = Duration::from_secs(1);
+
+/// The limits a fake portal enforces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Requests per rolling 10 seconds (private apps: 100 Free/Starter, 190 Pro/Enterprise;
+    /// public apps: 110 per installing account). Default 190.
+    pub ten_second_max: u32,
+    /// Requests per day. Default 1,000,000 (Enterprise).
+    pub daily_max: u64,
+    /// Search requests per second. Default 5.
+    pub search_per_second: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            ten_second_max: 190,
+            daily_max: 1_000_000,
+            search_per_second: 5,
+        }
+    }
+}
+
+/// Why a request was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The 10-second window is full.
+    TenSecondly,
+    /// The daily budget is spent.
+    Daily,
+    /// Search's per-second bucket is empty.
+    Search,
+}
+
+/// The live counters.
+#[derive(Debug)]
+pub(crate) struct Counters {
+    pub(crate) limits: Limits,
+    window: VecDeque<Instant>,
+    search: VecDeque<Instant>,
+    pub(crate) daily_used: u64,
+}
+
+impl Counters {
+    pub(crate) fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            window: VecDeque::new(),
+            search: VecDeque::new(),
+            daily_used: 0,
+        }
+    }
+
+    fn expire(queue: &mut VecDeque<Instant>, now: Instant, span: Duration) {
+        while queue
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= span)
+        {
+            queue.pop_front();
+        }
+    }
+
+    /// Counts a request; `Err` when a limit refuses it (a refused request still counts toward
+    /// the daily total, as every call does).
+    pub(crate) fn admit(&mut self, search: bool, now: Instant) -> Result<(), Refused> {
+        if self.daily_used >= self.limits.daily_max {
+            return Err(Refused::Daily);
+        }
+        self.daily_used += 1;
+        if search {
+            Self::expire(&mut self.search, now, SECOND);
+            if self.search.len() >= self.limits.search_per_second as usize {
+                return Err(Refused::Search);
+            }
+            self.search.push_back(now);
+        } else {
+            Self::expire(&mut self.window, now, WINDOW);
+            if self.window.len() >= self.limits.ten_second_max as usize {
+                return Err(Refused::TenSecondly);
+            }
+            self.window.push_back(now);
+        }
+        Ok(())
+    }
+
+    /// The `X-HubSpot-RateLimit-*` headers after this request; the daily pair only for
+    /// private-app tokens (never for OAuth, §1.9).
+    pub(crate) fn headers(
+        &mut self,
+        with_daily: bool,
+        now: Instant,
+    ) -> Vec<(&'static str, String)> {
+        Self::expire(&mut self.window, now, WINDOW);
+        let max = self.limits.ten_second_max;
+        let remaining = max.saturating_sub(u32::try_from(self.window.len()).unwrap_or(u32::MAX));
+        let mut h = vec![
+            (
+                "X-HubSpot-RateLimit-Interval-Milliseconds",
+                "10000".to_owned(),
+            ),
+            ("X-HubSpot-RateLimit-Max", max.to_string()),
+            ("X-HubSpot-RateLimit-Remaining", remaining.to_string()),
+        ];
+        if with_daily {
+            h.push((
+                "X-HubSpot-RateLimit-Daily",
+                self.limits.daily_max.to_string(),
+            ));
+            h.push((
+                "X-HubSpot-RateLimit-Daily-Remaining",
+                self.limits
+                    .daily_max
+                    .saturating_sub(self.daily_used)
+                    .to_string(),
+            ));
+        }
+        h
+    }
+
+    /// Daily headers only: what search responses carry for private-app tokens.
+    pub(crate) fn daily_headers(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "X-HubSpot-RateLimit-Daily",
+                self.limits.daily_max.to_string(),
+            ),
+            (
+                "X-HubSpot-RateLimit-Daily-Remaining",
+                self.limits
+                    .daily_max
+                    .saturating_sub(self.daily_used)
+                    .to_string(),
+            ),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_refuse_and_recover() {
+        let mut c = Counters::new(Limits {
+            ten_second_max: 2,
+            daily_max: 10,
+            search_per_second: 1,
+        });
+        let t0 = Instant::now();
+        assert_eq!(c.admit(false, t0), Ok(()));
+        assert_eq!(c.admit(false, t0), Ok(()));
+        assert_eq!(c.admit(false, t0), Err(Refused::TenSecondly));
+        assert_eq!(c.admit(false, t0 + WINDOW), Ok(()));
+        assert_eq!(c.admit(true, t0), Ok(()));
+        assert_eq!(c.admit(true, t0), Err(Refused::Search));
+        assert_eq!(c.admit(true, t0 + SECOND), Ok(()));
+        let h = c.headers(true, t0 + WINDOW);
+        assert!(
+            h.iter()
+                .any(|(k, v)| *k == "X-HubSpot-RateLimit-Remaining" && v == "1")
+        );
+        for _ in 0..3 {
+            let _ = c.admit(true, t0 + WINDOW * 3);
+        }
+        assert_eq!(c.admit(false, t0 + WINDOW * 4), Err(Refused::Daily));
+    }
+}

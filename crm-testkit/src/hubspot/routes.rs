@@ -1,0 +1,461 @@
+//! The HTTP side of the fake: the `wiremock` responder, faults, auth, limits, routing and the
+//! headers every response carries (`X-HubSpot-Correlation-Id`, `X-HubSpot-RateLimit-*`).
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use serde_json::Value;
+use wiremock::{Request, Respond, ResponseTemplate};
+
+use super::api::{self, Answer, BatchKind, Query};
+use super::error::ApiError;
+use super::faults::{FaultState, HTML_502, Injected, TRUNCATED_JSON};
+use super::limits::{Counters, Refused};
+use super::oauth::{Bearer, OAuthState};
+use super::store::Store;
+use super::{PathFamilies, RequestStats};
+
+/// Everything a request can read or change.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) store: Store,
+    pub(crate) faults: FaultState,
+    pub(crate) stats: RequestStats,
+    pub(crate) limits: Counters,
+    pub(crate) oauth: OAuthState,
+    pub(crate) token: String,
+    pub(crate) paths: PathFamilies,
+    rng: fastrand::Rng,
+}
+
+impl State {
+    pub(crate) fn new(
+        store: Store,
+        limits: Counters,
+        oauth: OAuthState,
+        token: String,
+        paths: PathFamilies,
+    ) -> Self {
+        Self {
+            store,
+            faults: FaultState::default(),
+            stats: RequestStats::default(),
+            limits,
+            oauth,
+            token,
+            paths,
+            rng: fastrand::Rng::new(),
+        }
+    }
+
+    /// A UUID-shaped correlation id.
+    fn correlation_id(&mut self) -> String {
+        let r = &mut self.rng;
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            r.u32(..),
+            r.u16(..),
+            r.u16(..0x1000),
+            r.u16(0x8000..0xc000),
+            r.u64(..1 << 48)
+        )
+    }
+}
+
+/// Locks the state; the state changes in whole steps, so a poisoned lock is still usable.
+pub(crate) fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The single responder: routes on method and path itself.
+pub(crate) struct HubSpotResponder {
+    pub(crate) state: Arc<Mutex<State>>,
+}
+
+const JSON: &str = "application/json;charset=utf-8";
+
+fn json_response(status: u16, body: &Value) -> ResponseTemplate {
+    if status == 204 {
+        return ResponseTemplate::new(204);
+    }
+    let text = serde_json::to_string(body).unwrap_or_default();
+    ResponseTemplate::new(status).set_body_raw(text, JSON)
+}
+
+fn with_headers(t: ResponseTemplate, headers: &[(&'static str, String)]) -> ResponseTemplate {
+    headers
+        .iter()
+        .fold(t, |t, (k, v)| t.insert_header(*k, v.as_str()))
+}
+
+impl Respond for HubSpotResponder {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut st = lock(&self.state);
+        let method = req.method.as_str().to_owned();
+        let cid = st.correlation_id();
+        st.stats.count(&method, req.url.path());
+        let latency = st.faults.latency();
+        let path = req.url.path();
+        // Searches and batch reads are POSTs that change nothing.
+        let is_write = matches!(method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
+            && !path.ends_with("/search")
+            && !path.ends_with("/batch/read")
+            && !path.starts_with("/oauth/");
+        let template = match st.faults.decide(is_write) {
+            None => serve(&mut st, req, &cid),
+            Some(fault) => {
+                st.stats.note_fault(fault);
+                match fault {
+                    Injected::RateLimited => {
+                        let now = Instant::now();
+                        let mut headers = st.limits.headers(false, now);
+                        for h in &mut headers {
+                            if h.0 == "X-HubSpot-RateLimit-Remaining" {
+                                h.1 = "0".into();
+                            }
+                        }
+                        with_headers(
+                            json_response(
+                                429,
+                                &ApiError::rate_limit("TEN_SECONDLY_ROLLING").body(&cid),
+                            ),
+                            &headers,
+                        )
+                    }
+                    Injected::Html => {
+                        ResponseTemplate::new(502).set_body_raw(HTML_502, "text/html")
+                    }
+                    Injected::Malformed => {
+                        ResponseTemplate::new(200).set_body_raw(TRUNCATED_JSON, JSON)
+                    }
+                    Injected::Unavailable => {
+                        json_response(503, &ApiError::internal(503).body(&cid))
+                    }
+                    Injected::AfterCommit => {
+                        // The write is done; the answer is lost at the edge.
+                        let _applied = serve(&mut st, req, &cid);
+                        ResponseTemplate::new(502).set_body_raw(HTML_502, "text/html")
+                    }
+                }
+            }
+        };
+        drop(st);
+        let template = template.insert_header("X-HubSpot-Correlation-Id", cid.as_str());
+        if latency.is_zero() {
+            template
+        } else {
+            template.set_delay(latency)
+        }
+    }
+}
+
+/// Percent-decodes one path segment; bad escapes stay literal.
+pub(crate) fn decode_segment(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'%', Some(d)) => {
+                out.push(d);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn bearer(req: &Request) -> Option<String> {
+    req.headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_owned())
+}
+
+fn error_response(e: &ApiError, cid: &str) -> ResponseTemplate {
+    json_response(e.status, &e.body(cid))
+}
+
+fn serve(st: &mut State, req: &Request, cid: &str) -> ResponseTemplate {
+    let path = req.url.path().trim_end_matches('/').to_owned();
+    let method = req.method.as_str();
+    if path == "/oauth/v1/token" || path == "/oauth/v3/token" {
+        if method != "POST" {
+            return error_response(&ApiError::new(405, "VALIDATION_ERROR", "use POST"), cid);
+        }
+        st.stats.token += 1;
+        let form: Vec<(String, String)> = url::form_urlencoded::parse(&req.body)
+            .into_owned()
+            .collect();
+        let (status, body) = st.oauth.token(&form, Instant::now());
+        return json_response(status, &body);
+    }
+    let now = Instant::now();
+    let kind = match bearer(req) {
+        None => Bearer::Invalid,
+        Some(t) => st.oauth.classify(&t, &st.token, now),
+    };
+    match kind {
+        Bearer::Invalid => return error_response(&ApiError::invalid_auth(), cid),
+        Bearer::Expired(secs) => return error_response(&ApiError::expired_auth(secs), cid),
+        Bearer::PrivateApp | Bearer::OAuth => {}
+    }
+    let private_app = kind == Bearer::PrivateApp;
+    let is_search = method == "POST" && path.ends_with("/search");
+    if let Err(refused) = st.limits.admit(is_search, now) {
+        st.stats.rate_limited += 1;
+        return match refused {
+            // Search's 429: the recorded shape, no rate headers, no Retry-After (§1.6).
+            Refused::Search => error_response(&ApiError::search_rate_limit(), cid),
+            Refused::TenSecondly => with_headers(
+                error_response(&ApiError::rate_limit("TEN_SECONDLY_ROLLING"), cid),
+                &st.limits.headers(private_app, now),
+            ),
+            Refused::Daily => with_headers(
+                error_response(&ApiError::rate_limit("DAILY"), cid),
+                &st.limits.headers(private_app, now),
+            ),
+        };
+    }
+    if is_search {
+        st.stats.search += 1;
+    }
+    if path.contains("/batch/") {
+        st.stats.batch += 1;
+    }
+    let query = Query(req.url.query_pairs().into_owned().collect());
+    let answer = route(st, method, &path, &query, &req.body);
+    let template = match answer {
+        Ok((status, body)) => json_response(status, &body),
+        Err(e) => error_response(&e, cid),
+    };
+    let headers = if is_search {
+        if private_app {
+            st.limits.daily_headers()
+        } else {
+            Vec::new()
+        }
+    } else {
+        st.limits.headers(private_app, now)
+    };
+    with_headers(template, &headers)
+}
+
+fn body_json(body: &[u8]) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::validation(format!(
+            "Invalid input JSON on line {}, column {}",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+fn segments(rest: &str) -> Vec<String> {
+    rest.split('/').map(decode_segment).collect()
+}
+
+fn route(st: &mut State, method: &str, path: &str, q: &Query, body: &[u8]) -> Answer {
+    let v3 = st.paths != PathFamilies::DatedOnly;
+    let dated = st.paths != PathFamilies::V3Only;
+    let under = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .and_then(|r| r.strip_prefix('/'))
+            .map(segments)
+    };
+    if v3 {
+        if let Some(s) = under("/crm/v3/objects") {
+            return objects(st, method, &s, q, body, (true, false));
+        }
+        if let Some(s) = under("/crm/v4/objects") {
+            return objects(st, method, &s, q, body, (false, true));
+        }
+        if let Some(s) = under("/crm/v4/associations") {
+            return assoc_batch(st, method, &s, body);
+        }
+        if let Some(s) = under("/crm/v3/pipelines") {
+            return pipelines(st, method, &s);
+        }
+        if let Some(s) = under("/crm/v3/properties") {
+            return properties(st, method, &s);
+        }
+    }
+    if dated {
+        if let Some(s) = under("/crm/objects/2026-03") {
+            // The dated family serves records and their associations under one prefix.
+            return objects(st, method, &s, q, body, (true, true));
+        }
+        if let Some(s) = under("/crm/associations/2026-03") {
+            return assoc_batch(st, method, &s, body);
+        }
+        if let Some(s) = under("/crm/pipelines/2026-03") {
+            return pipelines(st, method, &s);
+        }
+        if let Some(s) = under("/crm/properties/2026-03") {
+            return properties(st, method, &s);
+        }
+    }
+    Err(ApiError::not_found())
+}
+
+fn not_allowed() -> ApiError {
+    ApiError::new(
+        405,
+        "VALIDATION_ERROR",
+        "HTTP method not allowed on this path",
+    )
+}
+
+fn object_idx(st: &State, given: &str) -> Result<usize, ApiError> {
+    st.store
+        .object_index(given)
+        .ok_or_else(|| ApiError::validation(format!("Unable to infer object type from: {given}")))
+}
+
+fn objects(
+    st: &mut State,
+    method: &str,
+    s: &[String],
+    q: &Query,
+    body: &[u8],
+    (records, associations): (bool, bool),
+) -> Answer {
+    let seg = |i: usize| s.get(i).map(String::as_str);
+    let Some(object) = seg(0) else {
+        return Err(ApiError::not_found());
+    };
+    let idx = object_idx(st, object)?;
+    let store = &mut st.store;
+    match (s.len(), seg(1), seg(2), seg(3)) {
+        (1, _, _, _) if records => match method {
+            "GET" => api::list(store, idx, q),
+            "POST" => api::create(store, idx, &body_json(body)?),
+            _ => Err(not_allowed()),
+        },
+        (2, Some("search"), _, _) if records => match method {
+            "POST" => api::search(store, idx, &body_json(body)?),
+            _ => Err(not_allowed()),
+        },
+        (3, Some("batch"), Some(op), _) if records => {
+            if method != "POST" {
+                return Err(not_allowed());
+            }
+            let body = body_json(body)?;
+            match op {
+                "read" => api::batch_read(store, idx, &body),
+                "create" => api::batch_write(store, idx, BatchKind::Create, &body),
+                "update" => api::batch_write(store, idx, BatchKind::Update, &body),
+                "upsert" => api::batch_write(store, idx, BatchKind::Upsert, &body),
+                "archive" => api::batch_archive(store, idx, &body),
+                _ => Err(ApiError::not_found()),
+            }
+        }
+        (2, Some(id), _, _) if records => match method {
+            "GET" => api::get(store, idx, id, q),
+            "PATCH" => api::update(store, idx, id, q, &body_json(body)?),
+            "DELETE" => api::archive(store, idx, id),
+            _ => Err(not_allowed()),
+        },
+        (4, Some(id), Some("associations"), Some(to)) if associations => {
+            let to = object_idx_static(store, to)?;
+            match method {
+                "GET" => api::assoc_list(store, idx, id, to, q),
+                _ => Err(not_allowed()),
+            }
+        }
+        (5, Some(id), Some("associations"), Some(to)) if associations => {
+            let to = object_idx_static(store, to)?;
+            let to_id = seg(4).unwrap_or_default();
+            match method {
+                "PUT" => api::assoc_put(store, idx, id, to, to_id, &body_json(body)?),
+                "DELETE" => api::assoc_delete(store, idx, id, to, to_id),
+                _ => Err(not_allowed()),
+            }
+        }
+        (6, Some(id), Some("associations"), Some("default")) if associations => {
+            let to = object_idx_static(store, seg(4).unwrap_or_default())?;
+            let to_id = seg(5).unwrap_or_default();
+            match method {
+                "PUT" => api::assoc_put_default(store, idx, id, to, to_id),
+                _ => Err(not_allowed()),
+            }
+        }
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+fn object_idx_static(store: &Store, given: &str) -> Result<usize, ApiError> {
+    store
+        .object_index(given)
+        .ok_or_else(|| ApiError::validation(format!("Unable to infer object type from: {given}")))
+}
+
+fn assoc_batch(st: &mut State, method: &str, s: &[String], body: &[u8]) -> Answer {
+    if method != "POST" {
+        return Err(not_allowed());
+    }
+    let (Some(from), Some(to), Some("batch"), Some(op), 4) = (
+        s.first(),
+        s.get(1),
+        s.get(2).map(String::as_str),
+        s.get(3).map(String::as_str),
+        s.len(),
+    ) else {
+        return Err(ApiError::not_found());
+    };
+    let from = object_idx(st, from)?;
+    let to = object_idx(st, to)?;
+    let body = body_json(body)?;
+    match op {
+        "read" => api::assoc_batch_read(&st.store, from, to, &body),
+        "create" => api::assoc_batch_create(&mut st.store, from, to, &body),
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+fn pipelines(st: &mut State, method: &str, s: &[String]) -> Answer {
+    if method != "GET" {
+        return Err(not_allowed());
+    }
+    match (s.first(), s.get(1), s.len()) {
+        (Some(o), None, 1) => api::pipelines(&st.store, o, None),
+        (Some(o), Some(p), 2) => api::pipelines(&st.store, o, Some(p)),
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+fn properties(st: &mut State, method: &str, s: &[String]) -> Answer {
+    match (method, s.first(), s.len()) {
+        ("GET", Some(o), 1) => api::properties(&st.store, o),
+        ("GET", _, _) => Err(ApiError::not_found()),
+        _ => Err(not_allowed()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_decode() {
+        assert_eq!(
+            decode_segment("jane.doe%40example.com"),
+            "jane.doe@example.com"
+        );
+        assert_eq!(decode_segment("missing%2Fx%3Fy"), "missing/x?y");
+        assert_eq!(decode_segment("100%"), "100%");
+    }
+}
