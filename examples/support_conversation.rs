@@ -147,7 +147,7 @@ async fn run() -> crm_core::Result<()> {
     let _ = writeln!(
         out,
         "contact {}: wrote lead {}, task {}, ticket {}, log {}; steps 1-7 took {requests} requests to the CRM",
-        outcome.contact, outcome.lead, outcome.task, outcome.ticket, outcome.log
+        outcome.contact, outcome.lead.id, outcome.task, outcome.ticket, outcome.log
     );
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The connection file: which CRM to talk to and how.
 //!
 //! ```toml
-//! vendor = "generic-rest"                 # generic-rest | salesforce (hubspot: coming)
+//! vendor = "generic-rest"                 # generic-rest | hubspot | salesforce
 //! base_url = "https://crm.acme.example/api/v1"   # overrides the spec's; https unless loopback
 //! spec = "specs/acme.toml"                # generic-rest: the spec file; the sandbox's by default
 //! ca_file = "certs/corp-root.pem"         # optional extra root CA
@@ -11,6 +11,19 @@
 //! kind = "bearer"                         # none | bearer | api_key
 //! token = "${ACME_CRM_TOKEN}"             # from the environment ...
 //! # token_file = "/run/secrets/acme"      # ... or from a file
+//! ```
+//!
+//! HubSpot:
+//!
+//! ```toml
+//! vendor = "hubspot"
+//! base_url = "https://api.hubapi.com"
+//! [settings]                              # the adapter's config keys (crm-hubspot docs)
+//! path_family = "v3"
+//! idempotency_property = "crm_idempotency_key"
+//! [auth]
+//! kind = "bearer"                         # a private-app token; or oauth_refresh
+//! token = "${HUBSPOT_TOKEN}"
 //! ```
 //!
 //! Salesforce:
@@ -41,6 +54,7 @@ use crm_core::limits::RateLimiter;
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Crm, Error, Result};
 use crm_generic_rest::{GenericRestBuilder, Spec};
+use crm_hubspot::HubSpotBuilder;
 use crm_salesforce::SalesforceBuilder;
 
 use crate::bench::Counter;
@@ -65,6 +79,11 @@ pub(crate) struct Connection {
     instance_url: Option<String>,
     #[serde(default)]
     api_version: Option<String>,
+    /// Vendor-specific keys, named as the adapter's config keys (`path_family`, `app`,
+    /// `idempotency_property` for HubSpot; `idempotency_field`, `query_batch_size` for
+    /// Salesforce...). Unknown keys are errors at build time.
+    #[serde(default)]
+    settings: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     auth: Option<Auth>,
 }
@@ -143,12 +162,12 @@ impl Connection {
         limiter: Option<Arc<dyn RateLimiter>>,
     ) -> Result<Box<dyn Crm>> {
         match self.vendor.as_str() {
+            "generic-rest" if !self.settings.is_empty() => Err(Error::config(
+                "settings: generic-rest connections are configured by their spec file",
+            )),
             "generic-rest" => self.build_generic(dir, limiter),
             "salesforce" => self.build_salesforce(dir, limiter),
-            "hubspot" => Err(Error::config(format!(
-                "vendor `{}`: this build of crm-connect does not include that adapter yet",
-                self.vendor
-            ))),
+            "hubspot" => self.build_hubspot(dir, limiter),
             other => Err(Error::config(format!(
                 "vendor: `{other}` is not one of generic-rest, hubspot, salesforce"
             ))),
@@ -199,6 +218,66 @@ impl Connection {
 }
 
 impl Connection {
+    fn build_hubspot(
+        &self,
+        dir: &Path,
+        limiter: Option<Arc<dyn RateLimiter>>,
+    ) -> Result<Box<dyn Crm>> {
+        if self.spec.is_some() || self.login_url.is_some() {
+            return Err(Error::config(
+                "hubspot connections take base_url, not spec or login_url",
+            ));
+        }
+        let mut b = HubSpotBuilder::new();
+        for (k, v) in &self.settings {
+            b = b.with_config(k, v);
+        }
+        if let Some(l) = limiter {
+            b = b.with_limiter(l);
+        }
+        if let Some(url) = &self.base_url {
+            b = b.with_base_url(url.clone());
+        }
+        if let Some(ca) = &self.ca_file {
+            b = b.with_root_ca_file(dir.join(ca));
+        }
+        if let Some(secs) = self.timeout_secs {
+            b = b.with_timeout(Duration::from_secs(secs));
+        }
+        let auth = self
+            .auth
+            .as_ref()
+            .ok_or_else(|| Error::config("auth: a hubspot connection needs an [auth] table"))?;
+        b = match auth.kind.as_str() {
+            "bearer" => b.with_token(secret(auth, dir)?),
+            "oauth_refresh" => {
+                let id = auth
+                    .client_id
+                    .clone()
+                    .ok_or_else(|| Error::config("auth.client_id is required"))?;
+                let secret = secret_from(
+                    auth.client_secret.as_deref(),
+                    auth.client_secret_file.as_deref(),
+                    dir,
+                    "client_secret",
+                )?;
+                let refresh = secret_from(
+                    auth.refresh_token.as_deref(),
+                    auth.refresh_token_file.as_deref(),
+                    dir,
+                    "refresh_token",
+                )?;
+                b.with_oauth(id, secret, refresh)
+            }
+            other => {
+                return Err(Error::config(format!(
+                    "auth.kind: `{other}` is not one of bearer (private app), oauth_refresh"
+                )));
+            }
+        };
+        Ok(Box::new(b.build()?))
+    }
+
     fn build_salesforce(
         &self,
         dir: &Path,
@@ -210,6 +289,9 @@ impl Connection {
             ));
         }
         let mut b = SalesforceBuilder::new();
+        for (k, v) in &self.settings {
+            b = b.with_config(k, v.clone());
+        }
         if let Some(l) = limiter {
             b = b.with_limiter(l);
         }

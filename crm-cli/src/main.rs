@@ -34,7 +34,7 @@ struct Cli {
 enum Command {
     /// Play the scripted support conversation against an embedded fake CRM.
     Demo {
-        /// Which fake to talk to: generic-rest (the sandbox) or salesforce.
+        /// Which fake to talk to: generic-rest (the sandbox), hubspot or salesforce.
         #[arg(long, default_value = "generic-rest")]
         vendor: String,
     },
@@ -71,7 +71,8 @@ struct BenchArgs {
     /// then run without injected faults).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Which embedded fake to run against without --config: generic-rest or salesforce.
+    /// Which embedded fake to run against without --config: generic-rest, hubspot or
+    /// salesforce.
     #[arg(long, default_value = "generic-rest")]
     vendor: String,
 }
@@ -143,6 +144,17 @@ async fn run_demo(vendor: &str) -> crm_core::Result<ExitCode> {
             crm_examples::conversation::play(&crm, &script, &mut out, |_| async {}).await?;
             println!("\nrequests to the CRM: {}", sandbox.requests().total);
         }
+        "hubspot" => {
+            use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, demo as hs};
+            let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
+            let crm = crm_hubspot::HubSpotBuilder::new()
+                .with_base_url(fake.base_url())
+                .with_token(fake.token().to_owned().into())
+                .with_idempotency_property(Some(hs::IDEMPOTENCY_PROPERTY))
+                .build()?;
+            crm_examples::conversation::play(&crm, &script, &mut out, |_| async {}).await?;
+            println!("\nrequests to HubSpot: {}", fake.requests().total);
+        }
         "salesforce" => {
             use crm_testkit::salesforce::{SalesforceFake, SalesforceFakeConfig};
             let org = SalesforceFake::start(SalesforceFakeConfig::default()).await;
@@ -160,7 +172,7 @@ async fn run_demo(vendor: &str) -> crm_core::Result<ExitCode> {
         }
         other => {
             return Err(crm_core::Error::invalid_input(format!(
-                "--vendor: `{other}` is not generic-rest or salesforce"
+                "--vendor: `{other}` is not generic-rest, hubspot or salesforce"
             )));
         }
     }
@@ -245,6 +257,23 @@ impl bench::FaultControl for SandboxFaults<'_> {
     }
 }
 
+struct HubSpotFaultsControl<'a>(&'a crm_testkit::hubspot::HubSpotFake);
+
+impl bench::FaultControl for HubSpotFaultsControl<'_> {
+    fn set(&self, fail_rate: f64, after_commit: f64, seed: u64) {
+        self.0.set_faults(crm_testkit::hubspot::HubSpotFaults {
+            fail_rate,
+            after_commit_share: after_commit,
+            seed,
+            ..Default::default()
+        });
+    }
+    fn clear(&self) {
+        self.0
+            .set_faults(crm_testkit::hubspot::HubSpotFaults::default());
+    }
+}
+
 struct SalesforceFaults<'a>(&'a crm_testkit::salesforce::SalesforceFake);
 
 impl bench::FaultControl for SalesforceFaults<'_> {
@@ -273,6 +302,7 @@ async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
     };
     let sandbox;
     let org;
+    let hub;
     let faults: Option<Box<dyn bench::FaultControl + '_>>;
     let (crm, counter): (Box<dyn crm_core::Crm>, _) = match (&args.config, args.vendor.as_str()) {
         (Some(path), _) => {
@@ -287,6 +317,44 @@ async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
             let crm = crm_generic_rest::GenericRestBuilder::new()
                 .with_base_url(sandbox.base_url())
                 .with_token(sandbox.token().to_owned().into())
+                .with_limiter(counter.clone())
+                .build()?;
+            (Box::new(crm), counter)
+        }
+        (None, "hubspot") => {
+            use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, Limits, demo as hs};
+            // The fake at 100 requests per second (1,000 per 10 s) keeps runs short; the
+            // limiter paces the general bucket to the same rate.
+            hub = HubSpotFake::start(HubSpotFakeConfig {
+                demo_data: false,
+                limits: Limits {
+                    ten_second_max: 1000,
+                    daily_max: 10_000_000,
+                    search_per_second: 5,
+                },
+                ..HubSpotFakeConfig::default()
+            })
+            .await;
+            faults = Some(Box::new(HubSpotFaultsControl(&hub)));
+            let pacing = crm_core::limits::PacingLimiter::new([
+                crm_core::limits::BucketConfig::new(
+                    crm_hubspot::limits::GENERAL,
+                    std::num::NonZeroU32::new(100).unwrap_or(std::num::NonZeroU32::MIN),
+                    std::time::Duration::from_secs(1),
+                ),
+                crm_core::limits::BucketConfig::new(
+                    crm_hubspot::limits::SEARCH,
+                    std::num::NonZeroU32::new(5).unwrap_or(std::num::NonZeroU32::MIN),
+                    std::time::Duration::from_secs(1),
+                ),
+            ])
+            .with_hints(crm_hubspot::limits::hints());
+            let counter =
+                std::sync::Arc::new(bench::Counter::wrapping(Some(std::sync::Arc::new(pacing))));
+            let crm = crm_hubspot::HubSpotBuilder::new()
+                .with_base_url(hub.base_url())
+                .with_token(hub.token().to_owned().into())
+                .with_idempotency_property(Some(hs::IDEMPOTENCY_PROPERTY))
                 .with_limiter(counter.clone())
                 .build()?;
             (Box::new(crm), counter)
@@ -315,7 +383,7 @@ async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
         }
         (None, other) => {
             return Err(crm_core::Error::invalid_input(format!(
-                "--vendor: `{other}` is not generic-rest or salesforce"
+                "--vendor: `{other}` is not generic-rest, hubspot or salesforce"
             )));
         }
     };

@@ -230,7 +230,8 @@ impl HubSpotBuilder {
         self
     }
 
-    /// Rate limiter; requests draw from the buckets `general` and `search`. Share one per
+    /// Rate limiter; requests draw from the buckets `general` and `search`. Default:
+    /// [`crate::limits::default_limiter`] for the configured app kind. Share one per
     /// HubSpot account.
     pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
         self.limiter = Some(limiter);
@@ -251,10 +252,11 @@ impl HubSpotBuilder {
         if let Some(r) = &self.retry {
             http = http.with_retry(r.clone());
         }
-        if let Some(l) = &self.limiter {
-            http = http.with_limiter(l.clone());
-        }
-        http.build()
+        let limiter: Arc<dyn RateLimiter> = match &self.limiter {
+            Some(l) => l.clone(),
+            None => Arc::new(crate::limits::default_limiter(self.config.app)),
+        };
+        http.with_limiter(limiter).build()
     }
 
     /// Checks everything and builds the connection. Makes no network call.

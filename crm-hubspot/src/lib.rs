@@ -23,6 +23,7 @@ mod batch;
 pub mod config;
 mod core;
 mod credential;
+pub mod limits;
 mod lister;
 mod mapping;
 mod objects;

@@ -176,6 +176,13 @@ subject = "subject"
 description = "content"
 status = "hs_pipeline_stage"
 priority = "hs_ticket_priority"
+
+# HubSpot's priority options are upper case; callers write the common lower-case names.
+[values.priority]
+low = "LOW"
+medium = "MEDIUM"
+high = "HIGH"
+urgent = "URGENT"
 "#;
 
 const NOTE: &str = r#"

@@ -337,9 +337,11 @@ async fn the_rolling_window_and_the_daily_budget_are_rate_limits() {
         ..HubSpotFakeConfig::default()
     })
     .await;
+    // No pacing here: this checks how HubSpot's 429s are read, not how the limiter avoids them.
     let crm = builder(&fake)
         .with_token(fake.token().to_owned().into())
         .with_retry(RetryPolicy::never())
+        .with_limiter(std::sync::Arc::new(crm_core::limits::Unlimited))
         .build()
         .unwrap();
     let id = RecordId::new(demo::CUSTOMER_CONTACT_ID).unwrap();

@@ -9,8 +9,8 @@ use std::io::Write;
 use chrono::{Duration, Utc};
 use crm_core::{
     Activity, ActivityKind, Actor, Crm, CustomerView, Email, Entity, IdempotencyKey, Lead, Lookup,
-    ObjectKind, Personal, Phone, Record, RecordId, RecordRef, Region, Result, Status, TaskState,
-    Ticket, TicketState, ViewOptions, WriteContext,
+    ObjectKind, Opportunity, OpportunityState, Personal, Phone, Record, RecordId, RecordRef,
+    Region, Result, Status, TaskState, Ticket, TicketState, ViewOptions, WriteContext,
 };
 
 /// What the conversation needs to know about the customer it plays.
@@ -32,8 +32,9 @@ pub struct Script {
 pub struct Outcome {
     /// The contact recognised.
     pub contact: RecordId,
-    /// The lead created.
-    pub lead: RecordId,
+    /// The lead created, or the opportunity where the CRM keeps one person as one record (a
+    /// HubSpot lead is the contact itself).
+    pub lead: RecordRef,
     /// The follow-up task for sales.
     pub task: RecordId,
     /// The ticket created.
@@ -134,9 +135,34 @@ where
         // follow-up task below links the sales work to the contact instead.
         ..Lead::default()
     };
-    let created = crm.leads().create(&lead, &key("lead")).await?;
-    wrote(out, "lead", &lead, &created);
-    let lead = created;
+    let lead = match crm.leads().create(&lead, &key("lead")).await {
+        Ok(created) => {
+            wrote(out, "lead", &lead, &created);
+            created.to_ref()
+        }
+        // The CRM already holds this person as the contact (HubSpot's leads are contacts):
+        // the intent becomes an opportunity on the contact and its account instead.
+        Err(e) if matches!(e.kind(), crm_core::ErrorKind::Conflict { .. }) => {
+            say!(
+                out,
+                "crm> the customer is already a contact here; recording an opportunity instead of a lead"
+            );
+            let deal = Opportunity {
+                name: Some("Premium plan, 20 seats".into()),
+                stage: Some(Status::new(OpportunityState::Open)),
+                contact_id: Some(contact.id.clone()),
+                account_id: contact.account_id.clone(),
+                ..Opportunity::default()
+            };
+            let created = crm
+                .opportunities()
+                .create(&deal, &key("opportunity"))
+                .await?;
+            wrote(out, "opportunity", &deal, &created);
+            created.to_ref()
+        }
+        Err(e) => return Err(e),
+    };
     let task = Activity {
         kind: ActivityKind::Task,
         subject: Some(Personal::new("Call back about the premium plan".to_owned())),
@@ -216,7 +242,7 @@ where
 
     Ok(Outcome {
         contact: contact.id.clone(),
-        lead: lead.id,
+        lead,
         task: task.id,
         ticket: ticket.id,
         log: log.id,
