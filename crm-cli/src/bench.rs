@@ -46,6 +46,11 @@ impl Counter {
         }
     }
 
+    /// Requests sent so far (every attempt counts).
+    pub(crate) fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
     fn snapshot(&self) -> (usize, usize, usize) {
         (
             self.requests.load(Ordering::SeqCst),

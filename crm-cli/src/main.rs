@@ -405,7 +405,22 @@ async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
     println!("{}", bench::HEADER);
     let mut w1_ids = Vec::new();
     for w in &wanted {
-        eprintln!("running {w} ...");
+        // A spinner on stderr with the requests sent so far (hidden when stderr is not a TTY).
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message(format!("{w}: starting"));
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        let ticker = {
+            let bar = bar.clone();
+            let counter = b.counter.clone();
+            let w = w.clone();
+            let start = counter.requests();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    bar.set_message(format!("{w}: {} requests", counter.requests() - start));
+                }
+            })
+        };
         let row = match w.as_str() {
             "W1" => {
                 let (row, ids) = b.w1().await?;
@@ -422,6 +437,8 @@ async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
                 )));
             }
         };
+        ticker.abort();
+        bar.finish_and_clear();
         println!("{row}");
     }
     Ok(ExitCode::SUCCESS)
