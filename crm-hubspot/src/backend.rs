@@ -23,7 +23,6 @@ use crm_core::{
 
 use crate::config::{AppKind, ConversationLogAs, HubSpotConfig, HubSpotConfigKey, PathFamily};
 use crate::core::{Core, MAX_BATCH, Settings};
-use crate::credential::HubSpotOAuth;
 use crate::mapping::{CustomProps, MappingTarget, Mappings};
 use crate::objects::Paths;
 use crate::pipelines::PipelineCache;
@@ -42,6 +41,7 @@ pub struct HubSpotBuilder {
     timeout: Option<Duration>,
     retry: Option<RetryPolicy>,
     limiter: Option<Arc<dyn RateLimiter>>,
+    token_store: Option<Arc<dyn crm_core::credential::TokenStore>>,
     audit: Option<Arc<dyn AuditSink>>,
     deferred: Option<Error>,
 }
@@ -74,6 +74,7 @@ impl HubSpotBuilder {
             timeout: None,
             retry: None,
             limiter: None,
+            token_store: None,
             audit: None,
             deferred: None,
         }
@@ -144,6 +145,13 @@ impl HubSpotBuilder {
         self.config.client_id = Some(client_id.into());
         self.config.client_secret = Some(client_secret);
         self.config.refresh_token = Some(refresh_token);
+        self
+    }
+
+    /// Where rotated OAuth refresh tokens are kept (default: in memory; a `FileTokenStore`
+    /// survives restarts).
+    pub fn with_token_store(mut self, store: Arc<dyn crm_core::credential::TokenStore>) -> Self {
+        self.token_store = Some(store);
         self
     }
 
@@ -274,15 +282,13 @@ impl HubSpotBuilder {
             &c.token,
         ) {
             (Some(p), ..) => p.clone(),
-            (None, Some(id), Some(secret), Some(refresh), _) => {
-                let token_http = self.http(Arc::new(StaticCredential::none()))?;
-                Arc::new(HubSpotOAuth::new(
-                    token_http,
-                    id.clone(),
-                    secret.clone(),
-                    refresh.clone(),
-                ))
-            }
+            (None, Some(id), Some(secret), Some(refresh), _) => Arc::new(crate::credential::oauth(
+                &c.base_url,
+                id,
+                secret.clone(),
+                refresh.clone(),
+                self.token_store.clone(),
+            )?),
             (None, _, _, _, Some(token)) => Arc::new(StaticCredential::bearer(token.clone())),
             _ => {
                 return Err(Error::config(

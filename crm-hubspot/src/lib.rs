@@ -37,7 +37,7 @@ mod view;
 pub use backend::{HubSpot, HubSpotBuilder, VENDOR};
 pub use config::{AppKind, ConversationLogAs, HubSpotConfig, HubSpotConfigKey, PathFamily};
 pub use core::HubSpotErrorParser;
-pub use credential::{HubSpotOAuth, TOKEN_PATH};
+pub use credential::{HubSpotOAuth, TOKEN_PATH, oauth};
 pub use mapping::MappingTarget;
 pub use records::HubRecords;
 

@@ -254,12 +254,13 @@ impl ErrorParser for OAuthErrors {
         }
         let mut vendor = r.vendor();
         let body: Option<Body> = serde_json::from_slice(r.body).ok();
+        // HubSpot adds a more specific `status` (`BAD_REFRESH_TOKEN`) next to RFC 6749's `error`.
         let code = body
             .as_ref()
-            .and_then(|b| b.error.clone().or(b.status.clone()));
+            .and_then(|b| b.status.clone().or(b.error.clone()));
         vendor.code = code.clone();
         match code.as_deref() {
-            Some("invalid_grant" | "BAD_REFRESH_TOKEN") => Error::new(
+            Some("invalid_grant" | "BAD_REFRESH_TOKEN" | "BAD_AUTH_CODE") => Error::new(
                 ErrorKind::Unauthorized,
                 "the refresh token is invalid, expired or revoked: re-authorise the connection",
             ),
