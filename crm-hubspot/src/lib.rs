@@ -33,6 +33,7 @@ mod reads;
 mod records;
 mod search;
 mod view;
+pub mod webhook;
 
 pub use backend::{HubSpot, HubSpotBuilder, VENDOR};
 pub use config::{AppKind, ConversationLogAs, HubSpotConfig, HubSpotConfigKey, PathFamily};
@@ -40,6 +41,7 @@ pub use core::HubSpotErrorParser;
 pub use credential::{HubSpotOAuth, TOKEN_PATH, oauth};
 pub use mapping::MappingTarget;
 pub use records::HubRecords;
+pub use webhook::HubSpotWebhook;
 
 #[cfg(test)]
 mod send_sync {
