@@ -86,6 +86,32 @@ pub(crate) struct Connection {
     settings: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     auth: Option<Auth>,
+    #[serde(default)]
+    webhook: Option<WebhookAuth>,
+}
+
+/// How the CRM signs the webhooks it sends (`[webhook]`): the shared secret (the generic spec's
+/// webhook secret; HubSpot's app client secret).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookAuth {
+    #[serde(default)]
+    secret: Option<String>,
+    #[serde(default)]
+    secret_file: Option<PathBuf>,
+    /// The public URL prefix (scheme and host) the CRM calls, for signatures over the URI.
+    #[serde(default)]
+    public_base: Option<String>,
+}
+
+impl std::fmt::Debug for WebhookAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookAuth")
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("secret_file", &self.secret_file)
+            .field("public_base", &self.public_base)
+            .finish()
+    }
 }
 
 #[derive(Deserialize)]
@@ -218,6 +244,42 @@ impl Connection {
 }
 
 impl Connection {
+    /// The webhook source this connection's CRM signs with, and the public URL prefix.
+    pub(crate) fn webhook_source(
+        &self,
+        dir: &Path,
+    ) -> Result<(Box<dyn crm_core::events::WebhookSource>, String)> {
+        let hook = self
+            .webhook
+            .as_ref()
+            .ok_or_else(|| Error::config("webhook: the connection file has no [webhook] table"))?;
+        let secret = secret_from(
+            hook.secret.as_deref(),
+            hook.secret_file.as_deref(),
+            dir,
+            "secret",
+        )?;
+        let base = hook.public_base.clone().unwrap_or_default();
+        match self.vendor.as_str() {
+            "generic-rest" => {
+                let spec = match &self.spec {
+                    Some(path) => Spec::from_file(&dir.join(path))?,
+                    None => Spec::default_spec()?,
+                };
+                let source =
+                    crm_generic_rest::GenericWebhook::new(&spec, secret, spec.name.clone())?;
+                Ok((Box::new(source), base))
+            }
+            "hubspot" => Ok((
+                Box::new(crm_hubspot::HubSpotWebhook::new(secret, "hubspot")?),
+                base,
+            )),
+            other => Err(Error::config(format!(
+                "webhook: no webhook verifier for vendor `{other}` yet"
+            ))),
+        }
+    }
+
     fn build_hubspot(
         &self,
         dir: &Path,

@@ -8,6 +8,7 @@
 mod bench;
 mod config;
 mod doctor;
+mod webhook;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -51,11 +52,29 @@ enum Command {
     Lookup(LookupArgs),
     /// Run the workloads W1–W4b and print requests, 429s, lost and duplicates.
     Bench(BenchArgs),
+    /// Webhook tools.
+    Webhook {
+        #[command(subcommand)]
+        command: WebhookCommand,
+    },
     /// Check what a connection's credential can do and whether creates can be idempotent.
     Doctor {
         /// The connection file.
         #[arg(long)]
         config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// Tell whether a captured request verifies with the connection's webhook secret, and why not.
+    Verify {
+        /// The connection file (its `[webhook]` table holds the secret).
+        #[arg(long)]
+        config: PathBuf,
+        /// The captured raw HTTP request (request line, headers, blank line, body).
+        #[arg(long)]
+        request: PathBuf,
     },
 }
 
@@ -116,6 +135,9 @@ async fn main() -> ExitCode {
         Command::Lookup(args) => run_lookup(args).await,
         Command::Bench(args) => run_bench(args).await,
         Command::Doctor { config } => run_doctor(config).await,
+        Command::Webhook {
+            command: WebhookCommand::Verify { config, request },
+        } => run_webhook_verify(config, request),
     };
     match result {
         Ok(code) => code,
@@ -462,4 +484,26 @@ async fn run_doctor(config: PathBuf) -> crm_core::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn run_webhook_verify(config: PathBuf, request: PathBuf) -> crm_core::Result<ExitCode> {
+    let (conn, dir) = Connection::load(&config)?;
+    let (source, base) = conn.webhook_source(&dir)?;
+    let raw = std::fs::read(&request).map_err(|e| {
+        crm_core::Error::invalid_input(format!("cannot read `{}`: {e}", request.display()))
+    })?;
+    let capture = webhook::parse(&raw)?;
+    match webhook::verify(source.as_ref(), &base, &capture) {
+        Ok(events) => {
+            println!("verified: {} event(s)", events.len());
+            for e in events {
+                println!("  {e}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err((status, e)) => {
+            println!("rejected: a receiver answers {status}: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
 }

@@ -187,3 +187,74 @@ async fn lookup_against_salesforce_through_a_connection_file() {
     assert_eq!(json["contact"]["id"], sf::CUSTOMER_CONTACT_ID);
     assert_eq!(json["account"]["data"]["name"], sf::CUSTOMER_ACCOUNT_NAME);
 }
+
+#[test]
+fn webhook_verify_tells_why_a_capture_fails() {
+    use crm_testkit::sandbox::webhooks::sign;
+    let dir = tempfile::tempdir().unwrap();
+    let conn = dir.path().join("conn.toml");
+    std::fs::write(
+        &conn,
+        "vendor = \"generic-rest\"\nbase_url = \"http://127.0.0.1:9/api/v1\"\n[auth]\nkind = \"none\"\n[webhook]\nsecret = \"${HOOK_SECRET}\"\npublic_base = \"https://bot.example\"\n",
+    )
+    .unwrap();
+    let body = r#"{"events":[{"event_id":"ev-9","type":"updated","object":"ticket","id":"t-5001","occurred_at":"2026-11-24T09:30:00.000Z","changed_fields":["status"]}]}"#;
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let capture = |sig: &str, body: &str| {
+        format!(
+            "POST /hooks/crm HTTP/1.1\r\nHost: bot.example\r\nContent-Type: application/json\r\nX-Sandbox-Timestamp: {ts}\r\nX-Sandbox-Signature: {sig}\r\n\r\n{body}"
+        )
+    };
+    let good = dir.path().join("good.http");
+    std::fs::write(
+        &good,
+        capture(&sign("whsec-cli", ts, body.as_bytes()), body),
+    )
+    .unwrap();
+    let tampered = dir.path().join("bad.http");
+    std::fs::write(
+        &tampered,
+        capture(
+            &sign("whsec-cli", ts, body.as_bytes()),
+            &body.replace("status", "priority"),
+        ),
+    )
+    .unwrap();
+    let env = [("HOOK_SECRET", "whsec-cli")];
+    let conn = conn.display().to_string();
+    let ok = run(
+        &[
+            "webhook",
+            "verify",
+            "--config",
+            &conn,
+            "--request",
+            &good.display().to_string(),
+        ],
+        &env,
+    );
+    let out = String::from_utf8(ok.stdout).unwrap();
+    assert!(ok.status.success(), "{out}");
+    assert!(out.contains("verified: 1 event"), "{out}");
+    assert!(out.contains("t-5001"), "{out}");
+    let bad = run(
+        &[
+            "webhook",
+            "verify",
+            "--config",
+            &conn,
+            "--request",
+            &tampered.display().to_string(),
+        ],
+        &env,
+    );
+    let out = String::from_utf8(bad.stdout).unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        out.contains("401") && out.contains("does not match"),
+        "{out}"
+    );
+}
