@@ -28,6 +28,7 @@ pub mod credential;
 mod id;
 pub mod limits;
 mod lister;
+pub mod outbound;
 mod soql;
 mod view;
 
@@ -35,6 +36,7 @@ pub use backend::{SObjectFamily, Salesforce, SalesforceBuilder};
 pub use config::{SalesforceConfig, SalesforceConfigKey};
 pub use credential::{Grant, JwtKey, SalesforceCredentials};
 pub use limits::{DAILY_BUCKET, DailyBudget, LimitEntry, parse_limit_info};
+pub use outbound::OutboundMessages;
 
 /// The vendor name this adapter reports.
 pub const VENDOR: &str = "salesforce";

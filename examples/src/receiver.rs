@@ -47,13 +47,34 @@ async fn handle(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let status = accept(&r, &method, &uri, &headers, &body);
+    match (status, r.source.acknowledgement()) {
+        // Salesforce Outbound Messages wait for a SOAP ACK body; others for a 2xx.
+        (StatusCode::OK, Some((content_type, ack))) => (
+            status,
+            [(axum::http::header::CONTENT_TYPE, content_type)],
+            ack,
+        )
+            .into_response(),
+        (status, _) => status.into_response(),
+    }
+}
+
+fn accept(
+    r: &Receiver,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
 ) -> StatusCode {
     let full_uri = format!("{}{}", r.public_base, uri);
     let request = WebhookRequest {
         method: method.as_str(),
         uri: &full_uri,
-        headers: &headers,
-        body: &body,
+        headers,
+        body,
     };
     let events = match r.source.verify_and_parse(&request) {
         Ok(events) => events,
