@@ -233,3 +233,88 @@ async fn a_busy_downstream_gets_a_retry_and_loses_nothing() {
     assert_eq!(statuses.last(), Some(&200));
     assert_eq!(got.len(), 2);
 }
+
+#[tokio::test]
+async fn hubspot_deliveries_round_trip_through_the_receiver() {
+    use crm_hubspot::HubSpotWebhook;
+    use crm_testkit::hubspot::webhooks::{Delivery as HsDelivery, HubSpotEmitter};
+    use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, demo as hs};
+    let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
+    let secret = "hubspot-app-secret";
+    let source = HubSpotWebhook::new(secret.to_owned().into(), "hubspot")
+        .unwrap()
+        .v3_only();
+    let cache = Arc::new(ViewCache::new(Duration::from_secs(60), 10));
+    let (url, mut rx) = crm_examples::receiver::serve_local(Arc::new(source), cache)
+        .await
+        .unwrap();
+    let mut props = serde_json::Map::new();
+    props.insert("hs_ticket_priority".into(), "HIGH".into());
+    assert!(fake.update_record("tickets", hs::OPEN_TICKET_ID, props));
+    let events = fake.take_webhook_events();
+    assert_eq!(events.len(), 1);
+    let statuses = HubSpotEmitter::new(&url, secret)
+        .deliver(
+            events,
+            HsDelivery {
+                duplicate: true,
+                reverse: true,
+            },
+        )
+        .await;
+    assert_eq!(statuses, [200, 200]);
+    let got = drain(&mut rx);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].kind, Some(ObjectKind::Ticket));
+    assert_eq!(got[0].record_id.as_str(), hs::OPEN_TICKET_ID);
+    assert_eq!(
+        got[0].change,
+        Change::Updated {
+            fields: vec!["hs_ticket_priority".into()]
+        }
+    );
+    // A forged delivery is refused and retried by the emitter, never handed on.
+    let mut props = serde_json::Map::new();
+    props.insert("subject".into(), "x".into());
+    assert!(fake.update_record("tickets", hs::OPEN_TICKET_ID, props));
+    let statuses = HubSpotEmitter::new(&url, "wrong-secret")
+        .deliver(fake.take_webhook_events(), HsDelivery::default())
+        .await;
+    assert!(statuses.iter().all(|s| *s == 401));
+    assert!(drain(&mut rx).is_empty());
+}
+
+#[tokio::test]
+async fn salesforce_outbound_messages_round_trip_and_are_acknowledged() {
+    use crm_salesforce::OutboundMessages;
+    use crm_testkit::salesforce::outbound::OutboundEmitter;
+    use crm_testkit::salesforce::{SalesforceFake, SalesforceFakeConfig, demo as sf};
+    let org = SalesforceFake::start(SalesforceFakeConfig::default()).await;
+    let source = OutboundMessages::new(&org.org_id(), "salesforce").unwrap();
+    let cache = Arc::new(ViewCache::new(Duration::from_secs(60), 10));
+    let (url, mut rx) = crm_examples::receiver::serve_local(Arc::new(source), cache)
+        .await
+        .unwrap();
+    let mut fields = serde_json::Map::new();
+    fields.insert("Status".into(), "Closed".into());
+    assert!(org.update_record("Case", sf::OPEN_CASE_ID, fields));
+    let changes = org.take_outbound_messages();
+    assert_eq!(changes.len(), 1);
+    // Salesforce redelivers until acknowledged, and may deliver again after: handed on once.
+    let statuses = OutboundEmitter::new(&url, org.org_id())
+        .deliver(changes.clone(), true)
+        .await;
+    assert_eq!(statuses, [200, 200]);
+    let got = drain(&mut rx);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].kind, Some(ObjectKind::Ticket));
+    assert!(
+        matches!(&got[0].change, Change::Updated { fields } if fields.contains(&"Status".to_owned()))
+    );
+    // Another org's message: refused (401), retried, never acknowledged.
+    let statuses = OutboundEmitter::new(&url, "00D5F0000000999UAA")
+        .deliver(changes, false)
+        .await;
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    assert!(drain(&mut rx).is_empty());
+}

@@ -43,6 +43,7 @@ mod routes;
 mod schema;
 mod search;
 mod store;
+pub mod webhooks;
 
 use std::fmt;
 use std::net::{Ipv4Addr, TcpListener};
@@ -365,20 +366,34 @@ impl HubSpotFake {
     /// edit invalid.
     pub fn update_record(&self, object: &str, id: &str, properties: Map<String, Value>) -> bool {
         let mut st = lock(&self.state);
-        let (Some(idx), Ok(id)) = (st.store.object_index(object), id.parse::<u64>()) else {
+        let (Some(idx), Ok(num)) = (st.store.object_index(object), id.parse::<u64>()) else {
             return false;
         };
-        st.store.update(idx, id, &properties).is_ok()
+        if st.store.update(idx, num, &properties).is_err() {
+            return false;
+        }
+        // One propertyChange event per property, as HubSpot sends them.
+        for (name, value) in &properties {
+            let extra = serde_json::json!({"propertyName": name, "propertyValue": value});
+            webhooks::log(&mut st, object, num, "propertyChange", extra);
+        }
+        true
+    }
+
+    /// Takes the webhook events of UI-side changes ([`HubSpotFake::update_record`],
+    /// [`HubSpotFake::create_record`]) recorded since the last call, oldest first, in HubSpot's
+    /// payload format; post them with a [`webhooks::HubSpotEmitter`].
+    pub fn take_webhook_events(&self) -> Vec<Value> {
+        std::mem::take(&mut lock(&self.state).webhooks)
     }
 
     /// Creates a record as an agent in the UI would; its id, or `None` when invalid.
     pub fn create_record(&self, object: &str, properties: Map<String, Value>) -> Option<String> {
         let mut st = lock(&self.state);
         let idx = st.store.object_index(object)?;
-        st.store
-            .create(idx, &properties, &[])
-            .ok()
-            .map(|id| id.to_string())
+        let id = st.store.create(idx, &properties, &[]).ok()?;
+        webhooks::log(&mut st, object, id, "creation", serde_json::json!({}));
+        Some(id.to_string())
     }
 }
 

@@ -26,6 +26,9 @@ pub(crate) struct State {
     pub(crate) token: String,
     pub(crate) paths: PathFamilies,
     rng: fastrand::Rng,
+    /// Webhook events for UI-side changes, not yet taken by an emitter.
+    pub(crate) webhooks: Vec<serde_json::Value>,
+    pub(crate) event_seq: u64,
 }
 
 impl State {
@@ -45,6 +48,8 @@ impl State {
             token,
             paths,
             rng: fastrand::Rng::new(),
+            webhooks: Vec::new(),
+            event_seq: 0,
         }
     }
 

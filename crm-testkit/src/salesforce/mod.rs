@@ -47,6 +47,7 @@ pub mod demo;
 mod error;
 mod faults;
 mod ids;
+pub mod outbound;
 mod routes;
 mod schema;
 mod soql;
@@ -294,10 +295,36 @@ impl SalesforceFake {
     /// Edits a record as a user in Salesforce's UI would (closing a case): the same rules as a
     /// PATCH, outside HTTP (no faults, auth or counting). `false` when the edit is refused.
     pub fn update_record(&self, sobject: &str, id: &str, fields: Map<String, Value>) -> bool {
-        lock(&self.state)
+        let mut st = lock(&self.state);
+        let ok = st
             .store
             .update(sobject, id, &fields, WriteOpts { allow_save: true })
-            .is_ok()
+            .is_ok();
+        if ok {
+            let mut sent = fields;
+            sent.insert(
+                "LastModifiedDate".into(),
+                Value::String(
+                    chrono::Utc::now()
+                        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                        .to_string(),
+                ),
+            );
+            st.outbound.push((sobject.to_owned(), id.to_owned(), sent));
+        }
+        ok
+    }
+
+    /// The org's 18-character id (`OrganizationId` in Outbound Messages).
+    pub fn org_id(&self) -> String {
+        lock(&self.state).auth.org_id.clone()
+    }
+
+    /// Takes the Outbound-message notifications of UI-side changes
+    /// ([`SalesforceFake::update_record`]) recorded since the last call, as
+    /// `(sObject, record id, fields)`; post them with an [`outbound::OutboundEmitter`].
+    pub fn take_outbound_messages(&self) -> Vec<(String, String, Map<String, Value>)> {
+        std::mem::take(&mut lock(&self.state).outbound)
     }
 
     /// Creates a record as a user in Salesforce's UI would; returns its id.

@@ -37,6 +37,8 @@ pub(crate) struct State {
     pub(crate) instance_origin: String,
     /// Method and path (no query string) of every API request, in order.
     pub(crate) log: Vec<(String, String)>,
+    /// Outbound-message notifications of UI-side changes: (sObject, record id, fields sent).
+    pub(crate) outbound: Vec<(String, String, serde_json::Map<String, Value>)>,
 }
 
 impl State {
@@ -55,6 +57,7 @@ impl State {
             login_origin: String::new(),
             instance_origin: String::new(),
             log: Vec::new(),
+            outbound: Vec::new(),
         }
     }
 }
