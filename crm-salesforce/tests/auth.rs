@@ -207,3 +207,40 @@ async fn secrets_never_appear_in_debug_output() {
         assert!(!text.contains(secret), "{secret} leaked: {text}");
     }
 }
+
+#[tokio::test]
+async fn a_skewed_clock_makes_the_jwt_assertion_rejected_with_a_typed_error() {
+    let (private, public) = common::rsa_key_pair();
+    // The org's clock runs 5 minutes ahead (the assertion, exp = now + 2 min, looks expired),
+    // then 5 minutes behind (exp looks more than 3 minutes away).
+    for skew in [300, -300] {
+        let org = common::fake(SalesforceFakeConfig {
+            jwt_public_key_pem: Some(public.clone()),
+            clock_skew_secs: skew,
+            ..SalesforceFakeConfig::default()
+        })
+        .await;
+        let c = org.config().clone();
+        let crm = SalesforceBuilder::new()
+            .with_login_url(org.login_url())
+            .with_jwt_bearer(
+                &c.client_id,
+                &c.username,
+                SecretString::from(private.clone()),
+            )
+            .build()
+            .unwrap();
+        let err = crm.contacts().find_by(&jane()).await.unwrap_err();
+        assert_eq!(
+            err.kind(),
+            &crm_core::ErrorKind::Unauthorized,
+            "skew {skew}: {err}"
+        );
+        assert_eq!(
+            org.requests().total,
+            0,
+            "no API call was made with skew {skew}"
+        );
+        assert!(!err.is_retryable());
+    }
+}

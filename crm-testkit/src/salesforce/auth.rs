@@ -23,6 +23,8 @@ pub(crate) struct AuthConfig {
     pub(crate) jwt_public_key_pem: Option<String>,
     pub(crate) jwt_audiences: Vec<String>,
     pub(crate) token_lifetime: Duration,
+    /// The org's clock minus the client's, in seconds.
+    pub(crate) clock_skew_secs: i64,
 }
 
 struct Session {
@@ -155,7 +157,11 @@ impl AuthState {
                 _ => oauth("invalid_grant", "invalid assertion"),
             }
         })?;
-        let ahead = data.claims.exp - chrono::Utc::now().timestamp();
+        let org_now = chrono::Utc::now().timestamp() + self.config.clock_skew_secs;
+        let ahead = data.claims.exp - org_now;
+        if ahead <= 0 {
+            return Err(oauth("invalid_grant", "expired authorization code"));
+        }
         if ahead > MAX_ASSERTION_SECS {
             return Err(oauth("invalid_grant", "invalid assertion"));
         }

@@ -93,6 +93,9 @@ pub struct SalesforceFakeConfig {
     pub extra_contacts: usize,
     /// The standard Contact duplicate rule (same email) is active; default `true`.
     pub duplicate_rule: bool,
+    /// How far the org's clock is ahead of the client's, in seconds (negative: behind), for
+    /// testing JWT assertions a skewed clock makes invalid. Default 0.
+    pub clock_skew_secs: i64,
 }
 
 impl fmt::Debug for SalesforceFakeConfig {
@@ -119,6 +122,7 @@ impl Default for SalesforceFakeConfig {
                 "https://test.salesforce.com".into(),
             ],
             token_lifetime: Duration::from_secs(2 * 60 * 60),
+            clock_skew_secs: 0,
             daily_api_limit: 15_000,
             api_usage_start: 0,
             demo_data: true,
@@ -212,6 +216,7 @@ impl SalesforceFake {
                 jwt_public_key_pem: config.jwt_public_key_pem.clone(),
                 jwt_audiences: config.jwt_audiences.clone(),
                 token_lifetime: config.token_lifetime,
+                clock_skew_secs: config.clock_skew_secs,
             },
             ids::make("00D", 1),
         );
