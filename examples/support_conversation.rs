@@ -9,7 +9,8 @@
 //! conversation: recognise a returning customer by email and by phone, print the 360° view, write
 //! a lead with a follow-up task, open a ticket, read its status back, log the transcript, and
 //! hear from the CRM (a signed webhook) when an agent solves the ticket.
-//! Personal values are masked in everything printed.
+//! Personal values are masked in everything printed. `CRM_AUDIT_FILE=audit.jsonl` writes the
+//! audit trail of every write to a JSON-lines file.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -45,10 +46,17 @@ async fn run() -> crm_core::Result<()> {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "sandbox CRM listening at {}", sandbox.base_url());
 
-    let crm = GenericRestBuilder::new()
+    let mut builder = GenericRestBuilder::new()
         .with_base_url(sandbox.base_url())
         .with_token(sandbox.token().to_owned().into())
-        .build()?;
+        .with_connection_name("sandbox");
+    // CRM_AUDIT_FILE=audit.jsonl keeps the audit trail of every write in a JSON-lines file.
+    if let Ok(path) = std::env::var("CRM_AUDIT_FILE") {
+        let sink =
+            crm_core::audit::JsonLinesAudit::open(path, crm_core::audit::FsyncPolicy::EveryRecord)?;
+        builder = builder.with_audit_sink(Arc::new(sink));
+    }
+    let crm = builder.build()?;
     let _ = writeln!(out, "connected: vendor {}", crm.vendor());
 
     let script = Script {
