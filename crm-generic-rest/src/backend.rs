@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crm_core::audit::{AuditSink, TracingAudit};
 use crm_core::credential::{CredentialProvider, StaticCredential};
+use crm_core::mapping::WriteMode;
 use std::num::NonZeroU32;
 
 use crm_core::limits::{BucketConfig, DEFAULT_BUCKET, LimitHint, PacingLimiter, RateLimiter};
@@ -426,7 +427,7 @@ impl<T: Entity> RestObject<T> {
         ctx: &WriteContext,
         operation: &str,
     ) -> Result<Upserted<T>> {
-        let result = match self.core.body_for(input) {
+        let result = match self.core.body_for(input, WriteMode::Update) {
             Ok(body) => self.upsert_inner(key, body, operation).await,
             Err(e) => Err(e),
         };
@@ -441,7 +442,7 @@ impl<T: Entity> RestObject<T> {
     async fn create_inner(&self, input: &T, ctx: &WriteContext) -> Result<Record<T>> {
         let operation = op::<T>("create");
         let object = self.check(&operation)?;
-        let body = self.core.body_for(input)?;
+        let body = self.core.body_for(input, WriteMode::Create)?;
         let header = self.core.idempotency_header()?;
         match (&ctx.idempotency_key, header) {
             (Some(key), Some(header)) => {
@@ -475,7 +476,7 @@ impl<T: Entity> RestObject<T> {
     }
 
     async fn update_inner(&self, id: &RecordId, patch: &T) -> Result<Record<T>> {
-        let body = self.core.body_for(patch)?;
+        let body = self.core.body_for(patch, WriteMode::Update)?;
         self.update_vendor(id, body).await
     }
 
@@ -824,7 +825,9 @@ impl Crm for GenericRest {
 
 impl GenericRest {
     async fn link_inner(&self, from: &RecordRef, common: &FieldMap) -> Result<()> {
-        let body = self.core.body_from_common(from.kind, common)?;
+        let body = self
+            .core
+            .body_from_common(from.kind, common, WriteMode::Update)?;
         match from.kind {
             ObjectKind::Contact => self.contacts.update_vendor(&from.id, body).await.map(drop),
             ObjectKind::Account => self.accounts.update_vendor(&from.id, body).await.map(drop),

@@ -354,6 +354,9 @@ pub struct ObjectSpec {
     /// Enum value maps (see [`ObjectMapping::values`]).
     #[serde(default)]
     pub values: BTreeMap<String, BTreeMap<String, String>>,
+    /// Field rules (see [`ObjectMapping::rules`]).
+    #[serde(default)]
+    pub rules: BTreeMap<String, crm_core::mapping::FieldRule>,
 }
 
 fn post() -> String {
@@ -385,6 +388,7 @@ impl ObjectSpec {
             states: self.states.clone(),
             labels: self.labels.clone(),
             values: self.values.clone(),
+            rules: self.rules.clone(),
             pass_through: true,
         }
     }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crm_core::audit::{self, AuditRecord, AuditSink};
-use crm_core::mapping::ObjectMapping;
+use crm_core::mapping::{ObjectMapping, WriteMode};
 use crm_core::model::fields::parse_datetime;
 use crm_core::reexports::http::{HeaderName, Method};
 use crm_core::reexports::serde_json::{self, Map, Value};
@@ -102,16 +102,21 @@ impl Core {
     }
 
     /// Common fields of an entity → the vendor's JSON body.
-    pub(crate) fn body_for<T: Entity>(&self, entity: &T) -> Result<Map<String, Value>> {
-        self.body_from_common(T::KIND, &entity.to_fields())
+    pub(crate) fn body_for<T: Entity>(
+        &self,
+        entity: &T,
+        mode: WriteMode,
+    ) -> Result<Map<String, Value>> {
+        self.body_from_common(T::KIND, &entity.to_fields(), mode)
     }
 
     pub(crate) fn body_from_common(
         &self,
         kind: ObjectKind,
         common: &FieldMap,
+        mode: WriteMode,
     ) -> Result<Map<String, Value>> {
-        let vendor = self.mapping(kind)?.to_vendor(kind, common)?;
+        let vendor = self.mapping(kind)?.to_vendor_as(kind, common, mode)?;
         Ok(vendor
             .into_iter()
             .map(|(k, v)| (k, value_to_json(v)))

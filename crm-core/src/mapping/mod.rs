@@ -18,9 +18,15 @@
 //! solved = "Solved"
 //! ```
 
+mod file;
+mod rules;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
+
+pub use file::{MappingFile, line_of};
+pub use rules::{Direction, FieldRule, FieldType, Ownership, Transform};
 
 use crate::error::{Error, Result};
 use crate::model::{
@@ -28,7 +34,7 @@ use crate::model::{
 };
 
 /// How one object kind's fields map to a vendor's.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectMapping {
     /// Common field name → vendor field name.
@@ -44,6 +50,9 @@ pub struct ObjectMapping {
     /// values the vendor spells differently (`conversation_log` → `chat_log`).
     #[serde(default)]
     pub values: BTreeMap<String, BTreeMap<String, String>>,
+    /// Per common field: direction, type, transforms, limits, default, `send`, ownership.
+    #[serde(default)]
+    pub rules: BTreeMap<String, FieldRule>,
     /// Whether fields without a rule pass through under their own name (custom fields the
     /// vendor and the caller both call the same). Default `true`.
     #[serde(default = "yes")]
@@ -52,6 +61,30 @@ pub struct ObjectMapping {
 
 fn yes() -> bool {
     true
+}
+
+impl Default for ObjectMapping {
+    /// An empty mapping that passes every field through under its own name (as the TOML
+    /// default does).
+    fn default() -> Self {
+        Self {
+            fields: BTreeMap::new(),
+            states: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            values: BTreeMap::new(),
+            rules: BTreeMap::new(),
+            pass_through: true,
+        }
+    }
+}
+
+/// Whether a write creates a record (required fields are checked) or changes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// A create: every required field must be present.
+    Create,
+    /// An update: only the fields given are written.
+    Update,
 }
 
 /// The status fields of each kind, and the state names valid for each.
@@ -114,6 +147,19 @@ impl ObjectMapping {
                 }
             }
         }
+        for (field, rule) in &self.rules {
+            let at = rule.at();
+            if let Some(problem) = rule.problems().first() {
+                return Err(Error::config(format!(
+                    "{context}: rules.{field}: {problem}{at}"
+                )));
+            }
+            if rule.required && self.vendor_name(field).is_none() && rule.default.is_none() {
+                return Err(Error::config(format!(
+                    "{context}: rules.{field}: required, but no vendor field writes it{at}"
+                )));
+            }
+        }
         for field in self.labels.keys() {
             if !statuses.iter().any(|(f, _)| f == field) {
                 return Err(Error::config(format!(
@@ -133,9 +179,59 @@ impl ObjectMapping {
         }
     }
 
-    /// Common fields → vendor fields, for a write. A status given only by state gets the first
-    /// vendor value (in sorted order) that maps to that state.
+    /// Common fields → vendor fields, for an update (see [`ObjectMapping::to_vendor_as`]).
     pub fn to_vendor(&self, kind: ObjectKind, common: &FieldMap) -> Result<FieldMap> {
+        self.to_vendor_as(kind, common, WriteMode::Update)
+    }
+
+    /// Common fields → vendor fields, for a write. Rules apply: read-only and `send = false`
+    /// fields are left out, transforms run, types and lengths are checked, and on a create
+    /// every required field must be there (or have a default). A status given only by state
+    /// gets the first vendor value (in sorted order) that maps to that state. Errors name the
+    /// field and, when known, the mapping line.
+    pub fn to_vendor_as(
+        &self,
+        kind: ObjectKind,
+        common: &FieldMap,
+        mode: WriteMode,
+    ) -> Result<FieldMap> {
+        let mut prepared = FieldMap::new();
+        for (name, value) in common {
+            match self.rules.get(name) {
+                Some(rule) if rule.direction == Direction::Read || !rule.send => {}
+                Some(rule) => {
+                    let v = rule.prepare(kind.as_str(), name, value.clone())?;
+                    prepared.insert(name.clone(), v);
+                }
+                None => {
+                    prepared.insert(name.clone(), value.clone());
+                }
+            }
+        }
+        if mode == WriteMode::Create {
+            for (name, rule) in &self.rules {
+                if !rule.required || prepared.get(name).is_some_and(|v| !v.is_null()) {
+                    continue;
+                }
+                match rules::default_value(rule) {
+                    Some(d) => {
+                        prepared.insert(name.clone(), d);
+                    }
+                    None => {
+                        return Err(Error::new(
+                            crate::ErrorKind::Validation {
+                                fields: vec![crate::FieldError::new(
+                                    name.clone(),
+                                    Some("required".into()),
+                                )],
+                            },
+                            format!("{kind}.{name}: required by the mapping{}", rule.at()),
+                        ));
+                    }
+                }
+            }
+        }
+        let common = &prepared;
         let mut out = FieldMap::new();
         let status_names: BTreeSet<&str> = status_fields(kind).iter().map(|(f, _)| *f).collect();
         for (name, value) in common {
@@ -211,7 +307,22 @@ impl ObjectMapping {
                 ),
                 (v, _) => v,
             };
+            if self
+                .rules
+                .get(&common)
+                .is_some_and(|r| r.direction == Direction::Write)
+            {
+                continue;
+            }
             out.insert(common, value);
+        }
+        for (name, rule) in &self.rules {
+            if rule.direction != Direction::Write
+                && out.get(name).is_none_or(FieldValue::is_null)
+                && let Some(d) = rules::default_value(rule)
+            {
+                out.insert(name.clone(), d);
+            }
         }
         for (status, _) in status_fields(kind) {
             let Some(FieldValue::Text(raw)) = out.get(*status).cloned() else {
