@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crm_core::audit::{AuditSink, TracingAudit};
 use crm_core::credential::{CredentialProvider, StaticCredential};
-use crm_core::mapping::WriteMode;
+use crm_core::mapping::{MappingFile, WriteMode};
 use std::num::NonZeroU32;
 
 use crm_core::limits::{BucketConfig, DEFAULT_BUCKET, LimitHint, PacingLimiter, RateLimiter};
@@ -51,6 +51,7 @@ pub struct GenericRestBuilder {
     limiter: Option<Arc<dyn RateLimiter>>,
     connection: Option<String>,
     audit: Option<Arc<dyn AuditSink>>,
+    mapping: Option<MappingFile>,
 }
 
 impl fmt::Debug for GenericRestBuilder {
@@ -87,7 +88,15 @@ impl GenericRestBuilder {
             limiter: None,
             connection: None,
             audit: None,
+            mapping: None,
         }
+    }
+
+    /// Lays a mapping file over the spec's field mapping (see `crm_core::mapping::MappingFile`;
+    /// load it with [`crate::MAPPING_TARGETS`]). Its `version@hash` goes into every audit record.
+    pub fn with_mapping_file(mut self, file: MappingFile) -> Self {
+        self.mapping = Some(file);
+        self
     }
 
     /// A name for this connection (a tenant's CRM) in audit records and logs. Default: the
@@ -215,7 +224,13 @@ impl GenericRestBuilder {
         let capabilities = capabilities(&spec);
         let connection = self.connection.unwrap_or_else(|| spec.name.clone());
         let audit = self.audit.unwrap_or_else(|| Arc::new(TracingAudit));
-        let core = Core::new(http.build()?, spec, connection, audit)?;
+        let core = Core::new(
+            http.build()?,
+            spec,
+            connection,
+            audit,
+            self.mapping.as_ref(),
+        )?;
         Ok(GenericRest {
             contacts: RestObject::new(core.clone()),
             accounts: RestObject::new(core.clone()),
@@ -308,6 +323,18 @@ impl GenericRest {
     /// A builder.
     pub fn builder() -> GenericRestBuilder {
         GenericRestBuilder::new()
+    }
+
+    /// Replaces the mapping file for new work, without a restart: calls already running keep
+    /// the mapping they started with. The file is validated against the spec first; on an
+    /// error nothing changes.
+    pub fn set_mapping_file(&self, file: Option<&MappingFile>) -> Result<()> {
+        self.core.swap_mapping(file)
+    }
+
+    /// `version@hash` of the mapping file in use, if any.
+    pub fn mapping_label(&self) -> Option<String> {
+        self.core.mapping_label()
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crm_core::audit::{self, AuditRecord, AuditSink};
-use crm_core::mapping::{ObjectMapping, WriteMode};
+use crm_core::mapping::{MappingFile, ObjectMapping, WriteMode};
 use crm_core::model::fields::parse_datetime;
 use crm_core::reexports::http::{HeaderName, Method};
 use crm_core::reexports::serde_json::{self, Map, Value};
@@ -18,13 +18,68 @@ use crm_core::{
 
 use crate::config::{KindName, ObjectSpec, Spec};
 
+/// The object tables a mapping file may hold for this adapter.
+pub const MAPPING_TARGETS: &[(&str, ObjectKind)] = &[
+    ("contact", ObjectKind::Contact),
+    ("account", ObjectKind::Account),
+    ("lead", ObjectKind::Lead),
+    ("opportunity", ObjectKind::Opportunity),
+    ("ticket", ObjectKind::Ticket),
+    ("activity", ObjectKind::Activity),
+];
+
+/// The mappings in use: the spec's, with a mapping file laid over them.
+#[derive(Debug)]
+pub(crate) struct Mappings {
+    by_kind: BTreeMap<ObjectKind, Arc<ObjectMapping>>,
+    label: Option<String>,
+}
+
+impl Mappings {
+    fn build(spec: &Spec, file: Option<&MappingFile>) -> Result<Self> {
+        let mut by_kind = BTreeMap::new();
+        for kind in ObjectKind::ALL {
+            let Some(object) = spec.object(kind) else {
+                continue;
+            };
+            let base = object.mapping();
+            let merged = match file {
+                Some(f) => {
+                    let m = f.overlay(kind.as_str(), &base);
+                    m.validate(kind, &format!("{} over the spec: [{kind}]", f.origin))?;
+                    m
+                }
+                None => base,
+            };
+            by_kind.insert(kind, Arc::new(merged));
+        }
+        if let Some(f) = file
+            && let Some(extra) = f
+                .objects
+                .keys()
+                .find(|k| !by_kind.keys().any(|kind| kind.as_str() == k.as_str()))
+        {
+            return Err(Error::config(format!(
+                "{}: [{extra}]: the spec `{}` declares no such object",
+                f.origin, spec.name
+            )));
+        }
+        Ok(Self {
+            by_kind,
+            label: file.map(MappingFile::label),
+        })
+    }
+}
+
 /// Everything one connection shares: the HTTP client, the spec, the mappings.
 #[derive(Debug)]
 pub(crate) struct Core {
     pub(crate) http: HttpClient,
     pub(crate) spec: Spec,
     pub(crate) region: Region,
-    mappings: BTreeMap<ObjectKind, ObjectMapping>,
+    /// Swapped whole when a new mapping file is loaded, so in-flight work keeps the mapping it
+    /// started with and new work sees the new one.
+    mappings: std::sync::RwLock<Arc<Mappings>>,
     connection: String,
     audit: Arc<dyn AuditSink>,
 }
@@ -35,20 +90,40 @@ impl Core {
         spec: Spec,
         connection: String,
         audit: Arc<dyn AuditSink>,
+        file: Option<&MappingFile>,
     ) -> Result<Arc<Self>> {
         let region = spec.region()?;
-        let mappings = ObjectKind::ALL
-            .into_iter()
-            .filter_map(|k| spec.object(k).map(|o| (k, o.mapping())))
-            .collect();
+        let mappings = Mappings::build(&spec, file)?;
         Ok(Arc::new(Self {
             http,
             spec,
             region,
-            mappings,
+            mappings: std::sync::RwLock::new(Arc::new(mappings)),
             connection,
             audit,
         }))
+    }
+
+    fn mappings(&self) -> Arc<Mappings> {
+        self.mappings
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the mapping for new work: the spec's, overlaid with `file`.
+    pub(crate) fn swap_mapping(&self, file: Option<&MappingFile>) -> Result<()> {
+        let next = Arc::new(Mappings::build(&self.spec, file)?);
+        *self
+            .mappings
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = next;
+        Ok(())
+    }
+
+    /// `version@hash` of the mapping file in use, if one is.
+    pub(crate) fn mapping_label(&self) -> Option<String> {
+        self.mappings().label.clone()
     }
 
     /// Records one write in the audit trail: field names from `common`, never values.
@@ -65,7 +140,7 @@ impl Core {
             .keys()
             .map(|k| k.strip_suffix("_state").unwrap_or(k).to_owned())
             .collect();
-        let record = AuditRecord::new(
+        let mut record = AuditRecord::new(
             &self.connection,
             crate::VENDOR,
             operation,
@@ -74,6 +149,7 @@ impl Core {
             fields.into_iter().collect(),
         )
         .finish(result, id);
+        record.mapping_version = self.mapping_label();
         audit::emit(self.audit.as_ref(), &record);
     }
 
@@ -86,9 +162,11 @@ impl Core {
         })
     }
 
-    pub(crate) fn mapping(&self, kind: ObjectKind) -> Result<&ObjectMapping> {
-        self.mappings
+    pub(crate) fn mapping(&self, kind: ObjectKind) -> Result<Arc<ObjectMapping>> {
+        self.mappings()
+            .by_kind
             .get(&kind)
+            .cloned()
             .ok_or_else(|| Error::unsupported(kind.as_str(), "no such object in the spec"))
     }
 

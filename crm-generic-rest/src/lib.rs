@@ -22,10 +22,11 @@
 
 mod backend;
 pub mod config;
-mod core;
+pub(crate) mod core;
 mod lister;
 mod webhook;
 
 pub use backend::{GenericRest, GenericRestBuilder, RestObject, VENDOR};
 pub use config::{DEFAULT_SPEC, Spec};
+pub use core::MAPPING_TARGETS;
 pub use webhook::GenericWebhook;

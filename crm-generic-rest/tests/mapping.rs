@@ -1,0 +1,211 @@
+//! A mapping file laid over the spec: rules applied on writes and reads against the sandbox,
+//! per-record failures in a batch, the version in the audit trail, and a swap without restart.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::sync::{Arc, Mutex};
+
+use crm_core::audit::{AuditRecord, AuditSink};
+use crm_core::mapping::MappingFile;
+use crm_core::{
+    Contact, Crm, Email, ErrorKind, FieldValue, Personal, Phone, Region, Result, WriteContext,
+};
+use crm_generic_rest::{GenericRestBuilder, MAPPING_TARGETS};
+use crm_testkit::sandbox::{Sandbox, SandboxConfig};
+
+#[derive(Debug, Default)]
+struct Captured(Mutex<Vec<AuditRecord>>);
+
+impl AuditSink for Captured {
+    fn record(&self, record: &AuditRecord) -> Result<()> {
+        self.0.lock().unwrap().push(record.clone());
+        Ok(())
+    }
+}
+
+const MAPPING: &str = r#"version = "acme-7"
+
+[contact.fields]
+tier = "loyalty_tier"
+
+[contact.rules.email]
+type = "email"
+transforms = ["trim", "lowercase"]
+required = true
+
+[contact.rules.title]
+max_length = 12
+
+[contact.rules.phone]
+transforms = ["e164"]
+
+[contact.rules.preferred_language]
+send = false
+
+[contact.rules.tier]
+default = "standard"
+"#;
+
+async fn setup(text: &str) -> (Sandbox, crm_generic_rest::GenericRest, Arc<Captured>) {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await;
+    let file = MappingFile::parse(text, "acme.toml", MAPPING_TARGETS).unwrap();
+    let audit = Arc::new(Captured::default());
+    let crm = GenericRestBuilder::new()
+        .with_base_url(sandbox.base_url())
+        .with_token(sandbox.token().to_owned().into())
+        .with_mapping_file(file)
+        .with_audit_sink(audit.clone())
+        .build()
+        .unwrap();
+    (sandbox, crm, audit)
+}
+
+fn contact(email: &str, title: &str) -> Contact {
+    Contact {
+        email: Some(Email::from_vendor(email)),
+        last_name: Some(Personal::new("Mapped".to_owned())),
+        title: Some(title.to_owned()),
+        ..Contact::default()
+    }
+}
+
+#[tokio::test]
+async fn rules_apply_on_writes_and_reads() {
+    let (sandbox, crm, audit) = setup(MAPPING).await;
+    let mut c = contact("  Mia@Example.COM ", "Buyer");
+    c.phone = Some(Phone::from_vendor("(415) 555-0199", Region::us()));
+    c.custom.insert("preferred_language".into(), "fr".into());
+    c.custom.insert("tier".into(), "gold".into());
+    let created = crm
+        .contacts()
+        .create(&c, &WriteContext::default())
+        .await
+        .unwrap();
+    let stored = sandbox.record("contacts", created.id.as_str()).unwrap();
+    assert_eq!(stored["email"], "mia@example.com");
+    assert_eq!(stored["phone"], "+14155550199");
+    assert_eq!(
+        stored["loyalty_tier"], "gold",
+        "a custom field under the file's vendor name"
+    );
+    assert!(
+        stored["preferred_language"].is_null(),
+        "send = false never leaves the process"
+    );
+    // Reads: the tier default fills a record that has none.
+    let plain = crm
+        .contacts()
+        .create(
+            &contact("plain@example.com", "Ops"),
+            &WriteContext::default(),
+        )
+        .await
+        .unwrap();
+    let read = crm.contacts().get(&plain.id).await.unwrap();
+    assert_eq!(read.custom.get("tier"), Some(&FieldValue::from("standard")));
+    // Every audit record carries the mapping's version and content hash.
+    let label = crm.mapping_label().unwrap();
+    assert!(label.starts_with("acme-7@"));
+    assert!(
+        audit
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|r| r.mapping_version.as_deref() == Some(label.as_str()))
+    );
+}
+
+#[tokio::test]
+async fn bad_values_fail_only_their_record_naming_field_and_line() {
+    let (sandbox, crm, _) = setup(MAPPING).await;
+    let before = sandbox.requests().total;
+    let inputs = vec![
+        contact("ok-1@example.com", "Buyer"),
+        contact("ok-2@example.com", "Head of Procurement and Logistics"),
+        Contact {
+            email: None,
+            last_name: Some(Personal::new("No email".to_owned())),
+            ..Contact::default()
+        },
+        {
+            let mut c = contact("ok-3@example.com", "Buyer");
+            c.phone = Some(Phone::from_vendor("call reception", Region::us()));
+            c
+        },
+        contact("ok-4@example.com", "Buyer"),
+    ];
+    let results = crm
+        .contacts()
+        .create_batch(&inputs, &WriteContext::default())
+        .await;
+    let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
+    assert_eq!(ok, [true, false, false, false, true]);
+    let too_long = results[1].as_ref().unwrap_err();
+    assert_eq!(too_long.kind(), &ErrorKind::Mapping);
+    assert!(
+        too_long.message().contains("contact.title")
+            && too_long.message().contains("mapping line 11"),
+        "{too_long}"
+    );
+    let missing = results[2].as_ref().unwrap_err();
+    assert!(
+        matches!(missing.kind(), ErrorKind::Validation { fields } if fields[0].field == "email"),
+        "{missing}"
+    );
+    assert!(missing.message().contains("mapping line 6"), "{missing}");
+    let phone = results[3].as_ref().unwrap_err();
+    assert!(phone.message().contains("contact.phone"), "{phone}");
+    // The refused records never reached the CRM.
+    assert_eq!(sandbox.requests().total - before, 2);
+}
+
+#[tokio::test]
+async fn a_new_mapping_version_is_swapped_in_without_a_restart() {
+    let (sandbox, crm, audit) = setup(MAPPING).await;
+    let first = crm.mapping_label().unwrap();
+    let v8 = MappingFile::parse(
+        &MAPPING
+            .replace("acme-7", "acme-8")
+            .replace("max_length = 12", "max_length = 40"),
+        "acme.toml",
+        MAPPING_TARGETS,
+    )
+    .unwrap();
+    // A file that does not fit the spec is refused and the old mapping stays.
+    let bad = MappingFile::parse(
+        "version = \"x\"\n[activity.fields]\nkind = \"subject\"\nsubject = \"subject\"\n",
+        "bad.toml",
+        MAPPING_TARGETS,
+    );
+    assert!(bad.is_err());
+    crm.set_mapping_file(Some(&v8)).unwrap();
+    let second = crm.mapping_label().unwrap();
+    assert_ne!(first, second);
+    assert!(second.starts_with("acme-8@"));
+    let long = contact("swap@example.com", "Head of Procurement and Logistics");
+    let created = crm
+        .contacts()
+        .create(&long, &WriteContext::default())
+        .await
+        .unwrap();
+    assert!(sandbox.record("contacts", created.id.as_str()).is_some());
+    assert_eq!(
+        audit
+            .0
+            .lock()
+            .unwrap()
+            .last()
+            .unwrap()
+            .mapping_version
+            .as_deref(),
+        Some(second.as_str())
+    );
+    crm.set_mapping_file(None).unwrap();
+    assert_eq!(crm.mapping_label(), None);
+}
