@@ -49,8 +49,10 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use crm_core::ObjectKind;
 use crm_core::credential::StaticCredential;
 use crm_core::limits::RateLimiter;
+use crm_core::mapping::MappingFile;
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Crm, Error, Result};
 use crm_generic_rest::{GenericRestBuilder, Spec};
@@ -88,6 +90,9 @@ pub(crate) struct Connection {
     auth: Option<Auth>,
     #[serde(default)]
     webhook: Option<WebhookAuth>,
+    /// A mapping file laid over the adapter's default mapping.
+    #[serde(default)]
+    mapping: Option<PathBuf>,
 }
 
 /// How the CRM signs the webhooks it sends (`[webhook]`): the shared secret (the generic spec's
@@ -209,6 +214,9 @@ impl Connection {
         if let Some(l) = limiter {
             b = b.with_limiter(l);
         }
+        if let Some(file) = self.mapping_file(dir)? {
+            b = b.with_mapping_file(file);
+        }
         if let Some(spec) = &self.spec {
             b = b.with_spec_file(dir.join(spec));
         }
@@ -243,7 +251,61 @@ impl Connection {
     }
 }
 
+/// The object tables a mapping file may hold, per vendor.
+pub(crate) fn mapping_targets(vendor: &str) -> &'static [(&'static str, ObjectKind)] {
+    match vendor {
+        "hubspot" => &[
+            ("contact", ObjectKind::Contact),
+            ("account", ObjectKind::Account),
+            ("lead", ObjectKind::Lead),
+            ("opportunity", ObjectKind::Opportunity),
+            ("ticket", ObjectKind::Ticket),
+            ("note", ObjectKind::Activity),
+            ("task", ObjectKind::Activity),
+            ("call", ObjectKind::Activity),
+        ],
+        "salesforce" => &[
+            ("contact", ObjectKind::Contact),
+            ("account", ObjectKind::Account),
+            ("lead", ObjectKind::Lead),
+            ("opportunity", ObjectKind::Opportunity),
+            ("ticket", ObjectKind::Ticket),
+            ("task", ObjectKind::Activity),
+            ("event", ObjectKind::Activity),
+        ],
+        _ => crm_generic_rest::MAPPING_TARGETS,
+    }
+}
+
 impl Connection {
+    /// The vendor this file connects to.
+    pub(crate) fn vendor(&self) -> &str {
+        &self.vendor
+    }
+
+    /// The generic-REST connection itself (for its effective mapping).
+    pub(crate) fn build_generic_rest(&self, dir: &Path) -> Result<crm_generic_rest::GenericRest> {
+        let mut b = GenericRestBuilder::new().with_credentials(Arc::new(StaticCredential::none()));
+        if let Some(spec) = &self.spec {
+            b = b.with_spec_file(dir.join(spec));
+        }
+        if let Some(url) = &self.base_url {
+            b = b.with_base_url(url.clone());
+        }
+        if let Some(file) = self.mapping_file(dir)? {
+            b = b.with_mapping_file(file);
+        }
+        b.build()
+    }
+
+    /// The connection's mapping file, loaded and validated, if it names one.
+    pub(crate) fn mapping_file(&self, dir: &Path) -> Result<Option<MappingFile>> {
+        self.mapping
+            .as_ref()
+            .map(|p| MappingFile::load(&dir.join(p), mapping_targets(&self.vendor)))
+            .transpose()
+    }
+
     /// The webhook source this connection's CRM signs with, and the public URL prefix.
     pub(crate) fn webhook_source(
         &self,
@@ -293,6 +355,13 @@ impl Connection {
         let mut b = HubSpotBuilder::new();
         for (k, v) in &self.settings {
             b = b.with_config(k, v);
+        }
+        if let Some(file) = self.mapping_file(dir)? {
+            // HubSpot merges each table over its default mapping.
+            for (target, mapping) in &file.objects {
+                let target: crm_hubspot::MappingTarget = target.parse()?;
+                b = b.with_mapping(target, mapping.clone());
+            }
         }
         if let Some(l) = limiter {
             b = b.with_limiter(l);
@@ -353,6 +422,16 @@ impl Connection {
         let mut b = SalesforceBuilder::new();
         for (k, v) in &self.settings {
             b = b.with_config(k, v.clone());
+        }
+        if let Some(file) = self.mapping_file(dir)? {
+            // Salesforce replaces whole tables: lay the file over the default table first.
+            let defaults: std::collections::BTreeMap<String, crm_core::mapping::ObjectMapping> =
+                toml::from_str(crm_salesforce::DEFAULT_MAPPING)
+                    .map_err(|e| Error::config(format!("the default Salesforce mapping: {e}")))?;
+            for target in file.objects.keys() {
+                let base = defaults.get(target).cloned().unwrap_or_default();
+                b = b.with_mapping(target, file.overlay(target, &base));
+            }
         }
         if let Some(l) = limiter {
             b = b.with_limiter(l);

@@ -52,6 +52,11 @@ enum Command {
     Lookup(LookupArgs),
     /// Run the workloads W1–W4b and print requests, 429s, lost and duplicates.
     Bench(BenchArgs),
+    /// Mapping files: check one, or show the effective mapping.
+    Mapping {
+        #[command(subcommand)]
+        command: MappingCommand,
+    },
     /// Webhook tools.
     Webhook {
         #[command(subcommand)]
@@ -59,6 +64,25 @@ enum Command {
     },
     /// Check what a connection's credential can do and whether creates can be idempotent.
     Doctor {
+        /// The connection file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum MappingCommand {
+    /// Validate the connection's mapping file (and its fit with the adapter); exit 1 on errors.
+    Check {
+        /// The connection file (its `mapping` key names the mapping file).
+        #[arg(long)]
+        config: PathBuf,
+        /// Print a JSON report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the effective mapping: the adapter's default with the file laid over it.
+    Show {
         /// The connection file.
         #[arg(long)]
         config: PathBuf,
@@ -138,6 +162,12 @@ async fn main() -> ExitCode {
         Command::Webhook {
             command: WebhookCommand::Verify { config, request },
         } => run_webhook_verify(config, request),
+        Command::Mapping {
+            command: MappingCommand::Check { config, json },
+        } => Ok(run_mapping_check(&config, json)),
+        Command::Mapping {
+            command: MappingCommand::Show { config },
+        } => run_mapping_show(&config),
     };
     match result {
         Ok(code) => code,
@@ -506,4 +536,115 @@ fn run_webhook_verify(config: PathBuf, request: PathBuf) -> crm_core::Result<Exi
             Ok(ExitCode::from(1))
         }
     }
+}
+
+fn run_mapping_check(config: &std::path::Path, json: bool) -> ExitCode {
+    let result = (|| {
+        let (conn, dir) = Connection::load(config)?;
+        let file = conn.mapping_file(&dir)?;
+        // Building the connection lays the file over the adapter's default and validates the
+        // result (a vendor field written twice, a state the adapter does not know...).
+        conn.build(&dir)?;
+        Ok::<_, crm_core::Error>((conn.vendor().to_owned(), file))
+    })();
+    match result {
+        Ok((vendor, None)) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": true, "vendor": vendor, "mapping": null})
+                );
+            } else {
+                println!(
+                    "ok: the connection names no mapping file; the {vendor} adapter's default mapping is used"
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Ok((vendor, Some(file))) => {
+            let objects: serde_json::Map<String, serde_json::Value> = file
+                .objects
+                .iter()
+                .map(|(name, m)| {
+                    (
+                        name.clone(),
+                        serde_json::json!({"fields": m.fields.len(), "rules": m.rules.len(),
+                            "value_maps": m.values.len() + m.states.len()}),
+                    )
+                })
+                .collect();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": true, "vendor": vendor, "file": file.origin,
+                        "version": file.version, "hash": file.hash, "objects": objects})
+                );
+            } else {
+                println!(
+                    "ok: {} version {} (hash {}) fits the {vendor} adapter",
+                    file.origin, file.version, file.hash
+                );
+                for (name, o) in &objects {
+                    println!(
+                        "  [{name}] {} fields, {} rules, {} value maps",
+                        o["fields"], o["rules"], o["value_maps"]
+                    );
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "error": e.to_string()})
+                );
+            } else {
+                println!("error: {}", e.message());
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run_mapping_show(config: &std::path::Path) -> crm_core::Result<ExitCode> {
+    let (conn, dir) = Connection::load(config)?;
+    let file = conn.mapping_file(&dir)?;
+    let effective: std::collections::BTreeMap<String, crm_core::mapping::ObjectMapping> =
+        match conn.vendor() {
+            "generic-rest" => {
+                let crm = conn.build_generic_rest(&dir)?;
+                crm_core::ObjectKind::ALL
+                    .into_iter()
+                    .filter_map(|k| crm.effective_mapping(k).map(|m| (k.as_str().to_owned(), m)))
+                    .collect()
+            }
+            "salesforce" => {
+                let defaults: std::collections::BTreeMap<String, crm_core::mapping::ObjectMapping> =
+                    toml::from_str(crm_salesforce::DEFAULT_MAPPING)
+                        .map_err(|e| crm_core::Error::config(format!("the default mapping: {e}")))?;
+                defaults
+                    .iter()
+                    .map(|(t, m)| {
+                        (
+                            t.clone(),
+                            file.as_ref().map_or_else(|| m.clone(), |f| f.overlay(t, m)),
+                        )
+                    })
+                    .collect()
+            }
+            _ => {
+                println!(
+                    "# the adapter merges these tables over its built-in default (see its docs.md)"
+                );
+                file.as_ref().map(|f| f.objects.clone()).unwrap_or_default()
+            }
+        };
+    if let Some(f) = &file {
+        println!("# {} version {} hash {}", f.origin, f.version, f.hash);
+    }
+    let text = toml::to_string(&effective)
+        .map_err(|e| crm_core::Error::config(format!("cannot print the mapping: {e}")))?;
+    println!("{text}");
+    Ok(ExitCode::SUCCESS)
 }

@@ -258,3 +258,65 @@ fn webhook_verify_tells_why_a_capture_fails() {
         "{out}"
     );
 }
+
+#[test]
+fn mapping_check_reports_good_and_broken_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = "version = \"acme-1\"\n\n[contact.fields]\ntier = \"loyalty_tier\"\n\n[contact.rules.tier]\nmax_length = 12\n";
+    std::fs::write(dir.path().join("map.toml"), mapping).unwrap();
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        mapping.replace("max_length = 12", "max_length = \"twelve\""),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("clash.toml"),
+        mapping.replace("tier = \"loyalty_tier\"", "tier = \"email\""),
+    )
+    .unwrap();
+    let conn = |file: &str| {
+        let p = dir.path().join(format!("conn-{file}"));
+        std::fs::write(
+            &p,
+            format!("vendor = \"generic-rest\"\nbase_url = \"http://127.0.0.1:9/api/v1\"\nmapping = \"{file}\"\n[auth]\nkind = \"none\"\n"),
+        )
+        .unwrap();
+        p.display().to_string()
+    };
+    let ok = run(&["mapping", "check", "--config", &conn("map.toml")], &[]);
+    let out = String::from_utf8(ok.stdout).unwrap();
+    assert!(ok.status.success(), "{out}");
+    assert!(
+        out.contains("version acme-1") && out.contains("[contact] 1 fields, 1 rules"),
+        "{out}"
+    );
+    let bad = run(
+        &[
+            "mapping",
+            "check",
+            "--config",
+            &conn("broken.toml"),
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&bad.stdout).unwrap();
+    assert_eq!(json["ok"], false);
+    assert!(
+        json["error"].as_str().unwrap().contains("broken.toml:7"),
+        "{json}"
+    );
+    // `tier` onto `email` clashes with `email`, which passes through to the same vendor field.
+    let clash = run(&["mapping", "check", "--config", &conn("clash.toml")], &[]);
+    let out = String::from_utf8(clash.stdout).unwrap();
+    assert_eq!(clash.status.code(), Some(1), "{out}");
+    assert!(out.contains("vendor field `email`"), "{out}");
+    let show = run(&["mapping", "show", "--config", &conn("map.toml")], &[]);
+    let out = String::from_utf8(show.stdout).unwrap();
+    assert!(out.contains("tier = \"loyalty_tier\""), "{out}");
+    assert!(
+        out.contains("[ticket.states.status]"),
+        "the spec's defaults are shown too: {out}"
+    );
+}

@@ -336,6 +336,12 @@ impl GenericRest {
     pub fn mapping_label(&self) -> Option<String> {
         self.core.mapping_label()
     }
+
+    /// The mapping in use for `kind` (the spec's with the file laid over), if the spec declares
+    /// the object.
+    pub fn effective_mapping(&self, kind: ObjectKind) -> Option<crm_core::mapping::ObjectMapping> {
+        self.core.mapping(kind).ok().map(|m| (*m).clone())
+    }
 }
 
 /// One object family of a generic REST connection.

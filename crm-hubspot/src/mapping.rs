@@ -14,6 +14,18 @@ use crm_core::{Error, ObjectKind, Result};
 
 use crate::objects::HubObject;
 
+impl std::str::FromStr for MappingTarget {
+    type Err = crm_core::Error;
+    fn from_str(s: &str) -> crm_core::Result<Self> {
+        MappingTarget::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| {
+                crm_core::Error::config(format!("`{s}` is not a HubSpot mapping target"))
+            })
+    }
+}
+
 /// What a mapping applies to: one common record kind in one HubSpot object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -37,6 +49,20 @@ pub enum MappingTarget {
 }
 
 impl MappingTarget {
+    /// The target's name in mapping files (`contact`, `note`...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MappingTarget::Contact => "contact",
+            MappingTarget::Account => "account",
+            MappingTarget::Lead => "lead",
+            MappingTarget::Opportunity => "opportunity",
+            MappingTarget::Ticket => "ticket",
+            MappingTarget::Note => "note",
+            MappingTarget::Task => "task",
+            MappingTarget::Call => "call",
+        }
+    }
+
     /// Every target.
     pub const ALL: [MappingTarget; 8] = [
         MappingTarget::Contact,

@@ -50,6 +50,42 @@ pub fn line_of(text: &str, needle: &str) -> Option<usize> {
     Some(text.get(..at).map_or(0, |t| t.matches('\n').count()) + 1)
 }
 
+/// The dotted key path toml names in a conversion error (`in \`rules.tier.max_length\``).
+fn key_path(msg: &str) -> Option<Vec<String>> {
+    let start = msg.rfind("in `")? + 4;
+    let rest = msg.get(start..)?;
+    let end = rest.find('`')?;
+    Some(rest.get(..end)?.split('.').map(str::to_owned).collect())
+}
+
+/// The line of `path` inside object `name`: the deepest `[name.a.b]` header that exists, then
+/// the first line after it that starts with the next key.
+fn locate(text: &str, name: &str, path: &[String]) -> Option<usize> {
+    for split in (0..=path.len()).rev() {
+        let (table, keys) = path.split_at(split);
+        let header = if table.is_empty() {
+            format!("[{name}]")
+        } else {
+            format!("[{name}.{}]", table.join("."))
+        };
+        let Some(header_line) = line_of(text, &header) else {
+            continue;
+        };
+        let Some(key) = keys.first() else {
+            return Some(header_line);
+        };
+        let found = text
+            .lines()
+            .enumerate()
+            .skip(header_line)
+            .take_while(|(_, l)| !l.trim_start().starts_with('['))
+            .find(|(_, l)| l.trim_start().starts_with(key.as_str()))
+            .map(|(i, _)| i + 1);
+        return found.or(Some(header_line));
+    }
+    None
+}
+
 impl MappingFile {
     /// Reads and validates a mapping file. `targets` lists the object tables the adapter knows
     /// and the kind each maps (`("contact", Contact)`, `("task", Activity)`...).
@@ -87,10 +123,14 @@ impl MappingFile {
                 )));
             };
             let mut mapping: ObjectMapping = value.try_into().map_err(|e: toml::de::Error| {
+                let msg = e.to_string();
+                let line = key_path(&msg)
+                    .and_then(|path| locate(text, &name, &path))
+                    .or(at);
                 Error::config(format!(
                     "{origin}{}: [{name}]: {}",
-                    place(at),
-                    e.to_string().trim_end()
+                    place(line),
+                    msg.trim_end().replace('\n', " ")
                 ))
             })?;
             for (field, rule) in mapping.rules.iter_mut() {
@@ -324,6 +364,16 @@ type = "number"
             assert!(err.message().starts_with("acme.toml"), "{err}");
             assert!(err.message().contains(needle), "{needle}: {err}");
         }
+        let err = MappingFile::parse(
+            &GOOD.replace("max_length = 6", "max_length = \"six\""),
+            "acme.toml",
+            TARGETS,
+        )
+        .unwrap_err();
+        assert!(
+            err.message().starts_with("acme.toml:21:"),
+            "the line of the bad value: {err}"
+        );
         let no_source = format!(
             "{GOOD}\n[ticket]\npass_through = false\n[ticket.rules.subject]\nrequired = true\n"
         );

@@ -38,20 +38,20 @@ use crate::model::{
 #[serde(deny_unknown_fields)]
 pub struct ObjectMapping {
     /// Common field name → vendor field name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, String>,
     /// Per status field (common name): vendor value → normalised state name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub states: BTreeMap<String, BTreeMap<String, String>>,
     /// Per status field (common name): vendor value → label for people.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, BTreeMap<String, String>>,
     /// Per enum field that is not a status (common name): common value → vendor value, for
     /// values the vendor spells differently (`conversation_log` → `chat_log`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub values: BTreeMap<String, BTreeMap<String, String>>,
     /// Per common field: direction, type, transforms, limits, default, `send`, ownership.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rules: BTreeMap<String, FieldRule>,
     /// Whether fields without a rule pass through under their own name (custom fields the
     /// vendor and the caller both call the same). Default `true`.
@@ -120,6 +120,19 @@ impl ObjectMapping {
                 return Err(Error::config(format!(
                     "{context}: fields.{other} and fields.{common} both map to vendor field `{vendor}`"
                 )));
+            }
+        }
+        if self.pass_through {
+            // A core field without an entry passes through under its own name: another field
+            // mapped onto that name would write the same vendor field.
+            for core in kind.core_fields() {
+                if !self.fields.contains_key(*core)
+                    && let Some(other) = seen.get(core)
+                {
+                    return Err(Error::config(format!(
+                        "{context}: fields.{other} maps to vendor field `{core}`, which `{core}` also writes (it passes through); map `{core}` elsewhere or pick another vendor field"
+                    )));
+                }
             }
         }
         let statuses = status_fields(kind);

@@ -118,6 +118,67 @@ impl ObjectKind {
         }
     }
 
+    /// The common field names of this kind's core (typed) fields, as the entity's
+    /// `to_fields` writes them (status fields also have `_state` companions).
+    pub fn core_fields(self) -> &'static [&'static str] {
+        match self {
+            ObjectKind::Contact => &[
+                "external_id",
+                "email",
+                "phone",
+                "first_name",
+                "last_name",
+                "title",
+                "account_id",
+            ],
+            ObjectKind::Account => &["external_id", "name", "domain", "phone", "industry"],
+            ObjectKind::Lead => &[
+                "external_id",
+                "email",
+                "phone",
+                "first_name",
+                "last_name",
+                "company",
+                "source",
+                "status",
+                "description",
+                "contact_id",
+            ],
+            ObjectKind::Opportunity => &[
+                "external_id",
+                "name",
+                "amount",
+                "currency",
+                "close_date",
+                "stage",
+                "account_id",
+                "contact_id",
+            ],
+            ObjectKind::Ticket => &[
+                "external_id",
+                "subject",
+                "description",
+                "status",
+                "priority",
+                "contact_id",
+                "account_id",
+            ],
+            ObjectKind::Activity => &[
+                "kind",
+                "subject",
+                "body",
+                "timestamp",
+                "due_at",
+                "task_status",
+                "contact_id",
+                "lead_id",
+                "ticket_id",
+                "opportunity_id",
+                "account_id",
+            ],
+        }
+    }
+
     /// The common field that links a record to a record of this kind (`contact_id`).
     pub fn link_field(self) -> &'static str {
         match self {
