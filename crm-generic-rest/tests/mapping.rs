@@ -209,3 +209,115 @@ async fn a_new_mapping_version_is_swapped_in_without_a_restart() {
     crm.set_mapping_file(None).unwrap();
     assert_eq!(crm.mapping_label(), None);
 }
+
+#[tokio::test]
+async fn ownership_rules_decide_what_an_update_writes() {
+    use crm_core::mapping::{FieldOutcome, update_owned};
+    let text = r#"version = "own-1"
+[contact.fields]
+tier = "loyalty_tier"
+[contact.rules.title]
+owner = "crm_wins"
+[contact.rules.tier]
+owner = "newest_wins"
+[contact.rules.preferred_language]
+send = false
+"#;
+    let (sandbox, crm, _) = setup(text).await;
+    let file = MappingFile::parse(text, "own.toml", MAPPING_TARGETS).unwrap();
+    let rules = &file.objects["contact"];
+    let jane: crm_core::RecordId = crm_testkit::sandbox::demo::CUSTOMER_CONTACT_ID
+        .parse()
+        .unwrap();
+    let observed = chrono::Utc::now() - chrono::Duration::seconds(5);
+    // An agent changes the tier in the CRM after the bot looked.
+    let mut agent = serde_json::Map::new();
+    agent.insert("loyalty_tier".into(), "platinum".into());
+    assert!(sandbox.update_record("contacts", jane.as_str(), agent));
+
+    let mut patch = Contact {
+        title: Some("Chief Router Officer".into()),
+        first_name: Some(Personal::new("Janet".to_owned())),
+        ..Contact::default()
+    };
+    patch.custom.insert("tier".into(), "silver".into());
+    patch
+        .custom
+        .insert("preferred_language".into(), "de".into());
+    let out = update_owned(
+        crm.contacts(),
+        rules,
+        &jane,
+        &patch,
+        Some(observed),
+        &WriteContext::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        out.fields["title"],
+        FieldOutcome::KeptCrmValue,
+        "the CRM already has a title"
+    );
+    assert_eq!(
+        out.fields["tier"],
+        FieldOutcome::KeptCrmValue,
+        "the CRM changed it after the bot looked"
+    );
+    assert_eq!(out.fields["first_name"], FieldOutcome::Written);
+    assert_eq!(out.fields["preferred_language"], FieldOutcome::Skipped);
+    let stored = sandbox.record("contacts", jane.as_str()).unwrap();
+    assert_eq!(stored["job_title"], "Operations Manager");
+    assert_eq!(stored["loyalty_tier"], "platinum");
+    assert_eq!(stored["first_name"], "Janet");
+    assert_eq!(stored["preferred_language"], "en");
+
+    // With a fresh observation the bot's value is the newest; an empty title is filled.
+    let blank = crm
+        .contacts()
+        .create(&contact("blank@example.com", ""), &WriteContext::default())
+        .await
+        .unwrap();
+    let mut later = Contact {
+        title: Some("Buyer".into()),
+        ..Contact::default()
+    };
+    later.custom.insert("tier".into(), "silver".into());
+    let out = update_owned(
+        crm.contacts(),
+        rules,
+        &blank.id,
+        &later,
+        Some(chrono::Utc::now()),
+        &WriteContext::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.fields["tier"], FieldOutcome::Written);
+    assert_eq!(
+        out.fields["title"],
+        FieldOutcome::Written,
+        "{:?}",
+        out.fields
+    );
+
+    // Two conversations update different fields of one record at once: neither is lost.
+    let a = Contact {
+        first_name: Some(Personal::new("Ann".to_owned())),
+        ..Contact::default()
+    };
+    let b = Contact {
+        last_name: Some(Personal::new("Bee".to_owned())),
+        ..Contact::default()
+    };
+    let ctx = WriteContext::default();
+    let (ra, rb) = tokio::join!(
+        update_owned(crm.contacts(), rules, &blank.id, &a, None, &ctx),
+        update_owned(crm.contacts(), rules, &blank.id, &b, None, &ctx)
+    );
+    ra.unwrap();
+    rb.unwrap();
+    let stored = sandbox.record("contacts", blank.id.as_str()).unwrap();
+    assert_eq!(stored["first_name"], "Ann");
+    assert_eq!(stored["last_name"], "Bee");
+}

@@ -19,6 +19,7 @@
 //! ```
 
 mod file;
+mod ownership;
 mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,6 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 pub use file::{MappingFile, line_of};
+pub use ownership::{FieldOutcome, OwnedUpdate, update_owned};
 pub use rules::{Direction, FieldRule, FieldType, Ownership, Transform};
 
 use crate::error::{Error, Result};
