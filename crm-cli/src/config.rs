@@ -347,6 +347,15 @@ impl Connection {
         dir: &Path,
         limiter: Option<Arc<dyn RateLimiter>>,
     ) -> Result<Box<dyn Crm>> {
+        Ok(Box::new(self.hubspot(dir, limiter)?))
+    }
+
+    /// The HubSpot connection itself.
+    pub(crate) fn hubspot(
+        &self,
+        dir: &Path,
+        limiter: Option<Arc<dyn RateLimiter>>,
+    ) -> Result<crm_hubspot::HubSpot> {
         if self.spec.is_some() || self.login_url.is_some() {
             return Err(Error::config(
                 "hubspot connections take base_url, not spec or login_url",
@@ -406,7 +415,7 @@ impl Connection {
                 )));
             }
         };
-        Ok(Box::new(b.build()?))
+        b.build()
     }
 
     fn build_salesforce(
@@ -414,6 +423,15 @@ impl Connection {
         dir: &Path,
         limiter: Option<Arc<dyn RateLimiter>>,
     ) -> Result<Box<dyn Crm>> {
+        Ok(Box::new(self.salesforce(dir, limiter)?))
+    }
+
+    /// The Salesforce connection itself.
+    pub(crate) fn salesforce(
+        &self,
+        dir: &Path,
+        limiter: Option<Arc<dyn RateLimiter>>,
+    ) -> Result<crm_salesforce::Salesforce> {
         if self.spec.is_some() || self.base_url.is_some() {
             return Err(Error::config(
                 "salesforce connections take login_url (and optionally instance_url), not base_url or spec",
@@ -515,7 +533,7 @@ impl Connection {
                 )));
             }
         };
-        Ok(Box::new(b.build()?))
+        b.build()
     }
 }
 

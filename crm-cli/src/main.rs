@@ -80,6 +80,11 @@ enum MappingCommand {
         /// Print a JSON report.
         #[arg(long)]
         json: bool,
+        /// Also check every mapped field against the CRM's live schema (HubSpot properties
+        /// API, Salesforce describe): fields that do not exist, are not writable, or whose
+        /// picklist lacks a mapped value.
+        #[arg(long)]
+        live: bool,
     },
     /// Print the effective mapping: the adapter's default with the file laid over it.
     Show {
@@ -163,8 +168,8 @@ async fn main() -> ExitCode {
             command: WebhookCommand::Verify { config, request },
         } => run_webhook_verify(config, request),
         Command::Mapping {
-            command: MappingCommand::Check { config, json },
-        } => Ok(run_mapping_check(&config, json)),
+            command: MappingCommand::Check { config, json, live },
+        } => Ok(run_mapping_check(&config, json, live).await),
         Command::Mapping {
             command: MappingCommand::Show { config },
         } => run_mapping_show(&config),
@@ -538,15 +543,64 @@ fn run_webhook_verify(config: PathBuf, request: PathBuf) -> crm_core::Result<Exi
     }
 }
 
-fn run_mapping_check(config: &std::path::Path, json: bool) -> ExitCode {
-    let result = (|| {
+async fn live_problems(
+    conn: &Connection,
+    dir: &std::path::Path,
+    file: &crm_core::mapping::MappingFile,
+) -> crm_core::Result<Vec<crm_core::mapping::SchemaProblem>> {
+    let mut out = Vec::new();
+    match conn.vendor() {
+        "hubspot" => {
+            let hub = conn.hubspot(dir, None)?;
+            for (target, mapping) in &file.objects {
+                out.extend(hub.check_mapping(target.parse()?, mapping).await?);
+            }
+        }
+        "salesforce" => {
+            let org = conn.salesforce(dir, None)?;
+            for (target, mapping) in &file.objects {
+                out.extend(org.check_mapping(target, mapping).await?);
+            }
+        }
+        other => {
+            return Err(crm_core::Error::unsupported(
+                "mapping check --live",
+                format!("a {other} CRM publishes no schema to check against"),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+async fn run_mapping_check(config: &std::path::Path, json: bool, live: bool) -> ExitCode {
+    let result = async {
         let (conn, dir) = Connection::load(config)?;
         let file = conn.mapping_file(&dir)?;
         // Building the connection lays the file over the adapter's default and validates the
         // result (a vendor field written twice, a state the adapter does not know...).
         conn.build(&dir)?;
-        Ok::<_, crm_core::Error>((conn.vendor().to_owned(), file))
-    })();
+        let problems = match (&file, live) {
+            (Some(f), true) => live_problems(&conn, &dir, f).await?,
+            _ => Vec::new(),
+        };
+        Ok::<_, crm_core::Error>((conn.vendor().to_owned(), file, problems))
+    }
+    .await;
+    let result = match result {
+        Ok((_, _, problems)) if !problems.is_empty() => {
+            if json {
+                println!("{}", serde_json::json!({"ok": false, "problems": problems}));
+            } else {
+                println!("error: the mapping does not fit the CRM's schema:");
+                for p in &problems {
+                    println!("  {}: {}", p.field, p.problem);
+                }
+            }
+            return ExitCode::from(1);
+        }
+        Ok((vendor, file, _)) => Ok((vendor, file)),
+        Err(e) => Err(e),
+    };
     match result {
         Ok((vendor, None)) => {
             if json {

@@ -320,3 +320,55 @@ fn mapping_check_reports_good_and_broken_files() {
         "the spec's defaults are shown too: {out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mapping_check_live_against_the_hubspot_fake() {
+    use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig};
+    let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let good = "version = \"hs-1\"\n[contact.fields]\ntier = \"loyalty_tier\"\n[contact.values.tier]\ngold = \"gold\"\n";
+    std::fs::write(dir.path().join("good.toml"), good).unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        good.replace("gold = \"gold\"", "gold = \"GOLD\""),
+    )
+    .unwrap();
+    let conn = |file: &str| {
+        let p = dir.path().join(format!("conn-{file}"));
+        std::fs::write(
+            &p,
+            format!(
+                "vendor = \"hubspot\"\nbase_url = \"{}\"\nmapping = \"{file}\"\n[auth]\nkind = \"bearer\"\ntoken = \"${{HS_TOKEN}}\"\n",
+                fake.base_url()
+            ),
+        )
+        .unwrap();
+        p.display().to_string()
+    };
+    let (good_conn, bad_conn, token) =
+        (conn("good.toml"), conn("bad.toml"), fake.token().to_owned());
+    let (ok, bad) = tokio::task::spawn_blocking(move || {
+        let env = [("HS_TOKEN", token.as_str())];
+        (
+            run(
+                &["mapping", "check", "--config", &good_conn, "--live"],
+                &env,
+            ),
+            run(&["mapping", "check", "--config", &bad_conn, "--live"], &env),
+        )
+    })
+    .await
+    .unwrap();
+    let out = String::from_utf8(ok.stdout).unwrap();
+    assert!(
+        ok.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let out = String::from_utf8(bad.stdout).unwrap();
+    assert_eq!(bad.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("contact.loyalty_tier: the picklist has no value `GOLD`"),
+        "{out}"
+    );
+}

@@ -31,6 +31,7 @@ mod pipelines;
 mod props;
 mod reads;
 mod records;
+pub mod schema;
 mod search;
 mod view;
 pub mod webhook;

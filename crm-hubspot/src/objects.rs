@@ -198,6 +198,12 @@ impl Paths {
         }
     }
 
+    /// `…/properties/{o}`: the object's property definitions.
+    pub(crate) fn properties(&self, o: HubObject) -> String {
+        let base = self.pipelines.replace("/pipelines", "/properties");
+        format!("{base}/{}", o.name())
+    }
+
     /// `…/objects/{o}`.
     pub(crate) fn collection(&self, o: HubObject) -> String {
         format!("{}/{}", self.objects, o.name())

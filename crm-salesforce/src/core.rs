@@ -231,6 +231,20 @@ impl Core {
         }))
     }
 
+    /// The sObject of a mapping table name.
+    pub(crate) fn sobject_for_table(table: &str) -> Option<&'static str> {
+        match table {
+            "contact" => Some("Contact"),
+            "account" => Some("Account"),
+            "lead" => Some("Lead"),
+            "opportunity" => Some("Opportunity"),
+            "ticket" => Some("Case"),
+            "task" => Some("Task"),
+            "event" => Some("Event"),
+            _ => None,
+        }
+    }
+
     pub(crate) fn mapping(&self, s: SObject) -> &ObjectMapping {
         // Every sObject has a mapping: `Core::new` refuses a set without one.
         static EMPTY: std::sync::OnceLock<ObjectMapping> = std::sync::OnceLock::new();

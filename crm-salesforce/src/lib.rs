@@ -29,6 +29,7 @@ mod id;
 pub mod limits;
 mod lister;
 pub mod outbound;
+pub mod schema;
 mod soql;
 mod view;
 

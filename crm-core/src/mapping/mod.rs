@@ -21,6 +21,7 @@
 mod file;
 mod ownership;
 mod rules;
+mod schema;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 pub use file::{MappingFile, line_of};
 pub use ownership::{FieldOutcome, OwnedUpdate, update_owned};
 pub use rules::{Direction, FieldRule, FieldType, Ownership, Transform};
+pub use schema::{SchemaField, SchemaProblem};
 
 use crate::error::{Error, Result};
 use crate::model::{

@@ -1,0 +1,82 @@
+//! A mapping checked against the portal's live properties (the fake serves the properties
+//! API): the docs' worked example with two custom properties.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use crm_core::ObjectKind;
+use crm_core::mapping::MappingFile;
+use crm_hubspot::{HubSpotBuilder, MappingTarget};
+use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig};
+
+const TARGETS: &[(&str, ObjectKind)] = &[
+    ("contact", ObjectKind::Contact),
+    ("ticket", ObjectKind::Ticket),
+];
+
+#[tokio::test]
+async fn two_custom_properties_checked_live() {
+    let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
+    let hub = HubSpotBuilder::new()
+        .with_base_url(fake.base_url())
+        .with_token(fake.token().to_owned().into())
+        .build()
+        .unwrap();
+    let file = MappingFile::parse(
+        r#"version = "acme-hs-1"
+
+[contact.fields]
+tier = "loyalty_tier"
+language = "preferred_language"
+company_ref = "associatedcompanyid"
+shoe_size = "shoe_size"
+
+[contact.values.tier]
+gold = "gold"
+platinum = "platinum"
+
+[contact.rules.language]
+transforms = ["trim", "lowercase"]
+
+[ticket.fields]
+priority = "hs_ticket_priority"
+
+[ticket.values.priority]
+high = "HIGH"
+critical = "CRITICAL"
+"#,
+        "acme-hs.toml",
+        TARGETS,
+    )
+    .unwrap();
+    let problems = hub
+        .check_mapping(MappingTarget::Contact, &file.objects["contact"])
+        .await
+        .unwrap();
+    let text: Vec<String> = problems
+        .iter()
+        .map(|p| format!("{}: {}", p.field, p.problem))
+        .collect();
+    let has = |needle: &str| text.iter().any(|t| t.contains(needle));
+    assert!(
+        has("contact.loyalty_tier: the picklist has no value `platinum`"),
+        "{text:?}"
+    );
+    assert!(
+        has("contact.associatedcompanyid: the CRM does not let this field be written"),
+        "{text:?}"
+    );
+    assert!(has("contact.shoe_size: no such field"), "{text:?}");
+    assert!(!has("preferred_language"), "{text:?}");
+    assert_eq!(problems.len(), 3, "{text:?}");
+    let problems = hub
+        .check_mapping(MappingTarget::Ticket, &file.objects["ticket"])
+        .await
+        .unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].problem.contains("`CRITICAL`"));
+}
