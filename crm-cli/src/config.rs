@@ -371,6 +371,10 @@ impl Connection {
                 let target: crm_hubspot::MappingTarget = target.parse()?;
                 b = b.with_mapping(target, mapping.clone());
             }
+            b = b.with_audit_sink(Arc::new(crm_core::audit::WithMappingVersion::new(
+                Arc::new(crm_core::audit::TracingAudit),
+                file.label(),
+            )));
         }
         if let Some(l) = limiter {
             b = b.with_limiter(l);
@@ -450,6 +454,10 @@ impl Connection {
                 let base = defaults.get(target).cloned().unwrap_or_default();
                 b = b.with_mapping(target, file.overlay(target, &base));
             }
+            b = b.with_audit_sink(Arc::new(crm_core::audit::WithMappingVersion::new(
+                Arc::new(crm_core::audit::TracingAudit),
+                file.label(),
+            )));
         }
         if let Some(l) = limiter {
             b = b.with_limiter(l);
