@@ -58,6 +58,25 @@ fn key_path(msg: &str) -> Option<Vec<String>> {
     Some(rest.get(..end)?.split('.').map(str::to_owned).collect())
 }
 
+/// The first `table.key[.key]` a validation message names.
+fn first_entry(msg: &str) -> Option<Vec<String>> {
+    ["fields.", "rules.", "states.", "labels.", "values."]
+        .iter()
+        .filter_map(|t| msg.find(t).map(|i| (i, *t)))
+        .min_by_key(|(i, _)| *i)
+        .map(|(i, _)| {
+            msg.get(i..)
+                .unwrap_or_default()
+                .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
+                .next()
+                .unwrap_or_default()
+                .split('.')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+}
+
 /// The line of `path` inside object `name`: the deepest `[name.a.b]` header that exists, then
 /// the first line after it that starts with the next key.
 fn locate(text: &str, name: &str, path: &[String]) -> Option<usize> {
@@ -137,7 +156,20 @@ impl MappingFile {
                 rule.line = line_of(text, &format!("[{name}.rules.{field}]"))
                     .or_else(|| line_of(text, &format!("{field} = {{")));
             }
-            mapping.validate(*kind, &format!("{origin}: [{name}]"))?;
+            mapping
+                .validate(*kind, &format!("{origin}: [{name}]"))
+                .map_err(|e| {
+                    // Point at the entry the message names (`fields.tier`, `states.status.x`).
+                    let line = first_entry(e.message())
+                        .and_then(|path| locate(text, &name, &path))
+                        .or(at);
+                    let msg = e.message().replacen(
+                        &format!("{origin}: [{name}]"),
+                        &format!("{origin}{}: [{name}]", place(line)),
+                        1,
+                    );
+                    Error::config(msg)
+                })?;
             objects.insert(name, mapping);
         }
         let digest = sha2::Sha256::digest(text.as_bytes());
