@@ -329,6 +329,31 @@ type = "number"
     }
 
     #[test]
+    fn date_formats_apply_both_ways() {
+        let f = MappingFile::parse(
+            "version = \"d\"\n[contact.fields]\nbirthday = \"DOB\"\n[contact.rules.birthday]\ntype = \"date\"\nformat = \"%d/%m/%Y\"\n",
+            "d.toml",
+            TARGETS,
+        )
+        .unwrap();
+        let c = &f.objects["contact"];
+        let mut common = FieldMap::new();
+        let day = chrono::NaiveDate::from_ymd_opt(1990, 7, 4).unwrap();
+        common.insert("birthday".into(), FieldValue::Date(day));
+        let vendor = c.to_vendor(ObjectKind::Contact, &common).unwrap();
+        assert_eq!(vendor.get("DOB"), Some(&FieldValue::from("04/07/1990")));
+        let back = c.from_vendor(ObjectKind::Contact, vendor);
+        assert_eq!(back.get("birthday"), Some(&FieldValue::Date(day)));
+        let bad = MappingFile::parse(
+            "version = \"d\"\n[contact.rules.birthday]\nformat = \"%d/%m/%Y\"\n",
+            "d.toml",
+            TARGETS,
+        )
+        .unwrap_err();
+        assert!(bad.message().contains("needs type"), "{bad}");
+    }
+
+    #[test]
     fn reads_fill_defaults_and_keep_read_only_fields() {
         let c = &good().objects["contact"];
         let mut vendor = FieldMap::new();

@@ -324,13 +324,11 @@ impl ObjectMapping {
                 ),
                 (v, _) => v,
             };
-            if self
-                .rules
-                .get(&common)
-                .is_some_and(|r| r.direction == Direction::Write)
-            {
-                continue;
-            }
+            let value = match self.rules.get(&common) {
+                Some(r) if r.direction == Direction::Write => continue,
+                Some(r) => rules::read_formatted(r, value),
+                None => value,
+            };
             out.insert(common, value);
         }
         for (name, rule) in &self.rules {

@@ -98,6 +98,10 @@ pub struct FieldRule {
     /// Region for national phone numbers (with `e164`). Default `US`.
     #[serde(default)]
     pub phone_region: Option<String>,
+    /// A `strftime` format the vendor stores dates or datetimes in as text (`"%d/%m/%Y"`):
+    /// writes format the value with it, reads parse it back. Default: the vendor takes ISO.
+    #[serde(default)]
+    pub format: Option<String>,
     /// The longest text accepted (characters); longer is a mapping error, never a silent cut.
     #[serde(default)]
     pub max_length: Option<usize>,
@@ -147,6 +151,15 @@ impl FieldRule {
         {
             out.push(format!("phone_region `{r}` is not a region code"));
         }
+        if let Some(f) = &self.format {
+            if !matches!(self.ty, Some(FieldType::Date | FieldType::Datetime)) {
+                out.push("`format` needs type = \"date\" or \"datetime\"".to_owned());
+            } else if chrono::format::StrftimeItems::new(f)
+                .any(|i| matches!(i, chrono::format::Item::Error))
+            {
+                out.push(format!("`format` `{f}` is not a valid strftime format"));
+            }
+        }
         if self.required && self.direction == Direction::Read {
             out.push("a required field cannot be read-only".to_owned());
         }
@@ -187,6 +200,13 @@ impl FieldRule {
         {
             value = typed(value, ty)
                 .map_err(|got| fail(format!("expected {}, got {got}", serde_name(&ty))))?;
+        }
+        if let Some(f) = &self.format {
+            value = match value {
+                FieldValue::Date(d) => FieldValue::Text(d.format(f).to_string()),
+                FieldValue::DateTime(dt) => FieldValue::Text(dt.format(f).to_string()),
+                other => other,
+            };
         }
         if let (Some(max), FieldValue::Text(s)) = (self.max_length, &value)
             && s.chars().count() > max
@@ -248,6 +268,26 @@ fn serde_name<T: Serialize>(v: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+/// A value read from the vendor in the rule's `format`, back to a typed date or datetime.
+pub(crate) fn read_formatted(rule: &FieldRule, value: FieldValue) -> FieldValue {
+    let (Some(f), FieldValue::Text(s)) = (&rule.format, &value) else {
+        return value;
+    };
+    match rule.ty {
+        Some(FieldType::Date) => chrono::NaiveDate::parse_from_str(s.trim(), f)
+            .map(FieldValue::Date)
+            .unwrap_or(value),
+        Some(FieldType::Datetime) => chrono::NaiveDateTime::parse_from_str(s.trim(), f)
+            .map(|dt| FieldValue::DateTime(dt.and_utc()))
+            .or_else(|_| {
+                chrono::DateTime::parse_from_str(s.trim(), f)
+                    .map(|dt| FieldValue::DateTime(dt.with_timezone(&chrono::Utc)))
+            })
+            .unwrap_or(value),
+        _ => value,
+    }
 }
 
 /// The typed default of a rule, for reads that miss the field.
