@@ -307,6 +307,7 @@ impl Mappings {
                 for (k, v) in &o.values {
                     m.values.entry(k.clone()).or_default().extend(v.clone());
                 }
+                m.rules.extend(o.rules.clone());
                 m.pass_through = o.pass_through;
             }
             m.validate(target.kind(), &format!("hubspot {} mapping", target.name()))?;

@@ -80,3 +80,62 @@ critical = "CRITICAL"
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].problem.contains("`CRITICAL`"));
 }
+
+#[tokio::test]
+async fn mapping_file_rules_apply_through_the_adapter() {
+    use crm_core::{Contact, Crm, Email, ErrorKind, Personal, WriteContext};
+    let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
+    let file = MappingFile::parse(
+        r#"version = "acme-hs-2"
+[contact.fields]
+tier = "loyalty_tier"
+language = "preferred_language"
+[contact.rules.language]
+send = false
+[contact.rules.title]
+max_length = 10
+[contact.rules.email]
+transforms = ["trim", "lowercase"]
+"#,
+        "acme-hs.toml",
+        TARGETS,
+    )
+    .unwrap();
+    let mut b = HubSpotBuilder::new()
+        .with_base_url(fake.base_url())
+        .with_token(fake.token().to_owned().into());
+    for (t, m) in &file.objects {
+        b = b.with_mapping(t.parse().unwrap(), m.clone());
+    }
+    let hub = b.build().unwrap();
+    let mut c = Contact {
+        email: Some(Email::from_vendor(" Rules@Example.COM ")),
+        last_name: Some(Personal::new("Rules".to_owned())),
+        title: Some("Buyer".into()),
+        ..Contact::default()
+    };
+    c.custom.insert("tier".into(), "gold".into());
+    c.custom.insert("language".into(), "fr".into());
+    let created = hub
+        .contacts()
+        .create(&c, &WriteContext::default())
+        .await
+        .unwrap();
+    let stored = fake.record("contacts", created.id.as_str()).unwrap();
+    let props = &stored["properties"];
+    assert_eq!(props["email"], "rules@example.com", "{stored}");
+    assert_eq!(props["loyalty_tier"], "gold");
+    assert!(
+        props["preferred_language"].is_null(),
+        "send = false: {stored}"
+    );
+    c.title = Some("Head of Procurement".into());
+    c.email = Some(Email::from_vendor("rules2@example.com"));
+    let err = hub
+        .contacts()
+        .create(&c, &WriteContext::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Mapping);
+    assert!(err.message().contains("contact.title"), "{err}");
+}

@@ -92,3 +92,57 @@ fn the_default_contact_mapping_fits_the_recorded_contact_schema_but_its_custom_f
     }
     assert!(from_describe(&serde_json::json!({"name": "Contact"})).is_err());
 }
+
+#[tokio::test]
+async fn mapping_file_rules_apply_through_the_adapter() {
+    use crm_core::{Contact, Crm, Email, ErrorKind, Personal, WriteContext};
+    use crm_testkit::salesforce::{SalesforceFake, SalesforceFakeConfig};
+    let org = SalesforceFake::start(SalesforceFakeConfig::default()).await;
+    let file = MappingFile::parse(
+        "version = \"acme-sf-2\"\n[contact.rules.title]\nmax_length = 10\n[contact.rules.email]\ntransforms = [\"trim\", \"lowercase\"]\n[contact.rules.phone]\nsend = false\n",
+        "acme-sf.toml",
+        TARGETS,
+    )
+    .unwrap();
+    let defaults: std::collections::BTreeMap<String, ObjectMapping> =
+        toml::from_str(crm_salesforce::DEFAULT_MAPPING).unwrap();
+    let c = org.config().clone();
+    let crm = crm_salesforce::SalesforceBuilder::new()
+        .with_login_url(org.login_url())
+        .with_refresh_token(
+            c.client_id.clone(),
+            Some(c.client_secret.clone().into()),
+            c.refresh_token.clone().into(),
+        )
+        .with_mapping("contact", file.overlay("contact", &defaults["contact"]))
+        .build()
+        .unwrap();
+    let contact = Contact {
+        email: Some(Email::from_vendor(" Rules@Example.COM ")),
+        phone: Some(crm_core::Phone::from_vendor(
+            "+1 415 555 0188",
+            crm_core::Region::us(),
+        )),
+        last_name: Some(Personal::new("Rules".to_owned())),
+        title: Some("Buyer".into()),
+        ..Contact::default()
+    };
+    let created = crm
+        .contacts()
+        .create(&contact, &WriteContext::default())
+        .await
+        .unwrap();
+    let stored = org.record("Contact", created.id.as_str()).unwrap();
+    assert_eq!(stored["Email"], "rules@example.com", "{stored}");
+    assert!(stored["Phone"].is_null(), "send = false: {stored}");
+    let long = Contact {
+        title: Some("Head of Procurement".into()),
+        ..contact
+    };
+    let err = crm
+        .contacts()
+        .create(&long, &WriteContext::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Mapping, "{err}");
+}
