@@ -312,6 +312,7 @@ impl HubSpotBuilder {
             log_as_call: c.conversation_log_as == ConversationLogAs::Call,
             lead_stage: c.lead_lifecycle_stage.clone(),
             phone_calculated: c.phone_search_calculated,
+            lead_source: c.lead_source_property.clone(),
         };
         let capabilities = capabilities(&settings);
         let core = Arc::new(Core {
@@ -319,7 +320,7 @@ impl HubSpotBuilder {
             paths: Paths::new(&c.path_family),
             settings,
             region,
-            mappings,
+            mappings: std::sync::RwLock::new(Arc::new(mappings)),
             pipelines: PipelineCache::new(c.pipelines_ttl),
             connection: c.connection_name.clone(),
             audit: self.audit.unwrap_or_else(|| Arc::new(TracingAudit)),
@@ -393,6 +394,25 @@ impl HubSpot {
     /// A builder.
     pub fn builder() -> HubSpotBuilder {
         HubSpotBuilder::new()
+    }
+
+    /// Replaces the mapping overrides for new work, without a restart (calls already running
+    /// keep the mapping they started with): each table is merged over the default mapping, as
+    /// [`HubSpotBuilder::with_mapping`] does. Checked first; on an error nothing changes.
+    pub fn set_mappings(&self, overrides: &BTreeMap<MappingTarget, ObjectMapping>) -> Result<()> {
+        let next = Mappings::build(
+            &crate::mapping::CustomProps {
+                external_id: self.core.settings.external_id.clone(),
+                lead_source: self.core.settings.lead_source.clone(),
+            },
+            overrides,
+        )?;
+        *self
+            .core
+            .mappings
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(next);
+        Ok(())
     }
 
     /// Requests per rolling 10 seconds this connection's app may send (VENDORS.md §1.9), for

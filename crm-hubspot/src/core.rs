@@ -1,6 +1,5 @@
 //! Request building, HubSpot JSON ↔ records, and `parse_error` for every documented error body.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -171,6 +170,8 @@ pub(crate) struct Settings {
     pub(crate) log_as_call: bool,
     pub(crate) lead_stage: String,
     pub(crate) phone_calculated: bool,
+    /// The contact property holding a lead's source (kept for rebuilding mappings).
+    pub(crate) lead_source: Option<String>,
 }
 
 /// Everything one connection shares.
@@ -180,7 +181,9 @@ pub(crate) struct Core {
     pub(crate) paths: Paths,
     pub(crate) settings: Settings,
     pub(crate) region: Region,
-    pub(crate) mappings: Mappings,
+    /// Swapped whole by [`crate::HubSpot::set_mappings`]: work in flight keeps the mapping it
+    /// started with.
+    pub(crate) mappings: std::sync::RwLock<Arc<Mappings>>,
     pub(crate) pipelines: PipelineCache,
     pub(crate) connection: String,
     pub(crate) audit: Arc<dyn AuditSink>,
@@ -315,6 +318,14 @@ fn now_iso() -> String {
 }
 
 impl Core {
+    /// The mappings in use now.
+    pub(crate) fn mappings(&self) -> Arc<Mappings> {
+        self.mappings
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     /// Records one write in the audit trail: common field names, never values.
     pub(crate) fn audit<T>(
         &self,
@@ -363,21 +374,21 @@ impl Core {
         &self,
         target: MappingTarget,
         stage_hint: Option<&str>,
-    ) -> Result<Cow<'_, ObjectMapping>> {
-        let base = self.mappings.get(target)?;
+    ) -> Result<Arc<ObjectMapping>> {
+        let base = self.mappings().get(target)?;
         match (target, status_field(target)) {
             (MappingTarget::Ticket | MappingTarget::Opportunity, Some(field)) => {
                 let set = self.pipelines(target.object(), stage_hint).await?;
-                Ok(Cow::Owned(set.apply(base, field)))
+                Ok(Arc::new(set.apply(&base, field)))
             }
-            _ => Ok(Cow::Borrowed(base)),
+            _ => Ok(base),
         }
     }
 
     /// Properties requested on reads of `target`.
     pub(crate) fn read_props(&self, target: MappingTarget) -> Vec<String> {
         let mut names: BTreeSet<String> = self
-            .mappings
+            .mappings()
             .get(target)
             .map(|m| m.fields.values().cloned().collect())
             .unwrap_or_default();
@@ -486,7 +497,7 @@ impl Core {
                 json!(self.settings.lead_stage.clone()),
             );
         }
-        let mapping = self.mappings.get(target)?;
+        let mapping = self.mappings().get(target)?;
         let vendor = mapping.to_vendor(kind, &common)?;
         let mut props = to_properties(&vendor);
         for (k, v) in extra {
@@ -677,7 +688,7 @@ impl Core {
         let ErrorKind::Validation { fields } = err.kind() else {
             return err;
         };
-        let Ok(mapping) = self.mappings.get(target) else {
+        let Ok(mapping) = self.mappings().get(target) else {
             return err;
         };
         let reverse: BTreeMap<&str, &str> = mapping

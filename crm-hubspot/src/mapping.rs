@@ -271,7 +271,7 @@ pub(crate) struct CustomProps {
 
 /// The mappings of a connection.
 #[derive(Debug, Clone)]
-pub(crate) struct Mappings(BTreeMap<MappingTarget, ObjectMapping>);
+pub(crate) struct Mappings(BTreeMap<MappingTarget, std::sync::Arc<ObjectMapping>>);
 
 impl Mappings {
     /// The defaults with the settings' custom properties, then `overrides` merged over them:
@@ -311,14 +311,15 @@ impl Mappings {
                 m.pass_through = o.pass_through;
             }
             m.validate(target.kind(), &format!("hubspot {} mapping", target.name()))?;
-            out.insert(target, m);
+            out.insert(target, std::sync::Arc::new(m));
         }
         Ok(Self(out))
     }
 
-    pub(crate) fn get(&self, target: MappingTarget) -> Result<&ObjectMapping> {
+    pub(crate) fn get(&self, target: MappingTarget) -> Result<std::sync::Arc<ObjectMapping>> {
         self.0
             .get(&target)
+            .cloned()
             .ok_or_else(|| Error::config(format!("no mapping for {}", target.name())))
     }
 }

@@ -460,7 +460,7 @@ impl<T: Entity> Records<T> for HubRecords<T> {
         let operation = op::<T>("find");
         let mut out = Vec::new();
         for target in targets_of(T::KIND) {
-            let mapping = self.core.mappings.get(target)?;
+            let mapping = self.core.mappings().get(target)?;
             let mut filters = Vec::new();
             for c in &filter.all {
                 let link = crate::core::link_field_object(T::KIND, &c.field);

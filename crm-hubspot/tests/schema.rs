@@ -139,3 +139,60 @@ transforms = ["trim", "lowercase"]
     assert_eq!(err.kind(), &ErrorKind::Mapping);
     assert!(err.message().contains("contact.title"), "{err}");
 }
+
+#[tokio::test]
+async fn a_new_mapping_is_swapped_in_without_a_restart() {
+    use crm_core::{Contact, Crm, Email, ErrorKind, Personal, WriteContext};
+    let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
+    let hub = HubSpotBuilder::new()
+        .with_base_url(fake.base_url())
+        .with_token(fake.token().to_owned().into())
+        .build()
+        .unwrap();
+    let long = |n: u32| Contact {
+        email: Some(Email::from_vendor(&format!("swap{n}@example.com"))),
+        last_name: Some(Personal::new("Swap".to_owned())),
+        title: Some("Head of Procurement".into()),
+        ..Contact::default()
+    };
+    hub.contacts()
+        .create(&long(1), &WriteContext::default())
+        .await
+        .unwrap();
+    let file = MappingFile::parse(
+        "version = \"v2\"\n[contact.rules.title]\nmax_length = 10\n",
+        "v2.toml",
+        TARGETS,
+    )
+    .unwrap();
+    let overrides = file
+        .objects
+        .iter()
+        .map(|(t, m)| (t.parse::<MappingTarget>().unwrap(), m.clone()))
+        .collect();
+    hub.set_mappings(&overrides).unwrap();
+    let err = hub
+        .contacts()
+        .create(&long(2), &WriteContext::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Mapping);
+    // A mapping that does not validate is refused and the current one stays.
+    let bad: std::collections::BTreeMap<MappingTarget, crm_core::mapping::ObjectMapping> = [(
+        MappingTarget::Ticket,
+        toml::from_str("[states.status]\n\"4\" = \"exploded\"\n").unwrap(),
+    )]
+    .into();
+    assert!(hub.set_mappings(&bad).is_err());
+    assert!(
+        hub.contacts()
+            .create(&long(3), &WriteContext::default())
+            .await
+            .is_err()
+    );
+    hub.set_mappings(&Default::default()).unwrap();
+    hub.contacts()
+        .create(&long(4), &WriteContext::default())
+        .await
+        .unwrap();
+}

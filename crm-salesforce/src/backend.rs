@@ -546,6 +546,13 @@ impl fmt::Debug for Salesforce {
 }
 
 impl Salesforce {
+    /// Replaces mapping tables for new work, without a restart (calls already running keep the
+    /// mapping they started with). Each table replaces the default one, as
+    /// [`SalesforceBuilder::with_mapping`] does. Checked first; on an error nothing changes.
+    pub fn set_mappings(&self, overrides: &BTreeMap<String, ObjectMapping>) -> Result<()> {
+        self.core.swap_mappings(mappings(overrides)?)
+    }
+
     /// A builder.
     pub fn builder() -> SalesforceBuilder {
         SalesforceBuilder::new()

@@ -137,8 +137,8 @@ pub(crate) struct Core {
     instance: Mutex<Option<(Url, HttpClient)>>,
     pub(crate) api_version: String,
     pub(crate) region: Region,
-    mappings: BTreeMap<SObject, ObjectMapping>,
-    read_fields: BTreeMap<SObject, Vec<String>>,
+    /// Swapped whole by `Salesforce::set_mappings`: work in flight keeps what it started with.
+    mapped: std::sync::RwLock<Arc<Mapped>>,
     pub(crate) idempotency_field: Option<String>,
     pub(crate) allow_duplicates: bool,
     pub(crate) query_batch_size: Option<u32>,
@@ -184,12 +184,18 @@ pub(crate) struct CoreParts {
     pub(crate) limiter: Arc<dyn RateLimiter>,
 }
 
-impl Core {
-    pub(crate) fn new(p: CoreParts) -> Result<Arc<Self>> {
+/// The mappings in use and the SOQL field lists they imply.
+#[derive(Debug)]
+struct Mapped {
+    mappings: BTreeMap<SObject, Arc<ObjectMapping>>,
+    read_fields: BTreeMap<SObject, Vec<String>>,
+}
+
+impl Mapped {
+    fn build(mappings: BTreeMap<SObject, ObjectMapping>) -> Result<Self> {
         let mut read_fields = BTreeMap::new();
         for s in SObject::ALL {
-            let mapping = p
-                .mappings
+            let mapping = mappings
                 .get(&s)
                 .ok_or_else(|| Error::config(format!("mapping: no `{}` table", s.table())))?;
             let mut fields: BTreeSet<String> = ["Id", "CreatedDate", "LastModifiedDate"]
@@ -205,6 +211,19 @@ impl Core {
             fields.extend(s.flags().iter().map(|f| (*f).to_owned()));
             read_fields.insert(s, fields.into_iter().collect());
         }
+        Ok(Self {
+            mappings: mappings
+                .into_iter()
+                .map(|(k, v)| (k, Arc::new(v)))
+                .collect(),
+            read_fields,
+        })
+    }
+}
+
+impl Core {
+    pub(crate) fn new(p: CoreParts) -> Result<Arc<Self>> {
+        let mapped = Mapped::build(p.mappings)?;
         if let Some(f) = &p.idempotency_field {
             crate::soql::ident(f)
                 .map_err(|e| Error::config(format!("idempotency_field: {}", e.message())))?;
@@ -216,8 +235,7 @@ impl Core {
             instance: Mutex::new(None),
             api_version: p.api_version,
             region: p.region,
-            mappings: p.mappings,
-            read_fields,
+            mapped: std::sync::RwLock::new(Arc::new(mapped)),
             idempotency_field: p.idempotency_field,
             allow_duplicates: p.allow_duplicates,
             query_batch_size: p.query_batch_size,
@@ -245,17 +263,39 @@ impl Core {
         }
     }
 
-    pub(crate) fn mapping(&self, s: SObject) -> &ObjectMapping {
-        // Every sObject has a mapping: `Core::new` refuses a set without one.
-        static EMPTY: std::sync::OnceLock<ObjectMapping> = std::sync::OnceLock::new();
-        self.mappings
+    fn mapped(&self) -> Arc<Mapped> {
+        self.mapped
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the mappings for new work (checked first; on an error nothing changes).
+    pub(crate) fn swap_mappings(&self, mappings: BTreeMap<SObject, ObjectMapping>) -> Result<()> {
+        let next = Arc::new(Mapped::build(mappings)?);
+        *self
+            .mapped
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = next;
+        Ok(())
+    }
+
+    pub(crate) fn mapping(&self, s: SObject) -> Arc<ObjectMapping> {
+        // Every sObject has a mapping: `Mapped::build` refuses a set without one.
+        self.mapped()
+            .mappings
             .get(&s)
-            .unwrap_or_else(|| EMPTY.get_or_init(ObjectMapping::default))
+            .cloned()
+            .unwrap_or_else(|| Arc::new(ObjectMapping::default()))
     }
 
     /// The fields read for `s`.
     pub(crate) fn read_fields(&self, s: SObject) -> Vec<String> {
-        self.read_fields.get(&s).cloned().unwrap_or_default()
+        self.mapped()
+            .read_fields
+            .get(&s)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The vendor field of a common field.

@@ -146,3 +146,64 @@ async fn mapping_file_rules_apply_through_the_adapter() {
         .unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::Mapping, "{err}");
 }
+
+#[tokio::test]
+async fn a_new_mapping_is_swapped_in_without_a_restart() {
+    use crm_core::{Contact, Crm, Email, ErrorKind, Personal, WriteContext};
+    use crm_testkit::salesforce::{SalesforceFake, SalesforceFakeConfig};
+    let org = SalesforceFake::start(SalesforceFakeConfig::default()).await;
+    let c = org.config().clone();
+    let crm = crm_salesforce::SalesforceBuilder::new()
+        .with_login_url(org.login_url())
+        .with_refresh_token(
+            c.client_id.clone(),
+            Some(c.client_secret.clone().into()),
+            c.refresh_token.clone().into(),
+        )
+        .build()
+        .unwrap();
+    let long = |n: u32| Contact {
+        email: Some(Email::from_vendor(&format!("swap{n}@example.com"))),
+        last_name: Some(Personal::new("Swap".to_owned())),
+        title: Some("Head of Procurement".into()),
+        ..Contact::default()
+    };
+    crm.contacts()
+        .create(&long(1), &WriteContext::default())
+        .await
+        .unwrap();
+    let defaults: std::collections::BTreeMap<String, ObjectMapping> =
+        toml::from_str(crm_salesforce::DEFAULT_MAPPING).unwrap();
+    let file = MappingFile::parse(
+        "version = \"v2\"\n[contact.rules.title]\nmax_length = 10\n",
+        "v2.toml",
+        TARGETS,
+    )
+    .unwrap();
+    let tables = [(
+        "contact".to_owned(),
+        file.overlay("contact", &defaults["contact"]),
+    )]
+    .into();
+    crm.set_mappings(&tables).unwrap();
+    let err = crm
+        .contacts()
+        .create(&long(2), &WriteContext::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Mapping);
+    let bad = [(
+        "contact".to_owned(),
+        toml::from_str::<ObjectMapping>("[fields]\nemail = \"Bad Name\"\n").unwrap(),
+    )]
+    .into();
+    assert!(
+        crm.set_mappings(&bad).is_err(),
+        "a field name that is not an API name is refused"
+    );
+    crm.set_mappings(&Default::default()).unwrap();
+    crm.contacts()
+        .create(&long(3), &WriteContext::default())
+        .await
+        .unwrap();
+}
