@@ -1,19 +1,19 @@
 //! Request building, JSON ↔ field conversion and `parse_error` for a spec-described REST CRM.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crm_core::audit::{self, AuditRecord, AuditSink};
 use crm_core::mapping::{MappingFile, ObjectMapping, WriteMode};
 use crm_core::model::fields::parse_datetime;
 use crm_core::reexports::http::{HeaderName, Method};
-use crm_core::reexports::serde_json::{self, Map, Value};
+use crm_core::reexports::serde_json::{Map, Value};
 use crm_core::transport::{
     ErrorParser, ErrorResponse, HttpClient, Request, Response, decode_json, encode_segment,
 };
 use crm_core::{
-    Entity, Error, ErrorKind, FieldError, FieldMap, FieldValue, LimitScope, Number, ObjectKind,
-    Record, RecordId, Region, Result, WriteContext,
+    Entity, Error, ErrorKind, FieldError, FieldMap, FieldValue, LimitScope, ObjectKind, Record,
+    RecordId, Region, Result, WriteContext,
 };
 
 use crate::config::{KindName, ObjectSpec, Spec};
@@ -136,17 +136,13 @@ impl Core {
         result: &Result<T>,
         id: impl FnOnce(&T) -> RecordId,
     ) {
-        let fields: BTreeSet<String> = common
-            .keys()
-            .map(|k| k.strip_suffix("_state").unwrap_or(k).to_owned())
-            .collect();
-        let mut record = AuditRecord::new(
+        let mut record = AuditRecord::for_write(
             &self.connection,
             crate::VENDOR,
             operation,
             kind,
             ctx,
-            fields.into_iter().collect(),
+            common,
         )
         .finish(result, id);
         record.mapping_version = self.mapping_label();
@@ -195,10 +191,7 @@ impl Core {
         mode: WriteMode,
     ) -> Result<Map<String, Value>> {
         let vendor = self.mapping(kind)?.to_vendor_as(kind, common, mode)?;
-        Ok(vendor
-            .into_iter()
-            .map(|(k, v)| (k, value_to_json(v)))
-            .collect())
+        Ok(vendor.into_iter().map(|(k, v)| (k, v.to_json())).collect())
     }
 
     /// The vendor name of a common field of `kind`.
@@ -327,50 +320,11 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-/// Vendor JSON → typed values. Nested objects are kept as their JSON text.
+/// Vendor JSON → typed values (the spec's CRMs speak typed JSON).
 pub(crate) fn json_to_fields(obj: &Map<String, Value>) -> FieldMap {
     obj.iter()
-        .map(|(k, v)| (k.clone(), json_to_value(v)))
+        .map(|(k, v)| (k.clone(), FieldValue::from_json(v)))
         .collect()
-}
-
-fn json_to_value(v: &Value) -> FieldValue {
-    match v {
-        Value::Null => FieldValue::Null,
-        Value::Bool(b) => FieldValue::Bool(*b),
-        Value::Number(n) => Number::parse(&n.to_string())
-            .map(FieldValue::Number)
-            .unwrap_or_else(|_| FieldValue::Text(n.to_string())),
-        Value::String(s) => FieldValue::Text(s.clone()),
-        Value::Array(items) => FieldValue::List(
-            items
-                .iter()
-                .map(|i| match i {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect(),
-        ),
-        Value::Object(_) => FieldValue::Text(v.to_string()),
-    }
-}
-
-/// Typed value → vendor JSON.
-pub(crate) fn value_to_json(v: FieldValue) -> Value {
-    match v {
-        FieldValue::Text(s) => Value::String(s),
-        FieldValue::Number(n) => serde_json::from_str::<serde_json::Number>(n.as_str())
-            .map(Value::Number)
-            .unwrap_or_else(|_| Value::String(n.to_string())),
-        FieldValue::Bool(b) => Value::Bool(b),
-        FieldValue::Date(d) => Value::String(d.format("%Y-%m-%d").to_string()),
-        FieldValue::DateTime(dt) => {
-            Value::String(dt.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        }
-        FieldValue::List(items) => Value::Array(items.into_iter().map(Value::String).collect()),
-        FieldValue::Null => Value::Null,
-        _ => Value::Null,
-    }
 }
 
 /// Parses error bodies where the spec's pointers say, falling back to the status.
@@ -566,17 +520,5 @@ mod tests {
             e.vendor().unwrap().message.as_deref(),
             Some("jane@@x is not an email")
         );
-    }
-
-    #[test]
-    fn json_values_round_trip() {
-        let v: Value =
-            serde_json::json!({"a": "x", "b": 12.5, "c": true, "d": null, "e": ["p", "q"]});
-        let fields = json_to_fields(v.as_object().unwrap());
-        let back: Map<String, Value> = fields
-            .into_iter()
-            .map(|(k, v)| (k, value_to_json(v)))
-            .collect();
-        assert_eq!(Value::Object(back), v);
     }
 }

@@ -336,17 +336,13 @@ impl Core {
         result: &Result<T>,
         id: impl FnOnce(&T) -> RecordId,
     ) {
-        let names: BTreeSet<String> = fields
-            .keys()
-            .map(|k| k.strip_suffix("_state").unwrap_or(k).to_owned())
-            .collect();
-        let record = AuditRecord::new(
+        let record = AuditRecord::for_write(
             &self.connection,
             crate::VENDOR,
             operation,
             kind,
             ctx,
-            names.into_iter().collect(),
+            fields,
         )
         .finish(result, id);
         audit::emit(self.audit.as_ref(), &record);

@@ -19,8 +19,8 @@ use crm_core::transport::{
     encode_segment,
 };
 use crm_core::{
-    Entity, Error, ErrorKind, FieldError, FieldMap, FieldValue, LimitScope, Number, ObjectKind,
-    Record, RecordId, Region, Result, VendorError, WriteContext,
+    Entity, Error, ErrorKind, FieldError, FieldMap, FieldValue, LimitScope, ObjectKind, Record,
+    RecordId, Region, Result, VendorError, WriteContext,
 };
 use serde_json::{Map, Value, json};
 
@@ -395,17 +395,13 @@ impl Core {
         result: &Result<T>,
         id: impl FnOnce(&T) -> RecordId,
     ) {
-        let fields: BTreeSet<String> = common
-            .keys()
-            .map(|k| k.strip_suffix("_state").unwrap_or(k).to_owned())
-            .collect();
-        let record = AuditRecord::new(
+        let record = AuditRecord::for_write(
             &self.connection,
             crate::VENDOR,
             operation,
             kind,
             ctx,
-            fields.into_iter().collect(),
+            common,
         )
         .finish(result, id);
         audit::emit(self.audit.as_ref(), &record);
@@ -733,41 +729,15 @@ fn take_time(fields: &mut FieldMap, name: &str) -> Result<Option<chrono::DateTim
 
 /// Salesforce JSON → typed values (Salesforce sends typed JSON: numbers, booleans, text).
 pub(crate) fn json_to_value(v: &Value) -> FieldValue {
-    match v {
-        Value::Null => FieldValue::Null,
-        Value::Bool(b) => FieldValue::Bool(*b),
-        Value::Number(n) => Number::parse(&n.to_string())
-            .map(FieldValue::Number)
-            .unwrap_or_else(|_| FieldValue::Text(n.to_string())),
-        Value::String(s) => FieldValue::Text(s.clone()),
-        Value::Array(items) => FieldValue::List(
-            items
-                .iter()
-                .map(|i| match i {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect(),
-        ),
-        Value::Object(_) => FieldValue::Text(v.to_string()),
-    }
+    FieldValue::from_json(v)
 }
 
-/// Typed value → Salesforce JSON: dates `YYYY-MM-DD`, datetimes ISO 8601 in UTC, multi-select
-/// picklists `a;b`.
+/// Typed value → Salesforce JSON: core's typed JSON, except multi-select picklists, which
+/// Salesforce takes as `a;b`.
 pub(crate) fn value_to_json(v: FieldValue) -> Value {
     match v {
-        FieldValue::Text(s) => Value::String(s),
-        FieldValue::Number(n) => serde_json::from_str::<serde_json::Number>(n.as_str())
-            .map(Value::Number)
-            .unwrap_or_else(|_| Value::String(n.to_string())),
-        FieldValue::Bool(b) => Value::Bool(b),
-        FieldValue::Date(d) => Value::String(d.format("%Y-%m-%d").to_string()),
-        FieldValue::DateTime(dt) => {
-            Value::String(dt.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        }
         FieldValue::List(items) => Value::String(items.join(";")),
-        _ => Value::Null,
+        other => other.to_json(),
     }
 }
 

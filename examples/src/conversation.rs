@@ -260,12 +260,7 @@ fn name_of(contact: &Record<crm_core::Contact>) -> String {
 /// Prints what was written: the id and the names of the fields sent, never their values.
 fn wrote<T: Entity>(out: &mut dyn Write, what: &str, input: &T, record: &Record<T>) {
     // A status given by state alone is sent as the vendor's value for that state.
-    let fields: std::collections::BTreeSet<String> = input
-        .to_fields()
-        .into_keys()
-        .map(|k| k.strip_suffix("_state").map(str::to_owned).unwrap_or(k))
-        .collect();
-    let fields: Vec<String> = fields.into_iter().collect();
+    let fields = crm_core::audit::field_names(&input.to_fields());
     say!(
         out,
         "crm> wrote {what} {} (fields: {})",

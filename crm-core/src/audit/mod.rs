@@ -83,6 +83,26 @@ impl AuditRecord {
         }
     }
 
+    /// A record for a write of the common fields `common`: their names only, a status's
+    /// `_state` companion counted as the status itself.
+    pub fn for_write(
+        connection: &str,
+        vendor: &str,
+        operation: &str,
+        kind: ObjectKind,
+        ctx: &WriteContext,
+        common: &crate::model::FieldMap,
+    ) -> Self {
+        Self::new(
+            connection,
+            vendor,
+            operation,
+            kind,
+            ctx,
+            field_names(common),
+        )
+    }
+
     /// Fills in the outcome from a write's result: the record id on success, the error kind and
     /// the vendor's correlation id on failure.
     pub fn finish<T>(mut self, result: &Result<T>, id: impl FnOnce(&T) -> RecordId) -> Self {
@@ -101,6 +121,16 @@ impl AuditRecord {
         self.at = Utc::now();
         self
     }
+}
+
+/// The names of the common fields in `common`, sorted, with a status's `_state` companion
+/// folded into the status (`status_state` → `status`).
+pub fn field_names(common: &crate::model::FieldMap) -> Vec<String> {
+    let names: std::collections::BTreeSet<String> = common
+        .keys()
+        .map(|k| k.strip_suffix("_state").unwrap_or(k).to_owned())
+        .collect();
+    names.into_iter().collect()
 }
 
 /// Where audit records go.

@@ -156,6 +156,56 @@ impl fmt::Debug for FieldValue {
     }
 }
 
+impl FieldValue {
+    /// A typed JSON value as a field value: strings are text, numbers keep their text (no
+    /// float round trip), arrays are lists (non-string items as their JSON text), nested
+    /// objects are kept as their JSON text.
+    pub fn from_json(v: &serde_json::Value) -> Self {
+        use serde_json::Value;
+        match v {
+            Value::Null => FieldValue::Null,
+            Value::Bool(b) => FieldValue::Bool(*b),
+            Value::Number(n) => Number::parse(&n.to_string())
+                .map(FieldValue::Number)
+                .unwrap_or_else(|_| FieldValue::Text(n.to_string())),
+            Value::String(s) => FieldValue::Text(s.clone()),
+            Value::Array(items) => FieldValue::List(
+                items
+                    .iter()
+                    .map(|i| match i {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect(),
+            ),
+            Value::Object(_) => FieldValue::Text(v.to_string()),
+        }
+    }
+
+    /// The field value as typed JSON: dates `YYYY-MM-DD`, datetimes RFC 3339 UTC with
+    /// milliseconds, lists as arrays, numbers as JSON numbers (as text if JSON cannot hold
+    /// them). Vendors with other conventions (HubSpot's all-string properties, Salesforce's
+    /// `a;b` multi-selects) adjust the few cases that differ.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            FieldValue::Text(s) => Value::String(s.clone()),
+            FieldValue::Number(n) => serde_json::from_str::<serde_json::Number>(n.as_str())
+                .map(Value::Number)
+                .unwrap_or_else(|_| Value::String(n.to_string())),
+            FieldValue::Bool(b) => Value::Bool(*b),
+            FieldValue::Date(d) => Value::String(d.format("%Y-%m-%d").to_string()),
+            FieldValue::DateTime(dt) => {
+                Value::String(dt.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            }
+            FieldValue::List(items) => {
+                Value::Array(items.iter().cloned().map(Value::String).collect())
+            }
+            FieldValue::Null => Value::Null,
+        }
+    }
+}
+
 impl From<&str> for FieldValue {
     fn from(value: &str) -> Self {
         FieldValue::Text(value.to_owned())
@@ -223,6 +273,19 @@ mod tests {
     fn text_debug_is_redacted() {
         let v = FieldValue::Text("secret diagnosis".into());
         assert_eq!(format!("{v:?}"), "Text(<16 chars>)");
+    }
+
+    #[test]
+    fn json_round_trip_keeps_types_and_precision() {
+        let v = serde_json::json!({"a": "x", "b": 12.5, "c": true, "d": null, "e": ["p", "q"], "f": 12345678901234567890u64});
+        for (_, item) in v.as_object().unwrap() {
+            assert_eq!(&FieldValue::from_json(item).to_json(), item);
+        }
+        let nested = serde_json::json!({"k": 1});
+        assert_eq!(
+            FieldValue::from_json(&nested),
+            FieldValue::Text("{\"k\":1}".into())
+        );
     }
 
     #[test]
