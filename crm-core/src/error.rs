@@ -5,6 +5,7 @@
 //! carry personal values: adapters name fields, not their contents.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::model::RecordId;
@@ -165,22 +166,33 @@ impl VendorError {
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+// Shared so that an error can be cloned: one failed batch call is the error of each item in it.
+type SharedSource = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The error of every crm-connect operation.
 ///
 /// `Display` prints one line: operation, kind, message and the vendor's status and code. The
 /// vendor details, the attempt count and the source stay available through accessors.
+///
+/// Cloning is cheap and keeps everything, the source included.
+#[derive(Clone)]
 pub struct Error {
     inner: Box<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
     message: String,
     operation: Option<String>,
     vendor: Option<VendorError>,
     attempts: u32,
-    source: Option<BoxError>,
+    /// A wait the vendor asked for outside a rate limit (`Retry-After` on a 503, HubSpot's 2 s
+    /// record lock); a rate limit's own wait lives in its kind.
+    retry_after: Option<Duration>,
+    /// The vendor refused the request before carrying any of it out.
+    not_processed: bool,
+    source: Option<SharedSource>,
 }
 
 impl Error {
@@ -193,6 +205,8 @@ impl Error {
                 operation: None,
                 vendor: None,
                 attempts: 0,
+                retry_after: None,
+                not_processed: false,
                 source: None,
             }),
         }
@@ -240,7 +254,43 @@ impl Error {
 
     /// Attaches the underlying cause.
     pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
-        self.inner.source = Some(source.into());
+        self.inner.source = Some(SharedSource::from(source.into()));
+        self
+    }
+
+    /// The same error with another kind: an adapter refining what a status meant, such as a
+    /// validation error whose vendor field names were turned into common ones.
+    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.inner.kind = kind;
+        self
+    }
+
+    /// Renames the fields of a validation error (`rename` returns the new name, or `None` to
+    /// keep one); other errors are returned as they are. Adapters use it to turn the vendor's
+    /// field names into common ones.
+    pub fn rename_fields(mut self, rename: impl Fn(&str) -> Option<String>) -> Self {
+        if let ErrorKind::Validation { fields } = &mut self.inner.kind {
+            for f in fields {
+                if let Some(name) = rename(&f.field) {
+                    f.field = name;
+                }
+            }
+        }
+        self
+    }
+
+    /// Records how long the vendor asked us to wait before sending the request again, for
+    /// failures other than rate limits (those carry it in [`ErrorKind::RateLimited`]).
+    pub fn with_retry_after(mut self, wait: Duration) -> Self {
+        self.inner.retry_after = Some(wait);
+        self
+    }
+
+    /// Marks that the vendor certainly did not carry the request out (a record lock, a refused
+    /// connection), so that even a create may be sent again. See
+    /// [`Error::certainly_not_processed`].
+    pub fn with_not_processed(mut self) -> Self {
+        self.inner.not_processed = true;
         self
     }
 
@@ -288,12 +338,23 @@ impl Error {
         self.inner.attempts
     }
 
-    /// How long the vendor asked us to wait, for rate-limit errors.
+    /// How long the vendor asked us to wait before trying again: a rate limit's wait, or one
+    /// given with another failure (`Retry-After` on a 503, a record lock).
     pub fn retry_after(&self) -> Option<Duration> {
         match &self.inner.kind {
-            ErrorKind::RateLimited { retry_after, .. } => *retry_after,
-            _ => None,
+            ErrorKind::RateLimited {
+                retry_after: Some(wait),
+                ..
+            } => Some(*wait),
+            _ => self.inner.retry_after,
         }
+    }
+
+    /// Whether the vendor certainly did not carry the request out, so that even a request that
+    /// is not idempotent (a create) may be sent again: rate limits, record locks and connections
+    /// that were never made.
+    pub fn certainly_not_processed(&self) -> bool {
+        self.inner.not_processed || matches!(self.inner.kind, ErrorKind::RateLimited { .. })
     }
 
     /// Whether the same request may succeed if sent again later: rate limits, vendor outages and
@@ -346,6 +407,8 @@ impl fmt::Debug for Error {
             .field("operation", &self.inner.operation)
             .field("vendor", &self.inner.vendor)
             .field("attempts", &self.inner.attempts)
+            .field("retry_after", &self.inner.retry_after)
+            .field("not_processed", &self.inner.not_processed)
             .field("source", &self.inner.source)
             .finish()
     }
@@ -355,8 +418,8 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.inner
             .source
-            .as_ref()
-            .map(|s| s.as_ref() as &(dyn std::error::Error + 'static))
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -403,6 +466,49 @@ mod tests {
         assert!(Error::new(ErrorKind::Unavailable, "x").is_retryable());
         assert!(!Error::new(ErrorKind::NotFound, "x").is_retryable());
         assert!(!Error::config("x").is_retryable());
+    }
+
+    #[test]
+    fn waits_and_refusals_outside_rate_limits() {
+        let plain = Error::new(ErrorKind::Unavailable, "down");
+        assert_eq!(plain.retry_after(), None);
+        assert!(!plain.certainly_not_processed());
+        let locked = Error::new(ErrorKind::Unavailable, "locked")
+            .with_retry_after(Duration::from_secs(2))
+            .with_not_processed();
+        assert_eq!(locked.retry_after(), Some(Duration::from_secs(2)));
+        assert!(locked.certainly_not_processed());
+        // A rate limit without its own wait falls back to the hint; one with a wait keeps it.
+        let limited = |wait| {
+            Error::new(
+                ErrorKind::RateLimited {
+                    retry_after: wait,
+                    scope: LimitScope::Burst,
+                },
+                "slow down",
+            )
+            .with_retry_after(Duration::from_secs(9))
+        };
+        assert_eq!(limited(None).retry_after(), Some(Duration::from_secs(9)));
+        assert_eq!(
+            limited(Some(Duration::from_secs(1))).retry_after(),
+            Some(Duration::from_secs(1))
+        );
+        assert!(limited(None).certainly_not_processed());
+    }
+
+    #[test]
+    fn a_clone_keeps_everything_and_with_kind_changes_only_the_kind() {
+        let err = Error::new(ErrorKind::Validation { fields: vec![] }, "bad")
+            .with_operation("contacts.create")
+            .with_attempts(2)
+            .with_source(std::io::Error::other("cause"));
+        let copy = err.clone().with_kind(ErrorKind::Decode);
+        assert_eq!(copy.kind(), &ErrorKind::Decode);
+        assert_eq!(copy.operation(), Some("contacts.create"));
+        assert_eq!(copy.attempts(), 2);
+        assert!(std::error::Error::source(&copy).is_some());
+        assert_eq!(err.kind(), &ErrorKind::Validation { fields: vec![] });
     }
 
     #[test]

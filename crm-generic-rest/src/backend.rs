@@ -433,7 +433,10 @@ impl<T: Entity> RestObject<T> {
     }
 
     async fn create_audited(&self, input: &T, ctx: &WriteContext) -> Result<Record<T>> {
-        let result = self.create_inner(input, ctx).await;
+        let result = self
+            .create_inner(input, ctx)
+            .await
+            .map_err(|e| self.core.name_fields(T::KIND, e));
         let fields = input.to_fields();
         self.core
             .audit("create", T::KIND, ctx, &fields, &result, |r| r.id.clone());
@@ -446,7 +449,10 @@ impl<T: Entity> RestObject<T> {
         patch: &T,
         ctx: &WriteContext,
     ) -> Result<Record<T>> {
-        let result = self.update_inner(id, patch).await;
+        let result = self
+            .update_inner(id, patch)
+            .await
+            .map_err(|e| self.core.name_fields(T::KIND, e));
         let fields = patch.to_fields();
         self.core
             .audit("update", T::KIND, ctx, &fields, &result, |r| r.id.clone());
@@ -463,7 +469,8 @@ impl<T: Entity> RestObject<T> {
         let result = match self.core.body_for(input, WriteMode::Update) {
             Ok(body) => self.upsert_inner(key, body, operation).await,
             Err(e) => Err(e),
-        };
+        }
+        .map_err(|e| self.core.name_fields(T::KIND, e));
         let fields = input.to_fields();
         self.core
             .audit("upsert", T::KIND, ctx, &fields, &result, |u| {

@@ -194,6 +194,14 @@ impl Core {
         Ok(vendor.into_iter().map(|(k, v)| (k, v.to_json())).collect())
     }
 
+    /// `err` with the vendor's field names of a validation error turned into common ones.
+    pub(crate) fn name_fields(&self, kind: ObjectKind, err: Error) -> Error {
+        match self.mapping(kind) {
+            Ok(mapping) => mapping.name_error_fields(err),
+            Err(_) => err,
+        }
+    }
+
     /// The vendor name of a common field of `kind`.
     pub(crate) fn vendor_field(&self, kind: ObjectKind, common: &str) -> Result<String> {
         self.mapping(kind)?

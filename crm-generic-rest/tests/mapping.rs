@@ -321,3 +321,30 @@ send = false
     assert_eq!(stored["first_name"], "Ann");
     assert_eq!(stored["last_name"], "Bee");
 }
+
+#[tokio::test]
+async fn the_servers_field_errors_name_the_callers_fields() {
+    // `nickname` goes out as `shoe_size`, a field the sandbox does not have: its 422 names
+    // `shoe_size`, and the caller reads back the name it sent.
+    let (_sandbox, crm, _) = setup(
+        r#"version = "1"
+[contact.fields]
+nickname = "shoe_size"
+"#,
+    )
+    .await;
+    let mut c = contact("nick@example.com", "Buyer");
+    c.custom.insert("nickname".into(), "Mimi".into());
+    let ctx = WriteContext::default();
+    let created = crm.contacts().create(&c, &ctx).await.unwrap_err();
+    let batch = crm.contacts().create_batch(&[c], &ctx).await;
+    for err in [&created, batch[0].as_ref().unwrap_err()] {
+        match err.kind() {
+            ErrorKind::Validation { fields } => {
+                assert_eq!(fields.len(), 1, "{err}");
+                assert_eq!(fields[0].field, "nickname", "{err}");
+            }
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+}

@@ -8,7 +8,7 @@ use crm_core::reexports::serde_json::{Value, json};
 use crm_core::transport::Request;
 use crm_core::{Entity, Error, ErrorKind, Record, Result};
 
-use crate::core::{Core, GENERAL, HsBatch, HsObject, MAX_BATCH, Prepared, item_error, replicate};
+use crate::core::{Core, GENERAL, HsBatch, HsObject, MAX_BATCH, Prepared, item_error};
 use crate::mapping::MappingTarget;
 use crate::records::{HubRecords, UpsertInput, as_pairs, conflicts_on, context_of, upsert_json};
 
@@ -93,7 +93,7 @@ impl<T: Entity> HubRecords<T> {
                             let r = if by_email {
                                 self.send_one(op, target, prop.as_deref(), item).await
                             } else {
-                                Err(replicate(&e))
+                                Err(e.clone())
                             };
                             if let Some(slot) = results.get_mut(item.0) {
                                 *slot = Some(r);

@@ -681,27 +681,10 @@ impl Core {
 
     /// Renames vendor property names in a validation error to common field names.
     pub(crate) fn rename_fields(&self, err: Error, target: MappingTarget) -> Error {
-        let ErrorKind::Validation { fields } = err.kind() else {
-            return err;
-        };
-        let Ok(mapping) = self.mappings().get(target) else {
-            return err;
-        };
-        let reverse: BTreeMap<&str, &str> = mapping
-            .fields
-            .iter()
-            .map(|(c, v)| (v.as_str(), c.as_str()))
-            .collect();
-        let renamed: Vec<FieldError> = fields
-            .iter()
-            .map(|f| {
-                let name = reverse
-                    .get(f.field.as_str())
-                    .map_or(f.field.as_str(), |c| c);
-                FieldError::new(name, f.code.clone())
-            })
-            .collect();
-        rebuild(&err, ErrorKind::Validation { fields: renamed })
+        match self.mappings().get(target) {
+            Ok(mapping) => mapping.name_error_fields(err),
+            Err(_) => err,
+        }
     }
 }
 
@@ -721,23 +704,6 @@ fn associated_id(hs: &HsObject, to: HubObject) -> Option<String> {
         })
         .or_else(|| coll.results.first())
         .map(|a| a.id.clone())
-}
-
-/// A copy of `err` with another kind (errors are not `Clone`: they may hold a source).
-pub(crate) fn rebuild(err: &Error, kind: ErrorKind) -> Error {
-    let mut e = Error::new(kind, err.message()).with_attempts(err.attempts());
-    if let Some(v) = err.vendor() {
-        e = e.with_vendor(v.clone());
-    }
-    if let Some(op) = err.operation() {
-        e = e.with_operation(op);
-    }
-    e
-}
-
-/// A copy of `err` for each input a failed batch call carried.
-pub(crate) fn replicate(err: &Error) -> Error {
-    rebuild(err, err.kind().clone())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -761,15 +727,12 @@ impl ErrorParser for HubSpotErrorParser {
         let Some(body) = body else {
             // HTML, empty or truncated: the status decides; the snippet stays for operators.
             let kind = match status {
-                423 => locked(r.retry_after()),
-                429 => ErrorKind::RateLimited {
-                    retry_after: r.retry_after(),
-                    scope: LimitScope::Burst,
-                },
+                477 => ErrorKind::Unavailable,
                 _ => r.default_kind(),
             };
-            return Error::new(kind, format!("HubSpot answered HTTP {status}"))
-                .with_vendor(r.vendor());
+            let err =
+                Error::new(kind, format!("HubSpot answered HTTP {status}")).with_vendor(r.vendor());
+            return refused_unprocessed(status, err, r.retry_after());
         };
         let mut vendor = r.vendor();
         vendor.body_snippet = None;
@@ -777,11 +740,21 @@ impl ErrorParser for HubSpotErrorParser {
     }
 }
 
-fn locked(retry_after: Option<Duration>) -> ErrorKind {
-    // "Locks will last for 2 seconds" (VENDORS.md §1.3): never retry sooner.
-    ErrorKind::RateLimited {
-        retry_after: Some(retry_after.unwrap_or_default().max(Duration::from_secs(2))),
-        scope: LimitScope::Other("LOCKED".into()),
+/// 423 Locked and 477 Migration in Progress refuse the request before carrying it out, so even a
+/// create may be sent again; a lock lasts 2 seconds (VENDORS.md §1.3), so never sooner than that.
+fn refused_unprocessed(status: u16, err: Error, retry_after: Option<Duration>) -> Error {
+    match status {
+        423 => err
+            .with_not_processed()
+            .with_retry_after(retry_after.unwrap_or_default().max(Duration::from_secs(2))),
+        477 => {
+            let err = err.with_not_processed();
+            match retry_after {
+                Some(wait) => err.with_retry_after(wait),
+                None => err,
+            }
+        }
+        _ => err,
     }
 }
 
@@ -838,14 +811,11 @@ fn classify(
             "HubSpot's search rate limit (5 per second) was reached".to_owned(),
         ),
         423 => (
-            locked(retry_after),
+            ErrorKind::Unavailable,
             "HubSpot locked the records; retry after 2 seconds".into(),
         ),
         477 => (
-            ErrorKind::RateLimited {
-                retry_after,
-                scope: LimitScope::Other("MIGRATION_IN_PROGRESS".into()),
-            },
+            ErrorKind::Unavailable,
             "the HubSpot account is being migrated".into(),
         ),
         401 => (
@@ -907,7 +877,11 @@ fn classify(
             format!("HubSpot answered HTTP {status}"),
         ),
     };
-    Error::new(kind, what).with_vendor(vendor)
+    refused_unprocessed(
+        status,
+        Error::new(kind, what).with_vendor(vendor),
+        retry_after,
+    )
 }
 
 /// The error of one `errors[]` entry of a 207 batch answer (no HTTP status of its own: the
@@ -1106,11 +1080,9 @@ mod tests {
                 r#"{"validationResults":[{"isValid":false,"message":"asd000 was not a valid long.","error":"INVALID_LONG","name":"closedate"}],"status":"error","message":"Property values were not valid"}"#,
                 |k| matches!(k, ErrorKind::Validation { fields } if fields == &[FieldError::new("closedate", Some("INVALID_LONG".into()))]),
             ),
-            (
-                423,
-                r#"{"status":"error","message":"locked"}"#,
-                |k| matches!(k, ErrorKind::RateLimited { retry_after: Some(d), .. } if *d >= Duration::from_secs(2)),
-            ),
+            (423, r#"{"status":"error","message":"locked"}"#, |k| {
+                *k == ErrorKind::Unavailable
+            }),
             (
                 502,
                 "<!DOCTYPE html><html><body>502 Bad Gateway</body></html>",
@@ -1126,6 +1098,31 @@ mod tests {
             assert!(check(e.kind()), "{status} {body}: got {:?}", e.kind());
             assert_eq!(e.status(), Some(*status));
         }
+    }
+
+    #[test]
+    fn locks_and_migrations_are_refusals_that_may_be_sent_again() {
+        // A lock lasts 2 s (VENDORS.md §1.3): never sooner, even with a shorter Retry-After.
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "1".parse().unwrap());
+        for body in [
+            r#"{"status":"error","message":"locked"}"#,
+            "<html>423</html>",
+        ] {
+            let locked = parse_with(423, body, headers.clone());
+            assert_eq!(locked.kind(), &ErrorKind::Unavailable, "{body}");
+            assert_eq!(locked.retry_after(), Some(Duration::from_secs(2)));
+            assert!(locked.certainly_not_processed());
+            assert!(locked.is_retryable());
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "30".parse().unwrap());
+        let migrating = parse_with(477, r#"{"status":"error","message":"migrating"}"#, headers);
+        assert_eq!(migrating.kind(), &ErrorKind::Unavailable);
+        assert_eq!(migrating.retry_after(), Some(Duration::from_secs(30)));
+        assert!(migrating.certainly_not_processed());
+        // An ordinary 5xx may have been carried out: no such promise.
+        assert!(!parse(503, "").certainly_not_processed());
     }
 
     #[test]

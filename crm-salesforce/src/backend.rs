@@ -26,7 +26,7 @@ use crm_core::{
 use serde_json::{Map, Value, json};
 
 use crate::config::{SalesforceConfig, SalesforceConfigKey};
-use crate::core::{Core, CoreParts, SObject, SfError, error_from, rebuild};
+use crate::core::{Core, CoreParts, SObject, SfError, error_from};
 use crate::credential::{Grant, JwtKey, SalesforceCredentials};
 use crate::id;
 use crate::limits::DailyBudget;
@@ -915,9 +915,7 @@ impl<T: Entity> SObjectFamily<T> {
                     ));
                     for (i, _, _) in chunk {
                         if let Some(slot) = out.get_mut(*i) {
-                            *slot =
-                                Some(Err(rebuild(&e, ErrorKind::Decode)
-                                    .with_operation(operation.to_owned())));
+                            *slot = Some(Err(e.clone().with_operation(operation.to_owned())));
                         }
                     }
                     continue;
@@ -926,7 +924,7 @@ impl<T: Entity> SObjectFamily<T> {
                     // A failed or unreadable call: nothing says which records were written.
                     for (i, _, _) in chunk {
                         if let Some(slot) = out.get_mut(*i) {
-                            *slot = Some(Err(rebuild(&e, e.kind().clone())));
+                            *slot = Some(Err(e.clone()));
                         }
                     }
                     continue;

@@ -503,29 +503,17 @@ impl Core {
     }
 
     /// Renames vendor field names in a validation error to common names (`Email` → `email`).
+    /// WhoId and WhatId are set outside the mapping (see [`activity_to_task`]).
     pub(crate) fn name_fields(&self, s: SObject, err: Error) -> Error {
-        let ErrorKind::Validation { fields } = err.kind() else {
-            return err;
-        };
         let mapping = self.mapping(s);
-        let renamed: Vec<FieldError> = fields
-            .iter()
-            .map(|f| {
-                let common = mapping
-                    .fields
-                    .iter()
-                    .find(|(_, v)| v.eq_ignore_ascii_case(&f.field))
-                    .map(|(c, _)| c.clone())
-                    .or_else(|| match f.field.as_str() {
-                        "WhoId" => Some("who".to_owned()),
-                        "WhatId" => Some("what".to_owned()),
-                        _ => None,
-                    })
-                    .unwrap_or_else(|| f.field.clone());
-                FieldError::new(common, f.code.clone())
-            })
-            .collect();
-        rebuild(&err, ErrorKind::Validation { fields: renamed })
+        err.rename_fields(|vendor| {
+            let common = mapping.common_name(vendor).or(match vendor {
+                "WhoId" => Some("who"),
+                "WhatId" => Some("what"),
+                _ => None,
+            });
+            common.map(str::to_owned)
+        })
     }
 
     /// Sends a Composite request (VENDORS.md §2.6) and returns each subresponse.
@@ -581,18 +569,6 @@ impl SubResponse {
             })
             .with_operation(operation.to_owned())
     }
-}
-
-/// A copy of `err` with another kind (the message, vendor details and attempts kept).
-pub(crate) fn rebuild(err: &Error, kind: ErrorKind) -> Error {
-    let mut e = Error::new(kind, err.message().to_owned()).with_attempts(err.attempts());
-    if let Some(v) = err.vendor() {
-        e = e.with_vendor(v.clone());
-    }
-    if let Some(op) = err.operation() {
-        e = e.with_operation(op.to_owned());
-    }
-    e
 }
 
 /// `kind`, `who`/`what` and `timestamp` of an activity → Task fields. WhoId and WhatId are
@@ -887,7 +863,13 @@ pub(crate) fn error_from(errors: &[SfError], status: u16, mut vendor: VendorErro
     } else {
         format!("Salesforce refused the request with HTTP {status} ({code})")
     };
-    Error::new(kind, what).with_vendor(vendor)
+    let err = Error::new(kind, what).with_vendor(vendor);
+    if code == "UNABLE_TO_LOCK_ROW" {
+        // The record was locked, so nothing was written: a create may be sent again.
+        err.with_not_processed()
+    } else {
+        err
+    }
 }
 
 /// Parses Salesforce's error bodies: `[{message, errorCode, fields}]`, and falls back to the
@@ -997,6 +979,22 @@ mod tests {
             assert_eq!(e.kind(), kind, "{body}");
             assert_eq!(e.status(), Some(*status));
         }
+    }
+
+    #[test]
+    fn a_locked_row_may_be_sent_again_but_a_server_error_not() {
+        let locked = parse(
+            400,
+            r#"[{"message":"unable to obtain exclusive access to this record","errorCode":"UNABLE_TO_LOCK_ROW","fields":[]}]"#,
+        );
+        assert_eq!(locked.kind(), &ErrorKind::Unavailable);
+        assert!(locked.is_retryable() && locked.certainly_not_processed());
+        let down = parse(
+            503,
+            r#"[{"message":"down","errorCode":"SERVER_UNAVAILABLE"}]"#,
+        );
+        assert_eq!(down.kind(), &ErrorKind::Unavailable);
+        assert!(!down.certainly_not_processed());
     }
 
     #[test]

@@ -196,6 +196,25 @@ impl ObjectMapping {
         }
     }
 
+    /// The common field a vendor field holds, for naming fields in the vendor's errors. Exact
+    /// spelling first, then ignoring ASCII case (Salesforce errors may spell API names in
+    /// another case); `None` when no mapped field has that vendor name.
+    pub fn common_name(&self, vendor: &str) -> Option<&str> {
+        let by = |same: &dyn Fn(&str) -> bool| {
+            self.fields
+                .iter()
+                .find(|(_, v)| same(v))
+                .map(|(c, _)| c.as_str())
+        };
+        by(&|v| v == vendor).or_else(|| by(&|v| v.eq_ignore_ascii_case(vendor)))
+    }
+
+    /// `err` with the vendor field names of a validation error replaced by common ones; names
+    /// the mapping does not know (pass-through custom fields) stay as the vendor spelled them.
+    pub fn name_error_fields(&self, err: Error) -> Error {
+        err.rename_fields(|vendor| self.common_name(vendor).map(str::to_owned))
+    }
+
     /// Common fields → vendor fields, for an update (see [`ObjectMapping::to_vendor_as`]).
     pub fn to_vendor(&self, kind: ObjectKind, common: &FieldMap) -> Result<FieldMap> {
         self.to_vendor_as(kind, common, WriteMode::Update)
@@ -374,6 +393,37 @@ mod tests {
             "#,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn vendor_field_names_in_errors_become_common_names() {
+        use crate::error::{ErrorKind, FieldError};
+        let m = ticket_mapping();
+        assert_eq!(m.common_name("title"), Some("subject"));
+        assert_eq!(m.common_name("TITLE"), Some("subject"));
+        assert_eq!(m.common_name("shoe_size"), None);
+        let err = Error::new(
+            ErrorKind::Validation {
+                fields: vec![
+                    FieldError::new("State", Some("INVALID".into())),
+                    FieldError::new("shoe_size", None),
+                ],
+            },
+            "rejected",
+        );
+        let ErrorKind::Validation { fields } = m.name_error_fields(err).kind().clone() else {
+            panic!("kind changed");
+        };
+        assert_eq!(
+            fields,
+            [
+                FieldError::new("status", Some("INVALID".into())),
+                FieldError::new("shoe_size", None)
+            ]
+        );
+        // Other kinds pass untouched.
+        let other = m.name_error_fields(Error::decode("x"));
+        assert_eq!(other.kind(), &ErrorKind::Decode);
     }
 
     #[test]

@@ -40,12 +40,6 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Whether the vendor certainly did not carry the request out, so that even a non-idempotent
-/// request may be sent again.
-pub fn certainly_not_processed(err: &Error) -> bool {
-    matches!(err.kind(), ErrorKind::RateLimited { .. })
-}
-
 impl RetryPolicy {
     /// No retries at all.
     pub fn never() -> Self {
@@ -78,7 +72,7 @@ impl RetryPolicy {
         {
             return None;
         }
-        if !idempotent && !certainly_not_processed(err) {
+        if !idempotent && !err.certainly_not_processed() {
             return None;
         }
         let delay = match err.retry_after() {

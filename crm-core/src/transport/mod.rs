@@ -725,12 +725,20 @@ impl HttpClient {
                 operation: request.operation.clone(),
             });
         }
-        let err = self.inner.error_parser.parse_error(&ErrorResponse {
+        let failed = ErrorResponse {
             status,
             headers: &headers,
             body: &body,
             correlation_id: correlation_id.as_deref(),
-        });
+        };
+        let mut err = self.inner.error_parser.parse_error(&failed);
+        // `Retry-After` is honoured on every failure (RFC 9110 §10.2.3 names 503 as well as
+        // 429), whatever the vendor's parser made of the body.
+        if err.retry_after().is_none()
+            && let Some(wait) = failed.retry_after()
+        {
+            err = err.with_retry_after(wait);
+        }
         Attempt::Failed(err, Some(credential))
     }
 
@@ -787,7 +795,10 @@ fn send_error(e: reqwest::Error) -> Error {
     if e.is_timeout() {
         Error::new(ErrorKind::Timeout, "the request timed out").with_source(e)
     } else if e.is_connect() {
-        Error::new(ErrorKind::Unavailable, "cannot connect to the server").with_source(e)
+        // No connection, so no request: safe to send again even when it creates a record.
+        Error::new(ErrorKind::Unavailable, "cannot connect to the server")
+            .with_not_processed()
+            .with_source(e)
     } else if e.is_builder() {
         Error::config("the request could not be built").with_source(e)
     } else {

@@ -154,6 +154,42 @@ async fn a_retry_after_beyond_the_cap_is_returned_not_slept() {
 }
 
 #[tokio::test]
+async fn a_503_retry_after_is_honoured_too() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/x"))
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "3600"))
+        .mount(&server)
+        .await;
+    let c = client(&server).await;
+    let err = c.send(Request::get("/x", "x.get")).await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Unavailable);
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
+    // Beyond the policy's cap: returned to the caller (or the outbox) instead of slept.
+    assert_eq!(err.attempts(), 1);
+}
+
+#[tokio::test]
+async fn a_create_is_sent_again_when_no_connection_was_made() {
+    // A port nothing listens on: the connection is refused, so the POST never left.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let c = HttpClientBuilder::new("test", format!("http://127.0.0.1:{port}"))
+        .with_retry(fast_retry())
+        .build()
+        .unwrap();
+    let err = c
+        .send(Request::new(Method::POST, "/x", "x.create").json(serde_json::json!({})))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Unavailable);
+    assert!(err.certainly_not_processed());
+    assert_eq!(err.attempts(), 4);
+}
+
+#[tokio::test]
 async fn a_server_that_never_answers_times_out() {
     let server = MockServer::start().await;
     Mock::given(path("/api/slow"))
