@@ -4,7 +4,7 @@
 //! `Retry-After` honoured (capped), bounded attempts and total time. Whether a request *may* be
 //! sent again is decided by its idempotency: a request that might have been carried out (a POST
 //! that timed out, a 5xx after the vendor committed) is never replayed blindly; one the vendor
-//! certainly refused (429, 401) may be.
+//! certainly refused (401, or any error where [`Error::certainly_not_processed`]) may be.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
