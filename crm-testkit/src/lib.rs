@@ -9,6 +9,8 @@
 //! - [`conformance`]: the behaviour suite.
 
 pub mod conformance;
+mod faults;
 pub mod hubspot;
 pub mod salesforce;
 pub mod sandbox;
+mod wire;

@@ -3,10 +3,13 @@
 
 use std::time::Duration;
 
+use crate::faults::Plan;
+
 /// Faults the fake injects (test control, not part of HubSpot's API).
 ///
 /// Decided per request before authentication, in this order: `rate_limit_next`, `html_next`,
-/// `malformed_next`, `after_commit_next` (writes only), then the seeded `fail_rate` roll. Only after-commit faults change state.
+/// `malformed_next`, `after_commit_next` (writes only), then the seeded `fail_rate` roll
+/// (the engine all fakes share). Only after-commit faults change state.
 #[derive(Clone, Debug, Default)]
 pub struct HubSpotFaults {
     /// Share of requests (0.0–1.0) that fault: a `503` before anything is written, or for a share
@@ -29,90 +32,20 @@ pub struct HubSpotFaults {
     pub after_commit_next: u32,
 }
 
-/// The fault chosen for one request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Injected {
-    RateLimited,
-    Html,
-    Malformed,
-    Unavailable,
-    AfterCommit,
-}
-
-/// Live fault settings and what is left of the "next N" counters.
-#[derive(Debug)]
-pub(crate) struct FaultState {
-    config: HubSpotFaults,
-    rng: fastrand::Rng,
-    rate_limit_left: u32,
-    html_left: u32,
-    malformed_left: u32,
-    after_commit_left: u32,
-}
-
-impl Default for FaultState {
-    fn default() -> Self {
-        Self::new(HubSpotFaults::default())
-    }
-}
-
-fn share(x: f64) -> f64 {
-    if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) }
-}
-
-impl FaultState {
-    pub(crate) fn new(config: HubSpotFaults) -> Self {
-        Self {
-            rng: fastrand::Rng::with_seed(config.seed),
-            rate_limit_left: config.rate_limit_next,
-            html_left: config.html_next,
-            malformed_left: config.malformed_next,
-            after_commit_left: config.after_commit_next,
-            config,
+impl From<HubSpotFaults> for Plan {
+    fn from(f: HubSpotFaults) -> Self {
+        Plan {
+            fail_rate: f.fail_rate,
+            after_commit_share: f.after_commit_share,
+            seed: f.seed,
+            latency: f.latency,
+            limit_next: f.rate_limit_next,
+            // HubSpot's 429s carry no Retry-After.
+            retry_after_secs: 0,
+            html_next: f.html_next,
+            malformed_next: f.malformed_next,
+            after_commit_next: f.after_commit_next,
         }
-    }
-
-    pub(crate) fn rate_limit_next(&mut self, n: u32) {
-        self.rate_limit_left = n;
-    }
-
-    pub(crate) fn html_next(&mut self, n: u32) {
-        self.html_left = n;
-    }
-
-    pub(crate) fn malformed_next(&mut self, n: u32) {
-        self.malformed_left = n;
-    }
-
-    pub(crate) fn latency(&self) -> Duration {
-        self.config.latency
-    }
-
-    pub(crate) fn decide(&mut self, is_write: bool) -> Option<Injected> {
-        if self.rate_limit_left > 0 {
-            self.rate_limit_left -= 1;
-            return Some(Injected::RateLimited);
-        }
-        if self.html_left > 0 {
-            self.html_left -= 1;
-            return Some(Injected::Html);
-        }
-        if self.malformed_left > 0 {
-            self.malformed_left -= 1;
-            return Some(Injected::Malformed);
-        }
-        if is_write && self.after_commit_left > 0 {
-            self.after_commit_left -= 1;
-            return Some(Injected::AfterCommit);
-        }
-        let rate = share(self.config.fail_rate);
-        if rate > 0.0 && self.rng.f64() < rate {
-            if is_write && self.rng.f64() < share(self.config.after_commit_share) {
-                return Some(Injected::AfterCommit);
-            }
-            return Some(Injected::Unavailable);
-        }
-        None
     }
 }
 
@@ -124,32 +57,3 @@ pub(crate) const HTML_502: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><met
 
 /// A record body cut off mid-way, as when the connection drops during the response.
 pub(crate) const TRUNCATED_JSON: &str = r#"{"id":"1001","properties":{"email":"jane.doe@exa"#;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seeded_and_ordered() {
-        let run = || {
-            let mut f = FaultState::new(HubSpotFaults {
-                fail_rate: 0.5,
-                after_commit_share: 0.5,
-                seed: 9,
-                ..HubSpotFaults::default()
-            });
-            (0..20).map(|_| f.decide(true)).collect::<Vec<_>>()
-        };
-        assert_eq!(run(), run());
-        let mut f = FaultState::new(HubSpotFaults {
-            rate_limit_next: 1,
-            html_next: 1,
-            malformed_next: 1,
-            ..HubSpotFaults::default()
-        });
-        assert_eq!(f.decide(false), Some(Injected::RateLimited));
-        assert_eq!(f.decide(false), Some(Injected::Html));
-        assert_eq!(f.decide(false), Some(Injected::Malformed));
-        assert_eq!(f.decide(false), None);
-    }
-}

@@ -58,7 +58,7 @@ pub use limits::Limits;
 pub use oauth::OAuthConfig;
 pub use schema::{CustomKind, CustomProperty};
 
-use faults::{FaultState, Injected};
+use crate::faults::{FaultState, Injected};
 use limits::Counters;
 use oauth::OAuthState;
 use routes::{HubSpotResponder, State, lock};
@@ -409,7 +409,7 @@ impl crate::conformance::FaultInjector for HubSpotFake {
     /// HubSpot sends no `Retry-After` on its 429s (VENDORS.md §1.9), so the storm answers in
     /// HubSpot's shape and `retry_after` is not echoed.
     fn rate_limit_next(&self, n: u32, _retry_after: Duration) {
-        lock(&self.state).faults.rate_limit_next(n);
+        lock(&self.state).faults.limit_next(n, 0);
     }
 
     fn clear(&self) {

@@ -9,11 +9,13 @@ use wiremock::{Request, Respond, ResponseTemplate};
 
 use super::api::{self, Answer, BatchKind, Query};
 use super::error::ApiError;
-use super::faults::{FaultState, HTML_502, Injected, TRUNCATED_JSON};
+use super::faults::{HTML_502, TRUNCATED_JSON};
 use super::limits::{Counters, Refused};
 use super::oauth::{Bearer, OAuthState};
 use super::store::Store;
 use super::{PathFamilies, RequestStats};
+use crate::faults::{FaultState, Injected};
+use crate::wire::{auth_token, decode_segment, delayed};
 
 /// Everything a request can read or change.
 #[derive(Debug)]
@@ -111,7 +113,7 @@ impl Respond for HubSpotResponder {
             Some(fault) => {
                 st.stats.note_fault(fault);
                 match fault {
-                    Injected::RateLimited => {
+                    Injected::Limited => {
                         let now = Instant::now();
                         let mut headers = st.limits.headers(false, now);
                         for h in &mut headers {
@@ -146,45 +148,8 @@ impl Respond for HubSpotResponder {
         };
         drop(st);
         let template = template.insert_header("X-HubSpot-Correlation-Id", cid.as_str());
-        if latency.is_zero() {
-            template
-        } else {
-            template.set_delay(latency)
-        }
+        delayed(template, latency)
     }
-}
-
-/// Percent-decodes one path segment; bad escapes stay literal.
-pub(crate) fn decode_segment(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (b, hex) {
-            (b'%', Some(d)) => {
-                out.push(d);
-                i += 3;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn bearer(req: &Request) -> Option<String> {
-    req.headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_owned())
 }
 
 fn error_response(e: &ApiError, cid: &str) -> ResponseTemplate {
@@ -206,7 +171,7 @@ fn serve(st: &mut State, req: &Request, cid: &str) -> ResponseTemplate {
         return json_response(status, &body);
     }
     let now = Instant::now();
-    let kind = match bearer(req) {
+    let kind = match auth_token(req, &["bearer"]) {
         None => Bearer::Invalid,
         Some(t) => st.oauth.classify(&t, &st.token, now),
     };
@@ -447,20 +412,5 @@ fn properties(st: &mut State, method: &str, s: &[String]) -> Answer {
         ("GET", Some(o), 1) => api::properties(&st.store, o),
         ("GET", _, _) => Err(ApiError::not_found()),
         _ => Err(not_allowed()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn segments_decode() {
-        assert_eq!(
-            decode_segment("jane.doe%40example.com"),
-            "jane.doe@example.com"
-        );
-        assert_eq!(decode_segment("missing%2Fx%3Fy"), "missing/x?y");
-        assert_eq!(decode_segment("100%"), "100%");
     }
 }

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::faults::Plan;
+
 /// Faults the fake injects into API responses (test control, not part of Salesforce's API).
 ///
 /// Decided per request before authentication, in this order: `limit_exceeded_next`,
@@ -30,84 +32,18 @@ pub struct Faults {
     pub html_next: u32,
 }
 
-/// The fault chosen for one request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Injected {
-    LimitExceeded,
-    Html,
-    Malformed,
-    Unavailable,
-    AfterCommit,
-}
-
-/// The live fault settings plus what is left of the "next N" counters.
-#[derive(Debug)]
-pub(crate) struct FaultState {
-    config: Faults,
-    rng: fastrand::Rng,
-    limit_left: u32,
-    html_left: u32,
-    malformed_left: u32,
-}
-
-impl Default for FaultState {
-    fn default() -> Self {
-        Self::new(Faults::default())
-    }
-}
-
-fn share(x: f64) -> f64 {
-    if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) }
-}
-
-impl FaultState {
-    pub(crate) fn new(config: Faults) -> Self {
-        Self {
-            rng: fastrand::Rng::with_seed(config.seed),
-            limit_left: config.limit_exceeded_next,
-            html_left: config.html_next,
-            malformed_left: config.malformed_next,
-            config,
+impl From<Faults> for Plan {
+    fn from(f: Faults) -> Self {
+        Plan {
+            fail_rate: f.fail_rate,
+            after_commit_share: f.after_commit_share,
+            seed: f.seed,
+            latency: f.latency,
+            limit_next: f.limit_exceeded_next,
+            html_next: f.html_next,
+            malformed_next: f.malformed_next,
+            ..Plan::default()
         }
-    }
-
-    pub(crate) fn limit_exceeded_next(&mut self, n: u32) {
-        self.limit_left = n;
-    }
-
-    pub(crate) fn html_next(&mut self, n: u32) {
-        self.html_left = n;
-    }
-
-    pub(crate) fn malformed_next(&mut self, n: u32) {
-        self.malformed_left = n;
-    }
-
-    pub(crate) fn latency(&self) -> Duration {
-        self.config.latency
-    }
-
-    pub(crate) fn decide(&mut self, is_write: bool) -> Option<Injected> {
-        if self.limit_left > 0 {
-            self.limit_left -= 1;
-            return Some(Injected::LimitExceeded);
-        }
-        if self.html_left > 0 {
-            self.html_left -= 1;
-            return Some(Injected::Html);
-        }
-        if self.malformed_left > 0 {
-            self.malformed_left -= 1;
-            return Some(Injected::Malformed);
-        }
-        let rate = share(self.config.fail_rate);
-        if rate > 0.0 && self.rng.f64() < rate {
-            if is_write && self.rng.f64() < share(self.config.after_commit_share) {
-                return Some(Injected::AfterCommit);
-            }
-            return Some(Injected::Unavailable);
-        }
-        None
     }
 }
 
@@ -117,24 +53,3 @@ pub(crate) const HTML_PAGE: &str = "<!DOCTYPE html>\n<html><head><title>502 Bad 
 
 /// A query result cut off mid-record, as when a connection drops during the response.
 pub(crate) const TRUNCATED_JSON: &str = r#"{"totalSize":1,"done":true,"records":[{"attributes":{"type":"Contact","url":"/services/data/v"#;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn same_seed_same_faults() {
-        let rolls = |seed| {
-            let mut f = FaultState::new(Faults {
-                fail_rate: 0.5,
-                after_commit_share: 0.5,
-                seed,
-                ..Faults::default()
-            });
-            (0..32).map(|_| f.decide(true)).collect::<Vec<_>>()
-        };
-        assert_eq!(rolls(7), rolls(7));
-        assert!(rolls(7).contains(&Some(Injected::AfterCommit)));
-        assert!(rolls(7).contains(&None));
-    }
-}

@@ -262,7 +262,7 @@ impl SalesforceFake {
 
     /// Replaces the fault settings.
     pub fn set_faults(&self, faults: Faults) {
-        lock(&self.state).faults = faults::FaultState::new(faults);
+        lock(&self.state).faults = crate::faults::FaultState::new(faults);
     }
 
     /// Counts of what the fake has served so far.
@@ -395,10 +395,10 @@ impl crate::conformance::FaultInjector for SalesforceFake {
     /// Salesforce never sends 429 (VENDORS.md §2.9): its transient limit answer is `403
     /// REQUEST_LIMIT_EXCEEDED` for the concurrent-request limit, without `Retry-After`.
     fn rate_limit_next(&self, n: u32, _retry_after: Duration) {
-        lock(&self.state).faults.limit_exceeded_next(n);
+        lock(&self.state).faults.limit_next(n, 0);
     }
 
     fn clear(&self) {
-        lock(&self.state).faults = faults::FaultState::default();
+        lock(&self.state).faults = crate::faults::FaultState::default();
     }
 }

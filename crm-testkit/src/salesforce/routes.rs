@@ -11,9 +11,11 @@ use wiremock::{Request, Respond, ResponseTemplate};
 use super::RequestStats;
 use super::auth::AuthState;
 use super::error::ApiError;
-use super::faults::{FaultState, HTML_PAGE, Injected, TRUNCATED_JSON};
+use super::faults::{HTML_PAGE, TRUNCATED_JSON};
 use super::soql;
 use super::store::{Fields, Store, Upserted, WriteOpts};
+use crate::faults::{FaultState, Injected};
+use crate::wire::{auth_token, decode_segment, delayed};
 
 /// Composite subrequests per request, and query subrequests among them (VENDORS.md §2.6).
 const COMPOSITE_MAX: usize = 25;
@@ -111,36 +113,9 @@ fn template(r: Reply) -> ResponseTemplate {
     t
 }
 
-/// Percent-decodes one path segment; bad escapes stay literal.
-fn decode_segment(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (b, hex) {
-            (b'%', Some(d)) => {
-                out.push(d);
-                i += 3;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn bearer(req: &Request) -> Option<String> {
-    let v = req.headers.get("authorization")?.to_str().ok()?.trim();
-    let (scheme, token) = v.split_once(' ')?;
     // Older clients send `OAuth <token>`; both are accepted (VENDORS.md §2.1).
-    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("oauth"))
-        .then(|| token.trim().to_owned())
+    auth_token(req, &["bearer", "oauth"])
 }
 
 fn header<'a>(headers: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
@@ -252,7 +227,7 @@ impl Respond for InstanceResponder {
             }
         }
         let reply = match fault {
-            Some(Injected::LimitExceeded) => Some(Reply::error(&ApiError::new(
+            Some(Injected::Limited) => Some(Reply::error(&ApiError::new(
                 403,
                 "REQUEST_LIMIT_EXCEEDED",
                 "ConcurrentRequests (Concurrent API Requests) Limit exceeded.",
@@ -260,20 +235,12 @@ impl Respond for InstanceResponder {
             Some(Injected::Html) => {
                 drop(state);
                 let t = ResponseTemplate::new(502).set_body_raw(HTML_PAGE, "text/html");
-                return if latency.is_zero() {
-                    t
-                } else {
-                    t.set_delay(latency)
-                };
+                return delayed(t, latency);
             }
             Some(Injected::Malformed) => {
                 drop(state);
                 let t = ResponseTemplate::new(200).set_body_raw(TRUNCATED_JSON, "application/json");
-                return if latency.is_zero() {
-                    t
-                } else {
-                    t.set_delay(latency)
-                };
+                return delayed(t, latency);
             }
             Some(Injected::Unavailable) => Some(Reply::error(&ApiError::new(
                 503,
@@ -306,11 +273,7 @@ impl Respond for InstanceResponder {
         }
         drop(state);
         let t = template(reply);
-        if latency.is_zero() {
-            t
-        } else {
-            t.set_delay(latency)
-        }
+        delayed(t, latency)
     }
 }
 

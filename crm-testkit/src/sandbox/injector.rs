@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use super::Sandbox;
-use super::faults::FaultState;
 use super::routes::lock;
 use crate::conformance::FaultInjector;
+use crate::faults::FaultState;
 
 impl FaultInjector for Sandbox {
     fn malformed_next(&self, n: u32) {
@@ -19,7 +19,7 @@ impl FaultInjector for Sandbox {
     fn rate_limit_next(&self, n: u32, retry_after: Duration) {
         // Retry-After carries whole seconds; round up so a client never retries too early.
         let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-        lock(&self.state).faults.rate_limit_next(n, secs);
+        lock(&self.state).faults.limit_next(n, secs);
     }
 
     fn clear(&self) {

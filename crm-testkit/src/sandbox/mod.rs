@@ -35,8 +35,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value};
 use wiremock::{Mock, MockServer, matchers};
 
+use crate::faults::Injected;
 pub use faults::Faults;
-use faults::Injected;
 use routes::{SandboxResponder, State, lock};
 use store::Store;
 
@@ -121,7 +121,7 @@ impl RequestStats {
 
     fn note_fault(&mut self, fault: Injected) {
         match fault {
-            Injected::RateLimited(_) => self.rate_limited += 1,
+            Injected::Limited => self.rate_limited += 1,
             Injected::AfterCommit => {
                 self.after_commit += 1;
                 self.faults_injected += 1;
@@ -205,7 +205,7 @@ impl Sandbox {
 
     /// Replaces the fault settings (and restarts their seeded sequence and "next N" counters).
     pub fn set_faults(&self, faults: Faults) {
-        lock(&self.state).faults = faults::FaultState::new(faults);
+        lock(&self.state).faults = crate::faults::FaultState::new(faults);
     }
 
     /// Counts of what the sandbox has served so far.

@@ -7,10 +7,12 @@ use wiremock::{Request, Respond, ResponseTemplate};
 
 use super::RequestStats;
 use super::error::ApiError;
-use super::faults::{FaultState, HTML_PAGE, Injected, TRUNCATED_JSON};
+use super::faults::{HTML_PAGE, TRUNCATED_JSON};
 use super::list::{ListQuery, Style, encode_cursor};
 use super::schema::{self, ObjectSpec};
 use super::store::{self, Store};
+use crate::faults::{FaultState, Injected};
+use crate::wire::{auth_token, decode_segment, delayed};
 
 /// The path every endpoint lives under.
 pub(crate) const BASE_PATH: &str = "/api/v1";
@@ -109,9 +111,12 @@ impl Respond for SandboxResponder {
             Some(fault) => {
                 state.stats.note_fault(fault);
                 match fault {
-                    Injected::RateLimited(secs) => error_response(
+                    Injected::Limited => error_response(
                         &ApiError::new(429, "rate_limited", "too many requests, slow down")
-                            .with_header("Retry-After", secs.to_string()),
+                            .with_header(
+                                "Retry-After",
+                                state.faults.retry_after_secs().to_string(),
+                            ),
                     ),
                     Injected::Html => {
                         ResponseTemplate::new(502).set_body_raw(HTML_PAGE, "text/html")
@@ -132,47 +137,12 @@ impl Respond for SandboxResponder {
         };
         drop(state);
         let template = template.insert_header("X-Request-Id", request_id.as_str());
-        if latency.is_zero() {
-            template
-        } else {
-            template.set_delay(latency)
-        }
+        delayed(template, latency)
     }
-}
-
-/// Percent-decodes one path segment. Ids cannot contain `/` or `?`, so `a%2Fb` decodes to a
-/// value no record has: a 404 rather than a different route. Bad escapes stay literal.
-pub(crate) fn decode_segment(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (b, hex) {
-            (b'%', Some(decoded)) => {
-                out.push(decoded);
-                i += 3;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn authorized(req: &Request, token: &str) -> bool {
-    req.headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .is_some_and(|(scheme, given)| {
-            scheme.eq_ignore_ascii_case("bearer") && given.trim() == token
-        })
+    auth_token(req, &["bearer"]).is_some_and(|given| given == token)
 }
 
 /// The write body: a JSON object, or a 400.
@@ -322,21 +292,4 @@ fn upsert(
     }
     let (created, record) = store.upsert(spec.path, field, value, &body)?;
     Ok(Reply::new(if created { 201 } else { 200 }, record))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn segments_decode() {
-        assert_eq!(
-            decode_segment("jane.doe%40example.com"),
-            "jane.doe@example.com"
-        );
-        assert_eq!(decode_segment("a%2Fb"), "a/b");
-        assert_eq!(decode_segment("a+b"), "a+b");
-        assert_eq!(decode_segment("100%"), "100%");
-        assert_eq!(decode_segment("%zz"), "%zz");
-    }
 }
