@@ -254,25 +254,8 @@ impl Connection {
 /// The object tables a mapping file may hold, per vendor.
 pub(crate) fn mapping_targets(vendor: &str) -> &'static [(&'static str, ObjectKind)] {
     match vendor {
-        "hubspot" => &[
-            ("contact", ObjectKind::Contact),
-            ("account", ObjectKind::Account),
-            ("lead", ObjectKind::Lead),
-            ("opportunity", ObjectKind::Opportunity),
-            ("ticket", ObjectKind::Ticket),
-            ("note", ObjectKind::Activity),
-            ("task", ObjectKind::Activity),
-            ("call", ObjectKind::Activity),
-        ],
-        "salesforce" => &[
-            ("contact", ObjectKind::Contact),
-            ("account", ObjectKind::Account),
-            ("lead", ObjectKind::Lead),
-            ("opportunity", ObjectKind::Opportunity),
-            ("ticket", ObjectKind::Ticket),
-            ("task", ObjectKind::Activity),
-            ("event", ObjectKind::Activity),
-        ],
+        "hubspot" => crm_hubspot::MAPPING_TARGETS,
+        "salesforce" => crm_salesforce::MAPPING_TARGETS,
         _ => crm_generic_rest::MAPPING_TARGETS,
     }
 }
@@ -366,15 +349,7 @@ impl Connection {
             b = b.with_config(k, v);
         }
         if let Some(file) = self.mapping_file(dir)? {
-            // HubSpot merges each table over its default mapping.
-            for (target, mapping) in &file.objects {
-                let target: crm_hubspot::MappingTarget = target.parse()?;
-                b = b.with_mapping(target, mapping.clone());
-            }
-            b = b.with_audit_sink(Arc::new(crm_core::audit::WithMappingVersion::new(
-                Arc::new(crm_core::audit::TracingAudit),
-                file.label(),
-            )));
+            b = b.with_mapping_file(file);
         }
         if let Some(l) = limiter {
             b = b.with_limiter(l);
@@ -446,18 +421,7 @@ impl Connection {
             b = b.with_config(k, v.clone());
         }
         if let Some(file) = self.mapping_file(dir)? {
-            // Salesforce replaces whole tables: lay the file over the default table first.
-            let defaults: std::collections::BTreeMap<String, crm_core::mapping::ObjectMapping> =
-                toml::from_str(crm_salesforce::DEFAULT_MAPPING)
-                    .map_err(|e| Error::config(format!("the default Salesforce mapping: {e}")))?;
-            for target in file.objects.keys() {
-                let base = defaults.get(target).cloned().unwrap_or_default();
-                b = b.with_mapping(target, file.overlay(target, &base));
-            }
-            b = b.with_audit_sink(Arc::new(crm_core::audit::WithMappingVersion::new(
-                Arc::new(crm_core::audit::TracingAudit),
-                file.label(),
-            )));
+            b = b.with_mapping_file(file);
         }
         if let Some(l) = limiter {
             b = b.with_limiter(l);

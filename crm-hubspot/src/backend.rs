@@ -9,7 +9,7 @@ use std::time::Duration;
 use crm_core::audit::{AuditSink, TracingAudit};
 use crm_core::credential::{CredentialProvider, StaticCredential};
 use crm_core::limits::RateLimiter;
-use crm_core::mapping::ObjectMapping;
+use crm_core::mapping::{MappingFile, ObjectMapping};
 use crm_core::reexports::async_trait;
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::retry::RetryPolicy;
@@ -37,6 +37,7 @@ pub struct HubSpotBuilder {
     config: HubSpotConfig,
     credentials: Option<Arc<dyn CredentialProvider>>,
     mappings: BTreeMap<MappingTarget, ObjectMapping>,
+    mapping_label: Option<String>,
     root_ca_files: Vec<PathBuf>,
     timeout: Option<Duration>,
     retry: Option<RetryPolicy>,
@@ -70,6 +71,7 @@ impl HubSpotBuilder {
             config: HubSpotConfig::default(),
             credentials: None,
             mappings: BTreeMap::new(),
+            mapping_label: None,
             root_ca_files: Vec::new(),
             timeout: None,
             retry: None,
@@ -208,6 +210,23 @@ impl HubSpotBuilder {
         self
     }
 
+    /// Lays an admin's mapping file over the default mapping: each table is merged as
+    /// [`HubSpotBuilder::with_mapping`] merges (load it with [`crate::MAPPING_TARGETS`]). Its
+    /// `version@hash` goes into every audit record; [`HubSpot::set_mapping_file`] swaps it at
+    /// run time.
+    pub fn with_mapping_file(mut self, file: MappingFile) -> Self {
+        match crate::mapping::overrides_from(&file) {
+            Ok(overrides) => {
+                self.mappings.extend(overrides);
+                self.mapping_label = Some(file.label());
+            }
+            Err(e) => {
+                self.deferred.get_or_insert(e);
+            }
+        }
+        self
+    }
+
     /// A name for this connection in audit records. Default `hubspot`.
     pub fn with_connection_name(mut self, name: impl Into<String>) -> Self {
         self.config.connection_name = name.into();
@@ -304,6 +323,7 @@ impl HubSpotBuilder {
                 lead_source: c.lead_source_property.clone(),
             },
             &self.mappings,
+            self.mapping_label.clone(),
         )?;
         let settings = Settings {
             external_id: c.external_id_property.clone(),
@@ -399,13 +419,38 @@ impl HubSpot {
     /// Replaces the mapping overrides for new work, without a restart (calls already running
     /// keep the mapping they started with): each table is merged over the default mapping, as
     /// [`HubSpotBuilder::with_mapping`] does. Checked first; on an error nothing changes.
+    /// Audit records carry no mapping version afterwards; see [`HubSpot::set_mapping_file`].
     pub fn set_mappings(&self, overrides: &BTreeMap<MappingTarget, ObjectMapping>) -> Result<()> {
+        self.swap_mappings(overrides, None)
+    }
+
+    /// Replaces the mapping file for new work, as [`HubSpot::set_mappings`] does with its
+    /// tables; audit records then carry the new file's `version@hash` (`None`: back to the
+    /// default mapping).
+    pub fn set_mapping_file(&self, file: Option<&MappingFile>) -> Result<()> {
+        match file {
+            Some(f) => self.swap_mappings(&crate::mapping::overrides_from(f)?, Some(f.label())),
+            None => self.swap_mappings(&BTreeMap::new(), None),
+        }
+    }
+
+    /// `version@hash` of the mapping file in use, if one is.
+    pub fn mapping_label(&self) -> Option<String> {
+        self.core.mappings().label.clone()
+    }
+
+    fn swap_mappings(
+        &self,
+        overrides: &BTreeMap<MappingTarget, ObjectMapping>,
+        label: Option<String>,
+    ) -> Result<()> {
         let next = Mappings::build(
             &crate::mapping::CustomProps {
                 external_id: self.core.settings.external_id.clone(),
                 lead_source: self.core.settings.lead_source.clone(),
             },
             overrides,
+            label,
         )?;
         *self
             .core

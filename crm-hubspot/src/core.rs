@@ -336,7 +336,7 @@ impl Core {
         result: &Result<T>,
         id: impl FnOnce(&T) -> RecordId,
     ) {
-        let record = AuditRecord::for_write(
+        let mut record = AuditRecord::for_write(
             &self.connection,
             crate::VENDOR,
             operation,
@@ -345,6 +345,7 @@ impl Core {
             fields,
         )
         .finish(result, id);
+        record.mapping_version = self.mappings().label.clone();
         audit::emit(self.audit.as_ref(), &record);
     }
 

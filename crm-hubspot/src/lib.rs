@@ -40,7 +40,7 @@ pub use backend::{HubSpot, HubSpotBuilder, VENDOR};
 pub use config::{AppKind, ConversationLogAs, HubSpotConfig, HubSpotConfigKey, PathFamily};
 pub use core::HubSpotErrorParser;
 pub use credential::{HubSpotOAuth, TOKEN_PATH, oauth};
-pub use mapping::MappingTarget;
+pub use mapping::{MAPPING_TARGETS, MappingTarget};
 pub use records::HubRecords;
 pub use webhook::HubSpotWebhook;
 

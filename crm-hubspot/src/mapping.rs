@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crm_core::mapping::ObjectMapping;
+use crm_core::mapping::{MappingFile, ObjectMapping};
 use crm_core::{Error, ObjectKind, Result};
 
 use crate::objects::HubObject;
@@ -269,9 +269,33 @@ pub(crate) struct CustomProps {
     pub(crate) lead_source: Option<String>,
 }
 
-/// The mappings of a connection.
+/// The object tables a mapping file may hold for this adapter, and the kind each maps; give it
+/// to `MappingFile::load`.
+pub const MAPPING_TARGETS: &[(&str, ObjectKind)] = &[
+    ("contact", ObjectKind::Contact),
+    ("account", ObjectKind::Account),
+    ("lead", ObjectKind::Lead),
+    ("opportunity", ObjectKind::Opportunity),
+    ("ticket", ObjectKind::Ticket),
+    ("note", ObjectKind::Activity),
+    ("task", ObjectKind::Activity),
+    ("call", ObjectKind::Activity),
+];
+
+/// A mapping file's tables as overrides per target.
+pub(crate) fn overrides_from(file: &MappingFile) -> Result<BTreeMap<MappingTarget, ObjectMapping>> {
+    file.objects
+        .iter()
+        .map(|(name, m)| Ok((name.parse::<MappingTarget>()?, m.clone())))
+        .collect()
+}
+
+/// The mappings of a connection, and the `version@hash` of the mapping file they came from.
 #[derive(Debug, Clone)]
-pub(crate) struct Mappings(BTreeMap<MappingTarget, std::sync::Arc<ObjectMapping>>);
+pub(crate) struct Mappings {
+    by_target: BTreeMap<MappingTarget, std::sync::Arc<ObjectMapping>>,
+    pub(crate) label: Option<String>,
+}
 
 impl Mappings {
     /// The defaults with the settings' custom properties, then `overrides` merged over them:
@@ -280,6 +304,7 @@ impl Mappings {
     pub(crate) fn build(
         custom: &CustomProps,
         overrides: &BTreeMap<MappingTarget, ObjectMapping>,
+        label: Option<String>,
     ) -> Result<Self> {
         let mut out = BTreeMap::new();
         for target in MappingTarget::ALL {
@@ -297,27 +322,19 @@ impl Mappings {
                 m.fields.insert("source".into(), p.clone());
             }
             if let Some(o) = overrides.get(&target) {
-                m.fields.extend(o.fields.clone());
-                for (k, v) in &o.states {
-                    m.states.entry(k.clone()).or_default().extend(v.clone());
-                }
-                for (k, v) in &o.labels {
-                    m.labels.entry(k.clone()).or_default().extend(v.clone());
-                }
-                for (k, v) in &o.values {
-                    m.values.entry(k.clone()).or_default().extend(v.clone());
-                }
-                m.rules.extend(o.rules.clone());
-                m.pass_through = o.pass_through;
+                m = m.overlaid_with(o);
             }
             m.validate(target.kind(), &format!("hubspot {} mapping", target.name()))?;
             out.insert(target, std::sync::Arc::new(m));
         }
-        Ok(Self(out))
+        Ok(Self {
+            by_target: out,
+            label,
+        })
     }
 
     pub(crate) fn get(&self, target: MappingTarget) -> Result<std::sync::Arc<ObjectMapping>> {
-        self.0
+        self.by_target
             .get(&target)
             .cloned()
             .ok_or_else(|| Error::config(format!("no mapping for {}", target.name())))
@@ -340,7 +357,7 @@ mod tests {
         o.fields
             .insert("loyalty_tier".into(), "loyalty_tier".into());
         overrides.insert(MappingTarget::Contact, o);
-        let m = Mappings::build(&custom, &overrides).unwrap();
+        let m = Mappings::build(&custom, &overrides, None).unwrap();
         let c = m.get(MappingTarget::Contact).unwrap();
         assert_eq!(c.fields["title"], "job_function");
         assert_eq!(c.fields["external_id"], "crm_external_id");
@@ -359,7 +376,16 @@ mod tests {
         let mut o = ObjectMapping::default();
         o.fields.insert("phone".into(), "email".into());
         bad.insert(MappingTarget::Contact, o);
-        let err = Mappings::build(&custom, &bad).unwrap_err();
+        let err = Mappings::build(&custom, &bad, None).unwrap_err();
         assert!(err.message().contains("both map"), "{}", err.message());
+    }
+
+    #[test]
+    fn the_file_targets_are_the_mapping_targets() {
+        let listed: Vec<(&str, ObjectKind)> = MappingTarget::ALL
+            .iter()
+            .map(|t| (t.as_str(), t.kind()))
+            .collect();
+        assert_eq!(listed, MAPPING_TARGETS);
     }
 }

@@ -140,42 +140,43 @@ transforms = ["trim", "lowercase"]
     assert!(err.message().contains("contact.title"), "{err}");
 }
 
+#[derive(Debug, Default)]
+struct Versions(std::sync::Mutex<Vec<Option<String>>>);
+
+impl crm_core::audit::AuditSink for Versions {
+    fn record(&self, record: &crm_core::audit::AuditRecord) -> crm_core::Result<()> {
+        self.0.lock().unwrap().push(record.mapping_version.clone());
+        Ok(())
+    }
+}
+
 #[tokio::test]
-async fn a_new_mapping_is_swapped_in_without_a_restart() {
+async fn a_new_mapping_file_is_swapped_in_without_a_restart() {
     use crm_core::{Contact, Crm, Email, ErrorKind, Personal, WriteContext};
     let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
+    let file =
+        |text: &str| MappingFile::parse(text, "m.toml", crm_hubspot::MAPPING_TARGETS).unwrap();
+    let v1 = file("version = \"v1\"\n[contact.fields]\ntitle = \"jobtitle\"\n");
+    let v2 = file("version = \"v2\"\n[contact.rules.title]\nmax_length = 10\n");
+    let versions = std::sync::Arc::new(Versions::default());
     let hub = HubSpotBuilder::new()
         .with_base_url(fake.base_url())
         .with_token(fake.token().to_owned().into())
+        .with_mapping_file(v1.clone())
+        .with_audit_sink(versions.clone())
         .build()
         .unwrap();
+    assert_eq!(hub.mapping_label(), Some(v1.label()));
     let long = |n: u32| Contact {
         email: Some(Email::from_vendor(&format!("swap{n}@example.com"))),
         last_name: Some(Personal::new("Swap".to_owned())),
         title: Some("Head of Procurement".into()),
         ..Contact::default()
     };
-    hub.contacts()
-        .create(&long(1), &WriteContext::default())
-        .await
-        .unwrap();
-    let file = MappingFile::parse(
-        "version = \"v2\"\n[contact.rules.title]\nmax_length = 10\n",
-        "v2.toml",
-        TARGETS,
-    )
-    .unwrap();
-    let overrides = file
-        .objects
-        .iter()
-        .map(|(t, m)| (t.parse::<MappingTarget>().unwrap(), m.clone()))
-        .collect();
-    hub.set_mappings(&overrides).unwrap();
-    let err = hub
-        .contacts()
-        .create(&long(2), &WriteContext::default())
-        .await
-        .unwrap_err();
+    let ctx = WriteContext::default();
+    hub.contacts().create(&long(1), &ctx).await.unwrap();
+    hub.set_mapping_file(Some(&v2)).unwrap();
+    let err = hub.contacts().create(&long(2), &ctx).await.unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::Mapping);
     // A mapping that does not validate is refused and the current one stays.
     let bad: std::collections::BTreeMap<MappingTarget, crm_core::mapping::ObjectMapping> = [(
@@ -184,15 +185,13 @@ async fn a_new_mapping_is_swapped_in_without_a_restart() {
     )]
     .into();
     assert!(hub.set_mappings(&bad).is_err());
-    assert!(
-        hub.contacts()
-            .create(&long(3), &WriteContext::default())
-            .await
-            .is_err()
+    assert!(hub.contacts().create(&long(3), &ctx).await.is_err());
+    assert_eq!(hub.mapping_label(), Some(v2.label()));
+    hub.set_mapping_file(None).unwrap();
+    hub.contacts().create(&long(4), &ctx).await.unwrap();
+    // Each write's audit record names the mapping version it was written with.
+    assert_eq!(
+        *versions.0.lock().unwrap(),
+        [Some(v1.label()), Some(v2.label()), Some(v2.label()), None]
     );
-    hub.set_mappings(&Default::default()).unwrap();
-    hub.contacts()
-        .create(&long(4), &WriteContext::default())
-        .await
-        .unwrap();
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crm_core::audit::{AuditSink, TracingAudit};
 use crm_core::credential::CredentialProvider;
 use crm_core::limits::RateLimiter;
-use crm_core::mapping::ObjectMapping;
+use crm_core::mapping::{MappingFile, ObjectMapping};
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::secrecy::{ExposeSecret, SecretString};
@@ -47,6 +47,7 @@ pub struct SalesforceBuilder {
     retry: Option<RetryPolicy>,
     audit: Option<Arc<dyn AuditSink>>,
     mappings: BTreeMap<String, ObjectMapping>,
+    mapping_file: Option<MappingFile>,
     session_lifetime: Option<Duration>,
     idempotency_disabled: bool,
 }
@@ -82,6 +83,7 @@ impl SalesforceBuilder {
             retry: None,
             audit: None,
             mappings: BTreeMap::new(),
+            mapping_file: None,
             session_lifetime: None,
             idempotency_disabled: false,
         }
@@ -235,6 +237,15 @@ impl SalesforceBuilder {
     /// `opportunity`, `ticket`, `task`, `event`).
     pub fn with_mapping(mut self, table: &str, mapping: ObjectMapping) -> Self {
         self.mappings.insert(table.to_owned(), mapping);
+        self
+    }
+
+    /// Lays an admin's mapping file over the default tables (load it with
+    /// [`crate::MAPPING_TARGETS`]); tables given with [`SalesforceBuilder::with_mapping`] replace
+    /// the file's. Its `version@hash` goes into every audit record;
+    /// [`Salesforce::set_mapping_file`] swaps it at run time.
+    pub fn with_mapping_file(mut self, file: MappingFile) -> Self {
+        self.mapping_file = Some(file);
         self
     }
 
@@ -427,7 +438,12 @@ impl SalesforceBuilder {
                     (creds.clone() as Arc<dyn CredentialProvider>, Some(creds))
                 }
             };
-        let mappings = mappings(&self.mappings)?;
+        let mut tables = match &self.mapping_file {
+            Some(file) => file_tables(file)?,
+            None => BTreeMap::new(),
+        };
+        tables.extend(self.mappings.clone());
+        let mappings = mappings(&tables)?;
         let idempotency_field = if self.idempotency_disabled {
             None
         } else {
@@ -449,6 +465,7 @@ impl SalesforceBuilder {
             api_version,
             region,
             mappings,
+            mapping_label: self.mapping_file.as_ref().map(MappingFile::label),
             idempotency_field,
             allow_duplicates: c.allow_duplicates.unwrap_or(false),
             query_batch_size: c.query_batch_size,
@@ -478,11 +495,27 @@ impl SalesforceBuilder {
 }
 
 /// The default mapping with the caller's tables in place of its own, each validated.
+fn default_tables() -> Result<BTreeMap<String, ObjectMapping>> {
+    toml::from_str(crate::DEFAULT_MAPPING).map_err(|e| Error::config(format!("mapping.toml: {e}")))
+}
+
+/// A mapping file's tables, each laid over the default table of its name.
+fn file_tables(file: &MappingFile) -> Result<BTreeMap<String, ObjectMapping>> {
+    let defaults = default_tables()?;
+    Ok(file
+        .objects
+        .keys()
+        .map(|table| {
+            let base = defaults.get(table).cloned().unwrap_or_default();
+            (table.clone(), file.overlay(table, &base))
+        })
+        .collect())
+}
+
 fn mappings(
     overrides: &BTreeMap<String, ObjectMapping>,
 ) -> Result<BTreeMap<SObject, ObjectMapping>> {
-    let mut tables: BTreeMap<String, ObjectMapping> = toml::from_str(crate::DEFAULT_MAPPING)
-        .map_err(|e| Error::config(format!("mapping.toml: {e}")))?;
+    let mut tables = default_tables()?;
     for (table, m) in overrides {
         if !SObject::ALL.iter().any(|s| s.table() == table) {
             return Err(Error::config(format!(
@@ -549,8 +582,26 @@ impl Salesforce {
     /// Replaces mapping tables for new work, without a restart (calls already running keep the
     /// mapping they started with). Each table replaces the default one, as
     /// [`SalesforceBuilder::with_mapping`] does. Checked first; on an error nothing changes.
+    /// Audit records carry no mapping version afterwards; see [`Salesforce::set_mapping_file`].
     pub fn set_mappings(&self, overrides: &BTreeMap<String, ObjectMapping>) -> Result<()> {
-        self.core.swap_mappings(mappings(overrides)?)
+        self.core.swap_mappings(mappings(overrides)?, None)
+    }
+
+    /// Replaces the mapping file for new work, as [`Salesforce::set_mappings`] does with its
+    /// tables (each laid over the default table); audit records then carry the new file's
+    /// `version@hash` (`None`: back to the default mapping).
+    pub fn set_mapping_file(&self, file: Option<&MappingFile>) -> Result<()> {
+        match file {
+            Some(f) => self
+                .core
+                .swap_mappings(mappings(&file_tables(f)?)?, Some(f.label())),
+            None => self.core.swap_mappings(mappings(&BTreeMap::new())?, None),
+        }
+    }
+
+    /// `version@hash` of the mapping file in use, if one is.
+    pub fn mapping_label(&self) -> Option<String> {
+        self.core.mapping_label()
     }
 
     /// A builder.

@@ -172,6 +172,7 @@ pub(crate) struct CoreParts {
     pub(crate) api_version: String,
     pub(crate) region: Region,
     pub(crate) mappings: BTreeMap<SObject, ObjectMapping>,
+    pub(crate) mapping_label: Option<String>,
     pub(crate) idempotency_field: Option<String>,
     pub(crate) allow_duplicates: bool,
     pub(crate) query_batch_size: Option<u32>,
@@ -189,10 +190,12 @@ pub(crate) struct CoreParts {
 struct Mapped {
     mappings: BTreeMap<SObject, Arc<ObjectMapping>>,
     read_fields: BTreeMap<SObject, Vec<String>>,
+    /// `version@hash` of the mapping file the tables came from.
+    label: Option<String>,
 }
 
 impl Mapped {
-    fn build(mappings: BTreeMap<SObject, ObjectMapping>) -> Result<Self> {
+    fn build(mappings: BTreeMap<SObject, ObjectMapping>, label: Option<String>) -> Result<Self> {
         let mut read_fields = BTreeMap::new();
         for s in SObject::ALL {
             let mapping = mappings
@@ -217,13 +220,14 @@ impl Mapped {
                 .map(|(k, v)| (k, Arc::new(v)))
                 .collect(),
             read_fields,
+            label,
         })
     }
 }
 
 impl Core {
     pub(crate) fn new(p: CoreParts) -> Result<Arc<Self>> {
-        let mapped = Mapped::build(p.mappings)?;
+        let mapped = Mapped::build(p.mappings, p.mapping_label)?;
         if let Some(f) = &p.idempotency_field {
             crate::soql::ident(f)
                 .map_err(|e| Error::config(format!("idempotency_field: {}", e.message())))?;
@@ -271,13 +275,22 @@ impl Core {
     }
 
     /// Replaces the mappings for new work (checked first; on an error nothing changes).
-    pub(crate) fn swap_mappings(&self, mappings: BTreeMap<SObject, ObjectMapping>) -> Result<()> {
-        let next = Arc::new(Mapped::build(mappings)?);
+    pub(crate) fn swap_mappings(
+        &self,
+        mappings: BTreeMap<SObject, ObjectMapping>,
+        label: Option<String>,
+    ) -> Result<()> {
+        let next = Arc::new(Mapped::build(mappings, label)?);
         *self
             .mapped
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = next;
         Ok(())
+    }
+
+    /// `version@hash` of the mapping file in use, if one is.
+    pub(crate) fn mapping_label(&self) -> Option<String> {
+        self.mapped().label.clone()
     }
 
     pub(crate) fn mapping(&self, s: SObject) -> Arc<ObjectMapping> {
@@ -395,7 +408,7 @@ impl Core {
         result: &Result<T>,
         id: impl FnOnce(&T) -> RecordId,
     ) {
-        let record = AuditRecord::for_write(
+        let mut record = AuditRecord::for_write(
             &self.connection,
             crate::VENDOR,
             operation,
@@ -404,6 +417,7 @@ impl Core {
             common,
         )
         .finish(result, id);
+        record.mapping_version = self.mapping_label();
         audit::emit(self.audit.as_ref(), &record);
     }
 
@@ -906,6 +920,13 @@ mod tests {
             body: body.as_bytes(),
             correlation_id: None,
         })
+    }
+
+    #[test]
+    fn the_file_targets_are_the_mapping_tables() {
+        let listed: Vec<(&str, ObjectKind)> =
+            SObject::ALL.iter().map(|s| (s.table(), s.kind())).collect();
+        assert_eq!(listed, crate::MAPPING_TARGETS);
     }
 
     #[test]

@@ -49,6 +49,18 @@ pub const DEFAULT_API_VERSION: &str = "v62.0";
 /// `crm_core::mapping::ObjectMapping` per table).
 pub const DEFAULT_MAPPING: &str = core::DEFAULT_MAPPING;
 
+/// The tables a mapping file may hold for this adapter, and the kind each maps; give it to
+/// `crm_core::mapping::MappingFile::load`.
+pub const MAPPING_TARGETS: &[(&str, crm_core::ObjectKind)] = &[
+    ("contact", crm_core::ObjectKind::Contact),
+    ("account", crm_core::ObjectKind::Account),
+    ("lead", crm_core::ObjectKind::Lead),
+    ("opportunity", crm_core::ObjectKind::Opportunity),
+    ("ticket", crm_core::ObjectKind::Ticket),
+    ("task", crm_core::ObjectKind::Activity),
+    ("event", crm_core::ObjectKind::Activity),
+];
+
 /// Parses a failed Salesforce response the way a connection does: the error array
 /// `[{message, errorCode, fields}]` mapped to an error kind with the fields named, anything else
 /// (an HTML page from the edge, an empty body) by its status. For tools and golden tests.

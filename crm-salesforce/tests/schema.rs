@@ -104,8 +104,6 @@ async fn mapping_file_rules_apply_through_the_adapter() {
         TARGETS,
     )
     .unwrap();
-    let defaults: std::collections::BTreeMap<String, ObjectMapping> =
-        toml::from_str(crm_salesforce::DEFAULT_MAPPING).unwrap();
     let c = org.config().clone();
     let crm = crm_salesforce::SalesforceBuilder::new()
         .with_login_url(org.login_url())
@@ -114,7 +112,7 @@ async fn mapping_file_rules_apply_through_the_adapter() {
             Some(c.client_secret.clone().into()),
             c.refresh_token.clone().into(),
         )
-        .with_mapping("contact", file.overlay("contact", &defaults["contact"]))
+        .with_mapping_file(file)
         .build()
         .unwrap();
     let contact = Contact {
@@ -147,12 +145,27 @@ async fn mapping_file_rules_apply_through_the_adapter() {
     assert_eq!(err.kind(), &ErrorKind::Mapping, "{err}");
 }
 
+#[derive(Debug, Default)]
+struct Versions(std::sync::Mutex<Vec<Option<String>>>);
+
+impl crm_core::audit::AuditSink for Versions {
+    fn record(&self, record: &crm_core::audit::AuditRecord) -> crm_core::Result<()> {
+        self.0.lock().unwrap().push(record.mapping_version.clone());
+        Ok(())
+    }
+}
+
 #[tokio::test]
-async fn a_new_mapping_is_swapped_in_without_a_restart() {
+async fn a_new_mapping_file_is_swapped_in_without_a_restart() {
     use crm_core::{Contact, Crm, Email, ErrorKind, Personal, WriteContext};
     use crm_testkit::salesforce::{SalesforceFake, SalesforceFakeConfig};
     let org = SalesforceFake::start(SalesforceFakeConfig::default()).await;
     let c = org.config().clone();
+    let file =
+        |text: &str| MappingFile::parse(text, "m.toml", crm_salesforce::MAPPING_TARGETS).unwrap();
+    let v1 = file("version = \"v1\"\n[contact.fields]\ntitle = \"Title\"\n");
+    let v2 = file("version = \"v2\"\n[contact.rules.title]\nmax_length = 10\n");
+    let versions = std::sync::Arc::new(Versions::default());
     let crm = crm_salesforce::SalesforceBuilder::new()
         .with_login_url(org.login_url())
         .with_refresh_token(
@@ -160,37 +173,21 @@ async fn a_new_mapping_is_swapped_in_without_a_restart() {
             Some(c.client_secret.clone().into()),
             c.refresh_token.clone().into(),
         )
+        .with_mapping_file(v1.clone())
+        .with_audit_sink(versions.clone())
         .build()
         .unwrap();
+    assert_eq!(crm.mapping_label(), Some(v1.label()));
     let long = |n: u32| Contact {
         email: Some(Email::from_vendor(&format!("swap{n}@example.com"))),
         last_name: Some(Personal::new("Swap".to_owned())),
         title: Some("Head of Procurement".into()),
         ..Contact::default()
     };
-    crm.contacts()
-        .create(&long(1), &WriteContext::default())
-        .await
-        .unwrap();
-    let defaults: std::collections::BTreeMap<String, ObjectMapping> =
-        toml::from_str(crm_salesforce::DEFAULT_MAPPING).unwrap();
-    let file = MappingFile::parse(
-        "version = \"v2\"\n[contact.rules.title]\nmax_length = 10\n",
-        "v2.toml",
-        TARGETS,
-    )
-    .unwrap();
-    let tables = [(
-        "contact".to_owned(),
-        file.overlay("contact", &defaults["contact"]),
-    )]
-    .into();
-    crm.set_mappings(&tables).unwrap();
-    let err = crm
-        .contacts()
-        .create(&long(2), &WriteContext::default())
-        .await
-        .unwrap_err();
+    let ctx = WriteContext::default();
+    crm.contacts().create(&long(1), &ctx).await.unwrap();
+    crm.set_mapping_file(Some(&v2)).unwrap();
+    let err = crm.contacts().create(&long(2), &ctx).await.unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::Mapping);
     let bad = [(
         "contact".to_owned(),
@@ -201,9 +198,11 @@ async fn a_new_mapping_is_swapped_in_without_a_restart() {
         crm.set_mappings(&bad).is_err(),
         "a field name that is not an API name is refused"
     );
-    crm.set_mappings(&Default::default()).unwrap();
-    crm.contacts()
-        .create(&long(3), &WriteContext::default())
-        .await
-        .unwrap();
+    assert_eq!(crm.mapping_label(), Some(v2.label()));
+    crm.set_mapping_file(None).unwrap();
+    crm.contacts().create(&long(3), &ctx).await.unwrap();
+    assert_eq!(
+        *versions.0.lock().unwrap(),
+        [Some(v1.label()), Some(v2.label()), None]
+    );
 }

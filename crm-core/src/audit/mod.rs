@@ -252,35 +252,6 @@ impl AuditSink for JsonLinesAudit {
     }
 }
 
-/// Stamps every record with a mapping's `version@hash` before handing it on: for adapters
-/// configured with mapping tables rather than a [`crate::mapping::MappingFile`] of their own.
-#[derive(Debug)]
-pub struct WithMappingVersion {
-    inner: std::sync::Arc<dyn AuditSink>,
-    label: String,
-}
-
-impl WithMappingVersion {
-    /// Wraps `inner`; `label` is [`crate::mapping::MappingFile::label`].
-    pub fn new(inner: std::sync::Arc<dyn AuditSink>, label: impl Into<String>) -> Self {
-        Self {
-            inner,
-            label: label.into(),
-        }
-    }
-}
-
-impl AuditSink for WithMappingVersion {
-    fn record(&self, record: &AuditRecord) -> Result<()> {
-        if record.mapping_version.is_some() {
-            return self.inner.record(record);
-        }
-        let mut stamped = record.clone();
-        stamped.mapping_version = Some(self.label.clone());
-        self.inner.record(&stamped)
-    }
-}
-
 /// Hands a record to a sink and logs (never swallows silently) a sink failure.
 pub fn emit(sink: &dyn AuditSink, record: &AuditRecord) {
     if let Err(e) = sink.record(record) {
@@ -302,34 +273,6 @@ fn report_failure(e: &Error, record: &AuditRecord) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[derive(Debug, Default)]
-    struct Keep(std::sync::Mutex<Vec<AuditRecord>>);
-
-    impl AuditSink for Keep {
-        fn record(&self, record: &AuditRecord) -> Result<()> {
-            self.0.lock().unwrap().push(record.clone());
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn the_mapping_version_is_stamped_unless_already_set() {
-        let keep = std::sync::Arc::new(Keep::default());
-        let sink = WithMappingVersion::new(keep.clone(), "acme-7@0123456789abcdef");
-        let ctx = WriteContext::default();
-        let r = AuditRecord::new("c", "v", "create", ObjectKind::Lead, &ctx, vec![]);
-        sink.record(&r).unwrap();
-        let mut own = r.clone();
-        own.mapping_version = Some("other@1".into());
-        sink.record(&own).unwrap();
-        let got = keep.0.lock().unwrap();
-        assert_eq!(
-            got[0].mapping_version.as_deref(),
-            Some("acme-7@0123456789abcdef")
-        );
-        assert_eq!(got[1].mapping_version.as_deref(), Some("other@1"));
-    }
 
     #[test]
     fn json_lines_append_and_failures_are_errors() {

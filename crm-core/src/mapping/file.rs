@@ -187,20 +187,13 @@ impl MappingFile {
         format!("{}@{}", self.version, self.hash)
     }
 
-    /// This file's mapping for `target` laid over `base`: field names, value maps, states,
-    /// labels and rules from the file replace or extend the base's entry by entry.
+    /// This file's mapping for `target` laid over `base` (see [`ObjectMapping::overlaid_with`]);
+    /// `base` itself when the file has no table for `target`.
     pub fn overlay(&self, target: &str, base: &ObjectMapping) -> ObjectMapping {
-        let Some(over) = self.objects.get(target) else {
-            return base.clone();
-        };
-        let mut out = base.clone();
-        out.fields.extend(over.fields.clone());
-        out.states.extend(over.states.clone());
-        out.labels.extend(over.labels.clone());
-        out.values.extend(over.values.clone());
-        out.rules.extend(over.rules.clone());
-        out.pass_through = over.pass_through;
-        out
+        match self.objects.get(target) {
+            Some(over) => base.overlaid_with(over),
+            None => base.clone(),
+        }
     }
 }
 
@@ -452,5 +445,22 @@ type = "number"
         assert_eq!(merged.fields["email"], "Email");
         assert!(merged.rules.contains_key("phone"));
         assert_eq!(good().overlay("ticket", &base), base);
+    }
+
+    #[test]
+    fn an_overlay_adds_single_state_and_value_entries() {
+        let base: ObjectMapping = toml::from_str(
+            "[fields]\nstatus = \"state\"\n[states.status]\nopen = \"open\"\ndone = \"solved\"\n",
+        )
+        .unwrap();
+        let over: ObjectMapping =
+            toml::from_str("pass_through = false\n[states.status]\nhold = \"pending\"\n").unwrap();
+        let merged = base.overlaid_with(&over);
+        let states = &merged.states["status"];
+        assert_eq!(states.len(), 3, "{states:?}");
+        assert_eq!(states["hold"], "pending");
+        assert_eq!(states["done"], "solved");
+        assert_eq!(merged.fields["status"], "state");
+        assert!(!merged.pass_through);
     }
 }

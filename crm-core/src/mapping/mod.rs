@@ -196,6 +196,33 @@ impl ObjectMapping {
         }
     }
 
+    /// `over` laid over this mapping, as an admin's mapping file is laid over an adapter's
+    /// default: field names, rules and each entry of the state, label and value tables from
+    /// `over` replace or extend this mapping's (so a file can add one status value without
+    /// repeating the rest), and `over`'s `pass_through` wins.
+    pub fn overlaid_with(&self, over: &ObjectMapping) -> ObjectMapping {
+        fn merge(
+            into: &mut BTreeMap<String, BTreeMap<String, String>>,
+            from: &BTreeMap<String, BTreeMap<String, String>>,
+        ) {
+            for (field, entries) in from {
+                into.entry(field.clone())
+                    .or_default()
+                    .extend(entries.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        let mut out = self.clone();
+        out.fields
+            .extend(over.fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+        merge(&mut out.states, &over.states);
+        merge(&mut out.labels, &over.labels);
+        merge(&mut out.values, &over.values);
+        out.rules
+            .extend(over.rules.iter().map(|(k, v)| (k.clone(), v.clone())));
+        out.pass_through = over.pass_through;
+        out
+    }
+
     /// The common field a vendor field holds, for naming fields in the vendor's errors. Exact
     /// spelling first, then ignoring ASCII case (Salesforce errors may spell API names in
     /// another case); `None` when no mapped field has that vendor name.
