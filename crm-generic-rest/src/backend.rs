@@ -752,14 +752,6 @@ impl<T: Entity> RestObject<T> {
     }
 }
 
-fn ticket_is_open(r: &Record<Ticket>) -> bool {
-    r.status.as_ref().is_none_or(|s| s.state.is_open())
-}
-
-fn opportunity_is_open(r: &Record<Opportunity>) -> bool {
-    r.stage.as_ref().is_none_or(|s| s.state.is_open())
-}
-
 #[async_trait]
 impl Contacts for RestObject<Contact> {
     async fn find_by(&self, lookup: &Lookup) -> Result<Vec<Record<Contact>>> {
@@ -783,7 +775,7 @@ impl Opportunities for RestObject<Opportunity> {
         self.linked(
             owner,
             limit,
-            Some(opportunity_is_open),
+            Some(|o: &Record<Opportunity>| o.is_open()),
             "opportunity.open_for",
         )
         .await
@@ -793,8 +785,13 @@ impl Opportunities for RestObject<Opportunity> {
 #[async_trait]
 impl Tickets for RestObject<Ticket> {
     async fn open_for(&self, owner: &RecordRef, limit: usize) -> Result<Vec<Record<Ticket>>> {
-        self.linked(owner, limit, Some(ticket_is_open), "ticket.open_for")
-            .await
+        self.linked(
+            owner,
+            limit,
+            Some(|t: &Record<Ticket>| t.is_open()),
+            "ticket.open_for",
+        )
+        .await
     }
 
     async fn status(&self, id: &RecordId) -> Result<Status<TicketState>> {

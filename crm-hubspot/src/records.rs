@@ -735,14 +735,6 @@ pub(crate) fn finish<R>(results: Vec<Option<Result<R>>>, operation: &str) -> Vec
         .collect()
 }
 
-fn ticket_is_open(r: &Record<Ticket>) -> bool {
-    r.status.as_ref().is_none_or(|s| s.state.is_open())
-}
-
-fn opportunity_is_open(r: &Record<Opportunity>) -> bool {
-    r.stage.as_ref().is_none_or(|s| s.state.is_open())
-}
-
 #[async_trait]
 impl Contacts for HubRecords<Contact> {
     async fn find_by(&self, lookup: &Lookup) -> Result<Vec<Record<Contact>>> {
@@ -767,7 +759,7 @@ impl Opportunities for HubRecords<Opportunity> {
             owner,
             MappingTarget::Opportunity,
             limit,
-            opportunity_is_open,
+            |o: &Record<Opportunity>| o.is_open(),
             "opportunity.open_for",
         )
         .await
@@ -781,7 +773,7 @@ impl Tickets for HubRecords<Ticket> {
             owner,
             MappingTarget::Ticket,
             limit,
-            ticket_is_open,
+            |t: &Record<Ticket>| t.is_open(),
             "ticket.open_for",
         )
         .await

@@ -106,7 +106,7 @@ pub(crate) async fn load(
         let mut deals =
             read_batch::<Opportunity>(core, MappingTarget::Opportunity, &ids, &me, operation)
                 .await?;
-        deals.retain(|d| d.stage.as_ref().is_none_or(|s| s.state.is_open()));
+        deals.retain(|d| d.is_open());
         deals.sort_by_key(|d| std::cmp::Reverse(d.updated_at));
         deals.truncate(options.opportunities);
         Ok::<_, crm_core::Error>(deals)
@@ -121,7 +121,7 @@ pub(crate) async fn load(
         }
         let mut tickets =
             read_batch::<Ticket>(core, MappingTarget::Ticket, &ids, &me, operation).await?;
-        tickets.retain(|t| t.status.as_ref().is_none_or(|s| s.state.is_open()));
+        tickets.retain(|t| t.is_open());
         tickets.sort_by_key(|t| std::cmp::Reverse(t.updated_at));
         tickets.truncate(options.tickets);
         Ok::<_, crm_core::Error>(tickets)

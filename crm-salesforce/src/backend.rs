@@ -1428,10 +1428,6 @@ impl<T: Entity> Records<T> for SObjectFamily<T> {
     }
 }
 
-fn ticket_open(r: &Record<Ticket>) -> bool {
-    r.status.as_ref().is_none_or(|s| s.state.is_open())
-}
-
 #[async_trait]
 impl Contacts for SObjectFamily<Contact> {
     async fn find_by(&self, lookup: &Lookup) -> Result<Vec<Record<Contact>>> {
@@ -1481,7 +1477,7 @@ impl Tickets for SObjectFamily<Ticket> {
                 operation,
             )
             .await?;
-        Ok(found.into_iter().filter(ticket_open).collect())
+        Ok(found.into_iter().filter(|t| t.is_open()).collect())
     }
 
     async fn status(&self, id: &RecordId) -> Result<Status<TicketState>> {

@@ -229,12 +229,9 @@ pub(crate) async fn load(
         account,
         open_opportunities: open_opportunities
             .into_iter()
-            .filter(|o| o.stage.as_ref().is_none_or(|s| s.state.is_open()))
+            .filter(|o| o.is_open())
             .collect(),
-        open_tickets: open_tickets
-            .into_iter()
-            .filter(|t| t.status.as_ref().is_none_or(|s| s.state.is_open()))
-            .collect(),
+        open_tickets: open_tickets.into_iter().filter(|t| t.is_open()).collect(),
         recent_activities,
     }))
 }

@@ -1,8 +1,28 @@
 //! Request and response details every fake reads or writes the same way.
 
+use std::net::{Ipv4Addr, TcpListener};
 use std::time::Duration;
 
-use wiremock::{Request, ResponseTemplate};
+use wiremock::{MockServer, Request, ResponseTemplate};
+
+/// A server on a free port of 127.0.0.1. Request recording is off: it would keep every request
+/// in memory for the server's lifetime.
+pub(crate) async fn server() -> MockServer {
+    MockServer::builder()
+        .disable_request_recording()
+        .start()
+        .await
+}
+
+/// A server on a fixed port of 127.0.0.1 (the CLI and demos); fails when the port is taken.
+pub(crate) async fn server_on(port: u16) -> std::io::Result<MockServer> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))?;
+    Ok(MockServer::builder()
+        .listener(listener)
+        .disable_request_recording()
+        .start()
+        .await)
+}
 
 /// Percent-decodes one path segment; bad escapes stay literal. Ids cannot contain `/` or `?`,
 /// so `a%2Fb` decodes to a value no record has: a 404 rather than a different route.

@@ -294,6 +294,14 @@ pub struct Opportunity {
     pub custom: FieldMap,
 }
 
+impl Opportunity {
+    /// Whether the opportunity is still open: its stage is not a won or lost one. One without a
+    /// stage counts as open, so that it is shown rather than hidden.
+    pub fn is_open(&self) -> bool {
+        self.stage.as_ref().is_none_or(|s| s.state.is_open())
+    }
+}
+
 impl Entity for Opportunity {
     const KIND: ObjectKind = ObjectKind::Opportunity;
 
@@ -349,6 +357,14 @@ pub struct Ticket {
     pub account_id: Option<RecordId>,
     /// Custom fields by common name.
     pub custom: FieldMap,
+}
+
+impl Ticket {
+    /// Whether the ticket is still open: its status is not a solved or closed one. One without
+    /// a status counts as open, so that it is shown rather than hidden.
+    pub fn is_open(&self) -> bool {
+        self.status.as_ref().is_none_or(|s| s.state.is_open())
+    }
 }
 
 impl Entity for Ticket {
@@ -522,6 +538,24 @@ impl Entity for Activity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn open_means_not_closed_and_a_missing_status_counts_as_open() {
+        let ticket = |state: Option<TicketState>| Ticket {
+            status: state.map(Status::new),
+            ..Ticket::default()
+        };
+        assert!(ticket(None).is_open());
+        assert!(ticket(Some(TicketState::Waiting)).is_open());
+        assert!(!ticket(Some(TicketState::Closed)).is_open());
+        let deal = |state: Option<OpportunityState>| Opportunity {
+            stage: state.map(Status::new),
+            ..Opportunity::default()
+        };
+        assert!(deal(None).is_open());
+        assert!(deal(Some(OpportunityState::Unknown)).is_open());
+        assert!(!deal(Some(OpportunityState::Won)).is_open());
+    }
 
     fn round_trip<T: Entity + PartialEq>(value: T) {
         let fields = value.to_fields();

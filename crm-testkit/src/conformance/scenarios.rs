@@ -171,13 +171,13 @@ async fn customer_view(crm: &dyn Crm, fx: &Fixture) -> Checked {
         })?;
     }
     for t in &view.open_tickets {
-        let open = t.status.as_ref().is_none_or(|s| s.state.is_open());
+        let open = t.is_open();
         ensure(open, || {
             format!("ticket {} in open_tickets is closed", t.id)
         })?;
     }
     for o in &view.open_opportunities {
-        let open = o.stage.as_ref().is_none_or(|s| s.state.is_open());
+        let open = o.is_open();
         ensure(open, || {
             format!("opportunity {} in open_opportunities is closed", o.id)
         })?;

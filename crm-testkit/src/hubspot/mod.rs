@@ -46,7 +46,6 @@ mod store;
 pub mod webhooks;
 
 use std::fmt;
-use std::net::{Ipv4Addr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -197,21 +196,13 @@ impl fmt::Debug for HubSpotFake {
 impl HubSpotFake {
     /// Starts a fake on a random free port of 127.0.0.1.
     pub async fn start(config: HubSpotFakeConfig) -> HubSpotFake {
-        let server = MockServer::builder()
-            .disable_request_recording()
-            .start()
-            .await;
+        let server = crate::wire::server().await;
         Self::mount(server, config).await
     }
 
     /// Starts a fake on a fixed port of 127.0.0.1 (demos); fails when the port is taken.
     pub async fn start_on(port: u16, config: HubSpotFakeConfig) -> std::io::Result<HubSpotFake> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))?;
-        let server = MockServer::builder()
-            .listener(listener)
-            .disable_request_recording()
-            .start()
-            .await;
+        let server = crate::wire::server_on(port).await?;
         Ok(Self::mount(server, config).await)
     }
 

@@ -194,14 +194,8 @@ impl fmt::Debug for SalesforceFake {
 impl SalesforceFake {
     /// Starts the login and instance servers on two free ports of 127.0.0.1.
     pub async fn start(config: SalesforceFakeConfig) -> SalesforceFake {
-        let login = MockServer::builder()
-            .disable_request_recording()
-            .start()
-            .await;
-        let instance = MockServer::builder()
-            .disable_request_recording()
-            .start()
-            .await;
+        let login = crate::wire::server().await;
+        let instance = crate::wire::server().await;
         let mut store = Store::new();
         store.duplicate_rule = config.duplicate_rule;
         if let Err(e) = demo::seed(&mut store, config.demo_data, config.extra_contacts) {

@@ -29,7 +29,6 @@ mod store;
 pub mod webhooks;
 
 use std::fmt;
-use std::net::{Ipv4Addr, TcpListener};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
@@ -152,23 +151,14 @@ impl fmt::Debug for Sandbox {
 impl Sandbox {
     /// Starts a sandbox on a random free port of 127.0.0.1.
     pub async fn start(config: SandboxConfig) -> Sandbox {
-        // Request recording would keep every request in memory for the server's lifetime.
-        let server = MockServer::builder()
-            .disable_request_recording()
-            .start()
-            .await;
+        let server = crate::wire::server().await;
         Self::mount(server, config).await
     }
 
     /// Starts a sandbox on a fixed port of 127.0.0.1 (for the CLI and demos); fails when the
     /// port is taken.
     pub async fn start_on(port: u16, config: SandboxConfig) -> std::io::Result<Sandbox> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))?;
-        let server = MockServer::builder()
-            .listener(listener)
-            .disable_request_recording()
-            .start()
-            .await;
+        let server = crate::wire::server_on(port).await?;
         Ok(Self::mount(server, config).await)
     }
 
