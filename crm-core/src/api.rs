@@ -357,8 +357,17 @@ pub trait Tickets: Records<Ticket> {
     async fn open_for(&self, owner: &RecordRef, limit: usize) -> Result<Vec<Record<Ticket>>>;
 
     /// A ticket's current status, with its label and whether it is still open, for reading a
-    /// ticket's progress back into a conversation.
-    async fn status(&self, id: &RecordId) -> Result<Status<TicketState>>;
+    /// ticket's progress back into a conversation. By default one read of the ticket; a
+    /// ticket the CRM holds without a status is a [`crate::ErrorKind::Decode`] error.
+    async fn status(&self, id: &RecordId) -> Result<Status<TicketState>> {
+        let ticket = self
+            .get(id)
+            .await
+            .map_err(|e| e.with_operation("ticket.status"))?;
+        ticket.data.status.ok_or_else(|| {
+            crate::Error::decode("the ticket has no status").with_operation("ticket.status")
+        })
+    }
 }
 
 /// Activities: notes, tasks, calls and conversation logs.

@@ -24,8 +24,7 @@ use crm_core::{
     Account, Accounts, Activities, Activity, BatchResult, Capabilities, Condition, Contact,
     Contacts, Crm, Entity, Error, FieldMap, FieldValue, Filter, Lead, Leads, ListQuery, Lookup,
     ObjectCapabilities, ObjectKind, Opportunities, Opportunity, PageStream, Record, RecordId,
-    RecordRef, Records, Result, Status, Ticket, TicketState, Tickets, UpsertKey, Upserted,
-    WriteContext,
+    RecordRef, Records, Result, Ticket, Tickets, UpsertKey, Upserted, WriteContext,
 };
 
 use crate::config::{AuthKind, RateLimitSpec, Spec};
@@ -792,13 +791,6 @@ impl Tickets for RestObject<Ticket> {
             "ticket.open_for",
         )
         .await
-    }
-
-    async fn status(&self, id: &RecordId) -> Result<Status<TicketState>> {
-        let ticket = self.get(id).await?;
-        ticket.data.status.ok_or_else(|| {
-            Error::decode("the ticket has no status field").with_operation("ticket.status")
-        })
     }
 }
 

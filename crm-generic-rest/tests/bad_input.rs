@@ -171,6 +171,11 @@ async fn malformed_vendor_records_are_decode_errors_naming_the_field() {
         )
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/tickets/t-2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": "t-2"})))
+        .mount(&server)
+        .await;
     let crm = mock_crm(&server).await;
     for (id, _, needle) in cases {
         let err = crm.contacts().get(&id.parse().unwrap()).await.unwrap_err();
@@ -181,6 +186,14 @@ async fn malformed_vendor_records_are_decode_errors_naming_the_field() {
     let status = crm.tickets().status(&"t-1".parse().unwrap()).await.unwrap();
     assert_eq!(status.state, crm_core::TicketState::Unknown);
     assert_eq!(status.raw.as_deref(), Some("exploded"));
+    // A ticket without a status has no progress to read back: a decode error, not a guess.
+    let err = crm
+        .tickets()
+        .status(&"t-2".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Decode, "{err}");
+    assert_eq!(err.operation(), Some("ticket.status"));
 }
 
 #[tokio::test]

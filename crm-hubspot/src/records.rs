@@ -12,8 +12,8 @@ use crm_core::transport::Request;
 use crm_core::{
     Account, Accounts, Activities, Activity, BatchResult, Contact, Contacts, Entity, Error,
     ErrorKind, Filter, Lead, Leads, ListQuery, Lookup, ObjectKind, Opportunities, Opportunity,
-    PageStream, Record, RecordId, RecordRef, Records, Result, Status, Ticket, TicketState, Tickets,
-    UpsertKey, Upserted, WriteContext,
+    PageStream, Record, RecordId, RecordRef, Records, Result, Ticket, Tickets, UpsertKey, Upserted,
+    WriteContext,
 };
 
 use crate::batch::BatchOp;
@@ -777,17 +777,6 @@ impl Tickets for HubRecords<Ticket> {
             "ticket.open_for",
         )
         .await
-    }
-
-    async fn status(&self, id: &RecordId) -> Result<Status<TicketState>> {
-        let ticket = self
-            .get(id)
-            .await
-            .map_err(|e| e.with_operation("ticket.status"))?;
-        ticket
-            .data
-            .status
-            .ok_or_else(|| Error::decode("the ticket has no stage").with_operation("ticket.status"))
     }
 }
 

@@ -20,8 +20,8 @@ use crm_core::{
     Account, Accounts, Activities, Activity, BatchResult, Capabilities, Contact, Contacts, Crm,
     CustomerView, Entity, Error, ErrorKind, FieldMap, FieldValue, Filter, IdempotencyKey, Lead,
     Leads, ListQuery, Lookup, ObjectCapabilities, ObjectKind, Opportunities, Opportunity,
-    PageStream, Record, RecordId, RecordRef, Records, Region, Result, Status, Ticket, TicketState,
-    Tickets, UpsertKey, Upserted, ViewOptions, WriteContext,
+    PageStream, Record, RecordId, RecordRef, Records, Region, Result, Ticket, Tickets, UpsertKey,
+    Upserted, ViewOptions, WriteContext,
 };
 use serde_json::{Map, Value, json};
 
@@ -1478,14 +1478,6 @@ impl Tickets for SObjectFamily<Ticket> {
             )
             .await?;
         Ok(found.into_iter().filter(|t| t.is_open()).collect())
-    }
-
-    async fn status(&self, id: &RecordId) -> Result<Status<TicketState>> {
-        let ticket = self.get(id).await?;
-        ticket
-            .data
-            .status
-            .ok_or_else(|| Error::decode("the case has no Status").with_operation("ticket.status"))
     }
 }
 
