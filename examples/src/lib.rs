@@ -9,3 +9,9 @@
 
 pub mod conversation;
 pub mod receiver;
+
+// The README's Rust snippets are compiled and run as doctests of this crate, which depends on
+// every adapter and the sandbox, so the README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
