@@ -129,6 +129,7 @@ async fn a_crm_outage_delays_delivery_and_loses_nothing() {
     let WriteStatus::Pending {
         attempts,
         last_error,
+        ..
     } = outbox.status(id).unwrap()
     else {
         panic!("expected pending");
