@@ -33,6 +33,8 @@
 //! writes keep queueing.
 
 mod store;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -394,7 +396,10 @@ enum Outcome {
     /// A create that may exist in the CRM already; the reason, for the operator.
     Parked(String),
     /// `in_doubt`: the attempt may have reached the CRM (no proof it did not).
-    Failed { error: Error, in_doubt: bool },
+    Failed {
+        error: Error,
+        in_doubt: bool,
+    },
 }
 
 /// Whether a create that failed with `e` may nevertheless exist in the CRM: no answer (a

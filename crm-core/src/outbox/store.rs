@@ -59,12 +59,12 @@ fn now_ms() -> i64 {
 
 /// A duration in milliseconds, saturating at `i64::MAX` (a `Retry-After` of `u64::MAX` seconds
 /// or `Duration::MAX` lands far in the future, never an overflow).
-fn ms(d: Duration) -> i64 {
+pub(super) fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// `now + wait`, saturating.
-fn after(now: i64, wait: Duration) -> i64 {
+pub(super) fn after(now: i64, wait: Duration) -> i64 {
     now.saturating_add(ms(wait))
 }
 
@@ -118,7 +118,12 @@ fn storage(what: &str) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
 
 /// The `Storage` error for a failed `what`; `path` lets a "disk I/O error" be checked for a full
 /// disk, `then` is appended to the message (what the caller should do).
-fn storage_error(what: &str, path: Option<&Path>, then: &str, e: rusqlite::Error) -> Error {
+pub(super) fn storage_error(
+    what: &str,
+    path: Option<&Path>,
+    then: &str,
+    e: rusqlite::Error,
+) -> Error {
     let mut cause = cause(&e);
     if cause == Cause::Io && path.is_some_and(disk_is_full) {
         cause = Cause::Full;
@@ -586,7 +591,8 @@ pub(super) fn depth(db: &Connection, connection: &str) -> Result<Depth> {
             },
         )
         .map_err(storage("count writes"))?;
-    let age = oldest.map(|t| Duration::from_millis(u64::try_from(now_ms().saturating_sub(t)).unwrap_or(0)));
+    let age = oldest
+        .map(|t| Duration::from_millis(u64::try_from(now_ms().saturating_sub(t)).unwrap_or(0)));
     Ok(Depth {
         pending: usize::try_from(pending).unwrap_or(0),
         failed: usize::try_from(failed).unwrap_or(0),
