@@ -99,7 +99,7 @@ fn cause(e: &rusqlite::Error) -> Cause {
 /// Whether the disk holding `path` has no room for 64 KiB more: SQLite reports some writes that
 /// fail for lack of space (growing the WAL index, a sync) as a plain "disk I/O error", so the
 /// outbox asks the file system itself before telling the caller what went wrong.
-fn disk_is_full(path: &Path) -> bool {
+pub(super) fn disk_is_full(path: &Path) -> bool {
     let mut probe = path.as_os_str().to_owned();
     probe.push(".space-probe");
     let probe = std::path::PathBuf::from(probe);

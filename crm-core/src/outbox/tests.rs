@@ -674,4 +674,9 @@ fn item11_a_disk_io_error_is_named_as_such_not_as_a_bare_sqlite_error() {
         rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL), None);
     let err = store::storage_error("store the write", None, "", full);
     assert!(err.message().contains("is full"), "{err}");
+    // The free-space check behind a disk I/O error finds room on a disk that has it, and
+    // leaves nothing behind.
+    let dir = tempfile::tempdir().unwrap();
+    assert!(!store::disk_is_full(&dir.path().join("o.sqlite")));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
