@@ -402,6 +402,13 @@ pub struct ObjectCapabilities {
     pub max_page_size: Option<u32>,
     /// A create with an idempotency key never duplicates.
     pub idempotent_create: bool,
+    /// A create with an idempotency key stores the key in a field that [`Records::find`] can
+    /// filter on, with the common field name `idempotency_key`, and `find` sees a create as soon
+    /// as the vendor has answered it (no search-index delay). Where creates are not
+    /// [`idempotent_create`](Self::idempotent_create), this lets the durable outbox resolve a
+    /// create that may have reached the CRM before a crash by looking it up instead of sending
+    /// it again or setting it aside for an operator. Default `false`.
+    pub find_by_idempotency_key: bool,
 }
 
 impl ObjectCapabilities {

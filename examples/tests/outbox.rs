@@ -8,7 +8,9 @@
     missing_docs
 )]
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::process::{Child, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use crm_core::outbox::{Outbox, OutboxConfig, PendingWrite, WriteStatus};
 use crm_core::{Actor, Contact, ErrorKind, IdempotencyKey, Personal, Ticket};
@@ -129,6 +131,7 @@ async fn a_crm_outage_delays_delivery_and_loses_nothing() {
     let WriteStatus::Pending {
         attempts,
         last_error,
+        ..
     } = outbox.status(id).unwrap()
     else {
         panic!("expected pending");
@@ -180,6 +183,51 @@ async fn faults_after_commit_never_duplicate() {
     assert_eq!(outbox.depth("acme").unwrap().failed, 0);
 }
 
+/// Items 1 and 2: a 429 with `Retry-After: 3600` reschedules the write an hour later; `deliver`
+/// returns instead of holding the worker for the hour.
+#[tokio::test]
+async fn item1_a_429_with_retry_after_3600_reschedules_the_write_an_hour_later() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await;
+    let crm = connect(&sandbox);
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(dir.path().join("o.sqlite"), fast()).unwrap();
+    let (t, key) = ticket(7);
+    let id = outbox
+        .enqueue("acme", &PendingWrite::create(&t, key, Actor::Bot).unwrap())
+        .unwrap();
+    sandbox.set_faults(Faults {
+        rate_limit_next: 1,
+        retry_after_secs: 3600,
+        ..Faults::default()
+    });
+    let before = std::time::SystemTime::now();
+    // A guard against a hang, not a speed check.
+    let report = tokio::time::timeout(Duration::from_secs(60), outbox.deliver("acme", &crm, 10))
+        .await
+        .expect("deliver held the worker")
+        .unwrap();
+    assert_eq!(report.retried, 1);
+    let WriteStatus::Pending {
+        attempts: 1,
+        next_attempt_at: Some(at),
+        last_error: Some(error),
+    } = outbox.status(id).unwrap()
+    else {
+        panic!("expected pending with a due time");
+    };
+    assert!(error.contains("rate"), "{error}");
+    let wait = at.duration_since(before).unwrap();
+    assert!(
+        (Duration::from_secs(3599)..Duration::from_secs(3700)).contains(&wait),
+        "next attempt in {wait:?}"
+    );
+    // Not due yet: nothing is sent.
+    let sent = sandbox.requests().total;
+    assert_eq!(outbox.deliver("acme", &crm, 10).await.unwrap().retried, 0);
+    assert_eq!(sandbox.requests().total, sent);
+    assert_eq!(count_exact(&sandbox, "outbox ticket 7"), 0);
+}
+
 #[tokio::test]
 async fn permanent_failures_stay_visible_and_can_be_redriven() {
     let sandbox = Sandbox::start(SandboxConfig::default()).await;
@@ -229,7 +277,7 @@ async fn the_kill_switch_pauses_delivery_not_queueing() {
 }
 
 #[tokio::test]
-async fn a_corrupt_row_is_failed_not_a_panic() {
+async fn item11_a_corrupt_row_is_failed_with_its_reason_and_the_rest_delivered() {
     let sandbox = Sandbox::start(SandboxConfig::default()).await;
     let crm = connect(&sandbox);
     let dir = tempfile::tempdir().unwrap();
@@ -243,10 +291,21 @@ async fn a_corrupt_row_is_failed_not_a_panic() {
     let good = outbox
         .enqueue("acme", &PendingWrite::create(&t, key, Actor::Bot).unwrap())
         .unwrap();
+    let (t, key) = ticket(6);
+    let blob = outbox
+        .enqueue("acme", &PendingWrite::create(&t, key, Actor::Bot).unwrap())
+        .unwrap();
     let raw = rusqlite::Connection::open(&path).unwrap();
     raw.execute(
         "UPDATE outbox_writes SET payload = '{not json' WHERE id = ?1",
         [bad],
+    )
+    .unwrap();
+    // Item 11: a payload that is not even text (a blob) used to fail the whole claim, so one
+    // such row halted every delivery.
+    raw.execute(
+        "UPDATE outbox_writes SET payload = X'00FF' WHERE id = ?1",
+        [blob],
     )
     .unwrap();
     let report = outbox.deliver("acme", &crm, 10).await.unwrap();
@@ -255,14 +314,16 @@ async fn a_corrupt_row_is_failed_not_a_panic() {
         outbox.status(good).unwrap(),
         WriteStatus::Delivered { .. }
     ));
-    let WriteStatus::Failed { error } = outbox.status(bad).unwrap() else {
-        panic!("expected failed");
-    };
-    assert!(error.contains("corrupt"), "{error}");
+    for id in [bad, blob] {
+        let WriteStatus::Failed { error } = outbox.status(id).unwrap() else {
+            panic!("expected failed");
+        };
+        assert!(error.contains("corrupt"), "{error}");
+    }
 }
 
 #[test]
-fn a_full_outbox_refuses_the_write_with_a_storage_error() {
+fn item11_a_full_outbox_says_the_disk_is_full_and_the_write_was_not_stored() {
     let dir = tempfile::tempdir().unwrap();
     let outbox = Outbox::open(
         dir.path().join("o.sqlite"),
@@ -289,9 +350,47 @@ fn a_full_outbox_refuses_the_write_with_a_storage_error() {
     let (i, err) = refused.expect("the capped outbox accepted everything");
     assert!(i > 0);
     assert_eq!(err.kind(), &ErrorKind::Storage);
-    assert!(err.message().contains("full"), "{err}");
+    // Item 11: the caller learns that the disk is full and that the write was not stored.
+    assert!(err.message().contains("is full"), "{err}");
+    assert!(err.message().contains("the write was not stored"), "{err}");
     let err = Outbox::open("/nonexistent-dir/o.sqlite", fast()).unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::Storage);
+}
+
+/// Polls `child` until it exits, for at most `limit`; past that it is killed and the test fails.
+async fn wait_bounded(child: &mut Child, limit: Duration) -> ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the worker did not exit within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Kills `child` with SIGKILL (no chance to clean up) and reaps it, bounded.
+async fn kill_9(child: &mut Child) {
+    child.kill().unwrap();
+    wait_bounded(child, Duration::from_secs(10)).await;
+}
+
+fn worker(sandbox: &Sandbox, path: &std::path::Path, n: usize, idempotent: bool) -> Child {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_outbox_worker"));
+    cmd.args([
+        sandbox.base_url(),
+        sandbox.token().to_owned(),
+        path.display().to_string(),
+        n.to_string(),
+    ]);
+    if !idempotent {
+        cmd.arg("--no-idempotency");
+    }
+    cmd.stdout(Stdio::null()).spawn().unwrap()
 }
 
 /// Kills a real worker process in the middle of delivery, starts it again, and checks that
@@ -309,22 +408,9 @@ async fn a_worker_killed_mid_delivery_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("outbox.sqlite");
     let n = 60;
-    let args = [
-        sandbox.base_url(),
-        sandbox.token().to_owned(),
-        path.display().to_string(),
-        n.to_string(),
-    ];
-    let spawn = move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_outbox_worker"))
-            .args(&args)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let mut child = spawn.clone()();
+    let mut child = worker(&sandbox, &path, n, true);
     // Wait until part of the work is done, then kill the worker without warning.
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     while count_subject(&sandbox, "crash test ticket") < n / 3 {
         assert!(
             started.elapsed() < Duration::from_secs(60),
@@ -332,14 +418,15 @@ async fn a_worker_killed_mid_delivery_loses_and_duplicates_nothing() {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_9(&mut child).await;
     let after_kill = count_subject(&sandbox, "crash test ticket");
     assert!(after_kill < n, "the worker finished before it was killed");
 
-    let status = tokio::task::spawn_blocking(move || spawn().wait().unwrap())
-        .await
-        .unwrap();
+    let status = wait_bounded(
+        &mut worker(&sandbox, &path, n, true),
+        Duration::from_secs(120),
+    )
+    .await;
     assert!(status.success());
     for i in 0..n {
         assert_eq!(
@@ -349,4 +436,167 @@ async fn a_worker_killed_mid_delivery_loses_and_duplicates_nothing() {
         );
     }
     assert_eq!(count_subject(&sandbox, "crash test ticket"), n);
+}
+
+/// The sandbox's tickets carrying marker `i` (the subject the worker gives ticket `i`).
+fn marked(sandbox: &Sandbox, i: usize) -> Vec<String> {
+    let subject = format!("crash test ticket {i}");
+    sandbox
+        .records("tickets")
+        .iter()
+        .filter(|t| t["subject"].as_str() == Some(subject.as_str()))
+        .filter_map(|t| t["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// What an operator does with the parked writes: look each one up in the CRM by its marker,
+/// resolve it with the record found, or re-drive it when there is none. Returns how many were
+/// parked; fails on a duplicate.
+fn operate(outbox: &Outbox, sandbox: &Sandbox, by_key: &HashMap<String, usize>) -> usize {
+    let parked = outbox.parked("crash").unwrap();
+    for p in &parked {
+        assert!(matches!(
+            outbox.status(p.id).unwrap(),
+            WriteStatus::Parked { .. }
+        ));
+        let key = p
+            .idempotency_key
+            .as_ref()
+            .expect("a parked write has its key");
+        let i = by_key[key.as_str()];
+        match marked(sandbox, i).as_slice() {
+            [] => outbox.redrive(p.id).unwrap(),
+            [id] => outbox
+                .resolve(p.id, &crm_core::RecordId::new(id.clone()).unwrap())
+                .unwrap(),
+            more => panic!("ticket {i} was created {} times", more.len()),
+        }
+    }
+    parked.len()
+}
+
+/// Item 10: on a connection WITHOUT idempotent create, a worker is killed with SIGKILL at
+/// random points of delivery more than twenty times. Every create that may have reached the CRM
+/// is parked, visible to an operator, never sent again blindly: no ticket is created twice, none
+/// is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item10_kill_9_at_random_points_without_idempotent_create_duplicates_and_loses_nothing() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await;
+    // Slow answers so that kills land while requests are out, and 5xx faults (half of them
+    // after the ticket was written) so that lost answers happen without kills too.
+    sandbox.set_faults(Faults {
+        latency: Duration::from_millis(25),
+        fail_rate: 0.1,
+        after_commit_share: 0.5,
+        seed: 10,
+        ..Faults::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.sqlite");
+    let n = 240;
+    let by_key: HashMap<String, usize> = (0..n)
+        .map(|i| {
+            let key = IdempotencyKey::derive("crash", &format!("conversation-{i}"), "ticket");
+            (key.as_str().to_owned(), i)
+        })
+        .collect();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64
+        | 1;
+    let mut rng = seed;
+    let mut random = move |below: u64| {
+        // xorshift64: the kill points, reproducible from the printed seed.
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % below
+    };
+    println!("kill-point seed {seed}");
+
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let (mut kills, mut parked_seen) = (0, 0);
+    while kills < 22 {
+        assert!(Instant::now() < deadline, "only {kills} kills in 5 minutes");
+        let before = count_subject(&sandbox, "crash test ticket");
+        let mut child = worker(&sandbox, &path, n, false);
+        // Kill once the worker has created 1–6 more tickets (so mid-delivery), a few
+        // milliseconds later, or at once on every fourth run (during start-up).
+        let progress = if random(4) == 0 {
+            0
+        } else {
+            1 + random(6) as usize
+        };
+        let started = Instant::now();
+        let mut exited = None;
+        while count_subject(&sandbox, "crash test ticket") < before + progress {
+            if let Some(status) = child.try_wait().unwrap() {
+                exited = Some(status);
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the worker made no progress"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        match exited {
+            Some(status) => assert!(status.success(), "the worker failed: {status}"),
+            None => {
+                tokio::time::sleep(Duration::from_millis(random(15))).await;
+                kill_9(&mut child).await;
+                kills += 1;
+            }
+        }
+        // Between runs, an operator settles what was parked.
+        let outbox = Outbox::open(&path, fast()).unwrap();
+        parked_seen += operate(&outbox, &sandbox, &by_key);
+    }
+    assert!(parked_seen > 0, "no create was ever in doubt");
+
+    // Run to the end: each write is delivered or parked, and every parked one is listed.
+    for round in 0.. {
+        assert!(round < 50, "the outbox never settled");
+        let status = wait_bounded(
+            &mut worker(&sandbox, &path, n, false),
+            Duration::from_secs(120),
+        )
+        .await;
+        assert!(status.success());
+        let outbox = Outbox::open(&path, fast()).unwrap();
+        let depth = outbox.depth("crash").unwrap();
+        assert_eq!((depth.pending, depth.failed), (0, 0), "{depth:?}");
+        let listed: Vec<_> = outbox
+            .parked("crash")
+            .unwrap()
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(listed.len(), depth.parked);
+        for id in 1..=n as i64 {
+            match outbox.status(id).unwrap() {
+                WriteStatus::Delivered { .. } => {}
+                WriteStatus::Parked { .. } => assert!(listed.contains(&id), "write {id}"),
+                other => panic!("write {id} is {other:?}"),
+            }
+        }
+        if operate(&outbox, &sandbox, &by_key) == 0 {
+            break;
+        }
+    }
+
+    // Nothing duplicated, nothing lost: each marker exactly once, and each write delivered with
+    // that very record.
+    let outbox = Outbox::open(&path, fast()).unwrap();
+    for i in 0..n {
+        let ids = marked(&sandbox, i);
+        assert_eq!(ids.len(), 1, "ticket {i} exists {} times", ids.len());
+        let WriteStatus::Delivered { record_id } = outbox.status(i as i64 + 1).unwrap() else {
+            panic!("write {i} not delivered");
+        };
+        assert_eq!(record_id.as_str(), ids[0], "ticket {i}");
+    }
+    assert_eq!(count_subject(&sandbox, "crash test ticket"), n);
+    println!("{kills} kills, {parked_seen} creates parked and settled by the operator");
 }

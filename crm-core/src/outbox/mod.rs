@@ -4,30 +4,48 @@
 //!
 //! # How it never loses and never duplicates
 //! - [`Outbox::enqueue`] commits the write to a SQLite file (WAL, `synchronous = FULL`) before it
-//!   returns. Enqueueing the same idempotency key twice stores it once.
+//!   returns. Enqueueing the same idempotency key twice stores it once. When it cannot (a full
+//!   disk), it returns a `Storage` error saying the write was not stored, so the caller falls back.
 //! - [`Outbox::deliver`] claims due writes under a lease, sends each through the connection with
 //!   its idempotency key, and records the outcome: `delivered { record_id }`, back to `pending`
-//!   with a backoff for transient errors, or `failed { error }` for permanent ones (kept for an
-//!   operator, re-drivable with [`Outbox::redrive`]).
-//! - If the process dies after the vendor committed a create but before the outbox recorded it,
-//!   the lease expires and the write is sent again *with the same key*: an adapter with
-//!   [`crate::ObjectCapabilities::idempotent_create`] returns the first record. Where the adapter
-//!   cannot make a create idempotent, a create that may already have reached the vendor is not
-//!   retried blindly: it is marked failed for an operator to check.
+//!   with a backoff for transient errors (or for the vendor's `Retry-After`, however long, without
+//!   holding the worker), or `failed { error }` for permanent ones (kept for an operator,
+//!   re-drivable with [`Outbox::redrive`]). A corrupt row is failed with the reason; the other
+//!   writes are delivered.
+//! - Claiming a write counts the attempt and marks it *in doubt*, committed to the file before
+//!   the request leaves; only an answer that proves the CRM did not carry it out (a rate limit,
+//!   a connection never made) clears the mark. If the process dies while the request is out, the
+//!   lease expires and the write is claimed again, still in doubt:
+//!   - an adapter with [`crate::ObjectCapabilities::idempotent_create`] gets the create again
+//!     *with the same key* and returns the first record;
+//!   - otherwise, an adapter with [`crate::ObjectCapabilities::find_by_idempotency_key`] looks
+//!     the create up by its key first: found once, the write is delivered with that record; not
+//!     found, it is sent; found several times, it is parked;
+//!   - otherwise the create is **parked** ([`WriteStatus::Parked`]), never sent blindly: listed by
+//!     [`Outbox::parked`], it waits for an operator to check the CRM and either
+//!     [`Outbox::resolve`] it with the record they found or [`Outbox::redrive`] it.
+//!
+//!   A create that fails in a way that may have reached the CRM (a timeout, a 5xx, an answer that
+//!   cannot be read) on such a connection is parked at once for the same reason.
 //!
 //! The file holds personal data at rest (the payloads); keep it on an encrypted volume with
 //! owner-only permissions. A per-connection kill switch ([`Outbox::pause`]) stops delivery while
 //! writes keep queueing.
 
 mod store;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{Actor, Crm, IdempotencyKey, Records, UpsertKey, WriteContext};
+use crate::api::{
+    Actor, Condition, Crm, Filter, IdempotencyKey, ObjectCapabilities, Records, UpsertKey,
+    WriteContext,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
     Account, Activity, Contact, Email, Entity, Lead, ObjectKind, Opportunity, RecordId, Ticket,
@@ -112,12 +130,14 @@ impl PendingWrite {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum WriteStatus {
-    /// Waiting for (another) delivery attempt.
+    /// Waiting for (another) delivery attempt, or being delivered.
     Pending {
-        /// Attempts made so far.
+        /// Attempts started so far (each is counted when it is claimed, before it is sent).
         attempts: u32,
         /// The last transient error, if an attempt failed.
         last_error: Option<String>,
+        /// When the next attempt is due; `None` while a worker holds the write.
+        next_attempt_at: Option<SystemTime>,
     },
     /// Delivered; the CRM's record id.
     Delivered {
@@ -129,6 +149,30 @@ pub enum WriteStatus {
         /// Why.
         error: String,
     },
+    /// A create that may already have reached the CRM, on a connection that can neither make
+    /// creates idempotent nor look one up by its key: set aside so that it is not created twice.
+    /// An operator checks the CRM, then calls [`Outbox::resolve`] with the record they found, or
+    /// [`Outbox::redrive`] when there is none.
+    Parked {
+        /// Why it was set aside.
+        reason: String,
+    },
+}
+
+/// A parked write, as [`Outbox::parked`] lists it for an operator. Carries no payload (personal
+/// data); the idempotency key and the kind are what to search the CRM for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkedWrite {
+    /// The write.
+    pub id: WriteId,
+    /// What it creates; `None` if the stored kind is unreadable.
+    pub kind: Option<ObjectKind>,
+    /// Its idempotency key; `None` if the stored key is unreadable.
+    pub idempotency_key: Option<IdempotencyKey>,
+    /// Why it was parked.
+    pub reason: String,
+    /// Attempts started.
+    pub attempts: u32,
 }
 
 /// What one [`Outbox::deliver`] run did.
@@ -140,6 +184,8 @@ pub struct DeliveryReport {
     pub retried: usize,
     /// Writes that failed permanently.
     pub failed: usize,
+    /// Creates that may have reached the CRM, set aside for an operator.
+    pub parked: usize,
 }
 
 /// Queue depth of a connection.
@@ -149,6 +195,8 @@ pub struct Depth {
     pub pending: usize,
     /// Writes failed permanently.
     pub failed: usize,
+    /// Creates parked for an operator ([`WriteStatus::Parked`]).
+    pub parked: usize,
     /// Age of the oldest pending write.
     pub oldest_pending: Option<Duration>,
 }
@@ -231,12 +279,27 @@ impl Outbox {
         store::is_paused(&self.db(), connection)
     }
 
-    /// Puts a failed write back in the queue (after an operator fixed its cause).
+    /// Puts a failed or parked write back in the queue, to be sent again: after an operator
+    /// fixed a failed write's cause, or checked that a parked create is not in the CRM. The
+    /// write is no longer in doubt, so a create is sent even on a connection that cannot make
+    /// it idempotent.
     pub fn redrive(&self, id: WriteId) -> Result<()> {
         store::redrive(&self.db(), id)
     }
 
-    /// Pending and failed counts and the oldest pending write's age.
+    /// Records that a parked (or failed) write did reach the CRM as `record_id`, which an
+    /// operator found there: the write becomes delivered and is never sent again.
+    pub fn resolve(&self, id: WriteId, record_id: &RecordId) -> Result<()> {
+        store::resolve(&self.db(), id, record_id)
+    }
+
+    /// The parked writes of `connection`, oldest first: creates that may have reached the CRM
+    /// and wait for an operator ([`Outbox::resolve`] or [`Outbox::redrive`]).
+    pub fn parked(&self, connection: &str) -> Result<Vec<ParkedWrite>> {
+        store::parked(&self.db(), connection)
+    }
+
+    /// Pending, failed and parked counts and the oldest pending write's age.
     pub fn depth(&self, connection: &str) -> Result<Depth> {
         store::depth(&self.db(), connection)
     }
@@ -264,34 +327,50 @@ impl Outbox {
         for (row, outcome) in outcomes {
             let db = self.db();
             match outcome {
-                Ok(record_id) => {
+                Outcome::Delivered(record_id) => {
                     store::mark_delivered(&db, row.id, &record_id)?;
                     report.delivered += 1;
                 }
-                Err(e) if e.is_retryable() && row.attempts + 1 < self.config.max_attempts => {
-                    let wait = self.backoff(row.attempts + 1, e.retry_after());
-                    store::mark_retry(&db, row.id, &e.to_string(), wait)?;
+                Outcome::Parked(reason) => {
+                    tracing::warn!(
+                        write = row.id,
+                        kind = %row.kind,
+                        "outbox: a create that may have reached the CRM is parked for an operator"
+                    );
+                    store::mark_parked(&db, row.id, &reason)?;
+                    report.parked += 1;
+                }
+                Outcome::Failed { error, in_doubt }
+                    if error.is_retryable() && row.attempts < self.config.max_attempts =>
+                {
+                    // A long `Retry-After` (an hour) reschedules the write for then; the worker
+                    // goes on with other writes.
+                    let wait = self.backoff(row.attempts, error.retry_after());
+                    store::mark_retry(&db, row.id, &error.to_string(), wait, in_doubt)?;
                     report.retried += 1;
                 }
-                Err(e) => {
-                    store::mark_failed(&db, row.id, &e.to_string())?;
+                Outcome::Failed { error, .. } => {
+                    store::mark_failed(&db, row.id, &error.to_string())?;
                     report.failed += 1;
                 }
             }
         }
         let depth = self.depth(connection)?;
+        // The "failed" gauge counts every write waiting for an operator, parked ones included,
+        // so that an alert on it sees them.
         crate::telemetry::outbox_depth(
             connection,
             depth.pending,
-            depth.failed,
+            depth.failed.saturating_add(depth.parked),
             depth.oldest_pending,
         );
-        if report.delivered + report.retried + report.failed > 0 {
+        if report != DeliveryReport::default() {
             tracing::debug!(
                 connection,
                 delivered = report.delivered,
                 retried = report.retried,
                 failed = report.failed,
+                parked = report.parked,
                 "outbox delivery"
             );
         }
@@ -310,8 +389,37 @@ impl Outbox {
 
 use futures::StreamExt;
 
-/// Sends one stored write. Returns the record id written.
-async fn deliver_one(crm: &dyn Crm, row: &store::Row) -> Result<RecordId> {
+/// How one delivery attempt ended.
+#[derive(Debug)]
+enum Outcome {
+    Delivered(RecordId),
+    /// A create that may exist in the CRM already; the reason, for the operator.
+    Parked(String),
+    /// `in_doubt`: the attempt may have reached the CRM (no proof it did not).
+    Failed {
+        error: Error,
+        in_doubt: bool,
+    },
+}
+
+/// Whether a create that failed with `e` may nevertheless exist in the CRM: no answer (a
+/// timeout, a dropped connection), a server error, or an answer that could not be read. A
+/// rejection the vendor gave (validation, conflict, auth, a rate limit) or a refusal before
+/// sending proves it does not.
+fn may_have_created(e: &Error) -> bool {
+    !e.certainly_not_processed()
+        && matches!(
+            e.kind(),
+            ErrorKind::Unavailable
+                | ErrorKind::Timeout
+                | ErrorKind::Decode
+                | ErrorKind::Mapping
+                | ErrorKind::Unexpected
+        )
+}
+
+/// Sends one stored write.
+async fn deliver_one(crm: &dyn Crm, row: &store::Row) -> Outcome {
     let ctx = WriteContext {
         actor: row.actor.clone(),
         idempotency_key: Some(row.key.clone()),
@@ -326,75 +434,151 @@ async fn deliver_one(crm: &dyn Crm, row: &store::Row) -> Result<RecordId> {
     }
 }
 
+/// The outcome of a request that may have reached the CRM.
+fn sent(result: Result<RecordId>) -> Outcome {
+    match result {
+        Ok(id) => Outcome::Delivered(id),
+        Err(e) => Outcome::Failed {
+            in_doubt: !e.certainly_not_processed(),
+            error: e,
+        },
+    }
+}
+
 async fn send<T: Entity>(
     crm: &dyn Crm,
     records: &dyn Records<T>,
     row: &store::Row,
     ctx: &WriteContext,
-) -> Result<RecordId> {
-    let entity: T = serde_json::from_value(row.payload.clone()).map_err(|e| {
-        Error::new(
-            ErrorKind::Storage,
-            format!(
-                "outbox write {} holds a corrupt {} payload: {e}",
-                row.id,
-                T::KIND
-            ),
-        )
-    })?;
+) -> Outcome {
+    let entity: T = match serde_path_to_error::deserialize(row.payload.clone()) {
+        Ok(entity) => entity,
+        Err(e) => {
+            // Nothing was sent: the write is failed with the reason, the others go on. The
+            // reason names where the payload is wrong, never its values (personal data).
+            let error = Error::new(
+                ErrorKind::Storage,
+                format!(
+                    "corrupt outbox row: write {} holds an unreadable {} payload (at `{}`)",
+                    row.id,
+                    T::KIND,
+                    e.path()
+                ),
+            );
+            return Outcome::Failed {
+                error,
+                in_doubt: row.in_doubt,
+            };
+        }
+    };
     match &row.op {
         WriteOp::Create => {
-            let idempotent = crm
+            let caps = crm
                 .capabilities()
                 .objects
                 .get(&T::KIND)
-                .is_some_and(|c| c.idempotent_create);
-            if !idempotent && row.attempts > 0 {
-                // An earlier attempt may have reached the vendor and this connection cannot
-                // tell: a person must check rather than the outbox creating a duplicate.
-                return Err(Error::new(
-                    ErrorKind::Conflict {
-                        existing_id: None,
-                        candidates: Vec::new(),
-                    },
-                    format!(
-                        "a create of this {} may already have reached the CRM and the connection cannot make creates idempotent; check before re-driving",
-                        T::KIND
-                    ),
-                ));
-            }
-            match records.create(&entity, ctx).await {
-                Ok(r) => Ok(r.id),
-                // The unique key is already taken by the record an earlier attempt created.
-                Err(e) => match e.kind() {
-                    ErrorKind::Conflict {
-                        existing_id: Some(id),
-                        ..
-                    } if idempotent => Ok(id.clone()),
-                    _ => Err(e),
-                },
-            }
+                .cloned()
+                .unwrap_or_default();
+            create(records, &caps, row, &entity, ctx).await
         }
-        WriteOp::Update { id } => records.update(id, &entity, ctx).await.map(|r| r.id),
+        WriteOp::Update { id } => sent(records.update(id, &entity, ctx).await.map(|r| r.id)),
         WriteOp::Upsert { field, value } => {
             let key = match field.as_str() {
                 "external_id" => UpsertKey::ExternalId(value.clone()),
                 "email" => UpsertKey::Email(Email::from_vendor(value)),
-                "idempotency_key" => UpsertKey::Idempotency(IdempotencyKey::new(value.clone())?),
+                "idempotency_key" => match IdempotencyKey::new(value.clone()) {
+                    Ok(key) => UpsertKey::Idempotency(key),
+                    Err(error) => {
+                        return Outcome::Failed {
+                            error,
+                            in_doubt: row.in_doubt,
+                        };
+                    }
+                },
                 other => {
-                    return Err(Error::new(
+                    let error = Error::new(
                         ErrorKind::Storage,
                         format!(
-                            "outbox write {} has an unknown upsert key `{other}`",
+                            "corrupt outbox row: write {} has an unknown upsert key `{other}`",
                             row.id
                         ),
-                    ));
+                    );
+                    return Outcome::Failed {
+                        error,
+                        in_doubt: row.in_doubt,
+                    };
                 }
             };
-            records
-                .upsert(&key, &entity, ctx)
-                .await
-                .map(|u| u.record.id)
+            sent(
+                records
+                    .upsert(&key, &entity, ctx)
+                    .await
+                    .map(|u| u.record.id),
+            )
         }
+    }
+}
+
+/// A create: resolved first when an earlier attempt may have reached the CRM and the connection
+/// cannot make creates idempotent.
+async fn create<T: Entity>(
+    records: &dyn Records<T>,
+    caps: &ObjectCapabilities,
+    row: &store::Row,
+    entity: &T,
+    ctx: &WriteContext,
+) -> Outcome {
+    let kind = T::KIND;
+    if caps.idempotent_create {
+        // The same key gives back the first record, however many attempts reached the CRM.
+        return match records.create(entity, ctx).await {
+            Ok(r) => Outcome::Delivered(r.id),
+            // The unique key is already taken by the record an earlier attempt created.
+            Err(e) => match e.kind() {
+                ErrorKind::Conflict {
+                    existing_id: Some(id),
+                    ..
+                } => Outcome::Delivered(id.clone()),
+                _ => sent(Err(e)),
+            },
+        };
+    }
+    if row.in_doubt {
+        if !caps.find_by_idempotency_key {
+            return Outcome::Parked(format!(
+                "an earlier attempt to create this {kind} may have reached the CRM (the worker stopped or the answer was lost), and this connection can neither make creates idempotent nor look one up by its idempotency key: look for it in the CRM, then resolve the write with the record id, or redrive it if there is none"
+            ));
+        }
+        let filter = Filter::new(Condition::eq("idempotency_key", row.key.as_str()));
+        match records.find(&filter, 2).await {
+            Ok(found) => match found.as_slice() {
+                [] => {} // The earlier attempt did not create it: send it now.
+                [one] => return Outcome::Delivered(one.id.clone()),
+                _ => {
+                    return Outcome::Parked(format!(
+                        "several {kind} records in the CRM carry this write's idempotency key: an operator must keep one and resolve the write with its id"
+                    ));
+                }
+            },
+            // The look-up did not happen: try again later, still in doubt.
+            Err(error) if error.is_retryable() => {
+                return Outcome::Failed {
+                    error,
+                    in_doubt: true,
+                };
+            }
+            Err(error) => {
+                return Outcome::Parked(format!(
+                    "an earlier attempt to create this {kind} may have reached the CRM, and looking it up by its idempotency key failed ({error}): look for it in the CRM, then resolve or redrive the write"
+                ));
+            }
+        }
+    }
+    match records.create(entity, ctx).await {
+        Ok(r) => Outcome::Delivered(r.id),
+        Err(e) if may_have_created(&e) => Outcome::Parked(format!(
+            "the create of this {kind} may have reached the CRM although it failed ({e}), and this connection cannot make creates idempotent: look for it in the CRM, then resolve the write with the record id, or redrive it if there is none"
+        )),
+        Err(e) => sent(Err(e)),
     }
 }

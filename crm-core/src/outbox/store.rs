@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
-use super::{Depth, PendingWrite, WriteOp, WriteStatus};
+use super::{Depth, ParkedWrite, PendingWrite, WriteOp, WriteStatus};
 use crate::api::{Actor, IdempotencyKey};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{ObjectKind, RecordId};
@@ -13,7 +13,11 @@ use crate::model::{ObjectKind, RecordId};
 /// The id of a stored write.
 pub type WriteId = i64;
 
-const SCHEMA: &str = "
+/// The schema's version, kept in SQLite's `user_version`. Version 1 (no `user_version` set) had
+/// no `parked` state and no `in_doubt` column; [`migrate`] rebuilds such a table in place.
+const SCHEMA_VERSION: i64 = 2;
+
+const WRITES_TABLE: &str = "
 CREATE TABLE IF NOT EXISTS outbox_writes (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
     connection       TEXT    NOT NULL,
@@ -22,8 +26,11 @@ CREATE TABLE IF NOT EXISTS outbox_writes (
     operation        TEXT    NOT NULL,
     payload          TEXT    NOT NULL,
     actor            TEXT    NOT NULL,
-    state            TEXT    NOT NULL CHECK (state IN ('pending', 'delivering', 'delivered', 'failed')),
+    state            TEXT    NOT NULL CHECK (state IN ('pending', 'delivering', 'delivered', 'failed', 'parked')),
     attempts         INTEGER NOT NULL DEFAULT 0,
+    -- 1 once an attempt has been started (committed before the request leaves) until its
+    -- outcome proves the CRM did not carry it out: a create in doubt may exist at the vendor.
+    in_doubt         INTEGER NOT NULL DEFAULT 0,
     next_attempt_at  INTEGER NOT NULL,
     lease_until      INTEGER,
     record_id        TEXT,
@@ -32,6 +39,9 @@ CREATE TABLE IF NOT EXISTS outbox_writes (
     updated_at       INTEGER NOT NULL,
     UNIQUE (connection, idempotency_key)
 );
+";
+
+const REST_OF_SCHEMA: &str = "
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox_writes (connection, state, next_attempt_at);
 CREATE TABLE IF NOT EXISTS outbox_paused (
     connection TEXT PRIMARY KEY,
@@ -39,6 +49,7 @@ CREATE TABLE IF NOT EXISTS outbox_paused (
 );
 ";
 
+/// Milliseconds since the Unix epoch; saturates instead of overflowing.
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -46,24 +57,147 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn ms(d: Duration) -> i64 {
+/// A duration in milliseconds, saturating at `i64::MAX` (a `Retry-After` of `u64::MAX` seconds
+/// or `Duration::MAX` lands far in the future, never an overflow).
+pub(super) fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Turns a SQLite error into a `Storage` error, saying plainly when the disk is full.
-fn storage(what: &str) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
-    move |e| {
-        let full = matches!(
-            e.sqlite_error_code(),
-            Some(ErrorCode::DiskFull) | Some(ErrorCode::CannotOpen) | Some(ErrorCode::ReadOnly)
-        );
-        let msg = if full {
-            format!("outbox: cannot {what}: the storage is full or not writable ({e})")
-        } else {
-            format!("outbox: cannot {what}: {e}")
-        };
-        Error::new(ErrorKind::Storage, msg).with_source(e)
+/// `now + wait`, saturating.
+pub(super) fn after(now: i64, wait: Duration) -> i64 {
+    now.saturating_add(ms(wait))
+}
+
+/// A stored instant (ms since the epoch) as a `SystemTime`; `None` when it cannot be one.
+fn instant(at: i64) -> Option<SystemTime> {
+    UNIX_EPOCH.checked_add(Duration::from_millis(u64::try_from(at).ok()?))
+}
+
+/// Why SQLite could not write, in words an operator can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// `SQLITE_FULL`: the disk (or the configured `max_size_bytes` cap) is full.
+    Full,
+    /// `SQLITE_IOERR`: the disk failed a read, write or sync.
+    Io,
+    /// The file or its directory cannot be written.
+    NotWritable,
+    Other,
+}
+
+fn cause(e: &rusqlite::Error) -> Cause {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => Cause::Full,
+        Some(ErrorCode::SystemIoFailure) => Cause::Io,
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+            Cause::NotWritable
+        }
+        _ => Cause::Other,
     }
+}
+
+/// Whether the disk holding `path` has no room for 64 KiB more: SQLite reports some writes that
+/// fail for lack of space (growing the WAL index, a sync) as a plain "disk I/O error", so the
+/// outbox asks the file system itself before telling the caller what went wrong.
+pub(super) fn disk_is_full(path: &Path) -> bool {
+    let mut probe = path.as_os_str().to_owned();
+    probe.push(".space-probe");
+    let probe = std::path::PathBuf::from(probe);
+    let full = std::fs::write(&probe, [0u8; 64 * 1024])
+        .err()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::StorageFull);
+    let _ = std::fs::remove_file(&probe);
+    full
+}
+
+/// Turns a SQLite error into a `Storage` error that says plainly what the operator must fix: a
+/// full disk, a failing disk or a file that cannot be written.
+fn storage(what: &str) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
+    move |e| storage_error(what, None, "", e)
+}
+
+/// The `Storage` error for a failed `what`; `path` lets a "disk I/O error" be checked for a full
+/// disk, `then` is appended to the message (what the caller should do).
+pub(super) fn storage_error(
+    what: &str,
+    path: Option<&Path>,
+    then: &str,
+    e: rusqlite::Error,
+) -> Error {
+    let mut cause = cause(&e);
+    if cause == Cause::Io && path.is_some_and(disk_is_full) {
+        cause = Cause::Full;
+    }
+    let why = match cause {
+        Cause::Full => {
+            "the disk holding the outbox file is full (or the file reached its max_size_bytes cap)"
+        }
+        Cause::Io => "disk I/O error on the outbox file (the disk is failing or out of space)",
+        Cause::NotWritable => "the outbox file or its directory cannot be written",
+        Cause::Other => "SQLite error",
+    };
+    Error::new(
+        ErrorKind::Storage,
+        format!("outbox: cannot {what}: {why} ({e}){then}"),
+    )
+    .with_source(e)
+}
+
+/// Creates the schema, or brings an older file up to [`SCHEMA_VERSION`].
+fn migrate(db: &Connection) -> Result<()> {
+    // Take the write lock first so that two processes opening one old file migrate it once.
+    let tx = rusqlite::Transaction::new_unchecked(db, rusqlite::TransactionBehavior::Immediate)
+        .map_err(storage("begin the schema update"))?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(storage("read the schema version"))?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::new(
+            ErrorKind::Storage,
+            format!(
+                "outbox: the file has schema version {version}, written by a newer crm-connect (this one knows {SCHEMA_VERSION})"
+            ),
+        ));
+    }
+    if version < SCHEMA_VERSION {
+        let old: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'outbox_writes'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(storage("read the schema"))?;
+        if old > 0 {
+            // Version 1: rebuild the table (SQLite cannot change a CHECK constraint in place).
+            // A write that was being delivered or had been tried may have reached the CRM.
+            tx.execute_batch(
+                "ALTER TABLE outbox_writes RENAME TO outbox_writes_v1;
+                 DROP INDEX IF EXISTS outbox_due;",
+            )
+            .map_err(storage("update the schema"))?;
+            tx.execute_batch(WRITES_TABLE)
+                .map_err(storage("update the schema"))?;
+            tx.execute_batch(
+                "INSERT INTO outbox_writes
+                   (id, connection, idempotency_key, kind, operation, payload, actor, state, attempts,
+                    in_doubt, next_attempt_at, lease_until, record_id, error, created_at, updated_at)
+                 SELECT id, connection, idempotency_key, kind, operation, payload, actor, state, attempts,
+                    (state = 'delivering' OR attempts > 0), next_attempt_at, lease_until, record_id,
+                    error, created_at, updated_at
+                 FROM outbox_writes_v1;
+                 DROP TABLE outbox_writes_v1;",
+            )
+            .map_err(storage("update the schema"))?;
+        } else {
+            tx.execute_batch(WRITES_TABLE)
+                .map_err(storage("create the schema"))?;
+        }
+        tx.execute_batch(REST_OF_SCHEMA)
+            .map_err(storage("create the schema"))?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(storage("record the schema version"))?;
+    }
+    tx.commit().map_err(storage("commit the schema"))
 }
 
 pub(super) fn open(path: &Path, max_size: Option<u64>) -> Result<Connection> {
@@ -76,8 +210,7 @@ pub(super) fn open(path: &Path, max_size: Option<u64>) -> Result<Connection> {
         .map_err(storage("set synchronous"))?;
     db.busy_timeout(Duration::from_secs(5))
         .map_err(storage("set the busy timeout"))?;
-    db.execute_batch(SCHEMA)
-        .map_err(storage("create the schema"))?;
+    migrate(&db)?;
     if let Some(max) = max_size {
         let page: i64 = db
             .query_row("PRAGMA page_size", [], |r| r.get(0))
@@ -90,6 +223,17 @@ pub(super) fn open(path: &Path, max_size: Option<u64>) -> Result<Connection> {
 }
 
 pub(super) fn enqueue(db: &Connection, connection: &str, w: &PendingWrite) -> Result<WriteId> {
+    // Any failure of the INSERT leaves nothing stored (the statement is atomic): say so, so
+    // that the caller keeps the write and falls back.
+    let not_stored = |e: rusqlite::Error| {
+        let path = db.path().filter(|p| !p.is_empty()).map(Path::new);
+        storage_error(
+            "store the write",
+            path,
+            "; the write was not stored: keep it and fall back (write it directly or tell the user)",
+            e,
+        )
+    };
     let op = serde_json::to_string(&w.op)
         .map_err(|e| Error::new(ErrorKind::Storage, format!("outbox: {e}")))?;
     let actor = serde_json::to_string(&w.actor)
@@ -110,7 +254,7 @@ pub(super) fn enqueue(db: &Connection, connection: &str, w: &PendingWrite) -> Re
             now
         ],
     )
-    .map_err(storage("store the write"))?;
+    .map_err(not_stored)?;
     db.query_row(
         "SELECT id FROM outbox_writes WHERE connection = ?1 AND idempotency_key = ?2",
         params![connection, w.key.as_str()],
@@ -128,35 +272,52 @@ pub(super) struct Row {
     pub(super) payload: serde_json::Value,
     pub(super) key: IdempotencyKey,
     pub(super) actor: Actor,
+    /// Attempts including the one this claim starts.
     pub(super) attempts: u32,
+    /// An earlier attempt was started and may have reached the CRM.
+    pub(super) in_doubt: bool,
 }
 
-struct RawRow {
-    id: WriteId,
-    key: String,
-    kind: String,
-    op: String,
-    payload: String,
-    actor: String,
-    attempts: u32,
-}
+/// A row as read, before decoding; a column that cannot be read is a corrupt row.
+type Raw = std::result::Result<Row, (WriteId, String)>;
 
-fn decode(raw: RawRow) -> std::result::Result<Row, (WriteId, String)> {
-    let bad = |what: &str| (raw.id, format!("corrupt outbox row: {what}"));
+/// Reads and decodes one row. A value of the wrong type (a blob, invalid UTF-8, text where a
+/// number belongs) is this row's problem, reported as a reason, not an error of the whole claim.
+fn decode(id: WriteId, r: &rusqlite::Row<'_>) -> Raw {
+    let bad = |what: &str| (id, format!("corrupt outbox row: {what}"));
+    let text = |i: usize, what: &str| r.get::<_, String>(i).map_err(|_| bad(what));
+    let attempts = r
+        .get::<_, i64>(6)
+        .map_err(|_| bad("unreadable attempt count"))?;
+    let in_doubt = r
+        .get::<_, i64>(7)
+        .map_err(|_| bad("unreadable delivery marker"))?;
     Ok(Row {
-        id: raw.id,
-        kind: raw.kind.parse().map_err(|_| bad("unknown object kind"))?,
-        op: serde_json::from_str(&raw.op).map_err(|_| bad("unreadable operation"))?,
-        payload: serde_json::from_str(&raw.payload).map_err(|_| bad("unreadable payload"))?,
-        key: IdempotencyKey::new(raw.key.clone()).map_err(|_| bad("invalid idempotency key"))?,
-        actor: serde_json::from_str(&raw.actor).map_err(|_| bad("unreadable actor"))?,
-        attempts: raw.attempts,
+        id,
+        kind: text(2, "unreadable object kind")?
+            .parse()
+            .map_err(|_| bad("unknown object kind"))?,
+        op: serde_json::from_str(&text(3, "unreadable operation")?)
+            .map_err(|_| bad("unreadable operation"))?,
+        payload: serde_json::from_str(&text(4, "unreadable payload")?)
+            .map_err(|_| bad("unreadable payload"))?,
+        key: IdempotencyKey::new(text(1, "unreadable idempotency key")?)
+            .map_err(|_| bad("invalid idempotency key"))?,
+        actor: serde_json::from_str(&text(5, "unreadable actor")?)
+            .map_err(|_| bad("unreadable actor"))?,
+        attempts: u32::try_from(attempts.max(0))
+            .unwrap_or(u32::MAX)
+            .saturating_add(1),
+        // Anything but a clean 0 counts as "may have been sent".
+        in_doubt: in_doubt != 0,
     })
 }
 
 /// Claims up to `max` due writes: pending ones whose time has come, and ones a crashed worker
-/// left `delivering` past their lease. Corrupt rows are marked failed on the way, never
-/// delivered and never a panic.
+/// left `delivering` past their lease. Claiming counts the attempt and marks the write in doubt,
+/// committed before any request leaves: if the process dies while the request is out, the next
+/// claim knows a create may have reached the CRM. Corrupt rows are marked failed with the reason
+/// on the way, never delivered, never a panic, and never in the way of the other writes.
 pub(super) fn claim(
     db: &Connection,
     connection: &str,
@@ -168,7 +329,8 @@ pub(super) fn claim(
     let raws = {
         let mut stmt = tx
             .prepare(
-                "SELECT id, idempotency_key, kind, operation, payload, actor, attempts FROM outbox_writes
+                "SELECT id, idempotency_key, kind, operation, payload, actor, attempts, in_doubt
+                 FROM outbox_writes
                  WHERE connection = ?1
                    AND ((state = 'pending' AND next_attempt_at <= ?2)
                      OR (state = 'delivering' AND lease_until <= ?2))
@@ -178,17 +340,7 @@ pub(super) fn claim(
         let rows = stmt
             .query_map(
                 params![connection, now, i64::try_from(max).unwrap_or(i64::MAX)],
-                |r| {
-                    Ok(RawRow {
-                        id: r.get(0)?,
-                        key: r.get(1)?,
-                        kind: r.get(2)?,
-                        op: r.get(3)?,
-                        payload: r.get(4)?,
-                        actor: r.get(5)?,
-                        attempts: r.get(6)?,
-                    })
-                },
+                |r| Ok(decode(r.get(0)?, r)),
             )
             .map_err(storage("claim writes"))?;
         rows.collect::<std::result::Result<Vec<_>, _>>()
@@ -196,11 +348,12 @@ pub(super) fn claim(
     };
     let mut claimed = Vec::with_capacity(raws.len());
     for raw in raws {
-        match decode(raw) {
+        match raw {
             Ok(row) => {
                 tx.execute(
-                    "UPDATE outbox_writes SET state = 'delivering', lease_until = ?2, updated_at = ?3 WHERE id = ?1",
-                    params![row.id, now + ms(lease), now],
+                    "UPDATE outbox_writes SET state = 'delivering', attempts = ?2, in_doubt = 1,
+                            lease_until = ?3, updated_at = ?4 WHERE id = ?1",
+                    params![row.id, row.attempts, after(now, lease), now],
                 )
                 .map_err(storage("lease a write"))?;
                 claimed.push(row);
@@ -208,7 +361,8 @@ pub(super) fn claim(
             Err((id, why)) => {
                 tracing::error!(write = id, "{why}");
                 tx.execute(
-                    "UPDATE outbox_writes SET state = 'failed', error = ?2, updated_at = ?3 WHERE id = ?1",
+                    "UPDATE outbox_writes SET state = 'failed', error = ?2, lease_until = NULL,
+                            updated_at = ?3 WHERE id = ?1",
                     params![id, why, now],
                 )
                 .map_err(storage("mark a corrupt write"))?;
@@ -221,20 +375,28 @@ pub(super) fn claim(
 
 pub(super) fn mark_delivered(db: &Connection, id: WriteId, record: &RecordId) -> Result<()> {
     db.execute(
-        "UPDATE outbox_writes SET state = 'delivered', record_id = ?2, error = NULL,
-                attempts = attempts + 1, lease_until = NULL, updated_at = ?3 WHERE id = ?1",
+        "UPDATE outbox_writes SET state = 'delivered', record_id = ?2, error = NULL, in_doubt = 0,
+                lease_until = NULL, updated_at = ?3 WHERE id = ?1",
         params![id, record.as_str(), now_ms()],
     )
     .map_err(storage("record a delivery"))?;
     Ok(())
 }
 
-pub(super) fn mark_retry(db: &Connection, id: WriteId, error: &str, wait: Duration) -> Result<()> {
+/// Back to pending after `wait` (saturating: a wait of `Duration::MAX` is "as late as the file
+/// can say", not an overflow). `in_doubt` says whether the attempt may have reached the CRM.
+pub(super) fn mark_retry(
+    db: &Connection,
+    id: WriteId,
+    error: &str,
+    wait: Duration,
+    in_doubt: bool,
+) -> Result<()> {
     let now = now_ms();
     db.execute(
-        "UPDATE outbox_writes SET state = 'pending', error = ?2, attempts = attempts + 1,
-                next_attempt_at = ?3, lease_until = NULL, updated_at = ?4 WHERE id = ?1",
-        params![id, error, now + ms(wait), now],
+        "UPDATE outbox_writes SET state = 'pending', error = ?2, next_attempt_at = ?3,
+                in_doubt = ?4, lease_until = NULL, updated_at = ?5 WHERE id = ?1",
+        params![id, error, after(now, wait), in_doubt, now],
     )
     .map_err(storage("schedule a retry"))?;
     Ok(())
@@ -242,33 +404,61 @@ pub(super) fn mark_retry(db: &Connection, id: WriteId, error: &str, wait: Durati
 
 pub(super) fn mark_failed(db: &Connection, id: WriteId, error: &str) -> Result<()> {
     db.execute(
-        "UPDATE outbox_writes SET state = 'failed', error = ?2, attempts = attempts + 1,
-                lease_until = NULL, updated_at = ?3 WHERE id = ?1",
+        "UPDATE outbox_writes SET state = 'failed', error = ?2, lease_until = NULL,
+                updated_at = ?3 WHERE id = ?1",
         params![id, error, now_ms()],
     )
     .map_err(storage("record a failure"))?;
     Ok(())
 }
 
+/// Sets a create that may have reached the CRM aside for an operator.
+pub(super) fn mark_parked(db: &Connection, id: WriteId, reason: &str) -> Result<()> {
+    db.execute(
+        "UPDATE outbox_writes SET state = 'parked', error = ?2, lease_until = NULL,
+                updated_at = ?3 WHERE id = ?1",
+        params![id, reason, now_ms()],
+    )
+    .map_err(storage("park a write"))?;
+    Ok(())
+}
+
 pub(super) fn status(db: &Connection, id: WriteId) -> Result<WriteStatus> {
-    let row: Option<(String, u32, Option<String>, Option<String>)> = db
+    type Cols = (String, i64, Option<String>, Option<String>, i64);
+    let row: Option<Cols> = db
         .query_row(
-            "SELECT state, attempts, record_id, error FROM outbox_writes WHERE id = ?1",
+            "SELECT state, attempts, record_id, error, next_attempt_at FROM outbox_writes WHERE id = ?1",
             params![id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            // Only the state must be readable; a corrupt count or date reads as 0.
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1).unwrap_or(0),
+                    r.get(2).ok().flatten(),
+                    r.get(3).ok().flatten(),
+                    r.get(4).unwrap_or(0),
+                ))
+            },
         )
         .optional()
         .map_err(storage("read a write"))?;
-    let Some((state, attempts, record_id, error)) = row else {
+    let Some((state, attempts, record_id, error, next)) = row else {
         return Err(Error::new(
             ErrorKind::NotFound,
             format!("no outbox write {id}"),
         ));
     };
+    let attempts = u32::try_from(attempts.max(0)).unwrap_or(u32::MAX);
     match state.as_str() {
-        "pending" | "delivering" => Ok(WriteStatus::Pending {
+        "pending" => Ok(WriteStatus::Pending {
             attempts,
             last_error: error,
+            next_attempt_at: instant(next),
+        }),
+        "delivering" => Ok(WriteStatus::Pending {
+            attempts,
+            last_error: error,
+            next_attempt_at: None,
         }),
         "delivered" => {
             let id = record_id
@@ -276,23 +466,80 @@ pub(super) fn status(db: &Connection, id: WriteId) -> Result<WriteStatus> {
                 .and_then(RecordId::new)?;
             Ok(WriteStatus::Delivered { record_id: id })
         }
+        "parked" => Ok(WriteStatus::Parked {
+            reason: error.unwrap_or_default(),
+        }),
         _ => Ok(WriteStatus::Failed {
             error: error.unwrap_or_default(),
         }),
     }
 }
 
+/// The parked writes of `connection`, oldest first.
+pub(super) fn parked(db: &Connection, connection: &str) -> Result<Vec<ParkedWrite>> {
+    let mut stmt = db
+        .prepare(
+            "SELECT id, kind, idempotency_key, error, attempts FROM outbox_writes
+             WHERE connection = ?1 AND state = 'parked' ORDER BY id",
+        )
+        .map_err(storage("list parked writes"))?;
+    let rows = stmt
+        .query_map(params![connection], |r| {
+            Ok((
+                r.get::<_, WriteId>(0)?,
+                r.get::<_, String>(1).ok(),
+                r.get::<_, String>(2).ok(),
+                r.get::<_, Option<String>>(3).ok().flatten(),
+                r.get::<_, i64>(4).ok(),
+            ))
+        })
+        .map_err(storage("list parked writes"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, kind, key, reason, attempts) = row.map_err(storage("list parked writes"))?;
+        out.push(ParkedWrite {
+            id,
+            kind: kind.and_then(|k| k.parse().ok()),
+            idempotency_key: key.and_then(|k| IdempotencyKey::new(k).ok()),
+            reason: reason.unwrap_or_default(),
+            attempts: attempts.map_or(0, |n| u32::try_from(n.max(0)).unwrap_or(u32::MAX)),
+        });
+    }
+    Ok(out)
+}
+
+/// Puts a failed or parked write back in the queue. The operator has checked that it did not
+/// reach the CRM (or fixed its cause), so it is no longer in doubt.
 pub(super) fn redrive(db: &Connection, id: WriteId) -> Result<()> {
     let n = db
         .execute(
-            "UPDATE outbox_writes SET state = 'pending', attempts = 0, next_attempt_at = ?2,
-                    updated_at = ?2 WHERE id = ?1 AND state = 'failed'",
+            "UPDATE outbox_writes SET state = 'pending', attempts = 0, in_doubt = 0,
+                    next_attempt_at = ?2, updated_at = ?2
+             WHERE id = ?1 AND state IN ('failed', 'parked')",
             params![id, now_ms()],
         )
         .map_err(storage("re-drive a write"))?;
     if n == 0 {
         return Err(Error::invalid_input(format!(
-            "outbox write {id} is not a failed write"
+            "outbox write {id} is not a failed or parked write"
+        )));
+    }
+    Ok(())
+}
+
+/// Records that a parked (or failed) write did reach the CRM as `record`, found by an operator.
+pub(super) fn resolve(db: &Connection, id: WriteId, record: &RecordId) -> Result<()> {
+    let n = db
+        .execute(
+            "UPDATE outbox_writes SET state = 'delivered', record_id = ?2, error = NULL,
+                    in_doubt = 0, lease_until = NULL, updated_at = ?3
+             WHERE id = ?1 AND state IN ('failed', 'parked')",
+            params![id, record.as_str(), now_ms()],
+        )
+        .map_err(storage("resolve a write"))?;
+    if n == 0 {
+        return Err(Error::invalid_input(format!(
+            "outbox write {id} is not a failed or parked write"
         )));
     }
     Ok(())
@@ -325,11 +572,12 @@ pub(super) fn is_paused(db: &Connection, connection: &str) -> Result<bool> {
 }
 
 pub(super) fn depth(db: &Connection, connection: &str) -> Result<Depth> {
-    let (pending, failed, oldest): (i64, i64, Option<i64>) = db
+    let (pending, failed, parked, oldest): (i64, i64, i64, Option<i64>) = db
         .query_row(
             "SELECT
                SUM(state IN ('pending', 'delivering')),
                SUM(state = 'failed'),
+               SUM(state = 'parked'),
                MIN(CASE WHEN state IN ('pending', 'delivering') THEN created_at END)
              FROM outbox_writes WHERE connection = ?1",
             params![connection],
@@ -337,15 +585,18 @@ pub(super) fn depth(db: &Connection, connection: &str) -> Result<Depth> {
                 Ok((
                     r.get::<_, Option<i64>>(0)?.unwrap_or(0),
                     r.get::<_, Option<i64>>(1)?.unwrap_or(0),
-                    r.get(2)?,
+                    r.get::<_, Option<i64>>(2)?.unwrap_or(0),
+                    r.get(3).ok().flatten(),
                 ))
             },
         )
         .map_err(storage("count writes"))?;
-    let age = oldest.map(|t| Duration::from_millis(u64::try_from(now_ms() - t).unwrap_or(0)));
+    let age = oldest
+        .map(|t| Duration::from_millis(u64::try_from(now_ms().saturating_sub(t)).unwrap_or(0)));
     Ok(Depth {
         pending: usize::try_from(pending).unwrap_or(0),
         failed: usize::try_from(failed).unwrap_or(0),
+        parked: usize::try_from(parked).unwrap_or(0),
         oldest_pending: age,
     })
 }

@@ -1,0 +1,682 @@
+//! The outbox against a scripted in-memory CRM: rate limits with far-future waits, creates in
+//! doubt on connections without idempotent create (parked, or resolved by a look-up on the
+//! key), corrupt rows, full disks and the schema update of older files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::VecDeque;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+
+use super::{Outbox, OutboxConfig, PendingWrite, WriteStatus, store};
+use crate::api::{
+    Accounts, Activities, Actor, BatchResult, Capabilities, Contacts, Crm, Filter, IdempotencyKey,
+    Leads, ListQuery, Lookup, ObjectCapabilities, Opportunities, PageStream, Records, Tickets,
+    UpsertKey, Upserted, WriteContext,
+};
+use crate::error::{Error, ErrorKind, LimitScope, Result};
+use crate::model::{
+    Account, Activity, Contact, Entity, Lead, ObjectKind, Opportunity, Personal, Record, RecordId,
+    RecordRef, Ticket,
+};
+
+/// What the next create does instead of succeeding.
+#[derive(Debug, Clone)]
+struct Scripted {
+    error: Error,
+    /// The record is created before the error is returned (a lost answer).
+    committed: bool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Records created: id and the idempotency key stored with it.
+    records: Vec<(RecordId, Option<String>)>,
+    creates: usize,
+    finds: usize,
+    script: VecDeque<Scripted>,
+}
+
+type Shared = Arc<Mutex<State>>;
+
+#[derive(Debug)]
+struct FakeRecords<T> {
+    state: Shared,
+    _kind: PhantomData<fn() -> T>,
+}
+
+fn unsupported<X>(what: &str) -> Result<X> {
+    Err(Error::unsupported(what, "not in this fake"))
+}
+
+#[async_trait]
+impl<T: Entity> Records<T> for FakeRecords<T> {
+    async fn get(&self, _id: &RecordId) -> Result<Record<T>> {
+        unsupported("get")
+    }
+
+    async fn find(&self, filter: &Filter, limit: usize) -> Result<Vec<Record<T>>> {
+        let mut s = self.state.lock().unwrap();
+        s.finds += 1;
+        let [cond] = filter.all.as_slice() else {
+            return unsupported("find");
+        };
+        assert_eq!(cond.field, "idempotency_key");
+        let want = cond.value.as_text().map(str::to_owned);
+        Ok(s.records
+            .iter()
+            .filter(|(_, key)| key.is_some() && *key == want)
+            .take(limit)
+            .map(|(id, _)| Record {
+                id: id.clone(),
+                created_at: None,
+                updated_at: None,
+                data: T::default(),
+            })
+            .collect())
+    }
+
+    async fn create(&self, _input: &T, ctx: &WriteContext) -> Result<Record<T>> {
+        let mut s = self.state.lock().unwrap();
+        s.creates += 1;
+        let step = s.script.pop_front();
+        let id = RecordId::new(format!("r-{}", s.creates)).unwrap();
+        if step.as_ref().is_none_or(|step| step.committed) {
+            let key = ctx.idempotency_key.as_ref().map(|k| k.as_str().to_owned());
+            s.records.push((id.clone(), key));
+        }
+        match step {
+            Some(step) => Err(step.error),
+            None => Ok(Record {
+                id,
+                created_at: None,
+                updated_at: None,
+                data: T::default(),
+            }),
+        }
+    }
+
+    async fn update(&self, _id: &RecordId, _patch: &T, _ctx: &WriteContext) -> Result<Record<T>> {
+        unsupported("update")
+    }
+
+    async fn upsert(&self, _k: &UpsertKey, _i: &T, _c: &WriteContext) -> Result<Upserted<T>> {
+        unsupported("upsert")
+    }
+
+    async fn create_batch(&self, _inputs: &[T], _ctx: &WriteContext) -> BatchResult<Record<T>> {
+        Vec::new()
+    }
+
+    async fn update_batch(
+        &self,
+        _inputs: &[(RecordId, T)],
+        _ctx: &WriteContext,
+    ) -> BatchResult<Record<T>> {
+        Vec::new()
+    }
+
+    async fn upsert_batch(
+        &self,
+        _inputs: &[(UpsertKey, T)],
+        _ctx: &WriteContext,
+    ) -> BatchResult<Upserted<T>> {
+        Vec::new()
+    }
+
+    fn list(&self, _query: ListQuery) -> PageStream<T> {
+        Box::pin(futures::stream::empty())
+    }
+}
+
+#[async_trait]
+impl Contacts for FakeRecords<Contact> {
+    async fn find_by(&self, _lookup: &Lookup) -> Result<Vec<Record<Contact>>> {
+        Ok(Vec::new())
+    }
+}
+#[async_trait]
+impl Accounts for FakeRecords<Account> {}
+#[async_trait]
+impl Leads for FakeRecords<Lead> {
+    async fn find_by(&self, _lookup: &Lookup) -> Result<Vec<Record<Lead>>> {
+        Ok(Vec::new())
+    }
+}
+#[async_trait]
+impl Opportunities for FakeRecords<Opportunity> {
+    async fn open_for(&self, _o: &RecordRef, _l: usize) -> Result<Vec<Record<Opportunity>>> {
+        Ok(Vec::new())
+    }
+}
+#[async_trait]
+impl Tickets for FakeRecords<Ticket> {
+    async fn open_for(&self, _o: &RecordRef, _l: usize) -> Result<Vec<Record<Ticket>>> {
+        Ok(Vec::new())
+    }
+}
+#[async_trait]
+impl Activities for FakeRecords<Activity> {
+    async fn latest_for(&self, _r: &RecordRef, _l: usize) -> Result<Vec<Record<Activity>>> {
+        Ok(Vec::new())
+    }
+}
+
+fn records<T>(state: &Shared) -> FakeRecords<T> {
+    FakeRecords {
+        state: state.clone(),
+        _kind: PhantomData,
+    }
+}
+
+/// A CRM whose tickets are created without idempotency (unless `idempotent`), optionally
+/// findable by their idempotency key.
+#[derive(Debug)]
+struct Fake {
+    caps: Capabilities,
+    state: Shared,
+    contacts: FakeRecords<Contact>,
+    accounts: FakeRecords<Account>,
+    leads: FakeRecords<Lead>,
+    opportunities: FakeRecords<Opportunity>,
+    tickets: FakeRecords<Ticket>,
+    activities: FakeRecords<Activity>,
+}
+
+impl Fake {
+    fn new(idempotent: bool, findable: bool) -> Self {
+        let state = Shared::default();
+        let mut ticket = ObjectCapabilities::read_write();
+        ticket.idempotent_create = idempotent;
+        ticket.find_by_idempotency_key = findable;
+        let mut caps = Capabilities::default();
+        caps.objects.insert(ObjectKind::Ticket, ticket);
+        Self {
+            caps,
+            contacts: records(&state),
+            accounts: records(&state),
+            leads: records(&state),
+            opportunities: records(&state),
+            tickets: records(&state),
+            activities: records(&state),
+            state,
+        }
+    }
+
+    fn script(&self, error: Error, committed: bool) {
+        let mut s = self.state.lock().unwrap();
+        s.script.push_back(Scripted { error, committed });
+    }
+
+    fn creates(&self) -> usize {
+        self.state.lock().unwrap().creates
+    }
+
+    fn records(&self) -> usize {
+        self.state.lock().unwrap().records.len()
+    }
+
+    fn finds(&self) -> usize {
+        self.state.lock().unwrap().finds
+    }
+
+    /// A record the CRM holds already, as an earlier attempt left it.
+    fn holds(&self, id: &str, key: &IdempotencyKey) {
+        let mut s = self.state.lock().unwrap();
+        s.records
+            .push((RecordId::new(id).unwrap(), Some(key.as_str().to_owned())));
+    }
+}
+
+#[async_trait]
+impl Crm for Fake {
+    fn vendor(&self) -> &str {
+        "fake"
+    }
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+    fn contacts(&self) -> &dyn Contacts {
+        &self.contacts
+    }
+    fn accounts(&self) -> &dyn Accounts {
+        &self.accounts
+    }
+    fn leads(&self) -> &dyn Leads {
+        &self.leads
+    }
+    fn opportunities(&self) -> &dyn Opportunities {
+        &self.opportunities
+    }
+    fn tickets(&self) -> &dyn Tickets {
+        &self.tickets
+    }
+    fn activities(&self) -> &dyn Activities {
+        &self.activities
+    }
+    async fn link(&self, _from: &RecordRef, _to: &RecordRef, _ctx: &WriteContext) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Leases that expire at once, so that a "crashed" claim is claimed again by the next run.
+fn config() -> OutboxConfig {
+    OutboxConfig {
+        lease: Duration::ZERO,
+        base_backoff: Duration::ZERO,
+        max_backoff: Duration::ZERO,
+        ..OutboxConfig::default()
+    }
+}
+
+fn open(dir: &tempfile::TempDir) -> Outbox {
+    Outbox::open(dir.path().join("outbox.sqlite"), config()).unwrap()
+}
+
+fn key(i: usize) -> IdempotencyKey {
+    IdempotencyKey::derive("acme", &format!("conv-{i}"), "ticket")
+}
+
+fn enqueue(outbox: &Outbox, i: usize) -> super::WriteId {
+    let ticket = Ticket {
+        subject: Some(Personal::new(format!("ticket {i}"))),
+        ..Ticket::default()
+    };
+    outbox
+        .enqueue(
+            "acme",
+            &PendingWrite::create(&ticket, key(i), Actor::Bot).unwrap(),
+        )
+        .unwrap()
+}
+
+/// What a worker killed while its request was out leaves behind: the claim is committed (the
+/// attempt counted, the write in doubt), the outcome never recorded.
+fn crash_mid_delivery(outbox: &Outbox) -> usize {
+    store::claim(&outbox.db(), "acme", 100, Duration::ZERO)
+        .unwrap()
+        .len()
+}
+
+fn rate_limited(wait: Duration) -> Error {
+    Error::new(
+        ErrorKind::RateLimited {
+            retry_after: Some(wait),
+            scope: LimitScope::Burst,
+        },
+        "rate limited",
+    )
+}
+
+fn next_attempt(outbox: &Outbox, id: super::WriteId) -> SystemTime {
+    match outbox.status(id).unwrap() {
+        WriteStatus::Pending {
+            next_attempt_at: Some(at),
+            ..
+        } => at,
+        other => panic!("expected a pending write with a due time, got {other:?}"),
+    }
+}
+
+// --- item 1: a long Retry-After reschedules the write --------------------------------------
+
+#[tokio::test]
+async fn item1_a_retry_after_of_an_hour_reschedules_the_write_for_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::new(true, false);
+    let id = enqueue(&outbox, 1);
+    crm.script(rate_limited(Duration::from_secs(3600)), false);
+    let before = SystemTime::now();
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!(report.retried, 1);
+    let at = next_attempt(&outbox, id);
+    let wait = at.duration_since(before).unwrap();
+    assert!(
+        wait >= Duration::from_secs(3599) && wait <= Duration::from_secs(3700),
+        "next attempt in {wait:?}"
+    );
+    // Not due: another run sends nothing.
+    assert_eq!(outbox.deliver("acme", &crm, 10).await.unwrap().retried, 0);
+    assert_eq!(crm.creates(), 1);
+}
+
+#[tokio::test]
+async fn item2_a_retry_after_of_duration_max_or_u64_max_seconds_saturates() {
+    for wait in [Duration::MAX, Duration::from_secs(u64::MAX)] {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = open(&dir);
+        let crm = Fake::new(true, false);
+        let id = enqueue(&outbox, 1);
+        crm.script(rate_limited(wait), false);
+        let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+        assert_eq!(report.retried, 1);
+        let at = next_attempt(&outbox, id);
+        let years = at.duration_since(SystemTime::now()).unwrap().as_secs() / (365 * 86_400);
+        assert!(years > 1000, "next attempt only {years} years away");
+        assert_eq!(outbox.depth("acme").unwrap().pending, 1);
+    }
+}
+
+#[test]
+fn item2_stored_time_arithmetic_saturates() {
+    assert_eq!(store::after(i64::MAX - 5, Duration::MAX), i64::MAX);
+    assert_eq!(store::after(10, Duration::from_secs(u64::MAX)), i64::MAX);
+    assert_eq!(store::ms(Duration::MAX), i64::MAX);
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(
+        dir.path().join("o.sqlite"),
+        OutboxConfig {
+            lease: Duration::MAX,
+            ..config()
+        },
+    )
+    .unwrap();
+    enqueue(&outbox, 1);
+    assert_eq!(crash_mid_delivery(&outbox), 1);
+    // A corrupt creation time far in the past does not overflow the age either.
+    outbox
+        .db()
+        .execute("UPDATE outbox_writes SET created_at = ?1", [i64::MIN])
+        .unwrap();
+    assert!(outbox.depth("acme").unwrap().oldest_pending.is_some());
+}
+
+// --- item 10: creates in doubt on connections without idempotent create --------------------
+
+#[tokio::test]
+async fn item10_claiming_counts_the_attempt_before_the_request_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let id = enqueue(&outbox, 1);
+    assert_eq!(crash_mid_delivery(&outbox), 1);
+    // A new process on the same file sees the attempt.
+    drop(outbox);
+    let outbox = open(&dir);
+    assert!(matches!(
+        outbox.status(id).unwrap(),
+        WriteStatus::Pending { attempts: 1, .. }
+    ));
+}
+
+#[tokio::test]
+async fn item10_a_create_in_doubt_is_parked_not_sent_again_and_an_operator_resolves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::new(false, false);
+    let found = enqueue(&outbox, 1);
+    let absent = enqueue(&outbox, 2);
+    assert_eq!(crash_mid_delivery(&outbox), 2);
+    // The first create reached the CRM before the crash; the second did not.
+    crm.holds("r-found", &key(1));
+
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!(report.parked, 2);
+    assert_eq!(crm.creates(), 0, "a create in doubt was sent again");
+    for id in [found, absent] {
+        let WriteStatus::Parked { reason } = outbox.status(id).unwrap() else {
+            panic!("expected parked");
+        };
+        assert!(reason.contains("may have reached the CRM"), "{reason}");
+    }
+    let parked = outbox.parked("acme").unwrap();
+    assert_eq!(
+        parked.iter().map(|p| p.id).collect::<Vec<_>>(),
+        [found, absent]
+    );
+    assert_eq!(parked[0].idempotency_key.as_ref(), Some(&key(1)));
+    assert_eq!(parked[0].kind, Some(ObjectKind::Ticket));
+    assert_eq!(outbox.depth("acme").unwrap().parked, 2);
+    assert_eq!(outbox.depth("acme").unwrap().pending, 0);
+    // Parked writes stay parked.
+    assert_eq!(
+        outbox.deliver("acme", &crm, 10).await.unwrap(),
+        Default::default()
+    );
+
+    // The operator found the first in the CRM and not the second.
+    let record = RecordId::new("r-found").unwrap();
+    outbox.resolve(found, &record).unwrap();
+    outbox.redrive(absent).unwrap();
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!(report.delivered, 1);
+    assert_eq!(
+        outbox.status(found).unwrap(),
+        WriteStatus::Delivered { record_id: record }
+    );
+    assert!(matches!(
+        outbox.status(absent).unwrap(),
+        WriteStatus::Delivered { .. }
+    ));
+    assert_eq!(crm.creates(), 1);
+    assert_eq!(crm.records(), 2);
+    assert!(outbox.parked("acme").unwrap().is_empty());
+    assert!(outbox.resolve(found, &RecordId::new("x").unwrap()).is_err());
+}
+
+#[tokio::test]
+async fn item10_a_create_in_doubt_is_looked_up_by_its_key_where_the_adapter_can() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::new(false, true);
+    let found = enqueue(&outbox, 1);
+    let absent = enqueue(&outbox, 2);
+    let twice = enqueue(&outbox, 3);
+    assert_eq!(crash_mid_delivery(&outbox), 3);
+    crm.holds("r-found", &key(1));
+    crm.holds("r-dup-a", &key(3));
+    crm.holds("r-dup-b", &key(3));
+
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!(crm.finds(), 3);
+    assert_eq!(report.delivered, 2);
+    assert_eq!(report.parked, 1);
+    assert_eq!(
+        outbox.status(found).unwrap(),
+        WriteStatus::Delivered {
+            record_id: RecordId::new("r-found").unwrap()
+        }
+    );
+    // Not found: the earlier attempt did not create it, so it is created once now.
+    assert!(matches!(
+        outbox.status(absent).unwrap(),
+        WriteStatus::Delivered { .. }
+    ));
+    assert_eq!(crm.creates(), 1);
+    let WriteStatus::Parked { reason } = outbox.status(twice).unwrap() else {
+        panic!("expected parked");
+    };
+    assert!(reason.contains("several"), "{reason}");
+}
+
+#[tokio::test]
+async fn item10_a_create_whose_answer_was_lost_is_parked_and_a_rate_limit_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::new(false, false);
+    let lost = enqueue(&outbox, 1);
+    let limited = enqueue(&outbox, 2);
+    // The first create committed and the answer was a 502; the second was refused by a 429.
+    crm.script(
+        Error::new(ErrorKind::Unavailable, "bad gateway after commit"),
+        true,
+    );
+    crm.script(rate_limited(Duration::ZERO), false);
+    let report = outbox.deliver("acme", &crm, 1).await.unwrap();
+    assert_eq!(report.parked, 1);
+    assert!(matches!(
+        outbox.status(lost).unwrap(),
+        WriteStatus::Parked { .. }
+    ));
+    let report = outbox.deliver("acme", &crm, 1).await.unwrap();
+    assert_eq!(report.retried, 1);
+    // A 429 proves the CRM did not create it: it is sent again, not parked.
+    let report = outbox.deliver("acme", &crm, 1).await.unwrap();
+    assert_eq!(report.delivered, 1);
+    assert!(matches!(
+        outbox.status(limited).unwrap(),
+        WriteStatus::Delivered { .. }
+    ));
+    assert_eq!(crm.records(), 2);
+}
+
+#[tokio::test]
+async fn item10_an_idempotent_connection_sends_a_create_in_doubt_again_with_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::new(true, false);
+    let id = enqueue(&outbox, 1);
+    assert_eq!(crash_mid_delivery(&outbox), 1);
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!(report.delivered, 1);
+    assert!(matches!(
+        outbox.status(id).unwrap(),
+        WriteStatus::Delivered { .. }
+    ));
+}
+
+#[tokio::test]
+async fn item10_an_outbox_file_of_schema_1_is_updated_and_its_in_flight_creates_are_in_doubt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite");
+    {
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute_batch(
+            "CREATE TABLE outbox_writes (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, connection TEXT NOT NULL,
+                idempotency_key TEXT NOT NULL, kind TEXT NOT NULL, operation TEXT NOT NULL,
+                payload TEXT NOT NULL, actor TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('pending', 'delivering', 'delivered', 'failed')),
+                attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL,
+                lease_until INTEGER, record_id TEXT, error TEXT,
+                created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+                UNIQUE (connection, idempotency_key));
+             CREATE INDEX outbox_due ON outbox_writes (connection, state, next_attempt_at);
+             CREATE TABLE outbox_paused (connection TEXT PRIMARY KEY, since INTEGER NOT NULL);",
+        )
+        .unwrap();
+        let payload = serde_json::to_string(&Ticket::default()).unwrap();
+        for (i, state) in [(1, "delivering"), (2, "pending")] {
+            db.execute(
+                "INSERT INTO outbox_writes (connection, idempotency_key, kind, operation, payload,
+                   actor, state, next_attempt_at, lease_until, created_at, updated_at)
+                 VALUES ('acme', ?1, 'ticket', '{\"op\":\"create\"}', ?3, '{\"type\":\"bot\"}',
+                   ?2, 0, 0, 0, 0)",
+                rusqlite::params![key(i).as_str(), state, payload],
+            )
+            .unwrap();
+        }
+    }
+    let outbox = Outbox::open(&path, config()).unwrap();
+    let crm = Fake::new(false, false);
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!(report.parked, 1);
+    assert_eq!(report.delivered, 1);
+    assert_eq!(crm.creates(), 1);
+    // Opening it again leaves it as it is.
+    drop(outbox);
+    let outbox = Outbox::open(&path, config()).unwrap();
+    assert_eq!(outbox.parked("acme").unwrap().len(), 1);
+}
+
+// --- item 11: corrupt rows and a full disk ---------------------------------------------------
+
+#[tokio::test]
+async fn item11_a_row_with_an_unreadable_column_is_failed_and_the_others_are_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::new(true, false);
+    let ids: Vec<_> = (0..5).map(|i| enqueue(&outbox, i)).collect();
+    {
+        let db = outbox.db();
+        // A blob where the payload's text belongs, invalid UTF-8, text where a number belongs,
+        // a payload of the wrong shape.
+        db.execute(
+            "UPDATE outbox_writes SET payload = X'FFFE00' WHERE id = ?1",
+            [ids[0]],
+        )
+        .unwrap();
+        db.execute(
+            "UPDATE outbox_writes SET payload = CAST(X'7B22FF22' AS TEXT) WHERE id = ?1",
+            [ids[1]],
+        )
+        .unwrap();
+        db.execute(
+            "UPDATE outbox_writes SET attempts = 'many' WHERE id = ?1",
+            [ids[2]],
+        )
+        .unwrap();
+        db.execute(
+            "UPDATE outbox_writes SET payload = '{\"subject\": 5}' WHERE id = ?1",
+            [ids[3]],
+        )
+        .unwrap();
+    }
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!(report.delivered, 1);
+    assert!(matches!(
+        outbox.status(ids[4]).unwrap(),
+        WriteStatus::Delivered { .. }
+    ));
+    for &id in &ids[..4] {
+        let WriteStatus::Failed { error } = outbox.status(id).unwrap() else {
+            panic!("write {id} is not failed");
+        };
+        assert!(error.contains("corrupt outbox row"), "{error}");
+    }
+    assert_eq!(outbox.depth("acme").unwrap().failed, 4);
+    assert_eq!(crm.creates(), 1);
+}
+
+#[test]
+fn item11_a_full_disk_says_the_write_was_not_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(
+        dir.path().join("o.sqlite"),
+        OutboxConfig {
+            max_size_bytes: Some(64 * 1024),
+            ..config()
+        },
+    )
+    .unwrap();
+    let big = "x".repeat(8 * 1024);
+    let err = (0..100)
+        .find_map(|i| {
+            let t = Ticket {
+                description: Some(Personal::new(big.clone())),
+                ..Ticket::default()
+            };
+            let w = PendingWrite::create(&t, key(i), Actor::Bot).unwrap();
+            outbox.enqueue("acme", &w).err()
+        })
+        .expect("the capped outbox accepted everything");
+    assert_eq!(err.kind(), &ErrorKind::Storage);
+    let msg = err.to_string();
+    assert!(
+        msg.contains("disk holding the outbox file is full"),
+        "{msg}"
+    );
+    assert!(msg.contains("the write was not stored"), "{msg}");
+}
+
+#[test]
+fn item11_a_disk_io_error_is_named_as_such_not_as_a_bare_sqlite_error() {
+    let io = rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR_SHMSIZE),
+        None,
+    );
+    let err = store::storage_error("store the write", None, "", io);
+    assert_eq!(err.kind(), &ErrorKind::Storage);
+    assert!(err.message().contains("out of space"), "{err}");
+    let full =
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL), None);
+    let err = store::storage_error("store the write", None, "", full);
+    assert!(err.message().contains("is full"), "{err}");
+    // The free-space check behind a disk I/O error finds room on a disk that has it, and
+    // leaves nothing behind.
+    let dir = tempfile::tempdir().unwrap();
+    assert!(!store::disk_is_full(&dir.path().join("o.sqlite")));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
