@@ -29,6 +29,58 @@ use crm_core::{
     Personal, RecordId, RecordRef, Result, Ticket, UpsertKey, WriteContext,
 };
 
+/// One workload of the table above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Workload {
+    W1,
+    W2,
+    W3,
+    W4,
+    W4b,
+}
+
+impl Workload {
+    const ALL: [Workload; 5] = [Self::W1, Self::W2, Self::W3, Self::W4, Self::W4b];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::W1 => "W1",
+            Self::W2 => "W2",
+            Self::W3 => "W3",
+            Self::W4 => "W4",
+            Self::W4b => "W4b",
+        }
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The workloads `--workload` names (any case), or all of them when it names none. An unknown
+/// name is an error listing the known ones.
+pub(crate) fn workloads(names: &[String]) -> Result<Vec<Workload>> {
+    if names.is_empty() {
+        return Ok(Workload::ALL.to_vec());
+    }
+    names
+        .iter()
+        .map(|name| {
+            Workload::ALL
+                .into_iter()
+                .find(|w| w.name().eq_ignore_ascii_case(name.trim()))
+                .ok_or_else(|| {
+                    crm_core::Error::invalid_input(format!(
+                        "--workload: unknown workload `{}`; the workloads are W1, W2, W3, W4 and W4b",
+                        name.trim()
+                    ))
+                })
+        })
+        .collect()
+}
+
 /// Counts every attempt the transport makes and every limit response it sees, for any server.
 #[derive(Debug, Default)]
 pub(crate) struct Counter {

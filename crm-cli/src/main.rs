@@ -4,10 +4,14 @@
 //! - `crm-connect sandbox [--port 8080]`: serve the sandbox CRM until stopped.
 //! - `crm-connect lookup --config conn.toml --email a@b.com [--json]`: the 360° view of a
 //!   customer, from any CRM a connection file describes.
+//!
+//! Every command writes through [`output::Stdout`], so a closed pipe ends it quietly.
 
 mod bench;
 mod config;
+mod demo;
 mod doctor;
+mod output;
 mod webhook;
 
 use std::io::Write;
@@ -16,15 +20,27 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use crm_core::{Email, Lookup, Phone, Region, ViewOptions};
-use crm_testkit::sandbox::{Sandbox, SandboxConfig, demo};
+use crm_testkit::sandbox::{Sandbox, SandboxConfig};
 
 use crate::config::Connection;
+use crate::output::{Stdout, outln};
+
+/// How to turn logging on, shown at the end of `--help`.
+const LOGGING_HELP: &str = "\
+Logging:
+  Off unless RUST_LOG is set; CRM_LOG, when set, takes precedence over RUST_LOG. Both take
+  tracing filter directives and log to stderr, one line per CRM call (span `crm.call`, with
+  vendor, operation, status and attempts) and per retry:
+    RUST_LOG=crm_core=debug crm-connect lookup --config conn.toml --email a@b.com
+  `RUST_LOG=debug` adds the HTTP and TLS libraries' own logs. Colour only when stderr is a
+  terminal and NO_COLOR is not set.";
 
 #[derive(Parser)]
 #[command(
     name = "crm-connect",
     version,
-    about = "Look up and write back CRM data for support bots"
+    about = "Look up and write back CRM data for support bots",
+    after_help = LOGGING_HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -112,8 +128,8 @@ struct BenchArgs {
     /// Workloads to run (W1, W2, W3, W4, W4b); all by default.
     #[arg(long = "workload", value_delimiter = ',')]
     workloads: Vec<String>,
-    /// Records per workload.
-    #[arg(long, default_value_t = 5000)]
+    /// Records per workload (at least 1).
+    #[arg(long, default_value_t = 5000, value_parser = parse_count)]
     count: usize,
     /// A connection file: run against that server instead of an embedded fake (W4 and W4b
     /// then run without injected faults).
@@ -151,15 +167,21 @@ struct LookupArgs {
     activities: usize,
 }
 
+/// `--count`: a whole number of records, at least one (a run of none measures nothing).
+fn parse_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("--count must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a whole number of records")),
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("CRM_LOG"))
-        .with_writer(std::io::stderr)
-        .init();
+    output::init_logging();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo { vendor } => run_demo(&vendor).await,
+        Command::Demo { vendor } => demo::run(&vendor).await,
         Command::Sandbox { port, token } => run_sandbox(port, token).await,
         Command::Lookup(args) => run_lookup(args).await,
         Command::Bench(args) => run_bench(args).await,
@@ -177,63 +199,11 @@ async fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Not `eprintln!`, which panics when stderr is closed too.
+            let _ = writeln!(std::io::stderr(), "error: {e}");
             ExitCode::from(2)
         }
     }
-}
-
-async fn run_demo(vendor: &str) -> crm_core::Result<ExitCode> {
-    let script = crm_examples::conversation::Script {
-        connection: vendor.into(),
-        conversation_id: "cli-demo".into(),
-        email: demo::CUSTOMER_EMAIL.into(),
-        phone: "+1 415 555 0100".into(),
-    };
-    let mut out = std::io::stdout().lock();
-    match vendor {
-        "generic-rest" => {
-            let sandbox = Sandbox::start(SandboxConfig::default()).await;
-            let crm = crm_generic_rest::GenericRestBuilder::new()
-                .with_base_url(sandbox.base_url())
-                .with_token(sandbox.token().to_owned().into())
-                .build()?;
-            crm_examples::conversation::play(&crm, &script, &mut out, |_| async {}).await?;
-            println!("\nrequests to the CRM: {}", sandbox.requests().total);
-        }
-        "hubspot" => {
-            use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, demo as hs};
-            let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
-            let crm = crm_hubspot::HubSpotBuilder::new()
-                .with_base_url(fake.base_url())
-                .with_token(fake.token().to_owned().into())
-                .with_idempotency_property(Some(hs::IDEMPOTENCY_PROPERTY))
-                .build()?;
-            crm_examples::conversation::play(&crm, &script, &mut out, |_| async {}).await?;
-            println!("\nrequests to HubSpot: {}", fake.requests().total);
-        }
-        "salesforce" => {
-            use crm_testkit::salesforce::{SalesforceFake, SalesforceFakeConfig};
-            let org = SalesforceFake::start(SalesforceFakeConfig::default()).await;
-            let c = org.config();
-            let crm = crm_salesforce::SalesforceBuilder::new()
-                .with_login_url(org.login_url())
-                .with_refresh_token(
-                    c.client_id.clone(),
-                    Some(c.client_secret.clone().into()),
-                    c.refresh_token.clone().into(),
-                )
-                .build()?;
-            crm_examples::conversation::play(&crm, &script, &mut out, |_| async {}).await?;
-            println!("\nrequests to the org: {}", org.requests().total);
-        }
-        other => {
-            return Err(crm_core::Error::invalid_input(format!(
-                "--vendor: `{other}` is not generic-rest, hubspot or salesforce"
-            )));
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 async fn run_sandbox(port: u16, token: String) -> crm_core::Result<ExitCode> {
@@ -244,17 +214,17 @@ async fn run_sandbox(port: u16, token: String) -> crm_core::Result<ExitCode> {
     let sandbox = Sandbox::start_on(port, config)
         .await
         .map_err(|e| crm_core::Error::config(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
-    println!(
+    outln!(
         "sandbox CRM at {} (token: {})",
         sandbox.base_url(),
         sandbox.token()
     );
-    println!("connection file for it:\n");
-    println!(
+    outln!("connection file for it:\n");
+    outln!(
         "vendor = \"generic-rest\"\nbase_url = \"{}\"\n[auth]\nkind = \"bearer\"\ntoken = \"${{SANDBOX_TOKEN}}\"\n",
         sandbox.base_url()
     );
-    println!("Ctrl-C stops it.");
+    outln!("Ctrl-C stops it.");
     tokio::signal::ctrl_c()
         .await
         .map_err(|e| crm_core::Error::config(format!("cannot wait for Ctrl-C: {e}")))?;
@@ -279,20 +249,19 @@ async fn run_lookup(args: LookupArgs) -> crm_core::Result<ExitCode> {
         activities: args.activities,
         ..ViewOptions::default()
     };
-    let mut out = std::io::stdout().lock();
     match crm.customer_view(&lookup, &options).await? {
         None => {
-            let _ = writeln!(out, "no contact matches that {}", lookup.by());
+            outln!("no contact matches that {}", lookup.by());
             Ok(ExitCode::from(1))
         }
         Some(view) if args.json => {
             let json = serde_json::to_string_pretty(&view)
                 .map_err(|e| crm_core::Error::decode(format!("cannot print JSON: {e}")))?;
-            let _ = writeln!(out, "{json}");
+            outln!("{json}");
             Ok(ExitCode::SUCCESS)
         }
         Some(view) => {
-            crm_examples::conversation::print_view(&mut out, &view);
+            crm_examples::conversation::print_view(&mut Stdout, &view);
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -349,14 +318,9 @@ impl bench::FaultControl for SalesforceFaults<'_> {
 }
 
 async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
-    let wanted: Vec<String> = if args.workloads.is_empty() {
-        ["W1", "W2", "W3", "W4", "W4b"].map(String::from).to_vec()
-    } else {
-        args.workloads
-            .iter()
-            .map(|w| w.to_uppercase().replace("W4B", "W4b"))
-            .collect()
-    };
+    // Every argument is checked before anything runs or prints: an error never follows a
+    // half-printed table.
+    let wanted = bench::workloads(&args.workloads)?;
     let sandbox;
     let org;
     let hub;
@@ -454,12 +418,12 @@ async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
         run,
         outbox_dir: tmp,
     };
-    println!(
+    outln!(
         "crm-connect bench: vendor {}, {} records per workload",
         crm.vendor(),
         args.count
     );
-    println!("{}", bench::HEADER);
+    outln!("{}", bench::HEADER);
     let mut w1_ids = Vec::new();
     for w in &wanted {
         // A spinner on stderr with the requests sent so far (hidden when stderr is not a TTY).
@@ -469,7 +433,7 @@ async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
         let ticker = {
             let bar = bar.clone();
             let counter = b.counter.clone();
-            let w = w.clone();
+            let w = *w;
             let start = counter.requests();
             tokio::spawn(async move {
                 loop {
@@ -478,25 +442,20 @@ async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
                 }
             })
         };
-        let row = match w.as_str() {
-            "W1" => {
+        let row = match w {
+            bench::Workload::W1 => {
                 let (row, ids) = b.w1().await?;
                 w1_ids = ids;
                 row
             }
-            "W2" => b.w2(args.count).await?,
-            "W3" => b.w3(&w1_ids).await?,
-            "W4" => b.w4().await?,
-            "W4b" => b.w4b().await?,
-            other => {
-                return Err(crm_core::Error::invalid_input(format!(
-                    "unknown workload `{other}`"
-                )));
-            }
+            bench::Workload::W2 => b.w2(args.count).await?,
+            bench::Workload::W3 => b.w3(&w1_ids).await?,
+            bench::Workload::W4 => b.w4().await?,
+            bench::Workload::W4b => b.w4b().await?,
         };
         ticker.abort();
         bar.finish_and_clear();
-        println!("{row}");
+        outln!("{row}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -504,7 +463,7 @@ async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
 async fn run_doctor(config: PathBuf) -> crm_core::Result<ExitCode> {
     let (conn, dir) = Connection::load(&config)?;
     let crm = conn.build(&dir)?;
-    println!("connection: vendor {}", crm.vendor());
+    outln!("connection: vendor {}", crm.vendor());
     let checks = doctor::run(crm.as_ref()).await?;
     let mut failed = 0;
     for c in &checks {
@@ -512,7 +471,7 @@ async fn run_doctor(config: PathBuf) -> crm_core::Result<ExitCode> {
         if !c.ok {
             failed += 1;
         }
-        println!("{mark}  {:<28} {}", c.what, c.detail);
+        outln!("{mark}  {:<28} {}", c.what, c.detail);
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS
@@ -530,14 +489,14 @@ fn run_webhook_verify(config: PathBuf, request: PathBuf) -> crm_core::Result<Exi
     let capture = webhook::parse(&raw)?;
     match webhook::verify(source.as_ref(), &base, &capture) {
         Ok(events) => {
-            println!("verified: {} event(s)", events.len());
+            outln!("verified: {} event(s)", events.len());
             for e in events {
-                println!("  {e}");
+                outln!("  {e}");
             }
             Ok(ExitCode::SUCCESS)
         }
         Err((status, e)) => {
-            println!("rejected: a receiver answers {status}: {e}");
+            outln!("rejected: a receiver answers {status}: {e}");
             Ok(ExitCode::from(1))
         }
     }

@@ -62,7 +62,8 @@ pub(crate) fn parse(raw: &[u8]) -> Result<Capture> {
     })
 }
 
-/// Verifies a capture; `Ok` holds a one-line summary per event.
+/// Verifies a capture; `Ok` holds a one-line summary per event, in words
+/// (`ticket t-5001 updated: status at 2026-11-24 09:30:00 UTC`).
 pub(crate) fn verify(
     source: &dyn WebhookSource,
     public_base: &str,
@@ -84,8 +85,11 @@ pub(crate) fn verify(
             .iter()
             .map(|e| {
                 format!(
-                    "{} {} {:?} at {}",
-                    e.object, e.record_id, e.change, e.occurred_at
+                    "{} {} {} at {}",
+                    e.object,
+                    e.record_id,
+                    crm_examples::conversation::describe_change(&e.change),
+                    e.occurred_at
                 )
             })
             .collect()),

@@ -188,8 +188,16 @@ async fn lookup_against_salesforce_through_a_connection_file() {
     assert_eq!(json["account"]["data"]["name"], sf::CUSTOMER_ACCOUNT_NAME);
 }
 
-#[test]
-fn webhook_verify_tells_why_a_capture_fails() {
+/// A connection file with a `[webhook]` secret, and captures of a delivery signed with it: the
+/// genuine one and one whose body was changed after signing.
+struct Captures {
+    dir: tempfile::TempDir,
+    conn: String,
+    good: String,
+    tampered: String,
+}
+
+fn webhook_captures() -> Captures {
     use crm_testkit::sandbox::webhooks::sign;
     let dir = tempfile::tempdir().unwrap();
     let conn = dir.path().join("conn.toml");
@@ -223,17 +231,25 @@ fn webhook_verify_tells_why_a_capture_fails() {
         ),
     )
     .unwrap();
+    Captures {
+        conn: conn.display().to_string(),
+        good: good.display().to_string(),
+        tampered: tampered.display().to_string(),
+        dir,
+    }
+}
+
+#[test]
+fn webhook_verify_tells_why_a_capture_fails() {
+    let Captures {
+        dir: _dir,
+        conn,
+        good,
+        tampered,
+    } = webhook_captures();
     let env = [("HOOK_SECRET", "whsec-cli")];
-    let conn = conn.display().to_string();
     let ok = run(
-        &[
-            "webhook",
-            "verify",
-            "--config",
-            &conn,
-            "--request",
-            &good.display().to_string(),
-        ],
+        &["webhook", "verify", "--config", &conn, "--request", &good],
         &env,
     );
     let out = String::from_utf8(ok.stdout).unwrap();
@@ -247,7 +263,7 @@ fn webhook_verify_tells_why_a_capture_fails() {
             "--config",
             &conn,
             "--request",
-            &tampered.display().to_string(),
+            &tampered,
         ],
         &env,
     );
@@ -371,4 +387,88 @@ async fn mapping_check_live_against_the_hubspot_fake() {
         out.contains("contact.loyalty_tier: the picklist has no value `GOLD`"),
         "{out}"
     );
+}
+
+#[test]
+fn item22_webhook_verify_prints_each_event_in_words() {
+    let captures = webhook_captures();
+    let ok = run(
+        &[
+            "webhook",
+            "verify",
+            "--config",
+            &captures.conn,
+            "--request",
+            &captures.good,
+        ],
+        &[("HOOK_SECRET", "whsec-cli")],
+    );
+    let out = String::from_utf8(ok.stdout).unwrap();
+    assert!(ok.status.success(), "{out}");
+    assert!(
+        out.contains("  ticket t-5001 updated: status at 2026-11-24 09:30:00 UTC"),
+        "{out}"
+    );
+    assert!(!out.contains("Updated {"), "no Rust Debug: {out}");
+}
+
+#[test]
+fn item22_bench_rejects_an_unknown_workload_before_printing_the_table() {
+    let out = run(&["bench", "--workload", "W1,W5", "--count", "5"], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "",
+        "nothing before the error"
+    );
+    assert!(
+        err.contains("`W5`") && err.contains("W1, W2, W3, W4 and W4b"),
+        "{err}"
+    );
+}
+
+#[test]
+fn item22_bench_count_zero_is_refused() {
+    let out = run(&["bench", "--count", "0", "--workload", "W1"], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert!(err.contains("--count must be at least 1"), "{err}");
+}
+
+#[test]
+fn item22_region_uk_suggests_gb() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = conn_file(dir.path(), "http://127.0.0.1:9/api/v1");
+    let out = run(
+        &[
+            "lookup",
+            "--config",
+            &conn,
+            "--phone",
+            "020 7946 0018",
+            "--region",
+            "UK",
+        ],
+        &[("CRM_TEST_TOKEN", "t")],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("did you mean `GB`?"), "{err}");
+    // The ISO code works (the lookup then fails only on the unreachable server).
+    let gb = run(
+        &[
+            "lookup",
+            "--config",
+            &conn,
+            "--phone",
+            "020 7946 0018",
+            "--region",
+            "gb",
+        ],
+        &[("CRM_TEST_TOKEN", "t")],
+    );
+    let err = String::from_utf8_lossy(&gb.stderr);
+    assert!(!err.contains("region"), "{err}");
 }

@@ -5,13 +5,21 @@
 //! the transcript) and read the ticket's status back. Every personal value printed is masked.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use chrono::{Duration, Utc};
+use crm_core::events::{Change, ViewCache, WebhookSource};
+use crm_core::reexports::async_trait;
 use crm_core::{
     Activity, ActivityKind, Actor, Crm, CustomerView, Email, Entity, IdempotencyKey, Lead, Lookup,
     ObjectKind, Opportunity, OpportunityState, Personal, Phone, Record, RecordId, RecordRef,
     Region, Result, Status, TaskState, Ticket, TicketState, ViewOptions, WriteContext,
 };
+use crm_generic_rest::{GenericWebhook, Spec};
+use crm_testkit::sandbox::Sandbox;
+use crm_testkit::sandbox::webhooks::{Delivery, WebhookEmitter};
+
+use crate::receiver::serve_local;
 
 /// What the conversation needs to know about the customer it plays.
 #[derive(Debug, Clone)]
@@ -25,6 +33,19 @@ pub struct Script {
     pub email: String,
     /// The phone number the customer types (any format).
     pub phone: String,
+}
+
+impl Script {
+    /// The demo's script for `connection`: the customer types `email` in capitals (the CRM
+    /// still recognises it) and a US number in a national format.
+    pub fn demo(connection: &str, email: &str) -> Self {
+        Self {
+            connection: connection.into(),
+            conversation_id: "demo-conversation-1".into(),
+            email: email.to_uppercase(),
+            phone: "+1 415 555 0100".into(),
+        }
+    }
 }
 
 /// What the conversation wrote.
@@ -51,8 +72,9 @@ macro_rules! say {
     }};
 }
 
-/// Plays the conversation. `between` runs after the ticket is created and before its status is
-/// read back a second time, so a caller can act as an agent in the CRM (pick the ticket up).
+/// Plays steps 1–7 of the conversation. `between` runs after the ticket is created and before
+/// its status is read back a second time, so a caller can act as an agent in the CRM (pick the
+/// ticket up). [`play_demo`] plays the whole conversation, agent and CRM notifications included.
 pub async fn play<F, Fut>(
     crm: &dyn Crm,
     script: &Script,
@@ -63,14 +85,32 @@ where
     F: FnOnce(RecordId) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let key = |intent: &str| {
-        WriteContext::new(Actor::Bot).with_idempotency_key(IdempotencyKey::derive(
-            &script.connection,
-            &script.conversation_id,
-            intent,
-        ))
-    };
+    let opened = open_ticket(crm, script, out).await?;
+    between(opened.ticket.clone()).await;
+    finish(crm, script, out, opened).await
+}
 
+/// What steps 1–6 produced, for the rest of the conversation.
+struct Opened {
+    contact: RecordId,
+    me: RecordRef,
+    lead: RecordRef,
+    task: RecordId,
+    ticket: RecordId,
+}
+
+fn key(script: &Script, intent: &str) -> WriteContext {
+    WriteContext::new(Actor::Bot).with_idempotency_key(IdempotencyKey::derive(
+        &script.connection,
+        &script.conversation_id,
+        intent,
+    ))
+}
+
+/// Steps 1–6: recognise the customer, show the view, write the lead and task, open a ticket and
+/// read its status once.
+async fn open_ticket(crm: &dyn Crm, script: &Script, out: &mut dyn Write) -> Result<Opened> {
+    let key = |intent: &str| key(script, intent);
     say!(out, "\n== 1. A returning customer writes in");
     say!(
         out,
@@ -213,12 +253,34 @@ where
         status.display(),
         open_word(status.state)
     );
-    between(ticket.id.clone()).await;
-    let status = crm.tickets().status(&ticket.id).await?;
+    Ok(Opened {
+        contact: contact.id.clone(),
+        me,
+        lead,
+        task: task.id,
+        ticket: ticket.id,
+    })
+}
+
+/// Step 6's second read and step 7: the ticket's status after the agent step, and the transcript.
+async fn finish(
+    crm: &dyn Crm,
+    script: &Script,
+    out: &mut dyn Write,
+    opened: Opened,
+) -> Result<Outcome> {
+    let Opened {
+        contact,
+        me,
+        lead,
+        task,
+        ticket,
+    } = opened;
+    let status = crm.tickets().status(&ticket).await?;
     say!(
         out,
         "bot> Update: ticket {} is now \"{}\" ({}).",
-        ticket.id,
+        ticket,
         status.display(),
         open_word(status.state)
     );
@@ -233,20 +295,245 @@ where
         )),
         timestamp: Some(Utc::now()),
         who: Some(me.clone()),
-        what: Some(RecordRef::new(ObjectKind::Ticket, ticket.id.clone())),
+        what: Some(RecordRef::new(ObjectKind::Ticket, ticket.clone())),
         ..Activity::default()
     };
-    let created = crm.activities().create(&log, &key("transcript")).await?;
+    let created = crm
+        .activities()
+        .create(&log, &key(script, "transcript"))
+        .await?;
     wrote(out, "conversation log", &log, &created);
     let log = created;
 
     Ok(Outcome {
-        contact: contact.id.clone(),
+        contact,
         lead,
-        task: task.id,
-        ticket: ticket.id,
+        task,
+        ticket,
         log: log.id,
     })
+}
+
+/// The CRM's side of the demo: what agents do in the CRM's own interface, and the change
+/// notifications the CRM sends. A bot cannot do either through the SDK, so each embedded fake
+/// provides them (the sandbox's is [`SandboxDesk`]).
+#[async_trait]
+pub trait CrmDesk: Send + Sync {
+    /// An agent picks the ticket up: it moves to an open, in-progress status. `false` when the
+    /// CRM refused the change.
+    fn agent_picks_up(&self, ticket: &RecordId) -> bool;
+    /// An agent solves the ticket: it moves to a closed status. `false` when refused.
+    fn agent_solves(&self, ticket: &RecordId) -> bool;
+    /// Drops the change notifications recorded so far (changes made before the bot listened).
+    fn discard_notifications(&self);
+    /// Verifies this CRM's notifications, as the bot's receiver does.
+    fn webhook_source(&self) -> Result<Arc<dyn WebhookSource>>;
+    /// Delivers, signed, the notifications recorded since the last call to the receiver at
+    /// `hook`, the way the CRM does: at least once, so twice here. The receiver's answers.
+    async fn deliver_notifications(&self, hook: &str) -> Vec<u16>;
+    /// API requests the CRM has served so far.
+    fn requests(&self) -> usize;
+}
+
+/// The sandbox's [`CrmDesk`]: agents edit its store directly and its signed webhooks carry the
+/// changes.
+pub struct SandboxDesk<'a> {
+    sandbox: &'a Sandbox,
+    secret: String,
+    connection: String,
+}
+
+impl<'a> SandboxDesk<'a> {
+    /// The desk of `sandbox`; `connection` names the connection in the events received.
+    pub fn new(sandbox: &'a Sandbox, connection: impl Into<String>) -> Self {
+        Self {
+            sandbox,
+            secret: "whsec-demo".into(),
+            connection: connection.into(),
+        }
+    }
+
+    fn set_status(&self, ticket: &RecordId, status: &str) -> bool {
+        let mut fields = serde_json::Map::new();
+        fields.insert("status".into(), status.into());
+        self.sandbox
+            .update_record("tickets", ticket.as_str(), fields)
+    }
+}
+
+#[async_trait]
+impl CrmDesk for SandboxDesk<'_> {
+    fn agent_picks_up(&self, ticket: &RecordId) -> bool {
+        self.set_status(ticket, "open")
+    }
+
+    fn agent_solves(&self, ticket: &RecordId) -> bool {
+        self.set_status(ticket, "solved")
+    }
+
+    fn discard_notifications(&self) {
+        self.sandbox.take_events();
+    }
+
+    fn webhook_source(&self) -> Result<Arc<dyn WebhookSource>> {
+        let source = GenericWebhook::new(
+            &Spec::default_spec()?,
+            self.secret.clone().into(),
+            self.connection.clone(),
+        )?;
+        Ok(Arc::new(source))
+    }
+
+    async fn deliver_notifications(&self, hook: &str) -> Vec<u16> {
+        WebhookEmitter::new(hook, &self.secret)
+            .deliver(
+                self.sandbox.take_events(),
+                Delivery {
+                    duplicate: true,
+                    ..Delivery::default()
+                },
+            )
+            .await
+    }
+
+    fn requests(&self) -> usize {
+        self.sandbox.requests().total
+    }
+}
+
+/// Plays the whole conversation: steps 1–7 with an agent picking the ticket up between the two
+/// status reads, then step 8, where the CRM's signed notification that the ticket was solved
+/// reaches the bot's webhook receiver and the bot schedules a follow-up. The example
+/// `support_conversation` and `crm-connect demo` both play this.
+pub async fn play_demo(
+    crm: &dyn Crm,
+    desk: &dyn CrmDesk,
+    script: &Script,
+    out: &mut dyn Write,
+) -> Result<Outcome> {
+    let before = desk.requests();
+    let opened = open_ticket(crm, script, out).await?;
+    // An agent picks the ticket up in the CRM while the customer is still chatting.
+    if desk.agent_picks_up(&opened.ticket) {
+        say!(
+            out,
+            "(an agent picks ticket {} up in the CRM)",
+            opened.ticket
+        );
+    } else {
+        say!(
+            out,
+            "(the CRM refused the agent's change to ticket {})",
+            opened.ticket
+        );
+    }
+    let outcome = finish(crm, script, out, opened).await?;
+    let requests = desk.requests().saturating_sub(before);
+
+    say!(
+        out,
+        "\n== 8. The CRM tells the bot when the ticket is solved"
+    );
+    let cache = Arc::new(ViewCache::new(std::time::Duration::from_secs(300), 1000));
+    let (hook, mut events) = serve_local(desk.webhook_source()?, cache).await?;
+    // The receiver subscribes from now on: the pick-up above was read directly.
+    desk.discard_notifications();
+    if !desk.agent_solves(&outcome.ticket) {
+        return Err(crm_core::Error::invalid_input(
+            "the CRM refused the agent's change to the ticket",
+        ));
+    }
+    say!(
+        out,
+        "(an agent solves ticket {} in the CRM)",
+        outcome.ticket
+    );
+    let answers = desk.deliver_notifications(&hook).await;
+    let answers: Vec<String> = answers.iter().map(u16::to_string).collect();
+    say!(
+        out,
+        "crm> signed notification delivered twice (at least once), receiver answered {}",
+        answers.join(", ")
+    );
+    while let Ok(event) = events.try_recv() {
+        if event.record_id != outcome.ticket {
+            continue;
+        }
+        let status = crm.tickets().status(&event.record_id).await?;
+        say!(
+            out,
+            "event> {} {} {}, verified and deduplicated",
+            event.object,
+            event.record_id,
+            describe_change(&event.change)
+        );
+        say!(
+            out,
+            "bot> Good news: your ticket {} is now \"{}\" ({}).",
+            event.record_id,
+            status.display(),
+            open_word(status.state)
+        );
+        if !status.state.is_open() {
+            let follow_up = Activity {
+                kind: ActivityKind::Task,
+                subject: Some(Personal::new(
+                    "Follow-up call after the ticket closed".to_owned(),
+                )),
+                due_at: Some(Utc::now() + Duration::days(3)),
+                task_status: Some(Status::new(TaskState::NotStarted)),
+                who: Some(RecordRef::new(ObjectKind::Contact, outcome.contact.clone())),
+                what: Some(RecordRef::new(ObjectKind::Ticket, outcome.ticket.clone())),
+                ..Activity::default()
+            };
+            let task = crm
+                .activities()
+                .create(&follow_up, &key(script, "follow-up-after-close"))
+                .await?;
+            say!(
+                out,
+                "crm> scheduled follow-up task {} for the customer (回访)",
+                task.id
+            );
+        }
+    }
+
+    say!(out, "\n== Done");
+    say!(
+        out,
+        "contact {}: wrote {} {}, task {}, ticket {}, log {}; steps 1-7 took {requests} requests to the CRM",
+        outcome.contact,
+        outcome.lead.kind,
+        outcome.lead.id,
+        outcome.task,
+        outcome.ticket,
+        outcome.log
+    );
+    Ok(outcome)
+}
+
+/// A change in words, for people: `created`, `updated: status, priority`, `deleted`, ...
+pub fn describe_change(change: &Change) -> String {
+    match change {
+        Change::Created => "created".into(),
+        Change::Updated { fields } if fields.is_empty() => "updated".into(),
+        Change::Updated { fields } => format!("updated: {}", fields.join(", ")),
+        Change::Deleted => "deleted".into(),
+        Change::Restored => "restored".into(),
+        Change::Merged { merged_ids } => {
+            let ids: Vec<&str> = merged_ids.iter().map(RecordId::as_str).collect();
+            format!("merged with {}", ids.join(", "))
+        }
+        Change::AssociationChanged { to, removed } => {
+            let what = if *removed { "removed" } else { "added" };
+            match to {
+                Some(to) => format!("link to {} {} {what}", to.kind, to.id),
+                None => format!("a link {what}"),
+            }
+        }
+        // A kind of change this tool does not know yet.
+        _ => "changed".into(),
+    }
 }
 
 fn open_word(state: TicketState) -> &'static str {

@@ -140,19 +140,42 @@ pub struct Phone {
 pub struct Region(phonenumber::country::Id);
 
 impl Region {
-    /// Parses a region code such as `US`, `GB` or `CN`.
+    /// Parses an ISO 3166-1 alpha-2 region code such as `US`, `GB` or `CN`. A common alias
+    /// that is not one (`UK`, `USA`, `EL`...) is refused with the code to use instead.
     pub fn parse(code: &str) -> Result<Self> {
-        code.trim()
-            .to_uppercase()
-            .parse::<phonenumber::country::Id>()
+        let code = code.trim().to_uppercase();
+        code.parse::<phonenumber::country::Id>()
             .map(Self)
-            .map_err(|_| Error::config(format!("unknown phone region code `{code}`")))
+            .map_err(|_| match region_alias(&code) {
+                Some(iso) => Error::config(format!(
+                    "unknown phone region code `{code}`; did you mean `{iso}`? Regions are ISO 3166-1 codes"
+                )),
+                None => Error::config(format!("unknown phone region code `{code}`")),
+            })
     }
 
     /// The United States, the default region for numbers without a country code.
     pub fn us() -> Self {
         Self(phonenumber::country::Id::US)
     }
+}
+
+/// Codes people type for a region that are not its ISO 3166-1 alpha-2 code: exceptionally
+/// reserved codes (`UK`, `EL`), alpha-3 codes of the most-dialled regions, and `EN`, a language.
+fn region_alias(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "UK" | "GBR" | "EN" => "GB",
+        "USA" => "US",
+        "EL" | "GRC" => "GR",
+        "CAN" => "CA",
+        "DEU" => "DE",
+        "FRA" => "FR",
+        "CHN" => "CN",
+        "JPN" => "JP",
+        "AUS" => "AU",
+        "IND" => "IN",
+        _ => return None,
+    })
 }
 
 impl Default for Region {

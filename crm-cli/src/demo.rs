@@ -1,0 +1,168 @@
+//! `crm-connect demo`: the example's support conversation (`examples/support_conversation.rs`)
+//! against an embedded fake, agent steps and the CRM's signed change notification included.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crm_core::events::WebhookSource;
+use crm_core::reexports::async_trait;
+use crm_core::{RecordId, Result};
+use crm_examples::conversation::{CrmDesk, SandboxDesk, Script, play_demo};
+use crm_testkit::hubspot::HubSpotFake;
+use crm_testkit::salesforce::SalesforceFake;
+use crm_testkit::sandbox::{Sandbox, SandboxConfig, demo};
+
+use crate::output::Stdout;
+
+/// Plays the conversation against the fake of `vendor`.
+pub(crate) async fn run(vendor: &str) -> Result<ExitCode> {
+    let script = Script::demo(vendor, demo::CUSTOMER_EMAIL);
+    let mut out = Stdout;
+    match vendor {
+        "generic-rest" => {
+            let sandbox = Sandbox::start(SandboxConfig::default()).await;
+            let crm = crm_generic_rest::GenericRestBuilder::new()
+                .with_base_url(sandbox.base_url())
+                .with_token(sandbox.token().to_owned().into())
+                .with_connection_name(vendor)
+                .build()?;
+            let desk = SandboxDesk::new(&sandbox, vendor);
+            play_demo(&crm, &desk, &script, &mut out).await?;
+        }
+        "hubspot" => {
+            use crm_testkit::hubspot::{HubSpotFakeConfig, demo as hs};
+            let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
+            let crm = crm_hubspot::HubSpotBuilder::new()
+                .with_base_url(fake.base_url())
+                .with_token(fake.token().to_owned().into())
+                .with_idempotency_property(Some(hs::IDEMPOTENCY_PROPERTY))
+                .build()?;
+            play_demo(&crm, &HubSpotDesk::new(&fake), &script, &mut out).await?;
+        }
+        "salesforce" => {
+            use crm_testkit::salesforce::SalesforceFakeConfig;
+            let org = SalesforceFake::start(SalesforceFakeConfig::default()).await;
+            let c = org.config();
+            let crm = crm_salesforce::SalesforceBuilder::new()
+                .with_login_url(org.login_url())
+                .with_refresh_token(
+                    c.client_id.clone(),
+                    Some(c.client_secret.clone().into()),
+                    c.refresh_token.clone().into(),
+                )
+                .build()?;
+            play_demo(&crm, &SalesforceDesk(&org), &script, &mut out).await?;
+        }
+        other => {
+            return Err(crm_core::Error::invalid_input(format!(
+                "--vendor: `{other}` is not generic-rest, hubspot or salesforce"
+            )));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The HubSpot fake's side: agents move tickets between the default pipeline's stages, and the
+/// app's webhook subscription sends v3-signed `propertyChange` events.
+struct HubSpotDesk<'a> {
+    fake: &'a HubSpotFake,
+    secret: String,
+}
+
+impl<'a> HubSpotDesk<'a> {
+    fn new(fake: &'a HubSpotFake) -> Self {
+        Self {
+            fake,
+            secret: "hubspot-app-secret".into(),
+        }
+    }
+
+    /// Moves the ticket to a stage of HubSpot's default ticket pipeline.
+    fn set_stage(&self, ticket: &RecordId, stage: &str) -> bool {
+        let mut props = serde_json::Map::new();
+        props.insert("hs_pipeline_stage".into(), stage.into());
+        self.fake.update_record("tickets", ticket.as_str(), props)
+    }
+}
+
+#[async_trait]
+impl CrmDesk for HubSpotDesk<'_> {
+    fn agent_picks_up(&self, ticket: &RecordId) -> bool {
+        // Stage 3, "Waiting on us".
+        self.set_stage(ticket, "3")
+    }
+
+    fn agent_solves(&self, ticket: &RecordId) -> bool {
+        // Stage 4, "Closed".
+        self.set_stage(ticket, "4")
+    }
+
+    fn discard_notifications(&self) {
+        self.fake.take_webhook_events();
+    }
+
+    fn webhook_source(&self) -> Result<Arc<dyn WebhookSource>> {
+        let source =
+            crm_hubspot::HubSpotWebhook::new(self.secret.clone().into(), "hubspot")?.v3_only();
+        Ok(Arc::new(source))
+    }
+
+    async fn deliver_notifications(&self, hook: &str) -> Vec<u16> {
+        use crm_testkit::hubspot::webhooks::{Delivery, HubSpotEmitter};
+        HubSpotEmitter::new(hook, &self.secret)
+            .deliver(
+                self.fake.take_webhook_events(),
+                Delivery {
+                    duplicate: true,
+                    reverse: false,
+                },
+            )
+            .await
+    }
+
+    fn requests(&self) -> usize {
+        self.fake.requests().total
+    }
+}
+
+/// The Salesforce fake's side: agents set a case's `Status`, and an Outbound Message carries
+/// the change.
+struct SalesforceDesk<'a>(&'a SalesforceFake);
+
+impl SalesforceDesk<'_> {
+    fn set_status(&self, case: &RecordId, status: &str) -> bool {
+        let mut fields = serde_json::Map::new();
+        fields.insert("Status".into(), status.into());
+        self.0.update_record("Case", case.as_str(), fields)
+    }
+}
+
+#[async_trait]
+impl CrmDesk for SalesforceDesk<'_> {
+    fn agent_picks_up(&self, ticket: &RecordId) -> bool {
+        self.set_status(ticket, "Working")
+    }
+
+    fn agent_solves(&self, ticket: &RecordId) -> bool {
+        self.set_status(ticket, "Closed")
+    }
+
+    fn discard_notifications(&self) {
+        self.0.take_outbound_messages();
+    }
+
+    fn webhook_source(&self) -> Result<Arc<dyn WebhookSource>> {
+        let source = crm_salesforce::OutboundMessages::new(&self.0.org_id(), "salesforce")?;
+        Ok(Arc::new(source))
+    }
+
+    async fn deliver_notifications(&self, hook: &str) -> Vec<u16> {
+        crm_testkit::salesforce::outbound::OutboundEmitter::new(hook, self.0.org_id())
+            .deliver(self.0.take_outbound_messages(), true)
+            .await
+    }
+
+    fn requests(&self) -> usize {
+        self.0.requests().total
+    }
+}
