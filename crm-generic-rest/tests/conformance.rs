@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crm_core::reexports::futures::TryStreamExt;
 use crm_core::{Crm, Email, ErrorKind, ListQuery, Phone, Region};
 use crm_generic_rest::{DEFAULT_SPEC, GenericRest, GenericRestBuilder, Spec};
-use crm_testkit::conformance::{self, Fixture};
+use crm_testkit::conformance::{self, Fixture, ViewSeeds};
 use crm_testkit::sandbox::{Sandbox, SandboxConfig, demo};
 
 const EXTRA_CONTACTS: usize = 30;
@@ -46,6 +46,12 @@ fn fixture(sandbox: Arc<Sandbox>) -> Fixture {
         customer_phone: Phone::parse("+1 415-555-0100", Region::us()).unwrap(),
         customer_external_id: demo::CUSTOMER_EXTERNAL_ID.to_owned(),
         min_contacts: EXTRA_CONTACTS,
+        view_seeds: ViewSeeds {
+            open_tickets: vec![demo::OPEN_TICKET_ID.into()],
+            open_opportunities: vec![demo::OPEN_OPPORTUNITY_ID.into()],
+            absent_tickets: vec![demo::SOLVED_TICKET_ID.into()],
+            absent_opportunities: vec![demo::WON_OPPORTUNITY_ID.into()],
+        },
         faults: sandbox,
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crm_core::{Crm, Email, Lookup, Phone, Region, ViewOptions};
 use crm_hubspot::{HubSpot, HubSpotBuilder, PathFamily};
-use crm_testkit::conformance::{self, Fixture};
+use crm_testkit::conformance::{self, Fixture, ViewSeeds};
 use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, PathFamilies, demo};
 
 const EXTRA_CONTACTS: usize = 30;
@@ -44,6 +44,12 @@ fn fixture(fake: Arc<HubSpotFake>) -> Fixture {
         customer_phone: Phone::parse("+1 415-555-0100", Region::us()).unwrap(),
         customer_external_id: demo::CUSTOMER_EXTERNAL_ID.to_owned(),
         min_contacts: EXTRA_CONTACTS,
+        view_seeds: ViewSeeds {
+            open_tickets: vec![demo::OPEN_TICKET_ID.into()],
+            open_opportunities: vec![demo::OPEN_DEAL_ID.into()],
+            absent_tickets: vec![demo::CLOSED_TICKET_ID.into()],
+            absent_opportunities: vec![demo::WON_DEAL_ID.into()],
+        },
         faults: fake,
     }
 }

@@ -1449,6 +1449,12 @@ impl Leads for SObjectFamily<Lead> {
 impl Opportunities for SObjectFamily<Opportunity> {
     async fn open_for(&self, owner: &RecordRef, limit: usize) -> Result<Vec<Record<Opportunity>>> {
         let operation = "opportunity.open_for";
+        if owner.kind == ObjectKind::Contact {
+            // By account, contact role and ContactId, as real orgs link them (see view.rs).
+            let id = id::normalize(&owner.id);
+            return crate::view::open_opportunities_for_contact(&self.core, &id, limit, operation)
+                .await;
+        }
         let s = SObject::Opportunity;
         let cond = self.owner_condition(s, owner, operation)?;
         self.where_(

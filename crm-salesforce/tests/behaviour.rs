@@ -57,10 +57,20 @@ async fn the_360_view_takes_one_request() {
             .iter()
             .map(|o| o.id.as_str())
             .collect();
-        assert_eq!(opps, [demo::OPEN_OPPORTUNITY_ID]);
+        // Linked by ContactId, contact role, account, and account + ContactId; newest first.
         assert_eq!(
-            view.open_opportunities[0].stage.as_ref().unwrap().state,
-            OpportunityState::Open
+            opps,
+            [
+                demo::CONTACT_OPPORTUNITY_ID,
+                demo::ROLE_OPPORTUNITY_ID,
+                demo::ACCOUNT_OPPORTUNITY_ID,
+                demo::OPEN_OPPORTUNITY_ID
+            ]
+        );
+        assert!(
+            view.open_opportunities
+                .iter()
+                .all(|o| o.stage.as_ref().unwrap().state == OpportunityState::Open)
         );
         let cases: Vec<&str> = view.open_tickets.iter().map(|t| t.id.as_str()).collect();
         assert_eq!(cases, [demo::OPEN_CASE_ID]);

@@ -45,6 +45,7 @@ async fn passes_the_conformance_suite() {
         customer_phone: Phone::parse("+1 415 555 0100", Region::us()).unwrap(),
         customer_external_id: demo::CUSTOMER_EXTERNAL_ID.to_owned(),
         min_contacts: EXTRA_CONTACTS,
+        view_seeds: demo::customer_view_seeds(),
         faults: org.clone(),
     };
     let report = conformance::run(&crm, &fixture).await;

@@ -47,8 +47,28 @@ pub struct Fixture {
     pub customer_external_id: String,
     /// The fake holds at least this many contacts (for paging).
     pub min_contacts: usize,
+    /// What the 360° view of that contact must and must not show, from the fake's seeds.
+    pub view_seeds: ViewSeeds,
     /// Fault injection into the fake.
     pub faults: Arc<dyn FaultInjector>,
+}
+
+/// The seeded records a 360° view of the fixture's customer is checked against, by vendor id.
+///
+/// `open_*` are every open record linked to the customer in any way the vendor links them (a
+/// contact's account, a role or association, a direct contact field): the view must list each
+/// one (the view's limits are raised to fit them). `absent_*` are records the view must not list:
+/// the customer's closed ones and other customers' open ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ViewSeeds {
+    /// Open tickets linked to the customer.
+    pub open_tickets: Vec<String>,
+    /// Open opportunities linked to the customer.
+    pub open_opportunities: Vec<String>,
+    /// Tickets the view must not list.
+    pub absent_tickets: Vec<String>,
+    /// Opportunities the view must not list.
+    pub absent_opportunities: Vec<String>,
 }
 
 impl fmt::Debug for Fixture {

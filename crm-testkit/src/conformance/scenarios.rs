@@ -148,9 +148,13 @@ async fn lookup_by_external_id(crm: &dyn Crm, fx: &Fixture) -> Checked {
 }
 
 async fn customer_view(crm: &dyn Crm, fx: &Fixture) -> Checked {
+    let seeds = &fx.view_seeds;
+    // Room for every seeded open record (and then some), so a missing one is a linking bug and
+    // not the limit.
     let options = ViewOptions {
         activities: 2,
-        ..ViewOptions::default()
+        opportunities: seeds.open_opportunities.len() + 5,
+        tickets: seeds.open_tickets.len() + 5,
     };
     let view = crm
         .customer_view(&Lookup::Email(fx.customer_email.clone()), &options)
@@ -182,6 +186,47 @@ async fn customer_view(crm: &dyn Crm, fx: &Fixture) -> Checked {
             format!("opportunity {} in open_opportunities is closed", o.id)
         })?;
     }
+    let listed_tickets: BTreeSet<&str> = view.open_tickets.iter().map(|t| t.id.as_str()).collect();
+    let listed_opportunities: BTreeSet<&str> = view
+        .open_opportunities
+        .iter()
+        .map(|o| o.id.as_str())
+        .collect();
+    let missing = |seeded: &[String], listed: &BTreeSet<&str>| -> Vec<String> {
+        seeded
+            .iter()
+            .filter(|id| !listed.contains(id.as_str()))
+            .cloned()
+            .collect()
+    };
+    let present = |seeded: &[String], listed: &BTreeSet<&str>| -> Vec<String> {
+        seeded
+            .iter()
+            .filter(|id| listed.contains(id.as_str()))
+            .cloned()
+            .collect()
+    };
+    let lost = missing(&seeds.open_opportunities, &listed_opportunities);
+    ensure(lost.is_empty(), || {
+        format!("the view misses the customer's open opportunities {lost:?}")
+    })?;
+    let lost = missing(&seeds.open_tickets, &listed_tickets);
+    ensure(lost.is_empty(), || {
+        format!("the view misses the customer's open tickets {lost:?}")
+    })?;
+    let wrong = present(&seeds.absent_opportunities, &listed_opportunities);
+    ensure(wrong.is_empty(), || {
+        format!("the view lists opportunities that are closed or another customer's: {wrong:?}")
+    })?;
+    let wrong = present(&seeds.absent_tickets, &listed_tickets);
+    ensure(wrong.is_empty(), || {
+        format!("the view lists tickets that are closed or another customer's: {wrong:?}")
+    })?;
+    ensure(
+        listed_opportunities.len() == view.open_opportunities.len()
+            && listed_tickets.len() == view.open_tickets.len(),
+        || "the view lists a record twice".into(),
+    )?;
     ensure(view.recent_activities.len() <= 2, || {
         format!(
             "asked for 2 activities, got {}",

@@ -1,11 +1,17 @@
 //! The demo org: the same returning customer as the sandbox's demo data, in Salesforce's shape.
 //!
-//! Jane Doe is a Contact at the Account "Acme Corp" with an open and a won Opportunity, an open
-//! and a closed Case, and four Tasks (a note, two completed calls, a chat log). Bystanders: a
-//! UK contact with an international phone, a contact at a second account, a contact whose
-//! email is stored with capitals, and a Lead. Ids are real-looking 18-character ids with correct
-//! key prefixes and checksums; they are deterministic because records are created in a fixed
-//! order into an empty org.
+//! Jane Doe is a Contact at the Account "Acme Corp" with an open and a closed Case, four Tasks
+//! (a note, two completed calls, a chat log) and Opportunities linked the ways real orgs link
+//! them: Salesforce hangs opportunities off the account (`Opportunity.AccountId`) and attaches
+//! people through `OpportunityContactRole`; `Opportunity.ContactId` is only filled by some
+//! flows. So she has an open opportunity on her account that names her too (`ContactId`), a won
+//! one on her account, an open one linked only by her account, one linked only by a contact role
+//! (on no account), and one linked only by `ContactId`. Bystanders: a UK contact with an
+//! international phone, Maria at a second account (Globex) with an open opportunity on Globex
+//! where she has a contact role and an open case, a contact whose email is stored with
+//! capitals, and a Lead. [`customer_view_seeds`] lists what a 360° view of Jane must and must
+//! not show. Ids are real-looking 18-character ids with correct key prefixes and checksums; they
+//! are deterministic because records are created in a fixed order into an empty org.
 
 use serde_json::{Map, Value, json};
 
@@ -33,10 +39,27 @@ pub const CUSTOMER_ACCOUNT_ID: &str = "0015F00000000G9QAI";
 pub const CUSTOMER_ACCOUNT_NAME: &str = "Acme Corp";
 /// A second Account.
 pub const GLOBEX_ACCOUNT_ID: &str = "0015F00000000GAQAY";
-/// Her open Opportunity (`Proposal/Price Quote`).
+/// Her open Opportunity (`Proposal/Price Quote`), on her Account and naming her in `ContactId`.
 pub const OPEN_OPPORTUNITY_ID: &str = "0065F00000000G9QAI";
-/// Her won Opportunity (`Closed Won`).
+/// Her won Opportunity (`Closed Won`), on her Account.
 pub const WON_OPPORTUNITY_ID: &str = "0065F00000000GAQAY";
+/// An open Opportunity linked only by her Account (`AccountId`; no `ContactId`, no role): the
+/// usual shape in a real org.
+pub const ACCOUNT_OPPORTUNITY_ID: &str = "0065F00000000GBQAY";
+/// An open Opportunity on no account, linked to her only by an `OpportunityContactRole`.
+pub const ROLE_OPPORTUNITY_ID: &str = "0065F00000000GCQAY";
+/// An open Opportunity on no account, linked to her only by `Opportunity.ContactId`.
+pub const CONTACT_OPPORTUNITY_ID: &str = "0065F00000000GDQAY";
+/// Another customer's open Opportunity: on Globex, with Maria as its primary contact role.
+pub const GLOBEX_OPPORTUNITY_ID: &str = "0065F00000000GEQAY";
+/// Her `OpportunityContactRole` on [`ROLE_OPPORTUNITY_ID`] (`Decision Maker`, primary).
+pub const CUSTOMER_ROLE_ID: &str = "00K5F00000000G9UAI";
+/// Maria's `OpportunityContactRole` on [`GLOBEX_OPPORTUNITY_ID`].
+pub const GLOBEX_ROLE_ID: &str = "00K5F00000000GAUAY";
+/// Maria's (Globex) open Case.
+pub const GLOBEX_CASE_ID: &str = "5005F00000000GBQAY";
+/// Maria, the contact at Globex.
+pub const MARIA_CONTACT_ID: &str = "0035F00000000GBQAY";
 /// Her open Case (`Working`).
 pub const OPEN_CASE_ID: &str = "5005F00000000G9QAI";
 /// Her closed Case.
@@ -73,6 +96,24 @@ fn object(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
         _ => Map::new(),
+    }
+}
+
+/// What a 360° view of the returning customer must show and must not show, as the conformance
+/// suite checks it: every open Case and Opportunity linked to her (by account, contact role or
+/// `ContactId`), and none of her closed ones or of another customer's open ones.
+pub fn customer_view_seeds() -> crate::conformance::ViewSeeds {
+    let ids = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
+    crate::conformance::ViewSeeds {
+        open_tickets: ids(&[OPEN_CASE_ID]),
+        open_opportunities: ids(&[
+            OPEN_OPPORTUNITY_ID,
+            ACCOUNT_OPPORTUNITY_ID,
+            ROLE_OPPORTUNITY_ID,
+            CONTACT_OPPORTUNITY_ID,
+        ]),
+        absent_tickets: ids(&[CLOSED_CASE_ID, GLOBEX_CASE_ID]),
+        absent_opportunities: ids(&[WON_OPPORTUNITY_ID, GLOBEX_OPPORTUNITY_ID]),
     }
 }
 
@@ -141,6 +182,46 @@ pub(crate) fn seed(store: &mut Store, demo: bool, extra: usize) -> Result<(), St
             "CloseDate": "2025-11-03", "StageName": "Closed Won",
             "AccountId": CUSTOMER_ACCOUNT_ID, "ContactId": CUSTOMER_CONTACT_ID}),
         )?;
+        // Created after the two above so their ids stay as they were.
+        create(
+            store,
+            "Opportunity",
+            json!({"Name": "Acme Corp - spare parts", "Amount": 2500,
+            "CloseDate": "2026-09-30", "StageName": "Qualification",
+            "AccountId": CUSTOMER_ACCOUNT_ID}),
+        )?;
+        create(
+            store,
+            "Opportunity",
+            json!({"Name": "Jane Doe - consulting referral", "Amount": 900,
+            "CloseDate": "2026-10-31", "StageName": "Needs Analysis"}),
+        )?;
+        create(
+            store,
+            "Opportunity",
+            json!({"Name": "Jane Doe - training seats", "Amount": 1500,
+            "CloseDate": "2026-11-30", "StageName": "Prospecting",
+            "ContactId": CUSTOMER_CONTACT_ID}),
+        )?;
+        create(
+            store,
+            "Opportunity",
+            json!({"Name": "Globex - fleet tracking", "Amount": 30000,
+            "CloseDate": "2026-08-31", "StageName": "Negotiation/Review",
+            "AccountId": GLOBEX_ACCOUNT_ID}),
+        )?;
+        create(
+            store,
+            "OpportunityContactRole",
+            json!({"OpportunityId": ROLE_OPPORTUNITY_ID, "ContactId": CUSTOMER_CONTACT_ID,
+            "Role": "Decision Maker", "IsPrimary": true}),
+        )?;
+        create(
+            store,
+            "OpportunityContactRole",
+            json!({"OpportunityId": GLOBEX_OPPORTUNITY_ID, "ContactId": MARIA_CONTACT_ID,
+            "Role": "Economic Buyer", "IsPrimary": true}),
+        )?;
         create(
             store,
             "Case",
@@ -154,6 +235,12 @@ pub(crate) fn seed(store: &mut Store, demo: bool, extra: usize) -> Result<(), St
             "Case",
             json!({"Subject": "Cannot reset password", "Status": "Closed",
             "Priority": "Medium", "ContactId": CUSTOMER_CONTACT_ID, "AccountId": CUSTOMER_ACCOUNT_ID}),
+        )?;
+        create(
+            store,
+            "Case",
+            json!({"Subject": "Tracker offline", "Status": "New", "Priority": "Low",
+            "ContactId": MARIA_CONTACT_ID, "AccountId": GLOBEX_ACCOUNT_ID}),
         )?;
         let tasks = [
             (
@@ -215,7 +302,14 @@ mod tests {
     fn demo_data_matches_the_constants() {
         let mut store = Store::new();
         seed(&mut store, true, 2).unwrap();
-        let get = |o: &str, id: &str| store.record(o, id).cloned().unwrap_or_default();
+        let get = |o: &str, id: &str| {
+            let mut rec = store.record(o, id).cloned().unwrap_or_default();
+            // Unset fields read as null, as the REST API renders them.
+            for f in ["AccountId", "ContactId"] {
+                rec.entry(f).or_insert(Value::Null);
+            }
+            rec
+        };
         assert_eq!(get("Contact", CUSTOMER_CONTACT_ID)["Email"], CUSTOMER_EMAIL);
         assert_eq!(get("Contact", CUSTOMER_CONTACT_ID)["Phone"], CUSTOMER_PHONE);
         assert_eq!(
@@ -234,6 +328,45 @@ mod tests {
         assert_eq!(get("Opportunity", WON_OPPORTUNITY_ID)["IsWon"], true);
         assert_eq!(get("Case", OPEN_CASE_ID)["IsClosed"], false);
         assert_eq!(get("Case", CLOSED_CASE_ID)["IsClosed"], true);
+        assert_eq!(
+            get("Contact", MARIA_CONTACT_ID)["AccountId"],
+            GLOBEX_ACCOUNT_ID
+        );
+        let account_only = get("Opportunity", ACCOUNT_OPPORTUNITY_ID);
+        assert_eq!(account_only["AccountId"], CUSTOMER_ACCOUNT_ID);
+        assert_eq!(account_only["ContactId"], Value::Null);
+        assert_eq!(account_only["IsClosed"], false);
+        let role_only = get("Opportunity", ROLE_OPPORTUNITY_ID);
+        assert_eq!(
+            (&role_only["AccountId"], &role_only["ContactId"]),
+            (&Value::Null, &Value::Null)
+        );
+        assert_eq!(role_only["IsClosed"], false);
+        let contact_only = get("Opportunity", CONTACT_OPPORTUNITY_ID);
+        assert_eq!(contact_only["AccountId"], Value::Null);
+        assert_eq!(contact_only["ContactId"], CUSTOMER_CONTACT_ID);
+        assert_eq!(contact_only["IsClosed"], false);
+        assert_eq!(
+            get("Opportunity", GLOBEX_OPPORTUNITY_ID)["AccountId"],
+            GLOBEX_ACCOUNT_ID
+        );
+        let role = get("OpportunityContactRole", CUSTOMER_ROLE_ID);
+        assert_eq!(
+            (
+                &role["OpportunityId"],
+                &role["ContactId"],
+                &role["IsPrimary"]
+            ),
+            (
+                &json!(ROLE_OPPORTUNITY_ID),
+                &json!(CUSTOMER_CONTACT_ID),
+                &json!(true)
+            )
+        );
+        let role = get("OpportunityContactRole", GLOBEX_ROLE_ID);
+        assert_eq!(role["ContactId"], MARIA_CONTACT_ID);
+        assert_eq!(get("Case", GLOBEX_CASE_ID)["ContactId"], MARIA_CONTACT_ID);
+        assert_eq!(get("Case", GLOBEX_CASE_ID)["IsClosed"], false);
         assert_eq!(get("Task", NOTE_TASK_ID)["Type"], "Note");
         assert_eq!(get("Task", CALL_TASK_ID)["TaskSubtype"], "Call");
         assert_eq!(get("Task", SECOND_CALL_TASK_ID)["TaskSubtype"], "Call");

@@ -1,18 +1,25 @@
-//! The SOQL subset the fake understands (VENDORS.md §2.4):
+//! The SOQL subset the fake understands (Salesforce REST API guide, "Query"; SOQL and SOSL
+//! reference):
 //!
 //! ```text
-//! SELECT field[, field…] FROM Object
+//! SELECT item[, item…] FROM Object
 //!   [WHERE cond]  [ORDER BY field [ASC|DESC] [NULLS FIRST|LAST][, …]]  [LIMIT n]  [OFFSET n]
+//! item:  field | ( SELECT field[, …] FROM ChildRelationship [WHERE …] [ORDER BY …] [LIMIT n] )
 //! field: Name | Relationship.Name            (parent fields, one level: Account.Name)
 //! cond:  cond AND cond | cond OR cond | NOT cond | ( cond )
 //!        field = != <> < <= > >= value | field [NOT] IN (value, …) | field [NOT] LIKE 'pattern'
+//!        | field [NOT] IN ( SELECT field FROM Object [WHERE …] )      (semi-join / anti-join)
 //! value: 'text' (escapes \' \" \\ \n \r \t \b \f, and \% \_ in LIKE) | number | true | false
 //!        | null | 2026-01-31 | 2026-01-31T10:00:00Z (or ±hh:mm)
 //! ```
 //!
 //! Keywords and field names are case-insensitive, text comparisons too (as in Salesforce).
-//! Anything else (child sub-queries, functions, date literals like `TODAY`, semi-joins) is a
-//! `MALFORMED_QUERY`, so an adapter that relies on more fails against this fake first.
+//! Child relationship sub-queries (parent-to-child, in the outer SELECT only) and semi-joins
+//! follow the restrictions of Salesforce's SOQL reference ("Semi-Joins with IN and Anti-Joins
+//! with NOT IN"): a sub-select is never nested in another, a semi-join selects one field and has
+//! no ORDER BY or LIMIT, is not combined with `OR` or `NOT`, and at most two appear in one WHERE.
+//! Anything else (functions, aggregates, date literals like `TODAY`) is a `MALFORMED_QUERY`, so
+//! an adapter that relies on more fails against this fake first.
 
 use std::cmp::Ordering;
 
@@ -203,6 +210,9 @@ pub(crate) enum Expr {
     Cmp(String, &'static str, Literal),
     In(String, bool, Vec<Literal>),
     Like(String, bool, Vec<LikePart>),
+    /// `field [NOT] IN (SELECT one_field FROM Other …)`. The store runs the sub-select and
+    /// turns this into an [`Expr::In`] before evaluation.
+    SemiJoin(String, bool, Box<Query>),
 }
 
 /// One ORDER BY key.
@@ -217,6 +227,9 @@ pub(crate) struct Order {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Query {
     pub(crate) fields: Vec<String>,
+    /// Child relationship sub-queries (`(SELECT … FROM Cases)`); their `object` is the
+    /// relationship name.
+    pub(crate) children: Vec<Query>,
     pub(crate) object: String,
     pub(crate) filter: Option<Expr>,
     pub(crate) order: Vec<Order>,
@@ -227,6 +240,8 @@ pub(crate) struct Query {
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
+    /// Inside a sub-select (child relationship or semi-join): no further nesting.
+    nested: bool,
 }
 
 const KEYWORDS: &[&str] = &[
@@ -284,9 +299,6 @@ impl Parser {
             {
                 Ok(w)
             }
-            Some(Tok::LParen) => Err(malformed(
-                "child relationship sub-queries are not supported by this fake",
-            )),
             _ => {
                 self.pos = self.pos.saturating_sub(1);
                 Err(self.unexpected())
@@ -306,12 +318,58 @@ impl Parser {
         }
     }
 
+    /// The outer query: a SELECT and nothing after it, semi-joins within Salesforce's limits.
     fn query(&mut self) -> Result<Query, QueryError> {
+        let q = self.select()?;
+        if self.peek().is_some() {
+            return Err(self.unexpected());
+        }
+        if let Some(f) = &q.filter {
+            check_semi_joins(f)?;
+        }
+        Ok(q)
+    }
+
+    /// `( SELECT … )` after the opening parenthesis: the sub-select and its closing one.
+    fn sub_select(&mut self) -> Result<Query, QueryError> {
+        if self.nested {
+            return Err(malformed(
+                "Nesting of semi join sub-selects is not supported",
+            ));
+        }
+        self.nested = true;
+        let q = self.select()?;
+        self.nested = false;
+        match self.next() {
+            Some(Tok::RParen) => Ok(q),
+            _ => {
+                self.pos = self.pos.saturating_sub(1);
+                Err(self.unexpected())
+            }
+        }
+    }
+
+    fn starts_sub_select(&self) -> bool {
+        matches!(self.peek(), Some(Tok::LParen))
+            && matches!(self.toks.get(self.pos + 1), Some(Tok::Ident(w)) if w.eq_ignore_ascii_case("SELECT"))
+    }
+
+    fn select(&mut self) -> Result<Query, QueryError> {
         self.expect_kw("SELECT")?;
-        let mut fields = vec![self.field()?];
-        while matches!(self.peek(), Some(Tok::Comma)) {
-            self.pos += 1;
-            fields.push(self.field()?);
+        let mut fields = Vec::new();
+        let mut children = Vec::new();
+        loop {
+            if self.starts_sub_select() {
+                self.pos += 1;
+                children.push(self.sub_select()?);
+            } else {
+                fields.push(self.field()?);
+            }
+            if matches!(self.peek(), Some(Tok::Comma)) {
+                self.pos += 1;
+            } else {
+                break;
+            }
         }
         self.expect_kw("FROM")?;
         let object = self.field()?;
@@ -370,11 +428,9 @@ impl Parser {
         } else {
             None
         };
-        if self.peek().is_some() {
-            return Err(self.unexpected());
-        }
         Ok(Query {
             fields,
+            children,
             object,
             filter,
             order,
@@ -427,9 +483,27 @@ impl Parser {
                 }
             }
             if self.is_kw("SELECT") {
-                return Err(malformed(
-                    "semi-join sub-queries are not supported by this fake",
-                ));
+                let sub = self.sub_select()?;
+                let [_] = sub.fields.as_slice() else {
+                    return Err(malformed(
+                        "a semi join sub-select must select exactly one field",
+                    ));
+                };
+                if !sub.children.is_empty()
+                    || !sub.order.is_empty()
+                    || sub.limit.is_some()
+                    || sub.offset.is_some()
+                {
+                    return Err(malformed(
+                        "ORDER BY, LIMIT, OFFSET and child sub-queries are not allowed in a semi join sub-select",
+                    ));
+                }
+                if field.contains('.') {
+                    return Err(malformed(
+                        "the left operand of a semi join cannot use relationships",
+                    ));
+                }
+                return Ok(Expr::SemiJoin(field, negated, Box::new(sub)));
             }
             let mut values = vec![self.literal(false)?];
             loop {
@@ -535,10 +609,67 @@ fn parse_date_literal(text: &str) -> Result<Literal, QueryError> {
     })
 }
 
+fn has_semi_join(e: &Expr) -> bool {
+    match e {
+        Expr::SemiJoin(..) => true,
+        Expr::And(a, b) | Expr::Or(a, b) => has_semi_join(a) || has_semi_join(b),
+        Expr::Not(a) => has_semi_join(a),
+        Expr::Cmp(..) | Expr::In(..) | Expr::Like(..) => false,
+    }
+}
+
+fn count_semi_joins(e: &Expr) -> usize {
+    match e {
+        Expr::SemiJoin(..) => 1,
+        Expr::And(a, b) | Expr::Or(a, b) => count_semi_joins(a) + count_semi_joins(b),
+        Expr::Not(a) => count_semi_joins(a),
+        Expr::Cmp(..) | Expr::In(..) | Expr::Like(..) => 0,
+    }
+}
+
+/// Salesforce's limits on semi-joins in the outer WHERE: never under `OR` or `NOT` (write an
+/// anti-join instead of `NOT`), at most two.
+fn check_semi_joins(e: &Expr) -> Result<(), QueryError> {
+    fn walk(e: &Expr) -> Result<(), QueryError> {
+        match e {
+            Expr::Or(a, b) => {
+                if has_semi_join(a) || has_semi_join(b) {
+                    return Err(malformed(
+                        "Semi join sub-selects are not allowed with the 'OR' operator",
+                    ));
+                }
+                Ok(())
+            }
+            Expr::Not(a) => {
+                if has_semi_join(a) {
+                    return Err(malformed(
+                        "Semi join sub-selects are not allowed with the 'NOT' operator",
+                    ));
+                }
+                Ok(())
+            }
+            Expr::And(a, b) => walk(a).and_then(|()| walk(b)),
+            Expr::Cmp(..) | Expr::In(..) | Expr::Like(..) | Expr::SemiJoin(..) => Ok(()),
+        }
+    }
+    walk(e)?;
+    if count_semi_joins(e) > 2 {
+        return Err(malformed(
+            "Maximum of 2 semi join sub-selects are allowed in one WHERE clause",
+        ));
+    }
+    Ok(())
+}
+
 /// Parses a query.
 pub(crate) fn parse(text: &str) -> Result<Query, QueryError> {
     let toks = tokenize(text)?;
-    Parser { toks, pos: 0 }.query()
+    Parser {
+        toks,
+        pos: 0,
+        nested: false,
+    }
+    .query()
 }
 
 /// How a record's field is read during evaluation: the resolver follows parent paths
@@ -710,6 +841,11 @@ pub(crate) fn eval(expr: &Expr, r: &dyn Resolve) -> Result<bool, QueryError> {
             };
             hit != *negated
         }
+        Expr::SemiJoin(..) => {
+            return Err(malformed(
+                "a semi join sub-select must be resolved before evaluation",
+            ));
+        }
     })
 }
 
@@ -836,13 +972,84 @@ mod tests {
     fn unsupported_syntax_is_malformed() {
         for q in [
             "SELECT Id FROM Contact WHERE",
-            "SELECT (SELECT Id FROM Cases) FROM Contact",
             "SELECT Id FROM Contact WHERE CreatedDate = TODAY",
-            "SELECT Id FROM Contact WHERE Id IN (SELECT ContactId FROM Case)",
             "SELECT Id FROM Contact LIMIT x",
             "SELECT Id FROM Contact; DELETE",
+            "SELECT Id, (SELECT Id FROM Cases FROM Contact",
+            "SELECT Id, (SELECT Id, (SELECT Id FROM Tasks) FROM Cases) FROM Contact",
         ] {
             assert_eq!(parse(q).unwrap_err().code, "MALFORMED_QUERY", "{q}");
+        }
+    }
+
+    #[test]
+    fn child_sub_queries_parse_in_the_outer_select() {
+        let q = parse(
+            "SELECT Id, (SELECT Id, Subject FROM Tasks ORDER BY CreatedDate DESC LIMIT 2), Email \
+             FROM Contact WHERE Email = 'a@b.c'",
+        )
+        .unwrap();
+        assert_eq!(q.fields, ["Id", "Email"]);
+        assert_eq!(q.children.len(), 1);
+        assert_eq!(q.children[0].object, "Tasks");
+        assert_eq!(q.children[0].fields, ["Id", "Subject"]);
+        assert_eq!(q.children[0].limit, Some(2));
+    }
+
+    #[test]
+    fn semi_joins_parse_within_salesforce_limits() {
+        let q = parse(
+            "SELECT Id FROM Opportunity WHERE (Id IN (SELECT OpportunityId FROM \
+             OpportunityContactRole WHERE ContactId = '0035F00000000G9QAI')) AND IsClosed = false",
+        )
+        .unwrap();
+        let Some(Expr::And(semi, _)) = q.filter else {
+            panic!("{:?}", q.filter)
+        };
+        let Expr::SemiJoin(field, false, sub) = *semi else {
+            panic!("{semi:?}")
+        };
+        assert_eq!(field, "Id");
+        assert_eq!(sub.object, "OpportunityContactRole");
+        assert_eq!(sub.fields, ["OpportunityId"]);
+        assert!(
+            parse("SELECT Id FROM Account WHERE Id NOT IN (SELECT AccountId FROM Opportunity)")
+                .is_ok()
+        );
+        for (q, why) in [
+            (
+                "SELECT Id FROM Opportunity WHERE ContactId = '003' OR Id IN (SELECT OpportunityId FROM OpportunityContactRole)",
+                "'OR'",
+            ),
+            (
+                "SELECT Id FROM Opportunity WHERE NOT Id IN (SELECT OpportunityId FROM OpportunityContactRole)",
+                "'NOT'",
+            ),
+            (
+                "SELECT Id FROM Opportunity WHERE Id IN (SELECT OpportunityId FROM OpportunityContactRole WHERE ContactId IN (SELECT Id FROM Contact))",
+                "Nesting",
+            ),
+            (
+                "SELECT Id FROM Opportunity WHERE Id IN (SELECT OpportunityId, ContactId FROM OpportunityContactRole)",
+                "exactly one field",
+            ),
+            (
+                "SELECT Id FROM Opportunity WHERE Id IN (SELECT OpportunityId FROM OpportunityContactRole LIMIT 5)",
+                "LIMIT",
+            ),
+            (
+                "SELECT Id FROM Opportunity WHERE Account.Id IN (SELECT AccountId FROM Contact)",
+                "relationships",
+            ),
+            (
+                "SELECT Id FROM Opportunity WHERE Id IN (SELECT OpportunityId FROM OpportunityContactRole) \
+                 AND AccountId IN (SELECT AccountId FROM Contact) AND ContactId IN (SELECT Id FROM Contact)",
+                "Maximum of 2",
+            ),
+        ] {
+            let e = parse(q).unwrap_err();
+            assert_eq!(e.code, "MALFORMED_QUERY", "{q}");
+            assert!(e.message.contains(why), "{q}: {}", e.message);
         }
     }
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use super::error::ApiError;
 use super::ids;
 use super::schema::{Field, Object, Schema};
-use super::soql::{self, Query, Resolve};
+use super::soql::{self, Expr, Query, Resolve};
 
 /// One record: canonical API field name → typed JSON value.
 pub(crate) type Fields = Map<String, Value>;
@@ -952,43 +952,97 @@ impl Store {
         }
     }
 
-    /// Runs a parsed query; returns the rendered rows.
+    /// Runs a parsed query; returns the rendered rows, each with its child relationship
+    /// sub-query results (`null` when a relationship has no rows, as the REST API renders it).
     pub(crate) fn query(
         &self,
         q: &Query,
         include_deleted: bool,
         version: &str,
     ) -> Result<Vec<Value>, ApiError> {
-        let (name, o) = self.schema.object(&q.object).ok_or_else(|| {
-            ApiError::new(
-                400,
-                "INVALID_TYPE",
-                format!(
-                    "sObject type '{}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.",
-                    q.object
-                ),
-            )
-        })?;
+        let (name, o) = self
+            .schema
+            .object(&q.object)
+            .ok_or_else(|| invalid_type(&q.object))?;
+        let mut children = Vec::with_capacity(q.children.len());
+        for child in &q.children {
+            let Some(&(_, rel, child_object, link)) = CHILD_RELATIONSHIPS
+                .iter()
+                .find(|(p, r, _, _)| *p == name && r.eq_ignore_ascii_case(&child.object))
+            else {
+                return Err(ApiError::new(
+                    400,
+                    "INVALID_TYPE",
+                    format!(
+                        "Didn't understand relationship '{}' in FROM part of query call. If you are attempting to use a custom relationship, be sure to append the '__r' after the custom relationship name. Please reference your WSDL or the describe call for the appropriate names.",
+                        child.object
+                    ),
+                ));
+            };
+            let (child_name, child_o) = self
+                .schema
+                .object(child_object)
+                .ok_or_else(|| invalid_type(child_object))?;
+            children.push((rel, child_name, child_o, link, child));
+        }
+        let rows = self.select_rows(q, name, o, include_deleted, None)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for rec in rows {
+            let mut row = self.render_row(name, o, rec, &q.fields, version);
+            let id = rec.get("Id").and_then(Value::as_str).unwrap_or_default();
+            for (rel, child_name, child_o, link, child) in &children {
+                let found =
+                    self.select_rows(child, child_name, child_o, false, Some((*link, id)))?;
+                let value = if found.is_empty() {
+                    Value::Null
+                } else {
+                    let records: Vec<Value> = found
+                        .into_iter()
+                        .map(|r| self.render_row(child_name, child_o, r, &child.fields, version))
+                        .collect();
+                    json!({"totalSize": records.len(), "done": true, "records": records})
+                };
+                if let Value::Object(m) = &mut row {
+                    m.insert((*rel).to_owned(), value);
+                }
+            }
+            out.push(row);
+        }
+        Ok(out)
+    }
+
+    /// The records of `name` that `q` selects, filtered, ordered and cut; with `parent`, only
+    /// those whose link field holds the parent's id (a child relationship sub-query).
+    fn select_rows<'a>(
+        &'a self,
+        q: &Query,
+        name: &str,
+        o: &'a Object,
+        include_deleted: bool,
+        parent: Option<(&str, &str)>,
+    ) -> Result<Vec<&'a Fields>, ApiError> {
         let mut paths: Vec<&str> = q.fields.iter().map(String::as_str).collect();
         paths.extend(q.order.iter().map(|k| k.field.as_str()));
         if let Some(f) = &q.filter {
             collect_paths(f, &mut paths);
         }
         for p in &paths {
-            self.resolve_path(o, p).ok_or_else(|| {
-                ApiError::new(
-                    400,
-                    "INVALID_FIELD",
-                    format!(
-                        "No such column '{p}' on entity '{name}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names."
-                    ),
-                )
-            })?;
+            self.resolve_path(o, p)
+                .ok_or_else(|| no_such_column(p, name))?;
         }
+        let filter = match &q.filter {
+            Some(f) => Some(self.resolve_semi_joins(f, name, o)?),
+            None => None,
+        };
         let table = self.tables.get(name);
         let mut rows: Vec<Row<'_>> = Vec::new();
         for rec in table.map(|t| t.values()).into_iter().flatten() {
             if !include_deleted && rec.get("IsDeleted") == Some(&Value::Bool(true)) {
+                continue;
+            }
+            if let Some((link, id)) = parent
+                && rec.get(link).and_then(Value::as_str) != Some(id)
+            {
                 continue;
             }
             let row = Row {
@@ -996,7 +1050,7 @@ impl Store {
                 object: o,
                 rec,
             };
-            let keep = match &q.filter {
+            let keep = match &filter {
                 None => true,
                 Some(f) => {
                     soql::eval(f, &row).map_err(|e| ApiError::new(400, e.code, e.message))?
@@ -1007,13 +1061,67 @@ impl Store {
             }
         }
         rows.sort_by(|a, b| soql::order(&q.order, a, b));
-        let rows = rows
+        Ok(rows
             .into_iter()
             .skip(q.offset.unwrap_or(0))
-            .take(q.limit.unwrap_or(usize::MAX));
-        Ok(rows
-            .map(|row| self.render_row(name, o, row.rec, &q.fields, version))
+            .take(q.limit.unwrap_or(usize::MAX))
+            .map(|row| row.rec)
             .collect())
+    }
+
+    /// Runs each semi-join's sub-select and replaces it with the `IN` list of the ids it found
+    /// (nulls dropped: they match nothing). Both sides must be ids or references, and the
+    /// sub-select must read another object, as Salesforce requires.
+    fn resolve_semi_joins(&self, e: &Expr, name: &str, o: &Object) -> Result<Expr, ApiError> {
+        let malformed = |m: String| ApiError::new(400, "MALFORMED_QUERY", m);
+        Ok(match e {
+            Expr::And(a, b) => Expr::And(
+                Box::new(self.resolve_semi_joins(a, name, o)?),
+                Box::new(self.resolve_semi_joins(b, name, o)?),
+            ),
+            Expr::Or(a, b) => Expr::Or(
+                Box::new(self.resolve_semi_joins(a, name, o)?),
+                Box::new(self.resolve_semi_joins(b, name, o)?),
+            ),
+            Expr::Not(a) => Expr::Not(Box::new(self.resolve_semi_joins(a, name, o)?)),
+            Expr::SemiJoin(field, negated, sub) => {
+                let id_like = |k: &str| k == "id" || k == "reference";
+                if !self
+                    .resolve_path(o, field)
+                    .is_some_and(|(_, f)| id_like(&f.kind))
+                {
+                    return Err(malformed(format!(
+                        "the left operand of a semi join must be an id or reference field: {field}"
+                    )));
+                }
+                let (sub_name, sub_o) = self
+                    .schema
+                    .object(&sub.object)
+                    .ok_or_else(|| invalid_type(&sub.object))?;
+                if sub_name == name {
+                    return Err(malformed(
+                        "The inner and outer selects should not be on the same object type".into(),
+                    ));
+                }
+                let selected = sub.fields.first().map(String::as_str).unwrap_or_default();
+                let (path, sub_field) = self
+                    .resolve_path(sub_o, selected)
+                    .ok_or_else(|| no_such_column(selected, sub_name))?;
+                if !id_like(&sub_field.kind) || path.contains('.') {
+                    return Err(malformed(format!(
+                        "a semi join sub-select must select an id or reference field of {sub_name}: {selected}"
+                    )));
+                }
+                let values = self
+                    .select_rows(sub, sub_name, sub_o, false, None)?
+                    .into_iter()
+                    .filter_map(|r| r.get(&sub_field.name).and_then(Value::as_str))
+                    .map(|v| soql::Literal::Text(v.to_owned()))
+                    .collect();
+                Expr::In(field.clone(), *negated, values)
+            }
+            other => other.clone(),
+        })
     }
 
     /// The canonical path and field for `path` on `o`: `Email`, or `Account.Name` through a
@@ -1099,6 +1207,49 @@ impl Store {
     }
 }
 
+fn no_such_column(path: &str, object: &str) -> ApiError {
+    ApiError::new(
+        400,
+        "INVALID_FIELD",
+        format!(
+            "No such column '{path}' on entity '{object}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names."
+        ),
+    )
+}
+
+fn invalid_type(object: &str) -> ApiError {
+    ApiError::new(
+        400,
+        "INVALID_TYPE",
+        format!(
+            "sObject type '{object}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names."
+        ),
+    )
+}
+
+/// The child relationships sub-queries can name: (parent, relationship, child, link field), as
+/// the standard objects' describe lists them.
+const CHILD_RELATIONSHIPS: &[(&str, &str, &str, &str)] = &[
+    ("Account", "Contacts", "Contact", "AccountId"),
+    ("Account", "Opportunities", "Opportunity", "AccountId"),
+    ("Account", "Cases", "Case", "AccountId"),
+    ("Contact", "Cases", "Case", "ContactId"),
+    ("Contact", "Tasks", "Task", "WhoId"),
+    ("Contact", "Events", "Event", "WhoId"),
+    (
+        "Contact",
+        "OpportunityContactRoles",
+        "OpportunityContactRole",
+        "ContactId",
+    ),
+    (
+        "Opportunity",
+        "OpportunityContactRoles",
+        "OpportunityContactRole",
+        "OpportunityId",
+    ),
+];
+
 fn cross_reference(field: &Field) -> ApiError {
     ApiError::new(
         400,
@@ -1144,7 +1295,10 @@ fn collect_paths<'a>(e: &'a soql::Expr, out: &mut Vec<&'a str>) {
             collect_paths(b, out);
         }
         soql::Expr::Not(a) => collect_paths(a, out),
-        soql::Expr::Cmp(p, _, _) | soql::Expr::In(p, _, _) | soql::Expr::Like(p, _, _) => {
+        soql::Expr::Cmp(p, _, _)
+        | soql::Expr::In(p, _, _)
+        | soql::Expr::Like(p, _, _)
+        | soql::Expr::SemiJoin(p, _, _) => {
             out.push(p);
         }
     }
@@ -1340,5 +1494,141 @@ mod tests {
         s.update("Case", &id, &body(json!({"Status": "Closed"})), opts)
             .unwrap();
         assert_eq!(s.record("Case", &id).unwrap()["IsClosed"], json!(true));
+    }
+}
+
+#[cfg(test)]
+mod join_tests {
+    use super::super::demo;
+    use super::*;
+
+    fn org() -> Store {
+        let mut store = Store::new();
+        demo::seed(&mut store, true, 0).unwrap();
+        store
+    }
+
+    fn ids(store: &Store, q: &str) -> Result<Vec<String>, ApiError> {
+        let q = soql::parse(q).map_err(|e| ApiError::new(400, e.code, e.message))?;
+        Ok(store
+            .query(&q, false, "v60.0")?
+            .iter()
+            .map(|r| r["Id"].as_str().unwrap().to_owned())
+            .collect())
+    }
+
+    #[test]
+    fn semi_joins_select_by_contact_role_and_by_the_contacts_account() {
+        let store = org();
+        let jane = demo::CUSTOMER_CONTACT_ID;
+        let by_role = ids(
+            &store,
+            &format!(
+                "SELECT Id FROM Opportunity WHERE Id IN (SELECT OpportunityId FROM \
+                 OpportunityContactRole WHERE ContactId = '{jane}') AND IsClosed = false"
+            ),
+        )
+        .unwrap();
+        assert_eq!(by_role, [demo::ROLE_OPPORTUNITY_ID]);
+        let by_account = ids(
+            &store,
+            &format!(
+                "SELECT Id FROM Opportunity WHERE AccountId IN (SELECT AccountId FROM Contact \
+                 WHERE Id = '{}') ORDER BY Id",
+                &jane[..15]
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            by_account,
+            [
+                demo::OPEN_OPPORTUNITY_ID,
+                demo::WON_OPPORTUNITY_ID,
+                demo::ACCOUNT_OPPORTUNITY_ID
+            ]
+        );
+        // A contact without an account: the sub-select yields null, which matches nothing.
+        let none = ids(
+            &store,
+            &format!(
+                "SELECT Id FROM Opportunity WHERE AccountId IN (SELECT AccountId FROM Contact \
+                 WHERE Id = '{}')",
+                demo::KENJI_CONTACT_ID
+            ),
+        )
+        .unwrap();
+        assert!(none.is_empty());
+        let anti = ids(
+            &store,
+            "SELECT Id FROM Opportunity WHERE Id NOT IN (SELECT OpportunityId FROM \
+             OpportunityContactRole) AND AccountId = null",
+        )
+        .unwrap();
+        assert_eq!(anti, [demo::CONTACT_OPPORTUNITY_ID]);
+    }
+
+    #[test]
+    fn semi_joins_follow_salesforce_rules() {
+        let store = org();
+        for (q, code) in [
+            (
+                "SELECT Id FROM Opportunity WHERE Id IN (SELECT Id FROM Opportunity)",
+                "MALFORMED_QUERY",
+            ),
+            (
+                "SELECT Id FROM Opportunity WHERE Name IN (SELECT OpportunityId FROM OpportunityContactRole)",
+                "MALFORMED_QUERY",
+            ),
+            (
+                "SELECT Id FROM Opportunity WHERE Id IN (SELECT Role FROM OpportunityContactRole)",
+                "MALFORMED_QUERY",
+            ),
+            (
+                "SELECT Id FROM Opportunity WHERE Id IN (SELECT OpportunityId FROM Nothing)",
+                "INVALID_TYPE",
+            ),
+            (
+                "SELECT Id FROM Opportunity WHERE Id IN (SELECT Nope FROM OpportunityContactRole)",
+                "INVALID_FIELD",
+            ),
+        ] {
+            assert_eq!(ids(&store, q).unwrap_err().code, code, "{q}");
+        }
+    }
+
+    #[test]
+    fn child_sub_queries_nest_each_parents_rows() {
+        let store = org();
+        let q = soql::parse(&format!(
+            "SELECT Id, (SELECT Id, Subject FROM Tasks ORDER BY CreatedDate DESC LIMIT 2), \
+             (SELECT Id FROM Events), (SELECT OpportunityId, Role FROM OpportunityContactRoles) \
+             FROM Contact WHERE Id IN ('{}', '{}')",
+            demo::CUSTOMER_CONTACT_ID,
+            demo::KENJI_CONTACT_ID
+        ))
+        .unwrap();
+        let rows = store.query(&q, false, "v60.0").unwrap();
+        let jane = rows
+            .iter()
+            .find(|r| r["Id"] == demo::CUSTOMER_CONTACT_ID)
+            .unwrap();
+        assert_eq!(jane["Tasks"]["totalSize"], 2);
+        assert_eq!(jane["Tasks"]["records"][0]["Id"], demo::CHAT_TASK_ID);
+        assert_eq!(jane["Tasks"]["records"][1]["Id"], demo::SECOND_CALL_TASK_ID);
+        assert_eq!(jane["Events"], Value::Null);
+        assert_eq!(
+            jane["OpportunityContactRoles"]["records"][0]["OpportunityId"],
+            demo::ROLE_OPPORTUNITY_ID
+        );
+        let kenji = rows
+            .iter()
+            .find(|r| r["Id"] == demo::KENJI_CONTACT_ID)
+            .unwrap();
+        assert_eq!(kenji["Tasks"], Value::Null);
+        let bad = soql::parse("SELECT Id, (SELECT Id FROM Deals) FROM Contact").unwrap();
+        assert_eq!(
+            store.query(&bad, false, "v60.0").unwrap_err().code,
+            "INVALID_TYPE"
+        );
     }
 }
