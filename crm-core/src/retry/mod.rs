@@ -20,10 +20,13 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// The largest backoff between two attempts. Default 10 s.
     pub max_delay: Duration,
-    /// Give up once this much time has passed since the first attempt. Default 60 s.
+    /// Give up once this much time has passed since the first attempt. Default 60 s. Waits for
+    /// a rate-limit permit count against it as retry delays do: no attempt starts after it.
     pub max_elapsed: Duration,
     /// A `Retry-After` longer than this is not waited for: the error is returned at once, so a
     /// caller (or the outbox) can schedule the work instead of holding a task for an hour.
+    /// The same cap bounds a wait for a rate-limit permit, so a bucket paused by such a
+    /// `Retry-After` fails every call at once (with the remaining wait) until the pause ends.
     /// Default 60 s.
     pub max_retry_after: Duration,
 }
