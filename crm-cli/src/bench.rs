@@ -114,9 +114,9 @@ impl Counter {
 
 #[async_trait]
 impl RateLimiter for Counter {
-    async fn acquire(&self, bucket: Bucket) -> Result<()> {
+    async fn acquire(&self, bucket: Bucket, max_wait: Duration) -> Result<()> {
         if let Some(inner) = &self.inner {
-            inner.acquire(bucket).await?;
+            inner.acquire(bucket, max_wait).await?;
         }
         self.requests.fetch_add(1, Ordering::SeqCst);
         Ok(())

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crm_core::audit::{self, AuditRecord, AuditSink};
+use crm_core::limits::Bucket;
 use crm_core::mapping::ObjectMapping;
 use crm_core::model::fields::parse_datetime;
 use crm_core::reexports::chrono::{SecondsFormat, Utc};
@@ -16,6 +17,7 @@ use crm_core::{
 };
 use serde::{Deserialize, Deserializer};
 
+use crate::limits::{Route, SEARCH_WINDOW, scope_of_429};
 use crate::mapping::{MappingTarget, Mappings, preferred_raw};
 use crate::objects::{HubObject, Paths, assoc_types};
 use crate::pipelines::{PipelineCache, PipelineSet};
@@ -722,13 +724,28 @@ fn associated_id(hs: &HsObject, to: HubObject) -> Option<String> {
 pub struct HubSpotErrorParser;
 
 impl ErrorParser for HubSpotErrorParser {
+    /// Without a route, a 429 naming no policy is taken for search's only when its body has
+    /// search's shape; see [`HubSpotErrorParser::parse_error_for_bucket`].
     fn parse_error(&self, r: &ErrorResponse<'_>) -> Error {
+        self.parse_on(Route::Unknown, r)
+    }
+
+    /// A 429 is classified by HubSpot's own fields (`policyName`) and, where they name no
+    /// limit, by the route: only a request tagged with the search bucket hit search's limit.
+    fn parse_error_for_bucket(&self, bucket: Bucket, r: &ErrorResponse<'_>) -> Error {
+        self.parse_on(Route::of(bucket), r)
+    }
+}
+
+impl HubSpotErrorParser {
+    fn parse_on(&self, route: Route, r: &ErrorResponse<'_>) -> Error {
         let status = r.status.as_u16();
         let body: Option<Value> = serde_json::from_slice(r.body).ok().filter(Value::is_object);
         let Some(body) = body else {
             // HTML, empty or truncated: the status decides; the snippet stays for operators.
             let kind = match status {
                 477 => ErrorKind::Unavailable,
+                429 => rate_limited(route, &Value::Null, r.retry_after()).0,
                 _ => r.default_kind(),
             };
             let err =
@@ -737,7 +754,7 @@ impl ErrorParser for HubSpotErrorParser {
         };
         let mut vendor = r.vendor();
         vendor.body_snippet = None;
-        classify(status, &body, r.retry_after(), vendor)
+        classify(status, route, &body, r.retry_after(), vendor)
     }
 }
 
@@ -766,6 +783,7 @@ fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 /// The error for a parsed HubSpot error body.
 fn classify(
     status: u16,
+    route: Route,
     body: &Value,
     retry_after: Option<Duration>,
     mut vendor: VendorError,
@@ -788,29 +806,7 @@ fn classify(
     }
     let message = vendor.message.clone().unwrap_or_default();
     let (kind, what) = match status {
-        429 if error_type == Some("RATE_LIMIT") || policy.is_some() => {
-            let scope = match policy {
-                Some("DAILY") => LimitScope::Daily,
-                Some("TEN_SECONDLY_ROLLING") | Some("SECONDLY") => LimitScope::Burst,
-                Some(other) => LimitScope::Other(other.to_owned()),
-                None => LimitScope::Burst,
-            };
-            (
-                ErrorKind::RateLimited { retry_after, scope },
-                format!(
-                    "HubSpot's {} rate limit was reached",
-                    policy.unwrap_or("request")
-                ),
-            )
-        }
-        // Search's own 429 has no policy and no headers; its bucket is per second (§1.6).
-        429 => (
-            ErrorKind::RateLimited {
-                retry_after: retry_after.or(Some(Duration::from_secs(1))),
-                scope: LimitScope::Search,
-            },
-            "HubSpot's search rate limit (5 per second) was reached".to_owned(),
-        ),
+        429 => rate_limited(route, body, retry_after),
         423 => (
             ErrorKind::Unavailable,
             "HubSpot locked the records; retry after 2 seconds".into(),
@@ -902,7 +898,38 @@ pub(crate) fn item_error(item: &Value, correlation_id: Option<&str>) -> Error {
         correlation_id: correlation_id.map(str::to_owned),
         ..VendorError::default()
     };
-    classify(status, item, None, vendor)
+    // Batch endpoints are not search endpoints.
+    classify(status, Route::Other, item, None, vendor)
+}
+
+/// A 429's kind and message: which limit was hit (see [`scope_of_429`]) and how long to wait.
+/// Search's 429 carries no `Retry-After`, and its limit is per second, so it waits a second.
+fn rate_limited(route: Route, body: &Value, retry_after: Option<Duration>) -> (ErrorKind, String) {
+    let policy = str_at(body, "policyName");
+    let scope = scope_of_429(
+        route,
+        policy,
+        str_at(body, "errorType"),
+        str_at(body, "category"),
+    );
+    let (retry_after, what) = match &scope {
+        LimitScope::Search => (
+            retry_after.or(Some(SEARCH_WINDOW)),
+            "HubSpot's search rate limit (5 per second) was reached".to_owned(),
+        ),
+        LimitScope::Other(name) if name.is_empty() => (
+            retry_after,
+            "HubSpot answered 429 without naming the rate limit".to_owned(),
+        ),
+        _ => (
+            retry_after,
+            format!(
+                "HubSpot's {} rate limit was reached",
+                policy.unwrap_or("request")
+            ),
+        ),
+    };
+    (ErrorKind::RateLimited { retry_after, scope }, what)
 }
 
 fn strings(v: Option<&Value>) -> Vec<String> {

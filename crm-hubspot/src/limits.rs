@@ -1,12 +1,14 @@
-//! HubSpot's buckets on core's pacing limiter (VENDORS.md §1.9): the rolling 10-second budget of
-//! the app, search's 5 requests per second, and the account's daily budget, corrected by the
-//! `X-HubSpot-RateLimit-*` headers.
+//! HubSpot's buckets on core's pacing limiter: the rolling 10-second budget of the app, search's
+//! 5 requests per second, and the account's daily budget, corrected by the
+//! `X-HubSpot-RateLimit-*` headers (HubSpot's API usage guidelines) — and which of those limits
+//! a 429 says was hit.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crm_core::limits::{BucketConfig, HintParser, LimitHint, PacingLimiter};
+use crm_core::LimitScope;
+use crm_core::limits::{Bucket, BucketConfig, HintParser, LimitHint, PacingLimiter};
 use crm_core::reexports::http::HeaderMap;
 
 use crate::config::AppKind;
@@ -60,6 +62,73 @@ pub fn default_limiter(app: AppKind) -> PacingLimiter {
     .with_hints(hints())
 }
 
+/// The route a failed request took, as far as HubSpot's limits are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// A search endpoint (`POST /crm/v3/objects/{type}/search`): its own 5-per-second limit.
+    Search,
+    /// Any other CRM call: the app's rolling 10-second limit and the daily limit.
+    Other,
+    /// Not known: [`crm_core::transport::ErrorParser::parse_error`] called without a route.
+    Unknown,
+}
+
+impl Route {
+    /// The route of a request from `bucket`: adapters tag every search request [`SEARCH`].
+    pub(crate) fn of(bucket: Bucket) -> Self {
+        if bucket == SEARCH {
+            Route::Search
+        } else {
+            Route::Other
+        }
+    }
+}
+
+/// How long a search 429 without `Retry-After` waits: search's limit is per second.
+pub(crate) const SEARCH_WINDOW: Duration = Duration::from_secs(1);
+
+/// Which of HubSpot's limits a 429 hit, decided by the vendor's own fields first and by the
+/// route where they say nothing.
+///
+/// HubSpot documents its 429 body as `{"status":"error","errorType":"RATE_LIMIT",
+/// "policyName":…,"message":…}` where `policyName` names the limit: `DAILY`,
+/// `TEN_SECONDLY_ROLLING`, or `SECONDLY` (HubSpot's API usage guidelines). Search endpoints have
+/// their own per-second limit and answer with `{"status":"error","category":"RATE_LIMITS",
+/// "message":"You have reached your secondly limit."}` — no policy, no `Retry-After`, no rate
+/// headers. So:
+///
+/// | `policyName` | search route | other route | route unknown |
+/// |---|---|---|---|
+/// | `DAILY` | daily | daily | daily |
+/// | `TEN_SECONDLY_ROLLING` | burst | burst | burst |
+/// | `SECONDLY` | search | burst | burst |
+/// | another name | other(name) | other(name) | other(name) |
+/// | none | search | unknown | search if the body has search's shape, else unknown |
+///
+/// "Unknown" is [`LimitScope::Other`] with an empty name: a 429 on a record read that names no
+/// policy is not labelled as the search limit (or any other) on a guess. "Search's shape" is
+/// `category: RATE_LIMITS` without `errorType`; it only decides when the caller gave no route
+/// (the transport always gives one).
+pub(crate) fn scope_of_429(
+    route: Route,
+    policy: Option<&str>,
+    error_type: Option<&str>,
+    category: Option<&str>,
+) -> LimitScope {
+    match (policy, route) {
+        (Some("DAILY"), _) => LimitScope::Daily,
+        (Some("TEN_SECONDLY_ROLLING"), _) => LimitScope::Burst,
+        (Some("SECONDLY"), Route::Search) => LimitScope::Search,
+        (Some("SECONDLY"), _) => LimitScope::Burst,
+        (Some(other), _) => LimitScope::Other(other.to_owned()),
+        (None, Route::Search) => LimitScope::Search,
+        (None, Route::Unknown) if category == Some("RATE_LIMITS") && error_type.is_none() => {
+            LimitScope::Search
+        }
+        (None, Route::Other | Route::Unknown) => LimitScope::Other(String::new()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +158,66 @@ mod tests {
         assert_eq!(hint.reset_after, Some(Duration::from_secs(10)));
         assert_eq!(hint.daily, Some((10, 250_000)));
         assert!(hints()(200, &HeaderMap::new()).is_none());
+    }
+
+    #[test]
+    fn item3_every_policy_and_route_gives_its_scope() {
+        use Route::{Other as Rec, Search as Srch, Unknown as Unk};
+        let unknown = || LimitScope::Other(String::new());
+        let rl = Some("RATE_LIMIT");
+        let cat = Some("RATE_LIMITS");
+        // Route, policyName, errorType, category, expected scope.
+        type Case = (
+            Route,
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<&'static str>,
+            LimitScope,
+        );
+        let cases: &[Case] = &[
+            (Rec, Some("DAILY"), rl, None, LimitScope::Daily),
+            (Srch, Some("DAILY"), rl, None, LimitScope::Daily),
+            (
+                Rec,
+                Some("TEN_SECONDLY_ROLLING"),
+                rl,
+                None,
+                LimitScope::Burst,
+            ),
+            (
+                Srch,
+                Some("TEN_SECONDLY_ROLLING"),
+                rl,
+                None,
+                LimitScope::Burst,
+            ),
+            (Rec, Some("SECONDLY"), rl, None, LimitScope::Burst),
+            (Srch, Some("SECONDLY"), rl, None, LimitScope::Search),
+            (
+                Rec,
+                Some("NEW_POLICY"),
+                rl,
+                None,
+                LimitScope::Other("NEW_POLICY".into()),
+            ),
+            (Rec, None, None, cat, unknown()),
+            (Rec, None, rl, None, unknown()),
+            (Rec, None, None, None, unknown()),
+            (Srch, None, None, cat, LimitScope::Search),
+            (Srch, None, None, None, LimitScope::Search),
+            (Unk, None, None, cat, LimitScope::Search),
+            (Unk, None, rl, cat, unknown()),
+            (Unk, None, None, None, unknown()),
+        ];
+        for (route, policy, error_type, category, want) in cases {
+            assert_eq!(
+                &scope_of_429(*route, *policy, *error_type, *category),
+                want,
+                "{route:?} {policy:?} {error_type:?} {category:?}"
+            );
+        }
+        assert_eq!(Route::of(SEARCH), Route::Search);
+        assert_eq!(Route::of(GENERAL), Route::Other);
+        assert_eq!(Route::of("oauth"), Route::Other);
     }
 }

@@ -196,7 +196,7 @@ struct Recording {
 
 #[async_trait]
 impl RateLimiter for Recording {
-    async fn acquire(&self, _bucket: Bucket) -> crm_core::Result<()> {
+    async fn acquire(&self, _bucket: Bucket, _max_wait: Duration) -> crm_core::Result<()> {
         Ok(())
     }
 

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crm_core::limits::{Bucket, RateLimiter};
 use crm_core::reexports::async_trait;
@@ -102,9 +103,9 @@ impl DailyBudget {
 
 #[async_trait]
 impl RateLimiter for DailyBudget {
-    async fn acquire(&self, bucket: Bucket) -> Result<()> {
+    async fn acquire(&self, bucket: Bucket, max_wait: Duration) -> Result<()> {
         if let Some(inner) = &self.inner {
-            inner.acquire(bucket).await?;
+            inner.acquire(bucket, max_wait).await?;
         }
         if bucket == DAILY_BUCKET && self.exhausted() {
             return Err(Error::new(
@@ -162,14 +163,14 @@ mod tests {
     #[tokio::test]
     async fn the_reserve_refuses_before_sending() {
         let b = DailyBudget::new(10, None);
-        b.acquire(DAILY_BUCKET).await.unwrap();
+        b.acquire(DAILY_BUCKET, Duration::ZERO).await.unwrap();
         let mut h = HeaderMap::new();
         h.insert(
             "sforce-limit-info",
             HeaderValue::from_static("api-usage=13500/15000"),
         );
         b.observe(DAILY_BUCKET, 200, &h);
-        let err = b.acquire(DAILY_BUCKET).await.unwrap_err();
+        let err = b.acquire(DAILY_BUCKET, Duration::ZERO).await.unwrap_err();
         assert_eq!(
             err.kind(),
             &ErrorKind::RateLimited {
@@ -182,6 +183,6 @@ mod tests {
             HeaderValue::from_static("api-usage=13499/15000"),
         );
         b.observe(DAILY_BUCKET, 200, &h);
-        b.acquire(DAILY_BUCKET).await.unwrap();
+        b.acquire(DAILY_BUCKET, Duration::ZERO).await.unwrap();
     }
 }

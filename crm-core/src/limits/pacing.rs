@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::seam::{Bucket, RateLimiter};
 use crate::error::{Error, ErrorKind, LimitScope, Result};
-use crate::retry::parse_retry_after;
+use crate::retry::{parse_retry_after, saturate_wire_delay};
 
 /// A vendor limit: at most `limit` requests in any `window` (HubSpot: 100 per 10 s; search: 5
 /// per 1 s).
@@ -210,8 +210,15 @@ impl PacingLimiter {
         Ok(())
     }
 
+    /// Holds every request of the bucket for `for_`, or longer if it is already held longer.
+    ///
+    /// The pause is kept for its real length, however long (saturated at
+    /// [`MAX_WIRE_DELAY`](crate::retry::MAX_WIRE_DELAY) so that no value from the wire can overflow the clock): shortening it
+    /// would send requests the vendor told us it will refuse. It is never *waited* past what a
+    /// caller allows, though — [`RateLimiter::acquire`] fails at once with the remaining wait
+    /// when the pause ends beyond its `max_wait`.
     fn pause(&self, bucket: &BucketState, for_: Duration) {
-        let until = Instant::now() + for_;
+        let until = saturating_after(Instant::now(), for_);
         let mut paused = lock(&bucket.paused_until);
         if paused.is_none_or(|p| p < until) {
             *paused = Some(until);
@@ -219,26 +226,66 @@ impl PacingLimiter {
     }
 }
 
+/// `now + wait`, saturating: the wait is first clamped to [`MAX_WIRE_DELAY`](crate::retry::MAX_WIRE_DELAY), and should even
+/// that not fit this platform's clock, halved until it does. Never panics.
+fn saturating_after(now: Instant, wait: Duration) -> Instant {
+    let mut wait = saturate_wire_delay(wait);
+    loop {
+        if let Some(at) = now.checked_add(wait) {
+            return at;
+        }
+        wait /= 2;
+    }
+}
+
+/// The refusal when the permit cannot come within the caller's `max_wait`. `retry_after` is
+/// the real wait still ahead, so the caller can schedule the work for then. The limiter knows
+/// buckets, not the vendor's policies, so the scope is the bucket's short window; the response
+/// that paused the bucket carried the vendor's own scope to the call that got it.
+fn too_long(bucket: Bucket, wait: Duration, max_wait: Duration) -> Error {
+    Error::new(
+        ErrorKind::RateLimited {
+            retry_after: Some(saturate_wire_delay(wait)),
+            scope: LimitScope::Burst,
+        },
+        format!(
+            "the `{bucket}` rate-limit bucket has no permit for another {} ms, longer than this call may wait ({} ms)",
+            wait.as_millis(),
+            max_wait.as_millis()
+        ),
+    )
+}
+
 #[async_trait]
 impl RateLimiter for PacingLimiter {
-    async fn acquire(&self, bucket: Bucket) -> Result<()> {
+    async fn acquire(&self, bucket: Bucket, max_wait: Duration) -> Result<()> {
         self.check_daily()?;
         let Some(state) = self.buckets.get(bucket) else {
             return Ok(());
         };
+        let deadline = saturating_after(Instant::now(), max_wait);
         loop {
+            let now = Instant::now();
             let paused = *lock(&state.paused_until);
             if let Some(until) = paused
-                && until > Instant::now()
+                && until > now
             {
+                if until > deadline {
+                    return Err(too_long(bucket, until - now, max_wait));
+                }
                 tokio::time::sleep_until(until).await;
                 continue;
             }
             match state.gcra.check() {
                 Ok(()) => return Ok(()),
                 Err(not_until) => {
-                    let wait = not_until.wait_time_from(self.clock.now());
-                    tokio::time::sleep(wait.max(Duration::from_micros(100))).await;
+                    let wait = not_until
+                        .wait_time_from(self.clock.now())
+                        .max(Duration::from_micros(100));
+                    if saturating_after(now, wait) > deadline {
+                        return Err(too_long(bucket, wait, max_wait));
+                    }
+                    tokio::time::sleep(wait).await;
                 }
             }
         }
@@ -276,7 +323,11 @@ impl RateLimiter for PacingLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::retry::MAX_WIRE_DELAY;
     use http::HeaderValue;
+
+    /// A caller that allows any wait.
+    const FOREVER: Duration = Duration::MAX;
 
     fn nz(n: u32) -> NonZeroU32 {
         NonZeroU32::new(n).unwrap()
@@ -287,7 +338,7 @@ mod tests {
         let start = Instant::now();
         let mut times = Vec::with_capacity(n);
         for _ in 0..n {
-            limiter.acquire(bucket).await.unwrap();
+            limiter.acquire(bucket, FOREVER).await.unwrap();
             times.push(start.elapsed());
         }
         times
@@ -357,7 +408,7 @@ mod tests {
         limiter.observe("b", 200, &headers);
         assert_eq!(limiter.daily_usage(), Some((950, 1000)));
         // 95 % of the daily budget is used and 10 % is reserved: refuse without waiting.
-        let err = limiter.acquire("b").await.unwrap_err();
+        let err = limiter.acquire("b", FOREVER).await.unwrap_err();
         assert!(matches!(
             err.kind(),
             ErrorKind::RateLimited {
@@ -378,5 +429,123 @@ mod tests {
         let times = acquire_times(&relaxed, "b", 1).await;
         assert!(times[0] >= Duration::from_secs(4));
         assert!(DailyReserve::new(1.5).is_err());
+    }
+
+    fn retry_after_header(value: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static(value));
+        headers
+    }
+
+    fn limited_for(err: &Error) -> Duration {
+        match err.kind() {
+            ErrorKind::RateLimited {
+                retry_after: Some(wait),
+                ..
+            } => *wait,
+            other => panic!("expected RateLimited with a wait, got {other:?}"),
+        }
+    }
+
+    /// Issue 12, item 1: a pause longer than the caller may wait is refused at once, with the
+    /// real remaining wait, for every caller of the bucket; a shorter one is waited for.
+    #[tokio::test(start_paused = true)]
+    async fn item1_a_pause_beyond_max_wait_is_refused_at_once_with_the_real_wait() {
+        let limiter =
+            PacingLimiter::new([BucketConfig::new("b", nz(1000), Duration::from_secs(1))]);
+        limiter.observe("b", 429, &retry_after_header("3600"));
+        let start = Instant::now();
+        for _ in 0..3 {
+            let err = limiter
+                .acquire("b", Duration::from_secs(60))
+                .await
+                .unwrap_err();
+            assert_eq!(limited_for(&err), Duration::from_secs(3600));
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO, "no caller waited");
+        // Time passes: the remaining wait shrinks, and the pause is still held.
+        tokio::time::advance(Duration::from_secs(3000)).await;
+        let err = limiter
+            .acquire("b", Duration::from_secs(60))
+            .await
+            .unwrap_err();
+        assert_eq!(limited_for(&err), Duration::from_secs(600));
+        // Once the rest fits in what the caller allows, it waits, and only that long.
+        tokio::time::advance(Duration::from_secs(560)).await;
+        let before = Instant::now();
+        limiter.acquire("b", Duration::from_secs(60)).await.unwrap();
+        assert_eq!(before.elapsed(), Duration::from_secs(40));
+        // Other buckets were never held.
+        let err = limiter.acquire("other", Duration::ZERO).await;
+        assert!(err.is_ok());
+    }
+
+    /// Issue 12, item 1: pacing waits are bounded by `max_wait` as well.
+    #[tokio::test(start_paused = true)]
+    async fn item1_a_pacing_wait_beyond_max_wait_is_refused() {
+        let limiter = PacingLimiter::new([BucketConfig::new("b", nz(10), Duration::from_secs(10))]);
+        // The burst (a tenth of the limit) goes at once; the next permit is ~1.1 s away.
+        limiter.acquire("b", Duration::ZERO).await.unwrap();
+        let start = Instant::now();
+        let err = limiter
+            .acquire("b", Duration::from_millis(100))
+            .await
+            .unwrap_err();
+        let wait = limited_for(&err);
+        assert!(
+            wait > Duration::from_millis(100) && wait <= Duration::from_secs(2),
+            "{wait:?}"
+        );
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        limiter.acquire("b", Duration::from_secs(2)).await.unwrap();
+        // Tokio's timer has millisecond resolution.
+        assert!(start.elapsed() >= wait && start.elapsed() <= wait + Duration::from_millis(2));
+    }
+
+    /// Issue 12, item 2: a `Retry-After` or reset interval beyond any clock neither panics nor
+    /// lifts the pause; it saturates at the far-future cap.
+    #[tokio::test(start_paused = true)]
+    async fn item2_a_huge_retry_after_saturates_instead_of_panicking() {
+        let huge = PacingLimiter::new([BucketConfig::new("b", nz(100), Duration::from_secs(10))]);
+        huge.observe("b", 429, &retry_after_header("18446744073709551615"));
+        let err = huge
+            .acquire("b", Duration::from_secs(60))
+            .await
+            .unwrap_err();
+        assert_eq!(limited_for(&err), MAX_WIRE_DELAY);
+        // A caller that allows any wait waits out the saturated pause, and no longer.
+        let start = Instant::now();
+        huge.acquire("b", Duration::MAX).await.unwrap();
+        assert!(start.elapsed() <= MAX_WIRE_DELAY + Duration::from_millis(1));
+
+        let endless: HintParser = Arc::new(|_, _| {
+            Some(LimitHint {
+                remaining: Some(0),
+                reset_after: Some(Duration::MAX),
+                daily: None,
+            })
+        });
+        let hinted = PacingLimiter::new([BucketConfig::new("b", nz(100), Duration::from_secs(10))])
+            .with_hints(endless);
+        hinted.observe("b", 200, &HeaderMap::new());
+        hinted.observe("b", 429, &HeaderMap::new());
+        let err = hinted
+            .acquire("b", Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert_eq!(limited_for(&err), MAX_WIRE_DELAY);
+    }
+
+    /// Issue 12, item 2: an unusable `Retry-After` (past date, garbage) is no hint: the bucket
+    /// pauses for its own window instead.
+    #[tokio::test(start_paused = true)]
+    async fn item2_an_unusable_retry_after_falls_back_on_the_window() {
+        for value in ["Thu, 01 Jan 1970 00:00:00 GMT", "-5", "1.5", "soon"] {
+            let limiter =
+                PacingLimiter::new([BucketConfig::new("b", nz(100), Duration::from_secs(10))]);
+            limiter.observe("b", 429, &retry_after_header(value));
+            let err = limiter.acquire("b", Duration::ZERO).await.unwrap_err();
+            assert_eq!(limited_for(&err), Duration::from_secs(10), "{value}");
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The seam itself: what the transport calls.
 
 use std::fmt;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use http::HeaderMap;
@@ -15,12 +16,26 @@ pub type Bucket = &'static str;
 pub const DEFAULT_BUCKET: Bucket = "default";
 
 /// Paces requests per bucket.
+///
+/// # Waiting is bounded by the caller
+///
+/// The transport passes every [`RateLimiter::acquire`] the longest it may wait: the smaller of
+/// the connection's [`crate::retry::RetryPolicy::max_retry_after`] and what is left of the
+/// call's total budget ([`crate::retry::RetryPolicy::max_elapsed`]). A limiter must never wait
+/// longer. When the permit cannot come within that time (a bucket paused for an hour by a 429's
+/// `Retry-After`), it fails at once with [`crate::ErrorKind::RateLimited`] carrying the *real*
+/// remaining wait, so that the caller (or the outbox) can schedule the work for then instead of
+/// holding a task, and every other call on the client fails just as fast rather than queueing
+/// behind the pause.
 #[async_trait]
 pub trait RateLimiter: Send + Sync + fmt::Debug {
-    /// Waits until a request from `bucket` may be sent, or fails with
-    /// [`crate::ErrorKind::RateLimited`] when the budget is spent and waiting would not help
+    /// Waits until a request from `bucket` may be sent, for at most `max_wait`.
+    ///
+    /// Fails with [`crate::ErrorKind::RateLimited`] without waiting when the permit cannot come
+    /// within `max_wait` (its `retry_after` is then the wait still ahead, never more than
+    /// [`crate::retry::MAX_WIRE_DELAY`]), or when the budget is spent and waiting would not help
     /// (a daily budget).
-    async fn acquire(&self, bucket: Bucket) -> Result<()>;
+    async fn acquire(&self, bucket: Bucket, max_wait: Duration) -> Result<()>;
 
     /// Sees a response's status and headers, to correct the local view of the budget (and to pause
     /// the whole bucket after a 429).
@@ -33,7 +48,7 @@ pub struct Unlimited;
 
 #[async_trait]
 impl RateLimiter for Unlimited {
-    async fn acquire(&self, _bucket: Bucket) -> Result<()> {
+    async fn acquire(&self, _bucket: Bucket, _max_wait: Duration) -> Result<()> {
         Ok(())
     }
 

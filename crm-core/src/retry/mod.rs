@@ -20,10 +20,13 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// The largest backoff between two attempts. Default 10 s.
     pub max_delay: Duration,
-    /// Give up once this much time has passed since the first attempt. Default 60 s.
+    /// Give up once this much time has passed since the first attempt. Default 60 s. Waits for
+    /// a rate-limit permit count against it as retry delays do: no attempt starts after it.
     pub max_elapsed: Duration,
     /// A `Retry-After` longer than this is not waited for: the error is returned at once, so a
     /// caller (or the outbox) can schedule the work instead of holding a task for an hour.
+    /// The same cap bounds a wait for a rate-limit permit, so a bucket paused by such a
+    /// `Retry-After` fails every call at once (with the remaining wait) until the pause ends.
     /// Default 60 s.
     pub max_retry_after: Duration,
 }
@@ -94,14 +97,40 @@ impl RetryPolicy {
     }
 }
 
+/// The longest wait any duration read from the wire is allowed to mean: about a hundred years.
+///
+/// A vendor (or anything between it and us) can send `Retry-After: 18446744073709551615` or an
+/// HTTP-date in the year 9999; adding such a value to an `Instant` or a `SystemTime` overflows and
+/// panics. Every wire duration saturates here instead, which is still far enough in the future
+/// to mean "not within this process's life" and small enough to add to any clock reading.
+pub const MAX_WIRE_DELAY: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// Clamps a duration read from the wire (a `Retry-After`, a vendor's reset interval) to
+/// [`MAX_WIRE_DELAY`], so that adding it to a clock reading cannot overflow.
+pub fn saturate_wire_delay(delay: Duration) -> Duration {
+    delay.min(MAX_WIRE_DELAY)
+}
+
 /// Parses a `Retry-After` value: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+///
+/// Only a usable hint gives `Some`: delay-seconds is one or more ASCII digits (a number larger
+/// than any clock can hold saturates at [`MAX_WIRE_DELAY`]), and an HTTP-date must lie in the
+/// future. Everything else — a negative or fractional number, a sign, garbage, a date that has
+/// already passed — is "no hint" (`None`), so the caller falls back on its own backoff instead
+/// of retrying at once on a value the server did not mean. Never panics, whatever the input.
 pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
     let v = value.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        // All digits, so the only way to fail is a number beyond u64: saturate.
+        let secs = v.parse::<u64>().unwrap_or(u64::MAX);
+        return Some(saturate_wire_delay(Duration::from_secs(secs)));
     }
     let at = httpdate::parse_http_date(v).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    match at.duration_since(now) {
+        Ok(wait) if !wait.is_zero() => Some(saturate_wire_delay(wait)),
+        // Now or in the past: the server gives no wait worth honouring.
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -215,10 +244,125 @@ mod tests {
             parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
             Some(Duration::from_secs(30))
         );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    /// Issue 12, item 2: a past HTTP-date is "no hint", not "retry now".
+    #[test]
+    fn item2_a_past_or_present_http_date_is_no_hint() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:20:00 GMT", now),
-            Some(Duration::ZERO)
+            None
         );
-        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            None
+        );
+        assert_eq!(
+            parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", now),
+            None
+        );
+    }
+
+    /// Issue 12, item 2: negative, fractional, signed and garbage values are "no hint"; huge
+    /// ones saturate at the far-future cap instead of overflowing later.
+    #[test]
+    fn item2_bad_and_huge_retry_after_values() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        for bad in [
+            "",
+            " ",
+            "-1",
+            "-0",
+            "+5",
+            "1.5",
+            "0.5",
+            "1e3",
+            "0x10",
+            "5s",
+            "5 6",
+            "NaN",
+            "inf",
+            "\u{0}",
+            "٣",
+            "Wed, 21 Oct 2015",
+            "Fri, 31 Feb 2015 07:28:00 GMT",
+        ] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
+        }
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("0", now), Some(Duration::ZERO));
+        for huge in [
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999999999999999999999",
+            "3155760000",
+        ] {
+            assert_eq!(parse_retry_after(huge, now), Some(MAX_WIRE_DELAY), "{huge}");
+        }
+        let far = parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now);
+        assert_eq!(far, Some(MAX_WIRE_DELAY));
+        // A saturated wait still adds to every clock the crate uses.
+        let wait = far.unwrap();
+        assert!(tokio::time::Instant::now().checked_add(wait).is_some());
+        assert!(std::time::Instant::now().checked_add(wait).is_some());
+        assert!(SystemTime::now().checked_add(wait).is_some());
+    }
+
+    /// Issue 12, item 2, as a bounded property test: no header value, however built, panics;
+    /// whatever comes back is at most the far-future cap.
+    #[test]
+    fn item2_no_retry_after_value_panics() {
+        let mut rng = fastrand::Rng::with_seed(0x5eed_1212);
+        let now = SystemTime::now();
+        let pieces = [
+            "0",
+            "1",
+            "9",
+            "-",
+            "+",
+            ".",
+            " ",
+            ",",
+            ":",
+            "GMT",
+            "Wed",
+            "Oct",
+            "31",
+            "9999",
+            "1970",
+            "18446744073709551615",
+            "e",
+            "\t",
+            "é",
+            "\u{0}",
+            "\u{7f}",
+            "💥",
+        ];
+        for _ in 0..20_000 {
+            let len = rng.usize(0..12);
+            let mut s = String::new();
+            for _ in 0..len {
+                match rng.u8(0..3) {
+                    0 => s.push_str(pieces[rng.usize(0..pieces.len())]),
+                    1 => s.push(rng.char(..)),
+                    _ => s.push_str(&rng.u64(..).to_string()),
+                }
+            }
+            if let Some(wait) = parse_retry_after(&s, now) {
+                assert!(wait <= MAX_WIRE_DELAY, "{s:?}");
+            }
+        }
+        // Well-formed dates at random instants, past and future, around `now`.
+        for _ in 0..5_000 {
+            let secs = rng.u64(0..253_402_300_799);
+            let at = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+            let text = httpdate::fmt_http_date(at);
+            match parse_retry_after(&text, now) {
+                Some(wait) => assert!(at > now && wait <= MAX_WIRE_DELAY, "{text}"),
+                None => assert!(at <= now, "{text}"),
+            }
+        }
     }
 }

@@ -5,6 +5,12 @@
 //! credentials → rate limiter → send (with a timeout) → classify the response → retry policy.
 //! Adapters never write retry loops, sleeps or auth headers.
 //!
+//! A call never waits longer than its [`RetryPolicy`] allows: retry delays and waits for a
+//! rate-limit permit both count against `max_elapsed`, and no single wait exceeds
+//! `max_retry_after`. A longer wait (a far-future `Retry-After`) is returned at once as
+//! [`ErrorKind::RateLimited`] with the real remaining wait, for the caller or the outbox to
+//! schedule.
+//!
 //! Rules the client enforces: `https` only, except loopback hosts; absolute URLs (a vendor's
 //! next-page link) only on the base URL's origin; response bodies bounded in size before they are
 //! buffered; the vendor's correlation id kept in errors and logs; no URL, query string or body in
@@ -318,6 +324,16 @@ impl ErrorResponse<'_> {
 pub trait ErrorParser: Send + Sync + fmt::Debug {
     /// The error for a non-success response.
     fn parse_error(&self, response: &ErrorResponse<'_>) -> Error;
+
+    /// The error for a non-success response to a request that drew from `bucket` — what the
+    /// transport calls. The bucket is the route as the adapter named it: some vendors' bodies
+    /// do not say which limit a 429 hit (HubSpot's search 429 names no policy), and only the
+    /// route tells a search limit from a record read's. Defaults to
+    /// [`ErrorParser::parse_error`].
+    fn parse_error_for_bucket(&self, bucket: Bucket, response: &ErrorResponse<'_>) -> Error {
+        let _ = bucket;
+        self.parse_error(response)
+    }
 }
 
 /// Maps statuses to kinds and keeps the body snippet; for servers whose error bodies say nothing
@@ -531,6 +547,9 @@ enum Attempt {
     Done(Response),
     /// The error, and the credential the attempt used (for a 401's invalidation).
     Failed(Error, Option<Credential>),
+    /// The rate limiter gave no permit within what the call may still wait; nothing was sent.
+    /// Never retried: a retry would have to wait longer than the limiter just refused to.
+    NoPermit(Error),
 }
 
 impl HttpClient {
@@ -571,15 +590,28 @@ impl HttpClient {
 
     async fn send_inner(&self, request: Request) -> Result<Response> {
         let url = self.url_for(&request)?;
-        let started = Instant::now();
+        // Tokio's clock, so that the call's budget and the limiter's waits are measured on the
+        // same clock (and tests with paused time see both).
+        let started = tokio::time::Instant::now();
         let mut attempts = 0u32;
         let mut replayed_after_401 = false;
         loop {
             attempts += 1;
-            let outcome = self.attempt(&request, &url, attempts).await;
+            let outcome = self.attempt(&request, &url, attempts, started).await;
             let span = tracing::Span::current();
             span.record("attempts", attempts);
             let (err, used) = match outcome {
+                Attempt::NoPermit(err) => {
+                    crate::telemetry::attempt_failed(&self.inner.vendor, &err);
+                    tracing::debug!(
+                        kind = err.kind().name(),
+                        "no rate-limit permit within the call's allowance; giving up"
+                    );
+                    // This attempt sent nothing, so it does not count.
+                    return Err(err
+                        .with_attempts(attempts - 1)
+                        .with_operation(request.operation.clone()));
+                }
                 Attempt::Done(resp) => {
                     span.record("status", resp.status.as_u16());
                     if let Some(id) = &resp.correlation_id {
@@ -671,13 +703,33 @@ impl HttpClient {
         Ok(url)
     }
 
-    async fn attempt(&self, request: &Request, url: &Url, attempt: u32) -> Attempt {
+    /// How long the call that started at `started` may still wait for a rate-limit permit.
+    ///
+    /// Waits for a permit count against the call's total budget
+    /// ([`RetryPolicy::max_elapsed`]) like retry delays do, and no single wait exceeds
+    /// [`RetryPolicy::max_retry_after`]: a bucket paused for longer (a far-future `Retry-After`)
+    /// fails the call at once with the real remaining wait instead of freezing it, and every
+    /// other call on the client fails just as fast until the pause ends.
+    fn permit_allowance(&self, started: tokio::time::Instant) -> Duration {
+        let policy = &self.inner.retry;
+        let left = policy.max_elapsed.saturating_sub(started.elapsed());
+        left.min(policy.max_retry_after)
+    }
+
+    async fn attempt(
+        &self,
+        request: &Request,
+        url: &Url,
+        attempt: u32,
+        started: tokio::time::Instant,
+    ) -> Attempt {
         let credential = match self.inner.credentials.credential().await {
             Ok(c) => c,
             Err(e) => return Attempt::Failed(e, None),
         };
-        if let Err(e) = self.inner.limiter.acquire(request.bucket).await {
-            return Attempt::Failed(e, None);
+        let allowance = self.permit_allowance(started);
+        if let Err(e) = self.inner.limiter.acquire(request.bucket, allowance).await {
+            return Attempt::NoPermit(e);
         }
         let builder = match self.build(request, url.clone(), &credential) {
             Ok(b) => b,
@@ -731,7 +783,10 @@ impl HttpClient {
             body: &body,
             correlation_id: correlation_id.as_deref(),
         };
-        let mut err = self.inner.error_parser.parse_error(&failed);
+        let mut err = self
+            .inner
+            .error_parser
+            .parse_error_for_bucket(request.bucket, &failed);
         // `Retry-After` is honoured on every failure (RFC 9110 §10.2.3 names 503 as well as
         // 429), whatever the vendor's parser made of the body.
         if err.retry_after().is_none()

@@ -413,3 +413,156 @@ fn calls_retries_and_limit_hits_are_counted_without_ids_in_labels() {
     );
     assert!(counts.keys().all(|k| !k.contains("t-42")));
 }
+
+/// Issue 12, item 1: a far-future `Retry-After` must not freeze the client. Tests run on paused
+/// tokio time, so any wait the client makes shows up as elapsed test time (auto-advanced, not
+/// slept), and are counted in requests the server saw — never in wall-clock time.
+mod item1_permit_waits_are_bounded {
+    use std::num::NonZeroU32;
+
+    use super::*;
+    use crate::limits::{BucketConfig, PacingLimiter};
+
+    /// Keeps tokio from auto-advancing paused time while a request is on the wire (a running
+    /// blocking task inhibits it), so that the client's own timeouts cannot fire while the
+    /// loopback server answers. Dropping it lets time auto-advance again.
+    struct HoldClock(Option<std::sync::mpsc::Sender<()>>);
+
+    impl HoldClock {
+        fn new() -> Self {
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            tokio::task::spawn_blocking(move || {
+                let _ = rx.recv();
+            });
+            Self(Some(tx))
+        }
+    }
+
+    impl Drop for HoldClock {
+        fn drop(&mut self) {
+            self.0.take();
+        }
+    }
+
+    fn paced_client(server: &MockServer, retry: RetryPolicy) -> HttpClient {
+        let limiter = PacingLimiter::new([BucketConfig::new(
+            "general",
+            NonZeroU32::new(100).unwrap(),
+            Duration::from_secs(10),
+        )]);
+        HttpClientBuilder::new("test", format!("{}/api", server.uri()))
+            .with_retry(retry)
+            .with_limiter(Arc::new(limiter))
+            .build()
+            .unwrap()
+    }
+
+    fn get() -> Request {
+        Request::get("/x", "x.get").bucket("general")
+    }
+
+    fn wait_of(err: &Error) -> Duration {
+        match err.kind() {
+            ErrorKind::RateLimited {
+                retry_after: Some(wait),
+                ..
+            } => *wait,
+            other => panic!("expected RateLimited with a wait, got {other:?}: {err}"),
+        }
+    }
+
+    async fn mount_429_once_then_ok(server: &MockServer, retry_after: &str) {
+        Mock::given(path("/api/x"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", retry_after))
+            .up_to_n_times(1)
+            .mount(server)
+            .await;
+        Mock::given(path("/api/x"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+            .mount(server)
+            .await;
+    }
+
+    async fn requests_seen(server: &MockServer) -> usize {
+        server.received_requests().await.unwrap().len()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn item1_a_far_future_retry_after_fails_every_call_at_once_never_hangs() {
+        let server = MockServer::start().await;
+        mount_429_once_then_ok(&server, "3600").await;
+        let c = paced_client(&server, RetryPolicy::default());
+        let start = tokio::time::Instant::now();
+
+        let first = {
+            let _clock = HoldClock::new();
+            c.send(get()).await.unwrap_err()
+        };
+        assert_eq!(wait_of(&first), Duration::from_secs(3600));
+        assert_eq!(first.attempts(), 1);
+
+        // Time may auto-advance again: a client that waited for the pause would show an hour
+        // of elapsed test time here, and a second request.
+        let second = c.send(get()).await.unwrap_err();
+        assert_eq!(wait_of(&second), Duration::from_secs(3600));
+        assert_eq!(second.attempts(), 0, "nothing was sent");
+        let many = futures::future::join_all((0..5).map(|_| c.send(get()))).await;
+        for r in many {
+            let err = r.unwrap_err();
+            assert_eq!(wait_of(&err), Duration::from_secs(3600));
+            assert!(err.certainly_not_processed());
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO, "no call waited");
+        assert_eq!(requests_seen(&server).await, 1);
+
+        // Once the pause is over, the same client is served.
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        let _clock = HoldClock::new();
+        c.send(get()).await.unwrap();
+        assert_eq!(requests_seen(&server).await, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn item1_permit_waits_count_against_the_call_budget() {
+        let server = MockServer::start().await;
+        // 50 s is under the 60 s cap, but more than the 20 s this connection allows a call.
+        mount_429_once_then_ok(&server, "50").await;
+        let retry = RetryPolicy {
+            max_elapsed: Duration::from_secs(20),
+            ..RetryPolicy::default()
+        };
+        let c = paced_client(&server, retry);
+        let start = tokio::time::Instant::now();
+        let first = {
+            let _clock = HoldClock::new();
+            c.send(get()).await.unwrap_err()
+        };
+        assert_eq!(wait_of(&first), Duration::from_secs(50));
+        let second = c.send(get()).await.unwrap_err();
+        assert_eq!(wait_of(&second), Duration::from_secs(50));
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(requests_seen(&server).await, 1);
+        // Ten seconds later the rest of the pause (40 s) is still more than the call may wait.
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let third = c.send(get()).await.unwrap_err();
+        assert_eq!(wait_of(&third), Duration::from_secs(40));
+        assert_eq!(requests_seen(&server).await, 1);
+    }
+
+    /// Issue 12, item 2 through the transport: the header that used to overflow the pacing
+    /// pause gives a saturated wait, and no panic.
+    #[tokio::test(start_paused = true)]
+    async fn item2_a_huge_retry_after_through_the_client_saturates() {
+        let server = MockServer::start().await;
+        mount_429_once_then_ok(&server, "18446744073709551615").await;
+        let c = paced_client(&server, RetryPolicy::default());
+        let first = {
+            let _clock = HoldClock::new();
+            c.send(get()).await.unwrap_err()
+        };
+        assert_eq!(wait_of(&first), crate::retry::MAX_WIRE_DELAY);
+        let second = c.send(get()).await.unwrap_err();
+        assert_eq!(wait_of(&second), crate::retry::MAX_WIRE_DELAY);
+        assert_eq!(requests_seen(&server).await, 1);
+    }
+}
