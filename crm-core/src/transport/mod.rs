@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use url::Url;
 
-pub use decode::decode_json;
+pub use decode::{decode_json, decode_value};
 pub use url_policy::{check_scheme, encode_segment, is_loopback, parse_base_url, same_origin};
 
 use crate::credential::{Credential, CredentialProvider, StaticCredential};
