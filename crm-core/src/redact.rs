@@ -393,13 +393,31 @@ fn secrets(text: &str) -> String {
                 continue;
             }
         }
-        if is_secret_key(&normalise_key(&word))
-            && let Some((value_start, value_end)) = assigned_value(&chars, end)
-        {
-            out.extend(chars.get(end..value_start).unwrap_or_default());
-            out.push_str(SECRET);
-            i = value_end;
-            continue;
+        if is_secret_key(&normalise_key(&word)) {
+            if let Some((value_start, value_end)) = assigned_value(&chars, end) {
+                out.extend(chars.get(end..value_start).unwrap_or_default());
+                out.push_str(SECRET);
+                i = value_end;
+                continue;
+            }
+            // Prose naming the secret: `refresh token rt-1x2y3z is revoked`. The next word is
+            // taken when it looks like a credential (6+ token characters with a digit), so
+            // `token has expired` stays.
+            let mut j = end;
+            while at(j).is_some_and(|c| c == ' ' || c == '\t') {
+                j += 1;
+            }
+            let mut k = j;
+            while at(k).is_some_and(in_token) {
+                k += 1;
+            }
+            let next = chars.get(j..k).unwrap_or_default();
+            if j > end && next.len() >= 6 && next.iter().any(char::is_ascii_digit) {
+                out.extend(chars.get(end..j).unwrap_or_default());
+                out.push_str(SECRET);
+                i = k;
+                continue;
+            }
         }
         i = end;
     }
@@ -691,14 +709,20 @@ mod tests {
             ("Authorization: Bearer abc.def", "abc.def"),
             ("Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpw"),
             ("password: hunter2", "hunter2"),
+            ("refresh token rt-1x2y3z is revoked", "rt-1x2y3z"),
             (jwt, "eyJ"),
             ("00D5g000004Fxyz!AQ4AQBcdefGHIJKlmnop.qrstuv", "AQ4AQ"),
         ] {
             let out = redact(text);
             assert!(!out.contains(secret), "{text} -> {out}");
         }
-        let plain = "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY";
-        assert_eq!(redact(plain), plain);
+        for plain in [
+            "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY",
+            "the refresh token has expired",
+            "Session expired or invalid",
+        ] {
+            assert_eq!(redact(plain), plain);
+        }
     }
 
     #[test]
