@@ -580,6 +580,33 @@ mod tests {
     }
 
     #[test]
+    fn debug_withholds_vendor_text_and_the_accessor_redacts_it() {
+        let mut vendor = VendorError::with_status(422);
+        vendor.code = Some("INVALID_EMAIL".into());
+        vendor.set_message(Some("jane@example.com is not valid".into()));
+        vendor.set_body(Some(
+            br#"{"email":"jane@example.com","refresh_token":"rt-9"}"#,
+        ));
+        let err = Error::new(ErrorKind::Validation { fields: vec![] }, "rejected")
+            .with_vendor(vendor)
+            .with_source(std::io::Error::other("near jane@example.com"));
+        let shown = format!("{err} {err:?}");
+        assert!(
+            !shown.contains("jane") && !shown.contains("rt-9"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("INVALID_EMAIL") && shown.contains("withheld"),
+            "{shown}"
+        );
+        let text = err.vendor_text_redacted().unwrap();
+        assert_eq!(
+            text,
+            "message: [email] is not valid\nbody: {\"email\":\"[value]\",\"refresh_token\":\"[secret]\"}"
+        );
+    }
+
+    #[test]
     fn retryable_kinds() {
         let limited = Error::new(
             ErrorKind::RateLimited {
