@@ -1,14 +1,22 @@
 //! The one error type every crm-connect operation returns.
 //!
 //! Callers branch on [`Error::kind`] and ask [`Error::is_retryable`]; operators read the
-//! vendor's code, message, HTTP status and correlation id from [`Error::vendor`]. Messages never
-//! carry personal values: adapters name fields, not their contents.
+//! vendor's code, HTTP status and correlation id from [`Error::vendor`]. Messages never carry
+//! personal values: adapters name fields, not their contents.
+//!
+//! `Display` and `Debug` print the kind, the operation, the vendor's code, the field names, the
+//! status and the correlation id, never what the vendor wrote: CRMs echo submitted values (an
+//! email in a 422, a whole record in a 500, a token in a broken OAuth answer). The vendor's own
+//! text is kept, and handed out only on request and redacted
+//! ([`VendorError::redacted_message`], [`VendorError::redacted_body`],
+//! [`Error::vendor_text_redacted`]; see [`crate::redact`]).
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::model::RecordId;
+use crate::redact;
 
 /// A `Result` whose error is [`crate::Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -30,7 +38,10 @@ pub enum LimitScope {
 }
 
 /// One field a vendor rejected, by name (never by value).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` passes the name and the code through the redactor, so that a vendor that puts a
+/// value where a field name belongs cannot push it into a log line.
+#[derive(Clone, PartialEq, Eq)]
 pub struct FieldError {
     /// The field's name as the caller knows it (common name where the adapter could map it back,
     /// the vendor's name otherwise).
@@ -46,6 +57,15 @@ impl FieldError {
             field: field.into(),
             code,
         }
+    }
+}
+
+impl fmt::Debug for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FieldError")
+            .field("field", &redact::patterns(&self.field))
+            .field("code", &self.code.as_deref().map(redact::patterns))
+            .finish()
     }
 }
 
@@ -135,24 +155,37 @@ impl ErrorKind {
 }
 
 /// What the vendor said about a failed call.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// The status, the vendor's code and the correlation id are plain fields. The vendor's message
+/// and the start of the body are private: they can repeat what was sent (an email address, a
+/// whole record, a token), so they are read only through [`VendorError::redacted_message`] and
+/// [`VendorError::redacted_body`], and `Debug` shows only whether they are there.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct VendorError {
     /// HTTP status of the response.
     pub status: Option<u16>,
     /// The vendor's error code or category (`VALIDATION_ERROR`, `INVALID_SESSION_ID`, ...).
     pub code: Option<String>,
-    /// The vendor's message. Adapters must not copy personal values into it.
-    pub message: Option<String>,
     /// The vendor's correlation or request id, for a support ticket with the vendor.
     pub correlation_id: Option<String>,
+    /// The vendor's message, as sent.
+    pub(crate) message: Option<String>,
     /// The start of the response body (capped, see [`VendorError::BODY_SNIPPET_MAX`]), for
     /// bodies that could not be parsed.
-    pub body_snippet: Option<String>,
+    pub(crate) body_snippet: Option<String>,
 }
 
 impl VendorError {
-    /// The most bytes of a response body kept in [`VendorError::body_snippet`].
+    /// The most bytes of a response body kept as the body snippet.
     pub const BODY_SNIPPET_MAX: usize = 4096;
+
+    /// Details of a response with this HTTP status.
+    pub fn with_status(status: u16) -> Self {
+        Self {
+            status: Some(status),
+            ..Self::default()
+        }
+    }
 
     /// Keeps at most [`Self::BODY_SNIPPET_MAX`] bytes of `body`, cut on a character boundary.
     pub fn snippet(body: &[u8]) -> String {
@@ -163,6 +196,76 @@ impl VendorError {
         }
         text.get(..end).unwrap_or_default().to_owned()
     }
+
+    /// Sets the vendor's message (`None` removes it). It is kept as sent and read back only
+    /// redacted.
+    pub fn set_message(&mut self, message: Option<String>) {
+        self.message = message;
+    }
+
+    /// Keeps the start of `body` (see [`VendorError::snippet`]), or drops it with `None`: an
+    /// adapter that parsed the body drops it, so that nothing but the parsed parts is kept.
+    pub fn set_body(&mut self, body: Option<&[u8]>) {
+        self.body_snippet = body.map(Self::snippet);
+    }
+
+    /// Sets the correlation id.
+    pub fn set_correlation_id(&mut self, id: Option<String>) {
+        self.correlation_id = id;
+    }
+
+    /// Whether the vendor sent a message.
+    pub fn has_message(&self) -> bool {
+        self.message.is_some()
+    }
+
+    /// Whether the start of the body is kept.
+    pub fn has_body(&self) -> bool {
+        self.body_snippet.is_some()
+    }
+
+    /// The vendor's message with emails, phone numbers, tokens and secrets replaced
+    /// (`[email]`, `[phone]`, `[token]`, `[secret]`; see [`crate::redact`]). For an operator's
+    /// eyes: it may still hold a name the redactor cannot recognise in free text, so do not send
+    /// it to end users.
+    pub fn redacted_message(&self) -> Option<String> {
+        self.message.as_deref().map(redact::redact)
+    }
+
+    /// The start of the response body, redacted: in JSON, the keys and the words about the
+    /// error stay and every other value becomes `[value]` (`[secret]` under secret keys); in
+    /// other text, emails, phone numbers, tokens and secrets are replaced (see
+    /// [`crate::redact`]).
+    pub fn redacted_body(&self) -> Option<String> {
+        self.body_snippet.as_deref().map(redact::redact)
+    }
+}
+
+impl fmt::Debug for VendorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VendorError")
+            .field("status", &self.status)
+            .field("code", &self.code.as_deref().map(redact::patterns))
+            .field(
+                "correlation_id",
+                &self.correlation_id.as_deref().map(redact::identifier),
+            )
+            .field("message", &Withheld(self.message.as_deref()))
+            .field("body", &Withheld(self.body_snippet.as_deref()))
+            .finish()
+    }
+}
+
+/// Shows that a text is there and how long it is, never what it says.
+struct Withheld<'a>(Option<&'a str>);
+
+impl fmt::Debug for Withheld<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("None"),
+            Some(text) => write!(f, "<withheld, {} bytes>", text.len()),
+        }
+    }
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -171,8 +274,9 @@ type SharedSource = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The error of every crm-connect operation.
 ///
-/// `Display` prints one line: operation, kind, message and the vendor's status and code. The
-/// vendor details, the attempt count and the source stay available through accessors.
+/// `Display` prints one line: operation, kind, message, field names, and the vendor's status,
+/// code and correlation id. `Debug` adds the attempt count, waits and the source (redacted).
+/// Neither prints what the vendor wrote; [`Error::vendor_text_redacted`] does, redacted.
 ///
 /// Cloning is cheap and keeps everything, the source included.
 #[derive(Clone)]
@@ -320,6 +424,21 @@ impl Error {
         self.inner.vendor.as_ref()
     }
 
+    /// What the vendor wrote (its message, then the start of the body), redacted (see
+    /// [`VendorError::redacted_message`] and [`VendorError::redacted_body`]). The one way to
+    /// read vendor text from an error: `Display` and `Debug` never show it.
+    pub fn vendor_text_redacted(&self) -> Option<String> {
+        let vendor = self.inner.vendor.as_ref()?;
+        let parts: Vec<String> = [
+            vendor.redacted_message().map(|m| format!("message: {m}")),
+            vendor.redacted_body().map(|b| format!("body: {b}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!parts.is_empty()).then(|| parts.join("\n"))
+    }
+
     /// The HTTP status of the vendor response, if any.
     pub fn status(&self) -> Option<u16> {
         self.inner.vendor.as_ref().and_then(|v| v.status)
@@ -377,19 +496,19 @@ impl fmt::Display for Error {
         if let ErrorKind::Validation { fields } = &self.inner.kind
             && !fields.is_empty()
         {
-            let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+            let names: Vec<String> = fields.iter().map(|f| redact::patterns(&f.field)).collect();
             write!(f, " (fields: {})", names.join(", "))?;
         }
         if let Some(v) = &self.inner.vendor {
             if let Some(status) = v.status {
                 write!(f, " [HTTP {status}")?;
                 if let Some(code) = &v.code {
-                    write!(f, " {code}")?;
+                    write!(f, " {}", redact::patterns(code))?;
                 }
                 write!(f, "]")?;
             }
             if let Some(id) = &v.correlation_id {
-                write!(f, " [correlation id {id}]")?;
+                write!(f, " [correlation id {}]", redact::identifier(id))?;
             }
         }
         if self.inner.attempts > 1 {
@@ -409,7 +528,15 @@ impl fmt::Debug for Error {
             .field("attempts", &self.inner.attempts)
             .field("retry_after", &self.inner.retry_after)
             .field("not_processed", &self.inner.not_processed)
-            .field("source", &self.inner.source)
+            // A source's own text is redacted: a library error can quote what it was parsing.
+            .field(
+                "source",
+                &self
+                    .inner
+                    .source
+                    .as_ref()
+                    .map(|e| redact::patterns(&e.to_string())),
+            )
             .finish()
     }
 }
@@ -450,6 +577,33 @@ mod tests {
              [HTTP 400 VALIDATION_ERROR] [correlation id abc-123]"
         );
         assert!(!text.contains('\n'));
+    }
+
+    #[test]
+    fn debug_withholds_vendor_text_and_the_accessor_redacts_it() {
+        let mut vendor = VendorError::with_status(422);
+        vendor.code = Some("INVALID_EMAIL".into());
+        vendor.set_message(Some("jane@example.com is not valid".into()));
+        vendor.set_body(Some(
+            br#"{"email":"jane@example.com","refresh_token":"rt-9"}"#,
+        ));
+        let err = Error::new(ErrorKind::Validation { fields: vec![] }, "rejected")
+            .with_vendor(vendor)
+            .with_source(std::io::Error::other("near jane@example.com"));
+        let shown = format!("{err} {err:?}");
+        assert!(
+            !shown.contains("jane") && !shown.contains("rt-9"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("INVALID_EMAIL") && shown.contains("withheld"),
+            "{shown}"
+        );
+        let text = err.vendor_text_redacted().unwrap();
+        assert_eq!(
+            text,
+            "message: [email] is not valid\nbody: {\"email\":\"[value]\",\"refresh_token\":\"[secret]\"}"
+        );
     }
 
     #[test]

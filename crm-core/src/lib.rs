@@ -27,6 +27,7 @@
 //! - [`raw`]: helpers for adapter authors (paging into streams, batch chunks).
 //! - [`outbox`]: the durable outbox for conversation writes.
 //! - [`audit`]: the audit trail of writes; [`telemetry`]: the metrics emitted.
+//! - [`redact`]: the one redactor for vendor text an operator asks to see.
 
 pub mod api;
 pub mod audit;
@@ -38,6 +39,7 @@ pub mod mapping;
 pub mod model;
 pub mod outbox;
 pub mod raw;
+pub mod redact;
 pub mod retry;
 pub mod telemetry;
 pub mod transport;

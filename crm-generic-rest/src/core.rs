@@ -360,7 +360,7 @@ impl ErrorParser for SpecErrorParser {
             }
         };
         vendor.code = text_at(&self.errors.code_pointer);
-        vendor.message = text_at(&self.errors.message_pointer);
+        vendor.set_message(text_at(&self.errors.message_pointer));
         let fields = self.fields(body.as_ref());
         let existing_id =
             text_at(&self.errors.existing_id_pointer).and_then(|s| RecordId::new(s).ok());
@@ -506,8 +506,7 @@ mod tests {
         assert!(
             e.vendor()
                 .unwrap()
-                .body_snippet
-                .as_deref()
+                .redacted_body()
                 .unwrap()
                 .contains("Bad gateway")
         );
@@ -524,9 +523,11 @@ mod tests {
             HeaderMap::new(),
         );
         assert!(!e.to_string().contains("jane"), "{e}");
+        // Kept, but read back only redacted.
         assert_eq!(
-            e.vendor().unwrap().message.as_deref(),
-            Some("jane@@x is not an email")
+            e.vendor().unwrap().redacted_message().as_deref(),
+            Some("[email] is not an email")
         );
+        assert!(!format!("{e:?}").contains("jane"), "{e:?}");
     }
 }

@@ -753,7 +753,7 @@ impl HubSpotErrorParser {
             return refused_unprocessed(status, err, r.retry_after());
         };
         let mut vendor = r.vendor();
-        vendor.body_snippet = None;
+        vendor.set_body(None);
         classify(status, route, &body, r.retry_after(), vendor)
     }
 }
@@ -792,9 +792,8 @@ fn classify(
     let error_type = str_at(body, "errorType");
     let policy = str_at(body, "policyName");
     let oauth_status = str_at(body, "status").filter(|s| *s != "error");
-    vendor.message = str_at(body, "message")
-        .or_else(|| str_at(body, "error_description"))
-        .map(str::to_owned);
+    let vendor_message = str_at(body, "message").or_else(|| str_at(body, "error_description"));
+    vendor.set_message(vendor_message.map(str::to_owned));
     vendor.code = policy
         .or(category)
         .or(error_type)
@@ -804,7 +803,7 @@ fn classify(
     if vendor.correlation_id.is_none() {
         vendor.correlation_id = str_at(body, "correlationId").map(str::to_owned);
     }
-    let message = vendor.message.clone().unwrap_or_default();
+    let message = vendor_message.unwrap_or_default().to_owned();
     let (kind, what) = match status {
         429 => rate_limited(route, body, retry_after),
         423 => (
@@ -893,11 +892,8 @@ pub(crate) fn item_error(item: &Value, correlation_id: Option<&str>) -> Error {
         Some("INVALID_AUTHENTICATION" | "EXPIRED_AUTHENTICATION") => 401,
         _ => 500,
     };
-    let vendor = VendorError {
-        status: Some(207),
-        correlation_id: correlation_id.map(str::to_owned),
-        ..VendorError::default()
-    };
+    let mut vendor = VendorError::with_status(207);
+    vendor.set_correlation_id(correlation_id.map(str::to_owned));
     // Batch endpoints are not search endpoints.
     classify(status, Route::Other, item, None, vendor)
 }
@@ -1181,7 +1177,7 @@ mod tests {
             r#"{"status":"error","message":"Property values were not valid: [{\"isValid\":false,\"message\":\"Email address jane@@x is invalid\",\"error\":\"INVALID_EMAIL\",\"name\":\"email\"}]","category":"VALIDATION_ERROR"}"#,
         );
         assert!(!e.to_string().contains("jane"), "{e}");
-        assert!(e.vendor().unwrap().body_snippet.is_none());
+        assert!(!e.vendor().unwrap().has_body());
         assert_eq!(
             e.kind(),
             &ErrorKind::Validation {
@@ -1189,7 +1185,7 @@ mod tests {
             }
         );
         let html = parse(502, "<html>oops</html>");
-        assert!(html.vendor().unwrap().body_snippet.is_some());
+        assert!(html.vendor().unwrap().has_body());
     }
 
     #[test]

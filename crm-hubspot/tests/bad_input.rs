@@ -265,8 +265,7 @@ async fn an_html_502_is_unavailable_and_keeps_the_page() {
     assert!(
         err.vendor()
             .unwrap()
-            .body_snippet
-            .as_deref()
+            .redacted_body()
             .unwrap()
             .contains("502 Bad Gateway")
     );

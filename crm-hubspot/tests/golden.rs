@@ -107,7 +107,7 @@ fn every_recorded_error_body_parses_into_its_kind() {
                 .get("x-hubspot-correlation-id")
                 .map(|v| v.to_str().unwrap())
         );
-        assert!(err.vendor().unwrap().message.is_some(), "{what}");
+        assert!(err.vendor().unwrap().has_message(), "{what}");
         assert!(!err.message().contains("mailinator"), "{what}: {err}");
         checked += 1;
     }

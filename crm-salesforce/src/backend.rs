@@ -1509,9 +1509,11 @@ impl Activities for SObjectFamily<Activity> {
             if !r.ok() {
                 return Err(r.error(operation));
             }
-            let page: lister::QueryPage = serde_json::from_value(r.body.clone()).map_err(|e| {
-                Error::decode(format!("a query result: {e}")).with_operation(operation)
-            })?;
+            let page: lister::QueryPage = crm_core::transport::decode_value(r.body.clone())
+                .map_err(|e| {
+                    Error::decode(format!("a query result: {}", e.message()))
+                        .with_operation(operation)
+                })?;
             all.extend(lister::records::<Activity>(
                 &self.core, s, &page, operation,
             )?);

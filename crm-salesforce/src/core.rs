@@ -871,7 +871,7 @@ pub(crate) fn error_from(errors: &[SfError], status: u16, mut vendor: VendorErro
     vendor.code = first.code;
     // The vendor's message may repeat submitted values (`invalid email address: jane@@x`): it
     // stays in `vendor.message`; the error's own message names only the status and code.
-    vendor.message = first.message;
+    vendor.set_message(first.message);
     let what = if code.is_empty() {
         format!("Salesforce refused the request with HTTP {status}")
     } else {
@@ -1051,9 +1051,11 @@ mod tests {
             r#"[{"message":"Email: invalid email address: jane@@x","errorCode":"INVALID_EMAIL_ADDRESS","fields":["Email"]}]"#,
         );
         assert!(!e.to_string().contains("jane"), "{e}");
+        // Kept, but read back only redacted.
         assert_eq!(
-            e.vendor().unwrap().message.as_deref(),
-            Some("Email: invalid email address: jane@@x")
+            e.vendor().unwrap().redacted_message().as_deref(),
+            Some("Email: invalid email address: [email]")
         );
+        assert!(!format!("{e:?}").contains("jane"), "{e:?}");
     }
 }

@@ -198,9 +198,9 @@ impl ErrorParser for OAuthErrorParser {
         .ok();
         let mut vendor = response.vendor();
         // The body of a token error never holds a secret, but the request did; keep no snippet.
-        vendor.body_snippet = None;
+        vendor.set_body(None);
         let code = body.as_ref().and_then(|b| b.error.clone());
-        vendor.message = body.and_then(|b| b.error_description);
+        vendor.set_message(body.and_then(|b| b.error_description));
         vendor.code = code.clone();
         let kind = match (response.status.as_u16(), code.as_deref()) {
             (_, Some("invalid_grant" | "invalid_client" | "invalid_client_id")) => {
@@ -408,10 +408,7 @@ impl SalesforceCredentials {
                 "the token response has no instance_url, so the org's API host is unknown",
             )
             .with_operation("salesforce.token")
-            .with_vendor(VendorError {
-                status: Some(resp.status.as_u16()),
-                ..VendorError::default()
-            })
+            .with_vendor(VendorError::with_status(resp.status.as_u16()))
         })?;
         // The instance must be https (or loopback): a token response cannot send the bearer
         // token to a plain-http host.

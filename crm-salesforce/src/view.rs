@@ -59,8 +59,10 @@ fn page(r: &SubResponse, operation: &str) -> Result<QueryPage> {
     if !r.ok() {
         return Err(r.error(operation));
     }
-    serde_json::from_value(r.body.clone())
-        .map_err(|e| Error::decode(format!("a query result: {e}")).with_operation(operation))
+    // The decode error names the path and type, never a value of the result.
+    crm_core::transport::decode_value(r.body.clone()).map_err(|e| {
+        Error::decode(format!("a query result: {}", e.message())).with_operation(operation)
+    })
 }
 
 /// Reference ids of the opportunity queries, one per link.

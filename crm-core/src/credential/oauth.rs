@@ -268,9 +268,14 @@ impl ErrorParser for OAuthErrors {
                 ErrorKind::Unauthorized,
                 "the token endpoint rejected the client id or secret: check the connection's OAuth client",
             ),
+            // The code is the vendor's word for the problem; the redactor guards against a
+            // server that puts anything else there.
             Some(other) => Error::new(
                 r.default_kind(),
-                format!("the token endpoint refused the grant ({other})"),
+                format!(
+                    "the token endpoint refused the grant ({})",
+                    crate::redact::redact(other)
+                ),
             ),
             None => Error::new(
                 r.default_kind(),

@@ -186,19 +186,26 @@ impl Default for Region {
 
 impl Phone {
     /// Parses a caller-given number. A number with `+` is read as international; one without is
-    /// read in `region`. Fails when the result is not a valid number; the error never repeats
-    /// the number.
+    /// read in `region`. Any *possible* number is accepted (right country code, right length),
+    /// also one in a range the numbering plan does not list (test numbers such as
+    /// `+1 555-000-0004`, new ranges); fails only for text that cannot be a phone number. The
+    /// error never repeats the number.
     pub fn parse(text: &str, region: Region) -> Result<Self> {
-        let e164 = to_e164(text, region)
-            .ok_or_else(|| Error::invalid_input("not a valid phone number"))?;
+        let e164 = to_e164(text, region).ok_or_else(|| {
+            Error::invalid_input(
+                "not a phone number: the country code or the number of digits is wrong",
+            )
+        })?;
         Ok(Self {
             raw: Personal::new(text.trim().to_owned()),
             e164: Some(Personal::new(e164)),
         })
     }
 
-    /// Takes a number as a vendor stored it: kept as is, with its E.164 form when it parses in
-    /// `region`. Never fails, so that a record with an odd phone stays readable.
+    /// Takes a number as a vendor stored it: kept as is, with its E.164 form when it is a
+    /// possible number in `region` (the same check as [`Phone::parse`], so a stored number and a
+    /// caller's compare in one form). Never fails, so that a record with an odd phone stays
+    /// readable.
     pub fn from_vendor(text: &str, region: Region) -> Self {
         Self {
             raw: Personal::new(text.trim().to_owned()),
@@ -241,16 +248,74 @@ impl fmt::Debug for Phone {
     }
 }
 
+/// The E.164 form of a number that can be a phone number, or `None` for text that cannot.
+///
+/// "Can be" means *possible*, not *valid*: the number parses (in `region` unless it starts
+/// with `+`), its country calling code exists, and its national number has one of the lengths
+/// that country's numbers have. Whether the number sits in a range the numbering plan lists
+/// today (`phonenumber::is_valid`) is not asked: CRMs hold test numbers (`+1 555-000-0004`),
+/// numbers in ranges opened after the metadata was cut, and fictional ones, and a look-up for
+/// such a number must still find the record that holds it. The same check runs on the vendor's
+/// side ([`Phone::from_vendor`]), so a caller's number and a stored one compare in one form.
+///
+/// `phonenumber` 0.3 has no public possible-number check (its `Validation` length check is
+/// private, and `is_viable` only looks at the characters), so the lengths are read from its
+/// metadata: the union of the possible lengths of every number type of the number's region
+/// (the country calling code's main region when the number fits no region's leading digits).
+/// Lengths that are only possible locally (a US number without its area code) do not count:
+/// such a number has no E.164 form.
 fn to_e164(text: &str, region: Region) -> Option<String> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return None;
     }
     let parsed = phonenumber::parse(Some(region.0), trimmed).ok()?;
-    if !phonenumber::is_valid(&parsed) {
+    let national = parsed.national().to_string();
+    let length = u16::try_from(national.len()).ok()?;
+    if !possible_lengths(&parsed).contains(&length) {
         return None;
     }
     Some(parsed.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// The national-number lengths numbers of `number`'s region can have (see [`to_e164`]).
+fn possible_lengths(number: &phonenumber::PhoneNumber) -> Vec<u16> {
+    use phonenumber::metadata::DATABASE;
+    let code = number.code().value();
+    let by_region = number
+        .country()
+        .id()
+        .and_then(|id| DATABASE.by_id(id.as_ref()));
+    let meta = by_region.or_else(|| {
+        let all = DATABASE.by_code(&code)?;
+        all.iter()
+            .find(|m| m.is_main_country_for_code())
+            .or_else(|| all.first())
+            .copied()
+    });
+    let Some(meta) = meta else {
+        return Vec::new();
+    };
+    let d = meta.descriptors();
+    let mut lengths: Vec<u16> = [
+        d.fixed_line(),
+        d.mobile(),
+        d.toll_free(),
+        d.premium_rate(),
+        d.shared_cost(),
+        d.personal_number(),
+        d.voip(),
+        d.pager(),
+        d.uan(),
+        d.voicemail(),
+    ]
+    .into_iter()
+    .flatten()
+    .flat_map(|desc| desc.possible_length().iter().copied())
+    .collect();
+    lengths.sort_unstable();
+    lengths.dedup();
+    lengths
 }
 
 #[cfg(test)]
@@ -307,6 +372,59 @@ mod tests {
         let odd = Phone::from_vendor("call reception", Region::us());
         assert_eq!(odd.e164(), None);
         assert_eq!(odd.for_vendor(), "call reception");
+    }
+
+    #[test]
+    fn phone_lookup_accepts_possible_numbers_item12() {
+        let us = Region::us();
+        let gb = Region::parse("GB").unwrap();
+        // Possible but not valid today: a 555 test number, an unallocated UK range (04...),
+        // Ofcom's drama range.
+        for (text, region, e164) in [
+            ("+1 555-000-0004", us, "+15550000004"),
+            ("555-000-0004", us, "+15550000004"),
+            ("1 (555) 000-0004", us, "+15550000004"),
+            ("+44 4000 000000", us, "+444000000000"),
+            ("04000 000000", gb, "+444000000000"),
+            ("01632 960983", gb, "+441632960983"),
+        ] {
+            let parsed =
+                Phone::parse(text, region).unwrap_or_else(|e| panic!("{text} refused: {e}"));
+            assert_eq!(parsed.e164(), Some(e164), "{text}");
+        }
+        // What cannot be a phone number is still refused, without repeating it.
+        for (text, region) in [
+            ("call reception", us),
+            ("abc", us),
+            ("123", us),
+            ("12", us),
+            // Seven digits are a US number without its area code: no E.164 form.
+            ("555-0100", us),
+            ("+1 555 000 00045", us),
+            ("+999 1234567", us),
+            ("", us),
+        ] {
+            let err = Phone::parse(text, region).unwrap_err();
+            assert_eq!(err.kind(), &crate::ErrorKind::InvalidInput, "{text}");
+            assert!(text.is_empty() || !err.to_string().contains(text), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_stored_possible_number_matches_the_callers_item12() {
+        let caller = Phone::parse("+1 555-000-0004", Region::us()).unwrap();
+        for stored in ["(555) 000-0004", "+15550000004", "555.000.0004"] {
+            let vendor = Phone::from_vendor(stored, Region::us());
+            assert_eq!(vendor.e164(), caller.e164(), "{stored}");
+            assert!(vendor.e164().is_some(), "{stored}");
+        }
+        let uk_caller = Phone::parse("+44 4000 000000", Region::us()).unwrap();
+        let uk_stored = Phone::from_vendor("04000 000000", Region::parse("GB").unwrap());
+        assert_eq!(uk_stored.e164(), uk_caller.e164());
+        assert_eq!(
+            Phone::from_vendor("call reception", Region::us()).e164(),
+            None
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! buffered; the vendor's correlation id kept in errors and logs; no URL, query string or body in
 //! logs (they can hold personal values), only the operation name.
 
+mod decode;
 mod url_policy;
 
 use std::fmt;
@@ -24,13 +25,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use http::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use http::{Method, StatusCode};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use url::Url;
 
+pub use decode::{decode_json, decode_value};
 pub use url_policy::{check_scheme, encode_segment, is_loopback, parse_base_url, same_origin};
 
 use crate::credential::{Credential, CredentialProvider, StaticCredential};
@@ -192,64 +194,6 @@ impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
-}
-
-/// Decodes a JSON body, naming the failing path. Used for success bodies and by adapters that
-/// parse error bodies.
-pub fn decode_json<T: DeserializeOwned>(
-    body: &[u8],
-    headers: &HeaderMap,
-    status: StatusCode,
-    correlation_id: Option<&str>,
-) -> Result<T> {
-    let vendor = || VendorError {
-        status: Some(status.as_u16()),
-        correlation_id: correlation_id.map(str::to_owned),
-        body_snippet: Some(VendorError::snippet(body)),
-        ..VendorError::default()
-    };
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(
-            Error::decode("the response body is empty; expected JSON").with_vendor(vendor())
-        );
-    }
-    if looks_like_html(body, headers) {
-        return Err(
-            Error::decode("the response is an HTML page; expected JSON").with_vendor(vendor())
-        );
-    }
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let what = if inner.is_eof() {
-            "the JSON body is truncated".to_owned()
-        } else if inner.is_syntax() {
-            format!("the body is not valid JSON ({inner})")
-        } else if path == "." {
-            format!("unexpected JSON shape: {inner}")
-        } else {
-            format!("field `{path}`: {inner}")
-        };
-        Error::decode(what).with_vendor(vendor())
-    })?;
-    de.end()
-        .map_err(|_| Error::decode("trailing data after the JSON body").with_vendor(vendor()))?;
-    Ok(value)
-}
-
-fn looks_like_html(body: &[u8], headers: &HeaderMap) -> bool {
-    let ct_html = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.to_ascii_lowercase().contains("text/html"));
-    let start: Vec<u8> = body
-        .iter()
-        .skip_while(|b| b.is_ascii_whitespace())
-        .take(15)
-        .map(u8::to_ascii_lowercase)
-        .collect();
-    ct_html || start.starts_with(b"<!doctype html") || start.starts_with(b"<html")
 }
 
 /// A failed response, as the adapter's [`ErrorParser`] sees it.
