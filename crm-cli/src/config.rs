@@ -162,8 +162,9 @@ impl Connection {
     pub(crate) fn load(path: &Path) -> Result<(Self, PathBuf)> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::config(format!("cannot read `{}`: {e}", path.display())))?;
+        // Never toml's own Display: it quotes the offending line, inline secrets included.
         let conn: Connection = toml::from_str(&text).map_err(|e| {
-            Error::config(format!("{}: {}", path.display(), e.to_string().trim_end()))
+            crm_core::mapping::toml_config_error(&e, &path.display().to_string(), &text)
         })?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok((conn, dir))
@@ -605,7 +606,7 @@ mod tests {
         );
         let err = Connection::load(&p).unwrap_err();
         assert!(err.message().contains("base_ulr"), "{err}");
-        assert!(err.message().contains("line 2"), "{err}");
+        assert!(err.message().contains("u.toml:2:1: base_ulr:"), "{err}");
 
         let p = write(
             dir.path(),
@@ -619,5 +620,34 @@ mod tests {
         let p = write(dir.path(), "v.toml", "vendor = \"zoho\"\n");
         let (conn, d) = Connection::load(&p).unwrap();
         assert!(conn.build(&d).unwrap_err().message().contains("zoho"));
+    }
+
+    #[test]
+    fn malformed_connection_files_name_the_place_and_mask_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (
+                "vendor = \"hubspot\"\n[auth]\nkind = \"bearer\"\ntoken = \"sk-live-SECRET\n",
+                "sk-live-SECRET",
+                "t.toml:4:",
+                "auth.token",
+            ),
+            (
+                "vendor = \"hubspot\"\ntimeout_secs = \"abc\"\n[auth]\nkind = \"bearer\"\ntoken = \"sk-live-SECRET\"\n",
+                "abc",
+                "t.toml:2:16:",
+                "timeout_secs",
+            ),
+        ];
+        for (text, value, place, key) in cases {
+            let p = write(dir.path(), "t.toml", text);
+            let err = Connection::load(&p).unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert_eq!(err.kind(), &crm_core::ErrorKind::Config);
+            assert!(err.message().contains(place), "{err}");
+            assert!(err.message().contains(key), "{err}");
+            assert!(!shown.contains(value), "{shown}");
+            assert!(!shown.contains("SECRET"), "{shown}");
+        }
     }
 }

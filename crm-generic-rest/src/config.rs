@@ -409,8 +409,9 @@ impl Spec {
 
     /// Parses and validates a spec. `origin` (a file name) prefixes every error.
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
+        // Never toml's own Display: it quotes the offending line.
         let spec: Spec = toml::from_str(text)
-            .map_err(|e| Error::config(format!("{origin}: {}", e.to_string().trim_end())))?;
+            .map_err(|e| crm_core::mapping::toml_config_error(&e, origin, text))?;
         spec.validate(origin)?;
         Ok(spec)
     }
@@ -590,7 +591,26 @@ mod tests {
         let e = broken("id_field = \"id\"", "id_field = \"id\"\nid_feild = \"x\"");
         assert!(e.message().contains("acme.toml"), "{}", e.message());
         assert!(e.message().contains("id_feild"), "{}", e.message());
-        assert!(e.message().contains("line"), "{}", e.message());
+        let line = DEFAULT_SPEC
+            .lines()
+            .position(|l| l.starts_with("id_field"))
+            .map(|i| i + 2)
+            .unwrap();
+        assert!(
+            e.message()
+                .starts_with(&format!("acme.toml:{line}:1: id_feild:")),
+            "{}",
+            e.message()
+        );
+
+        // A value of the wrong type is named by its key, never shown.
+        let e = broken("max_page_size = 100", "max_page_size = \"hundred-secret\"");
+        assert!(
+            e.message().contains("paging.max_page_size"),
+            "{}",
+            e.message()
+        );
+        assert!(!e.message().contains("hundred-secret"), "{}", e.message());
 
         let e = broken("path = \"/contacts\"\n", "");
         assert!(e.message().contains("path"), "{}", e.message());
