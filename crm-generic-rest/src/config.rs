@@ -13,6 +13,11 @@ use serde::Deserialize;
 /// The spec shipped with the crate: it describes the embedded sandbox CRM.
 pub const DEFAULT_SPEC: &str = include_str!("../specs/default.toml");
 
+/// The default spec's mapping tables as a mapping file (`mapping.toml`): the generic adapter's
+/// default mapping comes from a connection's spec ([`Spec::default_mapping`]); this is the
+/// default spec's, in the format HubSpot's and Salesforce's defaults ship in.
+pub const DEFAULT_MAPPING: &str = include_str!("../mapping.toml");
+
 /// A parsed and validated spec.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -416,6 +421,15 @@ impl Spec {
         Ok(spec)
     }
 
+    /// The spec's default mapping: the mapping table of each object it declares, by mapping
+    /// target (`contact`, `activity`...). A connection's mapping file is laid over it.
+    pub fn default_mapping(&self) -> BTreeMap<String, ObjectMapping> {
+        ObjectKind::ALL
+            .into_iter()
+            .filter_map(|k| self.object(k).map(|o| (k.as_str().to_owned(), o.mapping())))
+            .collect()
+    }
+
     /// The object spec for a kind, if the spec declares it.
     pub fn object(&self, kind: ObjectKind) -> Option<&ObjectSpec> {
         self.objects.get(kind.as_str())
@@ -579,6 +593,23 @@ mod tests {
         let spec = Spec::default_spec().unwrap();
         assert_eq!(spec.objects.len(), 6);
         assert_eq!(spec.paging.style, PagingStyle::Cursor);
+    }
+
+    #[test]
+    fn the_shipped_mapping_toml_is_the_default_specs_mapping() {
+        let shipped = crm_core::mapping::MappingFile::defaults(
+            DEFAULT_MAPPING,
+            "mapping.toml",
+            crate::MAPPING_TARGETS,
+        )
+        .unwrap();
+        let spec = Spec::default_spec().unwrap().default_mapping();
+        assert_eq!(spec.len(), 6);
+        for (target, mapping) in &spec {
+            let from_file = shipped.get(target).cloned().unwrap_or_default();
+            assert_eq!(&from_file, mapping, "{target}");
+        }
+        assert!(shipped.keys().all(|k| spec.contains_key(k)));
     }
 
     fn broken(from: &str, to: &str) -> Error {

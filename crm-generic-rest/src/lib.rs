@@ -27,6 +27,6 @@ mod lister;
 mod webhook;
 
 pub use backend::{GenericRest, GenericRestBuilder, RestObject, VENDOR};
-pub use config::{DEFAULT_SPEC, Spec};
+pub use config::{DEFAULT_MAPPING, DEFAULT_SPEC, Spec};
 pub use core::MAPPING_TARGETS;
 pub use webhook::GenericWebhook;

@@ -120,9 +120,17 @@ pub struct MappingCheck {
     pub problems: Vec<MappingProblem>,
     /// Dotted key → where the key is written.
     positions: BTreeMap<String, (usize, usize)>,
+    /// Every object table that could be read (those with bad entries without them).
+    tables: BTreeMap<String, ObjectMapping>,
 }
 
 impl MappingCheck {
+    /// Every object table that could be read, those with bad entries without them (for
+    /// further checks in the same run).
+    pub fn tables(&self) -> &BTreeMap<String, ObjectMapping> {
+        &self.tables
+    }
+
     /// Whether any problem is an error.
     pub fn has_errors(&self) -> bool {
         self.problems.iter().any(|p| p.severity == Severity::Error)
@@ -304,6 +312,7 @@ impl MappingFile {
             file: None,
             problems: Vec::new(),
             positions: BTreeMap::new(),
+            tables: BTreeMap::new(),
         };
         if !syntax.is_empty() {
             check.problems = syntax
@@ -375,8 +384,9 @@ impl MappingFile {
                 problems.push((key, format!("[{name}]: {}", issue.message)));
             }
             if clean {
-                objects.insert(name, mapping);
+                objects.insert(name.clone(), mapping.clone());
             }
+            check.tables.insert(name, mapping);
         }
         if versioned
             && version.is_empty()

@@ -19,6 +19,7 @@
 //! ```
 
 mod file;
+mod known;
 mod ownership;
 mod rules;
 mod schema;
@@ -29,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 pub use file::{MappingCheck, MappingFile, MappingProblem, Severity, effective, line_of};
+pub use known::KnownFields;
 pub use ownership::{FieldOutcome, OwnedUpdate, update_owned};
 pub use rules::{Direction, FieldRule, FieldType, Ownership, Transform};
 pub use schema::{SchemaField, SchemaProblem};
