@@ -52,7 +52,7 @@ use std::sync::Arc;
 use crm_core::ObjectKind;
 use crm_core::credential::StaticCredential;
 use crm_core::limits::RateLimiter;
-use crm_core::mapping::MappingFile;
+use crm_core::mapping::{KnownFields, MappingFile, ObjectMapping};
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Crm, Error, Result};
 use crm_generic_rest::{GenericRestBuilder, Spec};
@@ -211,6 +211,15 @@ impl Connection {
         dir: &Path,
         limiter: Option<Arc<dyn RateLimiter>>,
     ) -> Result<Box<dyn Crm>> {
+        Ok(Box::new(self.generic_rest(dir, limiter)?))
+    }
+
+    /// The generic-REST connection itself.
+    pub(crate) fn generic_rest(
+        &self,
+        dir: &Path,
+        limiter: Option<Arc<dyn RateLimiter>>,
+    ) -> Result<crm_generic_rest::GenericRest> {
         let mut b = GenericRestBuilder::new();
         if let Some(l) = limiter {
             b = b.with_limiter(l);
@@ -248,16 +257,48 @@ impl Connection {
                 }
             }
         }
-        Ok(Box::new(b.build()?))
+        b.build()
     }
 }
 
-/// The object tables a mapping file may hold, per vendor.
-pub(crate) fn mapping_targets(vendor: &str) -> &'static [(&'static str, ObjectKind)] {
+/// What the CLI knows about one adapter's mappings.
+pub(crate) struct AdapterMapping {
+    /// The object tables a mapping file may hold, and the kind each maps.
+    pub(crate) targets: &'static [(&'static str, ObjectKind)],
+    /// Where the default mapping comes from, for people.
+    pub(crate) defaults_from: &'static str,
+    /// The adapter's default mapping for a connection: its shipped `mapping.toml` (generic
+    /// REST: the connection's spec's object tables).
+    pub(crate) defaults: fn(&Connection, &Path) -> Result<MappingTables>,
+    /// The adapter's list of known vendor fields, for offline checks (generic REST has none:
+    /// a spec names only the fields it renames).
+    pub(crate) known_fields: Option<fn() -> Result<KnownFields>>,
+}
+
+/// Mapping tables by target name.
+pub(crate) type MappingTables = std::collections::BTreeMap<String, ObjectMapping>;
+
+/// The mapping facts of the adapter for `vendor`.
+pub(crate) fn adapter_mapping(vendor: &str) -> AdapterMapping {
     match vendor {
-        "hubspot" => crm_hubspot::MAPPING_TARGETS,
-        "salesforce" => crm_salesforce::MAPPING_TARGETS,
-        _ => crm_generic_rest::MAPPING_TARGETS,
+        "hubspot" => AdapterMapping {
+            targets: crm_hubspot::MAPPING_TARGETS,
+            defaults_from: "crm-hubspot/mapping.toml",
+            defaults: |_, _| crm_hubspot::default_mapping(),
+            known_fields: Some(crm_hubspot::known_fields),
+        },
+        "salesforce" => AdapterMapping {
+            targets: crm_salesforce::MAPPING_TARGETS,
+            defaults_from: "crm-salesforce/mapping.toml",
+            defaults: |_, _| crm_salesforce::default_mapping(),
+            known_fields: Some(crm_salesforce::known_fields),
+        },
+        _ => AdapterMapping {
+            targets: crm_generic_rest::MAPPING_TARGETS,
+            defaults_from: "the spec's object tables",
+            defaults: |conn, dir| conn.spec(dir).map(|s| s.default_mapping()),
+            known_fields: None,
+        },
     }
 }
 
@@ -267,27 +308,25 @@ impl Connection {
         &self.vendor
     }
 
-    /// The generic-REST connection itself (for its effective mapping).
-    pub(crate) fn build_generic_rest(&self, dir: &Path) -> Result<crm_generic_rest::GenericRest> {
-        let mut b = GenericRestBuilder::new().with_credentials(Arc::new(StaticCredential::none()));
-        if let Some(spec) = &self.spec {
-            b = b.with_spec_file(dir.join(spec));
-        }
-        if let Some(url) = &self.base_url {
-            b = b.with_base_url(url.clone());
-        }
-        if let Some(file) = self.mapping_file(dir)? {
-            b = b.with_mapping_file(file);
-        }
-        b.build()
-    }
-
     /// The connection's mapping file, loaded and validated, if it names one.
     pub(crate) fn mapping_file(&self, dir: &Path) -> Result<Option<MappingFile>> {
         self.mapping
             .as_ref()
-            .map(|p| MappingFile::load(&dir.join(p), mapping_targets(&self.vendor)))
+            .map(|p| MappingFile::load(&dir.join(p), adapter_mapping(&self.vendor).targets))
             .transpose()
+    }
+
+    /// The path of the mapping file the connection names, if any.
+    pub(crate) fn mapping_path(&self, dir: &Path) -> Option<PathBuf> {
+        self.mapping.as_ref().map(|p| dir.join(p))
+    }
+
+    /// The generic-REST spec the connection names (the default spec without one).
+    pub(crate) fn spec(&self, dir: &Path) -> Result<Spec> {
+        match &self.spec {
+            Some(path) => Spec::from_file(&dir.join(path)),
+            None => Spec::default_spec(),
+        }
     }
 
     /// The webhook source this connection's CRM signs with, and the public URL prefix.

@@ -24,6 +24,7 @@ mod backend;
 pub mod config;
 pub(crate) mod core;
 mod lister;
+mod schema;
 mod webhook;
 
 pub use backend::{GenericRest, GenericRestBuilder, RestObject, VENDOR};

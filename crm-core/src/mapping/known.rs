@@ -57,10 +57,11 @@ impl KnownFields {
             return None;
         }
         let vendor = &self.vendor;
-        let custom = self
-            .custom_suffix
-            .as_deref()
-            .filter(|s| field.to_ascii_lowercase().ends_with(&s.to_ascii_lowercase()));
+        let custom = self.custom_suffix.as_deref().filter(|s| {
+            field
+                .to_ascii_lowercase()
+                .ends_with(&s.to_ascii_lowercase())
+        });
         if let Some(suffix) = custom {
             return Some((
                 Severity::Warning,
@@ -196,8 +197,14 @@ contact = ["email", "phone", "firstname"]
         assert_eq!(s, Severity::Error);
         assert!(m.contains("did you mean `email`"), "{m}");
         assert_eq!(hs.judge("contact", "email_2").unwrap().0, Severity::Warning);
-        assert_eq!(hs.judge("contact", "loyalty_tier").unwrap().0, Severity::Warning);
-        assert_eq!(sf.judge("contact", "Loyalty__c").unwrap().0, Severity::Warning);
+        assert_eq!(
+            hs.judge("contact", "loyalty_tier").unwrap().0,
+            Severity::Warning
+        );
+        assert_eq!(
+            sf.judge("contact", "Loyalty__c").unwrap().0,
+            Severity::Warning
+        );
         assert_eq!(sf.judge("contact", "Loyalty").unwrap().0, Severity::Error);
         assert_eq!(sf.judge("contact", "FristName").unwrap().0, Severity::Error);
         assert_eq!(edit_distance("emial", "email"), 1);
