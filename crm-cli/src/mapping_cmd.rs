@@ -96,13 +96,10 @@ fn check_over_defaults(
             ));
             continue;
         };
-        let own: Vec<String> = over
-            .problems(*kind)
-            .into_iter()
-            .map(|i| i.message)
-            .collect();
+        // An entry the file's own table already has a problem with is reported once.
+        let own: Vec<Vec<String>> = over.problems(*kind).into_iter().map(|i| i.path).collect();
         for issue in base.overlaid_with(over).problems(*kind) {
-            if !own.contains(&issue.message) {
+            if !own.contains(&issue.path) {
                 found.push((
                     format!("{target}.{}", issue.path.join(".")),
                     format!("[{target}] over the default: {}", issue.message),

@@ -381,7 +381,7 @@ impl MappingFile {
             }
             for issue in mapping.problems(*kind) {
                 let key = format!("{name}.{}", issue.path.join("."));
-                problems.push((key, format!("[{name}]: {}", issue.message)));
+                problems.push((key, issue.message));
             }
             if clean {
                 objects.insert(name.clone(), mapping.clone());
