@@ -201,16 +201,18 @@ fn report(vendor: &str, check: &MappingCheck, json: bool) -> ExitCode {
         .collect();
     let file = check.file.as_ref().filter(|_| errors == 0);
     if json {
-        let mut out = serde_json::json!({
-            "ok": errors == 0,
-            "vendor": vendor,
-            "file": check.origin,
-            "objects": objects,
-            "problems": check.problems,
-        });
+        let mut out = serde_json::Map::new();
+        out.insert("ok".into(), (errors == 0).into());
+        out.insert("vendor".into(), vendor.into());
+        out.insert("file".into(), check.origin.clone().into());
+        out.insert("objects".into(), objects.clone().into());
+        out.insert(
+            "problems".into(),
+            serde_json::to_value(&check.problems).unwrap_or_default(),
+        );
         if let Some(f) = file {
-            out["version"] = f.version.clone().into();
-            out["hash"] = f.hash.clone().into();
+            out.insert("version".into(), f.version.clone().into());
+            out.insert("hash".into(), f.hash.clone().into());
         } else {
             let text: Vec<String> = check
                 .problems
@@ -218,8 +220,9 @@ fn report(vendor: &str, check: &MappingCheck, json: bool) -> ExitCode {
                 .filter(|p| p.severity == Severity::Error)
                 .map(|p| p.describe(&check.origin))
                 .collect();
-            out["error"] = text.join("\n").into();
+            out.insert("error".into(), text.join("\n").into());
         }
+        let out = serde_json::Value::Object(out);
         println!("{out}");
     } else {
         for p in &check.problems {
@@ -242,10 +245,12 @@ fn report(vendor: &str, check: &MappingCheck, json: bool) -> ExitCode {
                         String::new()
                     }
                 );
-                for (name, o) in &objects {
+                for (name, m) in check.tables() {
                     println!(
                         "  [{name}] {} fields, {} rules, {} value maps",
-                        o["fields"], o["rules"], o["value_maps"]
+                        m.fields.len(),
+                        m.rules.len(),
+                        m.values.len() + m.states.len()
                     );
                 }
             }
