@@ -52,7 +52,7 @@ use std::sync::Arc;
 use crm_core::ObjectKind;
 use crm_core::credential::StaticCredential;
 use crm_core::limits::RateLimiter;
-use crm_core::mapping::MappingFile;
+use crm_core::mapping::{KnownFields, MappingFile, ObjectMapping};
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Crm, Error, Result};
 use crm_generic_rest::{GenericRestBuilder, Spec};
@@ -162,8 +162,9 @@ impl Connection {
     pub(crate) fn load(path: &Path) -> Result<(Self, PathBuf)> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::config(format!("cannot read `{}`: {e}", path.display())))?;
+        // Never toml's own Display: it quotes the offending line, inline secrets included.
         let conn: Connection = toml::from_str(&text).map_err(|e| {
-            Error::config(format!("{}: {}", path.display(), e.to_string().trim_end()))
+            crm_core::mapping::toml_config_error(&e, &path.display().to_string(), &text)
         })?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok((conn, dir))
@@ -210,6 +211,15 @@ impl Connection {
         dir: &Path,
         limiter: Option<Arc<dyn RateLimiter>>,
     ) -> Result<Box<dyn Crm>> {
+        Ok(Box::new(self.generic_rest(dir, limiter)?))
+    }
+
+    /// The generic-REST connection itself.
+    pub(crate) fn generic_rest(
+        &self,
+        dir: &Path,
+        limiter: Option<Arc<dyn RateLimiter>>,
+    ) -> Result<crm_generic_rest::GenericRest> {
         let mut b = GenericRestBuilder::new();
         if let Some(l) = limiter {
             b = b.with_limiter(l);
@@ -247,16 +257,48 @@ impl Connection {
                 }
             }
         }
-        Ok(Box::new(b.build()?))
+        b.build()
     }
 }
 
-/// The object tables a mapping file may hold, per vendor.
-pub(crate) fn mapping_targets(vendor: &str) -> &'static [(&'static str, ObjectKind)] {
+/// What the CLI knows about one adapter's mappings.
+pub(crate) struct AdapterMapping {
+    /// The object tables a mapping file may hold, and the kind each maps.
+    pub(crate) targets: &'static [(&'static str, ObjectKind)],
+    /// Where the default mapping comes from, for people.
+    pub(crate) defaults_from: &'static str,
+    /// The adapter's default mapping for a connection: its shipped `mapping.toml` (generic
+    /// REST: the connection's spec's object tables).
+    pub(crate) defaults: fn(&Connection, &Path) -> Result<MappingTables>,
+    /// The adapter's list of known vendor fields, for offline checks (generic REST has none:
+    /// a spec names only the fields it renames).
+    pub(crate) known_fields: Option<fn() -> Result<KnownFields>>,
+}
+
+/// Mapping tables by target name.
+pub(crate) type MappingTables = std::collections::BTreeMap<String, ObjectMapping>;
+
+/// The mapping facts of the adapter for `vendor`.
+pub(crate) fn adapter_mapping(vendor: &str) -> AdapterMapping {
     match vendor {
-        "hubspot" => crm_hubspot::MAPPING_TARGETS,
-        "salesforce" => crm_salesforce::MAPPING_TARGETS,
-        _ => crm_generic_rest::MAPPING_TARGETS,
+        "hubspot" => AdapterMapping {
+            targets: crm_hubspot::MAPPING_TARGETS,
+            defaults_from: "crm-hubspot/mapping.toml",
+            defaults: |_, _| crm_hubspot::default_mapping(),
+            known_fields: Some(crm_hubspot::known_fields),
+        },
+        "salesforce" => AdapterMapping {
+            targets: crm_salesforce::MAPPING_TARGETS,
+            defaults_from: "crm-salesforce/mapping.toml",
+            defaults: |_, _| crm_salesforce::default_mapping(),
+            known_fields: Some(crm_salesforce::known_fields),
+        },
+        _ => AdapterMapping {
+            targets: crm_generic_rest::MAPPING_TARGETS,
+            defaults_from: "the spec's object tables",
+            defaults: |conn, dir| conn.spec(dir).map(|s| s.default_mapping()),
+            known_fields: None,
+        },
     }
 }
 
@@ -266,27 +308,25 @@ impl Connection {
         &self.vendor
     }
 
-    /// The generic-REST connection itself (for its effective mapping).
-    pub(crate) fn build_generic_rest(&self, dir: &Path) -> Result<crm_generic_rest::GenericRest> {
-        let mut b = GenericRestBuilder::new().with_credentials(Arc::new(StaticCredential::none()));
-        if let Some(spec) = &self.spec {
-            b = b.with_spec_file(dir.join(spec));
-        }
-        if let Some(url) = &self.base_url {
-            b = b.with_base_url(url.clone());
-        }
-        if let Some(file) = self.mapping_file(dir)? {
-            b = b.with_mapping_file(file);
-        }
-        b.build()
-    }
-
     /// The connection's mapping file, loaded and validated, if it names one.
     pub(crate) fn mapping_file(&self, dir: &Path) -> Result<Option<MappingFile>> {
         self.mapping
             .as_ref()
-            .map(|p| MappingFile::load(&dir.join(p), mapping_targets(&self.vendor)))
+            .map(|p| MappingFile::load(&dir.join(p), adapter_mapping(&self.vendor).targets))
             .transpose()
+    }
+
+    /// The path of the mapping file the connection names, if any.
+    pub(crate) fn mapping_path(&self, dir: &Path) -> Option<PathBuf> {
+        self.mapping.as_ref().map(|p| dir.join(p))
+    }
+
+    /// The generic-REST spec the connection names (the default spec without one).
+    pub(crate) fn spec(&self, dir: &Path) -> Result<Spec> {
+        match &self.spec {
+            Some(path) => Spec::from_file(&dir.join(path)),
+            None => Spec::default_spec(),
+        }
     }
 
     /// The webhook source this connection's CRM signs with, and the public URL prefix.
@@ -605,7 +645,7 @@ mod tests {
         );
         let err = Connection::load(&p).unwrap_err();
         assert!(err.message().contains("base_ulr"), "{err}");
-        assert!(err.message().contains("line 2"), "{err}");
+        assert!(err.message().contains("u.toml:2:1: base_ulr:"), "{err}");
 
         let p = write(
             dir.path(),
@@ -619,5 +659,34 @@ mod tests {
         let p = write(dir.path(), "v.toml", "vendor = \"zoho\"\n");
         let (conn, d) = Connection::load(&p).unwrap();
         assert!(conn.build(&d).unwrap_err().message().contains("zoho"));
+    }
+
+    #[test]
+    fn malformed_connection_files_name_the_place_and_mask_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (
+                "vendor = \"hubspot\"\n[auth]\nkind = \"bearer\"\ntoken = \"sk-live-SECRET\n",
+                "sk-live-SECRET",
+                "t.toml:4:",
+                "auth.token",
+            ),
+            (
+                "vendor = \"hubspot\"\ntimeout_secs = \"abc\"\n[auth]\nkind = \"bearer\"\ntoken = \"sk-live-SECRET\"\n",
+                "abc",
+                "t.toml:2:16:",
+                "timeout_secs",
+            ),
+        ];
+        for (text, value, place, key) in cases {
+            let p = write(dir.path(), "t.toml", text);
+            let err = Connection::load(&p).unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert_eq!(err.kind(), &crm_core::ErrorKind::Config);
+            assert!(err.message().contains(place), "{err}");
+            assert!(err.message().contains(key), "{err}");
+            assert!(!shown.contains(value), "{shown}");
+            assert!(!shown.contains("SECRET"), "{shown}");
+        }
     }
 }

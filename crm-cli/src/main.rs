@@ -11,6 +11,7 @@ mod bench;
 mod config;
 mod demo;
 mod doctor;
+mod mapping_cmd;
 mod output;
 mod webhook;
 
@@ -191,10 +192,10 @@ async fn main() -> ExitCode {
         } => run_webhook_verify(config, request),
         Command::Mapping {
             command: MappingCommand::Check { config, json, live },
-        } => Ok(run_mapping_check(&config, json, live).await),
+        } => Ok(mapping_cmd::run_mapping_check(&config, json, live).await),
         Command::Mapping {
             command: MappingCommand::Show { config },
-        } => run_mapping_show(&config),
+        } => mapping_cmd::run_mapping_show(&config),
     };
     match result {
         Ok(code) => code,
@@ -500,164 +501,4 @@ fn run_webhook_verify(config: PathBuf, request: PathBuf) -> crm_core::Result<Exi
             Ok(ExitCode::from(1))
         }
     }
-}
-
-async fn live_problems(
-    conn: &Connection,
-    dir: &std::path::Path,
-    file: &crm_core::mapping::MappingFile,
-) -> crm_core::Result<Vec<crm_core::mapping::SchemaProblem>> {
-    let mut out = Vec::new();
-    match conn.vendor() {
-        "hubspot" => {
-            let hub = conn.hubspot(dir, None)?;
-            for (target, mapping) in &file.objects {
-                out.extend(hub.check_mapping(target.parse()?, mapping).await?);
-            }
-        }
-        "salesforce" => {
-            let org = conn.salesforce(dir, None)?;
-            for (target, mapping) in &file.objects {
-                out.extend(org.check_mapping(target, mapping).await?);
-            }
-        }
-        other => {
-            return Err(crm_core::Error::unsupported(
-                "mapping check --live",
-                format!("a {other} CRM publishes no schema to check against"),
-            ));
-        }
-    }
-    Ok(out)
-}
-
-async fn run_mapping_check(config: &std::path::Path, json: bool, live: bool) -> ExitCode {
-    let result = async {
-        let (conn, dir) = Connection::load(config)?;
-        let file = conn.mapping_file(&dir)?;
-        // Building the connection lays the file over the adapter's default and validates the
-        // result (a vendor field written twice, a state the adapter does not know...).
-        conn.build(&dir)?;
-        let problems = match (&file, live) {
-            (Some(f), true) => live_problems(&conn, &dir, f).await?,
-            _ => Vec::new(),
-        };
-        Ok::<_, crm_core::Error>((conn.vendor().to_owned(), file, problems))
-    }
-    .await;
-    let result = match result {
-        Ok((_, _, problems)) if !problems.is_empty() => {
-            if json {
-                println!("{}", serde_json::json!({"ok": false, "problems": problems}));
-            } else {
-                println!("error: the mapping does not fit the CRM's schema:");
-                for p in &problems {
-                    println!("  {}: {}", p.field, p.problem);
-                }
-            }
-            return ExitCode::from(1);
-        }
-        Ok((vendor, file, _)) => Ok((vendor, file)),
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok((vendor, None)) => {
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"ok": true, "vendor": vendor, "mapping": null})
-                );
-            } else {
-                println!(
-                    "ok: the connection names no mapping file; the {vendor} adapter's default mapping is used"
-                );
-            }
-            ExitCode::SUCCESS
-        }
-        Ok((vendor, Some(file))) => {
-            let objects: serde_json::Map<String, serde_json::Value> = file
-                .objects
-                .iter()
-                .map(|(name, m)| {
-                    (
-                        name.clone(),
-                        serde_json::json!({"fields": m.fields.len(), "rules": m.rules.len(),
-                            "value_maps": m.values.len() + m.states.len()}),
-                    )
-                })
-                .collect();
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"ok": true, "vendor": vendor, "file": file.origin,
-                        "version": file.version, "hash": file.hash, "objects": objects})
-                );
-            } else {
-                println!(
-                    "ok: {} version {} (hash {}) fits the {vendor} adapter",
-                    file.origin, file.version, file.hash
-                );
-                for (name, o) in &objects {
-                    println!(
-                        "  [{name}] {} fields, {} rules, {} value maps",
-                        o["fields"], o["rules"], o["value_maps"]
-                    );
-                }
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"ok": false, "error": e.to_string()})
-                );
-            } else {
-                println!("error: {}", e.message());
-            }
-            ExitCode::from(1)
-        }
-    }
-}
-
-fn run_mapping_show(config: &std::path::Path) -> crm_core::Result<ExitCode> {
-    let (conn, dir) = Connection::load(config)?;
-    let file = conn.mapping_file(&dir)?;
-    let effective: std::collections::BTreeMap<String, crm_core::mapping::ObjectMapping> =
-        match conn.vendor() {
-            "generic-rest" => {
-                let crm = conn.build_generic_rest(&dir)?;
-                crm_core::ObjectKind::ALL
-                    .into_iter()
-                    .filter_map(|k| crm.effective_mapping(k).map(|m| (k.as_str().to_owned(), m)))
-                    .collect()
-            }
-            "salesforce" => {
-                let defaults: std::collections::BTreeMap<String, crm_core::mapping::ObjectMapping> =
-                    toml::from_str(crm_salesforce::DEFAULT_MAPPING)
-                        .map_err(|e| crm_core::Error::config(format!("the default mapping: {e}")))?;
-                defaults
-                    .iter()
-                    .map(|(t, m)| {
-                        (
-                            t.clone(),
-                            file.as_ref().map_or_else(|| m.clone(), |f| f.overlay(t, m)),
-                        )
-                    })
-                    .collect()
-            }
-            _ => {
-                println!(
-                    "# the adapter merges these tables over its built-in default (see its docs.md)"
-                );
-                file.as_ref().map(|f| f.objects.clone()).unwrap_or_default()
-            }
-        };
-    if let Some(f) = &file {
-        println!("# {} version {} hash {}", f.origin, f.version, f.hash);
-    }
-    let text = toml::to_string(&effective)
-        .map_err(|e| crm_core::Error::config(format!("cannot print the mapping: {e}")))?;
-    println!("{text}");
-    Ok(ExitCode::SUCCESS)
 }

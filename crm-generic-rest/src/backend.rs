@@ -299,7 +299,7 @@ fn capabilities(spec: &Spec) -> Capabilities {
 
 /// A connection to a company's own REST CRM, described by a [`Spec`].
 pub struct GenericRest {
-    core: Arc<Core>,
+    pub(crate) core: Arc<Core>,
     capabilities: Capabilities,
     contacts: RestObject<Contact>,
     accounts: RestObject<Account>,

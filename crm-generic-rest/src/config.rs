@@ -13,6 +13,11 @@ use serde::Deserialize;
 /// The spec shipped with the crate: it describes the embedded sandbox CRM.
 pub const DEFAULT_SPEC: &str = include_str!("../specs/default.toml");
 
+/// The default spec's mapping tables as a mapping file (`mapping.toml`): the generic adapter's
+/// default mapping comes from a connection's spec ([`Spec::default_mapping`]); this is the
+/// default spec's, in the format HubSpot's and Salesforce's defaults ship in.
+pub const DEFAULT_MAPPING: &str = include_str!("../mapping.toml");
+
 /// A parsed and validated spec.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -409,10 +414,20 @@ impl Spec {
 
     /// Parses and validates a spec. `origin` (a file name) prefixes every error.
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
+        // Never toml's own Display: it quotes the offending line.
         let spec: Spec = toml::from_str(text)
-            .map_err(|e| Error::config(format!("{origin}: {}", e.to_string().trim_end())))?;
+            .map_err(|e| crm_core::mapping::toml_config_error(&e, origin, text))?;
         spec.validate(origin)?;
         Ok(spec)
+    }
+
+    /// The spec's default mapping: the mapping table of each object it declares, by mapping
+    /// target (`contact`, `activity`...). A connection's mapping file is laid over it.
+    pub fn default_mapping(&self) -> BTreeMap<String, ObjectMapping> {
+        ObjectKind::ALL
+            .into_iter()
+            .filter_map(|k| self.object(k).map(|o| (k.as_str().to_owned(), o.mapping())))
+            .collect()
     }
 
     /// The object spec for a kind, if the spec declares it.
@@ -580,6 +595,23 @@ mod tests {
         assert_eq!(spec.paging.style, PagingStyle::Cursor);
     }
 
+    #[test]
+    fn the_shipped_mapping_toml_is_the_default_specs_mapping() {
+        let shipped = crm_core::mapping::MappingFile::defaults(
+            DEFAULT_MAPPING,
+            "mapping.toml",
+            crate::MAPPING_TARGETS,
+        )
+        .unwrap();
+        let spec = Spec::default_spec().unwrap().default_mapping();
+        assert_eq!(spec.len(), 6);
+        for (target, mapping) in &spec {
+            let from_file = shipped.get(target).cloned().unwrap_or_default();
+            assert_eq!(&from_file, mapping, "{target}");
+        }
+        assert!(shipped.keys().all(|k| spec.contains_key(k)));
+    }
+
     fn broken(from: &str, to: &str) -> Error {
         assert!(DEFAULT_SPEC.contains(from), "{from}");
         Spec::parse(&DEFAULT_SPEC.replacen(from, to, 1), "acme.toml").unwrap_err()
@@ -590,7 +622,26 @@ mod tests {
         let e = broken("id_field = \"id\"", "id_field = \"id\"\nid_feild = \"x\"");
         assert!(e.message().contains("acme.toml"), "{}", e.message());
         assert!(e.message().contains("id_feild"), "{}", e.message());
-        assert!(e.message().contains("line"), "{}", e.message());
+        let line = DEFAULT_SPEC
+            .lines()
+            .position(|l| l.starts_with("id_field"))
+            .map(|i| i + 2)
+            .unwrap();
+        assert!(
+            e.message()
+                .starts_with(&format!("acme.toml:{line}:1: id_feild:")),
+            "{}",
+            e.message()
+        );
+
+        // A value of the wrong type is named by its key, never shown.
+        let e = broken("max_page_size = 100", "max_page_size = \"hundred-secret\"");
+        assert!(
+            e.message().contains("paging.max_page_size"),
+            "{}",
+            e.message()
+        );
+        assert!(!e.message().contains("hundred-secret"), "{}", e.message());
 
         let e = broken("path = \"/contacts\"\n", "");
         assert!(e.message().contains("path"), "{}", e.message());

@@ -24,9 +24,10 @@ mod backend;
 pub mod config;
 pub(crate) mod core;
 mod lister;
+mod schema;
 mod webhook;
 
 pub use backend::{GenericRest, GenericRestBuilder, RestObject, VENDOR};
-pub use config::{DEFAULT_SPEC, Spec};
+pub use config::{DEFAULT_MAPPING, DEFAULT_SPEC, Spec};
 pub use core::MAPPING_TARGETS;
 pub use webhook::GenericWebhook;

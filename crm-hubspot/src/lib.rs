@@ -40,7 +40,9 @@ pub use backend::{HubSpot, HubSpotBuilder, VENDOR};
 pub use config::{AppKind, ConversationLogAs, HubSpotConfig, HubSpotConfigKey, PathFamily};
 pub use core::HubSpotErrorParser;
 pub use credential::{HubSpotOAuth, TOKEN_PATH, oauth};
-pub use mapping::{MAPPING_TARGETS, MappingTarget};
+pub use mapping::{
+    DEFAULT_MAPPING, KNOWN_FIELDS, MAPPING_TARGETS, MappingTarget, default_mapping, known_fields,
+};
 pub use records::HubRecords;
 pub use webhook::HubSpotWebhook;
 

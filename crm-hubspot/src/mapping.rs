@@ -1,5 +1,5 @@
-//! The default field mapping per HubSpot object, in core's mapping format, and how a tenant's
-//! overrides are merged over it.
+//! The default field mapping per HubSpot object (`mapping.toml` beside `docs.md`, in core's
+//! mapping format, read by core's one loader), and how a tenant's overrides are merged over it.
 //!
 //! Link fields (`account_id`, `contact_id`, an activity's `who`/`what`) are associations in
 //! HubSpot, not properties; the adapter turns them into inline associations on create and v4
@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crm_core::mapping::{MappingFile, ObjectMapping};
+use crm_core::mapping::{KnownFields, MappingFile, ObjectMapping};
 use crm_core::{Error, ObjectKind, Result};
 
 use crate::objects::HubObject;
@@ -120,132 +120,26 @@ impl MappingTarget {
             MappingTarget::Call => "call",
         }
     }
-
-    fn default_toml(self) -> &'static str {
-        match self {
-            MappingTarget::Contact => CONTACT,
-            MappingTarget::Account => ACCOUNT,
-            MappingTarget::Lead => LEAD,
-            MappingTarget::Opportunity => OPPORTUNITY,
-            MappingTarget::Ticket => TICKET,
-            MappingTarget::Note => NOTE,
-            MappingTarget::Task => TASK,
-            MappingTarget::Call => CALL,
-        }
-    }
 }
 
-const CONTACT: &str = r#"
-[fields]
-email = "email"
-phone = "phone"
-mobile_phone = "mobilephone"
-first_name = "firstname"
-last_name = "lastname"
-title = "jobtitle"
-account_id = "associatedcompanyid"
-"#;
+/// The default mapping: HubSpot's default properties per mapping target, in core's mapping
+/// format (see [`crm_core::mapping::MappingFile::defaults`]).
+pub const DEFAULT_MAPPING: &str = include_str!("../mapping.toml");
 
-const ACCOUNT: &str = r#"
-[fields]
-name = "name"
-domain = "domain"
-phone = "phone"
-industry = "industry"
-"#;
+/// HubSpot's default properties per mapping table (`known_fields.toml`, from HubSpot's
+/// developer docs), for checking a mapping file offline (see
+/// [`crm_core::mapping::KnownFields`]).
+pub const KNOWN_FIELDS: &str = include_str!("../known_fields.toml");
 
-// hs_lead_status options (HubSpot defaults) → LeadState.
-const LEAD: &str = r#"
-[fields]
-email = "email"
-phone = "phone"
-mobile_phone = "mobilephone"
-first_name = "firstname"
-last_name = "lastname"
-company = "company"
-description = "message"
-status = "hs_lead_status"
+/// [`KNOWN_FIELDS`], parsed.
+pub fn known_fields() -> Result<KnownFields> {
+    KnownFields::parse(KNOWN_FIELDS, "crm-hubspot/known_fields.toml")
+}
 
-[states.status]
-NEW = "new"
-OPEN = "working"
-IN_PROGRESS = "working"
-ATTEMPTED_TO_CONTACT = "working"
-CONNECTED = "working"
-OPEN_DEAL = "qualified"
-UNQUALIFIED = "unqualified"
-BAD_TIMING = "unqualified"
-
-[labels.status]
-NEW = "New"
-OPEN = "Open"
-IN_PROGRESS = "In Progress"
-ATTEMPTED_TO_CONTACT = "Attempted to Contact"
-CONNECTED = "Connected"
-OPEN_DEAL = "Open Deal"
-UNQUALIFIED = "Unqualified"
-BAD_TIMING = "Bad Timing"
-"#;
-
-const OPPORTUNITY: &str = r#"
-[fields]
-name = "dealname"
-amount = "amount"
-currency = "deal_currency_code"
-close_date = "closedate"
-stage = "dealstage"
-"#;
-
-const TICKET: &str = r#"
-[fields]
-subject = "subject"
-description = "content"
-status = "hs_pipeline_stage"
-priority = "hs_ticket_priority"
-
-# HubSpot's priority options are upper case; callers write the common lower-case names.
-[values.priority]
-low = "LOW"
-medium = "MEDIUM"
-high = "HIGH"
-urgent = "URGENT"
-"#;
-
-const NOTE: &str = r#"
-[fields]
-body = "hs_note_body"
-timestamp = "hs_timestamp"
-"#;
-
-// Tasks: hs_timestamp is the due date (VENDORS.md §1.4).
-const TASK: &str = r#"
-[fields]
-subject = "hs_task_subject"
-body = "hs_task_body"
-due_at = "hs_timestamp"
-task_status = "hs_task_status"
-
-[states.task_status]
-NOT_STARTED = "not_started"
-IN_PROGRESS = "in_progress"
-WAITING = "waiting"
-DEFERRED = "waiting"
-COMPLETED = "completed"
-
-[labels.task_status]
-NOT_STARTED = "Not started"
-IN_PROGRESS = "In progress"
-WAITING = "Waiting"
-DEFERRED = "Deferred"
-COMPLETED = "Completed"
-"#;
-
-const CALL: &str = r#"
-[fields]
-subject = "hs_call_title"
-body = "hs_call_body"
-timestamp = "hs_timestamp"
-"#;
+/// The default mapping's tables, read by core's loader.
+pub fn default_mapping() -> Result<BTreeMap<String, ObjectMapping>> {
+    MappingFile::defaults(DEFAULT_MAPPING, "crm-hubspot/mapping.toml", MAPPING_TARGETS)
+}
 
 /// The vendor value a write of a bare state gets, where several values share the state.
 pub(crate) fn preferred_raw(target: MappingTarget, state: &str) -> Option<&'static str> {
@@ -306,10 +200,10 @@ impl Mappings {
         overrides: &BTreeMap<MappingTarget, ObjectMapping>,
         label: Option<String>,
     ) -> Result<Self> {
+        let defaults = default_mapping()?;
         let mut out = BTreeMap::new();
         for target in MappingTarget::ALL {
-            let mut m: ObjectMapping = toml::from_str(target.default_toml())
-                .map_err(|e| Error::config(format!("default {} mapping: {e}", target.name())))?;
+            let mut m = defaults.get(target.as_str()).cloned().unwrap_or_default();
             if let Some(p) = &custom.external_id
                 && !matches!(
                     target,
@@ -378,6 +272,23 @@ mod tests {
         bad.insert(MappingTarget::Contact, o);
         let err = Mappings::build(&custom, &bad, None).unwrap_err();
         assert!(err.message().contains("both map"), "{}", err.message());
+    }
+
+    #[test]
+    fn the_shipped_default_covers_every_target_with_default_properties() {
+        let defaults = default_mapping().unwrap();
+        let known = known_fields().unwrap();
+        for target in MappingTarget::ALL {
+            let table = defaults
+                .get(target.as_str())
+                .unwrap_or_else(|| panic!("no default table for {}", target.as_str()));
+            for vendor in table.fields.values() {
+                assert_eq!(known.judge(target.as_str(), vendor), None, "{vendor}");
+            }
+        }
+        assert_eq!(defaults.len(), MappingTarget::ALL.len());
+        assert_eq!(defaults["contact"].fields["email"], "email");
+        assert_eq!(defaults["ticket"].values["priority"]["urgent"], "URGENT");
     }
 
     #[test]

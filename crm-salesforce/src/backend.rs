@@ -496,7 +496,7 @@ impl SalesforceBuilder {
 
 /// The default mapping with the caller's tables in place of its own, each validated.
 fn default_tables() -> Result<BTreeMap<String, ObjectMapping>> {
-    toml::from_str(crate::DEFAULT_MAPPING).map_err(|e| Error::config(format!("mapping.toml: {e}")))
+    crate::default_mapping()
 }
 
 /// A mapping file's tables, each laid over the default table of its name.

@@ -49,6 +49,26 @@ pub const DEFAULT_API_VERSION: &str = "v62.0";
 /// `crm_core::mapping::ObjectMapping` per table).
 pub const DEFAULT_MAPPING: &str = core::DEFAULT_MAPPING;
 
+/// Salesforce's standard fields per mapping table (`known_fields.toml`, from the Salesforce
+/// Object Reference), for checking a mapping file offline (see
+/// `crm_core::mapping::KnownFields`).
+pub const KNOWN_FIELDS: &str = include_str!("../known_fields.toml");
+
+/// The default mapping's tables (`mapping.toml`), read by core's loader.
+pub fn default_mapping()
+-> crm_core::Result<std::collections::BTreeMap<String, crm_core::mapping::ObjectMapping>> {
+    crm_core::mapping::MappingFile::defaults(
+        DEFAULT_MAPPING,
+        "crm-salesforce/mapping.toml",
+        MAPPING_TARGETS,
+    )
+}
+
+/// [`KNOWN_FIELDS`], parsed.
+pub fn known_fields() -> crm_core::Result<crm_core::mapping::KnownFields> {
+    crm_core::mapping::KnownFields::parse(KNOWN_FIELDS, "crm-salesforce/known_fields.toml")
+}
+
 /// The tables a mapping file may hold for this adapter, and the kind each maps; give it to
 /// `crm_core::mapping::MappingFile::load`.
 pub const MAPPING_TARGETS: &[(&str, crm_core::ObjectKind)] = &[

@@ -1,5 +1,5 @@
 //! The mapping file: a versioned TOML document with one [`ObjectMapping`] per object target,
-//! loaded with positions so that every message names the file and line.
+//! loaded with positions so that every message names the file, line and column.
 //!
 //! ```toml
 //! version = "acme-2026-11-24"          # recorded in every audit record, with a content hash
@@ -20,13 +20,24 @@
 //! [contact.values.loyalty_tier]        # common value = vendor value
 //! gold = "GOLD"
 //! ```
+//!
+//! [`MappingFile::check`] reports every problem of a file in one pass, each at its own line:
+//! syntax errors, then per object table every entry of the wrong type or unknown name (a bad
+//! entry is set aside and the table read again), then the checks of
+//! [`ObjectMapping::problems`]. Adapters ship their default mapping in the same format
+//! (`mapping.toml` beside their `docs.md`, without `version`), read by
+//! [`MappingFile::defaults`].
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
 use sha2::Digest;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::ObjectMapping;
+use super::toml_error::{TomlProblem, position};
 use crate::error::{Error, Result};
 use crate::model::ObjectKind;
 
@@ -50,136 +61,354 @@ pub fn line_of(text: &str, needle: &str) -> Option<usize> {
     Some(text.get(..at).map_or(0, |t| t.matches('\n').count()) + 1)
 }
 
-/// The dotted key path toml names in a conversion error (`in \`rules.tier.max_length\``).
-fn key_path(msg: &str) -> Option<Vec<String>> {
-    let start = msg.rfind("in `")? + 4;
-    let rest = msg.get(start..)?;
-    let end = rest.find('`')?;
-    Some(rest.get(..end)?.split('.').map(str::to_owned).collect())
+/// How bad a [`MappingProblem`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The file cannot be used as it is.
+    Error,
+    /// Worth a look, but the file works (a custom field the adapter cannot vouch for offline).
+    Warning,
 }
 
-/// The first `table.key[.key]` a validation message names.
-fn first_entry(msg: &str) -> Option<Vec<String>> {
-    ["fields.", "rules.", "states.", "labels.", "values."]
-        .iter()
-        .filter_map(|t| msg.find(t).map(|i| (i, *t)))
-        .min_by_key(|(i, _)| *i)
-        .map(|(i, _)| {
-            msg.get(i..)
-                .unwrap_or_default()
-                .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
-                .next()
-                .unwrap_or_default()
-                .split('.')
-                .filter(|p| !p.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
+/// One problem of a mapping file, at its place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MappingProblem {
+    /// Error or warning.
+    pub severity: Severity,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// The dotted key (`contact.fields.email`).
+    pub key: String,
+    /// What is wrong; never a value of the file other than names.
+    pub message: String,
 }
 
-/// The line of `path` inside object `name`: the deepest `[name.a.b]` header that exists, then
-/// the first line after it that starts with the next key.
-fn locate(text: &str, name: &str, path: &[String]) -> Option<usize> {
-    for split in (0..=path.len()).rev() {
-        let (table, keys) = path.split_at(split);
-        let header = if table.is_empty() {
-            format!("[{name}]")
-        } else {
-            format!("[{name}.{}]", table.join("."))
-        };
-        let Some(header_line) = line_of(text, &header) else {
-            continue;
-        };
-        let Some(key) = keys.first() else {
-            return Some(header_line);
-        };
-        let found = text
-            .lines()
-            .enumerate()
-            .skip(header_line)
-            .take_while(|(_, l)| !l.trim_start().starts_with('['))
-            .find(|(_, l)| l.trim_start().starts_with(key.as_str()))
-            .map(|(i, _)| i + 1);
-        return found.or(Some(header_line));
+impl MappingProblem {
+    fn error(p: TomlProblem) -> Self {
+        Self {
+            severity: Severity::Error,
+            line: p.line,
+            column: p.column,
+            key: p.key,
+            message: p.message,
+        }
     }
-    None
+
+    /// `origin:line:column: key: message`.
+    pub fn describe(&self, origin: &str) -> String {
+        TomlProblem::at(
+            self.line,
+            self.column,
+            self.key.clone(),
+            self.message.clone(),
+        )
+        .describe(origin)
+    }
+}
+
+/// Everything [`MappingFile::check`] found in one file.
+#[derive(Debug, Clone)]
+pub struct MappingCheck {
+    /// The file name the messages start with.
+    pub origin: String,
+    /// The file, when it has no errors (warnings allowed).
+    pub file: Option<MappingFile>,
+    /// Every problem, in file order.
+    pub problems: Vec<MappingProblem>,
+    /// Dotted key → where the key is written.
+    positions: BTreeMap<String, (usize, usize)>,
+    /// Every object table that could be read (those with bad entries without them).
+    tables: BTreeMap<String, ObjectMapping>,
+}
+
+impl MappingCheck {
+    /// Every object table that could be read, those with bad entries without them (for
+    /// further checks in the same run).
+    pub fn tables(&self) -> &BTreeMap<String, ObjectMapping> {
+        &self.tables
+    }
+
+    /// Whether any problem is an error.
+    pub fn has_errors(&self) -> bool {
+        self.problems.iter().any(|p| p.severity == Severity::Error)
+    }
+
+    /// Where `key` (dotted: `contact.fields.email`) is written: its own line, else the nearest
+    /// enclosing key's, else the top of the file.
+    pub fn position(&self, key: &str) -> (usize, usize) {
+        let mut k = key;
+        loop {
+            if let Some(p) = self.positions.get(k) {
+                return *p;
+            }
+            match k.rfind('.') {
+                Some(i) => k = k.get(..i).unwrap_or_default(),
+                None => return (1, 1),
+            }
+        }
+    }
+
+    /// Adds a problem about `key`, at the key's place, keeping file order.
+    pub fn push(&mut self, severity: Severity, key: &str, message: impl Into<String>) {
+        let (line, column) = self.position(key);
+        self.problems.push(MappingProblem {
+            severity,
+            line,
+            column,
+            key: key.to_owned(),
+            message: message.into(),
+        });
+        self.problems.sort_by_key(|p| (p.line, p.column));
+    }
+
+    /// The file, or one config error that lists every error (`origin:line:column: key:
+    /// message`, one per line).
+    pub fn into_result(self) -> Result<MappingFile> {
+        let errors: Vec<String> = self
+            .problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .map(|p| p.describe(&self.origin))
+            .collect();
+        match self.file {
+            Some(f) if errors.is_empty() => Ok(f),
+            _ if errors.is_empty() => Err(Error::config(format!(
+                "{}: the mapping could not be read",
+                self.origin
+            ))),
+            _ => Err(Error::config(errors.join("\n"))),
+        }
+    }
+}
+
+/// Every key of `table` (dotted under `prefix`) → where it is written.
+fn collect_positions(
+    text: &str,
+    table: &DeTable<'_>,
+    prefix: &str,
+    out: &mut BTreeMap<String, (usize, usize)>,
+) {
+    for (k, v) in table.iter() {
+        let key = if prefix.is_empty() {
+            k.get_ref().to_string()
+        } else {
+            format!("{prefix}.{}", k.get_ref())
+        };
+        out.entry(key.clone())
+            .or_insert_with(|| position(text, k.span().start));
+        if let DeValue::Table(t) = v.get_ref() {
+            collect_positions(text, t, &key, out);
+        }
+    }
+}
+
+/// Removes the deepest entry of `value` whose key or value holds byte `at`; whether one was.
+fn remove_at(value: &mut Spanned<DeValue<'_>>, at: usize) -> bool {
+    let DeValue::Table(table) = value.get_mut() else {
+        return false;
+    };
+    let hit = table
+        .iter()
+        .find(|(k, v)| k.span().contains(&at) || v.span().contains(&at))
+        .map(|(k, _)| k.get_ref().to_string());
+    let Some(name) = hit else {
+        // Not in any entry's span (a table opened by a header): look deeper.
+        let mut found = false;
+        for (_, v) in table.iter_mut() {
+            if remove_at(v, at) {
+                found = true;
+                break;
+            }
+        }
+        return found;
+    };
+    let deeper = table
+        .iter_mut()
+        .find(|(k, _)| k.get_ref() == name.as_str())
+        .is_some_and(|(_, v)| matches!(v.get_ref(), DeValue::Table(_)) && remove_at(v, at));
+    if !deeper {
+        let entries = std::mem::take(table);
+        *table = entries
+            .into_iter()
+            .filter(|(k, _)| k.get_ref() != name.as_str())
+            .collect();
+    }
+    true
+}
+
+/// How many bad entries of one table are reported before giving up on it.
+const MAX_PROBLEMS_PER_TABLE: usize = 50;
+
+/// The problem toml reports for an entry of object `name`, with the key path made absolute.
+fn entry_problem(err: &toml::de::Error, text: &str, name: &str) -> TomlProblem {
+    let mut p = TomlProblem::new(err, text);
+    p.key = if p.key.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{name}.{}", p.key)
+    };
+    p
 }
 
 impl MappingFile {
     /// Reads and validates a mapping file. `targets` lists the object tables the adapter knows
-    /// and the kind each maps (`("contact", Contact)`, `("task", Activity)`...).
+    /// and the kind each maps (`("contact", Contact)`, `("task", Activity)`...). On errors, one
+    /// error lists them all.
     pub fn load(path: &Path, targets: &[(&str, ObjectKind)]) -> Result<Self> {
+        Self::check_file(path, targets)?.into_result()
+    }
+
+    /// Reads a mapping file and reports every problem in it (the error is only for a file that
+    /// cannot be read).
+    pub fn check_file(path: &Path, targets: &[(&str, ObjectKind)]) -> Result<MappingCheck> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::config(format!("cannot read `{}`: {e}", path.display())))?;
-        Self::parse(&text, &path.display().to_string(), targets)
+        Ok(Self::check(&text, &path.display().to_string(), targets))
     }
 
     /// Parses and validates mapping text; `origin` (a file name) starts every message, with the
-    /// line where it is known.
+    /// line and column. On errors, one error lists them all.
     pub fn parse(text: &str, origin: &str, targets: &[(&str, ObjectKind)]) -> Result<Self> {
-        let mut table: toml::Table = toml::from_str(text)
-            .map_err(|e| Error::config(format!("{origin}: {}", e.to_string().trim_end())))?;
-        let version = match table.remove("version") {
-            Some(toml::Value::String(v)) if !v.trim().is_empty() => v,
-            Some(_) => {
-                return Err(Error::config(format!(
-                    "{origin}:{}: `version` must be a non-empty string",
-                    line_of(text, "version").unwrap_or(1)
-                )));
+        Self::check(text, origin, targets).into_result()
+    }
+
+    /// An adapter's shipped default mapping: the format of a mapping file without `version`
+    /// (each adapter embeds its `mapping.toml` with `include_str!`). `origin` names the file in
+    /// errors.
+    pub fn defaults(
+        text: &str,
+        origin: &str,
+        targets: &[(&str, ObjectKind)],
+    ) -> Result<BTreeMap<String, ObjectMapping>> {
+        let mut check = Self::check_tables(text, origin, targets, false);
+        let version_free = check.file.as_ref().map(|f| f.objects.clone());
+        match version_free {
+            Some(objects) if !check.has_errors() => Ok(objects),
+            _ => {
+                check.file = None;
+                check.into_result().map(|f| f.objects)
             }
-            None => return Err(Error::config(format!("{origin}: `version` is missing"))),
+        }
+    }
+
+    /// Every problem of mapping text, each at its line and column, and the file when it has
+    /// no errors.
+    pub fn check(text: &str, origin: &str, targets: &[(&str, ObjectKind)]) -> MappingCheck {
+        Self::check_tables(text, origin, targets, true)
+    }
+
+    fn check_tables(
+        text: &str,
+        origin: &str,
+        targets: &[(&str, ObjectKind)],
+        versioned: bool,
+    ) -> MappingCheck {
+        let (root, syntax) = DeTable::parse_recoverable(text);
+        let mut check = MappingCheck {
+            origin: origin.to_owned(),
+            file: None,
+            problems: Vec::new(),
+            positions: BTreeMap::new(),
+            tables: BTreeMap::new(),
         };
+        if !syntax.is_empty() {
+            check.problems = syntax
+                .iter()
+                .map(|e| MappingProblem::error(TomlProblem::new(e, text)))
+                .collect();
+            return check;
+        }
+        collect_positions(text, root.get_ref(), "", &mut check.positions);
+        let mut version = String::new();
         let mut objects = BTreeMap::new();
-        for (name, value) in table {
-            let at = line_of(text, &format!("[{name}")).or_else(|| line_of(text, &name));
-            let place = |at: Option<usize>| at.map(|l| format!(":{l}")).unwrap_or_default();
+        let mut problems: Vec<(String, String)> = Vec::new();
+        for (key, value) in root.get_ref().iter() {
+            let name = key.get_ref().to_string();
+            if name == "version" && versioned {
+                match value.get_ref() {
+                    DeValue::String(v) if !v.trim().is_empty() => version = v.to_string(),
+                    _ => problems.push((name, "`version` must be a non-empty string".into())),
+                }
+                continue;
+            }
             let Some((_, kind)) = targets.iter().find(|(t, _)| *t == name) else {
                 let known: Vec<&str> = targets.iter().map(|(t, _)| *t).collect();
-                return Err(Error::config(format!(
-                    "{origin}{}: unknown object `{name}` (this adapter maps {})",
-                    place(at),
-                    known.join(", ")
-                )));
+                problems.push((
+                    name.clone(),
+                    format!(
+                        "unknown object `{name}` (this adapter maps {})",
+                        known.join(", ")
+                    ),
+                ));
+                continue;
             };
-            let mut mapping: ObjectMapping = value.try_into().map_err(|e: toml::de::Error| {
-                let msg = e.to_string();
-                let line = key_path(&msg)
-                    .and_then(|path| locate(text, &name, &path))
-                    .or(at);
-                Error::config(format!(
-                    "{origin}{}: [{name}]: {}",
-                    place(line),
-                    msg.trim_end().replace('\n', " ")
-                ))
-            })?;
-            for (field, rule) in mapping.rules.iter_mut() {
-                rule.line = line_of(text, &format!("[{name}.rules.{field}]"))
-                    .or_else(|| line_of(text, &format!("{field} = {{")));
+            // Read the table; on an error, set the bad entry aside and read it again, so every
+            // bad entry is reported at its own line.
+            let mut table = value.clone();
+            let mut clean = true;
+            let mut mapping = None;
+            for _ in 0..MAX_PROBLEMS_PER_TABLE {
+                match ObjectMapping::deserialize(ValueDeserializer::from(table.clone())) {
+                    Ok(m) => {
+                        mapping = Some(m);
+                        break;
+                    }
+                    Err(e) => {
+                        clean = false;
+                        check
+                            .problems
+                            .push(MappingProblem::error(entry_problem(&e, text, &name)));
+                        let removed = e.span().is_some_and(|s| remove_at(&mut table, s.start));
+                        if !removed {
+                            break;
+                        }
+                    }
+                }
             }
-            mapping
-                .validate(*kind, &format!("{origin}: [{name}]"))
-                .map_err(|e| {
-                    // Point at the entry the message names (`fields.tier`, `states.status.x`).
-                    let line = first_entry(e.message())
-                        .and_then(|path| locate(text, &name, &path))
-                        .or(at);
-                    let msg = e.message().replacen(
-                        &format!("{origin}: [{name}]"),
-                        &format!("{origin}{}: [{name}]", place(line)),
-                        1,
-                    );
-                    Error::config(msg)
-                })?;
-            objects.insert(name, mapping);
+            // A table with bad entries is still checked without them: its other problems are
+            // reported in the same run.
+            let Some(mut mapping) = mapping else {
+                continue;
+            };
+            for (field, rule) in mapping.rules.iter_mut() {
+                rule.line = check
+                    .positions
+                    .get(&format!("{name}.rules.{field}"))
+                    .map(|(line, _)| *line);
+            }
+            for issue in mapping.problems(*kind) {
+                let key = format!("{name}.{}", issue.path.join("."));
+                problems.push((key, issue.message));
+            }
+            if clean {
+                objects.insert(name.clone(), mapping.clone());
+            }
+            check.tables.insert(name, mapping);
         }
-        let digest = sha2::Sha256::digest(text.as_bytes());
-        let hash = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        Ok(Self {
-            version,
-            hash,
-            objects,
-            origin: origin.to_owned(),
-        })
+        if versioned
+            && version.is_empty()
+            && !root.get_ref().iter().any(|(k, _)| k.get_ref() == "version")
+        {
+            problems.push(("version".into(), "`version` is missing".into()));
+        }
+        for (key, message) in problems {
+            check.push(Severity::Error, &key, message);
+        }
+        check.problems.sort_by_key(|p| (p.line, p.column));
+        if !check.has_errors() {
+            let digest = sha2::Sha256::digest(text.as_bytes());
+            let hash = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            check.file = Some(Self {
+                version,
+                hash,
+                objects,
+                origin: origin.to_owned(),
+            });
+        }
+        check
     }
 
     /// `version@hash`, as audit records carry it.
@@ -195,6 +424,29 @@ impl MappingFile {
             None => base.clone(),
         }
     }
+}
+
+/// The effective mapping of a connection: each table of an adapter's `defaults` with the
+/// file's table laid over it, and the file's tables the defaults lack as they are.
+pub fn effective(
+    defaults: &BTreeMap<String, ObjectMapping>,
+    file: Option<&MappingFile>,
+) -> BTreeMap<String, ObjectMapping> {
+    let mut out: BTreeMap<String, ObjectMapping> = defaults
+        .iter()
+        .map(|(t, m)| {
+            (
+                t.clone(),
+                file.map_or_else(|| m.clone(), |f| f.overlay(t, m)),
+            )
+        })
+        .collect();
+    if let Some(f) = file {
+        for (t, m) in &f.objects {
+            out.entry(t.clone()).or_insert_with(|| m.clone());
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -434,6 +686,69 @@ type = "number"
             "{err}"
         );
         assert!(err.message().contains("line"), "{err}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_its_own_line() {
+        let text = GOOD
+            .replace("phone = \"Phone\"", "phone = \"Email\"")
+            .replace(
+                "phone_region = \"GB\"",
+                "phone_region = \"GB\"\nregoin = \"US\"",
+            )
+            .replace("max_length = 6", "max_length = \"six\"")
+            .replace("direction = \"read\"", "direction = \"sideways\"");
+        let check = MappingFile::check(&text, "acme.toml", TARGETS);
+        let shown: Vec<String> = check
+            .problems
+            .iter()
+            .map(|p| p.describe("acme.toml"))
+            .collect();
+        assert_eq!(check.problems.len(), 4, "{shown:#?}");
+        let line = |needle: &str| {
+            text.lines()
+                .position(|l| l.contains(needle))
+                .map(|i| i + 1)
+                .unwrap()
+        };
+        let at = |key: &str| check.problems.iter().find(|p| p.key == key).map(|p| p.line);
+        assert_eq!(
+            at("contact.fields.phone"),
+            Some(line("phone = \"Email\"")),
+            "{shown:#?}"
+        );
+        assert_eq!(
+            at("contact.rules.phone.regoin"),
+            Some(line("regoin")),
+            "{shown:#?}"
+        );
+        assert_eq!(
+            at("contact.rules.loyalty_tier.max_length"),
+            Some(line("max_length")),
+            "{shown:#?}"
+        );
+        assert_eq!(
+            at("contact.rules.internal_score.direction"),
+            Some(line("sideways")),
+            "{shown:#?}"
+        );
+        assert!(
+            !shown
+                .iter()
+                .any(|s| s.contains("six") || s.contains("sideways")),
+            "{shown:#?}"
+        );
+        let err = MappingFile::parse(&text, "acme.toml", TARGETS).unwrap_err();
+        assert_eq!(err.message().lines().count(), 4, "{err}");
+    }
+
+    #[test]
+    fn a_syntax_error_names_line_and_key_without_the_value() {
+        let text = "version = \"v\"\n[contact.fields]\nemail = \"secret-ish\n";
+        let err = MappingFile::parse(text, "m.toml", TARGETS).unwrap_err();
+        assert!(err.message().starts_with("m.toml:3:"), "{err}");
+        assert!(err.message().contains("contact.fields.email"), "{err}");
+        assert!(!err.message().contains("secret-ish"), "{err}");
     }
 
     #[test]

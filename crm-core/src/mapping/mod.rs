@@ -19,23 +19,36 @@
 //! ```
 
 mod file;
+mod known;
 mod ownership;
 mod rules;
 mod schema;
+mod toml_error;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-pub use file::{MappingFile, line_of};
+pub use file::{MappingCheck, MappingFile, MappingProblem, Severity, effective, line_of};
+pub use known::KnownFields;
 pub use ownership::{FieldOutcome, OwnedUpdate, update_owned};
 pub use rules::{Direction, FieldRule, FieldType, Ownership, Transform};
 pub use schema::{SchemaField, SchemaProblem};
+pub use toml_error::{TomlProblem, mask_values, toml_config_error};
 
 use crate::error::{Error, Result};
 use crate::model::{
     FieldMap, FieldValue, LeadState, ObjectKind, OpportunityState, State, TaskState, TicketState,
 };
+
+/// One problem [`ObjectMapping::problems`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingIssue {
+    /// The entry it is about, inside the object's table (`["fields", "tier"]`).
+    pub path: Vec<String>,
+    /// What is wrong, naming the entry.
+    pub message: String,
+}
 
 /// How one object kind's fields map to a vendor's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,19 +124,40 @@ fn status_fields(kind: ObjectKind) -> &'static [StatusField] {
 impl ObjectMapping {
     /// Checks the mapping for `kind`: no two common fields write one vendor field, state maps only
     /// on status fields and only with known state names. `context` (a file name and table)
-    /// prefixes every message.
+    /// prefixes the message of the first problem (see [`ObjectMapping::problems`] for all).
     pub fn validate(&self, kind: ObjectKind, context: &str) -> Result<()> {
+        match self.problems(kind).into_iter().next() {
+            Some(issue) => Err(Error::config(format!("{context}: {}", issue.message))),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem of the mapping for `kind`, each with the entry it is about (so a file
+    /// loader can point at its line).
+    pub fn problems(&self, kind: ObjectKind) -> Vec<MappingIssue> {
+        let mut out = Vec::new();
+        let mut issue = |path: &[&str], message: String| {
+            out.push(MappingIssue {
+                path: path.iter().map(|p| (*p).to_owned()).collect(),
+                message,
+            });
+        };
         let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
         for (common, vendor) in &self.fields {
             if vendor.trim().is_empty() {
-                return Err(Error::config(format!(
-                    "{context}: fields.{common} maps to an empty vendor field name"
-                )));
+                issue(
+                    &["fields", common],
+                    format!("fields.{common} maps to an empty vendor field name"),
+                );
+                continue;
             }
             if let Some(other) = seen.insert(vendor.as_str(), common.as_str()) {
-                return Err(Error::config(format!(
-                    "{context}: fields.{other} and fields.{common} both map to vendor field `{vendor}`"
-                )));
+                issue(
+                    &["fields", common],
+                    format!(
+                        "fields.{other} and fields.{common} both map to vendor field `{vendor}`"
+                    ),
+                );
             }
         }
         if self.pass_through {
@@ -133,24 +167,30 @@ impl ObjectMapping {
                 if !self.fields.contains_key(*core)
                     && let Some(other) = seen.get(core)
                 {
-                    return Err(Error::config(format!(
-                        "{context}: fields.{other} maps to vendor field `{core}`, which `{core}` also writes (it passes through); map `{core}` elsewhere or pick another vendor field"
-                    )));
+                    issue(
+                        &["fields", other],
+                        format!(
+                            "fields.{other} maps to vendor field `{core}`, which `{core}` also writes (it passes through); map `{core}` elsewhere or pick another vendor field"
+                        ),
+                    );
                 }
             }
         }
         let statuses = status_fields(kind);
         for (field, values) in &self.states {
             let Some((_, valid)) = statuses.iter().find(|(f, _)| f == field) else {
-                return Err(Error::config(format!(
-                    "{context}: states.{field}: {kind} has no status field `{field}`"
-                )));
+                issue(
+                    &["states", field],
+                    format!("states.{field}: {kind} has no status field `{field}`"),
+                );
+                continue;
             };
             for (raw, state) in values {
                 if !valid(state) {
-                    return Err(Error::config(format!(
-                        "{context}: states.{field}.{raw}: `{state}` is not a {kind} state"
-                    )));
+                    issue(
+                        &["states", field, raw],
+                        format!("states.{field}.{raw}: `{state}` is not a {kind} state"),
+                    );
                 }
             }
         }
@@ -158,33 +198,34 @@ impl ObjectMapping {
             let mut vendor_values = BTreeSet::new();
             for (common, vendor) in values {
                 if !vendor_values.insert(vendor.as_str()) {
-                    return Err(Error::config(format!(
-                        "{context}: values.{field}.{common}: vendor value `{vendor}` is mapped twice"
-                    )));
+                    issue(
+                        &["values", field, common],
+                        format!("values.{field}.{common}: vendor value `{vendor}` is mapped twice"),
+                    );
                 }
             }
         }
         for (field, rule) in &self.rules {
             let at = rule.at();
-            if let Some(problem) = rule.problems().first() {
-                return Err(Error::config(format!(
-                    "{context}: rules.{field}: {problem}{at}"
-                )));
+            for problem in rule.problems() {
+                issue(&["rules", field], format!("rules.{field}: {problem}{at}"));
             }
             if rule.required && self.vendor_name(field).is_none() && rule.default.is_none() {
-                return Err(Error::config(format!(
-                    "{context}: rules.{field}: required, but no vendor field writes it{at}"
-                )));
+                issue(
+                    &["rules", field],
+                    format!("rules.{field}: required, but no vendor field writes it{at}"),
+                );
             }
         }
         for field in self.labels.keys() {
             if !statuses.iter().any(|(f, _)| f == field) {
-                return Err(Error::config(format!(
-                    "{context}: labels.{field}: {kind} has no status field `{field}`"
-                )));
+                issue(
+                    &["labels", field],
+                    format!("labels.{field}: {kind} has no status field `{field}`"),
+                );
             }
         }
-        Ok(())
+        out
     }
 
     /// The vendor field a common field maps to (itself when it passes through).
