@@ -17,7 +17,7 @@
 //!   page): `key=value` / `key: value` pairs with a secret-looking key, `Bearer …` and
 //!   `Basic …` credentials, anything around an `@` (emails, also `%40` and `\u0040`, also
 //!   malformed ones such as `jane@@x`, which validation errors echo most often), long
-//!   token-like runs (24+ characters mixing letters and digits: JWTs, session ids, API keys,
+//!   token-like runs (20+ characters mixing letters and digits: JWTs, session ids, API keys,
 //!   UUIDs) and phone-like digit runs (7+ digits with spaces, dots, dashes or brackets).
 //!
 //! What it cannot remove: a person's name inside free text ("Contact Jane Doe already exists")
@@ -554,7 +554,8 @@ fn in_token(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '=' | '~' | '!')
 }
 
-/// Runs of 24+ token characters that mix letters and digits: JWTs, session ids, API keys,
+/// Runs of 20+ token characters (a trailing full stop or dash not counted) that mix letters
+/// and digits: JWTs, session ids, API keys,
 /// UUIDs. Identifiers without digits (`INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY`) stay.
 fn tokens(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
@@ -579,7 +580,7 @@ fn tokens(text: &str) -> String {
                 .take_while(|c| matches!(c, '.' | '-'))
                 .count();
         let core = run.get(..core_len).unwrap_or_default();
-        let looks_like_token = core.len() >= 24
+        let looks_like_token = core.len() >= 20
             && core.iter().any(char::is_ascii_digit)
             && core.iter().any(char::is_ascii_alphabetic);
         if looks_like_token {
