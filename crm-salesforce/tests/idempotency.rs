@@ -159,3 +159,59 @@ async fn issue12_item15_a_missing_external_id_field_is_a_config_error_naming_fie
     assert_eq!(err.kind(), &ErrorKind::Config, "{err}");
     assert!(err.message().contains("does not exist on Contact"), "{err}");
 }
+
+#[tokio::test]
+async fn issue12_item15_check_setup_verifies_the_idempotency_field_through_describe() {
+    let org = org().await;
+    let ok = common::connect(&org).check_setup().await.unwrap();
+    let idem: Vec<_> = ok
+        .iter()
+        .filter(|c| c.setting == "idempotency_field")
+        .collect();
+    assert_eq!(idem.len(), 7, "one per sObject written: {ok:?}");
+    assert!(ok.iter().all(|c| c.problem.is_none()), "{ok:?}");
+
+    let missing = common::builder(&org)
+        .with_idempotency_field(Some("Missing_Key__c"))
+        .build()
+        .unwrap()
+        .check_setup()
+        .await
+        .unwrap();
+    let case = missing
+        .iter()
+        .find(|c| c.setting == "idempotency_field" && c.object == "Case")
+        .unwrap();
+    assert_eq!(case.kinds, [crm_core::ObjectKind::Ticket]);
+    let problem = case.problem.as_deref().unwrap();
+    assert!(
+        problem.contains("external ID field `Missing_Key__c` does not exist on Case"),
+        "{problem}"
+    );
+    assert!(problem.contains("Object Manager > Case"), "{problem}");
+
+    // External ID without Unique can match several records: not enough for idempotency.
+    let not_unique = common::builder(&org)
+        .with_idempotency_field(Some("Legacy_Id__c"))
+        .build()
+        .unwrap()
+        .check_setup()
+        .await
+        .unwrap();
+    let contact = not_unique
+        .iter()
+        .find(|c| c.setting == "idempotency_field" && c.object == "Contact")
+        .unwrap();
+    assert!(
+        contact
+            .problem
+            .as_deref()
+            .unwrap()
+            .contains("does not require unique values"),
+        "{contact:?}"
+    );
+
+    // Nothing configured: nothing to check for idempotency.
+    let off = unconfigured(&org).check_setup().await.unwrap();
+    assert!(off.iter().all(|c| c.setting != "idempotency_field"));
+}
