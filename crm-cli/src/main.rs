@@ -203,7 +203,8 @@ async fn run_demo(vendor: &str) -> crm_core::Result<ExitCode> {
         }
         "hubspot" => {
             use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, demo as hs};
-            let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
+            // The demo portal as an admin set it up for the bot: its custom properties declared.
+            let fake = HubSpotFake::start(HubSpotFakeConfig::with_demo_properties()).await;
             let crm = crm_hubspot::HubSpotBuilder::new()
                 .with_base_url(fake.base_url())
                 .with_token(fake.token().to_owned().into())
@@ -218,6 +219,7 @@ async fn run_demo(vendor: &str) -> crm_core::Result<ExitCode> {
             let c = org.config();
             let crm = crm_salesforce::SalesforceBuilder::new()
                 .with_login_url(org.login_url())
+                .with_idempotency_field(Some("Idempotency_Key__c"))
                 .with_refresh_token(
                     c.client_id.clone(),
                     Some(c.client_secret.clone().into()),
@@ -389,7 +391,7 @@ async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
                     daily_max: 10_000_000,
                     search_per_second: 5,
                 },
-                ..HubSpotFakeConfig::default()
+                ..HubSpotFakeConfig::with_demo_properties()
             })
             .await;
             faults = Some(Box::new(HubSpotFaultsControl(&hub)));
@@ -429,6 +431,7 @@ async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
             let counter = std::sync::Arc::new(bench::Counter::wrapping(None));
             let crm = crm_salesforce::SalesforceBuilder::new()
                 .with_login_url(org.login_url())
+                .with_idempotency_field(Some("Idempotency_Key__c"))
                 .with_refresh_token(
                     c.client_id.clone(),
                     Some(c.client_secret.clone().into()),
@@ -503,21 +506,13 @@ async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
 
 async fn run_doctor(config: PathBuf) -> crm_core::Result<ExitCode> {
     let (conn, dir) = Connection::load(&config)?;
-    let crm = conn.build(&dir)?;
-    println!("connection: vendor {}", crm.vendor());
-    let checks = doctor::run(crm.as_ref()).await?;
-    let mut failed = 0;
-    for c in &checks {
-        let mark = if c.ok { "ok  " } else { "FAIL" };
-        if !c.ok {
-            failed += 1;
-        }
-        println!("{mark}  {:<28} {}", c.what, c.detail);
-    }
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
+    let (vendor, checks) = doctor::run(&conn, &dir).await?;
+    print!("{}", doctor::render(&vendor, &checks));
+    let failed = checks.iter().any(|c| c.level == doctor::Level::Fail);
+    Ok(if failed {
         ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

@@ -160,24 +160,26 @@ fn kinds_of(object: HubObject) -> Vec<ObjectKind> {
     }
 }
 
-/// The admin step that creates `property` on `object`.
-fn create_step(object: HubObject, property: &str, unique: bool, option: Option<&str>) -> String {
-    let mut step = format!(
+/// The admin step that creates `property` on `object` for `setting`.
+fn create_step(
+    object: HubObject,
+    setting: &str,
+    property: &str,
+    unique: bool,
+    option: Option<&str>,
+) -> String {
+    let kind = match (unique, option) {
+        (true, _) => {
+            "single-line text with \"Require unique values for this property\" checked".to_owned()
+        }
+        (false, Some(o)) => format!("single-line text (or a dropdown with the option `{o}`)"),
+        (false, None) => "single-line text".to_owned(),
+    };
+    format!(
         "in HubSpot, Settings > Data Management > Properties > {} properties > Create property \
-         with internal name `{property}`",
+         with internal name `{property}`, {kind}; or set `{setting}` to \"\" to do without it",
         object.singular()
-    );
-    if unique {
-        step.push_str(
-            ", field type single-line text, and \"Require unique values for this property\" checked",
-        );
-    }
-    if let Some(o) = option {
-        step.push_str(&format!(
-            ", field type single-line text (or a dropdown with the option `{o}`)"
-        ));
-    }
-    step
+    )
 }
 
 impl HubSpot {
@@ -254,7 +256,15 @@ impl HubSpot {
                 let def = schemas
                     .get(object.name())
                     .and_then(|d| d.get(&need.property));
-                let step = || create_step(*object, &need.property, need.unique, need.option);
+                let step = || {
+                    create_step(
+                        *object,
+                        need.setting,
+                        &need.property,
+                        need.unique,
+                        need.option,
+                    )
+                };
                 let problem = match def {
                     None => Some(format!(
                         "property `{}` does not exist on {}: {}",
