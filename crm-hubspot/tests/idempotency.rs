@@ -148,3 +148,31 @@ async fn issue12_item15_check_setup_reports_a_missing_or_non_unique_idempotency_
     assert!(deals.contains("Require unique values"), "{deals}");
     assert_eq!(on("deals").kinds, [ObjectKind::Opportunity]);
 }
+
+#[tokio::test]
+async fn issue12_item15_the_outbox_delivers_creates_on_a_connection_without_idempotency() {
+    use crm_core::outbox::{Outbox, OutboxConfig, PendingWrite};
+    let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
+    let crm = connect(&fake, HubSpotBuilder::new());
+    let path = std::env::temp_dir().join(format!(
+        "crm-hubspot-idem-{}-{}.sqlite",
+        std::process::id(),
+        fake.base_url().rsplit(':').next().unwrap_or("0")
+    ));
+    let outbox = Outbox::open(&path, OutboxConfig::default()).unwrap();
+    let key = IdempotencyKey::new("conv-4.ticket").unwrap();
+    let before = fake.records("tickets").len();
+    outbox
+        .enqueue(
+            "hubspot",
+            &PendingWrite::create(&ticket("Outbox ticket"), key, crm_core::Actor::Bot).unwrap(),
+        )
+        .unwrap();
+    // The outbox sends the create without the key the connection cannot honour (and, having no
+    // idempotent create, will not resend it blindly after an attempt).
+    let report = outbox.deliver("hubspot", &crm, 10).await.unwrap();
+    assert_eq!(report.delivered, 1, "{report:?}");
+    assert_eq!(fake.records("tickets").len(), before + 1);
+    drop(outbox);
+    let _ = std::fs::remove_file(&path);
+}

@@ -363,6 +363,13 @@ async fn send<T: Entity>(
                     ),
                 ));
             }
+            // A key the connection cannot honour fails the create (a `Config` error naming the
+            // missing setting): such a create goes without it, guarded by the check above.
+            let unkeyed = WriteContext {
+                idempotency_key: None,
+                ..ctx.clone()
+            };
+            let ctx = if idempotent { ctx } else { &unkeyed };
             match records.create(&entity, ctx).await {
                 Ok(r) => Ok(r.id),
                 // The unique key is already taken by the record an earlier attempt created.
