@@ -9,9 +9,7 @@
     missing_docs
 )]
 
-use crm_core::{
-    Activity, ActivityKind, Crm, ObjectKind, RecordId, RecordRef, Records, WriteContext,
-};
+use crm_core::{Activity, ActivityKind, Crm, ObjectKind, RecordId, RecordRef, WriteContext};
 use crm_hubspot::{ConversationLogAs, HubSpot, HubSpotBuilder};
 use crm_testkit::hubspot::{CustomProperty, HubSpotFake, HubSpotFakeConfig, demo};
 
