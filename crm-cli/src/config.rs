@@ -20,7 +20,7 @@
 //! base_url = "https://api.hubapi.com"
 //! [settings]                              # the adapter's config keys (crm-hubspot docs)
 //! path_family = "v3"
-//! idempotency_property = "crm_idempotency_key"
+//! idempotency_property = "crm_idempotency_key"   # idempotent creates: off unless set (doctor checks it)
 //! [auth]
 //! kind = "bearer"                         # a private-app token; or oauth_refresh
 //! token = "${HUBSPOT_TOKEN}"

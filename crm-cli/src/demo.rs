@@ -31,7 +31,8 @@ pub(crate) async fn run(vendor: &str) -> Result<ExitCode> {
         }
         "hubspot" => {
             use crm_testkit::hubspot::{HubSpotFakeConfig, demo as hs};
-            let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
+            // The demo portal as an admin set it up for the bot: its custom properties declared.
+            let fake = HubSpotFake::start(HubSpotFakeConfig::with_demo_properties()).await;
             let crm = crm_hubspot::HubSpotBuilder::new()
                 .with_base_url(fake.base_url())
                 .with_token(fake.token().to_owned().into())
@@ -45,6 +46,8 @@ pub(crate) async fn run(vendor: &str) -> Result<ExitCode> {
             let c = org.config();
             let crm = crm_salesforce::SalesforceBuilder::new()
                 .with_login_url(org.login_url())
+                // The demo org has the external-id field the bot's idempotency keys go to.
+                .with_idempotency_field(Some("Idempotency_Key__c"))
                 .with_refresh_token(
                     c.client_id.clone(),
                     Some(c.client_secret.clone().into()),

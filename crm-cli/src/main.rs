@@ -354,7 +354,7 @@ async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
                     daily_max: 10_000_000,
                     search_per_second: 5,
                 },
-                ..HubSpotFakeConfig::default()
+                ..HubSpotFakeConfig::with_demo_properties()
             })
             .await;
             faults = Some(Box::new(HubSpotFaultsControl(&hub)));
@@ -394,6 +394,7 @@ async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
             let counter = std::sync::Arc::new(bench::Counter::wrapping(None));
             let crm = crm_salesforce::SalesforceBuilder::new()
                 .with_login_url(org.login_url())
+                .with_idempotency_field(Some("Idempotency_Key__c"))
                 .with_refresh_token(
                     c.client_id.clone(),
                     Some(c.client_secret.clone().into()),
@@ -463,21 +464,17 @@ async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
 
 async fn run_doctor(config: PathBuf) -> crm_core::Result<ExitCode> {
     let (conn, dir) = Connection::load(&config)?;
-    let crm = conn.build(&dir)?;
-    outln!("connection: vendor {}", crm.vendor());
-    let checks = doctor::run(crm.as_ref()).await?;
-    let mut failed = 0;
-    for c in &checks {
-        let mark = if c.ok { "ok  " } else { "FAIL" };
-        if !c.ok {
-            failed += 1;
-        }
-        outln!("{mark}  {:<28} {}", c.what, c.detail);
+    let (vendor, checks) = doctor::run(&conn, &dir).await?;
+    {
+        use std::io::Write as _;
+        // `Stdout` ends the process itself on a write error (a closed pipe quietly).
+        let _ = write!(output::Stdout, "{}", doctor::render(&vendor, &checks));
     }
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
+    let failed = checks.iter().any(|c| c.level == doctor::Level::Fail);
+    Ok(if failed {
         ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

@@ -282,7 +282,9 @@ pub(crate) fn run_mapping_show(config: &Path) -> Result<ExitCode> {
     match &file {
         Some(f) => outln!(
             "# with {} version {} hash {} laid over it",
-            f.origin, f.version, f.hash
+            f.origin,
+            f.version,
+            f.hash
         ),
         None => outln!("# (the connection names no mapping file)"),
     }

@@ -340,7 +340,8 @@ fn mapping_check_reports_good_and_broken_files() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mapping_check_live_against_the_hubspot_fake() {
     use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig};
-    let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
+    // The mapping names the custom property `loyalty_tier`: declared as an admin would.
+    let fake = HubSpotFake::start(HubSpotFakeConfig::with_demo_properties()).await;
     let dir = tempfile::tempdir().unwrap();
     let good = "version = \"hs-1\"\n[contact.fields]\ntier = \"loyalty_tier\"\n[contact.values.tier]\ngold = \"gold\"\n";
     std::fs::write(dir.path().join("good.toml"), good).unwrap();

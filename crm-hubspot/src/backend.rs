@@ -171,7 +171,10 @@ impl HubSpotBuilder {
     }
 
     /// The unique custom property holding idempotency keys (on every object written); with it,
-    /// creates carrying a key are upserts by that property and never duplicate. Default none.
+    /// a create carrying a key stores the key there, so a second attempt conflicts and returns
+    /// the first record. Default none: idempotent creates are off, and a create carrying a key
+    /// fails with a `Config` error before any request (`crm-connect doctor` checks the
+    /// property).
     pub fn with_idempotency_property(mut self, name: Option<&str>) -> Self {
         self.config.idempotency_property = name.map(str::to_owned);
         self
@@ -183,7 +186,9 @@ impl HubSpotBuilder {
         self
     }
 
-    /// The property marking conversation logs. Default `crm_activity_kind`.
+    /// A custom property marking conversation logs (value `conversation_log`; `crm-connect
+    /// doctor` checks it exists). Default none: a log's body starts with
+    /// [`crate::CONVERSATION_LOG_MARKER`], which needs no custom property.
     pub fn with_activity_kind_property(mut self, name: Option<&str>) -> Self {
         self.config.activity_kind_property = name.map(str::to_owned);
         self

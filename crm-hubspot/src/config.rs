@@ -10,7 +10,7 @@ use std::time::Duration;
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Error, Result};
 
-/// HubSpot's API host (VENDORS.md §1.1).
+/// HubSpot's API host, as every HubSpot API spec declares it.
 pub const DEFAULT_BASE_URL: &str = "https://api.hubapi.com";
 
 /// Which of HubSpot's two path families requests use (VENDORS.md §1.1). Shapes are the same.
@@ -117,15 +117,17 @@ impl FromStr for AppKind {
     }
 }
 
-/// Which HubSpot object holds conversation logs.
+/// Which HubSpot object holds conversation logs. Either way the log is marked: by
+/// `activity_kind_property` when one is configured, otherwise by a first body line
+/// [`crate::CONVERSATION_LOG_MARKER`], which needs nothing but a stock portal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum ConversationLogAs {
-    /// A note (`hs_note_body`), marked with the activity-kind property. The default: a chat
+    /// A note (`hs_note_body`). The default: a chat
     /// transcript is written text, and notes show in every record's timeline.
     #[default]
     Note,
-    /// A call (`hs_call_title` + `hs_call_body`), marked with the activity-kind property.
+    /// A call (`hs_call_title` + `hs_call_body`).
     Call,
 }
 
@@ -167,11 +169,15 @@ pub struct HubSpotConfig {
     /// `crm_external_id`; empty disables external ids.
     pub external_id_property: Option<String>,
     /// Unique custom property holding idempotency keys, on every object used. Default none:
-    /// creates are then not idempotent.
+    /// idempotent creates are off, and a create that carries an idempotency key fails with a
+    /// `Config` error before any request (a stock portal has no such property).`crm-connect
+    /// doctor` checks that the property exists with unique values.
     pub idempotency_property: Option<String>,
     /// Contact property holding a lead's `source`. Default `crm_lead_source`.
     pub lead_source_property: Option<String>,
-    /// Property marking conversation logs among notes (or calls). Default `crm_activity_kind`.
+    /// Custom property marking conversation logs among notes (or calls) with the value
+    /// `conversation_log`. Default none: logs are marked by their first body line
+    /// ([`crate::CONVERSATION_LOG_MARKER`]), which works on a stock portal.
     pub activity_kind_property: Option<String>,
     /// Which object holds conversation logs. Default [`ConversationLogAs::Note`].
     pub conversation_log_as: ConversationLogAs,
@@ -200,7 +206,7 @@ impl Default for HubSpotConfig {
             external_id_property: Some("crm_external_id".to_owned()),
             idempotency_property: None,
             lead_source_property: Some("crm_lead_source".to_owned()),
-            activity_kind_property: Some("crm_activity_kind".to_owned()),
+            activity_kind_property: None,
             conversation_log_as: ConversationLogAs::Note,
             lead_lifecycle_stage: "lead".to_owned(),
             phone_search_calculated: false,

@@ -479,11 +479,21 @@ impl Core {
                 // A task's hs_timestamp is its due date; its "when" is its creation time.
                 common.remove("timestamp");
             }
-            if !matches!(mode, Mode::Update { .. }) {
-                let log = activity_kind.as_deref() == Some("conversation_log");
-                if let (true, Some(p)) = (log, &self.settings.activity_kind) {
+            let log = activity_kind.as_deref() == Some("conversation_log");
+            match (&self.settings.activity_kind, mode) {
+                (Some(p), Mode::Create | Mode::Upsert) if log => {
                     extra.insert(p.clone(), json!("conversation_log"));
                 }
+                // A stock portal: the log is marked in its body (`crate::logs`), also when an
+                // update replaces the body.
+                (None, _)
+                    if log
+                        && (!matches!(mode, Mode::Update { .. })
+                            || common.contains_key("body")) =>
+                {
+                    crate::logs::mark(&mut common);
+                }
+                _ => {}
             }
         }
         if let Some(field) = status_field(target) {
@@ -629,6 +639,12 @@ impl Core {
             }
         }
         let mut common = mapping.from_vendor(kind, vendor);
+        if kind == ObjectKind::Activity
+            && object == self.log_object()
+            && crate::logs::unmark(&mut common)
+        {
+            activity_kind = "conversation_log";
+        }
         for (field, to) in link_fields(kind) {
             if common.contains_key(*field) {
                 continue;

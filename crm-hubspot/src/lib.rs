@@ -25,6 +25,7 @@ mod core;
 mod credential;
 pub mod limits;
 mod lister;
+mod logs;
 mod mapping;
 mod objects;
 mod pipelines;
@@ -40,6 +41,7 @@ pub use backend::{HubSpot, HubSpotBuilder, VENDOR};
 pub use config::{AppKind, ConversationLogAs, HubSpotConfig, HubSpotConfigKey, PathFamily};
 pub use core::HubSpotErrorParser;
 pub use credential::{HubSpotOAuth, TOKEN_PATH, oauth};
+pub use logs::CONVERSATION_LOG_MARKER;
 pub use mapping::{
     DEFAULT_MAPPING, KNOWN_FIELDS, MAPPING_TARGETS, MappingTarget, default_mapping, known_fields,
 };

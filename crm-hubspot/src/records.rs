@@ -146,6 +146,19 @@ pub(crate) fn id_property(
     }
 }
 
+/// The error of a create that carries an idempotency key on a connection without
+/// `idempotency_property`. Such a create is refused before any request: sent without the key it
+/// could duplicate on a retry, which the caller asked to prevent.
+pub(crate) fn key_without_property(kind: ObjectKind, operation: &str) -> Error {
+    Error::config(format!(
+        "HubSpot connection has no `idempotency_property`, so this {kind} create cannot honour its \
+         idempotency key: create a unique-value property (\"Require unique values for this \
+         property\") on every object the bot creates and set `idempotency_property` to its \
+         internal name, or send the create without an idempotency key"
+    ))
+    .with_operation(operation)
+}
+
 /// One upsert of a batch: the prepared write, the `idProperty` and the key.
 pub(crate) struct UpsertInput {
     pub(crate) prepared: Prepared,
@@ -243,6 +256,9 @@ impl<T: Entity> HubRecords<T> {
         ctx: &WriteContext,
         operation: &str,
     ) -> Result<(Record<T>, Prepared)> {
+        if ctx.idempotency_key.is_some() && self.core.settings.idempotency.is_none() {
+            return Err(key_without_property(T::KIND, operation));
+        }
         let mut prepared = self.core.prepare(input, Mode::Create, None).await?;
         let target = prepared.target;
         let object = target.object();
@@ -535,6 +551,17 @@ impl<T: Entity> Records<T> for HubRecords<T> {
 
     async fn create_batch(&self, inputs: &[T], ctx: &WriteContext) -> BatchResult<Record<T>> {
         let operation = op::<T>("create");
+        if ctx.idempotency_key.is_some() && self.core.settings.idempotency.is_none() {
+            let err = key_without_property(T::KIND, &operation);
+            let out: BatchResult<Record<T>> = inputs.iter().map(|_| Err(err.clone())).collect();
+            for (input, r) in inputs.iter().zip(&out) {
+                self.core
+                    .audit("create", T::KIND, ctx, &input.to_fields(), r, |r| {
+                        r.id.clone()
+                    });
+            }
+            return out;
+        }
         let mut results: Vec<Option<Result<(Record<T>, bool)>>> =
             (0..inputs.len()).map(|_| None).collect();
         // With a key and an idempotency property, input `i` carries `<key>-<i>` in that unique

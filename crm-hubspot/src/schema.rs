@@ -1,13 +1,17 @@
 //! The portal's own schema, from the properties API (`GET /crm/v3/properties/{object}`), for
-//! checking a mapping against it.
+//! checking a mapping against it and the custom properties the settings name
+//! ([`HubSpot::check_setup`]).
+
+use std::collections::BTreeMap;
 
 use crm_core::mapping::{ObjectMapping, SchemaField, SchemaProblem};
 use crm_core::reexports::serde_json::Value;
 use crm_core::transport::Request;
-use crm_core::{Error, Result};
+use crm_core::{Error, ObjectKind, Result};
 
 use crate::backend::HubSpot;
 use crate::mapping::MappingTarget;
+use crate::objects::HubObject;
 
 /// The properties of a properties-API body: name, writability (`modificationMetadata.
 /// readOnlyValue`, `calculated`), and enumeration options.
@@ -77,5 +81,231 @@ impl HubSpot {
     ) -> Result<Vec<SchemaProblem>> {
         let schema = self.schema(target).await?;
         Ok(mapping.check_schema(target.as_str(), &schema))
+    }
+}
+
+/// One thing the connection's settings need from the portal, and whether the portal has it,
+/// from [`HubSpot::check_setup`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SetupCheck {
+    /// The setting that names the property (`idempotency_property`...).
+    pub setting: &'static str,
+    /// The property's internal name.
+    pub property: String,
+    /// The HubSpot object checked (`tickets`).
+    pub object: String,
+    /// The common kinds whose records live in that object.
+    pub kinds: Vec<ObjectKind>,
+    /// `None` when the portal has what the setting needs; otherwise what is missing and the
+    /// admin step that adds it. Names only, never values.
+    pub problem: Option<String>,
+}
+
+/// One property definition, as far as the setup check needs it.
+struct PropertyDef {
+    unique: bool,
+    options: Option<Vec<String>>,
+}
+
+fn definitions(body: &Value) -> Result<BTreeMap<String, PropertyDef>> {
+    let results = body
+        .get("results")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            Error::decode("field `results`: the properties body has no results array")
+        })?;
+    Ok(results
+        .iter()
+        .filter_map(|p| {
+            let name = p.get("name").and_then(Value::as_str)?;
+            let unique = p
+                .get("hasUniqueValue")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let options =
+                (p.get("type").and_then(Value::as_str) == Some("enumeration")).then(|| {
+                    p.get("options")
+                        .and_then(Value::as_array)
+                        .map(|o| {
+                            o.iter()
+                                .filter_map(|v| v.get("value").and_then(Value::as_str))
+                                .map(str::to_owned)
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                });
+            Some((name.to_owned(), PropertyDef { unique, options }))
+        })
+        .collect())
+}
+
+/// What a setting needs of its property.
+struct Need {
+    setting: &'static str,
+    property: String,
+    objects: Vec<HubObject>,
+    unique: bool,
+    /// An enumeration property must offer this option.
+    option: Option<&'static str>,
+}
+
+fn kinds_of(object: HubObject) -> Vec<ObjectKind> {
+    match object {
+        HubObject::Contacts => vec![ObjectKind::Contact, ObjectKind::Lead],
+        HubObject::Companies => vec![ObjectKind::Account],
+        HubObject::Deals => vec![ObjectKind::Opportunity],
+        HubObject::Tickets => vec![ObjectKind::Ticket],
+        HubObject::Notes | HubObject::Tasks | HubObject::Calls => vec![ObjectKind::Activity],
+    }
+}
+
+/// The admin step that creates `property` on `object` for `setting`.
+fn create_step(
+    object: HubObject,
+    setting: &str,
+    property: &str,
+    unique: bool,
+    option: Option<&str>,
+) -> String {
+    let kind = match (unique, option) {
+        (true, _) => {
+            "single-line text with \"Require unique values for this property\" checked".to_owned()
+        }
+        (false, Some(o)) => format!("single-line text (or a dropdown with the option `{o}`)"),
+        (false, None) => "single-line text".to_owned(),
+    };
+    format!(
+        "in HubSpot, Settings > Data Management > Properties > {} properties > Create property \
+         with internal name `{property}`, {kind}; or set `{setting}` to \"\" to do without it",
+        object.singular()
+    )
+}
+
+impl HubSpot {
+    /// Checks through the properties API that every custom property the settings name
+    /// (`idempotency_property`, `external_id_property`, `lead_source_property`,
+    /// `activity_kind_property`) exists on each object it is written to, with unique values
+    /// where the setting needs them. One request per object involved; a setting left unset
+    /// needs nothing and is not checked. `crm-connect doctor` prints the result.
+    pub async fn check_setup(&self) -> Result<Vec<SetupCheck>> {
+        let s = &self.core.settings;
+        let mut needs = Vec::new();
+        if let Some(p) = &s.idempotency {
+            needs.push(Need {
+                setting: "idempotency_property",
+                property: p.clone(),
+                objects: vec![
+                    HubObject::Contacts,
+                    HubObject::Companies,
+                    HubObject::Deals,
+                    HubObject::Tickets,
+                    HubObject::Notes,
+                    HubObject::Tasks,
+                    HubObject::Calls,
+                ],
+                unique: true,
+                option: None,
+            });
+        }
+        if let Some(p) = &s.external_id {
+            needs.push(Need {
+                setting: "external_id_property",
+                property: p.clone(),
+                objects: vec![
+                    HubObject::Contacts,
+                    HubObject::Companies,
+                    HubObject::Deals,
+                    HubObject::Tickets,
+                ],
+                unique: true,
+                option: None,
+            });
+        }
+        if let Some(p) = &s.lead_source {
+            needs.push(Need {
+                setting: "lead_source_property",
+                property: p.clone(),
+                objects: vec![HubObject::Contacts],
+                unique: false,
+                option: None,
+            });
+        }
+        if let Some(p) = &s.activity_kind {
+            needs.push(Need {
+                setting: "activity_kind_property",
+                property: p.clone(),
+                objects: vec![self.core.log_object()],
+                unique: false,
+                option: Some("conversation_log"),
+            });
+        }
+        let mut schemas: BTreeMap<&'static str, BTreeMap<String, PropertyDef>> = BTreeMap::new();
+        let mut out = Vec::new();
+        for need in &needs {
+            for object in &need.objects {
+                if !schemas.contains_key(object.name()) {
+                    let path = self.core.paths.properties(*object);
+                    let operation = format!("{}.properties", object.singular());
+                    let resp = self
+                        .core
+                        .send(Request::get(path, operation).bucket(crate::limits::GENERAL))
+                        .await?;
+                    schemas.insert(object.name(), definitions(&resp.json()?)?);
+                }
+                let def = schemas
+                    .get(object.name())
+                    .and_then(|d| d.get(&need.property));
+                let step = || {
+                    create_step(
+                        *object,
+                        need.setting,
+                        &need.property,
+                        need.unique,
+                        need.option,
+                    )
+                };
+                let problem = match def {
+                    None => Some(format!(
+                        "property `{}` does not exist on {}: {}",
+                        need.property,
+                        object.name(),
+                        step()
+                    )),
+                    Some(d) if need.unique && !d.unique => Some(format!(
+                        "property `{}` on {} does not require unique values, which HubSpot \
+                         cannot add to an existing property: in HubSpot, Settings > Data \
+                         Management > Properties > {} properties > Create property, single-line \
+                         text with \"Require unique values for this property\" checked, and set \
+                         `{}` to its internal name",
+                        need.property,
+                        object.name(),
+                        object.singular(),
+                        need.setting
+                    )),
+                    Some(PropertyDef {
+                        options: Some(options),
+                        ..
+                    }) if need.option.is_some_and(|o| !options.iter().any(|v| v == o)) => {
+                        Some(format!(
+                            "property `{}` on {} is a dropdown without the option `{}`: add \
+                             that option in HubSpot's property settings",
+                            need.property,
+                            object.name(),
+                            need.option.unwrap_or_default()
+                        ))
+                    }
+                    Some(_) => None,
+                };
+                out.push(SetupCheck {
+                    setting: need.setting,
+                    property: need.property.clone(),
+                    object: object.name().to_owned(),
+                    kinds: kinds_of(*object),
+                    problem,
+                });
+            }
+        }
+        Ok(out)
     }
 }

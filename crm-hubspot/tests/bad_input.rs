@@ -31,7 +31,7 @@ impl AuditSink for Captured {
 }
 
 async fn setup() -> (HubSpotFake, HubSpot, Arc<Captured>) {
-    let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
+    let fake = HubSpotFake::start(HubSpotFakeConfig::with_demo_properties()).await;
     let audit = Arc::new(Captured::default());
     let mut typed = ObjectMapping {
         pass_through: true,

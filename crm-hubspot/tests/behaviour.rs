@@ -25,7 +25,7 @@ use crm_hubspot::{HubSpot, HubSpotBuilder, MappingTarget};
 use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, HubSpotFaults, Limits, demo};
 
 async fn fake() -> HubSpotFake {
-    HubSpotFake::start(HubSpotFakeConfig::default()).await
+    HubSpotFake::start(HubSpotFakeConfig::with_demo_properties()).await
 }
 
 fn builder(fake: &HubSpotFake) -> HubSpotBuilder {
@@ -334,7 +334,7 @@ async fn the_rolling_window_and_the_daily_budget_are_rate_limits() {
             daily_max: 3,
             search_per_second: 5,
         },
-        ..HubSpotFakeConfig::default()
+        ..HubSpotFakeConfig::with_demo_properties()
     })
     .await;
     // No pacing here: this checks how HubSpot's 429s are read, not how the limiter avoids them.
@@ -593,11 +593,12 @@ async fn activities_map_to_notes_tasks_and_calls() {
     let stored = fake
         .record("notes", l.id.as_str().trim_start_matches("note:"))
         .unwrap();
-    assert_eq!(stored["properties"]["hs_note_body"], "Chat\n\ncustomer: hi");
+    // No activity_kind_property configured: the log is marked by its first body line.
     assert_eq!(
-        stored["properties"][demo::ACTIVITY_KIND_PROPERTY],
-        "conversation_log"
+        stored["properties"]["hs_note_body"],
+        "[Conversation log]\n\nChat\n\ncustomer: hi"
     );
+    assert!(stored["properties"][demo::ACTIVITY_KIND_PROPERTY].is_null());
     assert_eq!(
         fake.associations(
             "notes",
@@ -651,7 +652,7 @@ async fn links_are_v4_associations() {
 async fn listings_page_lazily_and_changed_since_uses_search() {
     let fake = HubSpotFake::start(HubSpotFakeConfig {
         extra_contacts: 23,
-        ..HubSpotFakeConfig::default()
+        ..HubSpotFakeConfig::with_demo_properties()
     })
     .await;
     let crm = connect(&fake);

@@ -22,7 +22,7 @@ async fn fake(paths: PathFamilies) -> Arc<HubSpotFake> {
         HubSpotFake::start(HubSpotFakeConfig {
             extra_contacts: EXTRA_CONTACTS,
             paths,
-            ..HubSpotFakeConfig::default()
+            ..HubSpotFakeConfig::with_demo_properties()
         })
         .await,
     )

@@ -20,7 +20,7 @@ const TARGETS: &[(&str, ObjectKind)] = &[
 
 #[tokio::test]
 async fn two_custom_properties_checked_live() {
-    let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
+    let fake = HubSpotFake::start(HubSpotFakeConfig::with_demo_properties()).await;
     let hub = HubSpotBuilder::new()
         .with_base_url(fake.base_url())
         .with_token(fake.token().to_owned().into())
@@ -84,7 +84,7 @@ critical = "CRITICAL"
 #[tokio::test]
 async fn mapping_file_rules_apply_through_the_adapter() {
     use crm_core::{Contact, Crm, Email, ErrorKind, Personal, WriteContext};
-    let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
+    let fake = HubSpotFake::start(HubSpotFakeConfig::with_demo_properties()).await;
     let file = MappingFile::parse(
         r#"version = "acme-hs-2"
 [contact.fields]
@@ -153,7 +153,7 @@ impl crm_core::audit::AuditSink for Versions {
 #[tokio::test]
 async fn a_new_mapping_file_is_swapped_in_without_a_restart() {
     use crm_core::{Contact, Crm, Email, ErrorKind, Personal, WriteContext};
-    let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
+    let fake = HubSpotFake::start(HubSpotFakeConfig::with_demo_properties()).await;
     let file =
         |text: &str| MappingFile::parse(text, "m.toml", crm_hubspot::MAPPING_TARGETS).unwrap();
     let v1 = file("version = \"v1\"\n[contact.fields]\ntitle = \"jobtitle\"\n");

@@ -49,7 +49,6 @@ pub struct SalesforceBuilder {
     mappings: BTreeMap<String, ObjectMapping>,
     mapping_file: Option<MappingFile>,
     session_lifetime: Option<Duration>,
-    idempotency_disabled: bool,
 }
 
 impl fmt::Debug for SalesforceBuilder {
@@ -85,7 +84,6 @@ impl SalesforceBuilder {
             mappings: BTreeMap::new(),
             mapping_file: None,
             session_lifetime: None,
-            idempotency_disabled: false,
         }
     }
 
@@ -249,11 +247,14 @@ impl SalesforceBuilder {
         self
     }
 
-    /// The unique external-id field idempotency keys are stored in. Default
-    /// `Idempotency_Key__c`; `None` turns idempotent creates off.
-    pub fn with_idempotency_field(mut self, field: Option<String>) -> Self {
-        self.idempotency_disabled = field.is_none();
-        self.config.idempotency_field = field;
+    /// The unique external-id field idempotency keys are stored in (a Text field marked
+    /// *Unique* and *External ID* on every object the bot creates, such as
+    /// `Idempotency_Key__c`). With it, a create carrying a key is an upsert by that field and
+    /// never duplicates. Default none: idempotent creates are off, and a create that carries a
+    /// key fails with a `Config` error before any request (`crm-connect doctor` checks the
+    /// field exists).
+    pub fn with_idempotency_field(mut self, field: Option<&str>) -> Self {
+        self.config.idempotency_field = field.map(str::to_owned);
         self
     }
 
@@ -444,15 +445,14 @@ impl SalesforceBuilder {
         };
         tables.extend(self.mappings.clone());
         let mappings = mappings(&tables)?;
-        let idempotency_field = if self.idempotency_disabled {
-            None
-        } else {
-            match c.idempotency_field.as_deref() {
-                Some("") => None,
-                Some(f) => Some(f.to_owned()),
-                None => Some("Idempotency_Key__c".to_owned()),
-            }
-        };
+        // Off unless configured: a stock org has no such field, and a default that needs an
+        // admin step would fail every keyed create there.
+        let idempotency_field = c
+            .idempotency_field
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned);
         let limiter = Arc::new(DailyBudget::new(
             c.daily_reserve_percent.unwrap_or(10),
             self.limiter.clone(),
@@ -711,6 +711,54 @@ pub(crate) fn parse_collections(body: &[u8]) -> Result<Vec<Result<RecordId>>> {
         .collect())
 }
 
+/// The error of a create that carries an idempotency key on a connection without
+/// `idempotency_field`. It is refused before any request: sent without the key it could
+/// duplicate on a retry, which the caller asked to prevent.
+fn key_without_field(s: SObject, operation: &str) -> Error {
+    Error::config(format!(
+        "Salesforce connection has no `idempotency_field`, so this {} create cannot honour its \
+         idempotency key: create a Text field marked Unique and External ID (such as \
+         `Idempotency_Key__c`) on every object the bot creates and set `idempotency_field` to \
+         its API name, or send the create without an idempotency key",
+        s.name()
+    ))
+    .with_operation(operation)
+}
+
+/// An upsert by an external-id field the org does not have: Salesforce answers the
+/// `PATCH /sobjects/{S}/{field}/{value}` route with 404 `NOT_FOUND` (a missing record is created
+/// there, never a 404) or `INVALID_FIELD`. The error names the field and the object, never the
+/// value, and says what to do.
+fn missing_external_id(e: Error, s: SObject, field: &str) -> Error {
+    let vendor = e.vendor();
+    let code = vendor.and_then(|v| v.code.as_deref());
+    // The redacted text keeps field names (they carry no personal values).
+    let names_field = vendor
+        .and_then(|v| v.redacted_message())
+        .is_some_and(|m| m.to_ascii_lowercase().contains(&field.to_ascii_lowercase()));
+    // INVALID_FIELD may be about a field of the body; only one naming the key field counts.
+    let missing = e.kind() == &ErrorKind::NotFound
+        || code == Some("NOT_FOUND")
+        || (code == Some("INVALID_FIELD") && names_field);
+    if !missing {
+        return e;
+    }
+    let mut out = Error::config(format!(
+        "external ID field `{field}` does not exist on {}: create it (Text, Unique, External \
+         ID) in Setup > Object Manager > {} > Fields & Relationships, or fix the field name in \
+         the connection's settings",
+        s.name(),
+        s.name()
+    ));
+    if let Some(op) = e.operation() {
+        out = out.with_operation(op.to_owned());
+    }
+    if let Some(v) = e.vendor() {
+        out = out.with_vendor(v.clone());
+    }
+    out
+}
+
 /// The per-item key derived from a batch's idempotency key and the item's position.
 fn item_key(key: &IdempotencyKey, index: usize) -> String {
     let k = format!("{}.{index}", key.as_str());
@@ -812,6 +860,9 @@ impl<T: Entity> SObjectFamily<T> {
     async fn create_inner(&self, input: &T, ctx: &WriteContext) -> Result<Record<T>> {
         let operation = op::<T>("create");
         let s = self.sobject();
+        if ctx.idempotency_key.is_some() && self.core.idempotency_field.is_none() {
+            return Err(key_without_field(s, &operation));
+        }
         let body = self.core.body_for(s, &input.to_fields(), true)?;
         if let (Some(key), Some(field)) =
             (&ctx.idempotency_key, self.core.idempotency_field.clone())
@@ -872,7 +923,8 @@ impl<T: Entity> SObjectFamily<T> {
         if value.trim().is_empty() {
             return Err(Error::invalid_input("the upsert key is empty").with_operation(operation));
         }
-        // "Do not specify Id or an external ID field in the request body" (VENDORS.md §2.3).
+        // Salesforce's upsert docs: "Do not specify Id or an external ID field in the request
+        // body or an error is generated".
         body.retain(|k, _| !k.eq_ignore_ascii_case(field) && !k.eq_ignore_ascii_case("Id"));
         let path = Core::sobject_path(s, &[field, value]);
         let call = WriteCall {
@@ -882,7 +934,10 @@ impl<T: Entity> SObjectFamily<T> {
             read_path: path,
             idempotent: true,
         };
-        let (record, status) = self.write_read(s, call, operation).await?;
+        let (record, status) = self
+            .write_read(s, call, operation)
+            .await
+            .map_err(|e| missing_external_id(e, s, field))?;
         // 201 created; 200 (v46.0+) or 204 (earlier versions) updated.
         Ok(Upserted {
             record,
@@ -896,7 +951,7 @@ impl<T: Entity> SObjectFamily<T> {
             UpsertKey::Idempotency(_) => self.core.idempotency_field.clone().ok_or_else(|| {
                 Error::unsupported(
                     operation,
-                    "idempotent creates are turned off for this connection",
+                    "no `idempotency_field` is configured: set it to a Unique External ID field",
                 )
             }),
             UpsertKey::Email(_) => Err(Error::unsupported(
@@ -1256,6 +1311,17 @@ impl<T: Entity> Records<T> for SObjectFamily<T> {
     async fn create_batch(&self, inputs: &[T], ctx: &WriteContext) -> BatchResult<Record<T>> {
         let operation = op::<T>("create_batch");
         let s = self.sobject();
+        if ctx.idempotency_key.is_some() && self.core.idempotency_field.is_none() {
+            let err = key_without_field(s, &operation);
+            let out: BatchResult<Record<T>> = inputs.iter().map(|_| Err(err.clone())).collect();
+            for (input, r) in inputs.iter().zip(&out) {
+                self.core
+                    .audit("create", T::KIND, ctx, &input.to_fields(), r, |x| {
+                        x.id.clone()
+                    });
+            }
+            return out;
+        }
         let idem = ctx
             .idempotency_key
             .as_ref()
@@ -1287,7 +1353,11 @@ impl<T: Entity> Records<T> for SObjectFamily<T> {
             .into_iter()
             .zip(inputs)
             .map(|(r, input)| {
-                let r = r.map(|(rec, _)| rec);
+                let r = match &idem {
+                    Some((_, field)) => r.map_err(|e| missing_external_id(e, s, field)),
+                    None => r,
+                }
+                .map(|(rec, _)| rec);
                 self.core
                     .audit("create", T::KIND, ctx, &input.to_fields(), &r, |x| {
                         x.id.clone()

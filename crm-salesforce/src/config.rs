@@ -54,8 +54,8 @@ pub struct SalesforceConfig {
     pub phone_region: Option<String>,
     /// Records per query batch, 200–2,000 (default 2,000).
     pub query_batch_size: Option<u32>,
-    /// Unique external-id field holding idempotency keys (default `Idempotency_Key__c`; empty
-    /// turns idempotent creates off).
+    /// Unique external-id field holding idempotency keys, such as `Idempotency_Key__c`. Default
+    /// none: idempotent creates are off and a create carrying a key fails with a `Config` error.
     pub idempotency_field: Option<String>,
     /// Send `Sforce-Duplicate-Rule-Header: allowSave=true` (default `false`).
     pub allow_duplicates: Option<bool>,

@@ -1,12 +1,13 @@
-//! The org's own schema, from `GET /sobjects/{S}/describe`, for checking a mapping against it.
+//! The org's own schema, from `GET /sobjects/{S}/describe`, for checking a mapping against it
+//! and the upsert-key fields the connection uses ([`Salesforce::check_setup`]).
 
 use crm_core::mapping::{ObjectMapping, SchemaField, SchemaProblem};
 use crm_core::reexports::serde_json::Value;
 use crm_core::transport::Request;
-use crm_core::{Error, Result};
+use crm_core::{Error, ObjectKind, Result};
 
 use crate::backend::Salesforce;
-use crate::core::Core;
+use crate::core::{Core, SObject};
 
 /// The fields of a `describe` body: name, createable / updateable, active picklist values,
 /// length of text fields.
@@ -79,5 +80,107 @@ impl Salesforce {
             .ok_or_else(|| Error::config(format!("`{table}` is not a Salesforce mapping table")))?;
         let schema = self.schema(sobject).await?;
         Ok(mapping.check_schema(table, &schema))
+    }
+}
+
+/// One field the connection's settings need from the org, and whether the org has it, from
+/// [`Salesforce::check_setup`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SetupCheck {
+    /// The setting (or mapping entry) that names the field: `idempotency_field`,
+    /// `mapping.external_id`.
+    pub setting: &'static str,
+    /// The field's API name.
+    pub field: String,
+    /// The sObject checked (`Case`).
+    pub object: String,
+    /// The common kinds whose records live in that sObject.
+    pub kinds: Vec<ObjectKind>,
+    /// `None` when the org has what the setting needs; otherwise what is missing and the admin
+    /// step that adds it. Names only, never values.
+    pub problem: Option<String>,
+}
+
+/// The admin step that creates `field` on `sobject` as an upsert key.
+fn create_step(sobject: &str, field: &str) -> String {
+    format!(
+        "in Salesforce Setup > Object Manager > {sobject} > Fields & Relationships > New: Text \
+         (100) with API name `{field}`, \"Unique\" and \"External ID\" checked, visible to the \
+         integration user"
+    )
+}
+
+impl Salesforce {
+    /// Checks through `describe` that the upsert-key fields the connection uses exist on every
+    /// sObject it creates records in: `idempotency_field` (when set) must be an External ID
+    /// field with unique values, and the field the mapping gives `external_id` must be an
+    /// External ID field. One request per sObject; `crm-connect doctor` prints the result.
+    pub async fn check_setup(&self) -> Result<Vec<SetupCheck>> {
+        let mut out = Vec::new();
+        for s in SObject::ALL {
+            let mut needs: Vec<(&'static str, String, bool)> = Vec::new();
+            if let Some(f) = &self.core.idempotency_field {
+                needs.push(("idempotency_field", f.clone(), true));
+            }
+            // Activities carry no external id (the mapping has no such field for them).
+            if s.kind() != ObjectKind::Activity
+                && let Ok(f) = self.core.vendor_field(s, "external_id")
+            {
+                needs.push(("mapping.external_id", f, false));
+            }
+            if needs.is_empty() {
+                continue;
+            }
+            let path = format!("/sobjects/{}/describe", s.name());
+            let resp = self
+                .core
+                .send(Request::get(path, format!("{}.describe", s.name())))
+                .await?;
+            let body: Value = resp.json()?;
+            let fields = body
+                .get("fields")
+                .and_then(Value::as_array)
+                .ok_or_else(|| {
+                    Error::decode("field `fields`: the describe body has no fields array")
+                })?;
+            for (setting, field, unique) in needs {
+                let def = fields.iter().find(|f| {
+                    f.get("name")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| n.eq_ignore_ascii_case(&field))
+                });
+                let flag = |d: &Value, k: &str| d.get(k).and_then(Value::as_bool).unwrap_or(false);
+                let problem = match def {
+                    None => Some(format!(
+                        "external ID field `{field}` does not exist on {}: {}",
+                        s.name(),
+                        create_step(s.name(), &field)
+                    )),
+                    Some(d) if !flag(d, "externalId") => Some(format!(
+                        "field `{field}` on {} is not an External ID field: edit it in Setup > \
+                         Object Manager > {} > Fields & Relationships and check \"External ID\"{}",
+                        s.name(),
+                        s.name(),
+                        if unique { " and \"Unique\"" } else { "" }
+                    )),
+                    Some(d) if unique && !flag(d, "unique") => Some(format!(
+                        "field `{field}` on {} does not require unique values: edit it in Setup \
+                         > Object Manager > {} > Fields & Relationships and check \"Unique\"",
+                        s.name(),
+                        s.name()
+                    )),
+                    Some(_) => None,
+                };
+                out.push(SetupCheck {
+                    setting,
+                    field,
+                    object: s.name().to_owned(),
+                    kinds: vec![s.kind()],
+                    problem,
+                });
+            }
+        }
+        Ok(out)
     }
 }

@@ -21,6 +21,7 @@ fn connect(org: &SalesforceFake) -> Salesforce {
     let c = org.config();
     SalesforceBuilder::new()
         .with_login_url(org.login_url())
+        .with_idempotency_field(Some("Idempotency_Key__c"))
         .with_refresh_token(
             c.client_id.clone(),
             Some(SecretString::from(c.client_secret.clone())),

@@ -91,13 +91,29 @@ fn jsonish() -> impl Strategy<Value = String> {
 }
 
 fn value_text() -> impl Strategy<Value = String> {
-    prop::collection::vec(prop_oneof![Just("{"), Just("}"), Just("["), Just("]"), Just("\""), Just(":"), Just(","), Just("1e999"), Just(MARKER)], 0..24)
-        .prop_map(|parts| parts.concat())
+    prop::collection::vec(
+        prop_oneof![
+            Just("{"),
+            Just("}"),
+            Just("["),
+            Just("]"),
+            Just("\""),
+            Just(":"),
+            Just(","),
+            Just("1e999"),
+            Just(MARKER)
+        ],
+        0..24,
+    )
+    .prop_map(|parts| parts.concat())
 }
 
 fn assert_no_marker(err: &crm_core::Error) {
     let shown = format!("{err} {err:?}");
-    assert!(!shown.contains(MARKER), "an error echoes a value it was fed: {shown}");
+    assert!(
+        !shown.contains(MARKER),
+        "an error echoes a value it was fed: {shown}"
+    );
 }
 
 proptest! {

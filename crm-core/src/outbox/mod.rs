@@ -574,6 +574,19 @@ async fn create<T: Entity>(
             }
         }
     }
+    // Adapters refuse a key they cannot honour (a `Config` error naming the missing setting),
+    // so a connection that neither makes creates idempotent nor stores the key to find it by
+    // sends the create without one; the in-doubt check above is what guards it.
+    let unkeyed;
+    let ctx = if caps.find_by_idempotency_key {
+        ctx
+    } else {
+        unkeyed = WriteContext {
+            idempotency_key: None,
+            ..ctx.clone()
+        };
+        &unkeyed
+    };
     match records.create(entity, ctx).await {
         Ok(r) => Outcome::Delivered(r.id),
         Err(e) if may_have_created(&e) => Outcome::Parked(format!(

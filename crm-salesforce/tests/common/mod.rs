@@ -47,11 +47,13 @@ pub(crate) async fn fake(config: SalesforceFakeConfig) -> SalesforceFake {
     SalesforceFake::start(config).await
 }
 
-/// A builder for the fake with the refresh-token grant.
+/// A builder for the fake with the refresh-token grant, storing idempotency keys in the
+/// fake org's `Idempotency_Key__c` (a Unique External ID field, as an admin would create it).
 pub(crate) fn builder(org: &SalesforceFake) -> SalesforceBuilder {
     let c = org.config();
     SalesforceBuilder::new()
         .with_login_url(org.login_url())
+        .with_idempotency_field(Some("Idempotency_Key__c"))
         .with_refresh_token(
             c.client_id.clone(),
             Some(SecretString::from(c.client_secret.clone())),

@@ -86,6 +86,21 @@ fn ctx_with_key(intent: &str) -> Result<WriteContext, Stop> {
     Ok(WriteContext::default().with_idempotency_key(key))
 }
 
+/// A create's context as a careful bot builds it: keyed where the connection makes keyed
+/// creates idempotent, unkeyed elsewhere (a key the connection cannot honour fails the create).
+fn ctx_for(crm: &dyn Crm, kind: ObjectKind, intent: &str) -> Result<WriteContext, Stop> {
+    let keyed = crm
+        .capabilities()
+        .objects
+        .get(&kind)
+        .is_some_and(|c| c.idempotent_create);
+    if keyed {
+        ctx_with_key(intent)
+    } else {
+        Ok(WriteContext::default())
+    }
+}
+
 async fn the_customer(crm: &dyn Crm, fx: &Fixture) -> Result<RecordId, Stop> {
     let found = crm
         .contacts()
@@ -266,7 +281,7 @@ async fn lead_with_follow_up_task(crm: &dyn Crm, fx: &Fixture) -> Checked {
     };
     let created = crm
         .leads()
-        .create(&lead, &ctx_with_key("lead")?)
+        .create(&lead, &ctx_for(crm, ObjectKind::Lead, "lead")?)
         .await
         .map_err(sdk("create lead"))?;
     let read = crm
@@ -292,7 +307,7 @@ async fn lead_with_follow_up_task(crm: &dyn Crm, fx: &Fixture) -> Checked {
     };
     let task = crm
         .activities()
-        .create(&task, &ctx_with_key("task")?)
+        .create(&task, &ctx_for(crm, ObjectKind::Activity, "task")?)
         .await
         .map_err(sdk("create task"))?;
     ensure(task.kind == ActivityKind::Task, || {
@@ -322,7 +337,7 @@ async fn ticket_status_read_back(crm: &dyn Crm, fx: &Fixture) -> Checked {
     };
     let created = crm
         .tickets()
-        .create(&ticket, &ctx_with_key("ticket")?)
+        .create(&ticket, &ctx_for(crm, ObjectKind::Ticket, "ticket")?)
         .await
         .map_err(sdk("create ticket"))?;
     let status = crm
@@ -386,7 +401,7 @@ async fn conversation_log_activity(crm: &dyn Crm, fx: &Fixture) -> Checked {
     };
     let created = crm
         .activities()
-        .create(&log, &ctx_with_key("log")?)
+        .create(&log, &ctx_for(crm, ObjectKind::Activity, "log")?)
         .await
         .map_err(sdk("create log"))?;
     ensure(created.kind == ActivityKind::ConversationLog, || {

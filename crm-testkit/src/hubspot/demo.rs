@@ -4,7 +4,9 @@
 //!
 //! Jane Doe is a contact at Acme Corp (primary company) with an open and a won deal, an open
 //! ticket ("Waiting on us") and a closed one, and three activities: a note, a call and a chat log
-//! (a note marked `crm_activity_kind = conversation_log`). Bystanders: a UK contact, a contact at
+//! (a note whose body starts with the line [`CONVERSATION_LOG_MARKER`], as crm-connect writes one
+//! on a stock portal, and with `crm_activity_kind = conversation_log` when that property is
+//! declared). Bystanders: a UK contact, a contact at
 //! Globex, a contact whose email is stored with capitals, and a lead (a contact in lifecycle
 //! stage `lead`).
 
@@ -69,6 +71,29 @@ pub const IDEMPOTENCY_PROPERTY: &str = "crm_idempotency_key";
 pub const LEAD_SOURCE_PROPERTY: &str = "crm_lead_source";
 /// The custom property marking a note as a conversation log.
 pub const ACTIVITY_KIND_PROPERTY: &str = "crm_activity_kind";
+/// The first body line crm-connect's HubSpot adapter gives a conversation log on a portal
+/// without an activity-kind property.
+pub const CONVERSATION_LOG_MARKER: &str = "[Conversation log]";
+
+/// Objects crm-connect creates records in, each of which needs the idempotency property.
+const WRITTEN_OBJECTS: [&str; 7] = [
+    "contacts",
+    "companies",
+    "deals",
+    "tickets",
+    "notes",
+    "tasks",
+    "calls",
+];
+
+/// Only the unique idempotency property [`IDEMPOTENCY_PROPERTY`], on every object crm-connect
+/// writes: what an admin adds to turn idempotent creates on.
+pub fn idempotency_properties() -> Vec<CustomProperty> {
+    WRITTEN_OBJECTS
+        .iter()
+        .map(|object| CustomProperty::unique(object, IDEMPOTENCY_PROPERTY))
+        .collect()
+}
 
 /// The email of extra contact `n` (1-based).
 pub fn bulk_email(n: usize) -> String {
@@ -97,17 +122,7 @@ pub fn custom_properties() -> Vec<CustomProperty> {
     for object in ["contacts", "companies", "deals", "tickets"] {
         props.push(CustomProperty::unique(object, EXTERNAL_ID_PROPERTY));
     }
-    for object in [
-        "contacts",
-        "companies",
-        "deals",
-        "tickets",
-        "notes",
-        "tasks",
-        "calls",
-    ] {
-        props.push(CustomProperty::unique(object, IDEMPOTENCY_PROPERTY));
-    }
+    props.extend(idempotency_properties());
     props
 }
 
@@ -165,7 +180,8 @@ pub(crate) fn seed(store: &mut Store, demo: bool, extra: usize) -> Result<(), St
                 "hs_call_body": "Discussed renewal pricing; sent proposal afterwards.",
                 "hs_call_direction": "OUTBOUND", "hs_call_status": "COMPLETED",
                 "hs_timestamp": "2026-02-03T16:40:00.000Z"})),
-            ("notes", 6003, json!({"hs_note_body": "Customer reported damaged units; ticket opened.",
+            ("notes", 6003, json!({
+                "hs_note_body": format!("{CONVERSATION_LOG_MARKER}\n\nCustomer reported damaged units; ticket opened."),
                 "crm_activity_kind": "conversation_log", "hs_timestamp": "2026-03-09T09:05:00.000Z"})),
         ]);
     }
@@ -181,8 +197,11 @@ pub(crate) fn seed(store: &mut Store, demo: bool, extra: usize) -> Result<(), St
             .object_index(object)
             .ok_or_else(|| format!("seeding {object}: unknown object"))?;
         let when = base + TimeDelta::minutes(i64::try_from(i).unwrap_or(0));
+        // A stock portal has no custom properties: their demo values are left out.
+        let mut props = obj(props);
+        props.retain(|name, _| store.object(idx).is_some_and(|o| o.prop(name).is_some()));
         store
-            .seed(idx, id, &obj(props), when)
+            .seed(idx, id, &props, when)
             .map_err(|e| format!("seeding {object} {id} failed: {}", e.message))?;
     }
     if demo {
@@ -234,5 +253,20 @@ mod tests {
         assert_eq!(store.associated("contacts", 1001, "tickets").len(), 2);
         assert_eq!(store.associated("contacts", 1001, "notes").len(), 2);
         assert!(store.get(c, 2003).is_some());
+    }
+
+    #[test]
+    fn a_stock_portal_seeds_without_custom_values() {
+        let mut store = Store::new(&[]);
+        seed(&mut store, true, 0).unwrap();
+        let c = store.object_index("contacts").unwrap();
+        let jane = store.get(c, 1001).unwrap();
+        assert_eq!(jane.props["email"], CUSTOMER_EMAIL);
+        assert!(!jane.props.contains_key(EXTERNAL_ID_PROPERTY));
+        assert!(!jane.props.contains_key("loyalty_tier"));
+        let n = store.object_index("notes").unwrap();
+        let log = store.get(n, 6003).unwrap();
+        assert!(!log.props.contains_key(ACTIVITY_KIND_PROPERTY));
+        assert!(log.props["hs_note_body"].starts_with(CONVERSATION_LOG_MARKER));
     }
 }

@@ -86,7 +86,11 @@ pub struct HubSpotFakeConfig {
     pub demo_data: bool,
     /// Seed this many extra contacts `bulk-001@example.com`, … (ids 2001…); default 0.
     pub extra_contacts: usize,
-    /// Custom properties on top of HubSpot's defaults; default [`demo::custom_properties`].
+    /// Custom properties on top of HubSpot's defaults. Default none: a stock portal, as a new
+    /// account has it. Declare what a test needs, as an admin would
+    /// ([`demo::custom_properties`], [`demo::idempotency_properties`],
+    /// [`HubSpotFakeConfig::with_demo_properties`]); demo values of undeclared properties are
+    /// not seeded.
     pub custom_properties: Vec<CustomProperty>,
     /// The path families served.
     pub paths: PathFamilies,
@@ -103,10 +107,23 @@ impl Default for HubSpotFakeConfig {
             oauth: OAuthConfig::default(),
             demo_data: true,
             extra_contacts: 0,
-            custom_properties: demo::custom_properties(),
+            custom_properties: Vec::new(),
             paths: PathFamilies::Both,
             limits: Limits::default(),
             search_lag: Duration::ZERO,
+        }
+    }
+}
+
+impl HubSpotFakeConfig {
+    /// The default portal with every custom property of [`demo::custom_properties`] declared:
+    /// what crm-connect's optional HubSpot settings (`external_id_property`,
+    /// `idempotency_property`, `lead_source_property`, `activity_kind_property`) name, plus the
+    /// demo customer's own fields.
+    pub fn with_demo_properties() -> Self {
+        Self {
+            custom_properties: demo::custom_properties(),
+            ..Self::default()
         }
     }
 }
