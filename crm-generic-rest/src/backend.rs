@@ -696,7 +696,7 @@ impl<T: Entity> Records<T> for RestObject<T> {
                 .page_size
                 .map_or(self.core.spec.paging.max_page_size, |n| n.get()),
         };
-        list_stream::<T>(self.core.clone(), params, query.resume, operation)
+        list_stream::<T>(self.core.clone(), params, &query, operation)
     }
 }
 

@@ -707,7 +707,7 @@ impl<T: Entity> Records<T> for HubRecords<T> {
                 since: Some(crm_core::reexports::chrono::DateTime::UNIX_EPOCH),
                 operation,
             };
-            return list_stream::<T>(self.core.clone(), spec, query.resume);
+            return list_stream::<T>(self.core.clone(), spec, &query);
         }
         let page_size = query
             .page_size
@@ -718,7 +718,7 @@ impl<T: Entity> Records<T> for HubRecords<T> {
             since: query.changed_since,
             operation,
         };
-        list_stream::<T>(self.core.clone(), spec, query.resume)
+        list_stream::<T>(self.core.clone(), spec, &query)
     }
 }
 

@@ -1424,7 +1424,7 @@ impl<T: Entity> Records<T> for SObjectFamily<T> {
             conditions,
             page_size,
         };
-        lister::stream::<T>(self.core.clone(), spec, query.resume, operation)
+        lister::stream::<T>(self.core.clone(), spec, &query, operation)
     }
 }
 

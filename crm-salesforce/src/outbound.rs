@@ -1,5 +1,6 @@
-//! Salesforce Outbound Messages (VENDORS.md §2.12): the SOAP `notifications` envelope a
-//! workflow or flow posts, turned into [`CrmEvent`]s, answered with the SOAP ACK.
+//! Salesforce Outbound Messages (Salesforce SOAP API Developer Guide, "Outbound Messaging"): the
+//! SOAP `notifications` envelope a workflow or flow posts, turned into [`CrmEvent`]s, answered
+//! with the SOAP ACK.
 //!
 //! Outbound Messages are **not signed**. What this checks: the body size, that the XML has no
 //! DOCTYPE (no entity definitions, so no XXE and no entity expansion), and that
