@@ -35,18 +35,20 @@ pub(crate) fn stream<T: Entity>(
     core: Arc<Core>,
     params: ListParams,
     query: &ListQuery,
-    operation: &'static str,
+    operation: impl Into<String>,
 ) -> PageStream<T> {
     let paging = Paging::for_query(query);
+    let operation: String = operation.into();
     crm_core::raw::paginate(paging, query.resume.clone(), move |cursor| {
         let core = core.clone();
         let params = params.clone();
-        async move { fetch_page::<T>(&core, &params, cursor, operation).await }
+        let operation = operation.clone();
+        async move { fetch_page::<T>(&core, &params, cursor, &operation).await }
     })
 }
 
 /// Fetches the page at `cursor` (`None`: the first page).
-pub(crate) async fn fetch_page<T: Entity>(
+async fn fetch_page<T: Entity>(
     core: &Core,
     params: &ListParams,
     cursor: Option<String>,

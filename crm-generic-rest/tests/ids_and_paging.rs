@@ -11,7 +11,7 @@
 
 use crm_core::reexports::futures::StreamExt;
 use crm_core::retry::RetryPolicy;
-use crm_core::{Crm, ErrorKind, ListQuery};
+use crm_core::{Contact, Crm, ErrorKind, ListQuery, RecordId, UpsertKey, WriteContext};
 use crm_generic_rest::{GenericRest, GenericRestBuilder};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
@@ -134,4 +134,54 @@ async fn paging_endless_cursors_stop_at_the_callers_page_cap() {
             .message()
             .contains("after 2 pages")
     );
+}
+
+#[test]
+fn ids_that_are_dot_segments_are_invalid_input_in_every_encoding() {
+    for dot in ["..", ".", "%2e%2e", "%2E.", "%252e%252e"] {
+        let err = RecordId::new(dot).unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::InvalidInput, "{dot}");
+        let json = serde_json::to_string(dot).unwrap();
+        assert!(serde_json::from_str::<RecordId>(&json).is_err(), "{dot}");
+    }
+}
+
+#[tokio::test]
+async fn upsert_keys_that_are_dot_segments_make_no_request() {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(contact(1)))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let crm = crm(&server);
+    let input = Contact {
+        last_name: Some("Dots".into()),
+        ..Contact::default()
+    };
+    for dot in ["..", ".", "%2e%2e"] {
+        let err = crm
+            .contacts()
+            .upsert(
+                &UpsertKey::ExternalId(dot.into()),
+                &input,
+                &WriteContext::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::InvalidInput, "{dot}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn an_id_with_slashes_and_dots_stays_one_path_segment() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/contacts/a%2F..%2F..%2Fb"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(contact(1)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let id = RecordId::new("a/../../b").unwrap();
+    crm(&server).contacts().get(&id).await.unwrap();
 }

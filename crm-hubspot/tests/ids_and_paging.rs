@@ -165,3 +165,80 @@ async fn paging_empty_activity_targets_are_passed_over() {
         .collect();
     assert_eq!(ids, ["call:77"]);
 }
+
+/// Answers anything, and expects nothing: the tests below must not send a request.
+async fn no_requests(server: &MockServer) {
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .expect(0)
+        .mount(server)
+        .await;
+}
+
+#[test]
+fn ids_that_are_dot_segments_are_invalid_input_in_every_encoding() {
+    for dot in ["..", ".", "%2e%2e", "%2E", ".%2e"] {
+        let err = crm_core::RecordId::new(dot).unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::InvalidInput, "{dot}");
+        assert!(dot.parse::<crm_core::RecordId>().is_err(), "{dot}");
+    }
+}
+
+#[tokio::test]
+async fn ids_with_a_dot_segment_after_the_activity_prefix_make_no_request() {
+    let server = MockServer::start().await;
+    no_requests(&server).await;
+    let crm = crm(&server);
+    for dot in ["note:..", "note:.", "task:%2e%2e", "call:%2E."] {
+        let id = crm_core::RecordId::new(dot).unwrap();
+        let err = crm.activities().get(&id).await.unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::InvalidInput, "{dot}: {err}");
+        let err = crm
+            .activities()
+            .update(
+                &id,
+                &crm_core::Activity::default(),
+                &crm_core::WriteContext::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::InvalidInput, "{dot}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn ids_that_are_not_hubspot_digits_are_not_found_without_a_request() {
+    let server = MockServer::start().await;
+    no_requests(&server).await;
+    let crm = crm(&server);
+    for bad in ["abc", "1001/../1002?archived=true", "12 ", "-5", "note:x"] {
+        let id = crm_core::RecordId::new(bad).unwrap();
+        let err = crm.contacts().get(&id).await.unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::NotFound, "{bad}: {err}");
+        assert_eq!(err.operation(), Some("contact.get"));
+        let err = crm
+            .tickets()
+            .update(
+                &id,
+                &crm_core::Ticket::default(),
+                &crm_core::WriteContext::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::NotFound, "{bad}: {err}");
+    }
+    let results = crm
+        .contacts()
+        .update_batch(
+            &[(
+                crm_core::RecordId::new("x").unwrap(),
+                crm_core::Contact::default(),
+            )],
+            &crm_core::WriteContext::default(),
+        )
+        .await;
+    assert_eq!(
+        results[0].as_ref().unwrap_err().kind(),
+        &ErrorKind::NotFound
+    );
+}

@@ -836,7 +836,7 @@ impl<T: Entity> SObjectFamily<T> {
     }
 
     async fn update_inner(&self, id: &RecordId, patch: &T) -> Result<Record<T>> {
-        let id = id::normalize(id);
+        let id = id::check(id)?;
         let s = self.sobject_of(&id);
         let body = self.core.body_for(s, &patch.to_fields(), false)?;
         self.update_vendor(s, &id, body).await
@@ -871,6 +871,15 @@ impl<T: Entity> SObjectFamily<T> {
     ) -> Result<Upserted<T>> {
         if value.trim().is_empty() {
             return Err(Error::invalid_input("the upsert key is empty").with_operation(operation));
+        }
+        // The key is a path segment of a Composite subrequest URL, which the transport never
+        // sees: a `.` or `..` would make the PATCH address another resource.
+        if crm_core::transport::is_dot_segment(value) {
+            return Err(Error::invalid_input(
+                "the upsert key is `.` or `..` (possibly percent-encoded), which a URL reads as a \
+                 step up the path",
+            )
+            .with_operation(operation));
         }
         // "Do not specify Id or an external ID field in the request body" (VENDORS.md §2.3).
         body.retain(|k, _| !k.eq_ignore_ascii_case(field) && !k.eq_ignore_ascii_case("Id"));
@@ -1153,7 +1162,7 @@ impl<T: Entity> SObjectFamily<T> {
 
     /// The link condition of `owner` on `s` (`ContactId = '003…'`).
     fn owner_condition(&self, s: SObject, owner: &RecordRef, operation: &str) -> Result<String> {
-        let id = id::normalize(&owner.id);
+        let id = id::check(&owner.id)?;
         let field = match (s, owner.kind) {
             (SObject::Task | SObject::Event, ObjectKind::Contact | ObjectKind::Lead) => {
                 "WhoId".to_owned()
@@ -1174,9 +1183,10 @@ impl<T: Entity> SObjectFamily<T> {
 impl<T: Entity> Records<T> for SObjectFamily<T> {
     async fn get(&self, id: &RecordId) -> Result<Record<T>> {
         let operation = op::<T>("get");
-        let id = id::normalize(id);
+        let id = id::check(id).map_err(|e| e.with_operation(operation.clone()))?;
         let s = self.sobject_of(&id);
         let req = Request::get(Core::sobject_path(s, &[id.as_str()]), operation.clone())
+            .addresses_record()
             .query("fields", self.fields_param(s));
         let resp = self.core.send(req).await?;
         let body: Value = resp.json()?;
@@ -1306,7 +1316,7 @@ impl<T: Entity> Records<T> for SObjectFamily<T> {
         let items: Vec<Result<(SObject, Map<String, Value>)>> = inputs
             .iter()
             .map(|(id, patch)| {
-                let id = id::normalize(id);
+                let id = id::check(id)?;
                 let s = self.sobject_of(&id);
                 let mut body = self.core.body_for(s, &patch.to_fields(), false)?;
                 body.insert("id".into(), json!(id.as_str()));
@@ -1551,11 +1561,16 @@ impl Crm for Salesforce {
     /// Sets `from`'s link field for `to` (`Case.ContactId`, `Task.WhoId`/`WhatId`).
     async fn link(&self, from: &RecordRef, to: &RecordRef, ctx: &WriteContext) -> Result<()> {
         let mut common = FieldMap::new();
-        common.insert(
-            to.kind.link_field().to_owned(),
-            FieldValue::Text(id::normalize(&to.id).to_string()),
-        );
-        let result = self.link_inner(from, &common).await;
+        let result = match id::check(&to.id) {
+            Ok(to_id) => {
+                common.insert(
+                    to.kind.link_field().to_owned(),
+                    FieldValue::Text(to_id.to_string()),
+                );
+                self.link_inner(from, &common).await
+            }
+            Err(e) => Err(e.with_operation("link")),
+        };
         self.core
             .audit("link", from.kind, ctx, &common, &result, |_| {
                 from.id.clone()
@@ -1576,7 +1591,7 @@ impl Crm for Salesforce {
 
 impl Salesforce {
     async fn link_inner(&self, from: &RecordRef, common: &FieldMap) -> Result<()> {
-        let id = id::normalize(&from.id);
+        let id = id::check(&from.id)?;
         let s = match (from.kind, SObject::by_prefix(id.as_str())) {
             (ObjectKind::Activity, Some(SObject::Event)) => SObject::Event,
             (kind, _) => SObject::for_kind(kind),
@@ -1584,6 +1599,7 @@ impl Salesforce {
         let body = self.core.body_for(s, common, false)?;
         let path = Core::sobject_path(s, &[id.as_str()]);
         let mut req = Request::new(Method::PATCH, path, "link")
+            .addresses_record()
             .json(Value::Object(body))
             .idempotent(true);
         if let Some((h, v)) = self.core.duplicate_header() {

@@ -224,8 +224,16 @@ impl WebhookSource for OutboundMessages {
                     n.fields.get("Id").and_then(Value::as_str).ok_or_else(|| {
                         malformed(format!("notification {i}: the sObject has no Id"))
                     })?;
-                let record_id = RecordId::new(to18(id_text).unwrap_or_else(|| id_text.to_owned()))
-                    .map_err(|e| malformed(format!("notification {i}: {}", e.message())))?;
+                // The message is unsigned, so its Id is checked like a caller's: only a
+                // Salesforce id (15 or 18 characters, checksum matching) names a record; `..`
+                // or anything else would let a forged message steer a later read or write.
+                let record_id = to18(id_text.trim())
+                    .and_then(|id| RecordId::new(id).ok())
+                    .ok_or_else(|| {
+                        malformed(format!(
+                            "notification {i}: the sObject Id is not a Salesforce record id"
+                        ))
+                    })?;
                 if n.id.is_empty() {
                     return Err(malformed(format!("notification {i}: no notification Id")));
                 }

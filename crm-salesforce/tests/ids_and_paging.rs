@@ -9,13 +9,15 @@
     missing_docs
 )]
 
+use crm_core::events::{WebhookRequest, WebhookSource};
 use crm_core::reexports::futures::StreamExt;
+use crm_core::reexports::http::HeaderMap;
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::retry::RetryPolicy;
-use crm_core::{Crm, ErrorKind, ListQuery};
-use crm_salesforce::{Salesforce, SalesforceBuilder};
+use crm_core::{Contact, Crm, ErrorKind, ListQuery, RecordId, UpsertKey, WriteContext};
+use crm_salesforce::{OutboundMessages, Salesforce, SalesforceBuilder};
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path, path_regex};
+use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const QUERY: &str = "/services/data/v62.0/query";
@@ -136,4 +138,106 @@ async fn paging_endless_locators_stop_at_the_callers_page_cap() {
             .message()
             .contains("after 3 pages")
     );
+}
+
+/// Answers anything, and expects nothing: the tests below must not send a request.
+async fn no_requests(server: &MockServer) {
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .expect(0)
+        .mount(server)
+        .await;
+}
+
+#[test]
+fn ids_that_are_dot_segments_are_invalid_input_in_every_encoding() {
+    for dot in ["..", ".", "%2e%2e", "%2E."] {
+        let err = RecordId::new(dot).unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::InvalidInput, "{dot}");
+    }
+}
+
+#[tokio::test]
+async fn ids_with_a_wrong_case_checksum_are_refused_without_a_request() {
+    let server = MockServer::start().await;
+    no_requests(&server).await;
+    let crm = crm(&server);
+    // `0034S000005YJVlQAO` is a real id; these alter its case or its suffix.
+    for bad in [
+        "0034S000005YJVlAAA",
+        "0034s000005YJVlQAO",
+        "0034S000005YJVlQA9",
+        "x/../y",
+        "003",
+    ] {
+        let id = RecordId::new(bad).unwrap();
+        let err = crm.contacts().get(&id).await.unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::NotFound, "{bad}: {err}");
+        let err = crm
+            .contacts()
+            .update(&id, &Contact::default(), &WriteContext::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::NotFound, "{bad}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn upsert_keys_that_are_dot_segments_make_no_request() {
+    let server = MockServer::start().await;
+    no_requests(&server).await;
+    let crm = crm(&server);
+    let contact = Contact {
+        last_name: Some("Dots".into()),
+        ..Contact::default()
+    };
+    for dot in ["..", ".", "%2e%2e"] {
+        let err = crm
+            .contacts()
+            .upsert(
+                &UpsertKey::ExternalId(dot.into()),
+                &contact,
+                &WriteContext::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::InvalidInput, "{dot}: {err}");
+    }
+}
+
+#[test]
+fn an_outbound_message_whose_id_is_a_dot_segment_is_refused() {
+    let source = OutboundMessages::new("00D5F0000000001", "acme").unwrap();
+    for id in ["..", ".", "%2e%2e", "5005F00000000g9AAA"] {
+        let body = format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">
+ <soapenv:Body>
+  <notifications xmlns="http://soap.sforce.com/2005/09/outbound">
+   <OrganizationId>00D5F0000000001UAA</OrganizationId>
+   <Notification><Id>04l5F0000000001AAA</Id>
+    <sObject xsi:type="sf:Case" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"
+             xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+     <sf:Id>{id}</sf:Id><sf:Status>Closed</sf:Status>
+    </sObject>
+   </Notification>
+  </notifications>
+ </soapenv:Body>
+</soapenv:Envelope>"#
+        );
+        let headers = HeaderMap::new();
+        let err = source
+            .verify_and_parse(&WebhookRequest {
+                method: "POST",
+                uri: "https://bot.example/sf",
+                headers: &headers,
+                body: body.as_bytes(),
+            })
+            .unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::Decode, "{id}: {err}");
+        assert!(
+            err.message().contains("not a Salesforce record id"),
+            "{err}"
+        );
+    }
 }

@@ -25,7 +25,9 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use url::Url;
 
-pub use url_policy::{check_scheme, encode_segment, is_loopback, parse_base_url, same_origin};
+pub use url_policy::{
+    check_scheme, encode_segment, is_dot_segment, is_loopback, parse_base_url, same_origin,
+};
 
 use crate::credential::{Credential, CredentialProvider, StaticCredential};
 use crate::error::{Error, ErrorKind, LimitScope, Result, VendorError};
@@ -72,6 +74,7 @@ pub struct Request {
     idempotent: bool,
     bucket: Bucket,
     operation: String,
+    addresses_record: bool,
 }
 
 impl Request {
@@ -89,6 +92,7 @@ impl Request {
             idempotent,
             bucket: DEFAULT_BUCKET,
             operation: operation.into(),
+            addresses_record: false,
         }
     }
 
@@ -141,6 +145,22 @@ impl Request {
         self
     }
 
+    /// Marks a request that addresses one record (or one named resource, such as an object's
+    /// schema), so that a 404 means "no such record" and goes to the adapter's
+    /// [`ErrorParser`] (usually [`ErrorKind::NotFound`]).
+    ///
+    /// A 404 on a request that is not marked (a search, a listing, a batch, pipelines) means the
+    /// route itself does not exist, which is a wrong `base_url` or API version, not an empty
+    /// answer: the client returns an [`ErrorKind::Config`] error that names the URL path it
+    /// built (never the query), such as "the endpoint `/crm/v3/crm/v3/objects/contacts/search`
+    /// was not found (HTTP 404): check base_url". Mark every request whose path holds a
+    /// caller's value (an id, an email used as a key), so that the value is never in that
+    /// message.
+    pub fn addresses_record(mut self) -> Self {
+        self.addresses_record = true;
+        self
+    }
+
     /// The operation name, used in errors, logs and metrics.
     pub fn operation(&self) -> &str {
         &self.operation
@@ -152,7 +172,7 @@ impl Request {
     }
 }
 
-/// A successful (2xx or 3xx) response, fully read.
+/// A successful (2xx) response, fully read.
 #[derive(Debug, Clone)]
 pub struct Response {
     /// HTTP status.
@@ -641,6 +661,15 @@ impl HttpClient {
                 // The base URL is the endpoint itself (a token URL).
                 self.inner.base_url.clone()
             }
+            Target::Path(path) if path.split('/').any(is_dot_segment) => {
+                // URL parsing would drop the segment (and the one before a `..`), so the request
+                // would reach another resource than the one the adapter named.
+                return Err(Error::invalid_input(
+                    "the request path has a `.` or `..` segment (possibly percent-encoded), which \
+                     would change the resource it addresses; nothing was sent",
+                )
+                .with_operation(request.operation.clone()));
+            }
             Target::Path(path) => {
                 let mut url = self.inner.base_url.clone();
                 let joined = format!(
@@ -715,7 +744,13 @@ impl HttpClient {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         tracing::trace!(attempt, status = status.as_u16(), "response");
-        if status.is_success() || status.is_redirection() {
+        if status.is_redirection() && status != StatusCode::MULTIPLE_CHOICES {
+            return Attempt::Failed(redirect_error(status, &headers, url, correlation_id), None);
+        }
+        if status == StatusCode::NOT_FOUND && !request.addresses_record {
+            return Attempt::Failed(route_not_found(url, correlation_id), None);
+        }
+        if status.is_success() {
             return Attempt::Done(Response {
                 status,
                 headers,
@@ -787,6 +822,60 @@ impl HttpClient {
         }
         Ok(builder)
     }
+}
+
+/// A 3xx answer (but `300 Multiple Choices`, which Salesforce uses for an ambiguous external id
+/// and which the adapter's parser reads).
+///
+/// The client follows no redirect (it would carry the credential wherever it points), and a
+/// CRM API does not redirect its API calls: a redirect means the base URL is not the API's
+/// (plain `http` sent to `https`, a moved host, a login page). So it is an
+/// [`ErrorKind::Config`] error, never retried, naming the status and the host `Location`
+/// points to (not its path or query, which can hold a session or personal values), and
+/// nothing is decoded from its body.
+fn redirect_error(
+    status: StatusCode,
+    headers: &HeaderMap,
+    url: &Url,
+    correlation_id: Option<String>,
+) -> Error {
+    let target = headers
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|loc| url.join(loc.trim()).ok())
+        .and_then(|to| to.host_str().map(str::to_owned));
+    let message = match target {
+        Some(host) => format!(
+            "the server answered HTTP {} redirecting to host `{host}`; API calls are not \
+             redirected, so base_url is probably wrong (redirects are not followed)",
+            status.as_u16()
+        ),
+        None => format!(
+            "the server answered HTTP {} (a redirect without a usable Location); API calls are \
+             not redirected, so base_url is probably wrong (redirects are not followed)",
+            status.as_u16()
+        ),
+    };
+    Error::config(message).with_vendor(VendorError {
+        status: Some(status.as_u16()),
+        correlation_id,
+        ..VendorError::default()
+    })
+}
+
+/// A 404 on a request that addresses no record: the route does not exist (see
+/// [`Request::addresses_record`]).
+fn route_not_found(url: &Url, correlation_id: Option<String>) -> Error {
+    Error::config(format!(
+        "the endpoint `{}` was not found (HTTP 404): check base_url (the API's root, without \
+         the API paths the SDK adds itself)",
+        url.path()
+    ))
+    .with_vendor(VendorError {
+        status: Some(404),
+        correlation_id,
+        ..VendorError::default()
+    })
 }
 
 fn send_error(e: reqwest::Error) -> Error {
