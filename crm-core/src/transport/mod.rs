@@ -713,7 +713,7 @@ impl HttpClient {
             Err(e) => return Attempt::Failed(e, None),
         };
         let fut = async {
-            let resp = builder.send().await.map_err(send_error)?;
+            let resp = builder.send().await.map_err(|e| send_error(e, url))?;
             let status = resp.status();
             let mut headers = resp.headers().clone();
             let body = read_bounded(resp, self.inner.max_response_bytes).await?;
@@ -878,9 +878,36 @@ fn route_not_found(url: &Url, correlation_id: Option<String>) -> Error {
     })
 }
 
-fn send_error(e: reqwest::Error) -> Error {
-    // Never include the URL: it can hold a looked-up email in the query string.
+/// Classifies a failure to send or to read an answer.
+///
+/// Two failures are not worth a retry, because sending again cannot fix them, and they name
+/// the host and what to change instead of "cannot connect":
+/// - the server's TLS certificate is not trusted (unknown issuer, expired, issued for another
+///   name): an [`ErrorKind::Config`] error saying "certificate not trusted: set `ca_file`";
+/// - the host name does not resolve: an [`ErrorKind::Config`] error saying "host not found"
+///   (a wrong `base_url` far more often than a passing DNS outage).
+///
+/// Other connection failures stay [`ErrorKind::Unavailable`] and are retried.
+fn send_error(e: reqwest::Error, url: &Url) -> Error {
+    // Never include the URL: it can hold a looked-up email in the query string. The host is
+    // configuration, not a caller's value.
+    let host = url.host_str().unwrap_or("the server");
     let e = e.without_url();
+    if let Some(problem) = certificate_problem(&e) {
+        return Error::config(format!(
+            "cannot connect to `{host}`: certificate not trusted ({problem}): set `ca_file` to \
+             the CA that signed the server's certificate, or fix the certificate"
+        ))
+        .with_not_processed()
+        .with_source(e);
+    }
+    if e.is_dns() {
+        return Error::config(format!(
+            "cannot connect to `{host}`: host not found (the name does not resolve): check base_url"
+        ))
+        .with_not_processed()
+        .with_source(e);
+    }
     if e.is_timeout() {
         Error::new(ErrorKind::Timeout, "the request timed out").with_source(e)
     } else if e.is_connect() {
@@ -899,16 +926,33 @@ fn send_error(e: reqwest::Error) -> Error {
     }
 }
 
+/// Why the server's TLS certificate was refused, if that is what `e` is: the reason rustls
+/// gives (`UnknownIssuer`, `Expired`, ...), found by walking the error's sources. rustls is
+/// reached through reqwest, hyper and an `io::Error`, whose text is the rustls error's, so the
+/// text is matched rather than the type.
+fn certificate_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        if let Some(reason) = text.strip_prefix("invalid peer certificate: ") {
+            return Some(reason.to_owned());
+        }
+        next = err.source();
+    }
+    None
+}
+
 async fn read_bounded(resp: reqwest::Response, max: usize) -> Result<Bytes> {
     if let Some(len) = resp.content_length()
         && len > max as u64
     {
         return Err(too_large(max));
     }
+    let url = resp.url().clone();
     let mut body = BytesMut::new();
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(send_error)?;
+        let chunk = chunk.map_err(|e| send_error(e, &url))?;
         if body.len() + chunk.len() > max {
             return Err(too_large(max));
         }
