@@ -205,12 +205,14 @@ mod tests {
         assert!(results[0].is_err());
     }
 
+    type Served = futures::future::Ready<Result<Page<u32>>>;
+
     /// Plays a server: `pages` maps a cursor to the page's items and next cursor.
     fn server(
         pages: impl Fn(Option<&str>) -> (Vec<u32>, Option<String>) + Send + Sync + 'static,
     ) -> (
         Arc<AtomicUsize>,
-        impl FnMut(Option<String>) -> futures::future::Ready<Result<Page<u32>>> + Send + 'static,
+        impl FnMut(Option<String>) -> Served + Send + 'static,
     ) {
         let calls = Arc::new(AtomicUsize::new(0));
         let c = calls.clone();
