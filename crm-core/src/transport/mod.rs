@@ -173,6 +173,13 @@ impl Request {
 }
 
 /// A successful (2xx) response, fully read.
+///
+/// Nothing else is a success. A redirect (3xx but `300 Multiple Choices`) is an
+/// [`ErrorKind::Config`] error naming the status and the host in `Location` (not its path or
+/// query), with nothing decoded from its body: redirects are not followed, since they would
+/// carry the credential along, and an API call that is redirected means `base_url` is not the
+/// API's. `300` goes to the adapter's [`ErrorParser`] (Salesforce answers it for an external id
+/// held by several records).
 #[derive(Debug, Clone)]
 pub struct Response {
     /// HTTP status.
