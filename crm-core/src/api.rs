@@ -264,6 +264,11 @@ pub struct ListQuery {
     pub changed_since: Option<DateTime<Utc>>,
     /// Start from this cursor (a [`Page::next`] from an earlier listing).
     pub resume: Option<String>,
+    /// The most pages this listing fetches; `None` is 10,000
+    /// ([`crate::raw::Paging::DEFAULT_MAX_PAGES`]). Past it the stream ends with a `Decode`
+    /// error after the last page, whose cursor resumes the listing. It guards a caller that
+    /// collects a whole listing against a server whose cursors never end.
+    pub max_pages: Option<NonZeroU32>,
 }
 
 /// A stream of pages. Pages are fetched one at a time as the stream is polled; nothing is

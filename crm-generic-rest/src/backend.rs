@@ -29,7 +29,7 @@ use crm_core::{
 
 use crate::config::{AuthKind, RateLimitSpec, Spec};
 use crate::core::{Core, SpecErrorParser};
-use crate::lister::{ListParams, fetch_page, stream as list_stream};
+use crate::lister::{ListParams, stream as list_stream};
 
 /// How many single calls a batch runs at once when the server has no batch endpoint.
 const BATCH_CONCURRENCY: usize = 4;
@@ -415,20 +415,18 @@ impl<T: Entity> RestObject<T> {
         }
         .sorted_newest_first(&self.core, newest_first.as_deref());
         let mut found = Vec::new();
-        let mut cursor = None;
-        // Pages are fetched only until `limit` matching records are found.
-        loop {
-            let page = fetch_page::<T>(&self.core, &params, cursor, operation).await?;
-            found.extend(page.items.into_iter().filter(|r| keep(r)));
+        // Pages are fetched only until `limit` matching records are found, through core's
+        // paging, which stops a server whose cursors cycle or never end.
+        let mut pages =
+            list_stream::<T>(self.core.clone(), params, &ListQuery::default(), operation);
+        while let Some(page) = pages.next().await {
+            found.extend(page?.items.into_iter().filter(|r| keep(r)));
             if found.len() >= limit {
                 found.truncate(limit);
-                return Ok(found);
-            }
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => return Ok(found),
+                break;
             }
         }
+        Ok(found)
     }
 
     async fn create_audited(&self, input: &T, ctx: &WriteContext) -> Result<Record<T>> {
@@ -527,6 +525,7 @@ impl<T: Entity> RestObject<T> {
         let req = self
             .core
             .write_request(&object.update_method, path, operation, body)?
+            .addresses_record()
             .idempotent(true);
         let resp = self.core.http.send(req).await?;
         if resp.body.iter().all(u8::is_ascii_whitespace) {
@@ -559,6 +558,7 @@ impl<T: Entity> RestObject<T> {
         let req = self
             .core
             .write_request(&object.upsert_method, path, operation.to_owned(), body)?
+            .addresses_record()
             .idempotent(true);
         let resp = self.core.http.send(req).await?;
         let created = resp.status.as_u16() == 201;
@@ -599,10 +599,10 @@ impl<T: Entity> Records<T> for RestObject<T> {
         let resp = self
             .core
             .http
-            .send(crm_core::transport::Request::get(
-                self.core.record_path(object, id),
-                operation,
-            ))
+            .send(
+                crm_core::transport::Request::get(self.core.record_path(object, id), operation)
+                    .addresses_record(),
+            )
             .await?;
         self.core.decode_record(&resp, object)
     }
@@ -696,7 +696,7 @@ impl<T: Entity> Records<T> for RestObject<T> {
                 .page_size
                 .map_or(self.core.spec.paging.max_page_size, |n| n.get()),
         };
-        list_stream::<T>(self.core.clone(), params, query.resume, operation)
+        list_stream::<T>(self.core.clone(), params, &query, operation)
     }
 }
 

@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
+use crm_core::raw::Paging;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::Value;
 use crm_core::reexports::url::Url;
 use crm_core::transport::Request;
-use crm_core::{Entity, Error, Page, PageStream, Record, Result};
+use crm_core::{Entity, Error, ListQuery, Page, PageStream, Record, Result};
 
 use crate::config::PagingStyle;
 use crate::core::Core;
@@ -29,22 +30,25 @@ impl ListParams {
     }
 }
 
-/// A lazy stream of pages.
+/// A lazy stream of pages, within the caller's paging limits.
 pub(crate) fn stream<T: Entity>(
     core: Arc<Core>,
     params: ListParams,
-    resume: Option<String>,
-    operation: &'static str,
+    query: &ListQuery,
+    operation: impl Into<String>,
 ) -> PageStream<T> {
-    crm_core::raw::paginate(resume, move |cursor| {
+    let paging = Paging::for_query(query);
+    let operation: String = operation.into();
+    crm_core::raw::paginate(paging, query.resume.clone(), move |cursor| {
         let core = core.clone();
         let params = params.clone();
-        async move { fetch_page::<T>(&core, &params, cursor, operation).await }
+        let operation = operation.clone();
+        async move { fetch_page::<T>(&core, &params, cursor, &operation).await }
     })
 }
 
 /// Fetches the page at `cursor` (`None`: the first page).
-pub(crate) async fn fetch_page<T: Entity>(
+async fn fetch_page<T: Entity>(
     core: &Core,
     params: &ListParams,
     cursor: Option<String>,

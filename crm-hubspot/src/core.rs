@@ -595,6 +595,7 @@ impl Core {
         let resp = self
             .send(
                 Request::get(self.paths.record(object, id), op)
+                    .addresses_record()
                     .query("properties", prop)
                     .bucket(GENERAL),
             )

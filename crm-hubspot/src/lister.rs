@@ -2,17 +2,18 @@
 //!
 //! A plain listing pages `GET /objects/{o}?limit=&after=` (≤100 per page). A listing of records
 //! changed since an instant pages search (`lastmodifieddate GTE since`, oldest first, ≤200 per
-//! page); when it nears search's 10,000-result cap (VENDORS.md §1.6) it narrows the filter to the
+//! page); when it nears search's 10,000-result cap (HubSpot's search documentation) it narrows the filter to the
 //! last modification time seen and skips the records of that millisecond already listed, so a
 //! listing of any size completes. Activities list notes, then tasks, then calls.
 
 use std::sync::Arc;
 
 use crm_core::model::fields::parse_datetime;
+use crm_core::raw::Paging;
 use crm_core::reexports::chrono::{DateTime, Utc};
 use crm_core::reexports::serde_json::{Value, json};
 use crm_core::transport::Request;
-use crm_core::{Entity, Error, Page, PageStream, Record, Result};
+use crm_core::{Entity, Error, ListQuery, Page, PageStream, Record, Result};
 
 use crate::core::{
     Core, GENERAL, HsPage, HsPaging, MAX_LIST_PAGE, MAX_SEARCH_PAGE, MAX_SEARCH_RESULTS, SEARCH,
@@ -76,24 +77,56 @@ impl Cursor {
     }
 }
 
-/// A lazy stream of pages.
+/// A lazy stream of pages, within the caller's paging limits.
 pub(crate) fn stream<T: Entity>(
     core: Arc<Core>,
     spec: ListSpec,
-    resume: Option<String>,
+    query: &ListQuery,
 ) -> PageStream<T> {
-    crm_core::raw::paginate(resume, move |cursor| {
+    let paging = Paging::for_query(query);
+    crm_core::raw::paginate(paging, query.resume.clone(), move |cursor| {
         let core = core.clone();
         let spec = spec.clone();
         async move { fetch::<T>(&core, &spec, cursor).await }
     })
 }
 
+/// The next page that has records, or the last one.
+///
+/// Core ends a listing at an empty page that still has a cursor (a server handing out fresh
+/// cursors with empty pages would otherwise be paged forever), so the empty pages this adapter
+/// itself moves past are fetched through here instead of returned: a target with nothing in it
+/// (no notes, go on to tasks), and the one page after a narrowed search restart that can hold
+/// only records already listed (at most as many as one page, so at most one such page).
 async fn fetch<T: Entity>(
     core: &Core,
     spec: &ListSpec,
     cursor: Option<String>,
 ) -> Result<Page<Record<T>>> {
+    let mut cursor = cursor;
+    let mut skipped_page = false;
+    loop {
+        let (page, moved_on, all_skipped) = fetch_one::<T>(core, spec, cursor).await?;
+        let (true, Some(next)) = (page.items.is_empty(), &page.next) else {
+            return Ok(page);
+        };
+        if !moved_on {
+            if !all_skipped || skipped_page {
+                return Ok(page);
+            }
+            skipped_page = true;
+        }
+        cursor = Some(next.clone());
+    }
+}
+
+/// One vendor page: the page, whether its cursor moves on to the next target, and whether
+/// every record on it had already been listed.
+async fn fetch_one<T: Entity>(
+    core: &Core,
+    spec: &ListSpec,
+    cursor: Option<String>,
+) -> Result<(Page<Record<T>>, bool, bool)> {
     let start_since = spec.since.map(|s| s.timestamp_millis());
     let cursor = match cursor {
         Some(c) => Cursor::decode(&c).map_err(|e| e.with_operation(spec.operation))?,
@@ -142,19 +175,24 @@ async fn fetch<T: Entity>(
                 .map_err(|e| e.with_operation(spec.operation))?,
         );
     }
-    let next = match next_in_target {
-        Some(c) => Some(c),
-        None if cursor.target + 1 < spec.targets.len() => Some(Cursor {
-            target: cursor.target + 1,
-            since: start_since,
-            ..Cursor::default()
-        }),
-        None => None,
+    let all_skipped = items.is_empty() && !page.results.is_empty();
+    let (next, moved_on) = match next_in_target {
+        Some(c) => (Some(c), false),
+        None if cursor.target + 1 < spec.targets.len() => (
+            Some(Cursor {
+                target: cursor.target + 1,
+                since: start_since,
+                ..Cursor::default()
+            }),
+            true,
+        ),
+        None => (None, false),
     };
-    Ok(Page {
+    let page = Page {
         items,
         next: next.map(|c| c.encode()),
-    })
+    };
+    Ok((page, moved_on, all_skipped))
 }
 
 /// One page of "changed since", and where the next one starts.

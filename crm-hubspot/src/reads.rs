@@ -49,6 +49,7 @@ pub(crate) async fn put_association(
         core.paths.association(from, id, to, to_id),
         operation,
     )
+    .addresses_record()
     .json(Value::Array(types))
     .bucket(GENERAL);
     core.send(req).await.map(drop)
@@ -141,6 +142,7 @@ pub(crate) async fn owner_with_engagements(
     operation: &str,
 ) -> Result<HsObject> {
     let req = Request::get(core.paths.record(from, id), operation)
+        .addresses_record()
         .query("properties", "hs_object_id")
         .query("associations", "notes,tasks,calls")
         .bucket(GENERAL);

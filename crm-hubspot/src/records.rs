@@ -48,7 +48,28 @@ pub(crate) fn op<T: Entity>(name: &str) -> String {
 }
 
 /// The record's object, target and HubSpot id.
-pub(crate) fn locate(kind: ObjectKind, id: &RecordId) -> (MappingTarget, String) {
+///
+/// HubSpot record ids are decimal digits (`hs_object_id`), so anything else is refused before
+/// a request: `.` or `..` (in any encoding, after an activity's `note:` prefix) as
+/// `InvalidInput`, since it would change the resource a path addresses; any other text as
+/// `NotFound`, the answer HubSpot itself gives for an id it does not hold.
+pub(crate) fn locate(kind: ObjectKind, id: &RecordId) -> Result<(MappingTarget, String)> {
+    let (target, raw) = locate_unchecked(kind, id);
+    if crm_core::transport::is_dot_segment(&raw) {
+        return Err(Error::invalid_input(
+            "record id is `.` or `..` (possibly percent-encoded), not a HubSpot record id",
+        ));
+    }
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            "not a HubSpot record id (HubSpot ids are decimal digits); nothing was sent",
+        ));
+    }
+    Ok((target, raw))
+}
+
+fn locate_unchecked(kind: ObjectKind, id: &RecordId) -> (MappingTarget, String) {
     match kind {
         ObjectKind::Activity => {
             let (object, raw) = split_activity_id(id.as_str());
@@ -184,6 +205,7 @@ impl<T: Entity> HubRecords<T> {
         operation: &str,
     ) -> Result<HsObject> {
         let mut req = Request::get(self.core.paths.record(target.object(), id), operation)
+            .addresses_record()
             .query("properties", self.core.read_props(target).join(","))
             .bucket(GENERAL);
         let mut assocs: Vec<&str> = link_reads(T::KIND).iter().map(|o| o.name()).collect();
@@ -303,7 +325,7 @@ impl<T: Entity> HubRecords<T> {
         patch: &T,
         operation: &str,
     ) -> Result<Record<T>> {
-        let (target, raw) = locate(T::KIND, id);
+        let (target, raw) = locate(T::KIND, id)?;
         let object = target.object();
         let prepared = self
             .core
@@ -317,6 +339,7 @@ impl<T: Entity> HubRecords<T> {
                 self.core.paths.record(object, &raw),
                 operation,
             )
+            .addresses_record()
             .json(json!({"properties": prepared.props}))
             .idempotent(true)
             .bucket(GENERAL);
@@ -467,7 +490,7 @@ pub(crate) fn upsert_json(input: &UpsertInput, trace: &str) -> Value {
 impl<T: Entity> Records<T> for HubRecords<T> {
     async fn get(&self, id: &RecordId) -> Result<Record<T>> {
         let operation = op::<T>("get");
-        let (target, raw) = locate(T::KIND, id);
+        let (target, raw) = locate(T::KIND, id).map_err(|e| e.with_operation(operation.clone()))?;
         let hs = self.fetch(target, &raw, None, &[], &operation).await?;
         self.to_record(target, &hs, &[]).await
     }
@@ -625,13 +648,16 @@ impl<T: Entity> Records<T> for HubRecords<T> {
         let mut items = Vec::new();
         let mut ids = BTreeMap::new();
         for (i, (id, patch)) in inputs.iter().enumerate() {
-            let (target, raw) = locate(T::KIND, id);
-            match self
-                .core
-                .prepare(patch, Mode::Update { id: &raw }, Some(target))
-                .await
-            {
-                Ok(p) => {
+            let prepared = match locate(T::KIND, id) {
+                Ok((target, raw)) => self
+                    .core
+                    .prepare(patch, Mode::Update { id: &raw }, Some(target))
+                    .await
+                    .map(|p| (raw, p)),
+                Err(e) => Err(e),
+            };
+            match prepared {
+                Ok((raw, p)) => {
                     ids.insert(i, raw);
                     items.push((i, p, None));
                 }
@@ -734,7 +760,7 @@ impl<T: Entity> Records<T> for HubRecords<T> {
                 since: Some(crm_core::reexports::chrono::DateTime::UNIX_EPOCH),
                 operation,
             };
-            return list_stream::<T>(self.core.clone(), spec, query.resume);
+            return list_stream::<T>(self.core.clone(), spec, &query);
         }
         let page_size = query
             .page_size
@@ -745,7 +771,7 @@ impl<T: Entity> Records<T> for HubRecords<T> {
             since: query.changed_since,
             operation,
         };
-        list_stream::<T>(self.core.clone(), spec, query.resume)
+        list_stream::<T>(self.core.clone(), spec, &query)
     }
 }
 

@@ -32,6 +32,7 @@ async fn contact_with_associations(
     operation: &str,
 ) -> Result<Option<HsObject>> {
     let mut req = Request::get(core.paths.record(HubObject::Contacts, id), operation)
+        .addresses_record()
         .query(
             "properties",
             core.read_props(MappingTarget::Contact).join(","),

@@ -273,22 +273,20 @@ async fn an_html_502_is_unavailable_and_keeps_the_page() {
 }
 
 #[tokio::test]
-async fn ids_with_slashes_and_question_marks_are_encoded() {
+async fn ids_with_slashes_and_question_marks_never_reach_a_path() {
     let (fake, crm, _) = setup().await;
+    let before = fake.requests().log.len();
+    // HubSpot ids are digits: anything else is not found without a request.
     let id = RecordId::new("1001/../1002?archived=true").unwrap();
     let err = crm.contacts().get(&id).await.unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::NotFound);
-    let log = fake.requests().log;
-    assert_eq!(
-        log.last().unwrap(),
-        "GET /crm/v3/objects/contacts/1001%2F..%2F1002%3Farchived%3Dtrue"
-    );
     let err = crm
         .tickets()
         .update(&id, &Ticket::default(), &WriteContext::default())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::NotFound);
+    assert_eq!(fake.requests().log.len(), before);
 }
 
 #[tokio::test]

@@ -887,7 +887,7 @@ impl<T: Entity> SObjectFamily<T> {
     }
 
     async fn update_inner(&self, id: &RecordId, patch: &T) -> Result<Record<T>> {
-        let id = id::normalize(id);
+        let id = id::check(id)?;
         let s = self.sobject_of(&id);
         let body = self.core.body_for(s, &patch.to_fields(), false)?;
         self.update_vendor(s, &id, body).await
@@ -922,6 +922,15 @@ impl<T: Entity> SObjectFamily<T> {
     ) -> Result<Upserted<T>> {
         if value.trim().is_empty() {
             return Err(Error::invalid_input("the upsert key is empty").with_operation(operation));
+        }
+        // The key is a path segment of a Composite subrequest URL, which the transport never
+        // sees: a `.` or `..` would make the PATCH address another resource.
+        if crm_core::transport::is_dot_segment(value) {
+            return Err(Error::invalid_input(
+                "the upsert key is `.` or `..` (possibly percent-encoded), which a URL reads as a \
+                 step up the path",
+            )
+            .with_operation(operation));
         }
         // Salesforce's upsert docs: "Do not specify Id or an external ID field in the request
         // body or an error is generated".
@@ -1208,7 +1217,7 @@ impl<T: Entity> SObjectFamily<T> {
 
     /// The link condition of `owner` on `s` (`ContactId = '003…'`).
     fn owner_condition(&self, s: SObject, owner: &RecordRef, operation: &str) -> Result<String> {
-        let id = id::normalize(&owner.id);
+        let id = id::check(&owner.id)?;
         let field = match (s, owner.kind) {
             (SObject::Task | SObject::Event, ObjectKind::Contact | ObjectKind::Lead) => {
                 "WhoId".to_owned()
@@ -1229,9 +1238,10 @@ impl<T: Entity> SObjectFamily<T> {
 impl<T: Entity> Records<T> for SObjectFamily<T> {
     async fn get(&self, id: &RecordId) -> Result<Record<T>> {
         let operation = op::<T>("get");
-        let id = id::normalize(id);
+        let id = id::check(id).map_err(|e| e.with_operation(operation.clone()))?;
         let s = self.sobject_of(&id);
         let req = Request::get(Core::sobject_path(s, &[id.as_str()]), operation.clone())
+            .addresses_record()
             .query("fields", self.fields_param(s));
         let resp = self.core.send(req).await?;
         let body: Value = resp.json()?;
@@ -1376,7 +1386,7 @@ impl<T: Entity> Records<T> for SObjectFamily<T> {
         let items: Vec<Result<(SObject, Map<String, Value>)>> = inputs
             .iter()
             .map(|(id, patch)| {
-                let id = id::normalize(id);
+                let id = id::check(id)?;
                 let s = self.sobject_of(&id);
                 let mut body = self.core.body_for(s, &patch.to_fields(), false)?;
                 body.insert("id".into(), json!(id.as_str()));
@@ -1494,7 +1504,7 @@ impl<T: Entity> Records<T> for SObjectFamily<T> {
             conditions,
             page_size,
         };
-        lister::stream::<T>(self.core.clone(), spec, query.resume, operation)
+        lister::stream::<T>(self.core.clone(), spec, &query, operation)
     }
 }
 
@@ -1521,7 +1531,7 @@ impl Opportunities for SObjectFamily<Opportunity> {
         let operation = "opportunity.open_for";
         if owner.kind == ObjectKind::Contact {
             // By account, contact role and ContactId, as real orgs link them (see view.rs).
-            let id = id::normalize(&owner.id);
+            let id = id::check(&owner.id).map_err(|e| e.with_operation(operation))?;
             return crate::view::open_opportunities_for_contact(&self.core, &id, limit, operation)
                 .await;
         }
@@ -1629,11 +1639,16 @@ impl Crm for Salesforce {
     /// Sets `from`'s link field for `to` (`Case.ContactId`, `Task.WhoId`/`WhatId`).
     async fn link(&self, from: &RecordRef, to: &RecordRef, ctx: &WriteContext) -> Result<()> {
         let mut common = FieldMap::new();
-        common.insert(
-            to.kind.link_field().to_owned(),
-            FieldValue::Text(id::normalize(&to.id).to_string()),
-        );
-        let result = self.link_inner(from, &common).await;
+        let result = match id::check(&to.id) {
+            Ok(to_id) => {
+                common.insert(
+                    to.kind.link_field().to_owned(),
+                    FieldValue::Text(to_id.to_string()),
+                );
+                self.link_inner(from, &common).await
+            }
+            Err(e) => Err(e.with_operation("link")),
+        };
         self.core
             .audit("link", from.kind, ctx, &common, &result, |_| {
                 from.id.clone()
@@ -1654,7 +1669,7 @@ impl Crm for Salesforce {
 
 impl Salesforce {
     async fn link_inner(&self, from: &RecordRef, common: &FieldMap) -> Result<()> {
-        let id = id::normalize(&from.id);
+        let id = id::check(&from.id)?;
         let s = match (from.kind, SObject::by_prefix(id.as_str())) {
             (ObjectKind::Activity, Some(SObject::Event)) => SObject::Event,
             (kind, _) => SObject::for_kind(kind),
@@ -1662,6 +1677,7 @@ impl Salesforce {
         let body = self.core.body_for(s, common, false)?;
         let path = Core::sobject_path(s, &[id.as_str()]);
         let mut req = Request::new(Method::PATCH, path, "link")
+            .addresses_record()
             .json(Value::Object(body))
             .idempotent(true);
         if let Some((h, v)) = self.core.duplicate_header() {

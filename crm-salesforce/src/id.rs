@@ -1,7 +1,9 @@
 //! Salesforce record ids: 15 characters case-sensitive, or 18 with a case-checksum suffix that
-//! makes them case-insensitive (VENDORS.md §2.2). The adapter hands out 18-character ids only.
+//! makes them case-insensitive (Salesforce help, "What is a Salesforce ID?": the suffix encodes
+//! which of the first 15 characters are upper case, 5 per character, in `A-Z0-5`). The adapter
+//! hands out 18-character ids only.
 
-use crm_core::RecordId;
+use crm_core::{Error, ErrorKind, RecordId, Result};
 
 const SUFFIX: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
 
@@ -18,9 +20,15 @@ fn checksum(id15: &[u8]) -> String {
         .collect()
 }
 
-/// The 18-character form of a Salesforce id, or `None` when `text` is not one (15 or 18 ASCII
-/// letters and digits). An 18-character id gets the case of its first 15 characters restored
-/// from its suffix, so `0034s000005yjvlqao` and `0034S000005YJVlQAO` are the same id.
+/// The 18-character form of a Salesforce id, or `None` when `text` is not one: 15 or 18 ASCII
+/// letters and digits, and in an 18-character id a suffix that is the checksum of the case of
+/// the first 15.
+///
+/// An 18-character id is case-insensitive, so one written all in lower or all in upper case
+/// (as a case-insensitive system stores it) gets the case of its first 15 characters restored
+/// from its suffix: `0034s000005yjvlqao` is `0034S000005YJVlQAO`. An id whose first 15
+/// characters are in mixed case must match its suffix as written, and a suffix that claims an
+/// upper-case digit matches nothing: such an id was mistyped or altered, and is refused.
 pub(crate) fn to18(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     if !bytes.iter().all(u8::is_ascii_alphanumeric) {
@@ -43,7 +51,15 @@ pub(crate) fn to18(text: &str) -> Option<String> {
                     }));
                 }
             }
+            let one_case = !head.iter().any(u8::is_ascii_uppercase)
+                || !head.iter().any(u8::is_ascii_lowercase);
+            if !one_case && fixed.as_bytes() != head {
+                return None;
+            }
             let sum = checksum(fixed.as_bytes());
+            if !sum.as_bytes().eq_ignore_ascii_case(tail) {
+                return None;
+            }
             fixed.push_str(&sum);
             Some(fixed)
         }
@@ -51,12 +67,26 @@ pub(crate) fn to18(text: &str) -> Option<String> {
     }
 }
 
-/// Normalises a caller's id to 18 characters where it is a Salesforce id; anything else is
-/// passed through untouched (Salesforce answers `NOT_FOUND` for it).
-pub(crate) fn normalize(id: &RecordId) -> RecordId {
+/// Checks a caller's id and returns its 18-character form, before any request is built.
+///
+/// `.` and `..` (in any encoding) are `InvalidInput`: in a path they would address another
+/// resource. Any other text that is not a Salesforce id is `NotFound`, the answer Salesforce
+/// gives for an id it does not hold, without the round trip.
+pub(crate) fn check(id: &RecordId) -> Result<RecordId> {
+    if crm_core::transport::is_dot_segment(id.as_str()) {
+        return Err(Error::invalid_input(
+            "record id is `.` or `..` (possibly percent-encoded), not a Salesforce id",
+        ));
+    }
     to18(id.as_str())
         .and_then(|s| RecordId::new(s).ok())
-        .unwrap_or_else(|| id.clone())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                "not a Salesforce record id (15 or 18 letters and digits, the last 3 a checksum \
+                 of the case of the first 15); nothing was sent",
+            )
+        })
 }
 
 /// The 3-character key prefix naming the object (`003` Contact).
@@ -80,5 +110,32 @@ mod tests {
         }
         assert_eq!(to18("missing/id"), None);
         assert_eq!(prefix("0034S000005YJVlQAO"), "003");
+    }
+
+    #[test]
+    fn an_18_character_id_must_match_its_case_checksum() {
+        let good = "0034S000005YJVlQAO";
+        assert_eq!(to18(&good.to_ascii_uppercase()).as_deref(), Some(good));
+        // Mixed case that the suffix does not describe: a mistyped or altered id.
+        assert_eq!(to18("0034S000005YJVlAAA"), None);
+        assert_eq!(to18("0034s000005YJVlQAO"), None);
+        // A suffix claiming upper case where there are only digits.
+        assert_eq!(to18("000000000000000BAA"), None);
+        assert_eq!(
+            to18("000000000000000AAA").as_deref(),
+            Some("000000000000000AAA")
+        );
+        // `9` is not in the suffix alphabet.
+        assert_eq!(to18("0034s000005yjvlqa9"), None);
+        for bad in ["0034S000005YJVlAAA", "x/../y", "abc"] {
+            let err = check(&RecordId::new(bad).unwrap()).unwrap_err();
+            assert_eq!(err.kind(), &ErrorKind::NotFound, "{bad}");
+        }
+        assert_eq!(
+            check(&RecordId::new("0034s000005yjvlqao").unwrap())
+                .unwrap()
+                .as_str(),
+            good
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! SOQL results page by page (VENDORS.md §2.4); core turns pages into streams.
+//! SOQL results page by page (Salesforce REST API Developer Guide, "Query" and `nextRecordsUrl`);
+//! core turns pages into streams.
 //!
 //! Two cursors, both opaque to callers and resumable:
 //! - `next:<nextRecordsUrl>` — Salesforce's own query locator, for pages of 200–2,000 records
@@ -8,9 +9,10 @@
 
 use std::sync::Arc;
 
+use crm_core::raw::Paging;
 use crm_core::reexports::http::{HeaderName, Method};
 use crm_core::transport::Request;
-use crm_core::{Entity, Error, Page, PageStream, Record, Result};
+use crm_core::{Entity, Error, ListQuery, Page, PageStream, Record, Result};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -100,14 +102,15 @@ pub(crate) fn records<T: Entity>(
         .collect()
 }
 
-/// A lazy stream of pages.
+/// A lazy stream of pages, within the caller's paging limits.
 pub(crate) fn stream<T: Entity>(
     core: Arc<Core>,
     spec: ListSpec,
-    resume: Option<String>,
+    query: &ListQuery,
     operation: &'static str,
 ) -> PageStream<T> {
-    crm_core::raw::paginate(resume, move |cursor| {
+    let paging = Paging::for_query(query);
+    crm_core::raw::paginate(paging, query.resume.clone(), move |cursor| {
         let core = core.clone();
         let spec = spec.clone();
         async move { fetch_page::<T>(&core, &spec, cursor, operation).await }

@@ -1,5 +1,6 @@
-//! Salesforce Outbound Messages (VENDORS.md §2.12): the SOAP `notifications` envelope a
-//! workflow or flow posts, turned into [`CrmEvent`]s, answered with the SOAP ACK.
+//! Salesforce Outbound Messages (Salesforce SOAP API Developer Guide, "Outbound Messaging"): the
+//! SOAP `notifications` envelope a workflow or flow posts, turned into [`CrmEvent`]s, answered
+//! with the SOAP ACK.
 //!
 //! Outbound Messages are **not signed**. What this checks: the body size, that the XML has no
 //! DOCTYPE (no entity definitions, so no XXE and no entity expansion), and that
@@ -223,8 +224,16 @@ impl WebhookSource for OutboundMessages {
                     n.fields.get("Id").and_then(Value::as_str).ok_or_else(|| {
                         malformed(format!("notification {i}: the sObject has no Id"))
                     })?;
-                let record_id = RecordId::new(to18(id_text).unwrap_or_else(|| id_text.to_owned()))
-                    .map_err(|e| malformed(format!("notification {i}: {}", e.message())))?;
+                // The message is unsigned, so its Id is checked like a caller's: only a
+                // Salesforce id (15 or 18 characters, checksum matching) names a record; `..`
+                // or anything else would let a forged message steer a later read or write.
+                let record_id = to18(id_text.trim())
+                    .and_then(|id| RecordId::new(id).ok())
+                    .ok_or_else(|| {
+                        malformed(format!(
+                            "notification {i}: the sObject Id is not a Salesforce record id"
+                        ))
+                    })?;
                 if n.id.is_empty() {
                     return Err(malformed(format!("notification {i}: no notification Id")));
                 }

@@ -64,7 +64,7 @@ impl Salesforce {
         );
         let resp = self
             .core
-            .send(Request::get(path, format!("{sobject}.describe")))
+            .send(Request::get(path, format!("{sobject}.describe")).addresses_record())
             .await?;
         from_describe(&resp.json()?)
     }

@@ -9,7 +9,11 @@ use crate::error::{Error, Result};
 
 /// A vendor's record id, opaque to the SDK (HubSpot `"512"`, Salesforce 18-character ids,
 /// whatever a company's own CRM uses). Never empty, never longer than 255 bytes, no control
-/// characters: adapters percent-encode it into paths, so `/` and `?` are harmless.
+/// characters: adapters percent-encode it into paths, so `/` and `?` are harmless. Never `.` or
+/// `..`, in any percent-encoding (`%2e%2e`): URL parsers drop such a path segment and the one
+/// before it, so `…/objects/contacts/..` would address the collection, not a record.
+/// Adapters check their vendor's own id syntax on top (HubSpot: digits; Salesforce: 15 or 18
+/// characters with a case checksum).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct RecordId(String);
@@ -27,6 +31,12 @@ impl RecordId {
         if id.chars().any(char::is_control) {
             return Err(Error::invalid_input(
                 "record id contains a control character",
+            ));
+        }
+        if crate::transport::is_dot_segment(&id) {
+            return Err(Error::invalid_input(
+                "record id is `.` or `..` (possibly percent-encoded), which a URL reads as a step \
+                 up the path, not as an id",
             ));
         }
         Ok(Self(id))
@@ -236,6 +246,22 @@ mod tests {
         assert_eq!(RecordId::new("a/b?c").unwrap().as_str(), "a/b?c");
         let parsed: std::result::Result<RecordId, _> = serde_json::from_str("\"\"");
         assert!(parsed.is_err());
+    }
+
+    #[test]
+    fn dot_segment_ids_are_invalid_input_however_they_enter() {
+        for dot in [".", "..", "%2e%2e", "%2E", ".%2e", "%252e%252e"] {
+            let err = RecordId::new(dot).unwrap_err();
+            assert_eq!(err.kind(), &crate::ErrorKind::InvalidInput, "{dot}");
+            assert!(dot.parse::<RecordId>().is_err());
+            let json = serde_json::to_string(dot).unwrap();
+            assert!(serde_json::from_str::<RecordId>(&json).is_err());
+        }
+        assert!(RecordId::new("...").is_ok());
+        assert!(
+            RecordId::new("1001/../1002").is_ok(),
+            "encoded as one segment"
+        );
     }
 
     #[test]

@@ -1,20 +1,77 @@
 //! Machinery for adapter authors: turning one-page fetches into streams, running batches in
 //! vendor-sized chunks. Bot backends do not need this module.
 
+use std::collections::HashSet;
 use std::future::Future;
+use std::hash::BuildHasher;
+use std::num::NonZeroU32;
 
 use futures::stream::{self, BoxStream, StreamExt};
 
-use crate::api::Page;
+use crate::api::{ListQuery, Page};
 use crate::error::{Error, Result};
+
+/// Limits on one listing, so that a server whose cursors never end cannot keep a caller paging
+/// forever.
+///
+/// Adapters build it from the caller's [`ListQuery`] with [`Paging::for_query`] and hand it to
+/// [`paginate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    max_pages: NonZeroU32,
+}
+
+impl Paging {
+    /// The default cap on pages per listing: 10,000 pages, which is 1 to 20 million records at
+    /// the vendors' page sizes, far more than a support bot lists in one go.
+    pub const DEFAULT_MAX_PAGES: NonZeroU32 = match NonZeroU32::new(10_000) {
+        Some(n) => n,
+        None => NonZeroU32::MIN,
+    };
+
+    /// Stops a listing with an error once `max_pages` pages have been fetched and the last
+    /// still has a cursor.
+    pub fn max_pages(max_pages: NonZeroU32) -> Self {
+        Self { max_pages }
+    }
+
+    /// The limits a caller asked for in `query` ([`ListQuery::max_pages`]), defaults elsewhere.
+    pub fn for_query(query: &ListQuery) -> Self {
+        Self::max_pages(query.max_pages.unwrap_or(Self::DEFAULT_MAX_PAGES))
+    }
+
+    /// The cap on pages per listing.
+    pub fn page_limit(&self) -> NonZeroU32 {
+        self.max_pages
+    }
+}
+
+impl Default for Paging {
+    fn default() -> Self {
+        Self::max_pages(Self::DEFAULT_MAX_PAGES)
+    }
+}
 
 /// Turns "fetch the page at this cursor" into a lazy stream of pages.
 ///
-/// `fetch(None)` (or `fetch(start)`) gets the first page; each page's `next` is passed to the
-/// following call; the stream ends after a page without `next`, or after the first error. A server
-/// that hands back the cursor it was just given ends the stream with a `Decode` error instead of
-/// looping forever.
+/// `fetch(start)` gets the first page (`None`: from the beginning); each page's `next` is
+/// passed to the following call; the stream ends after a page without `next`, or after the
+/// first error.
+///
+/// A server that misbehaves cannot keep the stream going forever. The stream ends with an
+/// [`ErrorKind::Decode`](crate::ErrorKind::Decode) error whose message says why, and sends no
+/// further request, when:
+/// - a page's cursor is one the listing already used (`A → B → A`), checked against every
+///   cursor of the listing (kept as 64-bit keyed hashes, not the cursors themselves); the page
+///   carrying it is not yielded;
+/// - a page is empty but still has a cursor: a server handing out a fresh cursor with every
+///   empty page would otherwise be paged through forever. Adapters whose own cursors can move
+///   on past an empty stretch (HubSpot's listing of notes, then tasks, then calls) fetch on
+///   until they have records or reach the end before returning a page;
+/// - `paging`'s page cap is reached while the last page still has a cursor; that page is
+///   yielded, so its `next` can resume the listing later, and the error follows it.
 pub fn paginate<T, F, Fut>(
+    paging: Paging,
     start: Option<String>,
     mut fetch: F,
 ) -> BoxStream<'static, Result<Page<T>>>
@@ -24,39 +81,76 @@ where
     Fut: Future<Output = Result<Page<T>>> + Send + 'static,
 {
     enum State {
-        At(Option<String>),
+        At(Option<String>, Seen),
+        Failed(Error),
         Done,
     }
-    stream::unfold(State::At(start), move |state| {
-        let cursor = match state {
+    let max_pages = paging.max_pages.get();
+    let mut seen = Seen::default();
+    if let Some(c) = &start {
+        seen.insert(c);
+    }
+    stream::unfold(State::At(start, seen), move |state| {
+        let next = match state {
             State::Done => None,
-            State::At(cursor) => Some(cursor),
+            State::Failed(err) => Some(Err(err)),
+            State::At(cursor, seen) => Some(Ok((fetch(cursor), seen))),
         };
-        let fut = cursor.map(|c| {
-            let current = c.clone();
-            (fetch(c), current)
-        });
         async move {
-            let (fut, current) = fut?;
-            match fut.await {
-                Err(e) => Some((Err(e), State::Done)),
-                Ok(page) => {
-                    if page.next.is_some() && page.next == current {
-                        let err = Error::decode(
-                            "the server returned the same page cursor it was given; stopping",
-                        );
-                        return Some((Err(err), State::Done));
-                    }
-                    let next = match &page.next {
-                        Some(n) => State::At(Some(n.clone())),
-                        None => State::Done,
-                    };
-                    Some((Ok(page), next))
-                }
+            let (fut, mut seen) = match next? {
+                Err(err) => return Some((Err(err), State::Done)),
+                Ok(parts) => parts,
+            };
+            let page = match fut.await {
+                Err(e) => return Some((Err(e), State::Done)),
+                Ok(page) => page,
+            };
+            seen.pages = seen.pages.saturating_add(1);
+            let Some(next) = page.next.clone() else {
+                return Some((Ok(page), State::Done));
+            };
+            if page.items.is_empty() {
+                let err = Error::decode(
+                    "paging stopped: the server returned an empty page that still has a next-page \
+                     cursor, so the listing would never end",
+                );
+                return Some((Err(err), State::Done));
             }
+            if !seen.insert(&next) {
+                let err = Error::decode(
+                    "paging stopped: the server returned a next-page cursor this listing had \
+                     already followed, so the pages would repeat forever",
+                );
+                return Some((Err(err), State::Done));
+            }
+            if seen.pages >= max_pages {
+                let err = Error::decode(format!(
+                    "paging stopped after {max_pages} pages, the most one listing fetches \
+                     (ListQuery::max_pages); the last page's cursor resumes the listing"
+                ));
+                return Some((Ok(page), State::Failed(err)));
+            }
+            Some((Ok(page), State::At(Some(next), seen)))
         }
     })
     .boxed()
+}
+
+/// The cursors a listing has followed, as keyed hashes (a cursor can be kilobytes long; 10,000
+/// of them would be tens of megabytes), and how many pages it fetched. The key is random per
+/// listing, so a server cannot craft two cursors that collide.
+#[derive(Default)]
+struct Seen {
+    hasher: std::collections::hash_map::RandomState,
+    hashes: HashSet<u64>,
+    pages: u32,
+}
+
+impl Seen {
+    /// Records `cursor`; `false` when it was seen before.
+    fn insert(&mut self, cursor: &str) -> bool {
+        self.hashes.insert(self.hasher.hash_one(cursor))
+    }
 }
 
 /// Splits `items` into chunks of at most `max` (at least 1) for vendor batch calls.
@@ -67,13 +161,16 @@ pub fn chunks<T>(items: &[T], max: usize) -> std::slice::Chunks<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorKind;
     use futures::TryStreamExt;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[tokio::test]
     async fn pages_follow_cursors_lazily() {
         let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let c = calls.clone();
-        let stream = paginate(None, move |cursor: Option<String>| {
+        let stream = paginate(Paging::default(), None, move |cursor: Option<String>| {
             c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             async move {
                 let n: u32 = cursor.as_deref().unwrap_or("0").parse().unwrap();
@@ -97,7 +194,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_repeated_cursor_ends_with_an_error() {
-        let stream = paginate(Some("x".into()), |_c| async {
+        let stream = paginate(Paging::default(), Some("x".into()), |_c| async {
             Ok(Page {
                 items: vec![1],
                 next: Some("x".to_owned()),
@@ -106,5 +203,80 @@ mod tests {
         let results: Vec<Result<Page<i32>>> = stream.collect().await;
         assert_eq!(results.len(), 1);
         assert!(results[0].is_err());
+    }
+
+    type Served = futures::future::Ready<Result<Page<u32>>>;
+
+    /// Plays a server: `pages` maps a cursor to the page's items and next cursor.
+    fn server(
+        pages: impl Fn(Option<&str>) -> (Vec<u32>, Option<String>) + Send + Sync + 'static,
+    ) -> (
+        Arc<AtomicUsize>,
+        impl FnMut(Option<String>) -> Served + Send + 'static,
+    ) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        let fetch = move |cursor: Option<String>| {
+            c.fetch_add(1, Ordering::SeqCst);
+            let (items, next) = pages(cursor.as_deref());
+            futures::future::ready(Ok(Page { items, next }))
+        };
+        (calls, fetch)
+    }
+
+    #[tokio::test]
+    async fn paging_cursors_cycling_a_b_a_end_with_an_error() {
+        let (calls, fetch) = server(|c| match c {
+            None => (vec![1], Some("A".into())),
+            Some("A") => (vec![2], Some("B".into())),
+            _ => (vec![3], Some("A".into())),
+        });
+        let results: Vec<Result<Page<u32>>> =
+            paginate(Paging::default(), None, fetch).collect().await;
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(results.len(), 3);
+        let err = results[2].as_ref().unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::Decode);
+        assert!(err.message().contains("already followed"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn paging_empty_pages_with_fresh_cursors_stop_at_once() {
+        let (calls, fetch) = server(|c| {
+            let n: u32 = c.map_or(0, |c| c.parse().unwrap());
+            (Vec::new(), Some((n + 1).to_string()))
+        });
+        let results: Vec<Result<Page<u32>>> =
+            paginate(Paging::default(), None, fetch).collect().await;
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(results.len(), 1);
+        let err = results[0].as_ref().unwrap_err();
+        assert!(err.message().contains("empty page"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn paging_stops_at_the_page_cap_after_yielding_the_last_page() {
+        let (calls, fetch) = server(|c| {
+            let n: u32 = c.map_or(0, |c| c.parse().unwrap());
+            (vec![n], Some((n + 1).to_string()))
+        });
+        let paging = Paging::for_query(&ListQuery {
+            max_pages: NonZeroU32::new(5),
+            ..ListQuery::default()
+        });
+        let results: Vec<Result<Page<u32>>> = paginate(paging, None, fetch).collect().await;
+        assert_eq!(calls.load(Ordering::SeqCst), 5);
+        assert_eq!(results.len(), 6);
+        let last = results[4].as_ref().unwrap();
+        assert_eq!(last.next.as_deref(), Some("5"), "the cursor to resume from");
+        let err = results[5].as_ref().unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::Decode);
+        assert!(err.message().contains("after 5 pages"), "{err}");
+    }
+
+    #[test]
+    fn the_default_cap_is_ten_thousand_pages() {
+        assert_eq!(Paging::default().page_limit().get(), 10_000);
+        assert_eq!(Paging::for_query(&ListQuery::default()), Paging::default());
     }
 }

@@ -33,7 +33,9 @@ use tracing::Instrument;
 use url::Url;
 
 pub use decode::{decode_json, decode_value};
-pub use url_policy::{check_scheme, encode_segment, is_loopback, parse_base_url, same_origin};
+pub use url_policy::{
+    check_scheme, encode_segment, is_dot_segment, is_loopback, parse_base_url, same_origin,
+};
 
 use crate::credential::{Credential, CredentialProvider, StaticCredential};
 use crate::error::{Error, ErrorKind, LimitScope, Result, VendorError};
@@ -80,6 +82,7 @@ pub struct Request {
     idempotent: bool,
     bucket: Bucket,
     operation: String,
+    addresses_record: bool,
 }
 
 impl Request {
@@ -97,6 +100,7 @@ impl Request {
             idempotent,
             bucket: DEFAULT_BUCKET,
             operation: operation.into(),
+            addresses_record: false,
         }
     }
 
@@ -149,6 +153,22 @@ impl Request {
         self
     }
 
+    /// Marks a request that addresses one record (or one named resource, such as an object's
+    /// schema), so that a 404 means "no such record" and goes to the adapter's
+    /// [`ErrorParser`] (usually [`ErrorKind::NotFound`]).
+    ///
+    /// A 404 on a request that is not marked (a search, a listing, a batch, pipelines) means the
+    /// route itself does not exist, which is a wrong `base_url` or API version, not an empty
+    /// answer: the client returns an [`ErrorKind::Config`] error that names the URL path it
+    /// built (never the query), such as "the endpoint `/crm/v3/crm/v3/objects/contacts/search`
+    /// was not found (HTTP 404): check base_url". Mark every request whose path holds a
+    /// caller's value (an id, an email used as a key), so that the value is never in that
+    /// message.
+    pub fn addresses_record(mut self) -> Self {
+        self.addresses_record = true;
+        self
+    }
+
     /// The operation name, used in errors, logs and metrics.
     pub fn operation(&self) -> &str {
         &self.operation
@@ -160,7 +180,14 @@ impl Request {
     }
 }
 
-/// A successful (2xx or 3xx) response, fully read.
+/// A successful (2xx) response, fully read.
+///
+/// Nothing else is a success. A redirect (3xx but `300 Multiple Choices`) is an
+/// [`ErrorKind::Config`] error naming the status and the host in `Location` (not its path or
+/// query), with nothing decoded from its body: redirects are not followed, since they would
+/// carry the credential along, and an API call that is redirected means `base_url` is not the
+/// API's. `300` goes to the adapter's [`ErrorParser`] (Salesforce answers it for an external id
+/// held by several records).
 #[derive(Debug, Clone)]
 pub struct Response {
     /// HTTP status.
@@ -617,6 +644,15 @@ impl HttpClient {
                 // The base URL is the endpoint itself (a token URL).
                 self.inner.base_url.clone()
             }
+            Target::Path(path) if path.split('/').any(is_dot_segment) => {
+                // URL parsing would drop the segment (and the one before a `..`), so the request
+                // would reach another resource than the one the adapter named.
+                return Err(Error::invalid_input(
+                    "the request path has a `.` or `..` segment (possibly percent-encoded), which \
+                     would change the resource it addresses; nothing was sent",
+                )
+                .with_operation(request.operation.clone()));
+            }
             Target::Path(path) => {
                 let mut url = self.inner.base_url.clone();
                 let joined = format!(
@@ -680,7 +716,7 @@ impl HttpClient {
             Err(e) => return Attempt::Failed(e, None),
         };
         let fut = async {
-            let resp = builder.send().await.map_err(send_error)?;
+            let resp = builder.send().await.map_err(|e| send_error(e, url))?;
             let status = resp.status();
             let mut headers = resp.headers().clone();
             let body = read_bounded(resp, self.inner.max_response_bytes).await?;
@@ -711,7 +747,13 @@ impl HttpClient {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         tracing::trace!(attempt, status = status.as_u16(), "response");
-        if status.is_success() || status.is_redirection() {
+        if status.is_redirection() && status != StatusCode::MULTIPLE_CHOICES {
+            return Attempt::Failed(redirect_error(status, &headers, url, correlation_id), None);
+        }
+        if status == StatusCode::NOT_FOUND && !request.addresses_record {
+            return Attempt::Failed(route_not_found(url, correlation_id), None);
+        }
+        if status.is_success() {
             return Attempt::Done(Response {
                 status,
                 headers,
@@ -788,9 +830,90 @@ impl HttpClient {
     }
 }
 
-fn send_error(e: reqwest::Error) -> Error {
-    // Never include the URL: it can hold a looked-up email in the query string.
+/// A 3xx answer (but `300 Multiple Choices`, which Salesforce uses for an ambiguous external id
+/// and which the adapter's parser reads).
+///
+/// The client follows no redirect (it would carry the credential wherever it points), and a
+/// CRM API does not redirect its API calls: a redirect means the base URL is not the API's
+/// (plain `http` sent to `https`, a moved host, a login page). So it is an
+/// [`ErrorKind::Config`] error, never retried, naming the status and the host `Location`
+/// points to (not its path or query, which can hold a session or personal values), and
+/// nothing is decoded from its body.
+fn redirect_error(
+    status: StatusCode,
+    headers: &HeaderMap,
+    url: &Url,
+    correlation_id: Option<String>,
+) -> Error {
+    let target = headers
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|loc| url.join(loc.trim()).ok())
+        .and_then(|to| to.host_str().map(str::to_owned));
+    let message = match target {
+        Some(host) => format!(
+            "the server answered HTTP {} redirecting to host `{host}`; API calls are not \
+             redirected, so base_url is probably wrong (redirects are not followed)",
+            status.as_u16()
+        ),
+        None => format!(
+            "the server answered HTTP {} (a redirect without a usable Location); API calls are \
+             not redirected, so base_url is probably wrong (redirects are not followed)",
+            status.as_u16()
+        ),
+    };
+    Error::config(message).with_vendor(VendorError {
+        status: Some(status.as_u16()),
+        correlation_id,
+        ..VendorError::default()
+    })
+}
+
+/// A 404 on a request that addresses no record: the route does not exist (see
+/// [`Request::addresses_record`]).
+fn route_not_found(url: &Url, correlation_id: Option<String>) -> Error {
+    Error::config(format!(
+        "the endpoint `{}` was not found (HTTP 404): check base_url (the API's root, without \
+         the API paths the SDK adds itself)",
+        url.path()
+    ))
+    .with_vendor(VendorError {
+        status: Some(404),
+        correlation_id,
+        ..VendorError::default()
+    })
+}
+
+/// Classifies a failure to send or to read an answer.
+///
+/// Two failures are not worth a retry, because sending again cannot fix them, and they name
+/// the host and what to change instead of "cannot connect":
+/// - the server's TLS certificate is not trusted (unknown issuer, expired, issued for another
+///   name): an [`ErrorKind::Config`] error saying "certificate not trusted: set `ca_file`";
+/// - the host name does not resolve: an [`ErrorKind::Config`] error saying "host not found"
+///   (a wrong `base_url` far more often than a passing DNS outage).
+///
+/// Other connection failures stay [`ErrorKind::Unavailable`] and are retried.
+fn send_error(e: reqwest::Error, url: &Url) -> Error {
+    // Never include the URL: it can hold a looked-up email in the query string. The host is
+    // configuration, not a caller's value.
+    let host = url.host_str().unwrap_or("the server");
     let e = e.without_url();
+    if let Some(problem) = certificate_problem(&e) {
+        return Error::config(format!(
+            "cannot connect to `{host}`: certificate not trusted ({problem}): set `ca_file` to \
+             the CA that signed the server's certificate, or fix the certificate"
+        ))
+        .with_not_processed()
+        .with_source(e);
+    }
+    if e.is_dns() {
+        return Error::config(format!(
+            "cannot connect to `{host}`: host not found (the name does not resolve): check base_url"
+        ))
+        .with_not_processed()
+        .with_source(e);
+    }
     if e.is_timeout() {
         Error::new(ErrorKind::Timeout, "the request timed out").with_source(e)
     } else if e.is_connect() {
@@ -809,16 +932,33 @@ fn send_error(e: reqwest::Error) -> Error {
     }
 }
 
+/// Why the server's TLS certificate was refused, if that is what `e` is: the reason rustls
+/// gives (`UnknownIssuer`, `Expired`, ...), found by walking the error's sources. rustls is
+/// reached through reqwest, hyper and an `io::Error`, whose text is the rustls error's, so the
+/// text is matched rather than the type.
+fn certificate_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        if let Some(reason) = text.strip_prefix("invalid peer certificate: ") {
+            return Some(reason.to_owned());
+        }
+        next = err.source();
+    }
+    None
+}
+
 async fn read_bounded(resp: reqwest::Response, max: usize) -> Result<Bytes> {
     if let Some(len) = resp.content_length()
         && len > max as u64
     {
         return Err(too_large(max));
     }
+    let url = resp.url().clone();
     let mut body = BytesMut::new();
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(send_error)?;
+        let chunk = chunk.map_err(|e| send_error(e, &url))?;
         if body.len() + chunk.len() > max {
             return Err(too_large(max));
         }

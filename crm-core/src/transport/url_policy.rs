@@ -65,6 +65,36 @@ pub fn encode_segment(segment: &str) -> String {
     utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
+/// Whether `segment` is `.` or `..` once percent-decoded, however many times it was encoded
+/// (`%2e`, `%2E.`, `%252e%252e`...).
+///
+/// URL parsers remove such segments and the one before a `..` (WHATWG URL "path state", which
+/// counts `%2e` as a dot as well), so `…/sobjects/Contact/..` would address
+/// `…/sobjects/`: a dot segment in a record id would change which resource a request reaches.
+/// Ids that are dot segments are refused where they enter (`RecordId::new`), and the transport
+/// refuses to send a path that still holds one.
+pub fn is_dot_segment(segment: &str) -> bool {
+    let mut text = segment.to_owned();
+    // Each round undoes one level of encoding, up to four; `..` encoded four times is 18
+    // characters long, so a longer segment is not one.
+    for _ in 0..4 {
+        if text == "." || text == ".." {
+            return true;
+        }
+        if !text.contains('%') || text.len() > 18 {
+            return false;
+        }
+        let decoded = percent_encoding::percent_decode_str(&text)
+            .decode_utf8_lossy()
+            .into_owned();
+        if decoded == text {
+            return false;
+        }
+        text = decoded;
+    }
+    text == "." || text == ".."
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +112,39 @@ mod tests {
         assert!(parse_base_url("k", "http://127.0.0.1.example.com").is_err());
         assert!(parse_base_url("k", "ftp://127.0.0.1").is_err());
         assert!(parse_base_url("k", "not a url").is_err());
+    }
+
+    #[test]
+    fn dot_segments_in_any_encoding_are_recognised() {
+        for dot in [
+            ".",
+            "..",
+            "%2e",
+            "%2E",
+            "%2e%2e",
+            "%2E%2e",
+            ".%2e",
+            "%2e.",
+            "%252e",
+            "%252E%252e",
+            "%25252e%25252e",
+        ] {
+            assert!(is_dot_segment(dot), "{dot}");
+        }
+        for fine in [
+            "...",
+            "a.",
+            ".a",
+            "%2e%2e%2e",
+            "%2f",
+            "",
+            "512",
+            "%2",
+            "%zz",
+            "%25",
+        ] {
+            assert!(!is_dot_segment(fine), "{fine}");
+        }
     }
 
     #[test]
