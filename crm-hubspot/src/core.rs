@@ -973,7 +973,7 @@ fn missing_scopes(body: &Value) -> Vec<String> {
     out
 }
 
-/// `Existing ID: 37765128953` → `37765128953` (the id is only in the message, §1.5).
+/// `Existing ID: 37765128953` → `37765128953` (the id is only in the message).
 pub(crate) fn existing_id(message: &str) -> Option<String> {
     let rest = message.split("Existing ID:").nth(1)?.trim_start();
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
