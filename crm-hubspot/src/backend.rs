@@ -465,7 +465,7 @@ impl HubSpot {
         Ok(())
     }
 
-    /// Requests per rolling 10 seconds this connection's app may send (VENDORS.md §1.9), for
+    /// Requests per rolling 10 seconds this connection's app may send (HubSpot's API limits), for
     /// configuring a limiter's `general` bucket; the `search` bucket allows 5 per second.
     pub fn burst_per_10s(&self) -> u32 {
         self.app.burst_per_10s()
@@ -473,7 +473,7 @@ impl HubSpot {
 
     /// Creates a contact, or updates the existing one when HubSpot answers that its email is
     /// taken (409 `Contact already exists. Existing ID: N`). Search is eventually consistent,
-    /// so "search, then create" races into that 409; this resolves it (VENDORS.md §1.5).
+    /// so "search, then create" races into that 409; this resolves it (HubSpot/hubspot-api-php#59).
     pub async fn create_or_update_contact(
         &self,
         contact: &Contact,
@@ -535,7 +535,7 @@ impl Crm for HubSpot {
         &self.activities
     }
 
-    /// PUTs a v4 association with the HUBSPOT_DEFINED types of the pair (VENDORS.md §1.7).
+    /// PUTs a v4 association with the HUBSPOT_DEFINED types of the pair (HubSpot's v4 docs).
     async fn link(&self, from: &RecordRef, to: &RecordRef, ctx: &WriteContext) -> Result<()> {
         let (from_obj, from_id) = ref_object(from);
         let (to_obj, to_id) = ref_object(to);

@@ -1,5 +1,5 @@
 //! Batch writes: chunks of 100 per object, every input tagged with an `objectWriteTraceId`
-//! so that HubSpot reports per item and one bad input fails alone (VENDORS.md §1.3).
+//! so that HubSpot reports per item and one bad input fails alone (HubSpot's error-handling docs).
 
 use std::collections::BTreeMap;
 
@@ -81,7 +81,7 @@ impl<T: Entity> HubRecords<T> {
                         }
                     }
                     Err(e) => {
-                        // HubSpot does not do partial upserts by email (VENDORS.md §1.5): send
+                        // HubSpot does not do partial upserts by email (its contacts guide): send
                         // such a chunk's inputs one by one so only the bad ones fail.
                         let by_email = prop.as_deref() == Some("email")
                             && chunk.len() > 1

@@ -13,7 +13,7 @@ use crm_core::{Error, Result};
 /// HubSpot's API host, as every HubSpot API spec declares it.
 pub const DEFAULT_BASE_URL: &str = "https://api.hubapi.com";
 
-/// Which of HubSpot's two path families requests use (VENDORS.md §1.1). Shapes are the same.
+/// Which of HubSpot's two path families requests use (its OpenAPI specs). Shapes are the same.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum PathFamily {
@@ -65,7 +65,7 @@ impl FromStr for PathFamily {
 }
 
 /// What kind of app the token belongs to, which sets the 10-second burst budget
-/// (VENDORS.md §1.9). Requests are tagged with the buckets `general` and `search`; a
+/// (HubSpot's API usage guidelines). Requests are tagged with the buckets `general` and `search`; a
 /// [`crm_core::limits::RateLimiter`] given to the builder decides the pacing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]

@@ -23,22 +23,22 @@ use crate::objects::{HubObject, Paths, assoc_types};
 use crate::pipelines::{PipelineCache, PipelineSet};
 use crate::props::{from_properties, to_properties};
 
-/// Object batch endpoints take at most 100 inputs (VENDORS.md §1.3).
+/// Object batch endpoints take at most 100 inputs (HubSpot docs, "Using object APIs").
 pub(crate) const MAX_BATCH: usize = 100;
-/// List pages hold at most 100 records (VENDORS.md §1.3).
+/// List pages hold at most 100 records (HubSpot's object API docs).
 pub(crate) const MAX_LIST_PAGE: u32 = 100;
-/// Search pages hold at most 200 records (VENDORS.md §1.6).
+/// Search pages hold at most 200 records (HubSpot's CRM API docs, "Search").
 pub(crate) const MAX_SEARCH_PAGE: usize = 200;
-/// Search never pages past 10,000 results (VENDORS.md §1.6).
+/// Search never pages past 10,000 results; beyond, it answers 400 (HubSpot's search docs).
 pub(crate) const MAX_SEARCH_RESULTS: usize = 10_000;
 
-/// The limit buckets requests are tagged with (VENDORS.md §1.9).
+/// The limit buckets requests are tagged with (HubSpot's API usage guidelines).
 pub(crate) const GENERAL: &str = "general";
 /// Search's own 5-per-second bucket.
 pub(crate) const SEARCH: &str = "search";
 
 // ---------------------------------------------------------------------------------------------
-// Wire types (VENDORS.md §1.2, §1.3, §1.6, §1.7)
+// Wire types (HubSpot's CRM API reference: objects, batch, search, associations v4)
 
 fn id_text<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
     match Value::deserialize(d)? {
@@ -514,7 +514,7 @@ impl Core {
         }
         if create && HubObject::ENGAGEMENTS.contains(&object) && !props.contains_key("hs_timestamp")
         {
-            // hs_timestamp is required on engagements (VENDORS.md §1.4).
+            // hs_timestamp is required on engagements (HubSpot's notes, tasks and calls guides).
             props.insert("hs_timestamp".into(), json!(now_iso()));
         }
         Ok(Prepared {
@@ -560,7 +560,7 @@ impl Core {
                 }
                 .ok_or_else(|| Error::mapping(format!("{}: no pipeline", target.kind())))?;
                 // A new record without a status starts in its pipeline's first stage:
-                // HubSpot requires a stage (VENDORS.md §1.8).
+                // HubSpot requires a stage (its deals and tickets guides).
                 let state = state.unwrap_or_else(|| {
                     if target == MappingTarget::Ticket {
                         "new"
@@ -727,7 +727,8 @@ fn associated_id(hs: &HsObject, to: HubObject) -> Option<String> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// parse_error (VENDORS.md §1.9, §1.10, §1.11; vendor-data/derived/error-examples.json)
+// parse_error (HubSpot's error-handling, usage-guidelines and OAuth docs; examples in
+// tests/fixtures/error-examples.json)
 
 /// Turns HubSpot's error responses into [`Error`]s: the standard body
 /// (`{status, message, correlationId, category, errors[{code, context:{propertyName}}]}`), both
@@ -776,7 +777,7 @@ impl HubSpotErrorParser {
 }
 
 /// 423 Locked and 477 Migration in Progress refuse the request before carrying it out, so even a
-/// create may be sent again; a lock lasts 2 seconds (VENDORS.md §1.3), so never sooner than that.
+/// create may be sent again; a lock lasts 2 seconds (HubSpot's object API docs): never sooner.
 fn refused_unprocessed(status: u16, err: Error, retry_after: Option<Duration>) -> Error {
     match status {
         423 => err
@@ -972,7 +973,7 @@ fn missing_scopes(body: &Value) -> Vec<String> {
     out
 }
 
-/// `Existing ID: 37765128953` → `37765128953` (the id is only in the message, §1.5).
+/// `Existing ID: 37765128953` → `37765128953` (the id is only in the message).
 pub(crate) fn existing_id(message: &str) -> Option<String> {
     let rest = message.split("Existing ID:").nth(1)?.trim_start();
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
@@ -1143,7 +1144,7 @@ mod tests {
 
     #[test]
     fn locks_and_migrations_are_refusals_that_may_be_sent_again() {
-        // A lock lasts 2 s (VENDORS.md §1.3): never sooner, even with a shorter Retry-After.
+        // A lock lasts 2 s (HubSpot's object docs): never sooner, even with a shorter Retry-After.
         let mut headers = HeaderMap::new();
         headers.insert("retry-after", "1".parse().unwrap());
         for body in [

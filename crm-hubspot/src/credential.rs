@@ -1,4 +1,4 @@
-//! OAuth for public apps (VENDORS.md §1.11): access tokens from `POST /oauth/v1/token` with the
+//! OAuth for public apps (HubSpot's OAuth docs): access tokens from `POST /oauth/v1/token` with the
 //! refresh-token grant, through core's one token cache ([`CachedToken`] over a
 //! [`RefreshTokenGrant`]): refreshed `max(60 s, 10 %)` of their 30-minute life before expiry,
 //! single flight, rotated refresh tokens handed to a [`TokenStore`]. "401 is not a valid

@@ -1,5 +1,5 @@
 //! HubSpot's objects as the adapter uses them, the paths of both families, and the
-//! HUBSPOT_DEFINED association type ids of VENDORS.md §1.7.
+//! HUBSPOT_DEFINED association type ids (HubSpot's associations v4 docs).
 
 use crm_core::transport::encode_segment;
 use crm_core::{ActivityKind, ObjectKind};
@@ -66,7 +66,7 @@ impl HubObject {
         .find(|o| o.name() == n || o.singular() == n || o.type_id() == n)
     }
 
-    /// Object type id (VENDORS.md §1.1).
+    /// Object type id (HubSpot docs, "Understanding the CRM").
     pub(crate) fn type_id(self) -> &'static str {
         match self {
             HubObject::Contacts => "0-1",
@@ -80,7 +80,7 @@ impl HubObject {
     }
 
     /// The last-modified property: `lastmodifieddate` on contacts, `hs_lastmodifieddate`
-    /// elsewhere (VENDORS.md §1.2).
+    /// elsewhere (HubSpot's CRM object API docs).
     pub(crate) fn modified_prop(self) -> &'static str {
         match self {
             HubObject::Contacts => "lastmodifieddate",
@@ -122,8 +122,8 @@ impl HubObject {
     }
 }
 
-/// HUBSPOT_DEFINED association types used on writes, `from` → `to` (VENDORS.md §1.7;
-/// `vendor-data/derived/hubspot-association-type-ids.json`). A primary company gets its
+/// HUBSPOT_DEFINED association types used on writes, `from` → `to` (HubSpot's associations
+/// v4 docs; HubSpot's Ruby client's `association_type.rb`). A primary company gets its
 /// labelled type and the unlabelled one.
 pub(crate) fn assoc_types(from: HubObject, to: HubObject) -> &'static [u32] {
     use HubObject::*;
@@ -168,7 +168,7 @@ pub(crate) fn assoc_types(from: HubObject, to: HubObject) -> &'static [u32] {
     }
 }
 
-/// The paths of one family (VENDORS.md §1.1, §1.7, §1.8).
+/// The paths of one family: classic `/crm/v3/…` or date-versioned (HubSpot's API reference).
 #[derive(Debug, Clone)]
 pub(crate) struct Paths {
     objects: String,

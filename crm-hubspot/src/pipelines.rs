@@ -1,5 +1,5 @@
-//! Ticket and deal stages through the pipelines API (VENDORS.md §1.8): records hold stage ids
-//! (`"3"`, `"closedwon"`); the pipelines say what each means. Ticket stages carry
+//! Ticket and deal stages through the pipelines API (HubSpot's pipelines docs): records hold
+//! stage ids (`"3"`, `"closedwon"`); the pipelines say what each means. Ticket stages carry
 //! `metadata.ticketState` `OPEN`/`CLOSED`, deal stages `metadata.isClosed` and `probability`.
 //!
 //! Normalised states: a ticket stage is `closed` when `CLOSED`; among open stages the first of

@@ -1,4 +1,4 @@
-//! Property values: HubSpot sends and takes every value as a string (VENDORS.md §1.2). Typed
+//! Property values: HubSpot sends and takes every value as a string (its CRM API docs). Typed
 //! values become strings without loss on the way out; on the way in they stay text and the
 //! model's typed readers parse them (`"17"`, `"false"`, epoch-ms or ISO dates).
 

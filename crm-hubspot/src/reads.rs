@@ -1,4 +1,4 @@
-//! Reads by id: batch reads, association reads and writes (VENDORS.md §1.3, §1.7).
+//! Reads by id: batch reads, association reads and writes (HubSpot's object and associations docs).
 
 use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::{Value, json};
@@ -56,7 +56,7 @@ pub(crate) async fn put_association(
 }
 
 /// Ids of `to` records associated with a record: the v4 associations batch read (one input,
-/// 500 targets per page, `after` to continue; VENDORS.md §1.7).
+/// 500 targets per page, `after` to continue; HubSpot's associations v4 docs).
 pub(crate) async fn associated_ids(
     core: &Core,
     from: HubObject,

@@ -297,7 +297,7 @@ impl<T: Entity> HubRecords<T> {
         let body = json!({"properties": prepared.props,
                           "associations": prepared.inline_associations()});
         // With a key in a unique property the create is safe to send again: a second attempt
-        // conflicts on the key, and the record is then read by it (VENDORS.md §1.5).
+        // conflicts on the key, and the record is then read by it (HubSpot's object API docs).
         let req = Request::new(Method::POST, self.core.paths.collection(object), operation)
             .json(body)
             .idempotent(key.is_some())
@@ -436,7 +436,7 @@ impl<T: Entity> HubRecords<T> {
         let operation = op::<T>("find_by");
         match lookup {
             Lookup::Email(email) => {
-                // The one consistent lookup: GET by the unique email (VENDORS.md §1.3).
+                // The one consistent lookup: GET by the unique email (`?idProperty=email`).
                 match self
                     .fetch(target, email.expose(), Some("email"), &[], &operation)
                     .await
@@ -843,7 +843,7 @@ impl Activities for HubRecords<Activity> {
         let (from, id) = ref_object(record);
         let field = record.kind.link_field();
         let context = [(field, id.as_str())];
-        // One read of the record names its notes, tasks and calls (VENDORS.md §1.3).
+        // One read of the record names its notes, tasks and calls (`?associations=`).
         let owner = owner_with_engagements(&self.core, from, &id, operation).await?;
         let mut all = Vec::new();
         for object in HubObject::ENGAGEMENTS {

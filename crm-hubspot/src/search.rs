@@ -1,4 +1,4 @@
-//! Search: filter groups, phone forms, caps, paging (VENDORS.md §1.6).
+//! Search: filter groups, phone forms, caps, paging (HubSpot's CRM API docs, "Search").
 
 use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::{Value, json};
@@ -8,7 +8,7 @@ use crm_core::{Entity, Error, Record, Region, Result};
 use crate::core::{Core, HsPage, HsPaging, MAX_SEARCH_PAGE, SEARCH};
 use crate::mapping::MappingTarget;
 
-/// Search allows 6 filters per group (VENDORS.md §1.6).
+/// Search allows 6 filters per group (HubSpot's CRM API docs, "Search").
 const MAX_FILTERS_PER_GROUP: usize = 6;
 
 /// Whether a record's `phone` or `mobile_phone` is the number `e164`, compared in E.164.
@@ -21,8 +21,8 @@ pub(crate) fn same_number<T: Entity>(record: &T, e164: &str, region: Region) -> 
 }
 
 /// Filter groups matching a phone number: `phone` and `mobilephone` IN the usual written forms
-/// of the number (search compares text, VENDORS.md §1.6), and optionally HubSpot's calculated
-/// digits-only properties. Results are then compared by E.164.
+/// of the number (search compares text; HubSpot's search docs), and optionally HubSpot's
+/// calculated digits-only properties. Results are then compared by E.164.
 pub(crate) fn phone_groups(core: &Core, e164: &str) -> Vec<Vec<Value>> {
     let forms = phone_forms(e164);
     let mut groups = vec![
@@ -143,8 +143,8 @@ pub(crate) async fn search_records<T: Entity>(
     }
 }
 
-/// Search's caps (VENDORS.md §1.6), checked before a request: 5 groups, 6 filters per group,
-/// 18 in all.
+/// Search's caps (HubSpot's CRM API docs, "Search"), checked before a request: 5 groups,
+/// 6 filters per group, 18 in all.
 pub(crate) fn check_search_caps(groups: &[Vec<Value>]) -> Result<()> {
     let total: usize = groups.iter().map(Vec::len).sum();
     if groups.len() > 5 {

@@ -1,5 +1,5 @@
-//! HubSpot webhooks (VENDORS.md §1.12): signatures v1, v2 and v3 verified on the raw bytes,
-//! then the JSON array of events (up to 100) parsed into [`CrmEvent`]s.
+//! HubSpot webhooks (its "Validating requests" docs): signatures v1, v2 and v3 verified on
+//! the raw bytes, then the JSON array of events (up to 100) parsed into [`CrmEvent`]s.
 //!
 //! - v3 (`X-HubSpot-Signature-v3`, `X-HubSpot-Request-Timestamp` in epoch ms):
 //!   `base64(HMAC-SHA256(client_secret, METHOD + URI + body + timestamp))`, the timestamp within
@@ -290,7 +290,7 @@ impl HubSpotWebhook {
                 )));
             }
         };
-        // eventId "is not guaranteed to be unique" (VENDORS.md §1.12): the key adds what
+        // eventId "is not guaranteed to be unique" (HubSpot's webhooks docs): the key adds what
         // identifies the change itself.
         let dedupe_key = format!(
             "{}:{}:{}:{}:{}:{}:{}",

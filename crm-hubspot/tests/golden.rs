@@ -265,7 +265,7 @@ async fn every_recorded_search_body_decodes_into_records() {
             let result = crm.contacts().find(&filter, 10).await;
             check_search::<Contact>(e, result, status);
         }
-        // Search answers carry no 10-second-window headers (VENDORS.md §1.6).
+        // Search answers carry no 10-second-window headers (HubSpot's usage guidelines).
         let seen = limiter.seen.lock().unwrap().clone();
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].0, "search");

@@ -1,4 +1,4 @@
-//! Listing changed records past search's 10,000-result cap (VENDORS.md §1.6): the adapter
+//! Listing changed records past search's 10,000-result cap (HubSpot's Search docs): the adapter
 //! restarts the search at the last modification time seen instead of paging into a 400, and
 //! lists every record once.
 #![allow(

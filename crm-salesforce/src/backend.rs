@@ -33,9 +33,9 @@ use crate::limits::DailyBudget;
 use crate::lister::{self, ListSpec, MAX_BATCH, MIN_BATCH};
 use crate::soql::{self, Select, quote};
 
-/// Records per sObject Collections request (VENDORS.md §2.5).
+/// Records per sObject Collections request (REST API Developer Guide, "sObject Collections").
 pub(crate) const COLLECTIONS_MAX: usize = 200;
-/// Concurrent requests per org: Salesforce allows 25 long-running requests (VENDORS.md §2.9).
+/// Concurrent requests per org: Salesforce allows 25 of 20 s or more (its API limits cheat sheet).
 const MAX_CONCURRENCY: usize = 25;
 
 #[doc = include_str!("../docs.md")]

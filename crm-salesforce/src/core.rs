@@ -99,7 +99,8 @@ impl SObject {
         }
     }
 
-    /// The sObject an id belongs to, by key prefix (VENDORS.md §2.2).
+    /// The sObject an id belongs to, by key prefix: an id's first 3 characters, the `keyPrefix`
+    /// the sObject's describe reports (REST API Developer Guide, "sObject Describe").
     pub(crate) fn by_prefix(id: &str) -> Option<Self> {
         Some(match id::prefix(id) {
             "003" => SObject::Contact,
@@ -365,7 +366,7 @@ impl Core {
     }
 
     /// Sends a request on the instance, capped at the org's concurrent-request limit
-    /// (25 long-running requests per org, VENDORS.md §2.9).
+    /// (25 concurrent requests of 20 s or more per org; Salesforce's API limits cheat sheet).
     pub(crate) async fn send(&self, request: Request) -> Result<Response> {
         let http = self.http().await?;
         let _permit =
@@ -530,7 +531,8 @@ impl Core {
         })
     }
 
-    /// Sends a Composite request (VENDORS.md §2.6) and returns each subresponse.
+    /// Sends a Composite request (≤25 subrequests counted as one API call; REST API Developer
+    /// Guide, "Composite") and returns each subresponse.
     pub(crate) async fn composite(
         &self,
         subrequests: Vec<Value>,
@@ -745,7 +747,8 @@ pub(crate) struct SfError {
     pub(crate) duplicate_result: Option<Value>,
 }
 
-/// The kind a Salesforce error code means (VENDORS.md §2.8), given the HTTP status.
+/// The kind a Salesforce error code means, given the HTTP status (REST API Developer Guide,
+/// "Status Codes and Error Responses").
 pub(crate) fn kind_for(code: &str, status: u16, errors: &[SfError], message: &str) -> ErrorKind {
     let fields = || {
         errors
@@ -823,7 +826,7 @@ pub(crate) fn kind_for(code: &str, status: u16, errors: &[SfError], message: &st
             },
             404 | 410 => ErrorKind::NotFound,
             408 | 504 => ErrorKind::Timeout,
-            // 420: Salesforce Edge routing failure (VENDORS.md §2.8).
+            // 420: Salesforce Edge routing failure (REST API Developer Guide, status codes).
             420 | 423 | 500..=599 => ErrorKind::Unavailable,
             _ => ErrorKind::Unexpected,
         },

@@ -1,5 +1,5 @@
-//! OAuth 2.0 for Salesforce (VENDORS.md §2.10): the refresh-token grant, the client-credentials
-//! grant and the JWT bearer flow, behind core's [`CredentialProvider`].
+//! OAuth 2.0 for Salesforce (Salesforce Help, "OAuth Authorization Flows"): the refresh-token
+//! grant, the client-credentials grant and the JWT bearer flow, behind [`CredentialProvider`].
 //!
 //! The login host is not the instance host: every token response names the org's
 //! `instance_url`, which the connection then sends API calls to. Salesforce's token response has
@@ -229,8 +229,8 @@ struct TokenResponse {
     signature: Option<String>,
 }
 
-/// Checks `signature = base64(HMAC-SHA256(client_secret, id + issued_at))` (VENDORS.md §2.10),
-/// in constant time. Responses without a signature (the JWT flow's) pass.
+/// Checks `signature = base64(HMAC-SHA256(client_secret, id + issued_at))` (Salesforce's OAuth
+/// token response docs), in constant time. Responses without a signature (the JWT flow's) pass.
 fn verify_signature(body: &TokenResponse, secret: &SecretString) -> Result<()> {
     use base64::Engine;
     let Some(signature) = &body.signature else {

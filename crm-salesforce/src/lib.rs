@@ -1,11 +1,11 @@
 //! # crm-salesforce
 //!
-//! The crm-connect adapter for Salesforce's REST API (VENDORS.md §2): Contacts, Accounts, Leads,
+//! The crm-connect adapter for Salesforce's REST API: Contacts, Accounts, Leads,
 //! Opportunities, Cases (tickets) and Tasks/Events (activities) on `/services/data/vNN.N/`,
 //! lookups through escaped SOQL, the 360° view in one Composite request, writes with
 //! ext-id upserts and sObject Collections, and OAuth with the refresh-token,
 //! client-credentials and JWT bearer flows. See [`SalesforceBuilder`] for the capabilities,
-//! configuration keys and known limits.
+//! configuration keys and known limits. Vendor source: Salesforce's REST API Developer Guide.
 //!
 //! ```no_run
 //! # async fn demo() -> crm_core::Result<()> {

@@ -5,7 +5,7 @@
     clippy::indexing_slicing,
     missing_docs
 )]
-//! The HubSpot fake's wire protocol, exercised over real HTTP against VENDORS.md §1.13.
+//! The HubSpot fake's wire protocol, exercised over real HTTP against HubSpot's docs.
 
 use crm_testkit::hubspot::{
     HubSpotFake, HubSpotFakeConfig, HubSpotFaults, Limits, PathFamilies, demo,
@@ -154,7 +154,7 @@ async fn every_response_carries_correlation_and_rate_headers() {
         r.json()["correlationId"],
         r.header("x-hubspot-correlation-id").unwrap()
     );
-    // Search: no window headers (VENDORS.md §1.6).
+    // Search: no window headers (HubSpot's usage guidelines).
     let r = api.post("/crm/v3/objects/contacts/search", json!({})).await;
     assert_eq!(r.status, 200);
     assert!(r.header("x-hubspot-ratelimit-max").is_none());

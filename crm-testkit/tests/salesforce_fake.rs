@@ -1,4 +1,4 @@
-//! The Salesforce fake on the wire, checked against VENDORS.md §2.13 with a plain HTTP client.
+//! The Salesforce fake on the wire, checked against Salesforce's docs with a plain HTTP client.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

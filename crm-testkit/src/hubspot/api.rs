@@ -12,13 +12,13 @@ use super::schema::{self, PropKind};
 use super::search::{self, SearchRequest};
 use super::store::{NewAssoc, Store, iso};
 
-/// Batch object endpoints take at most this many inputs (VENDORS.md §1.3).
+/// Batch object endpoints take at most this many inputs (HubSpot docs, "Using object APIs").
 const MAX_BATCH: usize = 100;
-/// Association batch read takes at most this many inputs (VENDORS.md §1.7).
+/// Association batch read takes at most this many inputs (HubSpot's associations v4 docs).
 const MAX_ASSOC_READ: usize = 1_000;
-/// Association batch create takes at most this many inputs (VENDORS.md §1.7).
+/// Association batch create takes at most this many inputs (HubSpot's associations v4 docs).
 const MAX_ASSOC_CREATE: usize = 2_000;
-/// Association lists page at 500 (VENDORS.md §1.7).
+/// Association lists page at 500 (HubSpot's associations v4 docs).
 const ASSOC_PAGE: usize = 500;
 
 /// A handler's answer.
@@ -426,10 +426,10 @@ fn write_one(
     }
 }
 
-/// `POST /objects/{o}/batch/{create,update,upsert}` (VENDORS.md §1.3): ≤100 inputs; per-item
+/// `POST /objects/{o}/batch/{create,update,upsert}` (HubSpot's object docs): ≤100 inputs; per-item
 /// 207 results only when every input carries a distinct `objectWriteTraceId`, otherwise the
 /// first bad input fails the whole batch and nothing is written. Upserts by `email` never
-/// succeed partially (VENDORS.md §1.5).
+/// succeed partially (HubSpot's contacts guide).
 pub(crate) fn batch_write(store: &mut Store, idx: usize, kind: BatchKind, body: &Value) -> Answer {
     let inputs = inputs(body, MAX_BATCH)?;
     let batch_id_property = body.get("idProperty").and_then(Value::as_str);

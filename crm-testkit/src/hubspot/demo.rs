@@ -205,7 +205,7 @@ pub(crate) fn seed(store: &mut Store, demo: bool, extra: usize) -> Result<(), St
             .map_err(|e| format!("seeding {object} {id} failed: {}", e.message))?;
     }
     if demo {
-        // (type id, from id, to id), VENDORS.md §1.7.
+        // (type id, from id, to id); HUBSPOT_DEFINED type ids from HubSpot's associations v4 docs.
         let links: [(u32, u64, u64); 14] = [
             (1, 1001, 3001),
             (279, 1001, 3001),

@@ -1,5 +1,6 @@
-//! HubSpot's error bodies (VENDORS.md §1.10): `{status:"error", message, correlationId, category,
-//! errors:[{message, code, context:{propertyName:[…]}}]}`, plus the two 429 shapes (§1.9).
+//! HubSpot's error bodies (its error-handling docs): `{status:"error", message, correlationId,
+//! category, errors:[{message, code, context:{propertyName:[…]}}]}`, plus the two 429 shapes
+//! (usage guidelines).
 
 use serde_json::{Value, json};
 
@@ -78,7 +79,7 @@ impl ApiError {
         Self::new(404, "OBJECT_NOT_FOUND", "resource not found")
     }
 
-    /// VENDORS.md §1.5: the id is only in the message.
+    /// The id is only in the message (real 409 bodies quoted in HubSpot/hubspot-api-nodejs#545).
     pub(crate) fn conflict(singular: &str, existing_id: u64) -> Self {
         let mut word = singular.to_owned();
         if let Some(first) = word.get_mut(0..1) {
@@ -107,7 +108,7 @@ impl ApiError {
         )
     }
 
-    /// The rolling-window or daily 429 (docs shape, §1.9).
+    /// The rolling-window or daily 429 (the shape of HubSpot's usage guidelines).
     pub(crate) fn rate_limit(policy: &'static str) -> Self {
         let what = match policy {
             "DAILY" => "daily",
@@ -124,7 +125,7 @@ impl ApiError {
         }
     }
 
-    /// Search's own 429 (recorded shape, §1.6): `category: RATE_LIMITS`, no policy.
+    /// Search's own 429 (the shape of recorded real traffic): `category: RATE_LIMITS`, no policy.
     pub(crate) fn search_rate_limit() -> Self {
         Self::new(429, "RATE_LIMITS", "You have reached your secondly limit.")
     }

@@ -1,6 +1,6 @@
-//! HubSpot's limits (VENDORS.md §1.9): a rolling 10-second window per app with the
+//! HubSpot's limits (its API usage guidelines): a rolling 10-second window per app with the
 //! `X-HubSpot-RateLimit-*` headers, a daily budget per account, and search's own 5 requests per
-//! second, which is exempt from the 10-second window and sends no rate headers (§1.6).
+//! second, which is exempt from the 10-second window and sends no rate headers.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -93,7 +93,7 @@ impl Counters {
     }
 
     /// The `X-HubSpot-RateLimit-*` headers after this request; the daily pair only for
-    /// private-app tokens (never for OAuth, §1.9).
+    /// private-app tokens (never for OAuth, per HubSpot's usage guidelines).
     pub(crate) fn headers(
         &mut self,
         with_daily: bool,

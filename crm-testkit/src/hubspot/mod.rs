@@ -1,5 +1,5 @@
 //! A stateful fake of HubSpot's CRM API, served over HTTP on 127.0.0.1 by a `wiremock` server,
-//! faithful to VENDORS.md §1.13:
+//! faithful to HubSpot's API reference and usage guidelines:
 //!
 //! - records under `/crm/v3/objects/{contacts|companies|deals|tickets|notes|tasks|calls}` (also
 //!   by object type id `0-1`…) and the date-versioned `/crm/objects/2026-03/…` family
@@ -63,7 +63,7 @@ use oauth::OAuthState;
 use routes::{HubSpotResponder, State, lock};
 use store::Store;
 
-/// Which path families the fake serves (VENDORS.md §1.1).
+/// Which path families the fake serves: classic `/crm/v3/…` and date-versioned (HubSpot's specs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum PathFamilies {
     /// `/crm/v3/objects`, `/crm/v4/...`, `/crm/v3/pipelines` and `/crm/objects/2026-03`, ….
@@ -414,7 +414,7 @@ impl crate::conformance::FaultInjector for HubSpotFake {
         lock(&self.state).faults.html_next(n);
     }
 
-    /// HubSpot sends no `Retry-After` on its 429s (VENDORS.md §1.9), so the storm answers in
+    /// HubSpot sends no `Retry-After` on its 429s (its usage guidelines), so the storm answers in
     /// HubSpot's shape and `retry_after` is not echoed.
     fn rate_limit_next(&self, n: u32, _retry_after: Duration) {
         lock(&self.state).faults.limit_next(n, 0);

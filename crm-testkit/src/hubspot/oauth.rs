@@ -1,4 +1,4 @@
-//! The OAuth token endpoint (VENDORS.md §1.11): `POST /oauth/v1/token` (and `/oauth/v3/token`)
+//! The OAuth token endpoint (HubSpot's OAuth docs): `POST /oauth/v1/token` (and `/oauth/v3/token`)
 //! with the `refresh_token` and `authorization_code` grants, 1800-second access tokens, and
 //! `BAD_REFRESH_TOKEN` for a refresh token it does not know.
 

@@ -185,7 +185,7 @@ fn serve(st: &mut State, req: &Request, cid: &str) -> ResponseTemplate {
     if let Err(refused) = st.limits.admit(is_search, now) {
         st.stats.rate_limited += 1;
         return match refused {
-            // Search's 429: the recorded shape, no rate headers, no Retry-After (§1.6).
+            // Search's 429: the recorded shape, no rate headers, no Retry-After (HubSpot docs).
             Refused::Search => error_response(&ApiError::search_rate_limit(), cid),
             Refused::TenSecondly => with_headers(
                 error_response(&ApiError::rate_limit("TEN_SECONDLY_ROLLING"), cid),

@@ -1,7 +1,7 @@
 //! The fake portal's object types, their properties and the HUBSPOT_DEFINED association types.
 //!
-//! Property names, object type ids and association type ids follow VENDORS.md §1.1, §1.2, §1.4
-//! and §1.7 (the table is `vendor-data/derived/hubspot-association-type-ids.json`).
+//! Property names, object type ids and association type ids follow HubSpot's CRM API docs
+//! (association ids cross-checked with HubSpot's Ruby client, `association_type.rb`).
 
 /// How a property's string value is checked on write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,7 +163,7 @@ pub(crate) struct ObjectType {
     pub(crate) created_prop: &'static str,
     /// `lastmodifieddate` or `hs_lastmodifieddate`.
     pub(crate) modified_prop: &'static str,
-    /// Returned when a read names no `properties` (VENDORS.md §1.2).
+    /// Returned when a read names no `properties` (HubSpot's CRM API docs).
     pub(crate) default_props: &'static [&'static str],
     /// Must be present on create.
     pub(crate) required: &'static [&'static str],
@@ -452,7 +452,7 @@ const fn t(
     }
 }
 
-/// VENDORS.md §1.7: the type ids the fake knows (both directions of every pair).
+/// The type ids the fake knows (both directions of every pair; HubSpot's associations v4 docs).
 pub(crate) const ASSOC_TYPES: &[AssocType] = &[
     t(1, "contacts", "companies", 2, false, Some("Primary")),
     t(2, "companies", "contacts", 1, false, Some("Primary")),

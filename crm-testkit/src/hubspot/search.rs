@@ -1,4 +1,4 @@
-//! `POST /crm/v3/objects/{o}/search` (VENDORS.md §1.6): filter groups (OR of ANDs), the
+//! `POST /crm/v3/objects/{o}/search` (HubSpot's search docs): filter groups (OR of ANDs), the
 //! documented operators, one sort in either shape, `after` offsets, and the caps (5 groups,
 //! 6 filters per group, 18 in all, limit 200, 10,000 results, 3,000-character query).
 
@@ -273,7 +273,7 @@ fn matches(
 }
 
 fn filter_matches(store: &Store, object: &ObjectType, id: u64, props: &Props, f: &Filter) -> bool {
-    // `associations.contact` filters by associated record id (VENDORS.md §1.6).
+    // `associations.contact` filters by associated record id (HubSpot's CRM API docs, "Search").
     if let Some(singular) = f.property.strip_prefix("associations.") {
         let to = store
             .objects

@@ -14,7 +14,7 @@ use super::schema::{self, AssocType, CustomProperty, ObjectType, PropDef, PropKi
 /// Property name → value. Only set values are kept; rendering fills in `null`s.
 pub(crate) type Props = BTreeMap<String, String>;
 
-/// ISO-8601 with milliseconds and `Z`, as HubSpot renders every timestamp (VENDORS.md §1.2).
+/// ISO-8601 with milliseconds and `Z`, as HubSpot renders every timestamp (its CRM API docs).
 pub(crate) fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -45,8 +45,8 @@ pub(crate) struct Record {
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
     pub(crate) archived: bool,
-    /// What search sees (VENDORS.md §1.6: "newly created/updated records may take a few moments
-    /// to appear"): `None` until the first write is indexed.
+    /// What search sees (HubSpot's search docs: "newly created/updated records may take a few
+    /// moments to appear"): `None` until the first write is indexed.
     pub(crate) indexed: Option<Props>,
     /// A write not yet visible to search, and when it becomes visible.
     pending: Option<(Instant, Props)>,
@@ -96,7 +96,7 @@ pub(crate) struct Pipeline {
 
 impl Pipeline {
     /// The pipeline as the pipelines API renders it; default pipelines report `createdAt` 0
-    /// (VENDORS.md §1.8).
+    /// (HubSpot's pipelines API reference).
     pub(crate) fn render(&self) -> Value {
         let epoch = "1970-01-01T00:00:00Z";
         let stages: Vec<Value> = self
@@ -131,8 +131,8 @@ fn deal_stage(id: &str, label: &str, order: i64, probability: &str, closed: bool
     }
 }
 
-/// HubSpot's default pipelines (VENDORS.md §1.8), plus a second ticket pipeline so that clients
-/// must resolve stages by pipeline rather than assume one.
+/// HubSpot's default pipelines (its deals and tickets guides), plus a second ticket pipeline
+/// so that clients must resolve stages by pipeline rather than assume one.
 pub(crate) fn default_pipelines() -> Vec<Pipeline> {
     vec![
         Pipeline {
@@ -491,7 +491,7 @@ impl Store {
             .unwrap_or_default()
     }
 
-    /// Unique values: email case-insensitively (409 with the contact body of VENDORS.md §1.5),
+    /// Unique values: email case-insensitively (409 `Contact already exists. Existing ID: N`),
     /// other unique properties exactly.
     fn check_unique(
         &self,
@@ -651,7 +651,7 @@ impl Store {
         Ok(())
     }
 
-    /// Archives a record (DELETE; VENDORS.md §1.3) and drops its associations.
+    /// Archives a record (DELETE; HubSpot's object API docs) and drops its associations.
     pub(crate) fn archive(&mut self, idx: usize, id: u64) -> Result<(), ApiError> {
         let name = self.object(idx).ok_or_else(ApiError::not_found)?.name;
         let r = self

@@ -1,4 +1,4 @@
-//! HubSpot's webhook deliveries, as the fake's UI-side changes produce them (VENDORS.md §1.12):
+//! HubSpot's webhook deliveries, as the fake's UI-side changes produce them (its webhooks docs):
 //! JSON arrays of at most 100 events, signed v3 (`X-HubSpot-Signature-v3` =
 //! base64 HMAC-SHA256 of METHOD + URI + body + timestamp ms), retried with `attemptNumber`
 //! incremented until the receiver answers 2xx, optionally duplicated and out of order.

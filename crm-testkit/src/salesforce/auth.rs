@@ -1,4 +1,4 @@
-//! The OAuth 2.0 token endpoint (VENDORS.md §2.10): refresh-token, client-credentials and JWT
+//! The OAuth 2.0 token endpoint (Salesforce Help): refresh-token, client-credentials and JWT
 //! bearer grants. The response names the *instance* server in `instance_url` and carries no
 //! `expires_in`; the session lasts `token_lifetime` and then fails with `INVALID_SESSION_ID`.
 
@@ -222,7 +222,7 @@ impl AuthState {
             m.remove("instance_url");
         }
         if signed {
-            // signature = base64(HMAC-SHA256(client_secret, id + issued_at)) (VENDORS.md §2.10).
+            // signature = base64(HMAC-SHA256(client_secret, id + issued_at)) (Salesforce docs).
             let key = aws_lc_rs::hmac::Key::new(
                 aws_lc_rs::hmac::HMAC_SHA256,
                 self.config.client_secret.as_bytes(),

@@ -1,5 +1,6 @@
-//! Salesforce's error bodies (VENDORS.md §2.8): a JSON array of `{message, errorCode, fields}`
-//! at the top level, `{statusCode, message, fields}` inside Collections results.
+//! Salesforce's error bodies (REST API Developer Guide, status codes): a JSON array of
+//! `{message, errorCode, fields}` at the top level, `{statusCode, message, fields}` inside
+//! Collections results.
 
 use serde_json::{Map, Value, json};
 

@@ -24,7 +24,7 @@ pub struct Faults {
     /// Delay added to every API response.
     pub latency: Duration,
     /// The next N requests get `403 REQUEST_LIMIT_EXCEEDED` for the concurrent-request limit
-    /// (Salesforce has no 429; this is its transient limit signal, VENDORS.md §2.9).
+    /// (Salesforce has no 429; this is its transient limit signal, per its API limits docs).
     pub limit_exceeded_next: u32,
     /// The next N requests get `200` with a truncated JSON body (nothing is processed).
     pub malformed_next: u32,

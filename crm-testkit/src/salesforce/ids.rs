@@ -1,6 +1,6 @@
 //! Salesforce record ids: a 3-character key prefix naming the object, 12 more case-sensitive
 //! characters, and (in the 18-character form) a 3-character suffix that encodes the case of the
-//! first 15, so that the 18-character form can be compared case-insensitively (VENDORS.md §2.2).
+//! first 15, so that the 18-character form can be compared case-insensitively (Salesforce docs).
 
 /// The alphabet of the case-checksum suffix.
 const SUFFIX: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
@@ -77,7 +77,7 @@ mod tests {
 
     #[test]
     fn real_ids_keep_their_checksums() {
-        // Ids from the recorded v42.0 exchanges (vendor-data/recorded).
+        // Ids from real v42.0 exchanges recorded by grouparoo/grouparoo (MIT).
         for id in [
             "0014S000007NxmlQAC",
             "0034S000005YJVlQAO",

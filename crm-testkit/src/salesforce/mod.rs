@@ -1,6 +1,6 @@
-//! A stateful fake of a Salesforce org, faithful to VENDORS.md §2.13, served by two `wiremock`
-//! servers on 127.0.0.1: the **login** server (the OAuth token endpoint) and the **instance**
-//! server (the REST API), on different ports, as `login.salesforce.com` and
+//! A stateful fake of a Salesforce org, faithful to Salesforce's REST API and OAuth docs, served
+//! by two `wiremock` servers on 127.0.0.1: the **login** server (the OAuth token endpoint) and
+//! the **instance** server (the REST API), on different ports, as `login.salesforce.com` and
 //! `MyDomain.my.salesforce.com` are different hosts.
 //!
 //! What it does:
@@ -334,7 +334,7 @@ impl SalesforceFake {
             .ok()
     }
 
-    /// Converts a lead (VENDORS.md §2.11): creates an Account, a Contact and optionally an
+    /// Converts a lead (SOAP API `convertLead`): creates an Account, a Contact and optionally an
     /// Opportunity and marks the lead converted, after which updates to it fail with
     /// `CANNOT_UPDATE_CONVERTED_LEAD`. Returns the three ids.
     pub fn convert_lead(
@@ -386,7 +386,7 @@ impl crate::conformance::FaultInjector for SalesforceFake {
         lock(&self.state).faults.html_next(n);
     }
 
-    /// Salesforce never sends 429 (VENDORS.md §2.9): its transient limit answer is `403
+    /// Salesforce never sends 429 (its API limits docs): its transient limit answer is `403
     /// REQUEST_LIMIT_EXCEEDED` for the concurrent-request limit, without `Retry-After`.
     fn rate_limit_next(&self, n: u32, _retry_after: Duration) {
         lock(&self.state).faults.limit_next(n, 0);

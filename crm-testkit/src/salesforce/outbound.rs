@@ -1,6 +1,6 @@
-//! Salesforce Outbound Messages as the fake's UI-side changes produce them (VENDORS.md §2.12):
-//! a SOAP `notifications` envelope of up to 100 notifications, unsigned, retried until the
-//! receiver answers with `<Ack>true</Ack>`.
+//! Salesforce Outbound Messages as the fake's UI-side changes produce them (SOAP API Developer
+//! Guide, "Outbound Messaging"): a SOAP `notifications` envelope of up to 100 notifications,
+//! unsigned, retried until the receiver answers with `<Ack>true</Ack>`.
 
 use std::time::Duration;
 

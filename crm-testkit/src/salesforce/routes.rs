@@ -17,10 +17,11 @@ use super::store::{Fields, Store, Upserted, WriteOpts};
 use crate::faults::{FaultState, Injected};
 use crate::wire::{auth_token, decode_segment, delayed};
 
-/// Composite subrequests per request, and query subrequests among them (VENDORS.md §2.6).
+/// Composite subrequests per request, and query subrequests among them (REST API Developer
+/// Guide, "Composite").
 const COMPOSITE_MAX: usize = 25;
 const COMPOSITE_MAX_QUERIES: usize = 5;
-/// sObject Collections records per request (VENDORS.md §2.5).
+/// sObject Collections records per request (REST API Developer Guide, "sObject Collections").
 const COLLECTIONS_MAX: usize = 200;
 
 /// Everything a request can read or change.
@@ -114,7 +115,7 @@ fn template(r: Reply) -> ResponseTemplate {
 }
 
 fn bearer(req: &Request) -> Option<String> {
-    // Older clients send `OAuth <token>`; both are accepted (VENDORS.md §2.1).
+    // Older clients send `OAuth <token>`; both are accepted (REST API Developer Guide).
     auth_token(req, &["bearer", "oauth"])
 }
 
@@ -142,7 +143,7 @@ impl Ctx {
         }
     }
 
-    /// `Sforce-Query-Options: batchSize=N`: 200–2,000, default 2,000 (VENDORS.md §2.4).
+    /// `Sforce-Query-Options: batchSize=N`: 200–2,000, default 2,000 (REST API Developer Guide).
     fn batch_size(&self) -> usize {
         header(&self.headers, "sforce-query-options")
             .and_then(|v| {
@@ -296,7 +297,7 @@ fn serve(state: &mut State, req: &Request) -> Reply {
     if !valid_version(state, version) {
         return Reply::error(&ApiError::not_found());
     }
-    // Every API call counts against the rolling 24-hour allocation (VENDORS.md §2.9).
+    // Every API call counts against the rolling 24-hour allocation (Salesforce's API limits docs).
     if state.api_used >= state.api_max {
         state.stats.limit_exceeded += 1;
         return Reply::error(&ApiError::new(
@@ -474,7 +475,8 @@ fn api(
                     201,
                     json!({"id": id, "success": true, "errors": [], "created": true}),
                 )),
-                // 200 with a body from v46.0 on; 204 before (VENDORS.md §2.3, §5 item 1).
+                // 200 with a body from v46.0 on; 204 before (REST API Developer Guide, upsert; the
+                // exact cut-over version is unverified).
                 Upserted::Updated(id) if ctx.version_number() >= 46.0 => Ok(Reply::json(
                     200,
                     json!({"id": id, "success": true, "errors": [], "created": false}),
@@ -533,7 +535,7 @@ fn describe(state: &State, object: &str) -> Result<Reply, ApiError> {
     ))
 }
 
-/// `300 Multiple Choices` with the matching records' URLs (VENDORS.md §2.3).
+/// `300 Multiple Choices` with the matching records' URLs (REST API Developer Guide, upsert).
 fn multiple_choices(state: &State, object: &str, ids: &[String], v: &str) -> Reply {
     let name = state.store.object_name(object).unwrap_or_default();
     Reply::json(
@@ -591,7 +593,7 @@ enum CollOp {
 }
 
 /// sObject Collections: up to 200 records, one result per record in input order, `allOrNone`
-/// rolling everything back on any failure (VENDORS.md §2.5).
+/// rolling everything back on any failure (REST API Developer Guide, "sObject Collections").
 fn collections(
     state: &mut State,
     op: CollOp,
@@ -782,7 +784,7 @@ fn substitute_json(v: &Value, results: &BTreeMap<String, Value>) -> Result<Value
 }
 
 /// Composite: up to 25 subrequests (5 queries) run in order in one call, later ones referring to
-/// earlier results with `@{ref.field}` (VENDORS.md §2.6).
+/// earlier results with `@{ref.field}` (REST API Developer Guide, "Composite").
 fn composite(state: &mut State, body: Option<Value>, ctx: &Ctx) -> Result<Reply, ApiError> {
     let body = as_object(body)?;
     let all_or_none = body

@@ -1,7 +1,7 @@
 //! The objects the fake knows and their fields (`schema.json`): Account, Contact and Lead from
 //! the recorded v42.0 `describe` bodies, the others hand-written from Salesforce's object
 //! reference. Validation reads everything from here: required fields are
-//! `nillable == false && createable && !defaultedOnCreate`, as VENDORS.md §2.2 says.
+//! `nillable == false && createable && !defaultedOnCreate`, as in the sObject describe.
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,5 @@
 //! The org's records and the rules a write must pass, in Salesforce's order and with its error
-//! codes (VENDORS.md §2.2, §2.3, §2.8, §2.11).
+//! codes (REST API Developer Guide: sObjects, upsert, error codes; SOAP API `convertLead`).
 
 use std::collections::BTreeMap;
 
@@ -415,7 +415,7 @@ impl Store {
                 .with_fields(Vec::new()));
             }
         }
-        // The standard Contact duplicate rule: same email (VENDORS.md §2.8). Bypassed only by
+        // The standard Contact duplicate rule: same email (`DUPLICATES_DETECTED`). Bypassed only by
         // `Sforce-Duplicate-Rule-Header: allowSave=true`.
         if name == "Contact"
             && self.duplicate_rule
@@ -813,7 +813,7 @@ impl Store {
             ));
         }
         let fname = f.name.clone();
-        // "Do not specify Id or an external ID field in the request body" (VENDORS.md §2.3).
+        // "Do not specify Id or an external ID field in the request body" (Salesforce upsert docs).
         if body
             .keys()
             .any(|k| k.eq_ignore_ascii_case("Id") || k.eq_ignore_ascii_case(&fname))
@@ -859,7 +859,7 @@ impl Store {
         Ok(())
     }
 
-    /// Converts a lead (SOAP `convertLead`, VENDORS.md §2.11): creates an account, a contact and
+    /// Converts a lead (SOAP API `convertLead`): creates an account, a contact and
     /// optionally an opportunity from it, and marks it converted.
     pub(crate) fn convert_lead(
         &mut self,
