@@ -5,8 +5,8 @@
 //!    (by phone or external id, a search and then that read by id). Alongside it, the deal and
 //!    ticket pipelines, which tell open stages from closed ones; they are per-portal metadata,
 //!    cached per connection, so only a cold connection reads them (once).
-//! 2. Concurrently: the company (one batch read), the open deals and tickets, and one batch read
-//!    per kind of activity (≤100 ids per call).
+//! 2. Concurrently: the company (one batch read), the open deals and the open tickets (one
+//!    request each, see below), and one batch read per kind of activity (≤100 ids per call).
 //!
 //! Real portals hang most deals and tickets off the company, not the person (a deal→company or
 //! ticket→company association; HubSpot's associations guide), so the view takes the records
@@ -24,6 +24,10 @@
 //! may not be searchable yet. So the contact's own ids, read consistently in step 1, are checked
 //! against the hits, and any the search did not return are read by id (a third round trip, only
 //! right after such a write). Without a company, the contact's ids are batch-read as before.
+//!
+//! The two searches draw on search's own limit (5 requests per second per account, HubSpot's
+//! usage guidelines), which the default limiter paces: the second search of a view may wait
+//! for its turn. A contact without a company costs no search.
 //!
 //! For the demo customer (company, 3 deals and 2 tickets of her own or her company's, 2 notes,
 //! 1 call) that is 6 requests by email, 8 with a cold pipeline cache; 2 sequential round trips.
@@ -270,12 +274,12 @@ pub(crate) async fn open_for_contact<T: Entity>(
         &associations,
         operation,
     );
+    // The pipelines alongside, into the cache (see `load`).
     let pipelines = core.pipelines(object, None);
-    let (hs, pipelines) = join!(read, pipelines);
+    let (hs, _warmed) = join!(read, pipelines);
     let Some(hs) = hs? else {
         return Ok(Vec::new());
     };
-    pipelines?;
     let contact_ids = inline_ids(core, &hs, HubObject::Contacts, &hs.id, object, operation).await?;
     let company = primary_company(&hs);
     let links = Links {
@@ -329,14 +333,13 @@ pub(crate) async fn load(
             }
         }
     };
-    // The pipelines are read alongside the first request; a lookup that finds nobody does not
-    // fail on them (they stay cached for the next one).
+    // The pipelines are read alongside the first request and kept in the connection's cache.
+    // Their outcome is not the lookup's: a lookup that finds nobody does not need them, and
+    // when a read failed, the first record that needs them reads them again and reports why.
     let pipelines = warm_pipelines(core, options.opportunities > 0, options.tickets > 0);
-    let (first, pipelines): (Result<(Option<HsObject>, Vec<RecordId>)>, _) =
-        join!(first, pipelines);
+    let (first, _warmed): (Result<(Option<HsObject>, Vec<RecordId>)>, _) = join!(first, pipelines);
     let (hs, other_matches) = first?;
     let Some(hs) = hs else { return Ok(None) };
-    pipelines?;
     let mapping = core.read_mapping(MappingTarget::Contact, None).await?;
     let contact: Record<Contact> = core.record_from(MappingTarget::Contact, &mapping, &hs, &[])?;
     let id = hs.id.clone();
@@ -473,4 +476,35 @@ async fn find(core: &Core, lookup: &Lookup, operation: &str) -> Result<Vec<Recor
         Lookup::Email(_) => Vec::new(),
     };
     Ok(found.into_iter().map(|r| r.id).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crm_core::reexports::serde_json;
+
+    fn contact(v: Value) -> HsObject {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn the_primary_company_is_the_property_then_the_primary_association() {
+        let assocs = json!({"companies": {"results": [
+            {"id": "7", "type": "contact_to_company_unlabeled"},
+            {"id": "8", "type": "contact_to_company"}]}});
+        let both = contact(
+            json!({"id": "1", "properties": {"associatedcompanyid": "9"},
+                                  "associations": assocs}),
+        );
+        assert_eq!(primary_company(&both).as_deref(), Some("9"));
+        let typed = contact(json!({"id": "1", "properties": {"associatedcompanyid": ""},
+                                   "associations": assocs}));
+        assert_eq!(primary_company(&typed).as_deref(), Some("8"));
+        let untyped = contact(
+            json!({"id": "1", "associations": {"companies": {"results": [
+            {"id": "7", "type": "contact_to_company_unlabeled"}]}}}),
+        );
+        assert_eq!(primary_company(&untyped).as_deref(), Some("7"));
+        assert_eq!(primary_company(&contact(json!({"id": "1"}))), None);
+    }
 }

@@ -353,3 +353,16 @@ async fn open_for_a_company_lists_only_its_own_open_deals() {
     let ids: Vec<&str> = open.iter().map(|o| o.id.as_str()).collect();
     assert_eq!(ids, [demo::GLOBEX_DEAL_ID]);
 }
+
+#[tokio::test]
+async fn concurrent_lookups_on_a_cold_client_read_the_pipelines_once() {
+    let fake = portal().await;
+    let crm = connect(&fake, Rounds::new());
+    let (options, jane) = (ViewOptions::default(), jane());
+    let (a, b) = crm_core::reexports::futures::join!(
+        crm.customer_view(&jane, &options),
+        crm.customer_view(&jane, &options)
+    );
+    assert_eq!(a.unwrap(), b.unwrap());
+    assert_eq!(pipeline_reads(&fake, 0), (1, 1));
+}
