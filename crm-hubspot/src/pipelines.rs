@@ -195,10 +195,16 @@ struct Cached {
     set: Arc<PipelineSet>,
 }
 
-/// The per-connection cache of pipelines, one entry per object, fetched single-flight.
+/// One object's slot: locked while its pipelines are fetched, so concurrent readers of the same
+/// object wait for that one fetch instead of sending their own.
+type Slot = Arc<Mutex<Option<Cached>>>;
+
+/// The per-connection cache of pipelines, one entry per object, fetched single-flight per
+/// object: the deal and ticket pipelines of a cold connection are read in parallel (the 360°
+/// view reads them alongside the contact), each once.
 pub(crate) struct PipelineCache {
     ttl: Duration,
-    entries: Mutex<HashMap<HubObject, Cached>>,
+    slots: std::sync::Mutex<HashMap<HubObject, Slot>>,
 }
 
 impl std::fmt::Debug for PipelineCache {
@@ -213,8 +219,18 @@ impl PipelineCache {
     pub(crate) fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            entries: Mutex::new(HashMap::new()),
+            slots: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    fn slot(&self, object: HubObject) -> Slot {
+        // The map lock is held for a lookup only, never across an await; a poisoned lock still
+        // holds a usable map (it is only ever inserted into).
+        let mut slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        slots.entry(object).or_default().clone()
     }
 
     /// The pipelines of `object`; refetched when older than the TTL, or when `stage` is given,
@@ -226,8 +242,9 @@ impl PipelineCache {
         object: HubObject,
         stage: Option<&str>,
     ) -> Result<Arc<PipelineSet>> {
-        let mut entries = self.entries.lock().await;
-        if let Some(c) = entries.get(&object) {
+        let slot = self.slot(object);
+        let mut entry = slot.lock().await;
+        if let Some(c) = entry.as_ref() {
             let age = c.fetched.elapsed();
             let unknown = stage.is_some_and(|s| c.set.stage(s).is_none());
             if age < self.ttl && !(unknown && age >= MIN_REFRESH) {
@@ -247,13 +264,10 @@ impl PipelineCache {
             ))
             .with_operation(op));
         }
-        entries.insert(
-            object,
-            Cached {
-                fetched: Instant::now(),
-                set: set.clone(),
-            },
-        );
+        *entry = Some(Cached {
+            fetched: Instant::now(),
+            set: set.clone(),
+        });
         Ok(set)
     }
 }

@@ -390,7 +390,8 @@ impl<T: Entity> HubRecords<T> {
         Ok(Upserted { record, created })
     }
 
-    /// Records linked to `owner`, read in batches, newest first, filtered by `keep`.
+    /// Records linked to `owner` (for a contact, also its primary company's), read in batches,
+    /// newest first, filtered by `keep`.
     pub(crate) async fn linked(
         &self,
         owner: &RecordRef,
@@ -403,6 +404,11 @@ impl<T: Entity> HubRecords<T> {
             return Ok(Vec::new());
         }
         let (from, id) = ref_object(owner);
+        if from == HubObject::Contacts {
+            // A contact's deals and tickets include its primary company's.
+            return crate::view::open_for_contact(&self.core, target, &id, limit, keep, operation)
+                .await;
+        }
         let ids = associated_ids(&self.core, from, &id, target.object(), operation).await?;
         let field = owner.kind.link_field();
         let mut records =

@@ -460,7 +460,15 @@ async fn deals_and_their_stages() {
     );
     let open = crm.opportunities().open_for(&jane(), 10).await.unwrap();
     let ids: Vec<&str> = open.iter().map(|o| o.id.as_str()).collect();
-    assert_eq!(ids, [demo::OPEN_DEAL_ID]);
+    // Hers and her company's open deals, newest first; not the won one just created.
+    assert_eq!(
+        ids,
+        [
+            demo::CONTACT_DEAL_ID,
+            demo::COMPANY_DEAL_ID,
+            demo::OPEN_DEAL_ID
+        ]
+    );
 }
 
 #[tokio::test]

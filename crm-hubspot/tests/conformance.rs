@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crm_core::{Crm, Email, Lookup, Phone, Region, ViewOptions};
 use crm_hubspot::{HubSpot, HubSpotBuilder, PathFamily};
-use crm_testkit::conformance::{self, Fixture, ViewSeeds};
+use crm_testkit::conformance::{self, Fixture};
 use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, PathFamilies, demo};
 
 const EXTRA_CONTACTS: usize = 30;
@@ -44,12 +44,8 @@ fn fixture(fake: Arc<HubSpotFake>) -> Fixture {
         customer_phone: Phone::parse("+1 415-555-0100", Region::us()).unwrap(),
         customer_external_id: demo::CUSTOMER_EXTERNAL_ID.to_owned(),
         min_contacts: EXTRA_CONTACTS,
-        view_seeds: ViewSeeds {
-            open_tickets: vec![demo::OPEN_TICKET_ID.into()],
-            open_opportunities: vec![demo::OPEN_DEAL_ID.into()],
-            absent_tickets: vec![demo::CLOSED_TICKET_ID.into()],
-            absent_opportunities: vec![demo::WON_DEAL_ID.into()],
-        },
+        // Every open deal and ticket of Jane's or her company's, none of Globex's or closed.
+        view_seeds: demo::customer_view_seeds(),
         faults: fake,
     }
 }
@@ -121,10 +117,18 @@ async fn the_view_takes_six_requests_warm_and_eight_cold() {
         .iter()
         .map(|d| d.id.as_str())
         .collect();
-    assert_eq!(deals, [demo::OPEN_DEAL_ID]);
+    // Hers and her company's, newest first.
+    assert_eq!(
+        deals,
+        [
+            demo::CONTACT_DEAL_ID,
+            demo::COMPANY_DEAL_ID,
+            demo::OPEN_DEAL_ID
+        ]
+    );
     let tickets: Vec<&str> = view.open_tickets.iter().map(|t| t.id.as_str()).collect();
-    assert_eq!(tickets, [demo::OPEN_TICKET_ID]);
-    let status = view.open_tickets[0].status.as_ref().unwrap();
+    assert_eq!(tickets, [demo::COMPANY_TICKET_ID, demo::OPEN_TICKET_ID]);
+    let status = view.open_tickets[1].status.as_ref().unwrap();
     assert_eq!(status.label.as_deref(), Some("Waiting on us"));
     assert_eq!(status.raw.as_deref(), Some("3"));
     let kinds: Vec<String> = view

@@ -2,8 +2,14 @@
 //! stored the HubSpot way — string properties, numeric-string ids, pipeline stage ids and
 //! associations instead of link fields.
 //!
-//! Jane Doe is a contact at Acme Corp (primary company) with an open and a won deal, an open
-//! ticket ("Waiting on us") and a closed one, and three activities: a note, a call and a chat log
+//! Jane Doe is a contact at Acme Corp (primary company). Her deals and tickets are linked the
+//! ways real portals link them: HubSpot hangs most deals and tickets off the company (a
+//! deal→company or ticket→company association) and only some off the person. She has an open and
+//! a won deal associated with both her and Acme, an open deal associated with Acme only, an open
+//! deal associated with her only, and a won deal associated with Acme only; an open ticket
+//! ("Waiting on us") and a closed one associated with both, and an open ticket ("New") associated
+//! with Acme only. Globex has an open deal and an open ticket of its own (with its contact Maria),
+//! which are not Jane's. She has three activities: a note, a call and a chat log
 //! (a note whose body starts with the line [`CONVERSATION_LOG_MARKER`], as crm-connect writes one
 //! on a stock portal, and with `crm_activity_kind = conversation_log` when that property is
 //! declared). Bystanders: a UK contact, a contact at
@@ -42,6 +48,18 @@ pub const WON_DEAL_ID: &str = "4002";
 pub const OPEN_TICKET_ID: &str = "5001";
 /// Her closed ticket (stage `4`).
 pub const CLOSED_TICKET_ID: &str = "5002";
+/// An open deal (stage `qualifiedtobuy`) associated with her company only.
+pub const COMPANY_DEAL_ID: &str = "4003";
+/// An open deal (stage `appointmentscheduled`) associated with her only, not her company.
+pub const CONTACT_DEAL_ID: &str = "4004";
+/// A won deal (stage `closedwon`) associated with her company only.
+pub const COMPANY_WON_DEAL_ID: &str = "4005";
+/// Globex's open deal (stage `contractsent`), associated with Globex and Maria.
+pub const GLOBEX_DEAL_ID: &str = "4006";
+/// An open ticket (stage `1`, "New") associated with her company only.
+pub const COMPANY_TICKET_ID: &str = "5003";
+/// Globex's open ticket (stage `2`), associated with Globex and Maria.
+pub const GLOBEX_TICKET_ID: &str = "5004";
 /// Her note (oldest activity).
 pub const NOTE_ID: &str = "6001";
 /// Her call.
@@ -74,6 +92,19 @@ pub const ACTIVITY_KIND_PROPERTY: &str = "crm_activity_kind";
 /// The first body line crm-connect's HubSpot adapter gives a conversation log on a portal
 /// without an activity-kind property.
 pub const CONVERSATION_LOG_MARKER: &str = "[Conversation log]";
+
+/// What a 360° view of the returning customer must and must not show, as the conformance suite
+/// checks it: every open deal and ticket linked to her or to her company, and none of her closed
+/// ones nor Globex's open ones.
+pub fn customer_view_seeds() -> crate::conformance::ViewSeeds {
+    let ids = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
+    crate::conformance::ViewSeeds {
+        open_tickets: ids(&[OPEN_TICKET_ID, COMPANY_TICKET_ID]),
+        open_opportunities: ids(&[OPEN_DEAL_ID, COMPANY_DEAL_ID, CONTACT_DEAL_ID]),
+        absent_tickets: ids(&[CLOSED_TICKET_ID, GLOBEX_TICKET_ID]),
+        absent_opportunities: ids(&[WON_DEAL_ID, COMPANY_WON_DEAL_ID, GLOBEX_DEAL_ID]),
+    }
+}
 
 /// Objects crm-connect creates records in, each of which needs the idempotency property.
 const WRITTEN_OBJECTS: [&str; 7] = [
@@ -174,6 +205,24 @@ pub(crate) fn seed(store: &mut Store, demo: bool, extra: usize) -> Result<(), St
                 "content": "Two of the five units have cracked housings."})),
             ("tickets", 5002, json!({"subject": "Cannot reset password", "hs_pipeline": "0",
                 "hs_pipeline_stage": "4", "hs_ticket_priority": "MEDIUM"})),
+            // Seeded after her first deals and tickets, each a minute later than the one before:
+            // her open ones newest first are deals 4004, 4003, 4001 and tickets 5003, 5001.
+            ("deals", 4003, json!({"dealname": "Acme Corp - fleet expansion", "amount": "56000",
+                "deal_currency_code": "USD", "closedate": "2026-09-30T00:00:00.000Z",
+                "pipeline": "default", "dealstage": "qualifiedtobuy"})),
+            ("deals", 4004, json!({"dealname": "Jane Doe - home office bundle", "amount": "900",
+                "deal_currency_code": "USD", "closedate": "2026-07-01T00:00:00.000Z",
+                "pipeline": "default", "dealstage": "appointmentscheduled"})),
+            ("deals", 4005, json!({"dealname": "Acme Corp - spare parts", "amount": "2300",
+                "deal_currency_code": "USD", "closedate": "2025-12-19T00:00:00.000Z",
+                "pipeline": "default", "dealstage": "closedwon"})),
+            ("deals", 4006, json!({"dealname": "Globex - warehouse robots", "amount": "88000",
+                "deal_currency_code": "USD", "closedate": "2026-10-01T00:00:00.000Z",
+                "pipeline": "default", "dealstage": "contractsent"})),
+            ("tickets", 5003, json!({"subject": "Invoice address change for Acme", "hs_pipeline": "0",
+                "hs_pipeline_stage": "1", "hs_ticket_priority": "LOW"})),
+            ("tickets", 5004, json!({"subject": "Globex delivery delayed", "hs_pipeline": "0",
+                "hs_pipeline_stage": "2", "hs_ticket_priority": "HIGH"})),
             ("notes", 6001, json!({"hs_note_body": "Customer asked to be contacted by email.",
                 "hs_timestamp": "2026-01-12T10:15:00.000Z"})),
             ("calls", 6002, json!({"hs_call_title": "Renewal call",
@@ -205,8 +254,11 @@ pub(crate) fn seed(store: &mut Store, demo: bool, extra: usize) -> Result<(), St
             .map_err(|e| format!("seeding {object} {id} failed: {}", e.message))?;
     }
     if demo {
-        // (type id, from id, to id); HUBSPOT_DEFINED type ids from HubSpot's associations v4 docs.
-        let links: [(u32, u64, u64); 14] = [
+        // (type id, from id, to id); HUBSPOT_DEFINED types from HubSpot's associations v4
+        // reference: 1 contact→company (primary), 279 contact→company, 3 deal→contact,
+        // 5 deal→company (primary), 16 ticket→contact, 26 ticket→company (primary),
+        // 202 note→contact, 194 call→contact.
+        let links: [(u32, u64, u64); 22] = [
             (1, 1001, 3001),
             (279, 1001, 3001),
             (1, 1003, 3002),
@@ -218,6 +270,15 @@ pub(crate) fn seed(store: &mut Store, demo: bool, extra: usize) -> Result<(), St
             (16, 5001, 1001),
             (26, 5001, 3001),
             (16, 5002, 1001),
+            // Acme only, Jane only, Acme only (won), Globex and Maria.
+            (5, 4003, 3001),
+            (3, 4004, 1001),
+            (5, 4005, 3001),
+            (5, 4006, 3002),
+            (3, 4006, 1003),
+            (26, 5003, 3001),
+            (26, 5004, 3002),
+            (16, 5004, 1003),
             (202, 6001, 1001),
             (194, 6002, 1001),
             (202, 6003, 1001),
@@ -251,6 +312,19 @@ mod tests {
             Some(1001)
         );
         assert_eq!(store.associated("contacts", 1001, "tickets").len(), 2);
+        // Deals: 4001 and 4002 (both), 4004 (hers only); Acme: 4001, 4002, 4003, 4005.
+        let ids = |from: &str, id: u64, to: &str| -> Vec<u64> {
+            store
+                .associated(from, id, to)
+                .into_iter()
+                .map(|(i, _)| i)
+                .collect()
+        };
+        assert_eq!(ids("contacts", 1001, "deals"), [4001, 4002, 4004]);
+        assert_eq!(ids("companies", 3001, "deals"), [4001, 4002, 4003, 4005]);
+        assert_eq!(ids("companies", 3001, "tickets"), [5001, 5003]);
+        assert_eq!(ids("companies", 3002, "deals"), [4006]);
+        assert_eq!(ids("deals", 4003, "contacts"), Vec::<u64>::new());
         assert_eq!(store.associated("contacts", 1001, "notes").len(), 2);
         assert!(store.get(c, 2003).is_some());
     }
