@@ -403,6 +403,7 @@ impl HubSpotConfig {
 
     /// Checks what can be checked without the network; errors name the key.
     pub(crate) fn validate(&self) -> Result<()> {
+        check_base_url(&self.base_url)?;
         crm_core::Region::parse(&self.phone_region)
             .map_err(|e| Error::config(format!("phone_region: {}", e.message())))?;
         for (key, value) in [
@@ -439,6 +440,53 @@ impl HubSpotConfig {
             ));
         }
         Ok(())
+    }
+}
+
+/// The first segments of HubSpot's API paths after `crm` (`/crm/v3/objects`,
+/// `/crm/objects/2026-03`, `/crm/v4/associations`...).
+const CRM_API_SEGMENTS: [&str; 7] = [
+    "objects",
+    "associations",
+    "pipelines",
+    "properties",
+    "owners",
+    "schemas",
+    "imports",
+];
+
+/// Refuses a `base_url` whose path already holds one of HubSpot's API paths.
+///
+/// HubSpot's documentation writes every endpoint out in full
+/// (`https://api.hubapi.com/crm/v3/objects/contacts`), so `…/crm/v3` is a natural thing to
+/// copy into `base_url`. The SDK adds those paths itself, so every request would then go to
+/// `/crm/v3/crm/v3/…`, which HubSpot does not serve. Refused here, before any request, rather
+/// than found out one 404 at a time. A path of its own (a proxy's prefix) is fine.
+fn check_base_url(base_url: &str) -> Result<()> {
+    // The value is not repeated: a URL can carry a password in its user part.
+    let url = crm_core::reexports::url::Url::parse(base_url.trim()).map_err(|_| {
+        Error::config(format!(
+            "base_url: not a URL; give HubSpot's API root ({DEFAULT_BASE_URL})"
+        ))
+    })?;
+    let segments: Vec<&str> = url.path().split('/').filter(|s| !s.is_empty()).collect();
+    let api_path = segments.windows(2).position(|pair| {
+        let (first, next) = (pair[0].to_ascii_lowercase(), pair[1].to_ascii_lowercase());
+        let version = next
+            .strip_prefix('v')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        first == "crm" && (version || CRM_API_SEGMENTS.contains(&next.as_str()))
+    });
+    let oauth = segments
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case("oauth"));
+    match api_path.or(oauth) {
+        None => Ok(()),
+        Some(at) => Err(Error::config(format!(
+            "base_url: give HubSpot's API root ({DEFAULT_BASE_URL}), not a URL ending in `/{}`; \
+             the SDK adds the API paths itself",
+            segments[at..].join("/")
+        ))),
     }
 }
 
@@ -488,6 +536,45 @@ mod tests {
                 .message()
                 .contains("idempotency_property")
         );
+    }
+
+    #[test]
+    fn endpoint_a_base_url_holding_an_api_path_is_refused() {
+        for bad in [
+            "https://api.hubapi.com/crm/v3",
+            "https://api.hubapi.com/crm/v3/",
+            "http://127.0.0.1:8080/crm/v4/objects",
+            "https://api.hubapi.com/crm/objects/2026-03",
+            "https://proxy.example/hubspot/crm/v3/objects/contacts",
+            "https://api.hubapi.com/CRM/V3",
+            "https://api.hubapi.com/oauth/v1/token",
+        ] {
+            let err = check_base_url(bad).unwrap_err();
+            assert_eq!(err.kind(), &crm_core::ErrorKind::Config, "{bad}");
+            let text = err.message();
+            assert!(
+                text.starts_with("base_url: give HubSpot's API root"),
+                "{text}"
+            );
+            assert!(text.contains("https://api.hubapi.com"), "{text}");
+            assert!(text.contains("the SDK adds the API paths"), "{text}");
+        }
+        assert!(
+            check_base_url("https://api.hubapi.com/crm/v3")
+                .unwrap_err()
+                .message()
+                .contains("not a URL ending in `/crm/v3`")
+        );
+        for good in [
+            "https://api.hubapi.com",
+            "https://api.hubapi.com/",
+            "http://127.0.0.1:8080",
+            "https://gateway.example/crm",
+            "https://gateway.example/crm/hubspot",
+        ] {
+            assert!(check_base_url(good).is_ok(), "{good}");
+        }
+        assert!(check_base_url("api.hubapi.com").is_err());
     }
 
     #[test]
