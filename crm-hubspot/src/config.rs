@@ -165,15 +165,21 @@ pub struct HubSpotConfig {
     pub refresh_token: Option<SecretString>,
     /// ISO region for phone numbers stored without a country code. Default `US`.
     pub phone_region: String,
-    /// Unique custom property holding `external_id` (lookups, upserts). Default
-    /// `crm_external_id`; empty disables external ids.
+    /// Unique custom property holding `external_id` (lookups, upserts). Default none: a stock
+    /// portal has no such property, so look-ups and upserts by external id fail with an
+    /// `Unsupported` error naming this setting before any request, and the capabilities say
+    /// so. `crm-connect doctor` checks that a property named here exists with unique values.
     pub external_id_property: Option<String>,
     /// Unique custom property holding idempotency keys, on every object used. Default none:
     /// idempotent creates are off, and a create that carries an idempotency key fails with a
-    /// `Config` error before any request (a stock portal has no such property).`crm-connect
+    /// `Config` error before any request (a stock portal has no such property). `crm-connect
     /// doctor` checks that the property exists with unique values.
     pub idempotency_property: Option<String>,
-    /// Contact property holding a lead's `source`. Default `crm_lead_source`.
+    /// Contact property holding a lead's `source`. Default none: a lead's `source` is not
+    /// sent. HubSpot's own source properties do not fit: `hs_analytics_source` ("Original
+    /// source") is set by HubSpot's analytics and takes only its fixed options
+    /// (`ORGANIC_SEARCH`, `OFFLINE`...), not a free-text source such as `chat`. `crm-connect
+    /// doctor` checks that a property named here exists.
     pub lead_source_property: Option<String>,
     /// Custom property marking conversation logs among notes (or calls) with the value
     /// `conversation_log`. Default none: logs are marked by their first body line
@@ -203,9 +209,9 @@ impl Default for HubSpotConfig {
             client_secret: None,
             refresh_token: None,
             phone_region: "US".to_owned(),
-            external_id_property: Some("crm_external_id".to_owned()),
+            external_id_property: None,
             idempotency_property: None,
-            lead_source_property: Some("crm_lead_source".to_owned()),
+            lead_source_property: None,
             activity_kind_property: None,
             conversation_log_as: ConversationLogAs::Note,
             lead_lifecycle_stage: "lead".to_owned(),
@@ -575,6 +581,15 @@ mod tests {
             assert!(check_base_url(good).is_ok(), "{good}");
         }
         assert!(check_base_url("api.hubapi.com").is_err());
+    }
+
+    #[test]
+    fn stock_portal_defaults_name_no_custom_property() {
+        let c = HubSpotConfig::default();
+        assert_eq!(c.external_id_property, None);
+        assert_eq!(c.lead_source_property, None);
+        assert_eq!(c.idempotency_property, None);
+        assert_eq!(c.activity_kind_property, None);
     }
 
     #[test]
