@@ -477,11 +477,14 @@ fn check_base_url(base_url: &str) -> Result<()> {
     })?;
     let segments: Vec<&str> = url.path().split('/').filter(|s| !s.is_empty()).collect();
     let api_path = segments.windows(2).position(|pair| {
-        let (first, next) = (pair[0].to_ascii_lowercase(), pair[1].to_ascii_lowercase());
+        let [first, next] = pair else {
+            return false;
+        };
+        let next = next.to_ascii_lowercase();
         let version = next
             .strip_prefix('v')
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-        first == "crm" && (version || CRM_API_SEGMENTS.contains(&next.as_str()))
+        first.eq_ignore_ascii_case("crm") && (version || CRM_API_SEGMENTS.contains(&next.as_str()))
     });
     let oauth = segments
         .iter()
@@ -491,7 +494,7 @@ fn check_base_url(base_url: &str) -> Result<()> {
         Some(at) => Err(Error::config(format!(
             "base_url: give HubSpot's API root ({DEFAULT_BASE_URL}), not a URL ending in `/{}`; \
              the SDK adds the API paths itself",
-            segments[at..].join("/")
+            segments.get(at..).unwrap_or_default().join("/")
         ))),
     }
 }
