@@ -355,15 +355,16 @@ async fn paging_search_still_follows_honest_cursors_to_the_end() {
     assert_eq!(ids, ["1", "2", "3"]);
 }
 
+/// A company: its open tickets are read through the v4 associations batch read.
 fn ticket_owner() -> crm_core::RecordRef {
     crm_core::RecordRef::new(
-        crm_core::ObjectKind::Contact,
-        crm_core::RecordId::new("1001").unwrap(),
+        crm_core::ObjectKind::Account,
+        crm_core::RecordId::new("2001").unwrap(),
     )
 }
 
 fn assoc_page(to: &str, next: Option<&str>) -> Value {
-    let mut result = json!({"from": {"id": "1001"},
+    let mut result = json!({"from": {"id": "2001"},
                             "to": [{"toObjectId": to, "associationTypes": []}]});
     if let Some(n) = next {
         result["paging"] = json!({"next": {"after": n}});
@@ -375,7 +376,7 @@ fn assoc_page(to: &str, next: Option<&str>) -> Value {
 async fn paging_association_cursors_cycling_a_b_a_stop_after_three_requests() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .and(path("/crm/v4/associations/contacts/tickets/batch/read"))
+        .and(path("/crm/v4/associations/companies/tickets/batch/read"))
         .respond_with(posted(|after| match after {
             None => assoc_page("11", Some("A")),
             Some("A") => assoc_page("12", Some("B")),
@@ -397,10 +398,10 @@ async fn paging_association_cursors_cycling_a_b_a_stop_after_three_requests() {
 async fn paging_association_empty_pages_with_new_cursors_stop_after_one_request() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .and(path("/crm/v4/associations/contacts/tickets/batch/read"))
+        .and(path("/crm/v4/associations/companies/tickets/batch/read"))
         .respond_with(posted(|after| {
             let n: u64 = after.map_or(0, |a| a.parse().unwrap());
-            json!({"status": "COMPLETE", "results": [{"from": {"id": "1001"}, "to": [],
+            json!({"status": "COMPLETE", "results": [{"from": {"id": "2001"}, "to": [],
                    "paging": {"next": {"after": (n + 1).to_string()}}}]})
         }))
         .expect(1)
