@@ -205,6 +205,18 @@ async fn checks(crm: &dyn Crm, setup: Result<Vec<Setup>>) -> Vec<Check> {
             }
         });
     }
+    if crm.vendor() == "hubspot" && !caps.lookup_by_external_id {
+        // Off by default (a stock portal has no property for it): say so, and how to turn it
+        // on, without failing the check.
+        checks.push(Check {
+            what: "external id look-up".into(),
+            level: Level::Warn,
+            detail: "off: look-ups and upserts by external id fail until `external_id_property` \
+                     names a property with unique values on contacts, companies, deals and \
+                     tickets (see the adapter docs)"
+                .into(),
+        });
+    }
     for s in setup.iter().filter(|s| !is_idempotency(s.setting)) {
         checks.push(Check {
             what: format!("{} on {}", s.setting, s.object),

@@ -86,12 +86,8 @@ async fn issue12_item22_doctor_columns_line_up() {
 async fn issue12_item15_doctor_says_idempotency_is_off_and_how_to_turn_it_on() {
     let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
-    // The settings' other custom properties are turned off: a stock portal, nothing custom.
-    let conn = hubspot_conn(
-        dir.path(),
-        &fake,
-        "external_id_property = \"\"\nlead_source_property = \"\"",
-    );
+    // A stock portal, nothing custom, default settings.
+    let conn = hubspot_conn(dir.path(), &fake, "");
     let out = doctor(&conn, token(&fake)).await;
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -115,7 +111,7 @@ async fn issue12_item15_doctor_checks_the_idempotency_property_exists_with_uniqu
     let conn = hubspot_conn(
         dir.path(),
         &fake,
-        "idempotency_property = \"crm_idempotency_key\"\nexternal_id_property = \"\"\nlead_source_property = \"\"",
+        "idempotency_property = \"crm_idempotency_key\"",
     );
     let out = doctor(&conn, token(&fake)).await;
     let text = String::from_utf8(out.stdout).unwrap();
@@ -140,7 +136,7 @@ async fn issue12_item15_doctor_checks_the_idempotency_property_exists_with_uniqu
     let conn = hubspot_conn(
         dir.path(),
         &fake,
-        "idempotency_property = \"crm_idempotency_key\"\nexternal_id_property = \"\"\nlead_source_property = \"\"",
+        "idempotency_property = \"crm_idempotency_key\"",
     );
     let out = doctor(&conn, token(&fake)).await;
     let text = String::from_utf8(out.stdout).unwrap();
@@ -159,7 +155,7 @@ async fn issue12_item16_doctor_reports_a_configured_activity_kind_property_the_p
     let conn = hubspot_conn(
         dir.path(),
         &fake,
-        "activity_kind_property = \"crm_activity_kind\"\nexternal_id_property = \"\"\nlead_source_property = \"\"",
+        "activity_kind_property = \"crm_activity_kind\"",
     );
     let out = doctor(&conn, token(&fake)).await;
     let text = String::from_utf8(out.stdout).unwrap();
@@ -218,4 +214,62 @@ async fn issue12_item15_doctor_checks_the_salesforce_external_id_field() {
         text.contains("`Idempotency_Key__c` checked on Case"),
         "{text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue12_item16_doctor_passes_on_a_stock_portal_with_default_settings() {
+    // The defaults name no custom property, so a portal nobody configured passes; what is off
+    // is a warning that says how to turn it on.
+    let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let conn = hubspot_conn(dir.path(), &fake, "");
+    let out = doctor(&conn, token(&fake)).await;
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(!text.contains("FAIL"), "{text}");
+    assert!(!text.contains("crm_external_id"), "{text}");
+    assert!(!text.contains("crm_lead_source"), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.contains("external id look-up"))
+        .unwrap_or_else(|| panic!("no external id row: {text}"));
+    assert!(row.starts_with("WARN"), "{text}");
+    assert!(row.contains("external_id_property"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue12_item16_doctor_checks_configured_external_id_and_lead_source_properties() {
+    let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = format!(
+        "external_id_property = \"{}\"\nlead_source_property = \"{}\"",
+        hs::EXTERNAL_ID_PROPERTY,
+        hs::LEAD_SOURCE_PROPERTY
+    );
+    // Configured on a stock portal: each property is reported missing, with the admin step.
+    let conn = hubspot_conn(dir.path(), &fake, &settings);
+    let out = doctor(&conn, token(&fake)).await;
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.contains("external_id_property on contacts"))
+        .unwrap_or_else(|| panic!("no row: {text}"));
+    assert!(
+        row.starts_with("FAIL") && row.contains("Require unique values"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("lead_source_property on contacts")),
+        "{text}"
+    );
+    // On the demo portal, which has them: every row passes.
+    let fake = HubSpotFake::start(HubSpotFakeConfig::with_demo_properties()).await;
+    let conn = hubspot_conn(dir.path(), &fake, &settings);
+    let out = doctor(&conn, token(&fake)).await;
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("FAIL"), "{text}");
+    assert!(!text.contains("external id look-up"), "{text}");
 }

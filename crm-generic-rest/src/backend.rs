@@ -479,8 +479,14 @@ impl<T: Entity> RestObject<T> {
     async fn create_inner(&self, input: &T, ctx: &WriteContext) -> Result<Record<T>> {
         let operation = op::<T>("create");
         let object = self.check(&operation)?;
-        let body = self.core.body_for(input, WriteMode::Create)?;
         let header = self.core.idempotency_header()?;
+        if ctx.idempotency_key.is_some()
+            && header.is_none()
+            && !object.upsert.contains_key("idempotency_key")
+        {
+            return Err(key_without_idempotency(T::KIND, &operation));
+        }
+        let body = self.core.body_for(input, WriteMode::Create)?;
         match (&ctx.idempotency_key, header) {
             (Some(key), Some(header)) => {
                 // The server de-duplicates on the header, so the create may be retried.
@@ -580,6 +586,23 @@ fn condition_text(c: &Condition) -> Result<String> {
             other.type_name()
         ))),
     }
+}
+
+/// The error of a create that carries an idempotency key on a connection whose spec gives the
+/// server no way to de-duplicate it: neither an idempotency header nor an `idempotency_key`
+/// upsert path for the object. It is refused before any request, as on HubSpot and
+/// Salesforce: sent without the key it could duplicate on a retry, which the caller asked to
+/// prevent. (The outbox sends creates without a key on such connections, since the capabilities
+/// say creates are not idempotent.)
+fn key_without_idempotency(kind: ObjectKind, operation: &str) -> Error {
+    Error::config(format!(
+        "the spec declares neither `[idempotency] header` nor an `idempotency_key` upsert path \
+         for {kind}, so this {kind} create cannot honour its idempotency key: declare \
+         `[idempotency] header` if the server de-duplicates creates on a header, or \
+         `upsert = {{ idempotency_key = \"…/{{value}}\" }}` in `[objects.{kind}]` if it has a \
+         unique field for the key, or send the create without an idempotency key"
+    ))
+    .with_operation(operation)
 }
 
 /// Runs one call per batch item, a few at a time, keeping input order. The calls are boxed

@@ -64,8 +64,9 @@ impl Default for HubSpotBuilder {
 
 impl HubSpotBuilder {
     /// A builder with the defaults of [`HubSpotConfig::default`]: `https://api.hubapi.com`,
-    /// `/crm/v3` paths, a Professional private app, `crm_external_id` as external id property,
-    /// no idempotency property, 30 s timeout, [`RetryPolicy::default`], no pacing.
+    /// `/crm/v3` paths, a Professional private app, no custom properties (external ids,
+    /// idempotency keys and lead sources off: what a stock portal supports), 30 s timeout,
+    /// [`RetryPolicy::default`], no pacing.
     pub fn new() -> Self {
         Self {
             config: HubSpotConfig::default(),
@@ -163,8 +164,9 @@ impl HubSpotBuilder {
         self
     }
 
-    /// The unique custom property holding `external_id`; `None` disables external ids.
-    /// Default `crm_external_id`.
+    /// The unique custom property holding `external_id`. Default none: look-ups and upserts by
+    /// external id fail with an `Unsupported` error naming the setting before any request, and
+    /// [`Capabilities::lookup_by_external_id`] and the upsert keys say so.
     pub fn with_external_id_property(mut self, name: Option<&str>) -> Self {
         self.config.external_id_property = name.map(str::to_owned);
         self
@@ -180,7 +182,8 @@ impl HubSpotBuilder {
         self
     }
 
-    /// The contact property holding a lead's `source`. Default `crm_lead_source`.
+    /// The contact property holding a lead's `source`. Default none: a lead's `source` is not
+    /// sent (a stock portal has no property for a free-text source).
     pub fn with_lead_source_property(mut self, name: Option<&str>) -> Self {
         self.config.lead_source_property = name.map(str::to_owned);
         self

@@ -165,15 +165,21 @@ pub struct HubSpotConfig {
     pub refresh_token: Option<SecretString>,
     /// ISO region for phone numbers stored without a country code. Default `US`.
     pub phone_region: String,
-    /// Unique custom property holding `external_id` (lookups, upserts). Default
-    /// `crm_external_id`; empty disables external ids.
+    /// Unique custom property holding `external_id` (lookups, upserts). Default none: a stock
+    /// portal has no such property, so look-ups and upserts by external id fail with an
+    /// `Unsupported` error naming this setting before any request, and the capabilities say
+    /// so. `crm-connect doctor` checks that a property named here exists with unique values.
     pub external_id_property: Option<String>,
     /// Unique custom property holding idempotency keys, on every object used. Default none:
     /// idempotent creates are off, and a create that carries an idempotency key fails with a
-    /// `Config` error before any request (a stock portal has no such property).`crm-connect
+    /// `Config` error before any request (a stock portal has no such property). `crm-connect
     /// doctor` checks that the property exists with unique values.
     pub idempotency_property: Option<String>,
-    /// Contact property holding a lead's `source`. Default `crm_lead_source`.
+    /// Contact property holding a lead's `source`. Default none: a lead's `source` is not
+    /// sent. HubSpot's own source properties do not fit: `hs_analytics_source` ("Original
+    /// source") is set by HubSpot's analytics and takes only its fixed options
+    /// (`ORGANIC_SEARCH`, `OFFLINE`...), not a free-text source such as `chat`. `crm-connect
+    /// doctor` checks that a property named here exists.
     pub lead_source_property: Option<String>,
     /// Custom property marking conversation logs among notes (or calls) with the value
     /// `conversation_log`. Default none: logs are marked by their first body line
@@ -203,9 +209,9 @@ impl Default for HubSpotConfig {
             client_secret: None,
             refresh_token: None,
             phone_region: "US".to_owned(),
-            external_id_property: Some("crm_external_id".to_owned()),
+            external_id_property: None,
             idempotency_property: None,
-            lead_source_property: Some("crm_lead_source".to_owned()),
+            lead_source_property: None,
             activity_kind_property: None,
             conversation_log_as: ConversationLogAs::Note,
             lead_lifecycle_stage: "lead".to_owned(),
@@ -403,6 +409,7 @@ impl HubSpotConfig {
 
     /// Checks what can be checked without the network; errors name the key.
     pub(crate) fn validate(&self) -> Result<()> {
+        check_base_url(&self.base_url)?;
         crm_core::Region::parse(&self.phone_region)
             .map_err(|e| Error::config(format!("phone_region: {}", e.message())))?;
         for (key, value) in [
@@ -439,6 +446,56 @@ impl HubSpotConfig {
             ));
         }
         Ok(())
+    }
+}
+
+/// The first segments of HubSpot's API paths after `crm` (`/crm/v3/objects`,
+/// `/crm/objects/2026-03`, `/crm/v4/associations`...).
+const CRM_API_SEGMENTS: [&str; 7] = [
+    "objects",
+    "associations",
+    "pipelines",
+    "properties",
+    "owners",
+    "schemas",
+    "imports",
+];
+
+/// Refuses a `base_url` whose path already holds one of HubSpot's API paths.
+///
+/// HubSpot's documentation writes every endpoint out in full
+/// (`https://api.hubapi.com/crm/v3/objects/contacts`), so `…/crm/v3` is a natural thing to
+/// copy into `base_url`. The SDK adds those paths itself, so every request would then go to
+/// `/crm/v3/crm/v3/…`, which HubSpot does not serve. Refused here, before any request, rather
+/// than found out one 404 at a time. A path of its own (a proxy's prefix) is fine.
+fn check_base_url(base_url: &str) -> Result<()> {
+    // The value is not repeated: a URL can carry a password in its user part.
+    let url = crm_core::reexports::url::Url::parse(base_url.trim()).map_err(|_| {
+        Error::config(format!(
+            "base_url: not a URL; give HubSpot's API root ({DEFAULT_BASE_URL})"
+        ))
+    })?;
+    let segments: Vec<&str> = url.path().split('/').filter(|s| !s.is_empty()).collect();
+    let api_path = segments.windows(2).position(|pair| {
+        let [first, next] = pair else {
+            return false;
+        };
+        let next = next.to_ascii_lowercase();
+        let version = next
+            .strip_prefix('v')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        first.eq_ignore_ascii_case("crm") && (version || CRM_API_SEGMENTS.contains(&next.as_str()))
+    });
+    let oauth = segments
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case("oauth"));
+    match api_path.or(oauth) {
+        None => Ok(()),
+        Some(at) => Err(Error::config(format!(
+            "base_url: give HubSpot's API root ({DEFAULT_BASE_URL}), not a URL ending in `/{}`; \
+             the SDK adds the API paths itself",
+            segments.get(at..).unwrap_or_default().join("/")
+        ))),
     }
 }
 
@@ -488,6 +545,54 @@ mod tests {
                 .message()
                 .contains("idempotency_property")
         );
+    }
+
+    #[test]
+    fn endpoint_a_base_url_holding_an_api_path_is_refused() {
+        for bad in [
+            "https://api.hubapi.com/crm/v3",
+            "https://api.hubapi.com/crm/v3/",
+            "http://127.0.0.1:8080/crm/v4/objects",
+            "https://api.hubapi.com/crm/objects/2026-03",
+            "https://proxy.example/hubspot/crm/v3/objects/contacts",
+            "https://api.hubapi.com/CRM/V3",
+            "https://api.hubapi.com/oauth/v1/token",
+        ] {
+            let err = check_base_url(bad).unwrap_err();
+            assert_eq!(err.kind(), &crm_core::ErrorKind::Config, "{bad}");
+            let text = err.message();
+            assert!(
+                text.starts_with("base_url: give HubSpot's API root"),
+                "{text}"
+            );
+            assert!(text.contains("https://api.hubapi.com"), "{text}");
+            assert!(text.contains("the SDK adds the API paths"), "{text}");
+        }
+        assert!(
+            check_base_url("https://api.hubapi.com/crm/v3")
+                .unwrap_err()
+                .message()
+                .contains("not a URL ending in `/crm/v3`")
+        );
+        for good in [
+            "https://api.hubapi.com",
+            "https://api.hubapi.com/",
+            "http://127.0.0.1:8080",
+            "https://gateway.example/crm",
+            "https://gateway.example/crm/hubspot",
+        ] {
+            assert!(check_base_url(good).is_ok(), "{good}");
+        }
+        assert!(check_base_url("api.hubapi.com").is_err());
+    }
+
+    #[test]
+    fn stock_portal_defaults_name_no_custom_property() {
+        let c = HubSpotConfig::default();
+        assert_eq!(c.external_id_property, None);
+        assert_eq!(c.lead_source_property, None);
+        assert_eq!(c.idempotency_property, None);
+        assert_eq!(c.activity_kind_property, None);
     }
 
     #[test]

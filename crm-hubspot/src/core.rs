@@ -753,11 +753,39 @@ impl ErrorParser for HubSpotErrorParser {
     fn parse_error_for_bucket(&self, bucket: Bucket, r: &ErrorResponse<'_>) -> Error {
         self.parse_on(Route::of(bucket), r)
     }
+
+    /// HubSpot's 404 for a record that does not exist is JSON with `category:
+    /// OBJECT_NOT_FOUND` (HubSpot's error-handling documentation; every recorded record 404).
+    /// Any other 404 to a record read (an empty body, a web server's page, other JSON) comes
+    /// from a route HubSpot does not serve, usually a `base_url` with a path of its own, and
+    /// the transport reports the endpoint instead of "no such record", so that a look-up by
+    /// email does not answer "no match" for every address.
+    fn is_missing_record(&self, r: &ErrorResponse<'_>) -> bool {
+        is_object_not_found(r.body)
+    }
+}
+
+/// Whether a body is HubSpot's "no such record" (`category: OBJECT_NOT_FOUND`).
+fn is_object_not_found(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .as_ref()
+        .and_then(|v| str_at(v, "category"))
+        == Some("OBJECT_NOT_FOUND")
 }
 
 impl HubSpotErrorParser {
     fn parse_on(&self, route: Route, r: &ErrorResponse<'_>) -> Error {
         let status = r.status.as_u16();
+        if status == 404 && !is_object_not_found(r.body) {
+            // Not HubSpot's record 404 (see `is_missing_record`): the route is unknown. The
+            // transport says which path; a direct caller of the parser gets the same kind.
+            return Error::config(
+                "HubSpot answered HTTP 404 without saying a record is missing: the endpoint was \
+                 not found; check base_url (HubSpot's API root, https://api.hubapi.com)",
+            )
+            .with_vendor(r.vendor());
+        }
         let body: Option<Value> = serde_json::from_slice(r.body).ok().filter(Value::is_object);
         let Some(body) = body else {
             // HTML, empty or truncated: the status decides; the snippet stays for operators.
@@ -1043,6 +1071,32 @@ mod tests {
         parse_with(status, body, HeaderMap::new())
     }
 
+    #[test]
+    fn endpoint_only_object_not_found_is_a_missing_record() {
+        let headers = HeaderMap::new();
+        let missing = |body: &str| {
+            HubSpotErrorParser.is_missing_record(&ErrorResponse {
+                status: StatusCode::NOT_FOUND,
+                headers: &headers,
+                body: body.as_bytes(),
+                correlation_id: None,
+            })
+        };
+        assert!(missing(
+            r#"{"status":"error","message":"resource not found","category":"OBJECT_NOT_FOUND"}"#
+        ));
+        for other in [
+            "",
+            "Not Found",
+            "<html><body>404</body></html>",
+            r#"{"status":"error","message":"not found"}"#,
+            r#"{"category":"VALIDATION_ERROR"}"#,
+            r#"["OBJECT_NOT_FOUND"]"#,
+        ] {
+            assert!(!missing(other), "{other}");
+        }
+    }
+
     fn parse_with(status: u16, body: &str, headers: HeaderMap) -> Error {
         HubSpotErrorParser.parse_error(&ErrorResponse {
             status: StatusCode::from_u16(status).unwrap(),
@@ -1112,6 +1166,14 @@ mod tests {
                 r#"{"status":"error","message":"resource not found","category":"OBJECT_NOT_FOUND"}"#,
                 |k| *k == ErrorKind::NotFound,
             ),
+            // Not HubSpot's record 404: a route HubSpot does not serve (issue 12, item 17).
+            (404, "", |k| *k == ErrorKind::Config),
+            (404, "<html><body>Not Found</body></html>", |k| {
+                *k == ErrorKind::Config
+            }),
+            (404, r#"{"status":"error","message":"not found"}"#, |k| {
+                *k == ErrorKind::Config
+            }),
             (
                 400,
                 r#"{"error":"invalid_grant","error_description":"refresh token is invalid, expired or revoked","status":"BAD_REFRESH_TOKEN","message":"refresh token is invalid, expired or revoked"}"#,

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crm_core::mapping::{KnownFields, MappingFile, ObjectMapping};
+use crm_core::mapping::{FieldRule, KnownFields, MappingFile, ObjectMapping};
 use crm_core::{Error, ObjectKind, Result};
 
 use crate::objects::HubObject;
@@ -217,6 +217,21 @@ impl Mappings {
             }
             if let Some(o) = overrides.get(&target) {
                 m = m.overlaid_with(o);
+            }
+            if target == MappingTarget::Lead
+                && !m.fields.contains_key("source")
+                && !m.rules.contains_key("source")
+            {
+                // No `lead_source_property` and no mapping for it: a stock portal has no
+                // property for a free-text source, so it is not sent (passed through as
+                // `source` it would be refused as a property that does not exist).
+                m.rules.insert(
+                    "source".into(),
+                    FieldRule {
+                        send: false,
+                        ..FieldRule::default()
+                    },
+                );
             }
             m.validate(target.kind(), &format!("hubspot {} mapping", target.name()))?;
             out.insert(target, std::sync::Arc::new(m));

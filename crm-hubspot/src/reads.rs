@@ -1,9 +1,11 @@
 //! Reads by id: batch reads, association reads and writes (HubSpot's object and associations docs).
 
+use crm_core::raw::{Paging, paginate};
+use crm_core::reexports::futures::StreamExt;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::{Value, json};
 use crm_core::transport::Request;
-use crm_core::{Activity, Entity, Error, Record, Result};
+use crm_core::{Activity, Entity, Error, Page, Record, Result};
 
 use crate::core::{Core, GENERAL, HsBatch, HsObject, HsPaging, MAX_BATCH};
 use crate::mapping::MappingTarget;
@@ -64,33 +66,39 @@ pub(crate) async fn associated_ids(
     to: HubObject,
     operation: &str,
 ) -> Result<Vec<String>> {
-    let mut ids = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
+    let http = core.http.clone();
+    let path = core.paths.association_batch(from, to, "read");
+    let (id, operation_owned) = (id.to_owned(), operation.to_owned());
+    // Core's pager follows `after`, so a server whose cursors cycle, or that hands out a cursor
+    // with an empty page, stops the read with a `Decode` error instead of paging forever.
+    let mut pages = paginate(Paging::default(), None, move |after: Option<String>| {
         let mut input = json!({"id": id});
         if let (Some(a), Some(m)) = (&after, input.as_object_mut()) {
             m.insert("after".into(), json!(a));
         }
-        let req = Request::new(
-            Method::POST,
-            core.paths.association_batch(from, to, "read"),
-            operation,
-        )
-        .json(json!({"inputs": [input]}))
-        .idempotent(true)
-        .bucket(GENERAL);
-        let page: crate::core::HsAssocBatch = core.send(req).await?.json()?;
-        after = None;
-        for r in page.results {
-            ids.extend(r.to.into_iter().map(|t| t.to_object_id));
-            after = HsPaging::after(&r.paging);
+        let req = Request::new(Method::POST, path.clone(), operation_owned.clone())
+            .json(json!({"inputs": [input]}))
+            .idempotent(true)
+            .bucket(GENERAL);
+        let http = http.clone();
+        async move {
+            let page: crate::core::HsAssocBatch = http.send(req).await?.json()?;
+            let mut items = Vec::new();
+            let mut next = None;
+            for r in page.results {
+                items.extend(r.to.into_iter().map(|t| t.to_object_id));
+                next = HsPaging::after(&r.paging);
+            }
+            Ok(Page { items, next })
         }
-        if after.is_none() {
-            ids.sort();
-            ids.dedup();
-            return Ok(ids);
-        }
+    });
+    let mut ids = Vec::new();
+    while let Some(page) = pages.next().await {
+        ids.extend(page?.items);
     }
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
 }
 
 /// `POST /objects/{o}/batch/read` in chunks of 100; ids that no longer exist are skipped.

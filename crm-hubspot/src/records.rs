@@ -156,8 +156,10 @@ pub(crate) fn id_property(
         UpsertKey::Email(_) => unsupported(format!("{kind} records cannot be upserted by email")),
         UpsertKey::ExternalId(_) => match (&core.settings.external_id, kind) {
             (Some(p), k) if k != ObjectKind::Activity => Ok(p.clone()),
+            (None, k) if k != ObjectKind::Activity => Err(no_external_id_property(operation)),
             _ => unsupported(format!(
-                "{kind} records cannot be upserted by external id: no external_id_property"
+                "{kind} records cannot be upserted by external id: HubSpot's activities have \
+                 no external id"
             )),
         },
         UpsertKey::Idempotency(_) => match &core.settings.idempotency {
@@ -165,6 +167,19 @@ pub(crate) fn id_property(
             None => unsupported("no idempotency_property is configured".into()),
         },
     }
+}
+
+/// The error of a look-up or upsert by external id on a connection without
+/// `external_id_property`, before any request: a stock portal has no property for it.
+pub(crate) fn no_external_id_property(operation: &str) -> Error {
+    Error::unsupported(
+        operation,
+        "no `external_id_property` is configured, so HubSpot records cannot be found or \
+         upserted by external id: in HubSpot, Settings > Data Management > Properties, create \
+         a single-line text property with \"Require unique values for this property\" checked \
+         on each object (contacts, companies, deals, tickets), and set `external_id_property` \
+         to its internal name",
+    )
 }
 
 /// The error of a create that carries an idempotency key on a connection without
@@ -469,9 +484,12 @@ impl<T: Entity> HubRecords<T> {
                     .collect())
             }
             Lookup::ExternalId(value) => {
-                let prop = self.core.settings.external_id.clone().ok_or_else(|| {
-                    Error::unsupported(operation.clone(), "no external_id_property is configured")
-                })?;
+                let prop = self
+                    .core
+                    .settings
+                    .external_id
+                    .clone()
+                    .ok_or_else(|| no_external_id_property(&operation))?;
                 if value.trim().is_empty() {
                     return Err(
                         Error::invalid_input("external id is empty").with_operation(operation)

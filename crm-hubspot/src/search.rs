@@ -1,9 +1,14 @@
 //! Search: filter groups, phone forms, caps, paging (HubSpot's CRM API docs, "Search").
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crm_core::raw::{Paging, paginate};
+use crm_core::reexports::futures::StreamExt;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::{Value, json};
 use crm_core::transport::Request;
-use crm_core::{Entity, Error, Record, Region, Result};
+use crm_core::{Entity, Error, Page, Record, Region, Result};
 
 use crate::core::{Core, HsPage, HsPaging, MAX_SEARCH_PAGE, SEARCH};
 use crate::mapping::MappingTarget;
@@ -109,38 +114,60 @@ pub(crate) async fn search_records<T: Entity>(
     check_search_caps(&groups).map_err(|e| e.with_operation(operation))?;
     let object = target.object();
     let mapping = core.read_mapping(target, None).await?;
-    let mut found = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page_limit = (limit - found.len()).min(MAX_SEARCH_PAGE);
-        let filter_groups: Vec<Value> = groups.iter().map(|g| json!({"filters": g})).collect();
-        let mut body = json!({
-            "filterGroups": filter_groups,
-            "sorts": [{"propertyName": object.modified_prop(), "direction": "DESCENDING"}],
-            "properties": core.read_props(target),
-            "limit": page_limit,
-        });
-        if let (Some(a), Some(m)) = (&after, body.as_object_mut()) {
-            m.insert("after".into(), json!(a));
+    let filter_groups: Vec<Value> = groups.iter().map(|g| json!({"filters": g})).collect();
+    let base = json!({
+        "filterGroups": filter_groups,
+        "sorts": [{"propertyName": object.modified_prop(), "direction": "DESCENDING"}],
+        "properties": core.read_props(target),
+    });
+    // How many records are still wanted, so that each page asks for no more (the stream asks
+    // for the next page only after the previous one has been taken).
+    let wanted = Arc::new(AtomicUsize::new(limit));
+    let pages_wanted = wanted.clone();
+    let http = core.http.clone();
+    let path = core.paths.search(object);
+    let operation_owned = operation.to_owned();
+    // Core's pager follows `after`, so a server whose cursors cycle, or that hands out a cursor
+    // with an empty page, stops the search with a `Decode` error instead of paging forever.
+    let mut pages = paginate(Paging::default(), None, move |after: Option<String>| {
+        let page_limit = pages_wanted.load(Ordering::Relaxed).min(MAX_SEARCH_PAGE);
+        let mut body = base.clone();
+        if let Some(m) = body.as_object_mut() {
+            m.insert("limit".into(), json!(page_limit));
+            if let Some(a) = &after {
+                m.insert("after".into(), json!(a));
+            }
         }
-        let req = Request::new(Method::POST, core.paths.search(object), operation)
+        let req = Request::new(Method::POST, path.clone(), operation_owned.clone())
             .json(body)
             .idempotent(true)
             .bucket(SEARCH);
-        let page: HsPage = core.send(req).await?.json()?;
-        for hs in &page.results {
+        let http = http.clone();
+        async move {
+            let page: HsPage = http.send(req).await?.json()?;
+            // Search serves at most 10,000 results: a cursor past them ends the search.
+            let next = HsPaging::after(&page.paging).filter(|a| {
+                a.parse::<usize>()
+                    .map_or(true, |n| n < crate::core::MAX_SEARCH_RESULTS)
+            });
+            Ok(Page {
+                items: page.results,
+                next,
+            })
+        }
+    });
+    let mut found = Vec::new();
+    while let Some(page) = pages.next().await {
+        for hs in &page?.items {
             found.push(core.record_from::<T>(target, &mapping, hs, &[])?);
         }
-        after = HsPaging::after(&page.paging);
-        let beyond_cap = after
-            .as_deref()
-            .and_then(|a| a.parse::<usize>().ok())
-            .is_some_and(|a| a >= crate::core::MAX_SEARCH_RESULTS);
-        if found.len() >= limit || after.is_none() || beyond_cap {
-            found.truncate(limit);
-            return Ok(found);
+        wanted.store(limit.saturating_sub(found.len()), Ordering::Relaxed);
+        if found.len() >= limit {
+            break;
         }
     }
+    found.truncate(limit);
+    Ok(found)
 }
 
 /// Search's caps (HubSpot's CRM API docs, "Search"), checked before a request: 5 groups,

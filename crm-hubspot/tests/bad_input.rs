@@ -42,6 +42,8 @@ async fn setup() -> (HubSpotFake, HubSpot, Arc<Captured>) {
         .with_base_url(fake.base_url())
         .with_token(fake.token().to_owned().into())
         .with_idempotency_property(Some(demo::IDEMPOTENCY_PROPERTY))
+        .with_external_id_property(Some(demo::EXTERNAL_ID_PROPERTY))
+        .with_lead_source_property(Some(demo::LEAD_SOURCE_PROPERTY))
         .with_mapping(MappingTarget::Contact, typed)
         .with_audit_sink(audit.clone())
         .with_retry(RetryPolicy::never())

@@ -32,6 +32,8 @@ fn builder(fake: &HubSpotFake) -> HubSpotBuilder {
     HubSpotBuilder::new()
         .with_base_url(fake.base_url())
         .with_idempotency_property(Some(demo::IDEMPOTENCY_PROPERTY))
+        .with_external_id_property(Some(demo::EXTERNAL_ID_PROPERTY))
+        .with_lead_source_property(Some(demo::LEAD_SOURCE_PROPERTY))
 }
 
 fn connect(fake: &HubSpotFake) -> HubSpot {

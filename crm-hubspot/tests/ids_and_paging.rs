@@ -1,6 +1,6 @@
-//! Issue 12, items 4 and 5 on HubSpot: a listing whose server cursors cycle or never end stops
-//! with an error after a bounded number of requests, and a record id can never change which
-//! resource a request addresses.
+//! Issue 12, items 4 and 5 on HubSpot: a listing, a search or an association read whose server
+//! cursors cycle or never end stops with an error after a bounded number of requests, and a
+//! record id can never change which resource a request addresses.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -241,4 +241,177 @@ async fn ids_that_are_not_hubspot_digits_are_not_found_without_a_request() {
         results[0].as_ref().unwrap_err().kind(),
         &ErrorKind::NotFound
     );
+}
+
+/// A POST whose JSON body's `after` (top level, or in `inputs[0]`) answers with `pages(after)`.
+///
+/// From the 50th request on, the answer has no cursor, so a client that does not stop by itself
+/// still ends (and fails the test's request count) instead of hanging the test.
+struct Posted(fn(Option<&str>) -> Value, std::sync::atomic::AtomicUsize);
+
+fn posted(pages: fn(Option<&str>) -> Value) -> Posted {
+    Posted(pages, std::sync::atomic::AtomicUsize::new(0))
+}
+
+impl Respond for Posted {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&req.body).unwrap();
+        let after = body
+            .get("after")
+            .or_else(|| body["inputs"][0].get("after"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let mut page = (self.0)(after.as_deref());
+        if self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 49 {
+            strip_paging(&mut page);
+        }
+        ResponseTemplate::new(200).set_body_json(page)
+    }
+}
+
+fn strip_paging(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.remove("paging");
+            m.values_mut().for_each(strip_paging);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_paging),
+        _ => {}
+    }
+}
+
+fn phone_lookup() -> crm_core::Lookup {
+    crm_core::Lookup::Phone(crm_core::Phone::parse("+14155550100", crm_core::Region::us()).unwrap())
+}
+
+fn search_page(id: &str, next: &str) -> Value {
+    let mut c = contact(id);
+    c["properties"]["phone"] = json!("+14155550100");
+    json!({"total": 1000, "results": [c], "paging": {"next": {"after": next}}})
+}
+
+#[tokio::test]
+async fn paging_search_cursors_cycling_a_b_a_stop_after_three_requests() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts/search"))
+        .respond_with(posted(|after| match after {
+            None => search_page("1", "A"),
+            Some("A") => search_page("2", "B"),
+            _ => search_page("3", "A"),
+        }))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let err = crm(&server)
+        .contacts()
+        .find_by(&phone_lookup())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Decode);
+    assert!(err.message().contains("paging stopped"), "{err}");
+}
+
+#[tokio::test]
+async fn paging_search_empty_pages_with_new_cursors_stop_after_one_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts/search"))
+        .respond_with(posted(|after| {
+            let n: u64 = after.map_or(0, |a| a.parse().unwrap());
+            json!({"total": 0, "results": [], "paging": {"next": {"after": (n + 1).to_string()}}})
+        }))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = crm(&server)
+        .contacts()
+        .find_by(&phone_lookup())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Decode);
+    assert!(err.message().contains("empty page"), "{err}");
+}
+
+#[tokio::test]
+async fn paging_search_still_follows_honest_cursors_to_the_end() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts/search"))
+        .respond_with(posted(|after| match after {
+            None => search_page("1", "200"),
+            Some("200") => search_page("2", "400"),
+            _ => json!({"total": 3, "results": [search_page("3", "")["results"][0]]}),
+        }))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let found = crm(&server)
+        .contacts()
+        .find_by(&phone_lookup())
+        .await
+        .unwrap();
+    let ids: Vec<&str> = found.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["1", "2", "3"]);
+}
+
+/// A company: its open tickets are read through the v4 associations batch read.
+fn ticket_owner() -> crm_core::RecordRef {
+    crm_core::RecordRef::new(
+        crm_core::ObjectKind::Account,
+        crm_core::RecordId::new("2001").unwrap(),
+    )
+}
+
+fn assoc_page(to: &str, next: Option<&str>) -> Value {
+    let mut result = json!({"from": {"id": "2001"},
+                            "to": [{"toObjectId": to, "associationTypes": []}]});
+    if let Some(n) = next {
+        result["paging"] = json!({"next": {"after": n}});
+    }
+    json!({"status": "COMPLETE", "results": [result]})
+}
+
+#[tokio::test]
+async fn paging_association_cursors_cycling_a_b_a_stop_after_three_requests() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v4/associations/companies/tickets/batch/read"))
+        .respond_with(posted(|after| match after {
+            None => assoc_page("11", Some("A")),
+            Some("A") => assoc_page("12", Some("B")),
+            _ => assoc_page("13", Some("A")),
+        }))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let err = crm(&server)
+        .tickets()
+        .open_for(&ticket_owner(), 10)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Decode);
+    assert!(err.message().contains("paging stopped"), "{err}");
+}
+
+#[tokio::test]
+async fn paging_association_empty_pages_with_new_cursors_stop_after_one_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v4/associations/companies/tickets/batch/read"))
+        .respond_with(posted(|after| {
+            let n: u64 = after.map_or(0, |a| a.parse().unwrap());
+            json!({"status": "COMPLETE", "results": [{"from": {"id": "2001"}, "to": [],
+                   "paging": {"next": {"after": (n + 1).to_string()}}}]})
+        }))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = crm(&server)
+        .tickets()
+        .open_for(&ticket_owner(), 10)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Decode);
+    assert!(err.message().contains("empty page"), "{err}");
 }

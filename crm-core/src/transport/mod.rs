@@ -305,6 +305,21 @@ pub trait ErrorParser: Send + Sync + fmt::Debug {
         let _ = bucket;
         self.parse_error(response)
     }
+
+    /// Whether a 404 to a request that addresses one record ([`Request::addresses_record`])
+    /// says that record does not exist. When it does not, the 404 is taken for a route that
+    /// does not exist, and the client returns the same [`ErrorKind::Config`] "endpoint not
+    /// found" error as for any other 404, instead of [`ErrorParser::parse_error`]'s answer.
+    ///
+    /// A wrong `base_url` turns a record read into a read of a route that does not exist, and
+    /// the web server's 404 would then read as "no such record", so a look-up by key would
+    /// answer "no match" for every value. Vendors whose record 404 carries a mark of its own
+    /// (HubSpot's `category: OBJECT_NOT_FOUND`) override this to check for it. Default: every
+    /// 404 does.
+    fn is_missing_record(&self, response: &ErrorResponse<'_>) -> bool {
+        let _ = response;
+        true
+    }
 }
 
 /// Maps statuses to kinds and keeps the body snippet; for servers whose error bodies say nothing
@@ -751,7 +766,10 @@ impl HttpClient {
             return Attempt::Failed(redirect_error(status, &headers, url, correlation_id), None);
         }
         if status == StatusCode::NOT_FOUND && !request.addresses_record {
-            return Attempt::Failed(route_not_found(url, correlation_id), None);
+            return Attempt::Failed(
+                route_not_found(url, &self.inner.base_url, false, correlation_id),
+                None,
+            );
         }
         if status.is_success() {
             return Attempt::Done(Response {
@@ -769,6 +787,10 @@ impl HttpClient {
             body: &body,
             correlation_id: correlation_id.as_deref(),
         };
+        if status == StatusCode::NOT_FOUND && !self.inner.error_parser.is_missing_record(&failed) {
+            let err = route_not_found(url, &self.inner.base_url, true, correlation_id);
+            return Attempt::Failed(err, None);
+        }
         let mut err = self
             .inner
             .error_parser
@@ -869,19 +891,83 @@ fn redirect_error(
     })
 }
 
-/// A 404 on a request that addresses no record: the route does not exist (see
-/// [`Request::addresses_record`]).
-fn route_not_found(url: &Url, correlation_id: Option<String>) -> Error {
+/// A 404 that is not "no such record": the route does not exist (see
+/// [`Request::addresses_record`] and [`ErrorParser::is_missing_record`]).
+///
+/// The message shows the URL path the client built, never its query. The path of a request
+/// that addresses a record holds the record's key (an id, or an email used as one), so there
+/// only the segments that cannot be a caller's value are shown: those of `base_url`'s own path
+/// (configuration, and the likeliest culprit) and the API's words and versions (`objects`,
+/// `contacts`, `v3`, `2026-03`); every other segment reads `…`.
+fn route_not_found(url: &Url, base: &Url, record: bool, correlation_id: Option<String>) -> Error {
+    let path = if record {
+        shown_path(url, base)
+    } else {
+        url.path().to_owned()
+    };
     Error::config(format!(
-        "the endpoint `{}` was not found (HTTP 404): check base_url (the API's root, without \
-         the API paths the SDK adds itself)",
-        url.path()
+        "the endpoint `{path}` was not found (HTTP 404): check base_url (the API's root, without \
+         the API paths the SDK adds itself)"
     ))
     .with_vendor(VendorError {
         status: Some(404),
         correlation_id,
         ..VendorError::default()
     })
+}
+
+/// `url`'s path with every segment that may hold a caller's value masked (see
+/// [`route_not_found`]).
+fn shown_path(url: &Url, base: &Url) -> String {
+    let base_segments: Vec<&str> = base.path().split('/').filter(|s| !s.is_empty()).collect();
+    let same_origin = url.origin() == base.origin();
+    let mut out = String::new();
+    for (i, segment) in url.path().split('/').filter(|s| !s.is_empty()).enumerate() {
+        let from_base = same_origin && base_segments.get(i) == Some(&segment);
+        out.push('/');
+        out.push_str(if from_base || is_api_word(segment) {
+            segment
+        } else {
+            "…"
+        });
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// Whether a path segment is an API's own word or version rather than a value: letters with
+/// `_` or `-` (`objects`, `line_items`, `Contact`), `v` and a version number (`v3`, `v60.0`),
+/// or a dated version (`2026-03`, `2026-09-beta`). Digits elsewhere, `%`, `@` and `.` mark a
+/// value (an id, an encoded email).
+fn is_api_word(segment: &str) -> bool {
+    let word = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'-')
+    };
+    let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if word(segment) {
+        return true;
+    }
+    if let Some(version) = segment.strip_prefix('v') {
+        let mut parts = version.splitn(2, '.');
+        let major = parts.next().unwrap_or_default();
+        let minor = parts.next();
+        return number(major) && minor.is_none_or(number);
+    }
+    let mut parts = segment.splitn(3, '-');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(year), Some(month), rest) => {
+            year.len() == 4
+                && number(year)
+                && month.len() == 2
+                && number(month)
+                && rest.is_none_or(|r| r.bytes().all(|b| b.is_ascii_lowercase()) && !r.is_empty())
+        }
+        _ => false,
+    }
 }
 
 /// Classifies a failure to send or to read an answer.

@@ -153,7 +153,21 @@ impl Respond for HubSpotResponder {
 }
 
 fn error_response(e: &ApiError, cid: &str) -> ResponseTemplate {
+    if e.category == NO_ROUTE {
+        return ResponseTemplate::new(404);
+    }
     json_response(e.status, &e.body(cid))
+}
+
+/// Marks the answer for a path HubSpot does not serve.
+const NO_ROUTE: &str = "(no route)";
+
+/// A path HubSpot does not serve (a `base_url` with `/crm/v3` in it doubles every path): a plain
+/// 404 without HubSpot's error body. Only a record that does not exist is answered with
+/// HubSpot's JSON and `category: OBJECT_NOT_FOUND`, which is what tells a client "no such
+/// record" from "no such endpoint".
+fn no_route() -> ApiError {
+    ApiError::new(404, NO_ROUTE, "")
 }
 
 fn serve(st: &mut State, req: &Request, cid: &str) -> ResponseTemplate {
@@ -278,7 +292,7 @@ fn route(st: &mut State, method: &str, path: &str, q: &Query, body: &[u8]) -> An
             return properties(st, method, &s);
         }
     }
-    Err(ApiError::not_found())
+    Err(no_route())
 }
 
 fn not_allowed() -> ApiError {
@@ -305,7 +319,7 @@ fn objects(
 ) -> Answer {
     let seg = |i: usize| s.get(i).map(String::as_str);
     let Some(object) = seg(0) else {
-        return Err(ApiError::not_found());
+        return Err(no_route());
     };
     let idx = object_idx(st, object)?;
     let store = &mut st.store;
@@ -330,7 +344,7 @@ fn objects(
                 "update" => api::batch_write(store, idx, BatchKind::Update, &body),
                 "upsert" => api::batch_write(store, idx, BatchKind::Upsert, &body),
                 "archive" => api::batch_archive(store, idx, &body),
-                _ => Err(ApiError::not_found()),
+                _ => Err(no_route()),
             }
         }
         (2, Some(id), _, _) if records => match method {
@@ -363,7 +377,7 @@ fn objects(
                 _ => Err(not_allowed()),
             }
         }
-        _ => Err(ApiError::not_found()),
+        _ => Err(no_route()),
     }
 }
 
@@ -384,7 +398,7 @@ fn assoc_batch(st: &mut State, method: &str, s: &[String], body: &[u8]) -> Answe
         s.get(3).map(String::as_str),
         s.len(),
     ) else {
-        return Err(ApiError::not_found());
+        return Err(no_route());
     };
     let from = object_idx(st, from)?;
     let to = object_idx(st, to)?;
@@ -392,7 +406,7 @@ fn assoc_batch(st: &mut State, method: &str, s: &[String], body: &[u8]) -> Answe
     match op {
         "read" => api::assoc_batch_read(&st.store, from, to, &body),
         "create" => api::assoc_batch_create(&mut st.store, from, to, &body),
-        _ => Err(ApiError::not_found()),
+        _ => Err(no_route()),
     }
 }
 
@@ -403,14 +417,14 @@ fn pipelines(st: &mut State, method: &str, s: &[String]) -> Answer {
     match (s.first(), s.get(1), s.len()) {
         (Some(o), None, 1) => api::pipelines(&st.store, o, None),
         (Some(o), Some(p), 2) => api::pipelines(&st.store, o, Some(p)),
-        _ => Err(ApiError::not_found()),
+        _ => Err(no_route()),
     }
 }
 
 fn properties(st: &mut State, method: &str, s: &[String]) -> Answer {
     match (method, s.first(), s.len()) {
         ("GET", Some(o), 1) => api::properties(&st.store, o),
-        ("GET", _, _) => Err(ApiError::not_found()),
+        ("GET", _, _) => Err(no_route()),
         _ => Err(not_allowed()),
     }
 }
