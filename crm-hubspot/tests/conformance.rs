@@ -9,6 +9,7 @@
 )]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crm_core::{Crm, Email, Lookup, Phone, Region, ViewOptions};
 use crm_hubspot::{HubSpot, HubSpotBuilder, PathFamily};
@@ -16,6 +17,9 @@ use crm_testkit::conformance::{self, Fixture, ViewSeeds};
 use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, PathFamilies, demo};
 
 const EXTRA_CONTACTS: usize = 30;
+
+/// Short, so the suite's timeout scenarios wait little; far above a request to 127.0.0.1.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
 
 async fn fake(paths: PathFamilies) -> Arc<HubSpotFake> {
     Arc::new(
@@ -34,6 +38,7 @@ fn connect(fake: &HubSpotFake, family: PathFamily) -> HubSpot {
         .with_token(fake.token().to_owned().into())
         .with_path_family(family)
         .with_idempotency_property(Some(demo::IDEMPOTENCY_PROPERTY))
+        .with_timeout(CLIENT_TIMEOUT)
         .build()
         .unwrap()
 }
@@ -51,6 +56,7 @@ fn fixture(fake: Arc<HubSpotFake>) -> Fixture {
             absent_opportunities: vec![demo::WON_DEAL_ID.into()],
         },
         faults: fake,
+        client_timeout: CLIENT_TIMEOUT,
     }
 }
 

@@ -8,6 +8,7 @@
 )]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Email, Phone, Region};
@@ -17,11 +18,15 @@ use crm_testkit::salesforce::{SalesforceFake, SalesforceFakeConfig, demo};
 
 const EXTRA_CONTACTS: usize = 30;
 
+/// Short, so the suite's timeout scenarios wait little; far above a request to 127.0.0.1.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
+
 fn connect(org: &SalesforceFake) -> Salesforce {
     let c = org.config();
     SalesforceBuilder::new()
         .with_login_url(org.login_url())
         .with_idempotency_field(Some("Idempotency_Key__c"))
+        .with_timeout(CLIENT_TIMEOUT)
         .with_refresh_token(
             c.client_id.clone(),
             Some(SecretString::from(c.client_secret.clone())),
@@ -48,6 +53,7 @@ async fn passes_the_conformance_suite() {
         min_contacts: EXTRA_CONTACTS,
         view_seeds: demo::customer_view_seeds(),
         faults: org.clone(),
+        client_timeout: CLIENT_TIMEOUT,
     };
     let report = conformance::run(&crm, &fixture).await;
     println!("{report}");
