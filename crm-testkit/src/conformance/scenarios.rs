@@ -621,11 +621,21 @@ async fn batch_reports_per_item(crm: &dyn Crm, _fx: &Fixture) -> Checked {
     ensure(ok == [true, false, true], || {
         format!("per-item outcomes were {ok:?}")
     })?;
-    for r in results.iter().flatten() {
-        crm.contacts()
+    // Each result is its own input's record (vendors need not answer in input order).
+    for (n, (r, input)) in results.iter().zip(&inputs).enumerate() {
+        let Ok(r) = r else { continue };
+        ensure(
+            r.email == input.email && r.last_name == input.last_name,
+            || format!("batch result {n} is another input's record"),
+        )?;
+        let read = crm
+            .contacts()
             .get(&r.id)
             .await
             .map_err(sdk("get a batch-created contact"))?;
+        ensure(read.email == input.email, || {
+            format!("batch result {n} has the id of another input's record")
+        })?;
     }
     Ok(())
 }
