@@ -66,12 +66,8 @@ async fn passes_the_conformance_suite() {
     let crm = connect(&fake, PathFamily::V3);
     let report = conformance::run(&crm, &fixture(fake.clone())).await;
     println!("{report}");
-    report.assert_passed();
-    assert_eq!(
-        report.passed(),
-        report.results.len(),
-        "every scenario should pass against HubSpot"
-    );
+    // With the idempotency property HubSpot declares every capability the suite needs.
+    report.assert_counts(24, &[]);
 }
 
 #[tokio::test]
@@ -80,7 +76,7 @@ async fn passes_the_conformance_suite_on_dated_paths() {
     let crm = connect(&fake, PathFamily::dated_2026_03());
     let report = conformance::run(&crm, &fixture(fake.clone())).await;
     println!("{report}");
-    report.assert_passed();
+    report.assert_counts(24, &[]);
 }
 
 #[tokio::test]

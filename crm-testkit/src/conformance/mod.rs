@@ -5,12 +5,16 @@
 //! ```no_run
 //! # async fn opt_in(crm: &dyn crm_core::Crm, fixture: &crm_testkit::conformance::Fixture) {
 //! let report = crm_testkit::conformance::run(crm, fixture).await;
-//! report.assert_passed();
+//! // Every scenario but those needing a capability the connection declares absent.
+//! report.assert_counts(24, &[]);
 //! # }
 //! ```
 //!
 //! Scenarios are chosen by the connection's [`crm_core::Capabilities`]: a scenario whose
-//! capability is missing is reported as skipped, never as passed. Each scenario creates its own
+//! capability is missing is reported as skipped, never as passed, and a scenario skips for no
+//! other reason (a failure to set it up is a failure). The report names each skip with the
+//! capability it lacked; an adapter's test states its exact counts with
+//! [`Report::assert_counts`]. Each scenario creates its own
 //! records (with a run-unique marker), so scenarios can share one fake.
 //!
 //! The suite only grows: a bug fixed in one adapter gets a scenario here, so every adapter is
@@ -128,7 +132,7 @@ impl fmt::Debug for Fixture {
 pub enum Outcome {
     /// Every check held.
     Passed,
-    /// The connection lacks a capability the scenario needs; the reason says which.
+    /// The connection declares a capability the scenario needs absent; the reason names it.
     Skipped(String),
     /// A check failed; the message says which and why.
     Failed(String),
@@ -159,6 +163,35 @@ impl Report {
             .iter()
             .filter(|(_, o)| *o == Outcome::Passed)
             .count()
+    }
+
+    /// Names of skipped scenarios with the capability each lacked.
+    pub fn skipped(&self) -> Vec<(&'static str, &str)> {
+        self.results
+            .iter()
+            .filter_map(|(name, o)| match o {
+                Outcome::Skipped(why) => Some((*name, why.as_str())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Fails the calling test unless nothing failed, exactly `passed` scenarios passed, and
+    /// exactly the scenarios named in `skipped` were skipped: a scenario that starts skipping
+    /// (or a new one nobody counted) fails the adapter's test instead of going unnoticed.
+    ///
+    /// # Panics
+    /// When the outcome differs; this is meant to be called from a test.
+    #[allow(clippy::panic)]
+    pub fn assert_counts(&self, passed: usize, skipped: &[&str]) {
+        self.assert_passed();
+        let got: Vec<&str> = self.skipped().iter().map(|(name, _)| *name).collect();
+        if self.passed() != passed || got != skipped {
+            panic!(
+                "expected {passed} passed and skipped {skipped:?}; got {} passed and skipped {got:?}:\n{self}",
+                self.passed()
+            );
+        }
     }
 
     /// Fails the calling test with every failure listed, if there is any.

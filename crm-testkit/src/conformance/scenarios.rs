@@ -17,8 +17,14 @@ use crm_core::{
 use super::{Fixture, LostAnswer, Outcome};
 
 enum Stop {
+    /// Only through [`lacks`], after reading the connection's declared capabilities.
     Skip(String),
     Fail(String),
+}
+
+/// The scenario cannot run: the connection declares `capability` absent.
+fn lacks(capability: &str) -> Stop {
+    Stop::Skip(format!("the connection declares no {capability}"))
 }
 
 type Checked = Result<(), Stop>;
@@ -137,7 +143,7 @@ async fn lookup_by_email(crm: &dyn Crm, fx: &Fixture) -> Checked {
 
 async fn lookup_by_phone(crm: &dyn Crm, fx: &Fixture) -> Checked {
     if !crm.capabilities().lookup_by_phone {
-        return Err(Stop::Skip("no lookup by phone".into()));
+        return Err(lacks("lookup by phone"));
     }
     let by_email = the_customer(crm, fx).await?;
     let found = crm
@@ -155,7 +161,7 @@ async fn lookup_by_phone(crm: &dyn Crm, fx: &Fixture) -> Checked {
 
 async fn lookup_by_external_id(crm: &dyn Crm, fx: &Fixture) -> Checked {
     if !crm.capabilities().lookup_by_external_id {
-        return Err(Stop::Skip("no lookup by external id".into()));
+        return Err(lacks("lookup by external id"));
     }
     let by_email = the_customer(crm, fx).await?;
     let found = crm
@@ -429,7 +435,7 @@ async fn idempotent_create_does_not_duplicate(crm: &dyn Crm, fx: &Fixture) -> Ch
         .object(ObjectKind::Ticket, "ticket.create")
         .map_err(sdk("capabilities"))?;
     if !caps.idempotent_create {
-        return Err(Stop::Skip("tickets have no idempotent create".into()));
+        return Err(lacks("idempotent ticket create"));
     }
     let contact = the_customer(crm, fx).await?;
     let ctx = ctx_with_key("dup")?;
@@ -462,9 +468,7 @@ async fn upsert_by_external_id(crm: &dyn Crm, _fx: &Fixture) -> Checked {
         .object(ObjectKind::Contact, "contact.upsert")
         .map_err(sdk("capabilities"))?;
     if !caps.upsert_keys.iter().any(|k| k == "external_id") {
-        return Err(Stop::Skip(
-            "contacts cannot be upserted by external id".into(),
-        ));
+        return Err(lacks("contact upsert by external id"));
     }
     let m = marker();
     let key = UpsertKey::ExternalId(format!("ext-{m}"));
@@ -776,7 +780,7 @@ async fn unkeyed_create_is_not_replayed_after_a_lost_answer(
 
 async fn keyed_create_is_recovered_after_a_lost_answer(crm: &dyn Crm, fx: &Fixture) -> Checked {
     if !ticket_caps(crm)?.idempotent_create {
-        return Err(Stop::Skip("tickets have no idempotent create".into()));
+        return Err(lacks("idempotent ticket create"));
     }
     let contact = the_customer(crm, fx).await?;
     for lost in lost_answers(fx) {
@@ -938,7 +942,7 @@ async fn keyed_batch_create_is_recovered_after_a_lost_answer(
     fx: &Fixture,
 ) -> Checked {
     if !ticket_caps(crm)?.idempotent_create {
-        return Err(Stop::Skip("tickets have no idempotent create".into()));
+        return Err(lacks("idempotent ticket create"));
     }
     let contact = the_customer(crm, fx).await?;
     for lost in lost_answers(fx) {
