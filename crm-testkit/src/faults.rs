@@ -263,6 +263,53 @@ mod tests {
     }
 
     #[test]
+    fn arrivals_note_limits_and_lost_answers_and_survive_a_clear() {
+        let mut f = FaultState::default();
+        f.limit_next(1, 2);
+        assert_eq!(f.decide(false), Some(Injected::Limited));
+        f.after_commit_next(1, LostAnswer::Reset);
+        assert_eq!(f.decide(false), None);
+        assert_eq!(f.decide(true), Some(Injected::AfterCommit));
+        f.clear();
+        assert_eq!(f.decide(true), None);
+        let a = f.arrivals();
+        let flags: Vec<(bool, bool, bool)> =
+            a.iter().map(|a| (a.write, a.limited, a.answer_lost)).collect();
+        assert_eq!(
+            flags,
+            [
+                (false, true, false),
+                (false, false, false),
+                (true, false, true),
+                (true, false, false)
+            ]
+        );
+        assert!(a.windows(2).all(|w| w[0].at <= w[1].at));
+    }
+
+    #[test]
+    fn a_timeout_delays_only_the_lost_answer() {
+        let mut f = FaultState::new(Plan {
+            latency: Duration::from_millis(5),
+            ..Plan::default()
+        });
+        f.after_commit_next(1, LostAnswer::Timeout(Duration::from_secs(3)));
+        assert_eq!(f.decide(true), Some(Injected::AfterCommit));
+        assert_eq!(f.latency(), Duration::from_millis(3005));
+        assert_eq!(f.decide(true), None);
+        assert_eq!(f.latency(), Duration::from_millis(5));
+    }
+
+    #[test]
+    fn markers_are_found_in_any_nested_string() {
+        let record = serde_json::json!({"id": "1", "properties": {"subject": "Printer jams cc12ab"},
+            "tags": [{"x": "cc99"}], "n": 7});
+        assert!(holds(&record, "cc12ab"));
+        assert!(holds(&record, "cc99"));
+        assert!(!holds(&record, "cc77"));
+    }
+
+    #[test]
     fn nonsense_shares_are_bounds() {
         let mut never = FaultState::new(Plan {
             fail_rate: f64::NAN,
