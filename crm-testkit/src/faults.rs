@@ -273,8 +273,10 @@ mod tests {
         f.clear();
         assert_eq!(f.decide(true), None);
         let a = f.arrivals();
-        let flags: Vec<(bool, bool, bool)> =
-            a.iter().map(|a| (a.write, a.limited, a.answer_lost)).collect();
+        let flags: Vec<(bool, bool, bool)> = a
+            .iter()
+            .map(|a| (a.write, a.limited, a.answer_lost))
+            .collect();
         assert_eq!(
             flags,
             [

@@ -668,6 +668,8 @@ async fn faults_look_like_hubspots_edge() {
         (r.status, r.json()["policyName"].as_str()),
         (429, Some("TEN_SECONDLY_ROLLING"))
     );
+    // As HubSpot documents its 429s: no Retry-After unless one is asked for.
+    assert!(r.header("retry-after").is_none());
     let r = api.get("/crm/v3/objects/contacts/1001").await;
     assert_eq!(r.status, 502);
     assert!(r.header("content-type").unwrap().starts_with("text/html"));
@@ -691,4 +693,10 @@ async fn faults_look_like_hubspots_edge() {
     );
     let stats = api.fake.requests();
     assert_eq!((stats.faults_injected, stats.after_commit), (4, 1));
+    // The suite's limit answer carries the wait it asks for, as a gateway in front may add.
+    use crm_testkit::conformance::FaultInjector;
+    api.fake
+        .rate_limit_next(1, std::time::Duration::from_millis(1500));
+    let r = api.get("/crm/v3/objects/contacts/1001").await;
+    assert_eq!((r.status, r.header("retry-after")), (429, Some("2")));
 }
