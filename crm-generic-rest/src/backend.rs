@@ -22,9 +22,10 @@ use crm_core::retry::RetryPolicy;
 use crm_core::transport::{HttpClientBuilder, encode_segment};
 use crm_core::{
     Account, Accounts, Activities, Activity, BatchResult, Capabilities, Condition, Contact,
-    Contacts, Crm, Entity, Error, FieldMap, FieldValue, Filter, Lead, Leads, ListQuery, Lookup,
-    ObjectCapabilities, ObjectKind, Opportunities, Opportunity, PageStream, Record, RecordId,
-    RecordRef, Records, Result, Ticket, Tickets, UpsertKey, Upserted, WriteContext,
+    Contacts, Crm, Entity, Error, FieldMap, FieldValue, Filter, IdempotencyKey, Lead, Leads,
+    ListQuery, Lookup, ObjectCapabilities, ObjectKind, Opportunities, Opportunity, PageStream,
+    Record, RecordId, RecordRef, Records, Result, Ticket, Tickets, UpsertKey, Upserted,
+    WriteContext,
 };
 
 use crate::config::{AuthKind, RateLimitSpec, Spec};
@@ -607,6 +608,13 @@ fn key_without_idempotency(kind: ObjectKind, operation: &str) -> Error {
 
 /// Runs one call per batch item, a few at a time, keeping input order. The calls are boxed
 /// first so that the future stays `Send` inside `async_trait` methods.
+/// The key of input `index` of a keyed batch create: `<key>.<index>`, or a key derived from
+/// both when that is longer than a key may be.
+fn item_key(key: &IdempotencyKey, index: usize) -> IdempotencyKey {
+    IdempotencyKey::new(format!("{}.{index}", key.as_str()))
+        .unwrap_or_else(|_| IdempotencyKey::derive(key.as_str(), &index.to_string(), "batch"))
+}
+
 async fn run_batch<O: Send>(calls: Vec<BoxFuture<'_, Result<O>>>) -> BatchResult<O> {
     stream::iter(calls)
         .buffered(BATCH_CONCURRENCY)
@@ -655,9 +663,19 @@ impl<T: Entity> Records<T> for RestObject<T> {
     }
 
     async fn create_batch(&self, inputs: &[T], ctx: &WriteContext) -> BatchResult<Record<T>> {
+        // One key for the whole batch would make the server answer every input with the
+        // first one's record: input `i` gets its own key, derived from the batch's.
+        let contexts: Vec<WriteContext> = (0..inputs.len())
+            .map(|i| {
+                let mut item = ctx.clone();
+                item.idempotency_key = ctx.idempotency_key.as_ref().map(|k| item_key(k, i));
+                item
+            })
+            .collect();
         let calls = inputs
             .iter()
-            .map(|input| self.create_audited(input, ctx).boxed())
+            .zip(&contexts)
+            .map(|(input, ctx)| self.create_audited(input, ctx).boxed())
             .collect();
         run_batch(calls).await
     }

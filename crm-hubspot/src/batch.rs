@@ -1,10 +1,13 @@
 //! Batch writes: chunks of 100 per object, every input tagged with an `objectWriteTraceId`
-//! so that HubSpot reports per item and one bad input fails alone (HubSpot's error-handling docs).
+//! so that HubSpot reports per item and one bad input fails alone (HubSpot's batch and
+//! error-handling guides: the 207 per-item answer needs a distinct trace id on every input).
+//! HubSpot does not promise that results come in input order; it echoes each input's trace
+//! id, and results are matched by it (updates also by id), never by position.
 
 use std::collections::BTreeMap;
 
 use crm_core::reexports::http::Method;
-use crm_core::reexports::serde_json::{Value, json};
+use crm_core::reexports::serde_json::{Map, Value, json};
 use crm_core::transport::Request;
 use crm_core::{Entity, Error, ErrorKind, Record, Result};
 
@@ -34,6 +37,41 @@ pub(crate) struct BatchOp<'a> {
     pub(crate) update_ids: &'a BTreeMap<usize, String>,
     /// The operation name for errors.
     pub(crate) operation: &'a str,
+}
+
+/// Whether a written record's properties agree with what was sent for it: every property
+/// present in both holds the same text (ignoring case and surrounding space, as HubSpot
+/// normalises some values).
+fn agrees(sent: &Map<String, Value>, written: &Map<String, Value>) -> bool {
+    sent.iter().all(|(k, v)| match (v, written.get(k)) {
+        (_, None | Some(Value::Null)) | (Value::Null, _) => true,
+        (Value::String(a), Some(Value::String(b))) => a.trim().eq_ignore_ascii_case(b.trim()),
+        (a, Some(b)) => a == b,
+    })
+}
+
+/// Results that came back without a trace id, matched to the inputs not yet matched by what
+/// was sent: a result goes to the only unmatched input its properties agree with, or, when
+/// several agree and were sent with the same properties (so which gets which id does not
+/// matter), to the first of them. A result that fits several different inputs matches none:
+/// those inputs are then reported as unknown rather than given another input's record.
+fn match_by_properties(
+    chunk: &[ChunkItem],
+    untraced: Vec<HsObject>,
+    done: &mut BTreeMap<String, HsObject>,
+) {
+    for hs in untraced {
+        let open: Vec<&ChunkItem> = chunk
+            .iter()
+            .filter(|(i, p, _)| {
+                !done.contains_key(&i.to_string()) && agrees(&p.props, &hs.properties)
+            })
+            .collect();
+        let Some(first) = open.first() else { continue };
+        if open.iter().all(|(_, p, _)| p.props == first.1.props) {
+            done.insert(first.0.to_string(), hs);
+        }
+    }
 }
 
 fn trace_ids(error: &Value) -> Vec<String> {
@@ -165,31 +203,27 @@ impl<T: Entity> HubRecords<T> {
             .map_err(|e| self.core.rename_fields(e, target))?;
         let batch: HsBatch = resp.json()?;
         let cid = resp.correlation_id.clone();
-        let positional = batch
-            .results
-            .iter()
-            .all(|r| r.object_write_trace_id.is_none())
-            && batch.errors.is_empty()
-            && batch.results.len() == chunk.len();
         let mut done: BTreeMap<String, HsObject> = BTreeMap::new();
-        for (n, hs) in batch.results.into_iter().enumerate() {
-            // HubSpot echoes `objectWriteTraceId`; without it an update is matched by id and a
-            // create by position (only when the answer is complete and error-free).
+        let mut untraced = Vec::new();
+        for hs in batch.results {
+            // HubSpot echoes `objectWriteTraceId`; without it an update is matched by its id,
+            // and any other result by its properties (below).
             let by_id = op
                 .update_ids
                 .iter()
                 .find(|(i, id)| **id == hs.id && chunk.iter().any(|c| c.0 == **i))
                 .map(|(i, _)| i.to_string());
-            let trace = match (&hs.object_write_trace_id, by_id) {
-                (Some(t), _) => t.clone(),
-                (None, Some(i)) if op.name == "update" => i,
-                (None, _) if positional => {
-                    chunk.get(n).map(|c| c.0.to_string()).unwrap_or_default()
+            match (&hs.object_write_trace_id, by_id) {
+                (Some(t), _) => {
+                    done.insert(t.clone(), hs);
                 }
-                (None, _) => continue,
-            };
-            done.insert(trace, hs);
+                (None, Some(i)) if op.name == "update" => {
+                    done.insert(i, hs);
+                }
+                (None, _) => untraced.push(hs),
+            }
         }
+        match_by_properties(chunk, untraced, &mut done);
         let mut failed: BTreeMap<String, Error> = BTreeMap::new();
         for e in &batch.errors {
             for t in trace_ids(e) {

@@ -9,6 +9,7 @@
 )]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crm_core::{Crm, Email, Lookup, Phone, Region, ViewOptions};
 use crm_hubspot::{HubSpot, HubSpotBuilder, PathFamily};
@@ -16,6 +17,9 @@ use crm_testkit::conformance::{self, Fixture};
 use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, PathFamilies, demo};
 
 const EXTRA_CONTACTS: usize = 30;
+
+/// Short, so the suite's timeout scenarios wait little; far above a request to 127.0.0.1.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
 
 async fn fake(paths: PathFamilies) -> Arc<HubSpotFake> {
     Arc::new(
@@ -36,6 +40,7 @@ fn connect(fake: &HubSpotFake, family: PathFamily) -> HubSpot {
         .with_idempotency_property(Some(demo::IDEMPOTENCY_PROPERTY))
         .with_external_id_property(Some(demo::EXTERNAL_ID_PROPERTY))
         .with_lead_source_property(Some(demo::LEAD_SOURCE_PROPERTY))
+        .with_timeout(CLIENT_TIMEOUT)
         .build()
         .unwrap()
 }
@@ -49,6 +54,7 @@ fn fixture(fake: Arc<HubSpotFake>) -> Fixture {
         // Every open deal and ticket of Jane's or her company's, none of Globex's or closed.
         view_seeds: demo::customer_view_seeds(),
         faults: fake,
+        client_timeout: CLIENT_TIMEOUT,
     }
 }
 
@@ -58,12 +64,8 @@ async fn passes_the_conformance_suite() {
     let crm = connect(&fake, PathFamily::V3);
     let report = conformance::run(&crm, &fixture(fake.clone())).await;
     println!("{report}");
-    report.assert_passed();
-    assert_eq!(
-        report.passed(),
-        report.results.len(),
-        "every scenario should pass against HubSpot"
-    );
+    // With the idempotency property HubSpot declares every capability the suite needs.
+    report.assert_counts(24, &[]);
 }
 
 #[tokio::test]
@@ -72,7 +74,7 @@ async fn passes_the_conformance_suite_on_dated_paths() {
     let crm = connect(&fake, PathFamily::dated_2026_03());
     let report = conformance::run(&crm, &fixture(fake.clone())).await;
     println!("{report}");
-    report.assert_passed();
+    report.assert_counts(24, &[]);
 }
 
 #[tokio::test]

@@ -345,10 +345,12 @@ async fn every_recorded_batch_create_and_update_decodes_per_item() {
         let ctx = WriteContext::default();
         let ids: Vec<String> = if recorded.contains("COMPANY") {
             let got = if op == "batch/create" {
+                // The recorded inputs' names: real HubSpot answered one of these batches in
+                // another order than its inputs, so results are matched, not taken by position.
                 let accounts: Vec<Account> = inputs
                     .iter()
-                    .map(|_| Account {
-                        name: Some("n".into()),
+                    .map(|i| Account {
+                        name: Some(i["properties"]["name"].as_str().unwrap().into()),
                         ..Account::default()
                     })
                     .collect();
@@ -390,7 +392,21 @@ async fn every_recorded_batch_create_and_update_decodes_per_item() {
                 .iter()
                 .map(|i| i["id"].as_str().unwrap().to_owned())
                 .collect()
+        } else if recorded.contains("COMPANY") {
+            // Each input gets the record HubSpot wrote for it, whatever order it answered in.
+            inputs
+                .iter()
+                .map(|i| {
+                    let name = &i["properties"]["name"];
+                    let r = results
+                        .iter()
+                        .find(|r| &r["properties"]["name"] == name)
+                        .unwrap();
+                    r["id"].as_str().unwrap().to_owned()
+                })
+                .collect()
         } else {
+            // Inputs sent without properties fit any result: in the order HubSpot answered.
             results
                 .iter()
                 .map(|r| r["id"].as_str().unwrap().to_owned())

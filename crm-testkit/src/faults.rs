@@ -5,8 +5,21 @@
 //! Decided per request before authentication, in this order: the "next N" counters for limits,
 //! HTML pages, truncated JSON and (writes only) after-commit failures, then the seeded
 //! `fail_rate` roll. A request gets at most one fault.
+//!
+//! The engine also keeps the arrival time of every request it decides on (on tokio's clock,
+//! so a test with paused time reads the same clock as the client), so a test can measure how
+//! long a client waited between a limit answer and its retry.
 
 use std::time::Duration;
+
+use tokio::time::Instant;
+use wiremock::ResponseTemplate;
+
+use crate::conformance::{Arrival, LostAnswer};
+
+/// Arrivals kept at most; older ones are dropped first (a long soak test must not grow without
+/// bound).
+const MAX_ARRIVALS: usize = 10_000;
 
 /// The settings a fake's public fault type converts into.
 #[derive(Clone, Debug, Default)]
@@ -29,6 +42,8 @@ pub(crate) struct Plan {
     pub(crate) malformed_next: u32,
     /// The next N writes are applied, then answered with an error.
     pub(crate) after_commit_next: u32,
+    /// How the answer of those writes is lost.
+    pub(crate) after_commit_how: LostAnswer,
 }
 
 /// The fault chosen for one request.
@@ -46,11 +61,14 @@ pub(crate) enum Injected {
     AfterCommit,
 }
 
-/// Live settings: what is left of the "next N" counters, and the seeded roll.
+/// Live settings: what is left of the "next N" counters, the seeded roll, and the arrivals.
 #[derive(Debug)]
 pub(crate) struct FaultState {
     plan: Plan,
     rng: fastrand::Rng,
+    arrivals: Vec<Arrival>,
+    /// How the answer of the request just decided is lost, when it is an after-commit fault.
+    lost: Option<LostAnswer>,
 }
 
 impl Default for FaultState {
@@ -76,6 +94,44 @@ impl FaultState {
         Self {
             rng: fastrand::Rng::with_seed(plan.seed),
             plan,
+            arrivals: Vec::new(),
+            lost: None,
+        }
+    }
+
+    /// The next `n` writes are carried out, then their answer is lost as `how` says.
+    pub(crate) fn after_commit_next(&mut self, n: u32, how: LostAnswer) {
+        self.plan.after_commit_next = n;
+        self.plan.after_commit_how = how;
+    }
+
+    /// Removes every pending fault and sets the seeded roll to zero; the arrivals stay.
+    pub(crate) fn clear(&mut self) {
+        self.plan = Plan::default();
+        self.lost = None;
+    }
+
+    /// Every request decided on so far, oldest first.
+    pub(crate) fn arrivals(&self) -> Vec<Arrival> {
+        self.arrivals.clone()
+    }
+
+    /// The answer of a write that was carried out: `failure` (the vendor's 5xx) as it is, cut
+    /// off mid-way (a connection reset), or sent only after the client gave up (see
+    /// [`FaultState::latency`]).
+    pub(crate) fn lost_answer(&self, failure: ResponseTemplate) -> ResponseTemplate {
+        match self.lost {
+            Some(LostAnswer::Reset) => {
+                // A length and then a chunked encoding: the HTTP server refuses to write such
+                // a head and closes the connection instead, so the client sees it drop with no
+                // answer, as when the connection is reset.
+                let body = "{}";
+                ResponseTemplate::new(200)
+                    .insert_header("content-length", body.len().to_string())
+                    .insert_header("transfer-encoding", "chunked")
+                    .set_body_raw(body, "application/json")
+            }
+            _ => failure,
         }
     }
 
@@ -95,9 +151,13 @@ impl FaultState {
         self.plan.malformed_next = n;
     }
 
-    /// The delay added to every response.
+    /// The delay of the response to the request just decided: the plan's latency, plus the
+    /// delay of an answer that is lost by a timeout.
     pub(crate) fn latency(&self) -> Duration {
-        self.plan.latency
+        match self.lost {
+            Some(LostAnswer::Timeout(after)) => self.plan.latency.saturating_add(after),
+            _ => self.plan.latency,
+        }
     }
 
     /// The wait a limit answer asks for.
@@ -105,8 +165,27 @@ impl FaultState {
         self.plan.retry_after_secs
     }
 
-    /// Chooses this request's fault, consuming a "next N" slot or a roll.
+    /// Chooses this request's fault, consuming a "next N" slot or a roll, and notes the
+    /// request's arrival.
     pub(crate) fn decide(&mut self, is_write: bool) -> Option<Injected> {
+        let fault = self.choose(is_write);
+        self.lost = match fault {
+            Some(Injected::AfterCommit) => Some(self.plan.after_commit_how),
+            _ => None,
+        };
+        if self.arrivals.len() >= MAX_ARRIVALS {
+            self.arrivals.remove(0);
+        }
+        self.arrivals.push(Arrival {
+            at: Instant::now(),
+            write: is_write,
+            limited: fault == Some(Injected::Limited),
+            answer_lost: fault == Some(Injected::AfterCommit),
+        });
+        fault
+    }
+
+    fn choose(&mut self, is_write: bool) -> Option<Injected> {
         let p = &mut self.plan;
         if take(&mut p.limit_next) {
             return Some(Injected::Limited);
@@ -128,6 +207,16 @@ impl FaultState {
             return Some(Injected::Unavailable);
         }
         None
+    }
+}
+
+/// Whether any string in `value` contains `marker`.
+pub(crate) fn holds(value: &serde_json::Value, marker: &str) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains(marker),
+        serde_json::Value::Array(a) => a.iter().any(|v| holds(v, marker)),
+        serde_json::Value::Object(m) => m.values().any(|v| holds(v, marker)),
+        _ => false,
     }
 }
 
@@ -171,6 +260,55 @@ mod tests {
         assert_eq!(f.decide(false), None);
         assert_eq!(f.decide(true), Some(Injected::AfterCommit));
         assert_eq!(f.decide(true), None);
+    }
+
+    #[test]
+    fn arrivals_note_limits_and_lost_answers_and_survive_a_clear() {
+        let mut f = FaultState::default();
+        f.limit_next(1, 2);
+        assert_eq!(f.decide(false), Some(Injected::Limited));
+        f.after_commit_next(1, LostAnswer::Reset);
+        assert_eq!(f.decide(false), None);
+        assert_eq!(f.decide(true), Some(Injected::AfterCommit));
+        f.clear();
+        assert_eq!(f.decide(true), None);
+        let a = f.arrivals();
+        let flags: Vec<(bool, bool, bool)> = a
+            .iter()
+            .map(|a| (a.write, a.limited, a.answer_lost))
+            .collect();
+        assert_eq!(
+            flags,
+            [
+                (false, true, false),
+                (false, false, false),
+                (true, false, true),
+                (true, false, false)
+            ]
+        );
+        assert!(a.windows(2).all(|w| w[0].at <= w[1].at));
+    }
+
+    #[test]
+    fn a_timeout_delays_only_the_lost_answer() {
+        let mut f = FaultState::new(Plan {
+            latency: Duration::from_millis(5),
+            ..Plan::default()
+        });
+        f.after_commit_next(1, LostAnswer::Timeout(Duration::from_secs(3)));
+        assert_eq!(f.decide(true), Some(Injected::AfterCommit));
+        assert_eq!(f.latency(), Duration::from_millis(3005));
+        assert_eq!(f.decide(true), None);
+        assert_eq!(f.latency(), Duration::from_millis(5));
+    }
+
+    #[test]
+    fn markers_are_found_in_any_nested_string() {
+        let record = serde_json::json!({"id": "1", "properties": {"subject": "Printer jams cc12ab"},
+            "tags": [{"x": "cc99"}], "n": 7});
+        assert!(holds(&record, "cc12ab"));
+        assert!(holds(&record, "cc99"));
+        assert!(!holds(&record, "cc77"));
     }
 
     #[test]

@@ -482,11 +482,20 @@ async fn collections_and_composite() {
 async fn faults_are_injected_on_the_api_only() {
     let org = SalesforceFake::start(SalesforceFakeConfig::default()).await;
     let (_, s) = login(&org).await;
-    org.rate_limit_next(1, std::time::Duration::from_secs(1));
+    // As Salesforce documents it: a 403, no 429 and no Retry-After.
+    org.set_faults(crm_testkit::salesforce::Faults {
+        limit_exceeded_next: 1,
+        ..Default::default()
+    });
     let (status, headers, body) = s.call(reqwest::Method::GET, "/limits", None).await;
     assert_eq!(status, 403, "Salesforce has no 429");
     assert!(headers.get("retry-after").is_none());
     assert_eq!(body[0]["errorCode"], "REQUEST_LIMIT_EXCEEDED");
+    // The suite's limit answer carries the wait it asks for, as a gateway in front may add.
+    org.rate_limit_next(1, std::time::Duration::from_millis(1500));
+    let (status, headers, _) = s.call(reqwest::Method::GET, "/limits", None).await;
+    assert_eq!(status, 403);
+    assert_eq!(headers["retry-after"], "2");
     org.html_next(1);
     let resp = s
         .http

@@ -602,7 +602,12 @@ pub fn print_view(out: &mut dyn Write, view: &CustomerView) {
             out,
             "    {}  {}  stage \"{}\"  amount {} {}",
             o.id,
-            o.name.as_deref().unwrap_or("-"),
+            // Orgs often name deals after the person ("Jane Doe - training seats"): masked
+            // like a subject.
+            o.name
+                .as_deref()
+                .map(|n| Personal::new(n.to_owned()).masked())
+                .unwrap_or_else(|| "-".into()),
             o.stage.as_ref().map(|s| s.display()).unwrap_or("-"),
             o.amount
                 .as_ref()

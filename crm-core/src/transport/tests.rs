@@ -100,7 +100,7 @@ async fn decode_errors_name_the_field_and_the_shape() {
 }
 
 #[tokio::test]
-async fn retries_429_honouring_retry_after_then_succeeds() {
+async fn a_post_refused_with_429_is_sent_again_then_succeeds() {
     let server = MockServer::start().await;
     Mock::given(path("/api/x"))
         .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
@@ -118,6 +118,79 @@ async fn retries_429_honouring_retry_after_then_succeeds() {
         .await
         .unwrap();
     assert_eq!(resp.attempts, 3);
+}
+
+/// Reads one request head from `stream`; gives up at end of stream.
+async fn read_head(stream: &tokio::net::TcpStream) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        stream.readable().await.unwrap();
+        match stream.try_read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+async fn write_all(stream: &tokio::net::TcpStream, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        stream.writable().await.unwrap();
+        match stream.try_write(bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// The retry after a `429` with `Retry-After: 2` arrives at least 2 s after the refused request,
+/// measured on the server's clock: a loopback server in this runtime notes each arrival on
+/// tokio's (paused) clock. A ticker keeps the paused clock from jumping to the request timeout
+/// while a request is on the wire.
+#[tokio::test(start_paused = true)]
+async fn retries_429_only_after_the_retry_after_on_the_servers_clock() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = arrivals.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            read_head(&stream).await;
+            let first = {
+                let mut log = log.lock().unwrap();
+                log.push(tokio::time::Instant::now());
+                log.len() == 1
+            };
+            let answer: &[u8] = if first {
+                b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 2\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            } else {
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}"
+            };
+            write_all(&stream, answer).await;
+        }
+    });
+    tokio::spawn(async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    let c = HttpClientBuilder::new("test", format!("http://{addr}/api"))
+        .with_retry(fast_retry())
+        .build()
+        .unwrap();
+    let resp = c.send(Request::get("/x", "x.get")).await.unwrap();
+    assert_eq!(resp.attempts, 2);
+    let at = arrivals.lock().unwrap().clone();
+    assert_eq!(at.len(), 2);
+    let waited = at[1] - at[0];
+    assert!(
+        waited >= Duration::from_secs(2),
+        "the retry came {waited:?} after a 429 with Retry-After: 2"
+    );
 }
 
 #[tokio::test]

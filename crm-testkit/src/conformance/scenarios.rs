@@ -14,11 +14,17 @@ use crm_core::{
     ViewOptions, WriteContext,
 };
 
-use super::{Fixture, Outcome};
+use super::{Fixture, LostAnswer, Outcome};
 
 enum Stop {
+    /// Only through [`lacks`], after reading the connection's declared capabilities.
     Skip(String),
     Fail(String),
+}
+
+/// The scenario cannot run: the connection declares `capability` absent.
+fn lacks(capability: &str) -> Stop {
+    Stop::Skip(format!("the connection declares no {capability}"))
 }
 
 type Checked = Result<(), Stop>;
@@ -74,6 +80,12 @@ scenarios!(
     malformed_json_is_a_decode_error,
     html_error_page_is_unavailable,
     rate_limit_is_waited_out,
+    unkeyed_create_is_not_replayed_after_a_lost_answer,
+    keyed_create_is_recovered_after_a_lost_answer,
+    update_is_applied_once_after_a_lost_answer,
+    batch_create_after_a_lost_answer_has_no_duplicates,
+    keyed_batch_create_is_recovered_after_a_lost_answer,
+    batch_update_is_applied_once_after_a_lost_answer,
 );
 
 fn marker() -> String {
@@ -131,7 +143,7 @@ async fn lookup_by_email(crm: &dyn Crm, fx: &Fixture) -> Checked {
 
 async fn lookup_by_phone(crm: &dyn Crm, fx: &Fixture) -> Checked {
     if !crm.capabilities().lookup_by_phone {
-        return Err(Stop::Skip("no lookup by phone".into()));
+        return Err(lacks("lookup by phone"));
     }
     let by_email = the_customer(crm, fx).await?;
     let found = crm
@@ -149,7 +161,7 @@ async fn lookup_by_phone(crm: &dyn Crm, fx: &Fixture) -> Checked {
 
 async fn lookup_by_external_id(crm: &dyn Crm, fx: &Fixture) -> Checked {
     if !crm.capabilities().lookup_by_external_id {
-        return Err(Stop::Skip("no lookup by external id".into()));
+        return Err(lacks("lookup by external id"));
     }
     let by_email = the_customer(crm, fx).await?;
     let found = crm
@@ -423,7 +435,7 @@ async fn idempotent_create_does_not_duplicate(crm: &dyn Crm, fx: &Fixture) -> Ch
         .object(ObjectKind::Ticket, "ticket.create")
         .map_err(sdk("capabilities"))?;
     if !caps.idempotent_create {
-        return Err(Stop::Skip("tickets have no idempotent create".into()));
+        return Err(lacks("idempotent ticket create"));
     }
     let contact = the_customer(crm, fx).await?;
     let ctx = ctx_with_key("dup")?;
@@ -456,9 +468,7 @@ async fn upsert_by_external_id(crm: &dyn Crm, _fx: &Fixture) -> Checked {
         .object(ObjectKind::Contact, "contact.upsert")
         .map_err(sdk("capabilities"))?;
     if !caps.upsert_keys.iter().any(|k| k == "external_id") {
-        return Err(Stop::Skip(
-            "contacts cannot be upserted by external id".into(),
-        ));
+        return Err(lacks("contact upsert by external id"));
     }
     let m = marker();
     let key = UpsertKey::ExternalId(format!("ext-{m}"));
@@ -615,11 +625,21 @@ async fn batch_reports_per_item(crm: &dyn Crm, _fx: &Fixture) -> Checked {
     ensure(ok == [true, false, true], || {
         format!("per-item outcomes were {ok:?}")
     })?;
-    for r in results.iter().flatten() {
-        crm.contacts()
+    // Each result is its own input's record (vendors need not answer in input order).
+    for (n, (r, input)) in results.iter().zip(&inputs).enumerate() {
+        let Ok(r) = r else { continue };
+        ensure(
+            r.email == input.email && r.last_name == input.last_name,
+            || format!("batch result {n} is another input's record"),
+        )?;
+        let read = crm
+            .contacts()
             .get(&r.id)
             .await
             .map_err(sdk("get a batch-created contact"))?;
+        ensure(read.email == input.email, || {
+            format!("batch result {n} has the id of another input's record")
+        })?;
     }
     Ok(())
 }
@@ -655,10 +675,340 @@ async fn html_error_page_is_unavailable(crm: &dyn Crm, fx: &Fixture) -> Checked 
 
 async fn rate_limit_is_waited_out(crm: &dyn Crm, fx: &Fixture) -> Checked {
     let id = the_customer(crm, fx).await?;
-    fx.faults.rate_limit_next(1, Duration::from_secs(1));
+    let hint = Duration::from_secs(2);
+    let seen = fx.faults.arrivals().len();
+    fx.faults.rate_limit_next(1, hint);
     crm.contacts()
         .get(&id)
         .await
         .map(drop)
-        .map_err(sdk("a read after one 429 with Retry-After: 1"))
+        .map_err(sdk("a read after one limit answer with Retry-After: 2"))?;
+    // Measured on the fake's clock: from the refused request's arrival to the next one.
+    let arrivals = fx.faults.arrivals();
+    let after: Vec<_> = arrivals.iter().skip(seen).collect();
+    let refused = after
+        .iter()
+        .position(|a| a.limited)
+        .ok_or_else(|| fail("the fake never sent the limit answer"))?;
+    let (Some(limited), Some(retry)) = (after.get(refused), after.get(refused + 1)) else {
+        return Err(fail("no request came after the limit answer"));
+    };
+    let waited = retry.at.saturating_duration_since(limited.at);
+    ensure(waited >= hint, || {
+        format!(
+            "the retry came {} ms after a limit answer asking for Retry-After: {} s",
+            waited.as_millis(),
+            hint.as_secs()
+        )
+    })
+}
+
+/// Every way the suite loses the answer to a write the fake carried out: the vendor's 5xx, a
+/// connection dropped mid-answer, and an answer that comes after the client's timeout.
+fn lost_answers(fx: &Fixture) -> [LostAnswer; 3] {
+    [
+        LostAnswer::ServerError,
+        LostAnswer::Reset,
+        LostAnswer::Timeout(fx.client_timeout.saturating_add(Duration::from_secs(2))),
+    ]
+}
+
+fn how(lost: LostAnswer) -> &'static str {
+    match lost {
+        LostAnswer::ServerError => "a 5xx after commit",
+        LostAnswer::Reset => "a connection reset after commit",
+        LostAnswer::Timeout(_) => "a timeout after commit",
+    }
+}
+
+/// A ticket of the customer whose subject carries `m`, the marker the fake's store is searched
+/// for (the fakes keep nothing unique about a ticket's subject, so a duplicate shows).
+fn marked_ticket(contact: &RecordId, m: &str) -> Ticket {
+    Ticket {
+        subject: Some(Personal::new(format!("Printer jams {m}"))),
+        description: Some("It jams on every second page".into()),
+        status: Some(Status::new(TicketState::New)),
+        contact_id: Some(contact.clone()),
+        ..Ticket::default()
+    }
+}
+
+fn subject_of(t: &Ticket) -> Option<&str> {
+    t.subject.as_ref().map(|s| s.expose().as_str())
+}
+
+fn stored(fx: &Fixture, m: &str) -> usize {
+    fx.faults.count_marked(ObjectKind::Ticket, m)
+}
+
+fn ticket_caps(crm: &dyn Crm) -> Result<crm_core::ObjectCapabilities, Stop> {
+    crm.capabilities()
+        .object(ObjectKind::Ticket, "ticket.create")
+        .cloned()
+        .map_err(sdk("capabilities"))
+}
+
+async fn unkeyed_create_is_not_replayed_after_a_lost_answer(
+    crm: &dyn Crm,
+    fx: &Fixture,
+) -> Checked {
+    let contact = the_customer(crm, fx).await?;
+    for lost in lost_answers(fx) {
+        let m = marker();
+        fx.faults.after_commit_next(1, lost);
+        let result = crm
+            .tickets()
+            .create(&marked_ticket(&contact, &m), &WriteContext::default())
+            .await;
+        fx.faults.clear();
+        let n = stored(fx, &m);
+        ensure(n == 1, || {
+            format!(
+                "after {} on a create without a key the fake holds {n} such tickets, not 1",
+                how(lost)
+            )
+        })?;
+        ensure(result.is_err(), || {
+            format!(
+                "a create without a key reported success after {} (its answer never arrived)",
+                how(lost)
+            )
+        })?;
+    }
+    Ok(())
+}
+
+async fn keyed_create_is_recovered_after_a_lost_answer(crm: &dyn Crm, fx: &Fixture) -> Checked {
+    if !ticket_caps(crm)?.idempotent_create {
+        return Err(lacks("idempotent ticket create"));
+    }
+    let contact = the_customer(crm, fx).await?;
+    for lost in lost_answers(fx) {
+        let m = marker();
+        fx.faults.after_commit_next(1, lost);
+        let result = crm
+            .tickets()
+            .create(&marked_ticket(&contact, &m), &ctx_with_key("lost")?)
+            .await;
+        fx.faults.clear();
+        let n = stored(fx, &m);
+        ensure(n == 1, || {
+            format!(
+                "after {} on a keyed create the fake holds {n} such tickets, not 1",
+                how(lost)
+            )
+        })?;
+        let created = result.map_err(|e| {
+            fail(format!(
+                "a keyed create was not recovered after {}: {e}",
+                how(lost)
+            ))
+        })?;
+        let read = crm
+            .tickets()
+            .get(&created.id)
+            .await
+            .map_err(sdk("get the recovered ticket"))?;
+        ensure(subject_of(&read).is_some_and(|s| s.contains(&m)), || {
+            format!(
+                "after {} the keyed create returned another ticket's id",
+                how(lost)
+            )
+        })?;
+    }
+    Ok(())
+}
+
+async fn update_is_applied_once_after_a_lost_answer(crm: &dyn Crm, fx: &Fixture) -> Checked {
+    let contact = the_customer(crm, fx).await?;
+    let m = marker();
+    let created = crm
+        .tickets()
+        .create(
+            &marked_ticket(&contact, &m),
+            &ctx_for(crm, ObjectKind::Ticket, "upd")?,
+        )
+        .await
+        .map_err(sdk("create"))?;
+    for lost in lost_answers(fx) {
+        let change = marker();
+        let patch = Ticket {
+            description: Some(Personal::new(format!("Now it also smokes {change}"))),
+            ..Ticket::default()
+        };
+        fx.faults.after_commit_next(1, lost);
+        let result = crm
+            .tickets()
+            .update(&created.id, &patch, &WriteContext::default())
+            .await;
+        fx.faults.clear();
+        result.map_err(|e| {
+            fail(format!(
+                "an update (idempotent) failed after {}: {e}",
+                how(lost)
+            ))
+        })?;
+        let (tickets, changed) = (stored(fx, &m), stored(fx, &change));
+        ensure(tickets == 1 && changed == 1, || {
+            format!(
+                "after {} on an update the fake holds {tickets} tickets, {changed} with the change (expected 1 and 1)",
+                how(lost)
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Three marked tickets of the customer, and their markers.
+fn marked_batch(contact: &RecordId) -> (Vec<Ticket>, Vec<String>) {
+    let m = marker();
+    let marks: Vec<String> = (1..=3).map(|n| format!("{m}n{n}z")).collect();
+    let tickets = marks.iter().map(|k| marked_ticket(contact, k)).collect();
+    (tickets, marks)
+}
+
+/// Each batch result names its own input's ticket, and each stored at most (`keyed`: exactly)
+/// once.
+fn check_batch(
+    fx: &Fixture,
+    lost: LostAnswer,
+    results: &[Result<crm_core::Record<Ticket>, Error>],
+    marks: &[String],
+    keyed: bool,
+) -> Checked {
+    ensure(results.len() == marks.len(), || {
+        format!("{} inputs gave {} results", marks.len(), results.len())
+    })?;
+    for (n, (r, m)) in results.iter().zip(marks).enumerate() {
+        let count = stored(fx, m);
+        ensure(count <= 1, || {
+            format!(
+                "after {} on a batch create input {n} is stored {count} times",
+                how(lost)
+            )
+        })?;
+        match r {
+            Ok(rec) => {
+                ensure(count == 1, || {
+                    format!(
+                        "after {} input {n} was reported created but is not stored",
+                        how(lost)
+                    )
+                })?;
+                ensure(
+                    subject_of(rec).is_some_and(|s| s.contains(m.as_str())),
+                    || format!("batch result {n} is another input's record"),
+                )?;
+            }
+            Err(e) if keyed => {
+                return Err(fail(format!(
+                    "after {} keyed batch input {n} was not recovered: {e}",
+                    how(lost)
+                )));
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}
+
+async fn batch_create_after_a_lost_answer_has_no_duplicates(
+    crm: &dyn Crm,
+    fx: &Fixture,
+) -> Checked {
+    let contact = the_customer(crm, fx).await?;
+    for lost in lost_answers(fx) {
+        let (tickets, marks) = marked_batch(&contact);
+        fx.faults.after_commit_next(1, lost);
+        let results = crm
+            .tickets()
+            .create_batch(&tickets, &WriteContext::default())
+            .await;
+        fx.faults.clear();
+        check_batch(fx, lost, &results, &marks, false)?;
+        let failed = results.iter().filter(|r| r.is_err()).count();
+        ensure(failed > 0, || {
+            format!(
+                "a batch create without a key reported every input created after {}",
+                how(lost)
+            )
+        })?;
+    }
+    Ok(())
+}
+
+async fn keyed_batch_create_is_recovered_after_a_lost_answer(
+    crm: &dyn Crm,
+    fx: &Fixture,
+) -> Checked {
+    if !ticket_caps(crm)?.idempotent_create {
+        return Err(lacks("idempotent ticket create"));
+    }
+    let contact = the_customer(crm, fx).await?;
+    for lost in lost_answers(fx) {
+        let (tickets, marks) = marked_batch(&contact);
+        fx.faults.after_commit_next(1, lost);
+        let results = crm
+            .tickets()
+            .create_batch(&tickets, &ctx_with_key("batch")?)
+            .await;
+        fx.faults.clear();
+        check_batch(fx, lost, &results, &marks, true)?;
+    }
+    Ok(())
+}
+
+async fn batch_update_is_applied_once_after_a_lost_answer(crm: &dyn Crm, fx: &Fixture) -> Checked {
+    let contact = the_customer(crm, fx).await?;
+    let (tickets, marks) = marked_batch(&contact);
+    let created = crm
+        .tickets()
+        .create_batch(&tickets, &ctx_for(crm, ObjectKind::Ticket, "bupd")?)
+        .await;
+    let ids = created
+        .into_iter()
+        .map(|r| r.map(|r| r.id))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sdk("batch create"))?;
+    for lost in lost_answers(fx) {
+        let changes: Vec<String> = ids.iter().map(|_| marker()).collect();
+        let patches: Vec<(RecordId, Ticket)> = ids
+            .iter()
+            .zip(&changes)
+            .map(|(id, c)| {
+                let patch = Ticket {
+                    description: Some(Personal::new(format!("Now it also smokes {c}"))),
+                    ..Ticket::default()
+                };
+                (id.clone(), patch)
+            })
+            .collect();
+        fx.faults.after_commit_next(1, lost);
+        let results = crm
+            .tickets()
+            .update_batch(&patches, &WriteContext::default())
+            .await;
+        fx.faults.clear();
+        for (n, r) in results.iter().enumerate() {
+            let rec = r.as_ref().map_err(|e| {
+                fail(format!(
+                    "batch update input {n} (idempotent) failed after {}: {e}",
+                    how(lost)
+                ))
+            })?;
+            ensure(ids.get(n) == Some(&rec.id), || {
+                format!("batch update result {n} is another input's record")
+            })?;
+        }
+        for (m, c) in marks.iter().zip(&changes) {
+            let (tickets, changed) = (stored(fx, m), stored(fx, c));
+            ensure(tickets == 1 && changed == 1, || {
+                format!(
+                    "after {} on a batch update the fake holds {tickets} tickets, {changed} with the change (expected 1 and 1)",
+                    how(lost)
+                )
+            })?;
+        }
+    }
+    Ok(())
 }

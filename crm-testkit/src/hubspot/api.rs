@@ -426,10 +426,30 @@ fn write_one(
     }
 }
 
-/// `POST /objects/{o}/batch/{create,update,upsert}` (HubSpot's object docs): ≤100 inputs; per-item
-/// 207 results only when every input carries a distinct `objectWriteTraceId`, otherwise the
-/// first bad input fails the whole batch and nothing is written. Upserts by `email` never
-/// succeed partially (HubSpot's contacts guide).
+/// The results of a batch write in an order of the fake's own: HubSpot does not promise input
+/// order, and echoes each input's `objectWriteTraceId` so results can be matched without it.
+/// Seeded by the request body, so a run is repeatable; never the input order when two or more
+/// results could be in another one.
+fn unordered(mut results: Vec<Value>, body: &Value) -> Vec<Value> {
+    use std::hash::{Hash, Hasher};
+    if results.len() < 2 {
+        return results;
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    body.to_string().hash(&mut h);
+    let before = results.clone();
+    fastrand::Rng::with_seed(h.finish()).shuffle(&mut results);
+    if results == before {
+        results.rotate_left(1);
+    }
+    results
+}
+
+/// `POST /objects/{o}/batch/{create,update,upsert}`: ≤100 inputs; per-item 207 results only
+/// when every input carries a distinct `objectWriteTraceId`, otherwise the first bad input
+/// fails the whole batch and nothing is written (HubSpot's batch and error-handling guides).
+/// Upserts by `email` never succeed partially (HubSpot's contacts guide). Results come in no
+/// particular order (see [`unordered`]).
 pub(crate) fn batch_write(store: &mut Store, idx: usize, kind: BatchKind, body: &Value) -> Answer {
     let inputs = inputs(body, MAX_BATCH)?;
     let batch_id_property = body.get("idProperty").and_then(Value::as_str);
@@ -478,7 +498,7 @@ pub(crate) fn batch_write(store: &mut Store, idx: usize, kind: BatchKind, body: 
             }
         }
     }
-    Ok(batch_envelope(results, errors, ok_status))
+    Ok(batch_envelope(unordered(results, body), errors, ok_status))
 }
 
 fn result_item(

@@ -404,23 +404,3 @@ impl HubSpotFake {
         Some(id.to_string())
     }
 }
-
-impl crate::conformance::FaultInjector for HubSpotFake {
-    fn malformed_next(&self, n: u32) {
-        lock(&self.state).faults.malformed_next(n);
-    }
-
-    fn html_next(&self, n: u32) {
-        lock(&self.state).faults.html_next(n);
-    }
-
-    /// HubSpot sends no `Retry-After` on its 429s (its usage guidelines), so the storm answers in
-    /// HubSpot's shape and `retry_after` is not echoed.
-    fn rate_limit_next(&self, n: u32, _retry_after: Duration) {
-        lock(&self.state).faults.limit_next(n, 0);
-    }
-
-    fn clear(&self) {
-        lock(&self.state).faults = FaultState::default();
-    }
-}

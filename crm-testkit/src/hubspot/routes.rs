@@ -101,14 +101,15 @@ impl Respond for HubSpotResponder {
         let method = req.method.as_str().to_owned();
         let cid = st.correlation_id();
         st.stats.count(&method, req.url.path());
-        let latency = st.faults.latency();
         let path = req.url.path();
         // Searches and batch reads are POSTs that change nothing.
         let is_write = matches!(method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
             && !path.ends_with("/search")
             && !path.ends_with("/batch/read")
             && !path.starts_with("/oauth/");
-        let template = match st.faults.decide(is_write) {
+        let fault = st.faults.decide(is_write);
+        let latency = st.faults.latency();
+        let template = match fault {
             None => serve(&mut st, req, &cid),
             Some(fault) => {
                 st.stats.note_fault(fault);
@@ -120,6 +121,10 @@ impl Respond for HubSpotResponder {
                             if h.0 == "X-HubSpot-RateLimit-Remaining" {
                                 h.1 = "0".into();
                             }
+                        }
+                        let wait = st.faults.retry_after_secs();
+                        if wait > 0 {
+                            headers.push(("Retry-After", wait.to_string()));
                         }
                         with_headers(
                             json_response(
@@ -141,7 +146,9 @@ impl Respond for HubSpotResponder {
                     Injected::AfterCommit => {
                         // The write is done; the answer is lost at the edge.
                         let _applied = serve(&mut st, req, &cid);
-                        ResponseTemplate::new(502).set_body_raw(HTML_502, "text/html")
+                        st.faults.lost_answer(
+                            ResponseTemplate::new(502).set_body_raw(HTML_502, "text/html"),
+                        )
                     }
                 }
             }

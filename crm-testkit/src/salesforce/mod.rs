@@ -376,23 +376,3 @@ impl SalesforceFake {
         lock(&self.state).store.duplicate_rule = active;
     }
 }
-
-impl crate::conformance::FaultInjector for SalesforceFake {
-    fn malformed_next(&self, n: u32) {
-        lock(&self.state).faults.malformed_next(n);
-    }
-
-    fn html_next(&self, n: u32) {
-        lock(&self.state).faults.html_next(n);
-    }
-
-    /// Salesforce never sends 429 (its API limits docs): its transient limit answer is `403
-    /// REQUEST_LIMIT_EXCEEDED` for the concurrent-request limit, without `Retry-After`.
-    fn rate_limit_next(&self, n: u32, _retry_after: Duration) {
-        lock(&self.state).faults.limit_next(n, 0);
-    }
-
-    fn clear(&self) {
-        lock(&self.state).faults = crate::faults::FaultState::default();
-    }
-}

@@ -218,9 +218,9 @@ impl Respond for InstanceResponder {
                 .collect();
             return template(Reply::json(200, Value::Array(versions)));
         }
-        let latency = state.faults.latency();
         let is_write = matches!(method.as_str(), "POST" | "PATCH" | "PUT" | "DELETE");
         let fault = state.faults.decide(is_write);
+        let latency = state.faults.latency();
         if let Some(f) = fault {
             state.stats.faults_injected += 1;
             if f == Injected::AfterCommit {
@@ -228,11 +228,18 @@ impl Respond for InstanceResponder {
             }
         }
         let reply = match fault {
-            Some(Injected::Limited) => Some(Reply::error(&ApiError::new(
-                403,
-                "REQUEST_LIMIT_EXCEEDED",
-                "ConcurrentRequests (Concurrent API Requests) Limit exceeded.",
-            ))),
+            Some(Injected::Limited) => {
+                let mut r = Reply::error(&ApiError::new(
+                    403,
+                    "REQUEST_LIMIT_EXCEEDED",
+                    "ConcurrentRequests (Concurrent API Requests) Limit exceeded.",
+                ));
+                let wait = state.faults.retry_after_secs();
+                if wait > 0 {
+                    r.headers.push(("Retry-After", wait.to_string()));
+                }
+                Some(r)
+            }
             Some(Injected::Html) => {
                 drop(state);
                 let t = ResponseTemplate::new(502).set_body_raw(HTML_PAGE, "text/html");
@@ -272,8 +279,11 @@ impl Respond for InstanceResponder {
                 format!("api-usage={}/{}", state.api_used, state.api_max),
             ));
         }
+        let mut t = template(reply);
+        if fault == Some(Injected::AfterCommit) {
+            t = state.faults.lost_answer(t);
+        }
         drop(state);
-        let t = template(reply);
         delayed(t, latency)
     }
 }

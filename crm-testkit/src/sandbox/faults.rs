@@ -7,7 +7,8 @@ use crate::faults::Plan;
 /// Faults the sandbox injects into its responses (test control, not part of the CRM's API).
 ///
 /// Faults are decided per request before authentication, in this order: the `rate_limit_next`
-/// storm, then `html_next`, then `malformed_next`, then the seeded `fail_rate` roll. A request
+/// storm, then `html_next`, then `malformed_next`, then `after_commit_next` (writes only), then
+/// the seeded `fail_rate` roll. A request
 /// gets at most one fault. Only after-commit faults change state; every other fault is
 /// returned before the request reaches the CRM.
 #[derive(Clone, Debug, Default)]
@@ -30,6 +31,11 @@ pub struct Faults {
     pub malformed_next: u32,
     /// The next N requests get `502` with an HTML error page (`content-type: text/html`).
     pub html_next: u32,
+    /// The next N write requests are carried out, then answered with `502` `internal` (or
+    /// lost as `after_commit_how` says).
+    pub after_commit_next: u32,
+    /// How the answer of those writes is lost.
+    pub after_commit_how: crate::conformance::LostAnswer,
 }
 
 impl From<Faults> for Plan {
@@ -43,7 +49,8 @@ impl From<Faults> for Plan {
             retry_after_secs: f.retry_after_secs,
             html_next: f.html_next,
             malformed_next: f.malformed_next,
-            after_commit_next: 0,
+            after_commit_next: f.after_commit_next,
+            after_commit_how: f.after_commit_how,
         }
     }
 }

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use super::Sandbox;
 use super::routes::lock;
-use crate::conformance::FaultInjector;
-use crate::faults::FaultState;
+use crm_core::ObjectKind;
+
+use crate::conformance::{Arrival, FaultInjector, LostAnswer};
 
 impl FaultInjector for Sandbox {
     fn malformed_next(&self, n: u32) {
@@ -22,7 +23,30 @@ impl FaultInjector for Sandbox {
         lock(&self.state).faults.limit_next(n, secs);
     }
 
+    fn after_commit_next(&self, n: u32, how: LostAnswer) {
+        lock(&self.state).faults.after_commit_next(n, how);
+    }
+
     fn clear(&self) {
-        lock(&self.state).faults = FaultState::default();
+        lock(&self.state).faults.clear();
+    }
+
+    fn arrivals(&self) -> Vec<Arrival> {
+        lock(&self.state).faults.arrivals()
+    }
+
+    fn count_marked(&self, kind: ObjectKind, marker: &str) -> usize {
+        let table = match kind {
+            ObjectKind::Contact => "contacts",
+            ObjectKind::Account => "accounts",
+            ObjectKind::Opportunity => "opportunities",
+            ObjectKind::Ticket => "tickets",
+            ObjectKind::Lead => "leads",
+            ObjectKind::Activity => "activities",
+        };
+        self.records(table)
+            .iter()
+            .filter(|r| crate::faults::holds(r, marker))
+            .count()
     }
 }

@@ -103,10 +103,11 @@ impl Respond for SandboxResponder {
         let method = req.method.as_str();
         state.stats.count(method);
         let request_id = state.request_id();
-        let latency = state.faults.latency();
         let is_write = matches!(method, "POST" | "PUT" | "PATCH");
+        let fault = state.faults.decide(is_write);
+        let latency = state.faults.latency();
 
-        let template = match state.faults.decide(is_write) {
+        let template = match fault {
             None => self.serve(&mut state, req),
             Some(fault) => {
                 state.stats.note_fault(fault);
@@ -130,7 +131,9 @@ impl Respond for SandboxResponder {
                     Injected::AfterCommit => {
                         // The CRM did the work; the response is lost on the way back.
                         let _applied = self.serve(&mut state, req);
-                        error_response(&ApiError::internal(502, "bad gateway"))
+                        state
+                            .faults
+                            .lost_answer(error_response(&ApiError::internal(502, "bad gateway")))
                     }
                 }
             }
