@@ -271,6 +271,7 @@ fn pacing_for(rl: &RateLimitSpec) -> PacingLimiter {
             remaining: number(&remaining),
             reset_after: number(&reset).map(Duration::from_secs),
             daily: None,
+            limit: None,
         })
     }))
 }
