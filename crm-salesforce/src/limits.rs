@@ -1,4 +1,4 @@
-//! The org's daily API allocation, as `Sforce-Limit-Info` reports it (VENDORS.md §2.9), and a
+//! The org's daily API allocation, as `Sforce-Limit-Info` reports it (Salesforce's API limits documentation), and a
 //! reserve the bot leaves for the company's other integrations.
 //!
 //! Salesforce has no 429 and no per-second limit, so nothing here sleeps: once the usage the
