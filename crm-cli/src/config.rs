@@ -21,6 +21,7 @@
 //! [settings]                              # the adapter's config keys (crm-hubspot docs)
 //! path_family = "v3"
 //! idempotency_property = "crm_idempotency_key"   # idempotent creates: off unless set (doctor checks it)
+//! rate_limit = "190/10s"                  # the app's budget if not its tier's; or requests_per_10s = 190
 //! [auth]
 //! kind = "bearer"                         # a private-app token; or oauth_refresh
 //! token = "${HUBSPOT_TOKEN}"
@@ -51,7 +52,7 @@ use std::sync::Arc;
 
 use crm_core::ObjectKind;
 use crm_core::credential::StaticCredential;
-use crm_core::limits::RateLimiter;
+use crm_core::limits::RequestObserver;
 use crm_core::mapping::{KnownFields, MappingFile, ObjectMapping};
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Crm, Error, Result};
@@ -82,9 +83,10 @@ pub(crate) struct Connection {
     #[serde(default)]
     api_version: Option<String>,
     /// Vendor-specific keys, named as the adapter's config keys (`path_family`, `app`,
-    /// `idempotency_property` for HubSpot; `idempotency_field`, `query_batch_size` for
-    /// Salesforce...). Unknown keys are errors at build time.
-    #[serde(default)]
+    /// `idempotency_property`, `rate_limit` for HubSpot; `idempotency_field`, `query_batch_size`
+    /// for Salesforce...). Unknown keys are errors at build time. Values may be written as
+    /// strings, numbers or booleans (`requests_per_10s = 190`).
+    #[serde(default, deserialize_with = "settings_from_scalars")]
     settings: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     auth: Option<Auth>,
@@ -93,6 +95,33 @@ pub(crate) struct Connection {
     /// A mapping file laid over the adapter's default mapping.
     #[serde(default)]
     mapping: Option<PathBuf>,
+}
+
+/// `[settings]` values as the adapters' text keys take them: a string as it is, a number or a
+/// boolean as written. Tables and arrays are errors naming the key.
+fn settings_from_scalars<'de, D>(
+    deserializer: D,
+) -> std::result::Result<std::collections::BTreeMap<String, String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let raw = std::collections::BTreeMap::<String, toml::Value>::deserialize(deserializer)?;
+    raw.into_iter()
+        .map(|(key, value)| {
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Float(x) => x.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                _ => {
+                    return Err(serde::de::Error::custom(format!(
+                        "settings.{key}: expected a string, number or boolean"
+                    )));
+                }
+            };
+            Ok((key, text))
+        })
+        .collect()
 }
 
 /// How the CRM signs the webhooks it sends (`[webhook]`): the shared secret (the generic spec's
@@ -175,15 +204,11 @@ impl Connection {
         self.build_inner(dir, None)
     }
 
-    /// Builds the connection with a request counter in front of the connection's own pacing
-    /// (the bench counts requests this way).
+    /// Builds the connection with a request counter in front of the vendor's own limiter
+    /// (the bench counts requests this way): the counter only watches, through the builder's
+    /// `with_request_observer`, so the connection paces exactly as [`Connection::build`]'s does.
     pub(crate) fn build_counted(&self, dir: &Path) -> Result<(Box<dyn Crm>, Arc<Counter>)> {
-        let spec = match &self.spec {
-            Some(path) => Spec::from_file(&dir.join(path))?,
-            None => Spec::default_spec()?,
-        };
-        let pacing = spec.pacing().map(|p| Arc::new(p) as Arc<dyn RateLimiter>);
-        let counter = Arc::new(Counter::wrapping(pacing));
+        let counter = Arc::new(Counter::default());
         let crm = self.build_inner(dir, Some(counter.clone()))?;
         Ok((crm, counter))
     }
@@ -191,15 +216,15 @@ impl Connection {
     fn build_inner(
         &self,
         dir: &Path,
-        limiter: Option<Arc<dyn RateLimiter>>,
+        observer: Option<Arc<dyn RequestObserver>>,
     ) -> Result<Box<dyn Crm>> {
         match self.vendor.as_str() {
             "generic-rest" if !self.settings.is_empty() => Err(Error::config(
                 "settings: generic-rest connections are configured by their spec file",
             )),
-            "generic-rest" => self.build_generic(dir, limiter),
-            "salesforce" => self.build_salesforce(dir, limiter),
-            "hubspot" => self.build_hubspot(dir, limiter),
+            "generic-rest" => self.build_generic(dir, observer),
+            "salesforce" => self.build_salesforce(dir, observer),
+            "hubspot" => self.build_hubspot(dir, observer),
             other => Err(Error::config(format!(
                 "vendor: `{other}` is not one of generic-rest, hubspot, salesforce"
             ))),
@@ -209,20 +234,20 @@ impl Connection {
     fn build_generic(
         &self,
         dir: &Path,
-        limiter: Option<Arc<dyn RateLimiter>>,
+        observer: Option<Arc<dyn RequestObserver>>,
     ) -> Result<Box<dyn Crm>> {
-        Ok(Box::new(self.generic_rest(dir, limiter)?))
+        Ok(Box::new(self.generic_rest(dir, observer)?))
     }
 
     /// The generic-REST connection itself.
     pub(crate) fn generic_rest(
         &self,
         dir: &Path,
-        limiter: Option<Arc<dyn RateLimiter>>,
+        observer: Option<Arc<dyn RequestObserver>>,
     ) -> Result<crm_generic_rest::GenericRest> {
         let mut b = GenericRestBuilder::new();
-        if let Some(l) = limiter {
-            b = b.with_limiter(l);
+        if let Some(o) = observer {
+            b = b.with_request_observer(o);
         }
         if let Some(file) = self.mapping_file(dir)? {
             b = b.with_mapping_file(file);
@@ -368,16 +393,16 @@ impl Connection {
     fn build_hubspot(
         &self,
         dir: &Path,
-        limiter: Option<Arc<dyn RateLimiter>>,
+        observer: Option<Arc<dyn RequestObserver>>,
     ) -> Result<Box<dyn Crm>> {
-        Ok(Box::new(self.hubspot(dir, limiter)?))
+        Ok(Box::new(self.hubspot(dir, observer)?))
     }
 
     /// The HubSpot connection itself.
     pub(crate) fn hubspot(
         &self,
         dir: &Path,
-        limiter: Option<Arc<dyn RateLimiter>>,
+        observer: Option<Arc<dyn RequestObserver>>,
     ) -> Result<crm_hubspot::HubSpot> {
         if self.spec.is_some() || self.login_url.is_some() {
             return Err(Error::config(
@@ -391,8 +416,8 @@ impl Connection {
         if let Some(file) = self.mapping_file(dir)? {
             b = b.with_mapping_file(file);
         }
-        if let Some(l) = limiter {
-            b = b.with_limiter(l);
+        if let Some(o) = observer {
+            b = b.with_request_observer(o);
         }
         if let Some(url) = &self.base_url {
             b = b.with_base_url(url.clone());
@@ -440,16 +465,16 @@ impl Connection {
     fn build_salesforce(
         &self,
         dir: &Path,
-        limiter: Option<Arc<dyn RateLimiter>>,
+        observer: Option<Arc<dyn RequestObserver>>,
     ) -> Result<Box<dyn Crm>> {
-        Ok(Box::new(self.salesforce(dir, limiter)?))
+        Ok(Box::new(self.salesforce(dir, observer)?))
     }
 
     /// The Salesforce connection itself.
     pub(crate) fn salesforce(
         &self,
         dir: &Path,
-        limiter: Option<Arc<dyn RateLimiter>>,
+        observer: Option<Arc<dyn RequestObserver>>,
     ) -> Result<crm_salesforce::Salesforce> {
         if self.spec.is_some() || self.base_url.is_some() {
             return Err(Error::config(
@@ -463,8 +488,8 @@ impl Connection {
         if let Some(file) = self.mapping_file(dir)? {
             b = b.with_mapping_file(file);
         }
-        if let Some(l) = limiter {
-            b = b.with_limiter(l);
+        if let Some(o) = observer {
+            b = b.with_request_observer(o);
         }
         if let Some(v) = &self.login_url {
             b = b.with_login_url(v.clone());
