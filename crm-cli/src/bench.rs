@@ -783,8 +783,7 @@ pub(crate) async fn run(opts: Options) -> Result<ExitCode> {
     let faults: Option<Box<dyn FaultControl + '_>>;
     let counter = Arc::new(Counter::new());
     let observer: Arc<dyn RequestObserver> = counter.clone();
-    let (crm, counter): (Box<dyn Crm>, Arc<Counter>) = match (&opts.config, opts.vendor.as_str())
-    {
+    let (crm, counter): (Box<dyn Crm>, Arc<Counter>) = match (&opts.config, opts.vendor.as_str()) {
         (Some(path), _) => {
             let (conn, dir) = Connection::load(path)?;
             faults = None;
@@ -953,9 +952,8 @@ mod tests {
     #[test]
     fn item16_markers_count_duplicates_that_emails_would_hide() {
         let prefix = "brun~w1~";
-        let rec = |name: &str, email: &str| {
-            json!({"properties": {"lastname": name, "email": email}})
-        };
+        let rec =
+            |name: &str, email: &str| json!({"properties": {"lastname": name, "email": email}});
         let stored = [
             rec(&marker("brun", "w1", 1), "same@bench.example"),
             rec(&marker("brun", "w1", 1), "same@bench.example"),

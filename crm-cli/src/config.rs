@@ -714,4 +714,80 @@ mod tests {
             assert!(!shown.contains("SECRET"), "{shown}");
         }
     }
+
+    /// A HubSpot fake whose rolling window allows 100 requests per second, strictly.
+    async fn strict_hubspot() -> crm_testkit::hubspot::HubSpotFake {
+        use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, Limits};
+        HubSpotFake::start(HubSpotFakeConfig {
+            limits: Limits {
+                ten_second_max: 100,
+                window: Duration::from_secs(1),
+                ..Limits::default()
+            },
+            ..HubSpotFakeConfig::default()
+        })
+        .await
+    }
+
+    fn hubspot_file(dir: &Path, base_url: &str, token: &str, settings: &str) -> PathBuf {
+        write(
+            dir,
+            "hub.toml",
+            &format!(
+                "vendor = \"hubspot\"\nbase_url = \"{base_url}\"\n[settings]\n{settings}\n[auth]\nkind = \"bearer\"\ntoken = \"{token}\"\n"
+            ),
+        )
+    }
+
+    /// Issue 14: the bench's counted connection from a connection file keeps HubSpot's own
+    /// limiter (it used to be replaced by an unpaced counter): more requests than one window
+    /// holds, none refused.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn item14_a_counted_connection_from_a_file_keeps_the_vendors_pacing() {
+        let fake = strict_hubspot().await;
+        let dir = tempfile::tempdir().unwrap();
+        let p = hubspot_file(dir.path(), &fake.base_url(), fake.token(), "");
+        let (conn, d) = Connection::load(&p).unwrap();
+        let (crm, counter) = conn.build_counted(&d).unwrap();
+        let id = crm_core::RecordId::new("1").unwrap();
+        for _ in 0..150 {
+            let _ = crm.contacts().get(&id).await;
+        }
+        assert_eq!(counter.requests(), 150, "every request is counted");
+        let stats = fake.requests();
+        assert!(stats.total >= 150, "{}", stats.total);
+        assert_eq!(stats.rate_limited, 0, "the connection was not paced");
+    }
+
+    /// Issue 14: the HubSpot rate is settable per connection file, as text or a number.
+    #[test]
+    fn item14_the_hubspot_rate_is_set_in_the_connection_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for settings in [
+            "rate_limit = \"100/1s\"",
+            "requests_per_10s = 190",
+            "app = \"private_starter\"",
+        ] {
+            let p = hubspot_file(dir.path(), "http://127.0.0.1:9", "pat-na1-x", settings);
+            let (conn, d) = Connection::load(&p).unwrap();
+            conn.hubspot(&d, None).unwrap();
+        }
+        let p = hubspot_file(
+            dir.path(),
+            "http://127.0.0.1:9",
+            "pat-na1-x",
+            "rate_limit = \"fast\"",
+        );
+        let (conn, d) = Connection::load(&p).unwrap();
+        let err = conn.hubspot(&d, None).unwrap_err();
+        assert!(err.message().contains("rate_limit"), "{err}");
+        let p = hubspot_file(
+            dir.path(),
+            "http://127.0.0.1:9",
+            "pat-na1-x",
+            "rate_limit = [1]",
+        );
+        let err = Connection::load(&p).unwrap_err();
+        assert!(err.message().contains("rate_limit"), "{err}");
+    }
 }

@@ -312,10 +312,25 @@ mod tests {
             ("1000/1m", 1000, Duration::from_secs(60)),
         ] {
             let rate: RateLimit = text.parse().unwrap();
-            assert_eq!(rate, RateLimit { requests: nz(requests), window }, "{text}");
+            assert_eq!(
+                rate,
+                RateLimit {
+                    requests: nz(requests),
+                    window
+                },
+                "{text}"
+            );
             assert_eq!(rate.to_string().parse::<RateLimit>().unwrap(), rate);
         }
-        for bad in ["", "0/10s", "abc", "100/0s", "100/10 fortnights", "-5", "100/x"] {
+        for bad in [
+            "",
+            "0/10s",
+            "abc",
+            "100/0s",
+            "100/10 fortnights",
+            "-5",
+            "100/x",
+        ] {
             let err = bad.parse::<RateLimit>().unwrap_err();
             assert!(err.message().contains("rate_limit"), "{bad}: {err}");
         }

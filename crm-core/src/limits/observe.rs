@@ -112,7 +112,11 @@ mod tests {
             limiter.observe("b", 200, &HeaderMap::new());
         }
         // One burst request, then 9 per 10 s: the third permit comes after two periods.
-        assert!(start.elapsed() >= Duration::from_secs(2), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
         assert_eq!(count.sent.load(Ordering::SeqCst), 3);
         assert_eq!(count.answers.load(Ordering::SeqCst), 3);
         // Without an observer the limiter is handed on as it is.
