@@ -40,7 +40,7 @@ impl RateLimit {
 impl fmt::Display for RateLimit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.window.as_millis();
-        if ms % 1000 == 0 {
+        if ms.is_multiple_of(1000) {
             write!(f, "{}/{}s", self.requests, ms / 1000)
         } else {
             write!(f, "{}/{ms}ms", self.requests)
