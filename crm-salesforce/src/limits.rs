@@ -1,5 +1,5 @@
-//! The org's daily API allocation, as `Sforce-Limit-Info` reports it (Salesforce's API limits documentation), and a
-//! reserve the bot leaves for the company's other integrations.
+//! The org's daily API allocation, as `Sforce-Limit-Info` reports it (REST API Developer Guide,
+//! "Limit Info Header"), and a reserve the bot leaves for the company's other integrations.
 //!
 //! Salesforce has no 429 and no per-second limit, so nothing here sleeps: once the usage the
 //! org last reported reaches `(100 − reserve) %` of the allocation, requests are refused locally

@@ -1,6 +1,6 @@
-//! HubSpot's limits, as its API usage guidelines state them: a rolling 10-second window per app
-//! with the `X-HubSpot-RateLimit-*` headers, a daily budget per account, and search's own 5
-//! requests per second, which is exempt from the 10-second window and sends no rate headers.
+//! HubSpot's limits (its API usage guidelines): a rolling 10-second window per app with the
+//! `X-HubSpot-RateLimit-*` headers, a daily budget per account, and search's own 5 requests per
+//! second, which is exempt from the 10-second window and sends no rate headers.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -110,7 +110,7 @@ impl Counters {
     }
 
     /// The `X-HubSpot-RateLimit-*` headers after this request; the daily pair only for
-    /// private-app tokens (HubSpot never sends them for OAuth tokens).
+    /// private-app tokens (never for OAuth, per HubSpot's usage guidelines).
     pub(crate) fn headers(
         &mut self,
         with_daily: bool,
