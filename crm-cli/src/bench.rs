@@ -9,25 +9,37 @@
 //! | W4 | W1 with 5 % injected 502/503 faults, half of them after the write committed; seeds 1–5, N/5 contacts each |
 //! | W4b | N ticket creates (no natural unique key) through the durable outbox, with the same faults |
 //!
-//! Lost and duplicates are counted by reading back through the API: every record carries a
-//! unique marker (its email or subject) of this run.
+//! Lost and duplicates are counted by a per-record marker of this run (`<run>~<workload>~<i>~`,
+//! in each contact's last name and each ticket's subject), a field no CRM keeps unique: an
+//! email would not do, since the CRMs refuse a second contact with the same email, so a
+//! duplicate could never show. On an embedded fake the markers are read from the fake's own
+//! store; against a connection file, through the API.
+//!
+//! Requests are counted by a [`Counter`] the connection's builder puts in front of the
+//! vendor's own limiter (`with_request_observer`): the bench paces exactly as any other
+//! connection does, and counts every attempt, retries and token requests included.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crm_core::limits::{Bucket, RateLimiter};
+use crm_core::limits::{Bucket, HintParser, RequestObserver};
 use crm_core::outbox::{Outbox, OutboxConfig, PendingWrite};
-use crm_core::reexports::async_trait;
 use crm_core::reexports::futures::StreamExt;
 use crm_core::reexports::http::HeaderMap;
 use crm_core::{
     Activity, ActivityKind, Actor, Contact, Crm, Email, IdempotencyKey, ListQuery, ObjectKind,
     Personal, RecordId, RecordRef, Result, Ticket, UpsertKey, WriteContext,
 };
+use serde_json::{Value, json};
+
+use crate::config::Connection;
+use crate::output::outln;
 
 /// One workload of the table above.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,18 +94,34 @@ pub(crate) fn workloads(names: &[String]) -> Result<Vec<Workload>> {
 }
 
 /// Counts every attempt the transport makes and every limit response it sees, for any server.
-#[derive(Debug, Default)]
+/// It only watches: builders put it in front of the vendor's own limiter.
+#[derive(Default)]
 pub(crate) struct Counter {
-    inner: Option<Arc<dyn RateLimiter>>,
     requests: AtomicUsize,
     limited: AtomicUsize,
     client_errors: AtomicUsize,
+    /// The short-window limit the server last stated, as `(requests, window)`.
+    stated: Mutex<Option<(u64, Duration)>>,
+    /// Reads a stated limit from response headers (HubSpot's `X-HubSpot-RateLimit-Max` per
+    /// `-Interval-Milliseconds`; other vendors send neither header, and state none).
+    hints: Option<HintParser>,
+}
+
+impl fmt::Debug for Counter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Counter")
+            .field("requests", &self.requests)
+            .field("limited", &self.limited)
+            .field("client_errors", &self.client_errors)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Counter {
-    pub(crate) fn wrapping(inner: Option<Arc<dyn RateLimiter>>) -> Self {
+    /// A counter that also learns the rate limit servers state in their headers.
+    pub(crate) fn new() -> Self {
         Self {
-            inner,
+            hints: Some(crm_hubspot::limits::hints()),
             ..Self::default()
         }
     }
@@ -101,6 +129,14 @@ impl Counter {
     /// Requests sent so far (every attempt counts).
     pub(crate) fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// The short-window limit the server last stated, if any.
+    fn stated_limit(&self) -> Option<(u64, Duration)> {
+        *self
+            .stated
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn snapshot(&self) -> (usize, usize, usize) {
@@ -112,34 +148,75 @@ impl Counter {
     }
 }
 
-#[async_trait]
-impl RateLimiter for Counter {
-    async fn acquire(&self, bucket: Bucket, max_wait: Duration) -> Result<()> {
-        if let Some(inner) = &self.inner {
-            inner.acquire(bucket, max_wait).await?;
-        }
+impl RequestObserver for Counter {
+    fn on_send(&self, _bucket: Bucket) {
         self.requests.fetch_add(1, Ordering::SeqCst);
-        Ok(())
     }
 
-    fn observe(&self, bucket: Bucket, status: u16, headers: &HeaderMap) {
+    fn on_response(&self, _bucket: Bucket, status: u16, headers: &HeaderMap) {
         if status == 429 {
             self.limited.fetch_add(1, Ordering::SeqCst);
         } else if (400..500).contains(&status) && status != 404 && status != 409 {
             self.client_errors.fetch_add(1, Ordering::SeqCst);
         }
-        if let Some(inner) = &self.inner {
-            inner.observe(bucket, status, headers);
+        if let Some(limit) = self
+            .hints
+            .as_ref()
+            .and_then(|parse| parse(status, headers))
+            .and_then(|h| h.limit)
+        {
+            *self
+                .stated
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(limit);
         }
     }
 }
 
-/// How to inject faults into the server, when it is one of ours.
+/// The marker of record `i` of workload `tag` in run `run`: unique per record, in a field no
+/// CRM dedupes. The trailing `~` keeps `…~1~` from matching inside `…~10~`.
+fn marker(run: &str, tag: &str, i: usize) -> String {
+    format!("{run}~{tag}~{i}~")
+}
+
+/// The markers of `run`'s workload `tag` found anywhere in `record` (at most one per record).
+fn marker_in(record: &Value, prefix: &str) -> Option<String> {
+    match record {
+        Value::String(s) => {
+            let at = s.find(prefix)?;
+            let rest = s.get(at + prefix.len()..)?;
+            let digits = rest.find('~')?;
+            let n = rest.get(..digits)?;
+            (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| format!("{prefix}{n}~"))
+        }
+        Value::Array(items) => items.iter().find_map(|v| marker_in(v, prefix)),
+        Value::Object(map) => map.values().find_map(|v| marker_in(v, prefix)),
+        _ => None,
+    }
+}
+
+/// `(distinct markers, duplicates)` of a list of markers, one per record found.
+fn tally(markers: impl IntoIterator<Item = String>) -> (usize, usize) {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for m in markers {
+        *seen.entry(m).or_default() += 1;
+    }
+    let dups = seen.values().map(|n| n - 1).sum();
+    (seen.len(), dups)
+}
+
+/// An embedded fake: faults to inject, and its own store to count records in.
 pub(crate) trait FaultControl: Send + Sync {
     /// Fails `fail_rate` of requests with 502/503, `after_commit` of those after the write.
     fn set(&self, fail_rate: f64, after_commit: f64, seed: u64);
     /// No more faults.
     fn clear(&self);
+    /// Every stored record of `kind` (contacts, tickets), as the fake keeps it.
+    fn stored(&self, kind: ObjectKind) -> Vec<Value>;
+    /// `(requests, refused for a limit)` the fake has served so far, by its own counters:
+    /// every request, token requests included.
+    fn served(&self) -> (usize, usize);
 }
 
 /// One row of the results table.
@@ -154,6 +231,46 @@ pub(crate) struct Row {
     lost: usize,
     duplicates: usize,
     wall: Duration,
+    /// `(requests, limit refusals)` by the embedded fake's own counters.
+    served: Option<(usize, usize)>,
+}
+
+impl Row {
+    /// Requests per 1,000 records written or read.
+    fn per_thousand(&self) -> Option<f64> {
+        (self.expected > 0).then(|| self.requests as f64 * 1000.0 / self.expected as f64)
+    }
+
+    /// The share of the stated rate limit the workload used on average: its request rate over
+    /// the limit's (`requests / window`).
+    fn limit_share(&self, stated: Option<(u64, Duration)>) -> Option<f64> {
+        let (limit, window) = stated?;
+        let wall = self.wall.as_secs_f64();
+        if limit == 0 || window.is_zero() || wall <= 0.0 {
+            return None;
+        }
+        Some((self.requests as f64 / wall) / (limit as f64 / window.as_secs_f64()))
+    }
+
+    fn json(&self, stated: Option<(u64, Duration)>) -> Value {
+        json!({
+            "workload": self.workload,
+            "requests": self.requests,
+            "rate_limited": self.limited,
+            "client_errors": self.client_errors,
+            "expected": self.expected,
+            "found": self.found,
+            "lost": self.lost,
+            "duplicates": self.duplicates,
+            "wall_secs": self.wall.as_secs_f64(),
+            "requests_per_1000": self.per_thousand(),
+            "server_requests": self.served.map(|s| s.0),
+            "server_rate_limited": self.served.map(|s| s.1),
+            // Over W4b only: the other workloads are a few requests long, where a burst's
+            // instantaneous rate says nothing about the share of the limit a load uses.
+            "rate_limit_share": (self.workload == "W4b").then(|| self.limit_share(stated)).flatten(),
+        })
+    }
 }
 
 impl fmt::Display for Row {
@@ -192,6 +309,39 @@ impl Bench<'_> {
         format!("{}-{tag}-{i}@bench.example", self.run)
     }
 
+    fn marker(&self, tag: &str, i: usize) -> String {
+        marker(&self.run, tag, i)
+    }
+
+    fn prefix(&self, tag: &str) -> String {
+        format!("{}~{tag}~", self.run)
+    }
+
+    /// The contact of record `i` of workload `tag`, with its upsert key.
+    fn contact(&self, tag: &str, i: usize) -> (UpsertKey, Contact) {
+        let email = Email::from_vendor(&self.email(tag, i));
+        let mut contact = Contact {
+            email: Some(email.clone()),
+            last_name: Some(Personal::new(self.marker(tag, i))),
+            ..Contact::default()
+        };
+        let key = self.contact_key(&email, &mut contact);
+        (key, contact)
+    }
+
+    /// The adapter's largest batch and page for `kind`, so the bench sends what the vendor
+    /// allows per request rather than a size of its own.
+    fn sizes(&self, kind: ObjectKind) -> (usize, NonZeroU32) {
+        let caps = self.crm.capabilities();
+        let caps = caps.objects.get(&kind);
+        let batch = caps.and_then(|c| c.max_batch).unwrap_or(100).max(1);
+        let page = caps
+            .and_then(|c| c.max_page_size)
+            .and_then(NonZeroU32::new)
+            .unwrap_or(NonZeroU32::new(100).unwrap_or(NonZeroU32::MIN));
+        (batch, page)
+    }
+
     /// Runs `work`, counting its requests and time, then `verify` (whose reads are not counted)
     /// for `(found, duplicates)`.
     async fn measure<W, WF, V, VF>(
@@ -208,10 +358,16 @@ impl Bench<'_> {
         VF: std::future::Future<Output = Result<(usize, usize)>>,
     {
         let (r0, l0, c0) = self.counter.snapshot();
+        let s0 = self.faults.map(|f| f.served());
         let started = Instant::now();
         work().await?;
         let wall = started.elapsed();
         let (r1, l1, c1) = self.counter.snapshot();
+        let served = self
+            .faults
+            .map(|f| f.served())
+            .zip(s0)
+            .map(|((t1, l1), (t0, l0))| (t1.saturating_sub(t0), l1.saturating_sub(l0)));
         self.no_faults();
         let (found, duplicates) = verify().await?;
         Ok(Row {
@@ -224,71 +380,78 @@ impl Bench<'_> {
             lost: expected.saturating_sub(found),
             duplicates,
             wall,
+            served,
         })
     }
 
     /// W1 / W4: upsert contacts by email, in batches.
     async fn upsert_contacts(&self, tag: &str, n: usize) -> Result<Vec<RecordId>> {
-        let inputs: Vec<(UpsertKey, Contact)> = (0..n)
-            .map(|i| {
-                let email = Email::from_vendor(&self.email(tag, i));
-                let mut contact = Contact {
-                    email: Some(email.clone()),
-                    last_name: Some(Personal::new(format!("Bench {i}"))),
-                    ..Contact::default()
-                };
-                let key = self.contact_key(&email, &mut contact);
-                (key, contact)
-            })
-            .collect();
+        let inputs: Vec<(UpsertKey, Contact)> = (0..n).map(|i| self.contact(tag, i)).collect();
         let ctx = WriteContext::new(Actor::System("bench".into()));
         let mut ids = Vec::with_capacity(n);
-        for chunk in inputs.chunks(500) {
+        let (batch, _) = self.sizes(ObjectKind::Contact);
+        for chunk in inputs.chunks(batch) {
             let results = self.crm.contacts().upsert_batch(chunk, &ctx).await;
             ids.extend(results.into_iter().flatten().map(|u| u.record.id));
         }
         Ok(ids)
     }
 
-    /// Counts contacts whose email has this run's tag, by reading every page.
-    async fn count_contacts(&self, tag: &str) -> Result<(usize, usize)> {
-        let prefix = format!("{}-{tag}-", self.run);
-        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    /// Reads every contact page by page at the adapter's largest page size; returns the
+    /// markers of workload `tag` found.
+    async fn list_contacts(&self, tag: &str) -> Result<Vec<String>> {
+        let prefix = self.prefix(tag);
+        let (_, page_size) = self.sizes(ObjectKind::Contact);
+        let mut found = Vec::new();
         let mut pages = self.crm.contacts().list(ListQuery {
-            page_size: NonZeroU32::new(100),
+            page_size: Some(page_size),
             ..ListQuery::default()
         });
         while let Some(page) = pages.next().await {
             for c in page?.items {
-                if let Some(e) = c.email.as_ref().map(|e| e.expose().to_owned())
-                    && e.starts_with(&prefix)
+                if let Some(name) = c.last_name.as_ref()
+                    && let Some(m) = marker_in(&Value::String(name.expose().clone()), &prefix)
                 {
-                    *seen.entry(e).or_default() += 1;
+                    found.push(m);
                 }
             }
         }
-        let dups = seen.values().map(|n| n - 1).sum();
-        Ok((seen.len(), dups))
+        Ok(found)
+    }
+
+    /// `(found, duplicates)` of workload `tag`'s contacts: from the fake's store when the
+    /// server is one, else through the API.
+    async fn count_contacts(&self, tag: &str) -> Result<(usize, usize)> {
+        if let Some(fake) = self.faults {
+            let prefix = self.prefix(tag);
+            let stored = fake.stored(ObjectKind::Contact);
+            return Ok(tally(stored.iter().filter_map(|r| marker_in(r, &prefix))));
+        }
+        Ok(tally(self.list_contacts(tag).await?))
     }
 
     async fn count_tickets(&self, tag: &str) -> Result<(usize, usize)> {
-        let prefix = format!("{}-{tag}-", self.run);
-        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        let prefix = self.prefix(tag);
+        if let Some(fake) = self.faults {
+            let stored = fake.stored(ObjectKind::Ticket);
+            return Ok(tally(stored.iter().filter_map(|r| marker_in(r, &prefix))));
+        }
+        let (_, page_size) = self.sizes(ObjectKind::Ticket);
+        let mut found = Vec::new();
         let mut pages = self.crm.tickets().list(ListQuery {
-            page_size: NonZeroU32::new(100),
+            page_size: Some(page_size),
             ..ListQuery::default()
         });
         while let Some(page) = pages.next().await {
             for t in page?.items {
-                if let Some(s) = t.subject.as_ref().map(|s| s.expose().clone())
-                    && s.starts_with(&prefix)
+                if let Some(s) = t.subject.as_ref()
+                    && let Some(m) = marker_in(&Value::String(s.expose().clone()), &prefix)
                 {
-                    *seen.entry(s).or_default() += 1;
+                    found.push(m);
                 }
             }
         }
-        let dups = seen.values().map(|n| n - 1).sum();
-        Ok((seen.len(), dups))
+        Ok(tally(found))
     }
 
     fn faults(&self, seed: u64) {
@@ -350,7 +513,7 @@ impl Bench<'_> {
             "W2",
             expected,
             || async {
-                let counted = self.count_contacts("w1").await?;
+                let counted = tally(self.list_contacts("w1").await?);
                 *found
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = counted;
@@ -375,7 +538,7 @@ impl Bench<'_> {
             || async {
                 let tickets: Vec<Ticket> = (0..n)
                     .map(|i| Ticket {
-                        subject: Some(Personal::new(format!("{}-w3-{i}", self.run))),
+                        subject: Some(Personal::new(self.marker("w3", i))),
                         contact_id: contacts.get(i % contacts.len().max(1)).cloned(),
                         ..Ticket::default()
                     })
@@ -429,19 +592,8 @@ impl Bench<'_> {
                         // Upserts are idempotent, so the transport retries faults, even after commit.
                         let mut missing: Vec<usize> = (0..per_seed).collect();
                         for _round in 0..5 {
-                            let inputs: Vec<(UpsertKey, Contact)> = missing
-                                .iter()
-                                .map(|&i| {
-                                    let email = Email::from_vendor(&self.email(&tag, i));
-                                    let mut contact = Contact {
-                                        email: Some(email.clone()),
-                                        last_name: Some(Personal::new(format!("Bench {i}"))),
-                                        ..Contact::default()
-                                    };
-                                    let key = self.contact_key(&email, &mut contact);
-                                    (key, contact)
-                                })
-                                .collect();
+                            let inputs: Vec<(UpsertKey, Contact)> =
+                                missing.iter().map(|&i| self.contact(&tag, i)).collect();
                             let ctx = WriteContext::new(Actor::System("bench".into()));
                             let results = self.crm.contacts().upsert_batch(&inputs, &ctx).await;
                             missing = missing
@@ -491,7 +643,7 @@ impl Bench<'_> {
                 || async {
                     for i in 0..n {
                         let ticket = Ticket {
-                            subject: Some(Personal::new(format!("{}-w4b-{i}", self.run))),
+                            subject: Some(Personal::new(self.marker("w4b", i))),
                             ..Ticket::default()
                         };
                         let key = IdempotencyKey::derive(&self.run, &format!("w4b-{i}"), "ticket");
@@ -519,5 +671,301 @@ impl Bench<'_> {
         self.no_faults();
         let _ = std::fs::remove_file(&path);
         row
+    }
+}
+
+/// What `crm-connect bench` was asked to do.
+pub(crate) struct Options {
+    /// `--workload` names (all when empty).
+    pub(crate) workloads: Vec<String>,
+    /// `--count`.
+    pub(crate) count: usize,
+    /// `--config`: a connection file instead of an embedded fake.
+    pub(crate) config: Option<PathBuf>,
+    /// `--vendor`: which embedded fake.
+    pub(crate) vendor: String,
+    /// `--json`: one JSON document instead of the table.
+    pub(crate) json: bool,
+}
+
+struct SandboxFake<'a>(&'a crm_testkit::sandbox::Sandbox);
+
+impl FaultControl for SandboxFake<'_> {
+    fn set(&self, fail_rate: f64, after_commit: f64, seed: u64) {
+        self.0.set_faults(crm_testkit::sandbox::Faults {
+            fail_rate,
+            after_commit_share: after_commit,
+            seed,
+            ..Default::default()
+        });
+    }
+    fn clear(&self) {
+        self.0.set_faults(crm_testkit::sandbox::Faults::default());
+    }
+    fn stored(&self, kind: ObjectKind) -> Vec<Value> {
+        match kind {
+            ObjectKind::Contact => self.0.records("contacts"),
+            ObjectKind::Ticket => self.0.records("tickets"),
+            _ => Vec::new(),
+        }
+    }
+    fn served(&self) -> (usize, usize) {
+        let s = self.0.requests();
+        (s.total, s.rate_limited)
+    }
+}
+
+struct HubSpotFake<'a>(&'a crm_testkit::hubspot::HubSpotFake);
+
+impl FaultControl for HubSpotFake<'_> {
+    fn set(&self, fail_rate: f64, after_commit: f64, seed: u64) {
+        self.0.set_faults(crm_testkit::hubspot::HubSpotFaults {
+            fail_rate,
+            after_commit_share: after_commit,
+            seed,
+            ..Default::default()
+        });
+    }
+    fn clear(&self) {
+        self.0
+            .set_faults(crm_testkit::hubspot::HubSpotFaults::default());
+    }
+    fn stored(&self, kind: ObjectKind) -> Vec<Value> {
+        match kind {
+            ObjectKind::Contact => self.0.records("contacts"),
+            ObjectKind::Ticket => self.0.records("tickets"),
+            _ => Vec::new(),
+        }
+    }
+    fn served(&self) -> (usize, usize) {
+        let s = self.0.requests();
+        (s.total, s.rate_limited)
+    }
+}
+
+struct SalesforceFake<'a>(&'a crm_testkit::salesforce::SalesforceFake);
+
+impl FaultControl for SalesforceFake<'_> {
+    fn set(&self, fail_rate: f64, after_commit: f64, seed: u64) {
+        self.0.set_faults(crm_testkit::salesforce::Faults {
+            fail_rate,
+            after_commit_share: after_commit,
+            seed,
+            ..Default::default()
+        });
+    }
+    fn clear(&self) {
+        self.0
+            .set_faults(crm_testkit::salesforce::Faults::default());
+    }
+    fn stored(&self, kind: ObjectKind) -> Vec<Value> {
+        match kind {
+            ObjectKind::Contact => self.0.records("Contact"),
+            ObjectKind::Ticket => self.0.records("Case"),
+            _ => Vec::new(),
+        }
+    }
+    fn served(&self) -> (usize, usize) {
+        let s = self.0.requests();
+        (s.total + s.token_requests, s.limit_exceeded)
+    }
+}
+
+/// `crm-connect bench`: runs the workloads and prints the table (or JSON).
+pub(crate) async fn run(opts: Options) -> Result<ExitCode> {
+    use crm_testkit::sandbox::{Sandbox, SandboxConfig};
+    // Every argument is checked before anything runs or prints: an error never follows a
+    // half-printed table.
+    let wanted = workloads(&opts.workloads)?;
+    let sandbox;
+    let org;
+    let hub;
+    let faults: Option<Box<dyn FaultControl + '_>>;
+    let counter = Arc::new(Counter::new());
+    let observer: Arc<dyn RequestObserver> = counter.clone();
+    let (crm, counter): (Box<dyn Crm>, Arc<Counter>) = match (&opts.config, opts.vendor.as_str()) {
+        (Some(path), _) => {
+            let (conn, dir) = Connection::load(path)?;
+            faults = None;
+            conn.build_counted(&dir)?
+        }
+        (None, "generic-rest") => {
+            sandbox = Sandbox::start(SandboxConfig::default().with_demo_data(false)).await;
+            faults = Some(Box::new(SandboxFake(&sandbox)));
+            let crm = crm_generic_rest::GenericRestBuilder::new()
+                .with_base_url(sandbox.base_url())
+                .with_token(sandbox.token().to_owned().into())
+                .with_request_observer(observer)
+                .build()?;
+            (Box::new(crm), counter)
+        }
+        (None, "hubspot") => {
+            use crm_testkit::hubspot::{HubSpotFakeConfig, Limits, demo as hs};
+            // A strict rolling window of 100 requests per second: runs stay short, and the
+            // connection's own limiter (sized from the fake's `X-HubSpot-RateLimit-Max` and
+            // `-Interval-Milliseconds` headers) must keep every window under it.
+            hub = crm_testkit::hubspot::HubSpotFake::start(HubSpotFakeConfig {
+                demo_data: false,
+                limits: Limits {
+                    ten_second_max: 100,
+                    window: Duration::from_secs(1),
+                    daily_max: 10_000_000,
+                    search_per_second: 5,
+                },
+                ..HubSpotFakeConfig::with_demo_properties()
+            })
+            .await;
+            faults = Some(Box::new(HubSpotFake(&hub)));
+            let crm = crm_hubspot::HubSpotBuilder::new()
+                .with_base_url(hub.base_url())
+                .with_token(hub.token().to_owned().into())
+                .with_idempotency_property(Some(hs::IDEMPOTENCY_PROPERTY))
+                .with_request_observer(observer)
+                .build()?;
+            (Box::new(crm), counter)
+        }
+        (None, "salesforce") => {
+            use crm_testkit::salesforce::SalesforceFakeConfig;
+            org = crm_testkit::salesforce::SalesforceFake::start(SalesforceFakeConfig {
+                demo_data: false,
+                daily_api_limit: 1_000_000,
+                ..SalesforceFakeConfig::default()
+            })
+            .await;
+            faults = Some(Box::new(SalesforceFake(&org)));
+            let c = org.config();
+            let crm = crm_salesforce::SalesforceBuilder::new()
+                .with_login_url(org.login_url())
+                .with_idempotency_field(Some("Idempotency_Key__c"))
+                .with_refresh_token(
+                    c.client_id.clone(),
+                    Some(c.client_secret.clone().into()),
+                    c.refresh_token.clone().into(),
+                )
+                .with_request_observer(observer)
+                .build()?;
+            (Box::new(crm), counter)
+        }
+        (None, other) => {
+            return Err(crm_core::Error::invalid_input(format!(
+                "--vendor: `{other}` is not generic-rest, hubspot or salesforce"
+            )));
+        }
+    };
+    run_workloads(&opts, &wanted, crm.as_ref(), counter, faults.as_deref()).await
+}
+
+async fn run_workloads(
+    opts: &Options,
+    wanted: &[Workload],
+    crm: &dyn Crm,
+    counter: Arc<Counter>,
+    faults: Option<&dyn FaultControl>,
+) -> Result<ExitCode> {
+    let run = format!("b{:06x}", std::process::id());
+    let b = Bench {
+        crm,
+        counter,
+        faults,
+        count: opts.count,
+        run,
+        outbox_dir: std::env::temp_dir(),
+    };
+    if !opts.json {
+        outln!(
+            "crm-connect bench: vendor {}, {} records per workload",
+            crm.vendor(),
+            opts.count
+        );
+        outln!("{HEADER}");
+    }
+    let mut w1_ids = Vec::new();
+    let mut rows = Vec::new();
+    for w in wanted {
+        // A spinner on stderr with the requests sent so far (hidden when stderr is not a TTY).
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message(format!("{w}: starting"));
+        bar.enable_steady_tick(Duration::from_millis(200));
+        let ticker = {
+            let bar = bar.clone();
+            let counter = b.counter.clone();
+            let w = *w;
+            let start = counter.requests();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    bar.set_message(format!("{w}: {} requests", counter.requests() - start));
+                }
+            })
+        };
+        let row = match w {
+            Workload::W1 => {
+                let (row, ids) = b.w1().await?;
+                w1_ids = ids;
+                row
+            }
+            Workload::W2 => b.w2(opts.count).await?,
+            Workload::W3 => b.w3(&w1_ids).await?,
+            Workload::W4 => b.w4().await?,
+            Workload::W4b => b.w4b().await?,
+        };
+        ticker.abort();
+        bar.finish_and_clear();
+        if !opts.json {
+            outln!("{row}");
+        }
+        rows.push(row);
+    }
+    let stated = b.counter.stated_limit();
+    if opts.json {
+        let doc = json!({
+            "vendor": crm.vendor(),
+            "count": opts.count,
+            "rate_limit": stated.map(|(n, w)| json!({"requests": n, "window_ms": w.as_millis() as u64})),
+            "workloads": rows.iter().map(|r| r.json(stated)).collect::<Vec<_>>(),
+        });
+        let text = serde_json::to_string_pretty(&doc)
+            .map_err(|e| crm_core::Error::decode(format!("cannot print JSON: {e}")))?;
+        outln!("{text}");
+    } else if let Some(w4b) = rows.iter().find(|r| r.workload == "W4b") {
+        let per = w4b.per_thousand().unwrap_or_default();
+        match (w4b.limit_share(stated), stated) {
+            (Some(share), Some((n, window))) => outln!(
+                "\nW4b: {per:.0} requests per 1,000 records; {:.0} % of the rate limit ({n} per {} ms)",
+                share * 100.0,
+                window.as_millis()
+            ),
+            _ => outln!(
+                "\nW4b: {per:.0} requests per 1,000 records; the server stated no rate limit"
+            ),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 16: duplicates are counted by a per-record marker, found wherever the record
+    /// keeps it, and `~1~` never matches inside `~10~`.
+    #[test]
+    fn item16_markers_count_duplicates_that_emails_would_hide() {
+        let prefix = "brun~w1~";
+        let rec =
+            |name: &str, email: &str| json!({"properties": {"lastname": name, "email": email}});
+        let stored = [
+            rec(&marker("brun", "w1", 1), "same@bench.example"),
+            rec(&marker("brun", "w1", 1), "same@bench.example"),
+            rec(&marker("brun", "w1", 10), "other@bench.example"),
+            rec(&marker("other", "w1", 2), "x@bench.example"),
+            rec("brun~w1~x~", "y@bench.example"),
+        ];
+        let (found, dups) = tally(stored.iter().filter_map(|r| marker_in(r, prefix)));
+        assert_eq!((found, dups), (2, 1));
+        assert_eq!(
+            marker_in(&json!("ticket brun~w1~7~ (retry)"), prefix).as_deref(),
+            Some("brun~w1~7~")
+        );
     }
 }

@@ -21,6 +21,7 @@
 //! [settings]                              # the adapter's config keys (crm-hubspot docs)
 //! path_family = "v3"
 //! idempotency_property = "crm_idempotency_key"   # idempotent creates: off unless set (doctor checks it)
+//! rate_limit = "190/10s"                  # the app's budget if not its tier's; or requests_per_10s = 190
 //! [auth]
 //! kind = "bearer"                         # a private-app token; or oauth_refresh
 //! token = "${HUBSPOT_TOKEN}"
@@ -51,7 +52,7 @@ use std::sync::Arc;
 
 use crm_core::ObjectKind;
 use crm_core::credential::StaticCredential;
-use crm_core::limits::RateLimiter;
+use crm_core::limits::RequestObserver;
 use crm_core::mapping::{KnownFields, MappingFile, ObjectMapping};
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Crm, Error, Result};
@@ -82,9 +83,10 @@ pub(crate) struct Connection {
     #[serde(default)]
     api_version: Option<String>,
     /// Vendor-specific keys, named as the adapter's config keys (`path_family`, `app`,
-    /// `idempotency_property` for HubSpot; `idempotency_field`, `query_batch_size` for
-    /// Salesforce...). Unknown keys are errors at build time.
-    #[serde(default)]
+    /// `idempotency_property`, `rate_limit` for HubSpot; `idempotency_field`, `query_batch_size`
+    /// for Salesforce...). Unknown keys are errors at build time. Values may be written as
+    /// strings, numbers or booleans (`requests_per_10s = 190`).
+    #[serde(default, deserialize_with = "settings_from_scalars")]
     settings: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     auth: Option<Auth>,
@@ -93,6 +95,33 @@ pub(crate) struct Connection {
     /// A mapping file laid over the adapter's default mapping.
     #[serde(default)]
     mapping: Option<PathBuf>,
+}
+
+/// `[settings]` values as the adapters' text keys take them: a string as it is, a number or a
+/// boolean as written. Tables and arrays are errors naming the key.
+fn settings_from_scalars<'de, D>(
+    deserializer: D,
+) -> std::result::Result<std::collections::BTreeMap<String, String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let raw = std::collections::BTreeMap::<String, toml::Value>::deserialize(deserializer)?;
+    raw.into_iter()
+        .map(|(key, value)| {
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Float(x) => x.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                _ => {
+                    return Err(serde::de::Error::custom(format!(
+                        "settings.{key}: expected a string, number or boolean"
+                    )));
+                }
+            };
+            Ok((key, text))
+        })
+        .collect()
 }
 
 /// How the CRM signs the webhooks it sends (`[webhook]`): the shared secret (the generic spec's
@@ -175,15 +204,11 @@ impl Connection {
         self.build_inner(dir, None)
     }
 
-    /// Builds the connection with a request counter in front of the connection's own pacing
-    /// (the bench counts requests this way).
+    /// Builds the connection with a request counter in front of the vendor's own limiter
+    /// (the bench counts requests this way): the counter only watches, through the builder's
+    /// `with_request_observer`, so the connection paces exactly as [`Connection::build`]'s does.
     pub(crate) fn build_counted(&self, dir: &Path) -> Result<(Box<dyn Crm>, Arc<Counter>)> {
-        let spec = match &self.spec {
-            Some(path) => Spec::from_file(&dir.join(path))?,
-            None => Spec::default_spec()?,
-        };
-        let pacing = spec.pacing().map(|p| Arc::new(p) as Arc<dyn RateLimiter>);
-        let counter = Arc::new(Counter::wrapping(pacing));
+        let counter = Arc::new(Counter::default());
         let crm = self.build_inner(dir, Some(counter.clone()))?;
         Ok((crm, counter))
     }
@@ -191,15 +216,15 @@ impl Connection {
     fn build_inner(
         &self,
         dir: &Path,
-        limiter: Option<Arc<dyn RateLimiter>>,
+        observer: Option<Arc<dyn RequestObserver>>,
     ) -> Result<Box<dyn Crm>> {
         match self.vendor.as_str() {
             "generic-rest" if !self.settings.is_empty() => Err(Error::config(
                 "settings: generic-rest connections are configured by their spec file",
             )),
-            "generic-rest" => self.build_generic(dir, limiter),
-            "salesforce" => self.build_salesforce(dir, limiter),
-            "hubspot" => self.build_hubspot(dir, limiter),
+            "generic-rest" => self.build_generic(dir, observer),
+            "salesforce" => self.build_salesforce(dir, observer),
+            "hubspot" => self.build_hubspot(dir, observer),
             other => Err(Error::config(format!(
                 "vendor: `{other}` is not one of generic-rest, hubspot, salesforce"
             ))),
@@ -209,20 +234,20 @@ impl Connection {
     fn build_generic(
         &self,
         dir: &Path,
-        limiter: Option<Arc<dyn RateLimiter>>,
+        observer: Option<Arc<dyn RequestObserver>>,
     ) -> Result<Box<dyn Crm>> {
-        Ok(Box::new(self.generic_rest(dir, limiter)?))
+        Ok(Box::new(self.generic_rest(dir, observer)?))
     }
 
     /// The generic-REST connection itself.
     pub(crate) fn generic_rest(
         &self,
         dir: &Path,
-        limiter: Option<Arc<dyn RateLimiter>>,
+        observer: Option<Arc<dyn RequestObserver>>,
     ) -> Result<crm_generic_rest::GenericRest> {
         let mut b = GenericRestBuilder::new();
-        if let Some(l) = limiter {
-            b = b.with_limiter(l);
+        if let Some(o) = observer {
+            b = b.with_request_observer(o);
         }
         if let Some(file) = self.mapping_file(dir)? {
             b = b.with_mapping_file(file);
@@ -368,16 +393,16 @@ impl Connection {
     fn build_hubspot(
         &self,
         dir: &Path,
-        limiter: Option<Arc<dyn RateLimiter>>,
+        observer: Option<Arc<dyn RequestObserver>>,
     ) -> Result<Box<dyn Crm>> {
-        Ok(Box::new(self.hubspot(dir, limiter)?))
+        Ok(Box::new(self.hubspot(dir, observer)?))
     }
 
     /// The HubSpot connection itself.
     pub(crate) fn hubspot(
         &self,
         dir: &Path,
-        limiter: Option<Arc<dyn RateLimiter>>,
+        observer: Option<Arc<dyn RequestObserver>>,
     ) -> Result<crm_hubspot::HubSpot> {
         if self.spec.is_some() || self.login_url.is_some() {
             return Err(Error::config(
@@ -391,8 +416,8 @@ impl Connection {
         if let Some(file) = self.mapping_file(dir)? {
             b = b.with_mapping_file(file);
         }
-        if let Some(l) = limiter {
-            b = b.with_limiter(l);
+        if let Some(o) = observer {
+            b = b.with_request_observer(o);
         }
         if let Some(url) = &self.base_url {
             b = b.with_base_url(url.clone());
@@ -440,16 +465,16 @@ impl Connection {
     fn build_salesforce(
         &self,
         dir: &Path,
-        limiter: Option<Arc<dyn RateLimiter>>,
+        observer: Option<Arc<dyn RequestObserver>>,
     ) -> Result<Box<dyn Crm>> {
-        Ok(Box::new(self.salesforce(dir, limiter)?))
+        Ok(Box::new(self.salesforce(dir, observer)?))
     }
 
     /// The Salesforce connection itself.
     pub(crate) fn salesforce(
         &self,
         dir: &Path,
-        limiter: Option<Arc<dyn RateLimiter>>,
+        observer: Option<Arc<dyn RequestObserver>>,
     ) -> Result<crm_salesforce::Salesforce> {
         if self.spec.is_some() || self.base_url.is_some() {
             return Err(Error::config(
@@ -463,8 +488,8 @@ impl Connection {
         if let Some(file) = self.mapping_file(dir)? {
             b = b.with_mapping_file(file);
         }
-        if let Some(l) = limiter {
-            b = b.with_limiter(l);
+        if let Some(o) = observer {
+            b = b.with_request_observer(o);
         }
         if let Some(v) = &self.login_url {
             b = b.with_login_url(v.clone());
@@ -688,5 +713,81 @@ mod tests {
             assert!(!shown.contains(value), "{shown}");
             assert!(!shown.contains("SECRET"), "{shown}");
         }
+    }
+
+    /// A HubSpot fake whose rolling window allows 100 requests per second, strictly.
+    async fn strict_hubspot() -> crm_testkit::hubspot::HubSpotFake {
+        use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, Limits};
+        HubSpotFake::start(HubSpotFakeConfig {
+            limits: Limits {
+                ten_second_max: 100,
+                window: Duration::from_secs(1),
+                ..Limits::default()
+            },
+            ..HubSpotFakeConfig::default()
+        })
+        .await
+    }
+
+    fn hubspot_file(dir: &Path, base_url: &str, token: &str, settings: &str) -> PathBuf {
+        write(
+            dir,
+            "hub.toml",
+            &format!(
+                "vendor = \"hubspot\"\nbase_url = \"{base_url}\"\n[settings]\n{settings}\n[auth]\nkind = \"bearer\"\ntoken = \"{token}\"\n"
+            ),
+        )
+    }
+
+    /// Issue 14: the bench's counted connection from a connection file keeps HubSpot's own
+    /// limiter (it used to be replaced by an unpaced counter): more requests than one window
+    /// holds, none refused.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn item14_a_counted_connection_from_a_file_keeps_the_vendors_pacing() {
+        let fake = strict_hubspot().await;
+        let dir = tempfile::tempdir().unwrap();
+        let p = hubspot_file(dir.path(), &fake.base_url(), fake.token(), "");
+        let (conn, d) = Connection::load(&p).unwrap();
+        let (crm, counter) = conn.build_counted(&d).unwrap();
+        let id = crm_core::RecordId::new("1").unwrap();
+        for _ in 0..150 {
+            let _ = crm.contacts().get(&id).await;
+        }
+        assert_eq!(counter.requests(), 150, "every request is counted");
+        let stats = fake.requests();
+        assert!(stats.total >= 150, "{}", stats.total);
+        assert_eq!(stats.rate_limited, 0, "the connection was not paced");
+    }
+
+    /// Issue 14: the HubSpot rate is settable per connection file, as text or a number.
+    #[test]
+    fn item14_the_hubspot_rate_is_set_in_the_connection_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for settings in [
+            "rate_limit = \"100/1s\"",
+            "requests_per_10s = 190",
+            "app = \"private_starter\"",
+        ] {
+            let p = hubspot_file(dir.path(), "http://127.0.0.1:9", "pat-na1-x", settings);
+            let (conn, d) = Connection::load(&p).unwrap();
+            conn.hubspot(&d, None).unwrap();
+        }
+        let p = hubspot_file(
+            dir.path(),
+            "http://127.0.0.1:9",
+            "pat-na1-x",
+            "rate_limit = \"fast\"",
+        );
+        let (conn, d) = Connection::load(&p).unwrap();
+        let err = conn.hubspot(&d, None).unwrap_err();
+        assert!(err.message().contains("rate_limit"), "{err}");
+        let p = hubspot_file(
+            dir.path(),
+            "http://127.0.0.1:9",
+            "pat-na1-x",
+            "rate_limit = [1]",
+        );
+        let err = Connection::load(&p).unwrap_err();
+        assert!(err.message().contains("rate_limit"), "{err}");
     }
 }

@@ -140,6 +140,10 @@ struct BenchArgs {
     /// salesforce.
     #[arg(long, default_value = "generic-rest")]
     vendor: String,
+    /// Print one JSON document (every workload's counts, requests per 1,000 records and the
+    /// share of the rate limit used) instead of the table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -268,198 +272,15 @@ async fn run_lookup(args: LookupArgs) -> crm_core::Result<ExitCode> {
     }
 }
 
-struct SandboxFaults<'a>(&'a Sandbox);
-
-impl bench::FaultControl for SandboxFaults<'_> {
-    fn set(&self, fail_rate: f64, after_commit: f64, seed: u64) {
-        self.0.set_faults(crm_testkit::sandbox::Faults {
-            fail_rate,
-            after_commit_share: after_commit,
-            seed,
-            ..Default::default()
-        });
-    }
-    fn clear(&self) {
-        self.0.set_faults(crm_testkit::sandbox::Faults::default());
-    }
-}
-
-struct HubSpotFaultsControl<'a>(&'a crm_testkit::hubspot::HubSpotFake);
-
-impl bench::FaultControl for HubSpotFaultsControl<'_> {
-    fn set(&self, fail_rate: f64, after_commit: f64, seed: u64) {
-        self.0.set_faults(crm_testkit::hubspot::HubSpotFaults {
-            fail_rate,
-            after_commit_share: after_commit,
-            seed,
-            ..Default::default()
-        });
-    }
-    fn clear(&self) {
-        self.0
-            .set_faults(crm_testkit::hubspot::HubSpotFaults::default());
-    }
-}
-
-struct SalesforceFaults<'a>(&'a crm_testkit::salesforce::SalesforceFake);
-
-impl bench::FaultControl for SalesforceFaults<'_> {
-    fn set(&self, fail_rate: f64, after_commit: f64, seed: u64) {
-        self.0.set_faults(crm_testkit::salesforce::Faults {
-            fail_rate,
-            after_commit_share: after_commit,
-            seed,
-            ..Default::default()
-        });
-    }
-    fn clear(&self) {
-        self.0
-            .set_faults(crm_testkit::salesforce::Faults::default());
-    }
-}
-
 async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
-    // Every argument is checked before anything runs or prints: an error never follows a
-    // half-printed table.
-    let wanted = bench::workloads(&args.workloads)?;
-    let sandbox;
-    let org;
-    let hub;
-    let faults: Option<Box<dyn bench::FaultControl + '_>>;
-    let (crm, counter): (Box<dyn crm_core::Crm>, _) = match (&args.config, args.vendor.as_str()) {
-        (Some(path), _) => {
-            let (conn, dir) = Connection::load(path)?;
-            faults = None;
-            conn.build_counted(&dir)?
-        }
-        (None, "generic-rest") => {
-            let counter = std::sync::Arc::new(bench::Counter::wrapping(None));
-            sandbox = Sandbox::start(SandboxConfig::default().with_demo_data(false)).await;
-            faults = Some(Box::new(SandboxFaults(&sandbox)));
-            let crm = crm_generic_rest::GenericRestBuilder::new()
-                .with_base_url(sandbox.base_url())
-                .with_token(sandbox.token().to_owned().into())
-                .with_limiter(counter.clone())
-                .build()?;
-            (Box::new(crm), counter)
-        }
-        (None, "hubspot") => {
-            use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, Limits, demo as hs};
-            // The fake at 100 requests per second (1,000 per 10 s) keeps runs short; the
-            // limiter paces the general bucket to the same rate.
-            hub = HubSpotFake::start(HubSpotFakeConfig {
-                demo_data: false,
-                limits: Limits {
-                    ten_second_max: 1000,
-                    daily_max: 10_000_000,
-                    search_per_second: 5,
-                },
-                ..HubSpotFakeConfig::with_demo_properties()
-            })
-            .await;
-            faults = Some(Box::new(HubSpotFaultsControl(&hub)));
-            let pacing = crm_core::limits::PacingLimiter::new([
-                crm_core::limits::BucketConfig::new(
-                    crm_hubspot::limits::GENERAL,
-                    std::num::NonZeroU32::new(100).unwrap_or(std::num::NonZeroU32::MIN),
-                    std::time::Duration::from_secs(1),
-                ),
-                crm_core::limits::BucketConfig::new(
-                    crm_hubspot::limits::SEARCH,
-                    std::num::NonZeroU32::new(5).unwrap_or(std::num::NonZeroU32::MIN),
-                    std::time::Duration::from_secs(1),
-                ),
-            ])
-            .with_hints(crm_hubspot::limits::hints());
-            let counter =
-                std::sync::Arc::new(bench::Counter::wrapping(Some(std::sync::Arc::new(pacing))));
-            let crm = crm_hubspot::HubSpotBuilder::new()
-                .with_base_url(hub.base_url())
-                .with_token(hub.token().to_owned().into())
-                .with_idempotency_property(Some(hs::IDEMPOTENCY_PROPERTY))
-                .with_limiter(counter.clone())
-                .build()?;
-            (Box::new(crm), counter)
-        }
-        (None, "salesforce") => {
-            use crm_testkit::salesforce::{SalesforceFake, SalesforceFakeConfig};
-            org = SalesforceFake::start(SalesforceFakeConfig {
-                demo_data: false,
-                daily_api_limit: 1_000_000,
-                ..SalesforceFakeConfig::default()
-            })
-            .await;
-            faults = Some(Box::new(SalesforceFaults(&org)));
-            let c = org.config();
-            let counter = std::sync::Arc::new(bench::Counter::wrapping(None));
-            let crm = crm_salesforce::SalesforceBuilder::new()
-                .with_login_url(org.login_url())
-                .with_idempotency_field(Some("Idempotency_Key__c"))
-                .with_refresh_token(
-                    c.client_id.clone(),
-                    Some(c.client_secret.clone().into()),
-                    c.refresh_token.clone().into(),
-                )
-                .with_limiter(counter.clone())
-                .build()?;
-            (Box::new(crm), counter)
-        }
-        (None, other) => {
-            return Err(crm_core::Error::invalid_input(format!(
-                "--vendor: `{other}` is not generic-rest, hubspot or salesforce"
-            )));
-        }
-    };
-    let run = format!("b{:06x}", std::process::id());
-    let tmp = std::env::temp_dir();
-    let b = bench::Bench {
-        crm: crm.as_ref(),
-        counter,
-        faults: faults.as_deref(),
+    bench::run(bench::Options {
+        workloads: args.workloads,
         count: args.count,
-        run,
-        outbox_dir: tmp,
-    };
-    outln!(
-        "crm-connect bench: vendor {}, {} records per workload",
-        crm.vendor(),
-        args.count
-    );
-    outln!("{}", bench::HEADER);
-    let mut w1_ids = Vec::new();
-    for w in &wanted {
-        // A spinner on stderr with the requests sent so far (hidden when stderr is not a TTY).
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_message(format!("{w}: starting"));
-        bar.enable_steady_tick(std::time::Duration::from_millis(200));
-        let ticker = {
-            let bar = bar.clone();
-            let counter = b.counter.clone();
-            let w = *w;
-            let start = counter.requests();
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                    bar.set_message(format!("{w}: {} requests", counter.requests() - start));
-                }
-            })
-        };
-        let row = match w {
-            bench::Workload::W1 => {
-                let (row, ids) = b.w1().await?;
-                w1_ids = ids;
-                row
-            }
-            bench::Workload::W2 => b.w2(args.count).await?,
-            bench::Workload::W3 => b.w3(&w1_ids).await?,
-            bench::Workload::W4 => b.w4().await?,
-            bench::Workload::W4b => b.w4b().await?,
-        };
-        ticker.abort();
-        bar.finish_and_clear();
-        outln!("{row}");
-    }
-    Ok(ExitCode::SUCCESS)
+        config: args.config,
+        vendor: args.vendor,
+        json: args.json,
+    })
+    .await
 }
 
 async fn run_doctor(config: PathBuf) -> crm_core::Result<ExitCode> {

@@ -49,6 +49,7 @@ pub struct GenericRestBuilder {
     timeout: Option<Duration>,
     retry: Option<RetryPolicy>,
     limiter: Option<Arc<dyn RateLimiter>>,
+    observer: Option<Arc<dyn crm_core::limits::RequestObserver>>,
     connection: Option<String>,
     audit: Option<Arc<dyn AuditSink>>,
     mapping: Option<MappingFile>,
@@ -86,6 +87,7 @@ impl GenericRestBuilder {
             timeout: None,
             retry: None,
             limiter: None,
+            observer: None,
             connection: None,
             audit: None,
             mapping: None,
@@ -167,6 +169,17 @@ impl GenericRestBuilder {
         self
     }
 
+    /// Shows every request and response to `observer` (a request counter, metrics), in front
+    /// of the limiter the connection uses anyway (the given one, or the spec's pacing):
+    /// observing never replaces the pacing.
+    pub fn with_request_observer(
+        mut self,
+        observer: Arc<dyn crm_core::limits::RequestObserver>,
+    ) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     /// Checks everything and builds the connection. Makes no network call.
     pub fn build(self) -> Result<GenericRest> {
         let spec = match (self.spec, &self.spec_file) {
@@ -216,10 +229,13 @@ impl GenericRestBuilder {
         if let Some(r) = self.retry {
             http = http.with_retry(r);
         }
-        match (self.limiter, &spec.rate_limit) {
-            (Some(l), _) => http = http.with_limiter(l),
-            (None, Some(rl)) => http = http.with_limiter(Arc::new(pacing_for(rl))),
-            (None, None) => {}
+        let limiter: Option<Arc<dyn RateLimiter>> = match (self.limiter, &spec.rate_limit) {
+            (Some(l), _) => Some(l),
+            (None, Some(rl)) => Some(Arc::new(pacing_for(rl))),
+            (None, None) => None,
+        };
+        if let Some(l) = crm_core::limits::Observed::layer(limiter, self.observer.as_ref()) {
+            http = http.with_limiter(l);
         }
         let capabilities = capabilities(&spec);
         let connection = self.connection.unwrap_or_else(|| spec.name.clone());
@@ -272,6 +288,7 @@ fn pacing_for(rl: &RateLimitSpec) -> PacingLimiter {
             remaining: number(&remaining),
             reset_after: number(&reset).map(Duration::from_secs),
             daily: None,
+            limit: None,
         })
     }))
 }

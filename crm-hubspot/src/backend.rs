@@ -42,6 +42,7 @@ pub struct HubSpotBuilder {
     timeout: Option<Duration>,
     retry: Option<RetryPolicy>,
     limiter: Option<Arc<dyn RateLimiter>>,
+    observer: Option<Arc<dyn crm_core::limits::RequestObserver>>,
     token_store: Option<Arc<dyn crm_core::credential::TokenStore>>,
     audit: Option<Arc<dyn AuditSink>>,
     deferred: Option<Error>,
@@ -77,6 +78,7 @@ impl HubSpotBuilder {
             timeout: None,
             retry: None,
             limiter: None,
+            observer: None,
             token_store: None,
             audit: None,
             deferred: None,
@@ -266,10 +268,20 @@ impl HubSpotBuilder {
     }
 
     /// Rate limiter; requests draw from the buckets `general` and `search`. Default:
-    /// [`crate::limits::default_limiter`] for the configured app kind. Share one per
+    /// [`crate::limits::limiter_for`] the configured app kind or `rate_limit`. Share one per
     /// HubSpot account.
     pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
         self.limiter = Some(limiter);
+        self
+    }
+
+    /// Shows every request and response to `observer` (a request counter, metrics), in front
+    /// of the limiter the connection uses anyway: observing never replaces HubSpot's pacing.
+    pub fn with_request_observer(
+        mut self,
+        observer: Arc<dyn crm_core::limits::RequestObserver>,
+    ) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -289,9 +301,12 @@ impl HubSpotBuilder {
         }
         let limiter: Arc<dyn RateLimiter> = match &self.limiter {
             Some(l) => l.clone(),
-            None => Arc::new(crate::limits::default_limiter(self.config.app)),
+            None => Arc::new(crate::limits::limiter_for(&self.config)),
         };
-        http.with_limiter(limiter).build()
+        match crm_core::limits::Observed::layer(Some(limiter), self.observer.as_ref()) {
+            Some(limiter) => http.with_limiter(limiter).build(),
+            None => http.build(),
+        }
     }
 
     /// Checks everything and builds the connection. Makes no network call.

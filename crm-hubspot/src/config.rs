@@ -196,6 +196,10 @@ pub struct HubSpotConfig {
     pub pipelines_ttl: Duration,
     /// Name of the connection in audit records. Default `hubspot`.
     pub connection_name: String,
+    /// The app's request budget when it is not the [`AppKind`]'s (`rate_limit = "190/10s"`).
+    /// A ceiling: HubSpot's `X-HubSpot-RateLimit-Max` headers may lower it, never raise it.
+    /// Default none: the app kind's budget, re-sized to whatever HubSpot's headers state.
+    pub rate_limit: Option<crate::limits::RateLimit>,
 }
 
 impl Default for HubSpotConfig {
@@ -218,6 +222,7 @@ impl Default for HubSpotConfig {
             phone_search_calculated: false,
             pipelines_ttl: Duration::from_secs(300),
             connection_name: "hubspot".to_owned(),
+            rate_limit: None,
         }
     }
 }
@@ -243,6 +248,7 @@ impl fmt::Debug for HubSpotConfig {
             .field("phone_search_calculated", &self.phone_search_calculated)
             .field("pipelines_ttl", &self.pipelines_ttl)
             .field("connection_name", &self.connection_name)
+            .field("rate_limit", &self.rate_limit)
             .finish()
     }
 }
@@ -287,11 +293,14 @@ pub enum HubSpotConfigKey {
     PipelinesTtlSecs,
     /// `connection_name`.
     ConnectionName,
+    /// `rate_limit`: requests per window, `190/10s` or `100/1s` (alias `requests_per_10s`
+    /// with a bare number: `190`).
+    RateLimit,
 }
 
 impl HubSpotConfigKey {
     /// Every key.
-    pub const ALL: [HubSpotConfigKey; 17] = [
+    pub const ALL: [HubSpotConfigKey; 18] = [
         HubSpotConfigKey::BaseUrl,
         HubSpotConfigKey::PathFamily,
         HubSpotConfigKey::App,
@@ -309,6 +318,7 @@ impl HubSpotConfigKey {
         HubSpotConfigKey::PhoneSearchCalculated,
         HubSpotConfigKey::PipelinesTtlSecs,
         HubSpotConfigKey::ConnectionName,
+        HubSpotConfigKey::RateLimit,
     ];
 
     /// The environment variable of this key: `CRM_HUBSPOT_BASE_URL`...
@@ -337,6 +347,7 @@ impl AsRef<str> for HubSpotConfigKey {
             HubSpotConfigKey::PhoneSearchCalculated => "phone_search_calculated",
             HubSpotConfigKey::PipelinesTtlSecs => "pipelines_ttl_secs",
             HubSpotConfigKey::ConnectionName => "connection_name",
+            HubSpotConfigKey::RateLimit => "rate_limit",
         }
     }
 }
@@ -352,6 +363,7 @@ impl FromStr for HubSpotConfigKey {
         let t = match t {
             "access_token" | "private_app_token" => "token",
             "api_base_url" | "url" => "base_url",
+            "requests_per_10s" => "rate_limit",
             other => other,
         };
         HubSpotConfigKey::ALL
@@ -403,6 +415,7 @@ impl HubSpotConfig {
                 self.pipelines_ttl = Duration::from_secs(secs);
             }
             K::ConnectionName => self.connection_name = value.trim().to_owned(),
+            K::RateLimit => self.rate_limit = optional(value).map(|v| v.parse()).transpose()?,
         }
         Ok(())
     }

@@ -3,15 +3,95 @@
 //! `X-HubSpot-RateLimit-*` headers (HubSpot's API usage guidelines) — and which of those limits
 //! a 429 says was hit.
 
+use std::fmt;
 use std::num::NonZeroU32;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crm_core::LimitScope;
 use crm_core::limits::{Bucket, BucketConfig, HintParser, LimitHint, PacingLimiter};
 use crm_core::reexports::http::HeaderMap;
+use crm_core::{Error, LimitScope};
 
-use crate::config::AppKind;
+use crate::config::{AppKind, HubSpotConfig};
+
+/// An app's request budget: `requests` per rolling `window`. HubSpot's private apps get 100
+/// (Free, Starter), 190 (Professional, Enterprise) or 250 (with the API limit increase) per
+/// 10 seconds, public apps 110 per 10 seconds per installing account (HubSpot's API usage
+/// guidelines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed per window.
+    pub requests: NonZeroU32,
+    /// The rolling window.
+    pub window: Duration,
+}
+
+impl RateLimit {
+    /// `requests` per 10 seconds, HubSpot's window.
+    pub fn per_10s(requests: NonZeroU32) -> Self {
+        Self {
+            requests,
+            window: Duration::from_secs(10),
+        }
+    }
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.window.as_millis();
+        if ms.is_multiple_of(1000) {
+            write!(f, "{}/{}s", self.requests, ms / 1000)
+        } else {
+            write!(f, "{}/{ms}ms", self.requests)
+        }
+    }
+}
+
+/// `190/10s`, `100/1s`, `100/500ms`, or a bare `190` (per 10 seconds).
+impl FromStr for RateLimit {
+    type Err = Error;
+    fn from_str(s: &str) -> crm_core::Result<Self> {
+        let bad = || {
+            Error::config(format!(
+                "rate_limit: `{s}` is not requests per window such as `190/10s`, `100/1s` or `190` (per 10 s)"
+            ))
+        };
+        let (count, window) = match s.split_once('/') {
+            Some((c, w)) => (c.trim(), Some(w.trim())),
+            None => (s.trim(), None),
+        };
+        let requests = count
+            .parse::<u32>()
+            .ok()
+            .and_then(NonZeroU32::new)
+            .ok_or_else(bad)?;
+        let Some(window) = window else {
+            return Ok(Self::per_10s(requests));
+        };
+        let (number, unit) = match window.find(|c: char| !c.is_ascii_digit()) {
+            Some(at) => window.split_at(at),
+            None => (window, "s"),
+        };
+        let number = if number.is_empty() {
+            1
+        } else {
+            number.parse::<u64>().map_err(|_| bad())?
+        };
+        let window = match unit.trim() {
+            "s" | "sec" | "secs" | "second" | "seconds" => Duration::from_secs(number),
+            "ms" => Duration::from_millis(number),
+            "m" | "min" | "minute" | "minutes" => {
+                Duration::from_secs(number.checked_mul(60).ok_or_else(bad)?)
+            }
+            _ => return Err(bad()),
+        };
+        if window.is_zero() {
+            return Err(bad());
+        }
+        Ok(Self { requests, window })
+    }
+}
 
 /// The bucket of every CRM call but search.
 pub const GENERAL: &str = "general";
@@ -25,12 +105,18 @@ fn number(headers: &HeaderMap, name: &str) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// Reads `X-HubSpot-RateLimit-Remaining` / `-Interval-Milliseconds` (the 10-second window) and
-/// `-Daily` / `-Daily-Remaining` (not sent for OAuth tokens, nor on search responses).
+/// Reads `X-HubSpot-RateLimit-Remaining` / `-Interval-Milliseconds` (the 10-second window),
+/// `-Max` per `-Interval-Milliseconds` (the app's budget, which re-sizes the `general` bucket)
+/// and `-Daily` / `-Daily-Remaining` (not sent for OAuth tokens, nor on search responses).
 pub fn hints() -> HintParser {
     Arc::new(|_status, headers: &HeaderMap| {
         let remaining = number(headers, "x-hubspot-ratelimit-remaining");
-        let interval = number(headers, "x-hubspot-ratelimit-interval-milliseconds");
+        let interval = number(headers, "x-hubspot-ratelimit-interval-milliseconds")
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis);
+        let limit = number(headers, "x-hubspot-ratelimit-max")
+            .filter(|max| *max > 0)
+            .zip(interval);
         let daily = match (
             number(headers, "x-hubspot-ratelimit-daily"),
             number(headers, "x-hubspot-ratelimit-daily-remaining"),
@@ -38,28 +124,49 @@ pub fn hints() -> HintParser {
             (Some(max), Some(left)) => Some((max.saturating_sub(left), max)),
             _ => None,
         };
-        if remaining.is_none() && daily.is_none() {
+        if remaining.is_none() && daily.is_none() && limit.is_none() {
             return None;
         }
         Some(LimitHint {
             remaining,
-            reset_after: interval.map(Duration::from_millis),
+            reset_after: interval,
             daily,
+            limit,
         })
     })
 }
 
 /// The limiter a HubSpot connection uses unless given one: `general` at the app's 10-second
-/// budget, `search` at 5 per second, corrected by HubSpot's headers. Token requests (bucket
-/// `oauth`) are not paced. Share one per HubSpot account across clients.
+/// budget, `search` at 5 per second, corrected by HubSpot's headers (the stated
+/// `X-HubSpot-RateLimit-Max` re-sizes `general`). Token requests (bucket `oauth`) are not paced.
+/// Share one per HubSpot account across clients.
 pub fn default_limiter(app: AppKind) -> PacingLimiter {
     let burst = NonZeroU32::new(app.burst_per_10s()).unwrap_or(NonZeroU32::MIN);
-    let search = NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN);
-    PacingLimiter::new([
-        BucketConfig::new(GENERAL, burst, Duration::from_secs(10)),
+    paced(RateLimit::per_10s(burst), false)
+}
+
+/// The limiter for a connection's settings: [`default_limiter`] for its app kind, or its
+/// `rate_limit` when one is set — then a ceiling HubSpot's headers may lower but never raise
+/// (an operator who sets a rate may be leaving room for other users of the same app).
+pub fn limiter_for(config: &HubSpotConfig) -> PacingLimiter {
+    match config.rate_limit {
+        Some(rate) => paced(rate, true),
+        None => default_limiter(config.app),
+    }
+}
+
+fn paced(general: RateLimit, capped: bool) -> PacingLimiter {
+    let search = NonZeroU32::new(AppKind::default().search_per_second()).unwrap_or(NonZeroU32::MIN);
+    let limiter = PacingLimiter::new([
+        BucketConfig::new(GENERAL, general.requests, general.window),
         BucketConfig::new(SEARCH, search, Duration::from_secs(1)),
     ])
-    .with_hints(hints())
+    .with_hints(hints());
+    if capped {
+        limiter.capped_at_configured(GENERAL)
+    } else {
+        limiter
+    }
 }
 
 /// The route a failed request took, as far as HubSpot's limits are concerned.
@@ -157,7 +264,90 @@ mod tests {
         assert_eq!(hint.remaining, Some(0));
         assert_eq!(hint.reset_after, Some(Duration::from_secs(10)));
         assert_eq!(hint.daily, Some((10, 250_000)));
+        assert_eq!(hint.limit, None, "no -Max header");
         assert!(hints()(200, &HeaderMap::new()).is_none());
+    }
+
+    /// Issue 14: `X-HubSpot-RateLimit-Max` per `-Interval-Milliseconds` is the app's budget,
+    /// and re-sizes the `general` bucket of the default limiter.
+    #[tokio::test(start_paused = true)]
+    async fn item14_the_max_header_sizes_the_general_bucket() {
+        let mut h = HeaderMap::new();
+        h.insert("x-hubspot-ratelimit-max", HeaderValue::from_static("100"));
+        h.insert(
+            "x-hubspot-ratelimit-interval-milliseconds",
+            HeaderValue::from_static("10000"),
+        );
+        h.insert(
+            "x-hubspot-ratelimit-remaining",
+            HeaderValue::from_static("97"),
+        );
+        let hint = hints()(200, &h).unwrap();
+        assert_eq!(hint.limit, Some((100, Duration::from_secs(10))));
+        let limiter = default_limiter(AppKind::PrivateProfessional);
+        let general = |l: &PacingLimiter| l.bucket_config(GENERAL).map(|c| c.limit.get());
+        assert_eq!(general(&limiter), Some(190));
+        use crm_core::limits::RateLimiter as _;
+        limiter.observe(GENERAL, 200, &h);
+        assert_eq!(general(&limiter), Some(100));
+        // Search responses carry no rate headers and never touch `general`.
+        limiter.observe(SEARCH, 200, &HeaderMap::new());
+        assert_eq!(general(&limiter), Some(100));
+        assert_eq!(
+            limiter.bucket_config(SEARCH).map(|c| c.limit.get()),
+            Some(5)
+        );
+    }
+
+    /// Issue 14: the rate is settable per connection (`rate_limit`), and then a ceiling.
+    #[test]
+    fn item14_rate_limit_parses_and_caps_the_headers() {
+        let nz = |n| NonZeroU32::new(n).unwrap();
+        for (text, requests, window) in [
+            ("190/10s", 190, Duration::from_secs(10)),
+            (" 100 / 1s ", 100, Duration::from_secs(1)),
+            ("100/s", 100, Duration::from_secs(1)),
+            ("190", 190, Duration::from_secs(10)),
+            ("50/500ms", 50, Duration::from_millis(500)),
+            ("1000/1m", 1000, Duration::from_secs(60)),
+        ] {
+            let rate: RateLimit = text.parse().unwrap();
+            assert_eq!(
+                rate,
+                RateLimit {
+                    requests: nz(requests),
+                    window
+                },
+                "{text}"
+            );
+            assert_eq!(rate.to_string().parse::<RateLimit>().unwrap(), rate);
+        }
+        for bad in [
+            "",
+            "0/10s",
+            "abc",
+            "100/0s",
+            "100/10 fortnights",
+            "-5",
+            "100/x",
+        ] {
+            let err = bad.parse::<RateLimit>().unwrap_err();
+            assert!(err.message().contains("rate_limit"), "{bad}: {err}");
+        }
+        let mut config = HubSpotConfig::default();
+        config
+            .set(crate::config::HubSpotConfigKey::RateLimit, "100/1s")
+            .unwrap();
+        let limiter = limiter_for(&config);
+        assert_eq!(
+            limiter.bucket_config(GENERAL),
+            Some(BucketConfig::new(GENERAL, nz(100), Duration::from_secs(1)))
+        );
+        // `requests_per_10s = 100` is the same key with a bare number.
+        let key: crate::config::HubSpotConfigKey = "requests_per_10s".parse().unwrap();
+        config.set(key, "100").unwrap();
+        assert_eq!(config.rate_limit, Some(RateLimit::per_10s(nz(100))));
+        assert!(config.set(key, "lots").is_err());
     }
 
     #[test]

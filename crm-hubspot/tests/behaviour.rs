@@ -335,6 +335,7 @@ async fn the_rolling_window_and_the_daily_budget_are_rate_limits() {
             ten_second_max: 1,
             daily_max: 3,
             search_per_second: 5,
+            ..Limits::default()
         },
         ..HubSpotFakeConfig::with_demo_properties()
     })

@@ -335,6 +335,7 @@ async fn item3_the_fakes_search_and_window_limits_keep_their_scopes() {
             ten_second_max: 2,
             daily_max: 1000,
             search_per_second: 1,
+            ..Limits::default()
         },
         ..HubSpotFakeConfig::default()
     })

@@ -44,6 +44,7 @@ pub struct SalesforceBuilder {
     pending: Vec<(String, String)>,
     credentials: Option<Arc<dyn CredentialProvider>>,
     limiter: Option<Arc<dyn RateLimiter>>,
+    observer: Option<Arc<dyn crm_core::limits::RequestObserver>>,
     retry: Option<RetryPolicy>,
     audit: Option<Arc<dyn AuditSink>>,
     mappings: BTreeMap<String, ObjectMapping>,
@@ -79,6 +80,7 @@ impl SalesforceBuilder {
             pending: Vec::new(),
             credentials: None,
             limiter: None,
+            observer: None,
             retry: None,
             audit: None,
             mappings: BTreeMap::new(),
@@ -210,6 +212,17 @@ impl SalesforceBuilder {
     /// A rate limiter shared by every connection to the same org; it sees every call.
     pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
         self.limiter = Some(limiter);
+        self
+    }
+
+    /// Shows every request and response to `observer` (a request counter, metrics), in front
+    /// of the org's daily budget and any limiter given: observing never replaces them, and a
+    /// request the budget refuses is never sent, so never shown.
+    pub fn with_request_observer(
+        mut self,
+        observer: Arc<dyn crm_core::limits::RequestObserver>,
+    ) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -458,6 +471,9 @@ impl SalesforceBuilder {
             self.limiter.clone(),
         ));
         let capabilities = capabilities(idempotency_field.is_some());
+        let paced: Arc<dyn RateLimiter> = limiter.clone();
+        let paced = crm_core::limits::Observed::layer(Some(paced.clone()), self.observer.as_ref())
+            .unwrap_or(paced);
         let core = Core::new(CoreParts {
             credentials,
             sf_credentials,
@@ -478,7 +494,7 @@ impl SalesforceBuilder {
             timeout,
             root_ca_files,
             retry: self.retry.clone(),
-            limiter: limiter.clone(),
+            limiter: paced,
         })?;
         Ok(Salesforce {
             contacts: SObjectFamily::new(core.clone()),

@@ -496,6 +496,7 @@ async fn limits_answer_in_both_429_shapes() {
             ten_second_max: 0,
             daily_max: 1_000,
             search_per_second: 0,
+            ..Limits::default()
         },
         ..HubSpotFakeConfig::default()
     })

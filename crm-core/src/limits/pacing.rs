@@ -45,19 +45,38 @@ impl BucketConfig {
         }
     }
 
-    /// The GCRA quota that never exceeds `limit` in any rolling `window`: a burst of a tenth of
-    /// the limit, and the other nine tenths spread evenly. A full burst of `limit` plus a steady
-    /// rate of `limit / window` would allow up to twice the limit in one window, which is
-    /// exactly what rolling-window vendors (HubSpot) answer with 429s.
+    /// The GCRA quota that stays under `limit` in any rolling `window`, with headroom.
+    ///
+    /// A tenth of the limit (at least one request) is kept back: nine tenths are spread evenly
+    /// over the window (the steady rate, 90 % of the allowed rate), and half of the headroom may
+    /// go at once as a burst. So no rolling window ever holds more than about 95 % of the
+    /// limit, and the rest absorbs what pacing on the client cannot see: requests that reach
+    /// the server bunched up by network and scheduling jitter. A full burst of `limit` plus a
+    /// steady `limit / window` would allow up to twice the limit in one window, which is exactly
+    /// what rolling-window vendors (HubSpot) answer with 429s.
     fn quota(&self) -> Quota {
-        let limit = self.limit.get();
-        let burst = (limit / 10).max(1);
-        let steady = limit.saturating_sub(burst).max(1);
+        let (burst, steady) = self.shape();
         let period = (self.window / steady).max(Duration::from_nanos(1));
         let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
         Quota::with_period(period)
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
             .allow_burst(burst)
+    }
+
+    /// `(burst, steady requests per window)` of [`BucketConfig::quota`].
+    fn shape(&self) -> (u32, u32) {
+        let limit = self.limit.get();
+        let headroom = (limit / 10).max(1);
+        let steady = limit.saturating_sub(headroom).max(1);
+        let burst = (headroom / 2).max(1);
+        (burst, steady)
+    }
+
+    /// Whether this bucket allows fewer requests per unit of time than `other`.
+    fn slower_than(&self, other: &BucketConfig) -> bool {
+        // limit / window < other.limit / other.window, without division.
+        u128::from(self.limit.get()) * other.window.as_nanos()
+            < u128::from(other.limit.get()) * self.window.as_nanos()
     }
 }
 
@@ -71,6 +90,11 @@ pub struct LimitHint {
     /// Daily budget: `(used, max)` (`Sforce-Limit-Info: api-usage=used/max`,
     /// `X-HubSpot-RateLimit-Daily(-Remaining)`).
     pub daily: Option<(u64, u64)>,
+    /// The bucket's limit as the vendor states it: `(requests, window)`
+    /// (`X-HubSpot-RateLimit-Max` per `X-HubSpot-RateLimit-Interval-Milliseconds`). The
+    /// limiter re-sizes the bucket to it (see [`PacingLimiter::resize`]), so a connection
+    /// configured for the wrong tier still paces to what the account really allows.
+    pub limit: Option<(u64, Duration)>,
 }
 
 /// Reads a vendor's rate-limit headers. Adapters provide one; it never fails (an unreadable
@@ -112,10 +136,24 @@ impl Clock for TokioClock {
 
 type Limiter = Gcra<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
 
-struct BucketState {
+/// A bucket's current size and the GCRA state that paces it; replaced as a whole on resize.
+struct Sized {
     config: BucketConfig,
     gcra: Limiter,
+}
+
+struct BucketState {
+    sized: Mutex<Sized>,
+    /// The size the caller configured, when the vendor's headers may shrink the bucket but
+    /// never grow it past that ([`PacingLimiter::capped_at_configured`]).
+    ceiling: Option<BucketConfig>,
     paused_until: Mutex<Option<Instant>>,
+}
+
+impl BucketState {
+    fn config(&self) -> BucketConfig {
+        lock(&self.sized).config.clone()
+    }
 }
 
 /// A [`RateLimiter`] with one paced bucket per vendor limit. Share one (in an `Arc`) between
@@ -132,7 +170,7 @@ pub struct PacingLimiter {
 
 impl fmt::Debug for PacingLimiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let configs: Vec<&BucketConfig> = self.buckets.values().map(|b| &b.config).collect();
+        let configs: Vec<BucketConfig> = self.buckets.values().map(BucketState::config).collect();
         f.debug_struct("PacingLimiter")
             .field("buckets", &configs)
             .field("reserve", &self.reserve)
@@ -158,8 +196,8 @@ impl PacingLimiter {
                 (
                     config.name,
                     BucketState {
-                        config,
-                        gcra,
+                        sized: Mutex::new(Sized { config, gcra }),
+                        ceiling: None,
                         paused_until: Mutex::new(None),
                     },
                 )
@@ -184,6 +222,57 @@ impl PacingLimiter {
     pub fn with_daily_reserve(mut self, reserve: DailyReserve) -> Self {
         self.reserve = Some(reserve);
         self
+    }
+
+    /// Lets the vendor's headers shrink `bucket` below its configured size but never grow it
+    /// past that: for a rate an operator set on purpose (to leave room for other integrations
+    /// sharing the same app's budget). Without this, a stated limit re-sizes the bucket either
+    /// way.
+    pub fn capped_at_configured(mut self, bucket: Bucket) -> Self {
+        if let Some(state) = self.buckets.get_mut(bucket) {
+            state.ceiling = Some(state.config());
+        }
+        self
+    }
+
+    /// The current size of `bucket`, if the limiter paces it.
+    pub fn bucket_config(&self, bucket: Bucket) -> Option<BucketConfig> {
+        self.buckets.get(bucket).map(BucketState::config)
+    }
+
+    /// Re-sizes `bucket` to `limit` requests per `window` (a vendor's headers said so, or an
+    /// operator changed the tier). Returns whether the size changed; an unknown bucket or the
+    /// same size changes nothing.
+    ///
+    /// The new pacing starts with its burst already spent: what was just sent under the old
+    /// size is still in the vendor's window, and a fresh burst on top of it could overrun it.
+    pub fn resize(&self, bucket: Bucket, limit: NonZeroU32, window: Duration) -> bool {
+        let Some(state) = self.buckets.get(bucket) else {
+            return false;
+        };
+        if window.is_zero() {
+            return false;
+        }
+        let mut wanted = BucketConfig::new(bucket, limit, window);
+        if let Some(ceiling) = &state.ceiling
+            && !wanted.slower_than(ceiling)
+        {
+            wanted = ceiling.clone();
+        }
+        let mut sized = lock(&state.sized);
+        if sized.config == wanted {
+            return false;
+        }
+        let gcra = Gcra::direct_with_clock(wanted.quota(), self.clock);
+        let (burst, _) = wanted.shape();
+        for _ in 0..burst {
+            let _ = gcra.check();
+        }
+        *sized = Sized {
+            config: wanted,
+            gcra,
+        };
+        true
     }
 
     /// The last daily usage the vendor reported, as `(used, max)`.
@@ -276,7 +365,8 @@ impl RateLimiter for PacingLimiter {
                 tokio::time::sleep_until(until).await;
                 continue;
             }
-            match state.gcra.check() {
+            let checked = lock(&state.sized).gcra.check();
+            match checked {
                 Ok(()) => return Ok(()),
                 Err(not_until) => {
                     let wait = not_until
@@ -299,6 +389,12 @@ impl RateLimiter for PacingLimiter {
         let Some(state) = self.buckets.get(bucket) else {
             return;
         };
+        if let Some((limit, window)) = hint.as_ref().and_then(|h| h.limit)
+            && let Some(limit) = u32::try_from(limit).ok().and_then(NonZeroU32::new)
+        {
+            self.resize(bucket, limit, window);
+        }
+        let window = state.config().window;
         if status == 429 {
             // The vendor is over its limit for this bucket: hold every request of the bucket,
             // not just the one that bounced.
@@ -307,7 +403,7 @@ impl RateLimiter for PacingLimiter {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now()))
                 .or_else(|| hint.as_ref().and_then(|h| h.reset_after))
-                .unwrap_or(state.config.window);
+                .unwrap_or(window);
             self.pause(state, after);
         } else if let Some(LimitHint {
             remaining: Some(0),
@@ -315,7 +411,7 @@ impl RateLimiter for PacingLimiter {
             ..
         }) = hint
         {
-            self.pause(state, reset_after.unwrap_or(state.config.window));
+            self.pause(state, reset_after.unwrap_or(window));
         }
     }
 }
@@ -397,6 +493,7 @@ mod tests {
                 remaining,
                 reset_after: Some(Duration::from_secs(4)),
                 daily: Some((950, 1000)),
+                limit: None,
             })
         });
         let limiter =
@@ -423,6 +520,7 @@ mod tests {
                         remaining: Some(0),
                         reset_after: Some(Duration::from_secs(4)),
                         daily: None,
+                        limit: None,
                     })
                 }));
         relaxed.observe("b", 200, &HeaderMap::new());
@@ -484,7 +582,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn item1_a_pacing_wait_beyond_max_wait_is_refused() {
         let limiter = PacingLimiter::new([BucketConfig::new("b", nz(10), Duration::from_secs(10))]);
-        // The burst (a tenth of the limit) goes at once; the next permit is ~1.1 s away.
+        // The burst (one request) goes at once; the next permit is ~1.1 s away.
         limiter.acquire("b", Duration::ZERO).await.unwrap();
         let start = Instant::now();
         let err = limiter
@@ -523,6 +621,7 @@ mod tests {
                 remaining: Some(0),
                 reset_after: Some(Duration::MAX),
                 daily: None,
+                limit: None,
             })
         });
         let hinted = PacingLimiter::new([BucketConfig::new("b", nz(100), Duration::from_secs(10))])
@@ -547,5 +646,80 @@ mod tests {
             let err = limiter.acquire("b", Duration::ZERO).await.unwrap_err();
             assert_eq!(limited_for(&err), Duration::from_secs(10), "{value}");
         }
+    }
+
+    fn limit_hint(limit: u64, window: Duration) -> HintParser {
+        Arc::new(move |_, _| {
+            Some(LimitHint {
+                limit: Some((limit, window)),
+                ..LimitHint::default()
+            })
+        })
+    }
+
+    /// Issue 14: no rolling window ever holds more than about 95 % of the limit, so jitter
+    /// between the client's pacing and the server's clock does not turn into 429s.
+    #[tokio::test(start_paused = true)]
+    async fn item14_every_window_keeps_headroom_below_the_limit() {
+        let window = Duration::from_secs(1);
+        for limit in [5, 10, 100, 190] {
+            let limiter = PacingLimiter::new([BucketConfig::new("b", nz(limit), window)]);
+            let times = acquire_times(&limiter, "b", 4 * limit as usize).await;
+            let most = max_in_any_window(&times, window);
+            assert!(most < limit as usize, "{most} of {limit}");
+            assert!(most as f64 <= 0.95 * f64::from(limit), "{most} of {limit}");
+        }
+    }
+
+    /// Issue 14: the vendor's stated limit (HubSpot's `X-HubSpot-RateLimit-Max` per
+    /// `-Interval-Milliseconds`) re-sizes the bucket, and the new size paces at once, starting
+    /// with its burst spent.
+    #[tokio::test(start_paused = true)]
+    async fn item14_a_stated_limit_resizes_the_bucket() {
+        let limiter =
+            PacingLimiter::new([BucketConfig::new("b", nz(190), Duration::from_secs(10))])
+                .with_hints(limit_hint(10, Duration::from_secs(1)));
+        limiter.observe("b", 200, &HeaderMap::new());
+        assert_eq!(
+            limiter.bucket_config("b"),
+            Some(BucketConfig::new("b", nz(10), Duration::from_secs(1)))
+        );
+        // 9 per second steady, no burst left: 18 permits take two seconds.
+        let times = acquire_times(&limiter, "b", 18).await;
+        assert!(times[0] >= Duration::from_millis(100), "{:?}", times[0]);
+        assert!(max_in_any_window(&times, Duration::from_secs(1)) <= 9);
+        assert!(*times.last().unwrap() >= Duration::from_secs(2));
+        // The same statement again changes nothing; a bucket it does not know is left alone.
+        assert!(!limiter.resize("b", nz(10), Duration::from_secs(1)));
+        assert!(!limiter.resize("other", nz(10), Duration::from_secs(1)));
+        assert!(!limiter.resize("b", nz(10), Duration::ZERO));
+    }
+
+    /// Issue 14: a rate the operator set is a ceiling: the vendor's headers may shrink the
+    /// bucket, never grow it.
+    #[tokio::test(start_paused = true)]
+    async fn item14_a_configured_rate_caps_what_the_headers_may_grow_to() {
+        let configured = BucketConfig::new("b", nz(100), Duration::from_secs(10));
+        let grow = PacingLimiter::new([configured.clone()])
+            .with_hints(limit_hint(190, Duration::from_secs(10)))
+            .capped_at_configured("b");
+        grow.observe("b", 200, &HeaderMap::new());
+        assert_eq!(grow.bucket_config("b"), Some(configured.clone()));
+        let shrink = PacingLimiter::new([configured])
+            .with_hints(limit_hint(50, Duration::from_secs(10)))
+            .capped_at_configured("b");
+        shrink.observe("b", 200, &HeaderMap::new());
+        assert_eq!(
+            shrink.bucket_config("b"),
+            Some(BucketConfig::new("b", nz(50), Duration::from_secs(10)))
+        );
+        // Uncapped, the stated limit wins either way.
+        let free = PacingLimiter::new([BucketConfig::new("b", nz(100), Duration::from_secs(10))])
+            .with_hints(limit_hint(190, Duration::from_secs(10)));
+        free.observe("b", 429, &HeaderMap::new());
+        assert_eq!(
+            free.bucket_config("b"),
+            Some(BucketConfig::new("b", nz(190), Duration::from_secs(10)))
+        );
     }
 }

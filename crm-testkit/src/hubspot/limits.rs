@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+/// HubSpot's rolling window.
 const WINDOW: Duration = Duration::from_secs(10);
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -18,6 +19,11 @@ pub struct Limits {
     pub daily_max: u64,
     /// Search requests per second. Default 5.
     pub search_per_second: u32,
+    /// The rolling window `ten_second_max` counts over, and the
+    /// `X-HubSpot-RateLimit-Interval-Milliseconds` the fake states. HubSpot's is 10 s (the
+    /// default); a test may shorten it to see a strict window without waiting 10 s per window
+    /// (100 requests per 1 s in the bench).
+    pub window: Duration,
 }
 
 impl Default for Limits {
@@ -26,6 +32,7 @@ impl Default for Limits {
             ten_second_max: 190,
             daily_max: 1_000_000,
             search_per_second: 5,
+            window: WINDOW,
         }
     }
 }
@@ -60,6 +67,15 @@ impl Counters {
         }
     }
 
+    /// The rolling window; a zero window (a config mistake) counts as HubSpot's.
+    fn window_length(&self) -> Duration {
+        if self.limits.window.is_zero() {
+            WINDOW
+        } else {
+            self.limits.window
+        }
+    }
+
     fn expire(queue: &mut VecDeque<Instant>, now: Instant, span: Duration) {
         while queue
             .front()
@@ -83,7 +99,8 @@ impl Counters {
             }
             self.search.push_back(now);
         } else {
-            Self::expire(&mut self.window, now, WINDOW);
+            let span = self.window_length();
+            Self::expire(&mut self.window, now, span);
             if self.window.len() >= self.limits.ten_second_max as usize {
                 return Err(Refused::TenSecondly);
             }
@@ -99,13 +116,14 @@ impl Counters {
         with_daily: bool,
         now: Instant,
     ) -> Vec<(&'static str, String)> {
-        Self::expire(&mut self.window, now, WINDOW);
+        let span = self.window_length();
+        Self::expire(&mut self.window, now, span);
         let max = self.limits.ten_second_max;
         let remaining = max.saturating_sub(u32::try_from(self.window.len()).unwrap_or(u32::MAX));
         let mut h = vec![
             (
                 "X-HubSpot-RateLimit-Interval-Milliseconds",
-                "10000".to_owned(),
+                span.as_millis().to_string(),
             ),
             ("X-HubSpot-RateLimit-Max", max.to_string()),
             ("X-HubSpot-RateLimit-Remaining", remaining.to_string()),
@@ -154,6 +172,7 @@ mod tests {
             ten_second_max: 2,
             daily_max: 10,
             search_per_second: 1,
+            ..Limits::default()
         });
         let t0 = Instant::now();
         assert_eq!(c.admit(false, t0), Ok(()));
@@ -172,5 +191,33 @@ mod tests {
             let _ = c.admit(true, t0 + WINDOW * 3);
         }
         assert_eq!(c.admit(false, t0 + WINDOW * 4), Err(Refused::Daily));
+    }
+
+    /// Issue 14: a shortened window is counted strictly (rolling, not by fixed slots) and
+    /// stated in the interval header.
+    #[test]
+    fn item14_a_short_window_is_strict_and_stated() {
+        let mut c = Counters::new(Limits {
+            ten_second_max: 3,
+            window: SECOND,
+            ..Limits::default()
+        });
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        for at in [0, 400, 800] {
+            assert_eq!(c.admit(false, t0 + ms(at)), Ok(()));
+        }
+        // The window rolls: at 999 ms all three are still in it; at 1000 ms the first left.
+        assert_eq!(c.admit(false, t0 + ms(999)), Err(Refused::TenSecondly));
+        assert_eq!(c.admit(false, t0 + ms(1000)), Ok(()));
+        assert_eq!(c.admit(false, t0 + ms(1300)), Err(Refused::TenSecondly));
+        let h = c.headers(false, t0 + ms(1300));
+        let get = |name: &str| h.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+        assert_eq!(
+            get("X-HubSpot-RateLimit-Interval-Milliseconds").as_deref(),
+            Some("1000")
+        );
+        assert_eq!(get("X-HubSpot-RateLimit-Max").as_deref(), Some("3"));
+        assert_eq!(get("X-HubSpot-RateLimit-Remaining").as_deref(), Some("0"));
     }
 }
