@@ -277,8 +277,8 @@ impl SalesforceBuilder {
 
     /// Reads the records back after each sObject Collections request (one more query per 200
     /// records), so batch results carry the org's values: defaults, formula fields,
-    /// timestamps. Default `false`: a batch result is the caller's input with the id
-    /// Collections returns, and 5,000 records cost 25 requests instead of 50.
+    /// timestamps. Default `false`: a batch result is the caller's input (for an update, the
+    /// patch) with the id Collections returns, and 5,000 records cost 25 requests instead of 50.
     pub fn with_batch_read_back(mut self, read_back: bool) -> Self {
         self.config.batch_read_back = Some(read_back);
         self
