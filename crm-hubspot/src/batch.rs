@@ -307,6 +307,9 @@ async fn read_by_property(
     Ok(out)
 }
 
+/// One input's outcome: the record and whether it was created.
+type ItemResult<T> = Result<(Record<T>, bool)>;
+
 /// Keyed batch creates (issue 14): each input carries its own idempotency key, kept however the
 /// caller groups the inputs (the durable outbox regroups queued writes on every round).
 impl<T: Entity> HubRecords<T> {
@@ -344,8 +347,7 @@ impl<T: Entity> HubRecords<T> {
                 })
                 .collect();
         };
-        let mut results: Vec<Option<Result<(Record<T>, bool)>>> =
-            (0..items.len()).map(|_| None).collect();
+        let mut results: Vec<Option<ItemResult<T>>> = (0..items.len()).map(|_| None).collect();
         let mut batch = Vec::new();
         let mut keyed = BTreeMap::new();
         for (i, (key, input)) in items.iter().enumerate() {
