@@ -650,16 +650,18 @@ impl Bench<'_> {
                         outbox
                             .enqueue("bench", &PendingWrite::create(&ticket, key, Actor::Bot)?)?;
                     }
+                    // A delivery round sends what it claims, so it claims a whole vendor batch.
+                    let (batch, _) = self.sizes(ObjectKind::Ticket);
                     for seed in 1..=5u64 {
                         self.faults(seed);
-                        for _ in 0..(n / 5 / 100 + 1) {
-                            outbox.deliver("bench", self.crm, 100).await?;
+                        for _ in 0..(n / 5 / batch + 1) {
+                            outbox.deliver("bench", self.crm, batch).await?;
                         }
                     }
                     self.no_faults();
                     let mut rounds = 0;
                     while outbox.depth("bench")?.pending > 0 && rounds < 10_000 {
-                        outbox.deliver("bench", self.crm, 200).await?;
+                        outbox.deliver("bench", self.crm, batch).await?;
                         rounds += 1;
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }

@@ -311,6 +311,49 @@ pub trait Records<T: Entity>: Send + Sync + fmt::Debug {
     /// Creates many records; one result per input.
     async fn create_batch(&self, inputs: &[T], ctx: &WriteContext) -> BatchResult<Record<T>>;
 
+    /// Creates many records, each with its own idempotency key; one result per input, in input
+    /// order. `ctx` gives the actor; its own `idempotency_key` is ignored.
+    ///
+    /// Unlike [`create_batch`](Self::create_batch), which derives every item's key from one
+    /// context key and the item's position, an item keeps its key however the inputs are
+    /// grouped: the durable outbox regroups queued writes into a different batch on every
+    /// delivery round, and a write re-sent after a lost answer must carry the key it was first
+    /// sent with, or the vendor cannot recognise it.
+    ///
+    /// Where the adapter declares [`ObjectCapabilities::idempotent_create`], sending the same
+    /// items again (a batch whose answer was lost) creates nothing twice, and an item whose key is
+    /// already taken reports the record that holds it. An adapter that cannot honour keys
+    /// refuses each item with a `Config` error, as [`create`](Self::create) does.
+    ///
+    /// The default sends one [`create`](Self::create) per item, four at a time, for adapters
+    /// without a batch endpoint; adapters with one override it.
+    async fn create_batch_keyed(
+        &self,
+        items: &[(IdempotencyKey, T)],
+        ctx: &WriteContext,
+    ) -> BatchResult<Record<T>> {
+        use futures::StreamExt;
+        // By position, not by reference: a closure over `&(key, input)` trips the compiler's
+        // higher-ranked lifetime check inside `async_trait`.
+        futures::stream::iter(0..items.len())
+            .map(|i| async move {
+                let Some((key, input)) = items.get(i) else {
+                    return Err(Error::new(
+                        crate::ErrorKind::Unexpected,
+                        "no such batch item",
+                    ));
+                };
+                let ctx = WriteContext {
+                    actor: ctx.actor.clone(),
+                    idempotency_key: Some(key.clone()),
+                };
+                self.create(input, &ctx).await
+            })
+            .buffered(4)
+            .collect()
+            .await
+    }
+
     /// Updates many records; one result per input.
     async fn update_batch(
         &self,

@@ -340,3 +340,94 @@ async fn read_by_property(
     }
     Ok(out)
 }
+
+/// One input's outcome: the record and whether it was created.
+type ItemResult<T> = Result<(Record<T>, bool)>;
+
+/// Keyed batch creates (issue 14): each input carries its own idempotency key, kept however the
+/// caller groups the inputs (the durable outbox regroups queued writes on every round).
+impl<T: Entity> HubRecords<T> {
+    /// `batch/create` in chunks of 100 with each input's own key in `idempotency_property` and
+    /// its links inline. A chunk sent again (a retry after a lost answer, a replayed outbox
+    /// write) conflicts per input on the keys the first attempt stored; those inputs are read
+    /// back by key (`batch/read` with `idProperty`) and report the first record. Without the
+    /// property every input fails with a `Config` error before any request, as a keyed single
+    /// create does.
+    pub(crate) async fn create_batch_keyed_inner(
+        &self,
+        items: &[(crm_core::IdempotencyKey, T)],
+        ctx: &crm_core::WriteContext,
+    ) -> crm_core::BatchResult<Record<T>> {
+        let operation = crate::records::op::<T>("create");
+        let item_ctx = |key: &crm_core::IdempotencyKey| crm_core::WriteContext {
+            actor: ctx.actor.clone(),
+            idempotency_key: Some(key.clone()),
+        };
+        let Some(prop) = self.core.settings.idempotency.clone() else {
+            let err = crate::records::key_without_property(T::KIND, &operation);
+            return items
+                .iter()
+                .map(|(key, input)| {
+                    let r: Result<Record<T>> = Err(err.clone());
+                    self.core.audit(
+                        "create",
+                        T::KIND,
+                        &item_ctx(key),
+                        &input.to_fields(),
+                        &r,
+                        |r| r.id.clone(),
+                    );
+                    r
+                })
+                .collect();
+        };
+        let mut results: Vec<Option<ItemResult<T>>> = (0..items.len()).map(|_| None).collect();
+        let mut batch = Vec::new();
+        let mut keyed = BTreeMap::new();
+        for (i, (key, input)) in items.iter().enumerate() {
+            match self
+                .core
+                .prepare(input, crate::core::Mode::Create, None)
+                .await
+            {
+                Ok(mut p) => {
+                    p.props
+                        .insert(prop.clone(), Value::String(key.as_str().to_owned()));
+                    keyed.insert(i, (key.as_str().to_owned(), p.clone()));
+                    batch.push((i, p, None));
+                }
+                Err(e) => {
+                    if let Some(slot) = results.get_mut(i) {
+                        *slot = Some(Err(e.with_operation(operation.clone())));
+                    }
+                }
+            }
+        }
+        let none = BTreeMap::new();
+        let op = BatchOp {
+            name: "create",
+            // Every input carries its key in a unique property: a replay writes nothing twice.
+            replay_safe: true,
+            update_ids: &none,
+            operation: &operation,
+        };
+        self.run_batch(&op, batch, &mut results).await;
+        self.recover_keyed(&prop, &keyed, &mut results, &operation)
+            .await;
+        let out: crm_core::BatchResult<Record<T>> = crate::records::finish(results, &operation)
+            .into_iter()
+            .map(|r| r.map(|(rec, _)| rec))
+            .collect();
+        for ((key, input), r) in items.iter().zip(&out) {
+            self.core.audit(
+                "create",
+                T::KIND,
+                &item_ctx(key),
+                &input.to_fields(),
+                r,
+                |r| r.id.clone(),
+            );
+        }
+        out
+    }
+}

@@ -661,6 +661,15 @@ impl<T: Entity> Records<T> for HubRecords<T> {
         out
     }
 
+    async fn create_batch_keyed(
+        &self,
+        items: &[(crm_core::IdempotencyKey, T)],
+        ctx: &WriteContext,
+    ) -> BatchResult<Record<T>> {
+        // In batch.rs, with the rest of the batch machinery.
+        self.create_batch_keyed_inner(items, ctx).await
+    }
+
     async fn update_batch(
         &self,
         inputs: &[(RecordId, T)],

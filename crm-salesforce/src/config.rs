@@ -52,8 +52,13 @@ pub struct SalesforceConfig {
     pub timeout_secs: Option<u64>,
     /// Region for phone numbers stored without a country code (default `US`).
     pub phone_region: Option<String>,
-    /// Records per query batch, 200–2,000 (default 2,000).
+    /// Records per query batch, 200–2,000 (default 2,000): the `Sforce-Query-Options:
+    /// batchSize` every listing asks for, whatever page size the caller wants.
     pub query_batch_size: Option<u32>,
+    /// Read each record back after a batch write (one extra query per Collections request), so
+    /// the results carry the org's values (defaults, formulas, timestamps). Default `false`:
+    /// each result is the caller's input with the id Collections returns.
+    pub batch_read_back: Option<bool>,
     /// Unique external-id field holding idempotency keys, such as `Idempotency_Key__c`. Default
     /// none: idempotent creates are off and a create carrying a key fails with a `Config` error.
     pub idempotency_field: Option<String>,
@@ -116,6 +121,7 @@ pub enum SalesforceConfigKey {
     TimeoutSecs,
     PhoneRegion,
     QueryBatchSize,
+    BatchReadBack,
     IdempotencyField,
     AllowDuplicates,
     DailyReservePercent,
@@ -124,7 +130,7 @@ pub enum SalesforceConfigKey {
 
 impl SalesforceConfigKey {
     /// Every key.
-    pub const ALL: [SalesforceConfigKey; 20] = [
+    pub const ALL: [SalesforceConfigKey; 21] = [
         Self::LoginUrl,
         Self::InstanceUrl,
         Self::ApiVersion,
@@ -141,6 +147,7 @@ impl SalesforceConfigKey {
         Self::TimeoutSecs,
         Self::PhoneRegion,
         Self::QueryBatchSize,
+        Self::BatchReadBack,
         Self::IdempotencyField,
         Self::AllowDuplicates,
         Self::DailyReservePercent,
@@ -167,6 +174,7 @@ impl AsRef<str> for SalesforceConfigKey {
             Self::TimeoutSecs => "timeout_secs",
             Self::PhoneRegion => "phone_region",
             Self::QueryBatchSize => "query_batch_size",
+            Self::BatchReadBack => "batch_read_back",
             Self::IdempotencyField => "idempotency_field",
             Self::AllowDuplicates => "allow_duplicates",
             Self::DailyReservePercent => "daily_reserve_percent",
@@ -198,6 +206,17 @@ fn parse_num<T: FromStr>(key: SalesforceConfigKey, value: &str) -> Result<T> {
         .map_err(|_| Error::config(format!("{}: `{value}` is not a valid number", key.as_ref())))
 }
 
+fn parse_bool(key: SalesforceConfigKey, value: &str) -> Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" => Ok(false),
+        _ => Err(Error::config(format!(
+            "{}: `{value}` is not a boolean",
+            key.as_ref()
+        ))),
+    }
+}
+
 impl SalesforceConfig {
     /// Sets one key from text (bools: `true yes on 1` / `false no off 0`). Errors name the key.
     pub fn set(&mut self, key: SalesforceConfigKey, value: &str) -> Result<()> {
@@ -222,17 +241,8 @@ impl SalesforceConfig {
             K::PhoneRegion => self.phone_region = text(),
             K::QueryBatchSize => self.query_batch_size = Some(parse_num(key, value)?),
             K::IdempotencyField => self.idempotency_field = text(),
-            K::AllowDuplicates => {
-                self.allow_duplicates = Some(match value.trim().to_ascii_lowercase().as_str() {
-                    "true" | "yes" | "on" | "1" => true,
-                    "false" | "no" | "off" | "0" => false,
-                    _ => {
-                        return Err(Error::config(format!(
-                            "allow_duplicates: `{value}` is not a boolean"
-                        )));
-                    }
-                });
-            }
+            K::AllowDuplicates => self.allow_duplicates = Some(parse_bool(key, value)?),
+            K::BatchReadBack => self.batch_read_back = Some(parse_bool(key, value)?),
             K::DailyReservePercent => self.daily_reserve_percent = Some(parse_num(key, value)?),
             K::ConnectionName => self.connection_name = text(),
         }

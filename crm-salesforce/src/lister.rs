@@ -1,13 +1,18 @@
 //! SOQL results page by page (Salesforce REST API Developer Guide, "Query" and `nextRecordsUrl`);
 //! core turns pages into streams.
 //!
+//! Every listing asks Salesforce for its batch size (`Sforce-Query-Options: batchSize=N`,
+//! 200–2,000, the connection's `query_batch_size`, default 2,000) and follows
+//! `nextRecordsUrl`, so 5,000 records cost three requests whatever page size the caller wants.
 //! Two cursors, both opaque to callers and resumable:
 //! - `next:<nextRecordsUrl>` — Salesforce's own query locator, for pages of 200–2,000 records
-//!   (`Sforce-Query-Options: batchSize=N`). Locators expire after about 15 minutes unused.
-//! - `after:<Id>` — keyset paging (`WHERE Id > '…' ORDER BY Id LIMIT n`) for pages smaller than
-//!   Salesforce's 200-record minimum batch.
+//!   (one page per batch). Locators expire after about 15 minutes unused.
+//! - `after:<Id>` — for pages smaller than Salesforce's 200-record minimum batch: the listing
+//!   cuts them from the batches it holds, and the cursor names the last record handed out. A
+//!   listing resumed from it queries `WHERE Id > '…' ORDER BY Id` (again with the batch size).
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use crm_core::raw::Paging;
 use crm_core::reexports::http::{HeaderName, Method};
@@ -38,7 +43,10 @@ pub(crate) struct QueryPage {
 pub(crate) struct ListSpec {
     pub(crate) sobject: SObject,
     pub(crate) conditions: Vec<String>,
+    /// Records per page the caller gets, 1–2,000.
     pub(crate) page_size: u32,
+    /// Records per query batch Salesforce is asked for, 200–2,000.
+    pub(crate) batch: u32,
 }
 
 fn batch_header(size: u32) -> (HeaderName, String) {
@@ -87,9 +95,16 @@ pub(crate) fn records<T: Entity>(
     page: &QueryPage,
     operation: &str,
 ) -> Result<Vec<Record<T>>> {
-    page.records
-        .iter()
-        .enumerate()
+    decode::<T>(core, s, page.records.iter(), operation)
+}
+
+fn decode<'a, T: Entity>(
+    core: &Core,
+    s: SObject,
+    rows: impl Iterator<Item = &'a Value>,
+    operation: &str,
+) -> Result<Vec<Record<T>>> {
+    rows.enumerate()
         .map(|(i, r)| {
             core.record_from_json::<T>(s, r).map_err(|e| {
                 Error::new(
@@ -102,6 +117,16 @@ pub(crate) fn records<T: Entity>(
         .collect()
 }
 
+/// Records fetched in Salesforce's batch and not yet handed out as pages smaller than it.
+#[derive(Debug, Default)]
+pub(crate) struct Held {
+    /// The cursor these records continue from (the last `after:` cursor handed out).
+    at: String,
+    records: VecDeque<Value>,
+    /// The locator of the rest of the query.
+    more: Option<String>,
+}
+
 /// A lazy stream of pages, within the caller's paging limits.
 pub(crate) fn stream<T: Entity>(
     core: Arc<Core>,
@@ -110,11 +135,32 @@ pub(crate) fn stream<T: Entity>(
     operation: &'static str,
 ) -> PageStream<T> {
     let paging = Paging::for_query(query);
+    let held = Arc::new(Mutex::new(Held::default()));
     crm_core::raw::paginate(paging, query.resume.clone(), move |cursor| {
         let core = core.clone();
         let spec = spec.clone();
-        async move { fetch_page::<T>(&core, &spec, cursor, operation).await }
+        let held = held.clone();
+        async move { fetch_page::<T>(&core, &spec, cursor, &held, operation).await }
     })
+}
+
+/// The first batch of the listing, from the start or after the record `after`.
+async fn first_batch(
+    core: &Core,
+    spec: &ListSpec,
+    after: Option<&str>,
+    batch: u32,
+    operation: &str,
+) -> Result<QueryPage> {
+    let fields = core.read_fields(spec.sobject);
+    let mut select = Select::new(spec.sobject.name(), &fields).order_by("Id ASC");
+    for c in &spec.conditions {
+        select = select.and(c.clone());
+    }
+    if let Some(last) = after {
+        select = select.and(format!("Id > {}", quote(last)));
+    }
+    query(core, &select.text(), Some(batch), operation).await
 }
 
 /// Fetches the page at `cursor` (`None`: the first page).
@@ -122,48 +168,95 @@ pub(crate) async fn fetch_page<T: Entity>(
     core: &Core,
     spec: &ListSpec,
     cursor: Option<String>,
+    held: &Mutex<Held>,
     operation: &str,
 ) -> Result<Page<Record<T>>> {
     let s = spec.sobject;
-    let fields = core.read_fields(s);
-    let keyset = spec.page_size < MIN_BATCH;
+    if let Some(c) = cursor.as_deref()
+        && !c.starts_with("next:")
+        && !c.starts_with("after:")
+    {
+        return Err(Error::invalid_input(
+            "this page cursor did not come from a Salesforce listing",
+        )
+        .with_operation(operation.to_owned()));
+    }
+    if spec.page_size < MIN_BATCH {
+        return small_page(core, spec, cursor, held, operation).await;
+    }
     let page = match cursor.as_deref() {
         Some(c) if c.starts_with("next:") => {
             let next = c.strip_prefix("next:").unwrap_or_default();
             query_more(core, next, Some(spec.page_size), operation).await?
         }
-        Some(c) if !c.starts_with("after:") => {
-            return Err(Error::invalid_input(
-                "this page cursor did not come from a Salesforce listing",
-            )
-            .with_operation(operation.to_owned()));
-        }
         after => {
-            let mut select = Select::new(s.name(), &fields).order_by("Id ASC");
-            for c in &spec.conditions {
-                select = select.and(c.clone());
-            }
-            if let Some(last) = after.and_then(|c| c.strip_prefix("after:")) {
-                select = select.and(format!("Id > {}", quote(last)));
-            }
-            if keyset {
-                select = select.limit(spec.page_size as usize);
-                query(core, &select.text(), None, operation).await?
-            } else {
-                query(core, &select.text(), Some(spec.page_size), operation).await?
-            }
+            let after = after.and_then(|c| c.strip_prefix("after:"));
+            first_batch(core, spec, after, spec.page_size, operation).await?
         }
     };
     let items = records::<T>(core, s, &page, operation)?;
-    let next = if keyset {
-        (items.len() as u64 >= u64::from(spec.page_size))
-            .then(|| items.last().map(|r| format!("after:{}", r.id)))
-            .flatten()
-    } else {
-        match (&page.next_records_url, page.done) {
-            (Some(n), false) => Some(format!("next:{n}")),
-            _ => None,
-        }
+    let next = match (&page.next_records_url, page.done) {
+        (Some(n), false) => Some(format!("next:{n}")),
+        _ => None,
     };
+    Ok(Page { items, next })
+}
+
+/// A page smaller than Salesforce's smallest batch, cut from the batch the listing holds; a
+/// batch is fetched only when the held records run short.
+async fn small_page<T: Entity>(
+    core: &Core,
+    spec: &ListSpec,
+    cursor: Option<String>,
+    held: &Mutex<Held>,
+    operation: &str,
+) -> Result<Page<Record<T>>> {
+    let want = spec.page_size as usize;
+    let at = cursor.clone().unwrap_or_default();
+    // Take what this listing holds; none of it counts when the cursor is not where it stopped
+    // (a resumed listing starts afresh).
+    let mut h = {
+        let mut guard = held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::mem::take(&mut *guard)
+    };
+    if h.at != at || (h.records.is_empty() && h.more.is_none()) {
+        let page = match cursor.as_deref() {
+            Some(c) if c.starts_with("next:") => {
+                let next = c.strip_prefix("next:").unwrap_or_default();
+                query_more(core, next, Some(spec.batch), operation).await?
+            }
+            after => {
+                let after = after.and_then(|c| c.strip_prefix("after:"));
+                first_batch(core, spec, after, spec.batch, operation).await?
+            }
+        };
+        h = Held {
+            at,
+            records: page.records.into(),
+            more: page.next_records_url.filter(|_| !page.done),
+        };
+    }
+    while h.records.len() < want {
+        let Some(next) = h.more.take() else { break };
+        let page = query_more(core, &next, Some(spec.batch), operation).await?;
+        h.records.extend(page.records);
+        h.more = page.next_records_url.filter(|_| !page.done);
+    }
+    let rows: Vec<Value> = h.records.drain(..want.min(h.records.len())).collect();
+    let items = decode::<T>(core, spec.sobject, rows.iter(), operation)?;
+    let next = if h.records.is_empty() && h.more.is_none() {
+        None
+    } else {
+        items.last().map(|r| format!("after:{}", r.id))
+    };
+    if let Some(n) = &next {
+        h.at = n.clone();
+        let mut guard = held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *guard = h;
+    }
     Ok(Page { items, next })
 }

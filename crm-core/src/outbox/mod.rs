@@ -7,7 +7,9 @@
 //!   returns. Enqueueing the same idempotency key twice stores it once. When it cannot (a full
 //!   disk), it returns a `Storage` error saying the write was not stored, so the caller falls back.
 //! - [`Outbox::deliver`] claims due writes under a lease, sends each through the connection with
-//!   its idempotency key, and records the outcome: `delivered { record_id }`, back to `pending`
+//!   its idempotency key — creates in the vendor's batches ([`crate::Records::create_batch_keyed`],
+//!   each item with its own stored key), the rest one by one — and records each write's
+//!   outcome: `delivered { record_id }`, back to `pending`
 //!   with a backoff for transient errors (or for the vendor's `Retry-After`, however long, without
 //!   holding the worker), or `failed { error }` for permanent ones (kept for an operator,
 //!   re-drivable with [`Outbox::redrive`]). A corrupt row is failed with the reason; the other
@@ -304,8 +306,16 @@ impl Outbox {
         store::depth(&self.db(), connection)
     }
 
-    /// Delivers up to `max` due writes of `connection` through `crm`, four at a time, and
-    /// records each outcome. Does nothing while the connection is paused.
+    /// Delivers up to `max` due writes of `connection` through `crm` and records each outcome.
+    /// Does nothing while the connection is paused.
+    ///
+    /// Creates of one object kind (and one actor) go out in the vendor's batches, up to the
+    /// adapter's [`ObjectCapabilities::max_batch`] per request, through
+    /// [`Records::create_batch_keyed`] with each write's own stored key; the per-item results
+    /// are recorded on each write. Updates, upserts, creates on adapters without a batch
+    /// endpoint, and creates in doubt on connections that cannot make creates idempotent go one
+    /// by one. Four requests are in flight at a time. Pass a `max` of at least the batch size
+    /// (200 on Salesforce, 100 on HubSpot) to fill whole batches.
     pub async fn deliver(
         &self,
         connection: &str,
@@ -317,43 +327,23 @@ impl Outbox {
         }
         let claimed = store::claim(&self.db(), connection, max, self.config.lease)?;
         let mut report = DeliveryReport::default();
-        let outcomes = futures::stream::iter(claimed.into_iter().map(|row| async move {
-            let outcome = deliver_one(crm, &row).await;
-            (row, outcome)
-        }))
-        .buffer_unordered(4)
-        .collect::<Vec<_>>()
-        .await;
-        for (row, outcome) in outcomes {
+        let units = plan(crm, claimed);
+        let outcomes = futures::stream::iter(units.into_iter().map(|unit| deliver_unit(crm, unit)))
+            .buffer_unordered(4)
+            .collect::<Vec<_>>()
+            .await;
+        {
+            // One transaction for the round's outcomes: one sync instead of one per write. If it
+            // fails, the writes stay leased and in doubt, and are resolved as after a crash.
             let db = self.db();
-            match outcome {
-                Outcome::Delivered(record_id) => {
-                    store::mark_delivered(&db, row.id, &record_id)?;
-                    report.delivered += 1;
-                }
-                Outcome::Parked(reason) => {
-                    tracing::warn!(
-                        write = row.id,
-                        kind = %row.kind,
-                        "outbox: a create that may have reached the CRM is parked for an operator"
-                    );
-                    store::mark_parked(&db, row.id, &reason)?;
-                    report.parked += 1;
-                }
-                Outcome::Failed { error, in_doubt }
-                    if error.is_retryable() && row.attempts < self.config.max_attempts =>
-                {
-                    // A long `Retry-After` (an hour) reschedules the write for then; the worker
-                    // goes on with other writes.
-                    let wait = self.backoff(row.attempts, error.retry_after());
-                    store::mark_retry(&db, row.id, &error.to_string(), wait, in_doubt)?;
-                    report.retried += 1;
-                }
-                Outcome::Failed { error, .. } => {
-                    store::mark_failed(&db, row.id, &error.to_string())?;
-                    report.failed += 1;
-                }
+            let tx = db
+                .unchecked_transaction()
+                .map_err(|e| store::storage_error("record the deliveries", None, "", e))?;
+            for (row, outcome) in outcomes.into_iter().flatten() {
+                self.record(&tx, &row, outcome, &mut report)?;
             }
+            tx.commit()
+                .map_err(|e| store::storage_error("record the deliveries", None, "", e))?;
         }
         let depth = self.depth(connection)?;
         // The "failed" gauge counts every write waiting for an operator, parked ones included,
@@ -375,6 +365,45 @@ impl Outbox {
             );
         }
         Ok(report)
+    }
+
+    /// Records one write's outcome and counts it in `report`.
+    fn record(
+        &self,
+        db: &rusqlite::Connection,
+        row: &store::Row,
+        outcome: Outcome,
+        report: &mut DeliveryReport,
+    ) -> Result<()> {
+        match outcome {
+            Outcome::Delivered(record_id) => {
+                store::mark_delivered(db, row.id, &record_id)?;
+                report.delivered += 1;
+            }
+            Outcome::Parked(reason) => {
+                tracing::warn!(
+                    write = row.id,
+                    kind = %row.kind,
+                    "outbox: a create that may have reached the CRM is parked for an operator"
+                );
+                store::mark_parked(db, row.id, &reason)?;
+                report.parked += 1;
+            }
+            Outcome::Failed { error, in_doubt }
+                if error.is_retryable() && row.attempts < self.config.max_attempts =>
+            {
+                // A long `Retry-After` (an hour) reschedules the write for then; the worker
+                // goes on with other writes.
+                let wait = self.backoff(row.attempts, error.retry_after());
+                store::mark_retry(db, row.id, &error.to_string(), wait, in_doubt)?;
+                report.retried += 1;
+            }
+            Outcome::Failed { error, .. } => {
+                store::mark_failed(db, row.id, &error.to_string())?;
+                report.failed += 1;
+            }
+        }
+        Ok(())
     }
 
     fn backoff(&self, attempts: u32, retry_after: Option<Duration>) -> Duration {
@@ -418,6 +447,194 @@ fn may_have_created(e: &Error) -> bool {
         )
 }
 
+/// What one request (or, for adapters without a batch endpoint, one write) of a delivery round
+/// carries.
+#[derive(Debug)]
+enum Unit {
+    /// One write, sent on its own.
+    One(store::Row),
+    /// Creates of one kind by one actor, sent as one vendor batch.
+    Creates(Vec<store::Row>),
+}
+
+/// The capabilities of `kind` on `crm`; none when the connection does not support it.
+fn caps_of(crm: &dyn Crm, kind: ObjectKind) -> ObjectCapabilities {
+    crm.capabilities()
+        .objects
+        .get(&kind)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Groups claimed writes into requests: creates of one kind and actor into batches of the
+/// adapter's `max_batch`, everything else one by one. A create in doubt on a connection that
+/// cannot make creates idempotent is never batched: it is looked up or parked on its own.
+fn plan(crm: &dyn Crm, rows: Vec<store::Row>) -> Vec<Unit> {
+    let mut units = Vec::new();
+    // (kind, actor, batch size, rows), in the order first seen.
+    let mut groups: Vec<(ObjectKind, Actor, usize, Vec<store::Row>)> = Vec::new();
+    for row in rows {
+        let caps = caps_of(crm, row.kind);
+        let batch = caps.max_batch.filter(|n| *n > 1);
+        let batchable = row.op == WriteOp::Create
+            && batch.is_some()
+            && (caps.idempotent_create || !row.in_doubt);
+        match (batchable, batch) {
+            (true, Some(size)) => {
+                match groups
+                    .iter_mut()
+                    .find(|(k, a, _, _)| *k == row.kind && *a == row.actor)
+                {
+                    Some((_, _, _, group)) => group.push(row),
+                    None => groups.push((row.kind, row.actor.clone(), size, vec![row])),
+                }
+            }
+            _ => units.push(Unit::One(row)),
+        }
+    }
+    for (_, _, size, mut group) in groups {
+        while !group.is_empty() {
+            let rest = group.split_off(size.min(group.len()));
+            units.push(Unit::Creates(std::mem::replace(&mut group, rest)));
+        }
+    }
+    units
+}
+
+/// Sends one unit and gives each of its writes an outcome.
+async fn deliver_unit(crm: &dyn Crm, unit: Unit) -> Vec<(store::Row, Outcome)> {
+    match unit {
+        Unit::One(row) => {
+            let outcome = deliver_one(crm, &row).await;
+            vec![(row, outcome)]
+        }
+        Unit::Creates(rows) => {
+            let Some(first) = rows.first() else {
+                return Vec::new();
+            };
+            let (kind, actor) = (first.kind, first.actor.clone());
+            let caps = caps_of(crm, kind);
+            match kind {
+                ObjectKind::Contact => create_batch(crm.contacts(), &caps, rows, actor).await,
+                ObjectKind::Account => create_batch(crm.accounts(), &caps, rows, actor).await,
+                ObjectKind::Lead => create_batch(crm.leads(), &caps, rows, actor).await,
+                ObjectKind::Opportunity => {
+                    create_batch(crm.opportunities(), &caps, rows, actor).await
+                }
+                ObjectKind::Ticket => create_batch(crm.tickets(), &caps, rows, actor).await,
+                ObjectKind::Activity => create_batch(crm.activities(), &caps, rows, actor).await,
+            }
+        }
+    }
+}
+
+/// Sends a batch of creates in one vendor request (or as many as the adapter needs) and maps
+/// each item's result onto its write.
+///
+/// On a connection with idempotent creates every item carries its own stored key, so a batch
+/// whose answer was lost is sent again with the same keys and the vendor's unique field finds
+/// the records the first attempt wrote. Otherwise the items go without keys (unless the adapter
+/// can look a create up by its key), and an item that may have reached the CRM although it
+/// failed is parked, as a single create would be.
+async fn create_batch<T: Entity>(
+    records: &dyn Records<T>,
+    caps: &ObjectCapabilities,
+    rows: Vec<store::Row>,
+    actor: Actor,
+) -> Vec<(store::Row, Outcome)> {
+    let mut out = Vec::with_capacity(rows.len());
+    let mut items: Vec<(IdempotencyKey, T)> = Vec::with_capacity(rows.len());
+    let mut sent_rows = Vec::with_capacity(rows.len());
+    for row in rows {
+        match entity::<T>(&row) {
+            Ok(entity) => {
+                items.push((row.key.clone(), entity));
+                sent_rows.push(row);
+            }
+            Err(outcome) => out.push((row, outcome)),
+        }
+    }
+    if items.is_empty() {
+        return out;
+    }
+    let ctx = WriteContext::new(actor);
+    tracing::debug!(kind = %T::KIND, items = items.len(), "outbox: sending a batch of creates");
+    let results = if caps.idempotent_create || caps.find_by_idempotency_key {
+        records.create_batch_keyed(&items, &ctx).await
+    } else {
+        // Adapters refuse a key they cannot honour; see `create`.
+        let inputs: Vec<T> = items.into_iter().map(|(_, t)| t).collect();
+        records.create_batch(&inputs, &ctx).await
+    };
+    let mut results = results.into_iter();
+    for row in sent_rows {
+        let result = results.next().unwrap_or_else(|| {
+            // An adapter that answers fewer items than it was given: nothing says whether this
+            // one was written.
+            Err(Error::new(
+                ErrorKind::Unexpected,
+                "the adapter returned no result for this batch item",
+            ))
+        });
+        let outcome = if caps.idempotent_create {
+            idempotent_outcome(result.map(|r| r.id))
+        } else {
+            unkeyed_outcome(T::KIND, result.map(|r| r.id))
+        };
+        out.push((row, outcome));
+    }
+    out
+}
+
+/// The outcome of a create sent with its key on a connection with idempotent creates.
+fn idempotent_outcome(result: Result<RecordId>) -> Outcome {
+    match result {
+        Ok(id) => Outcome::Delivered(id),
+        // The unique key is already taken by the record an earlier attempt created.
+        Err(e) => match e.kind() {
+            ErrorKind::Conflict {
+                existing_id: Some(id),
+                ..
+            } => Outcome::Delivered(id.clone()),
+            _ => sent(Err(e)),
+        },
+    }
+}
+
+/// The outcome of a create on a connection that cannot make creates idempotent: one that may
+/// have reached the CRM although it failed is parked.
+fn unkeyed_outcome(kind: ObjectKind, result: Result<RecordId>) -> Outcome {
+    match result {
+        Ok(id) => Outcome::Delivered(id),
+        Err(e) if may_have_created(&e) => Outcome::Parked(format!(
+            "the create of this {kind} may have reached the CRM although it failed ({e}), and this connection cannot make creates idempotent: look for it in the CRM, then resolve the write with the record id, or redrive it if there is none"
+        )),
+        Err(e) => sent(Err(e)),
+    }
+}
+
+/// A stored write's payload as the entity it holds; a payload that cannot be read fails the
+/// write with the reason (nothing is sent).
+#[allow(clippy::result_large_err)]
+fn entity<T: Entity>(row: &store::Row) -> std::result::Result<T, Outcome> {
+    serde_path_to_error::deserialize(row.payload.clone()).map_err(|e| {
+        // The reason names where the payload is wrong, never its values (personal data).
+        let error = Error::new(
+            ErrorKind::Storage,
+            format!(
+                "corrupt outbox row: write {} holds an unreadable {} payload (at `{}`)",
+                row.id,
+                T::KIND,
+                e.path()
+            ),
+        );
+        Outcome::Failed {
+            error,
+            in_doubt: row.in_doubt,
+        }
+    })
+}
+
 /// Sends one stored write.
 async fn deliver_one(crm: &dyn Crm, row: &store::Row) -> Outcome {
     let ctx = WriteContext {
@@ -451,34 +668,13 @@ async fn send<T: Entity>(
     row: &store::Row,
     ctx: &WriteContext,
 ) -> Outcome {
-    let entity: T = match serde_path_to_error::deserialize(row.payload.clone()) {
+    let entity: T = match entity(row) {
         Ok(entity) => entity,
-        Err(e) => {
-            // Nothing was sent: the write is failed with the reason, the others go on. The
-            // reason names where the payload is wrong, never its values (personal data).
-            let error = Error::new(
-                ErrorKind::Storage,
-                format!(
-                    "corrupt outbox row: write {} holds an unreadable {} payload (at `{}`)",
-                    row.id,
-                    T::KIND,
-                    e.path()
-                ),
-            );
-            return Outcome::Failed {
-                error,
-                in_doubt: row.in_doubt,
-            };
-        }
+        Err(outcome) => return outcome,
     };
     match &row.op {
         WriteOp::Create => {
-            let caps = crm
-                .capabilities()
-                .objects
-                .get(&T::KIND)
-                .cloned()
-                .unwrap_or_default();
+            let caps = caps_of(crm, T::KIND);
             create(records, &caps, row, &entity, ctx).await
         }
         WriteOp::Update { id } => sent(records.update(id, &entity, ctx).await.map(|r| r.id)),
@@ -531,17 +727,7 @@ async fn create<T: Entity>(
     let kind = T::KIND;
     if caps.idempotent_create {
         // The same key gives back the first record, however many attempts reached the CRM.
-        return match records.create(entity, ctx).await {
-            Ok(r) => Outcome::Delivered(r.id),
-            // The unique key is already taken by the record an earlier attempt created.
-            Err(e) => match e.kind() {
-                ErrorKind::Conflict {
-                    existing_id: Some(id),
-                    ..
-                } => Outcome::Delivered(id.clone()),
-                _ => sent(Err(e)),
-            },
-        };
+        return idempotent_outcome(records.create(entity, ctx).await.map(|r| r.id));
     }
     if row.in_doubt {
         if !caps.find_by_idempotency_key {
@@ -587,11 +773,5 @@ async fn create<T: Entity>(
         };
         &unkeyed
     };
-    match records.create(entity, ctx).await {
-        Ok(r) => Outcome::Delivered(r.id),
-        Err(e) if may_have_created(&e) => Outcome::Parked(format!(
-            "the create of this {kind} may have reached the CRM although it failed ({e}), and this connection cannot make creates idempotent: look for it in the CRM, then resolve the write with the record id, or redrive it if there is none"
-        )),
-        Err(e) => sent(Err(e)),
-    }
+    unkeyed_outcome(kind, records.create(entity, ctx).await.map(|r| r.id))
 }

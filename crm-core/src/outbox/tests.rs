@@ -30,6 +30,15 @@ struct Scripted {
     committed: bool,
 }
 
+/// What the next batch call does instead of succeeding.
+#[derive(Debug, Clone)]
+enum BatchScript {
+    /// The whole call fails; with `committed`, every item was written first (a lost answer).
+    Whole { error: Error, committed: bool },
+    /// Item `index` of the call fails on its own; the others are written.
+    Item { index: usize, error: Error },
+}
+
 #[derive(Debug, Default)]
 struct State {
     /// Records created: id and the idempotency key stored with it.
@@ -37,6 +46,71 @@ struct State {
     creates: usize,
     finds: usize,
     script: VecDeque<Scripted>,
+    /// Batch calls made, with the keys each item carried (`None`: sent without one).
+    batches: Vec<Vec<Option<String>>>,
+    /// The largest batch the fake accepts (its `max_batch`).
+    max_batch: usize,
+    batch_script: VecDeque<BatchScript>,
+}
+
+impl State {
+    /// One batch call: items keyed by an already stored key give back that record (the
+    /// vendor's unique field), the others are created.
+    fn batch(&mut self, keys: Vec<Option<String>>) -> Vec<Result<RecordId>> {
+        assert!(
+            keys.len() <= self.max_batch,
+            "a batch of {} items exceeds the fake's {}",
+            keys.len(),
+            self.max_batch
+        );
+        self.batches.push(keys.clone());
+        let mut script = Vec::new();
+        while let Some(BatchScript::Item { .. }) = self.batch_script.front() {
+            script.extend(self.batch_script.pop_front());
+        }
+        let whole = if script.is_empty() {
+            match self.batch_script.pop_front() {
+                Some(BatchScript::Whole { error, committed }) => Some((error, committed)),
+                Some(item) => {
+                    script.push(item);
+                    None
+                }
+                None => None,
+            }
+        } else {
+            None
+        };
+        let n = keys.len();
+        let mut out = Vec::new();
+        for (i, key) in keys.into_iter().enumerate() {
+            let item_error = script.iter().find_map(|s| match s {
+                BatchScript::Item { index, error } if *index == i => Some(error.clone()),
+                _ => None,
+            });
+            if let Some(e) = item_error {
+                out.push(Err(e));
+                continue;
+            }
+            if whole.as_ref().is_some_and(|(_, committed)| !committed) {
+                continue;
+            }
+            let existing = self
+                .records
+                .iter()
+                .find(|(_, k)| key.is_some() && *k == key)
+                .map(|(id, _)| id.clone());
+            let id = existing.unwrap_or_else(|| {
+                let id = RecordId::new(format!("b-{}", self.records.len() + 1)).unwrap();
+                self.records.push((id.clone(), key.clone()));
+                id
+            });
+            out.push(Ok(id));
+        }
+        match whole {
+            Some((error, _)) => (0..n).map(|_| Err(error.clone())).collect(),
+            None => out,
+        }
+    }
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -45,6 +119,15 @@ type Shared = Arc<Mutex<State>>;
 struct FakeRecords<T> {
     state: Shared,
     _kind: PhantomData<fn() -> T>,
+}
+
+fn record<T: Default>(id: RecordId) -> Record<T> {
+    Record {
+        id,
+        created_at: None,
+        updated_at: None,
+        data: T::default(),
+    }
 }
 
 fn unsupported<X>(what: &str) -> Result<X> {
@@ -106,8 +189,26 @@ impl<T: Entity> Records<T> for FakeRecords<T> {
         unsupported("upsert")
     }
 
-    async fn create_batch(&self, _inputs: &[T], _ctx: &WriteContext) -> BatchResult<Record<T>> {
-        Vec::new()
+    async fn create_batch(&self, inputs: &[T], ctx: &WriteContext) -> BatchResult<Record<T>> {
+        let keys = inputs
+            .iter()
+            .map(|_| ctx.idempotency_key.as_ref().map(|k| k.as_str().to_owned()))
+            .collect();
+        let ids = self.state.lock().unwrap().batch(keys);
+        ids.into_iter().map(|r| r.map(record)).collect()
+    }
+
+    async fn create_batch_keyed(
+        &self,
+        items: &[(IdempotencyKey, T)],
+        _ctx: &WriteContext,
+    ) -> BatchResult<Record<T>> {
+        let keys = items
+            .iter()
+            .map(|(k, _)| Some(k.as_str().to_owned()))
+            .collect();
+        let ids = self.state.lock().unwrap().batch(keys);
+        ids.into_iter().map(|r| r.map(record)).collect()
     }
 
     async fn update_batch(
@@ -187,10 +288,21 @@ struct Fake {
 
 impl Fake {
     fn new(idempotent: bool, findable: bool) -> Self {
+        Self::with_batch(idempotent, findable, None)
+    }
+
+    /// A CRM whose tickets have a batch endpoint of `max_batch` items.
+    fn batching(idempotent: bool, max_batch: usize) -> Self {
+        Self::with_batch(idempotent, false, Some(max_batch))
+    }
+
+    fn with_batch(idempotent: bool, findable: bool, max_batch: Option<usize>) -> Self {
         let state = Shared::default();
+        state.lock().unwrap().max_batch = max_batch.unwrap_or(0);
         let mut ticket = ObjectCapabilities::read_write();
         ticket.idempotent_create = idempotent;
         ticket.find_by_idempotency_key = findable;
+        ticket.max_batch = max_batch;
         let mut caps = Capabilities::default();
         caps.objects.insert(ObjectKind::Ticket, ticket);
         Self {
@@ -220,6 +332,25 @@ impl Fake {
 
     fn finds(&self) -> usize {
         self.state.lock().unwrap().finds
+    }
+
+    fn script_batch(&self, step: BatchScript) {
+        self.state.lock().unwrap().batch_script.push_back(step);
+    }
+
+    /// The batch calls made so far, with the keys their items carried.
+    fn batches(&self) -> Vec<Vec<Option<String>>> {
+        self.state.lock().unwrap().batches.clone()
+    }
+
+    /// The record holding `key`, if any, and how many hold it.
+    fn holding(&self, key: &IdempotencyKey) -> Vec<RecordId> {
+        let s = self.state.lock().unwrap();
+        s.records
+            .iter()
+            .filter(|(_, k)| k.as_deref() == Some(key.as_str()))
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     /// A record the CRM holds already, as an earlier attempt left it.
@@ -679,4 +810,197 @@ fn item11_a_disk_io_error_is_named_as_such_not_as_a_bare_sqlite_error() {
     let dir = tempfile::tempdir().unwrap();
     assert!(!store::disk_is_full(&dir.path().join("o.sqlite")));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+// --- issue 14: delivery in vendor batches ---------------------------------------------------
+
+fn delivered_id(outbox: &Outbox, id: super::WriteId) -> RecordId {
+    match outbox.status(id).unwrap() {
+        WriteStatus::Delivered { record_id } => record_id,
+        other => panic!("write {id} is not delivered: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn batch_500_creates_on_an_idempotent_connection_go_in_5_batch_calls_of_100() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::batching(true, 100);
+    let ids: Vec<_> = (0..500).map(|i| enqueue(&outbox, i)).collect();
+    let report = outbox.deliver("acme", &crm, 500).await.unwrap();
+    assert_eq!(report.delivered, 500);
+    let batches = crm.batches();
+    assert_eq!(batches.len(), 500usize.div_ceil(100));
+    assert!(batches.iter().all(|b| b.len() == 100));
+    assert_eq!(crm.creates(), 0, "a create went one by one");
+    // Every item carried its write's own stored key, and every write got the record made for
+    // its key.
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(crm.holding(&key(i)), [delivered_id(&outbox, *id)]);
+    }
+    assert_eq!(crm.records(), 500);
+}
+
+#[tokio::test]
+async fn batch_lost_after_commit_is_sent_again_with_the_same_keys_regrouped_0_dups_0_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::batching(true, 100);
+    let ids: Vec<_> = (0..150).map(|i| enqueue(&outbox, i)).collect();
+    // The first batch is written, then its answer is lost (a 502 after commit).
+    crm.script_batch(BatchScript::Whole {
+        error: Error::new(ErrorKind::Unavailable, "bad gateway after commit"),
+        committed: true,
+    });
+    let report = outbox.deliver("acme", &crm, 150).await.unwrap();
+    assert_eq!(report.retried, 100);
+    assert_eq!(report.delivered, 50);
+    // The next rounds group the writes differently (30 at a time); each keeps its own key.
+    for _ in 0..10 {
+        outbox.deliver("acme", &crm, 30).await.unwrap();
+    }
+    assert_eq!(outbox.depth("acme").unwrap().pending, 0);
+    let first: Vec<_> = crm.batches()[0].clone();
+    let resent: Vec<Option<String>> = crm.batches()[2..].iter().flatten().cloned().collect();
+    assert_eq!(first, resent, "the re-sent items carry the keys first sent");
+    assert_eq!(crm.records(), 150, "a write was duplicated or lost");
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(crm.holding(&key(i)), [delivered_id(&outbox, *id)]);
+    }
+}
+
+#[tokio::test]
+async fn batch_per_item_errors_land_on_their_own_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::batching(true, 100);
+    let ids: Vec<_> = (0..10).map(|i| enqueue(&outbox, i)).collect();
+    crm.script_batch(BatchScript::Item {
+        index: 3,
+        error: Error::new(ErrorKind::Validation { fields: vec![] }, "subject too long"),
+    });
+    crm.script_batch(BatchScript::Item {
+        index: 7,
+        error: rate_limited(Duration::ZERO),
+    });
+    let taken = RecordId::new("r-other").unwrap();
+    crm.script_batch(BatchScript::Item {
+        index: 8,
+        error: Error::new(
+            ErrorKind::Conflict {
+                existing_id: Some(taken.clone()),
+                candidates: vec![],
+            },
+            "the key is taken",
+        ),
+    });
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!(report.delivered, 8);
+    assert_eq!(report.failed, 1);
+    assert_eq!(report.retried, 1);
+    let WriteStatus::Failed { error } = outbox.status(ids[3]).unwrap() else {
+        panic!("write 3 is not failed");
+    };
+    assert!(error.contains("subject too long"), "{error}");
+    assert!(matches!(
+        outbox.status(ids[7]).unwrap(),
+        WriteStatus::Pending { .. }
+    ));
+    // The record already holding write 8's key is its record.
+    assert_eq!(delivered_id(&outbox, ids[8]), taken);
+    for i in [0, 1, 2, 4, 5, 6, 9] {
+        assert_eq!(crm.holding(&key(i)), [delivered_id(&outbox, ids[i])]);
+    }
+    // The rate-limited one goes again, alone, with its key.
+    assert_eq!(outbox.deliver("acme", &crm, 10).await.unwrap().delivered, 1);
+    assert_eq!(crm.batches()[1], [Some(key(7).as_str().to_owned())]);
+}
+
+#[tokio::test]
+async fn batch_in_doubt_without_idempotent_creates_parks_its_items_and_sends_no_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::batching(false, 100);
+    let ids: Vec<_> = (0..20).map(|i| enqueue(&outbox, i)).collect();
+    crm.script_batch(BatchScript::Whole {
+        error: Error::new(ErrorKind::Unavailable, "bad gateway after commit"),
+        committed: true,
+    });
+    let report = outbox.deliver("acme", &crm, 20).await.unwrap();
+    assert_eq!(report.parked, 20);
+    assert_eq!(crm.batches().len(), 1);
+    // The connection cannot honour keys: the batch went without them.
+    assert!(crm.batches()[0].iter().all(Option::is_none));
+    for id in &ids {
+        assert!(matches!(
+            outbox.status(*id).unwrap(),
+            WriteStatus::Parked { .. }
+        ));
+    }
+    // Parked writes are never sent blindly again.
+    assert_eq!(
+        outbox.deliver("acme", &crm, 20).await.unwrap(),
+        Default::default()
+    );
+    assert_eq!(crm.batches().len(), 1);
+    assert_eq!(crm.records(), 20);
+}
+
+#[tokio::test]
+async fn batch_a_rate_limited_batch_without_idempotent_creates_is_retried_not_parked() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::batching(false, 100);
+    for i in 0..20 {
+        enqueue(&outbox, i);
+    }
+    crm.script_batch(BatchScript::Whole {
+        error: rate_limited(Duration::ZERO),
+        committed: false,
+    });
+    assert_eq!(outbox.deliver("acme", &crm, 20).await.unwrap().retried, 20);
+    assert_eq!(
+        outbox.deliver("acme", &crm, 20).await.unwrap().delivered,
+        20
+    );
+    assert_eq!(crm.records(), 20);
+}
+
+#[tokio::test]
+async fn batch_creates_in_doubt_after_a_crash_go_alone_where_creates_are_not_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::batching(false, 100);
+    for i in 0..3 {
+        enqueue(&outbox, i);
+    }
+    assert_eq!(crash_mid_delivery(&outbox), 3);
+    let fresh = enqueue(&outbox, 3);
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    // The three in doubt are parked without a request; the fresh one is batched.
+    assert_eq!(report.parked, 3);
+    assert_eq!(report.delivered, 1);
+    assert_eq!(crm.batches(), [vec![None]]);
+    assert!(matches!(
+        outbox.status(fresh).unwrap(),
+        WriteStatus::Delivered { .. }
+    ));
+}
+
+#[tokio::test]
+async fn batch_creates_in_doubt_after_a_crash_are_resent_in_a_batch_with_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::batching(true, 100);
+    let ids: Vec<_> = (0..4).map(|i| enqueue(&outbox, i)).collect();
+    assert_eq!(crash_mid_delivery(&outbox), 4);
+    // Two of them reached the CRM before the crash.
+    crm.holds("r-early-0", &key(0));
+    crm.holds("r-early-2", &key(2));
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!(report.delivered, 4);
+    assert_eq!(crm.batches().len(), 1);
+    assert_eq!(crm.records(), 4);
+    assert_eq!(delivered_id(&outbox, ids[0]).as_str(), "r-early-0");
+    assert_eq!(delivered_id(&outbox, ids[2]).as_str(), "r-early-2");
 }

@@ -34,7 +34,9 @@ pub(crate) struct State {
     pub(crate) api_max: u64,
     pub(crate) min_version: f64,
     pub(crate) max_version: f64,
-    cursors: BTreeMap<String, Vec<Value>>,
+    /// Query locators: the rows still to serve and the batch size of the query that made them
+    /// (the next pages come in the same batches, without a header).
+    cursors: BTreeMap<String, (Vec<Value>, usize)>,
     cursor_seq: u64,
     pub(crate) login_origin: String,
     pub(crate) instance_origin: String,
@@ -143,7 +145,9 @@ impl Ctx {
         }
     }
 
-    /// `Sforce-Query-Options: batchSize=N`: 200–2,000, default 2,000 (REST API Developer Guide).
+    /// `Sforce-Query-Options: batchSize=N` on a query: 200–2,000, default 2,000 (Salesforce REST
+    /// API Developer Guide, "Query Options Header"). The query's locator keeps it: the next
+    /// pages are requested from `nextRecordsUrl` "without any parameters".
     fn batch_size(&self) -> usize {
         header(&self.headers, "sforce-query-options")
             .and_then(|v| {
@@ -558,8 +562,13 @@ fn multiple_choices(state: &State, object: &str, ids: &[String], v: &str) -> Rep
     )
 }
 
-fn query_page(state: &mut State, mut rows: Vec<Value>, total: usize, ctx: &Ctx) -> Value {
-    let size = ctx.batch_size();
+fn query_page(
+    state: &mut State,
+    mut rows: Vec<Value>,
+    total: usize,
+    size: usize,
+    ctx: &Ctx,
+) -> Value {
     if rows.len() <= size {
         return json!({"totalSize": total, "done": true, "records": rows});
     }
@@ -568,7 +577,7 @@ fn query_page(state: &mut State, mut rows: Vec<Value>, total: usize, ctx: &Ctx) 
     let locator = super::ids::make("01g", state.cursor_seq);
     let offset = total - rest.len();
     let next = format!("{locator}-{offset}");
-    state.cursors.insert(next.clone(), rest);
+    state.cursors.insert(next.clone(), (rest, size));
     json!({"totalSize": total, "done": false,
            "nextRecordsUrl": format!("/services/data/{}/query/{next}", ctx.version),
            "records": rows})
@@ -578,12 +587,13 @@ fn run_query(state: &mut State, q: &str, all: bool, ctx: &Ctx) -> Result<Reply, 
     let parsed = soql::parse(q).map_err(|e| ApiError::new(400, e.code, e.message))?;
     let rows = state.store.query(&parsed, all, &ctx.version)?;
     let total = rows.len();
-    let body = query_page(state, rows, total, ctx);
+    let size = ctx.batch_size();
+    let body = query_page(state, rows, total, size, ctx);
     Ok(Reply::json(200, body))
 }
 
 fn next_page(state: &mut State, locator: &str, ctx: &Ctx) -> Result<Reply, ApiError> {
-    let rows = state
+    let (rows, size) = state
         .cursors
         .remove(locator)
         .ok_or_else(|| ApiError::new(404, "INVALID_QUERY_LOCATOR", "invalid query locator"))?;
@@ -592,7 +602,7 @@ fn next_page(state: &mut State, locator: &str, ctx: &Ctx) -> Result<Reply, ApiEr
         .and_then(|(_, n)| n.parse().ok())
         .unwrap_or(0);
     let total = offset + rows.len();
-    let body = query_page(state, rows, total, ctx);
+    let body = query_page(state, rows, total, size, ctx);
     Ok(Reply::json(200, body))
 }
 
