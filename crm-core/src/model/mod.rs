@@ -12,5 +12,6 @@ pub use entities::{
 };
 pub use id::{ObjectKind, RecordId, RecordRef};
 pub use personal::{Email, Personal, Phone, Region};
+pub(crate) use personal::warm_up_phone_metadata;
 pub use status::{LeadState, OpportunityState, State, Status, TaskState, TicketState};
 pub use value::{FieldMap, FieldValue, Number};
