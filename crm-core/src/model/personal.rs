@@ -184,7 +184,10 @@ struct PhoneIn {
 }
 
 impl Serialize for Phone {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
         PhoneOut {
             raw: self.raw(),
             e164: self.e164(),
@@ -196,7 +199,9 @@ impl Serialize for Phone {
 impl<'de> Deserialize<'de> for Phone {
     /// The stored E.164 form is taken as is: a serialised phone was normalised when it was
     /// written, and the region it was read in is not stored.
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
         let PhoneIn { raw, e164 } = PhoneIn::deserialize(deserializer)?;
         Ok(Self {
             raw,
@@ -297,7 +302,6 @@ impl Phone {
             .as_ref()
             .map(|p| p.expose().as_str())
     }
-
 
     /// The text as given or stored.
     pub fn raw(&self) -> &str {
@@ -586,7 +590,10 @@ mod tests {
             serde_json::json!({"raw": "(415) 555-0100", "e164": "+14155550100"})
         );
         let odd = serde_json::to_value(Phone::from_vendor("call reception", us)).unwrap();
-        assert_eq!(odd, serde_json::json!({"raw": "call reception", "e164": null}));
+        assert_eq!(
+            odd,
+            serde_json::json!({"raw": "call reception", "e164": null})
+        );
         let back: Phone = serde_json::from_value(json).unwrap();
         assert_eq!(back, caller);
         // A stored E.164 form is taken as written; an absent one means "not a number".

@@ -333,7 +333,8 @@ mod tests {
             "field `results[1]`: expected u32, found a string"
         );
         assert!(path_tracked_decodes() > 0);
-        let err = decode_value::<Probed>(serde_json::json!({"results": [1, "victim"]})).unwrap_err();
+        let err =
+            decode_value::<Probed>(serde_json::json!({"results": [1, "victim"]})).unwrap_err();
         assert_eq!(
             err.message(),
             "field `results[1]`: expected u32, found a string"
@@ -349,8 +350,13 @@ mod tests {
         let err = decode(r#"{"results":[]} x"#);
         assert_eq!(err.message(), "trailing data after the JSON body");
         // Trailing whitespace is fine.
-        decode_json::<Page>(b"{\"results\":[]}\n ", &HeaderMap::new(), StatusCode::OK, None)
-            .unwrap();
+        decode_json::<Page>(
+            b"{\"results\":[]}\n ",
+            &HeaderMap::new(),
+            StatusCode::OK,
+            None,
+        )
+        .unwrap();
     }
 
     #[test]
