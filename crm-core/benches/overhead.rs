@@ -5,6 +5,8 @@
 //! adapter read from the same in-process HubSpot-shaped server (canned bodies, so the server
 //! costs both sides the same and as little as possible):
 //!
+//! - `get, transport only`: the same request through crm-core's `HttpClient` alone, decoded into
+//!   `serde_json::Value` like the bare client's (what the transport adds, without an adapter);
 //! - `get`: one contact, `GET /crm/v3/objects/contacts/{id}`;
 //! - `page`: one page of 100 contacts, `GET /crm/v3/objects/contacts?limit=100`;
 //! - `stream`: 10,000 contacts, 100 pages followed through their cursors.
@@ -32,8 +34,10 @@ use axum::body::Body;
 use axum::http::{Response, Uri, header};
 use bytes::Bytes;
 use criterion::Criterion;
+use crm_core::credential::StaticCredential;
 use crm_core::limits::Unlimited;
 use crm_core::mapping::ObjectMapping;
+use crm_core::transport::{HttpClient, HttpClientBuilder, Request};
 use crm_core::{
     Contact, Crm, Email, Entity, FieldValue, ListQuery, ObjectKind, Phone, RecordId, Region,
 };
@@ -173,6 +177,9 @@ async fn serve(rt: &tokio::runtime::Runtime) -> String {
 
 #[derive(Clone, Copy, Debug)]
 enum Work {
+    /// The transport alone: crm-core's `HttpClient` decoding into `serde_json::Value`, as the
+    /// bare client does (no adapter, no mapping).
+    Transport,
     Get,
     Page,
     Stream,
@@ -181,6 +188,7 @@ enum Work {
 impl Work {
     fn name(self) -> &'static str {
         match self {
+            Work::Transport => "get, transport only",
             Work::Get => "get one contact",
             Work::Page => "one page of 100 contacts",
             Work::Stream => "stream 10,000 contacts",
@@ -190,7 +198,7 @@ impl Work {
     /// Records one run reads.
     fn records(self) -> usize {
         match self {
-            Work::Get => 1,
+            Work::Transport | Work::Get => 1,
             Work::Page => PAGE,
             Work::Stream => STREAM_RECORDS,
         }
@@ -203,6 +211,7 @@ struct Clients {
     properties: String,
     bare: reqwest::Client,
     sdk: HubSpot,
+    transport: HttpClient,
 }
 
 impl Clients {
@@ -214,8 +223,15 @@ impl Clients {
             .with_limiter(Arc::new(Unlimited))
             .build()
             .unwrap();
+        let transport = HttpClientBuilder::new("bench", base.clone())
+            .with_credentials(Arc::new(StaticCredential::bearer(SecretString::from(
+                TOKEN,
+            ))))
+            .build()
+            .unwrap();
         Self {
             base,
+            transport,
             properties: "associatedcompanyid,email,firstname,jobtitle,lastname,mobilephone,phone"
                 .into(),
             bare: reqwest::Client::new(),
@@ -240,7 +256,7 @@ impl Clients {
     /// The bare client: the same requests, bodies decoded into `serde_json::Value`.
     async fn bare(&self, work: Work) -> usize {
         match work {
-            Work::Get => {
+            Work::Transport | Work::Get => {
                 let url = format!(
                     "{}/crm/v3/objects/contacts/1000?properties={}&associations=companies",
                     self.base, self.properties
@@ -275,6 +291,20 @@ impl Clients {
     /// The SDK: typed records through the HubSpot adapter.
     async fn sdk(&self, work: Work) -> usize {
         match work {
+            Work::Transport => {
+                let resp = self
+                    .transport
+                    .send(
+                        Request::get("/crm/v3/objects/contacts/1000", "contact.get")
+                            .addresses_record()
+                            .query("properties", self.properties.as_str())
+                            .query("associations", "companies"),
+                    )
+                    .await
+                    .unwrap();
+                let v: serde_json::Value = resp.json().unwrap();
+                usize::from(v["id"].is_string())
+            }
             Work::Get => {
                 let id = RecordId::new("1000").unwrap();
                 let c = self.sdk.contacts().get(&id).await.unwrap();
@@ -300,7 +330,7 @@ impl Clients {
 }
 
 fn criterion_benches(c: &mut Criterion, rt: &tokio::runtime::Runtime, clients: &Clients) {
-    for work in [Work::Get, Work::Page, Work::Stream] {
+    for work in [Work::Transport, Work::Get, Work::Page, Work::Stream] {
         let mut group = c.benchmark_group(work.name());
         if matches!(work, Work::Stream) {
             group.sample_size(10);
@@ -308,9 +338,12 @@ fn criterion_benches(c: &mut Criterion, rt: &tokio::runtime::Runtime, clients: &
         group.bench_function("bare reqwest + serde_json::Value", |b| {
             b.to_async(rt).iter(|| clients.bare(work))
         });
-        group.bench_function("crm-connect (HubSpot adapter)", |b| {
-            b.to_async(rt).iter(|| clients.sdk(work))
-        });
+        let sdk = if matches!(work, Work::Transport) {
+            "crm-core transport"
+        } else {
+            "crm-connect (HubSpot adapter)"
+        };
+        group.bench_function(sdk, |b| b.to_async(rt).iter(|| clients.sdk(work)));
         group.finish();
     }
 }
@@ -335,7 +368,7 @@ fn paired(
 ) -> (Duration, Duration, f64) {
     // About 50 ms of work per side and block.
     let runs = match work {
-        Work::Get => 300,
+        Work::Transport | Work::Get => 300,
         Work::Page => 30,
         Work::Stream => 1,
     };
@@ -441,7 +474,7 @@ fn main() {
     println!("\npaired run, {blocks} blocks alternating the clients (medians):\n");
     println!("| what | bare client | crm-connect | ratio |");
     println!("|---|---:|---:|---:|");
-    for work in [Work::Get, Work::Page, Work::Stream] {
+    for work in [Work::Transport, Work::Get, Work::Page, Work::Stream] {
         let (bare, sdk, ratio) = paired(&rt, &clients, work, blocks);
         let per = |d: Duration| {
             let us = d.as_secs_f64() * 1e6;
