@@ -22,7 +22,13 @@
 //! cargo bench -p crm-core --bench overhead -- --warm-up-time 1 --measurement-time 3
 //! ```
 //! `OVERHEAD_BLOCKS` (default 15) sets the number of paired blocks.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::hint::black_box;
 use std::num::NonZeroU32;
@@ -160,8 +166,8 @@ impl Canned {
 
 /// Serves the canned bodies on a loopback port; the listing holds `MEMORY_RECORDS` contacts
 /// (the paired stream's clients both stop by count at `STREAM_RECORDS`).
-async fn serve(rt: &tokio::runtime::Runtime) -> String {
-    let canned = Arc::new(Canned::new(MEMORY_RECORDS));
+async fn serve(rt: &tokio::runtime::Runtime, records: usize) -> String {
+    let canned = Arc::new(Canned::new(records));
     let listener = rt
         .spawn(async { tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap() })
         .await
@@ -351,7 +357,7 @@ fn criterion_benches(c: &mut Criterion, rt: &tokio::runtime::Runtime, clients: &
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
-    if values.len() % 2 == 0 {
+    if values.len().is_multiple_of(2) {
         (values[mid - 1] + values[mid]) / 2.0
     } else {
         values[mid]
@@ -391,7 +397,7 @@ fn paired(
     time(true);
     let (mut bare, mut sdk, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
     for block in 0..blocks {
-        let (b, s) = if block % 2 == 0 {
+        let (b, s) = if block.is_multiple_of(2) {
             let b = time(false);
             (b, time(true))
         } else {
@@ -434,7 +440,7 @@ fn memory_check(rt: &tokio::runtime::Runtime, clients: &Clients) {
         let start = Instant::now();
         while let Some(page) = stream.next().await {
             seen += black_box(page.unwrap().items).len();
-            if seen % 10_000 == 0 {
+            if seen.is_multiple_of(10_000) {
                 marks.push(resident_mib().map_or("?".to_owned(), |m| format!("{m:.1}")));
             }
         }
@@ -452,7 +458,12 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let base = rt.block_on(serve(&rt));
+    // `cargo test --benches` runs each benchmark once as a test; the paired run and the memory
+    // check are for `cargo bench` (which passes `--bench`), and `OVERHEAD_PAIRED=0` skips them.
+    let full = std::env::args().any(|a| a == "--bench")
+        && !std::env::var("OVERHEAD_PAIRED").is_ok_and(|v| v == "0");
+    let records = if full { MEMORY_RECORDS } else { STREAM_RECORDS };
+    let base = rt.block_on(serve(&rt, records));
     let clients = Clients::new(base);
 
     let mut c = Criterion::default().configure_from_args();
@@ -460,11 +471,7 @@ fn main() {
     criterion_benches(&mut c, &rt, &clients);
     c.final_summary();
 
-    // `cargo test --benches` runs each benchmark once as a test; the paired run and the memory
-    // check are for `cargo bench` (which passes `--bench`), and `OVERHEAD_PAIRED=0` skips them.
-    if !std::env::args().any(|a| a == "--bench")
-        || std::env::var("OVERHEAD_PAIRED").is_ok_and(|v| v == "0")
-    {
+    if !full {
         return;
     }
     let blocks = std::env::var("OVERHEAD_BLOCKS")

@@ -79,6 +79,8 @@ pub(crate) fn name(name: &str) -> Cow<'static, str> {
 }
 
 /// A label value: borrowed, with no copy, when the name is interned.
+// `&Cow`, not `&str`: whether the name is a borrowed static decides whether a label copies it.
+#[allow(clippy::ptr_arg)]
 fn label(value: &Cow<'static, str>) -> SharedString {
     match value {
         Cow::Borrowed(s) => SharedString::const_str(s),
@@ -86,6 +88,8 @@ fn label(value: &Cow<'static, str>) -> SharedString {
     }
 }
 
+// `&Cow`, not `&str`: whether the name is a borrowed static decides whether a label copies it.
+#[allow(clippy::ptr_arg)]
 pub(crate) fn call_finished(
     vendor: &Cow<'static, str>,
     operation: &Cow<'static, str>,
@@ -99,11 +103,15 @@ pub(crate) fn call_finished(
         .record(elapsed.as_secs_f64());
 }
 
+// `&Cow`, not `&str`: whether the name is a borrowed static decides whether a label copies it.
+#[allow(clippy::ptr_arg)]
 pub(crate) fn retried(vendor: &Cow<'static, str>, operation: &Cow<'static, str>) {
     metrics::counter!(RETRIES, "vendor" => label(vendor), "operation" => label(operation))
         .increment(1);
 }
 
+// `&Cow`, not `&str`: whether the name is a borrowed static decides whether a label copies it.
+#[allow(clippy::ptr_arg)]
 pub(crate) fn attempt_failed(vendor: &Cow<'static, str>, err: &Error) {
     if let ErrorKind::RateLimited { scope, .. } = err.kind() {
         let scope = match scope {

@@ -162,6 +162,8 @@ impl PartialEq for Phone {
 
 impl Eq for Phone {}
 
+/// Hashes what equality compares; the E.164 form is worked out here if it was not yet, so a
+/// phone's hash is the same before and after its cell is filled.
 impl std::hash::Hash for Phone {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.raw.hash(state);
@@ -579,6 +581,9 @@ mod tests {
         // Equality and hashing see the E.164 form, parsed on demand.
         assert_eq!(caller, stored);
         assert_ne!(stored, Phone::from_vendor("+1 415 555 0100", us));
+        // The cell filled on first use does not change the hash: it hashes the E.164 form,
+        // which is the same whether it was worked out before or during hashing.
+        #[allow(clippy::mutable_key_type)]
         let set: HashSet<Phone> = [caller.clone(), Phone::from_vendor("(415) 555-0100", us)]
             .into_iter()
             .collect();
