@@ -1,20 +1,62 @@
-//! The SDK's own cost: per record mapped (typed model ↔ vendor fields, both ways) and per
-//! request (the transport against a loopback server, next to a bare `reqwest` call to the same
-//! server; the difference is what the SDK adds).
+//! The SDK's own cost: per record mapped (typed model ↔ vendor fields, both ways) and per call,
+//! next to a bare client on the same server.
+//!
+//! The comparison: a bare `reqwest` + `serde_json::Value` client and crm-connect's HubSpot
+//! adapter read from the same in-process HubSpot-shaped server (canned bodies, so the server
+//! costs both sides the same and as little as possible):
+//!
+//! - `get, transport only`: the same request through crm-core's `HttpClient` alone, decoded into
+//!   `serde_json::Value` like the bare client's (what the transport adds, without an adapter);
+//! - `get`: one contact, `GET /crm/v3/objects/contacts/{id}`;
+//! - `page`: one page of 100 contacts, `GET /crm/v3/objects/contacts?limit=100`;
+//! - `stream`: 10,000 contacts, 100 pages followed through their cursors.
+//!
+//! Each runs as a criterion benchmark, and then in a paired run that alternates the two clients
+//! in blocks (bare, SDK, SDK, bare, ...), so that a machine whose speed drifts during the run
+//! moves both alike; the ratio printed is the median of the blocks' ratios. Last, a stream of
+//! 100,000 contacts through the SDK prints the process's resident memory every 10,000 records
+//! (it should stay flat: pages are fetched as the stream is polled).
 //!
 //! ```text
 //! cargo bench -p crm-core --bench overhead
+//! cargo bench -p crm-core --bench overhead -- --warm-up-time 1 --measurement-time 3
 //! ```
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+//! `OVERHEAD_BLOCKS` (default 15) sets the number of paired blocks.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::hint::black_box;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Response, Uri, header};
+use bytes::Bytes;
+use criterion::Criterion;
+use crm_core::credential::StaticCredential;
+use crm_core::limits::Unlimited;
 use crm_core::mapping::ObjectMapping;
-use crm_core::transport::{HttpClientBuilder, Request};
-use crm_core::{Contact, Email, Entity, FieldValue, ObjectKind, Phone, Region};
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use crm_core::transport::{HttpClient, HttpClientBuilder, Request};
+use crm_core::{
+    Contact, Crm, Email, Entity, FieldValue, ListQuery, ObjectKind, Phone, RecordId, Region,
+};
+use crm_hubspot::HubSpot;
+use futures::StreamExt;
+use secrecy::SecretString;
+
+const PAGE: usize = 100;
+/// Records the paired stream reads.
+const STREAM_RECORDS: usize = 10_000;
+/// Records the memory check streams (and the server holds).
+const MEMORY_RECORDS: usize = 100_000;
+const TOKEN: &str = "bench-token";
 
 fn mapping(c: &mut Criterion) {
     let mapping: ObjectMapping = toml::from_str(
@@ -43,40 +85,418 @@ fn mapping(c: &mut Criterion) {
     });
 }
 
-fn request(c: &mut Criterion) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = rt.block_on(async {
-        let server = MockServer::start().await;
-        Mock::given(any())
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_json(serde_json::json!({"id": "c-1", "email": "a@b.co"})),
-            )
-            .mount(&server)
-            .await;
-        server
-    });
-    let client = HttpClientBuilder::new("bench", server.uri())
-        .build()
+/// A contact as HubSpot's CRM API returns it (object id, properties, timestamps, archived).
+fn contact_json(i: usize) -> serde_json::Value {
+    serde_json::json!({
+        "id": (1000 + i).to_string(),
+        "properties": {
+            "email": format!("customer{i}@example.com"),
+            "phone": format!("+1 415 555 {:04}", i % 10_000),
+            "mobilephone": null,
+            "firstname": "Jane",
+            "lastname": format!("Doe {i}"),
+            "jobtitle": "Operations Manager",
+            "associatedcompanyid": null,
+            "hs_object_id": (1000 + i).to_string(),
+            "createdate": "2024-03-01T10:00:00.000Z",
+            "lastmodifieddate": "2024-05-01T10:00:00.000Z"
+        },
+        "createdAt": "2024-03-01T10:00:00.000Z",
+        "updatedAt": "2024-05-01T10:00:00.000Z",
+        "archived": false
+    })
+}
+
+/// The canned bodies: one contact, and every page of the listing.
+struct Canned {
+    contact: Bytes,
+    pages: Vec<Bytes>,
+}
+
+impl Canned {
+    fn new(records: usize) -> Self {
+        let pages = (0..records.div_ceil(PAGE))
+            .map(|p| {
+                let start = p * PAGE;
+                let end = (start + PAGE).min(records);
+                let results: Vec<_> = (start..end).map(contact_json).collect();
+                let mut body = serde_json::json!({ "results": results });
+                if end < records {
+                    body["paging"] = serde_json::json!({
+                        "next": {
+                            "after": end.to_string(),
+                            "link": format!("?after={end}")
+                        }
+                    });
+                }
+                Bytes::from(serde_json::to_vec(&body).unwrap())
+            })
+            .collect();
+        Self {
+            contact: Bytes::from(serde_json::to_vec(&contact_json(0)).unwrap()),
+            pages,
+        }
+    }
+
+    fn answer(&self, uri: &Uri) -> Response<Body> {
+        let path = uri.path();
+        let body = if path.ends_with("/contacts") {
+            // A listing: where `after` says, capped at the listing's end (the paired stream
+            // reads its first 10,000 records).
+            let after: usize = uri
+                .query()
+                .unwrap_or("")
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("after="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            self.pages
+                .get(after / PAGE)
+                .cloned()
+                .unwrap_or_else(|| Bytes::from_static(b"{\"results\":[]}"))
+        } else {
+            self.contact.clone()
+        };
+        Response::builder()
+            .header(header::CONTENT_TYPE, "application/json;charset=utf-8")
+            .body(Body::from(body))
+            .unwrap()
+    }
+}
+
+/// Serves the canned bodies on a loopback port; the listing holds `MEMORY_RECORDS` contacts
+/// (the paired stream's clients both stop by count at `STREAM_RECORDS`).
+async fn serve(rt: &tokio::runtime::Runtime, records: usize) -> String {
+    let canned = Arc::new(Canned::new(records));
+    let listener = rt
+        .spawn(async { tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap() })
+        .await
         .unwrap();
-    let raw = reqwest::Client::new();
-    let url = format!("{}/contacts/c-1", server.uri());
-    c.bench_function("bare reqwest GET + JSON decode", |b| {
-        b.to_async(&rt).iter(|| async {
-            let v: serde_json::Value = raw.get(&url).send().await.unwrap().json().await.unwrap();
-            black_box(v)
-        })
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().fallback(move |uri: Uri| {
+        let canned = canned.clone();
+        async move { canned.answer(&uri) }
     });
-    c.bench_function("crm-core transport GET + JSON decode", |b| {
-        b.to_async(&rt).iter(|| async {
-            let resp = client
-                .send(Request::get("/contacts/c-1", "contact.get"))
-                .await
-                .unwrap();
-            black_box(resp.json::<serde_json::Value>().unwrap())
+    rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Work {
+    /// The transport alone: crm-core's `HttpClient` decoding into `serde_json::Value`, as the
+    /// bare client does (no adapter, no mapping).
+    Transport,
+    Get,
+    Page,
+    Stream,
+}
+
+impl Work {
+    fn name(self) -> &'static str {
+        match self {
+            Work::Transport => "get, transport only",
+            Work::Get => "get one contact",
+            Work::Page => "one page of 100 contacts",
+            Work::Stream => "stream 10,000 contacts",
+        }
+    }
+
+    /// Records one run reads.
+    fn records(self) -> usize {
+        match self {
+            Work::Transport | Work::Get => 1,
+            Work::Page => PAGE,
+            Work::Stream => STREAM_RECORDS,
+        }
+    }
+}
+
+struct Clients {
+    base: String,
+    /// The properties the adapter asks for, so both clients send the same query.
+    properties: String,
+    bare: reqwest::Client,
+    sdk: HubSpot,
+    transport: HttpClient,
+}
+
+impl Clients {
+    fn new(base: String) -> Self {
+        let sdk = HubSpot::builder()
+            .with_base_url(base.clone())
+            .with_token(SecretString::from(TOKEN))
+            // The bench measures the SDK's cost, not HubSpot's rate limits.
+            .with_limiter(Arc::new(Unlimited))
+            .build()
+            .unwrap();
+        let transport = HttpClientBuilder::new("bench", base.clone())
+            .with_credentials(Arc::new(StaticCredential::bearer(SecretString::from(
+                TOKEN,
+            ))))
+            .build()
+            .unwrap();
+        Self {
+            base,
+            transport,
+            properties: "associatedcompanyid,email,firstname,jobtitle,lastname,mobilephone,phone"
+                .into(),
+            bare: reqwest::Client::new(),
+            sdk,
+        }
+    }
+
+    async fn bare_get_json(&self, url: &str) -> serde_json::Value {
+        self.bare
+            .get(url)
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The bare client: the same requests, bodies decoded into `serde_json::Value`.
+    async fn bare(&self, work: Work) -> usize {
+        match work {
+            Work::Transport | Work::Get => {
+                let url = format!(
+                    "{}/crm/v3/objects/contacts/1000?properties={}&associations=companies",
+                    self.base, self.properties
+                );
+                let v = self.bare_get_json(&url).await;
+                usize::from(v["id"].is_string())
+            }
+            Work::Page | Work::Stream => {
+                let mut seen = 0;
+                let mut after: Option<String> = None;
+                loop {
+                    let mut url = format!(
+                        "{}/crm/v3/objects/contacts?limit=100&properties={}&associations=companies",
+                        self.base, self.properties
+                    );
+                    if let Some(a) = &after {
+                        url.push_str("&after=");
+                        url.push_str(a);
+                    }
+                    let v = self.bare_get_json(&url).await;
+                    seen += v["results"].as_array().map_or(0, Vec::len);
+                    after = v["paging"]["next"]["after"].as_str().map(str::to_owned);
+                    if after.is_none() || seen >= work.records() {
+                        break;
+                    }
+                }
+                seen
+            }
+        }
+    }
+
+    /// The SDK: typed records through the HubSpot adapter.
+    async fn sdk(&self, work: Work) -> usize {
+        match work {
+            Work::Transport => {
+                let resp = self
+                    .transport
+                    .send(
+                        Request::get("/crm/v3/objects/contacts/1000", "contact.get")
+                            .addresses_record()
+                            .query("properties", self.properties.as_str())
+                            .query("associations", "companies"),
+                    )
+                    .await
+                    .unwrap();
+                let v: serde_json::Value = resp.json().unwrap();
+                usize::from(v["id"].is_string())
+            }
+            Work::Get => {
+                let id = RecordId::new("1000").unwrap();
+                let c = self.sdk.contacts().get(&id).await.unwrap();
+                usize::from(c.email.is_some())
+            }
+            Work::Page | Work::Stream => {
+                let mut stream = self.sdk.contacts().list(ListQuery {
+                    page_size: NonZeroU32::new(PAGE as u32),
+                    max_pages: NonZeroU32::new(u32::MAX),
+                    ..ListQuery::default()
+                });
+                let mut seen = 0;
+                while let Some(page) = stream.next().await {
+                    seen += black_box(page.unwrap().items).len();
+                    if seen >= work.records() {
+                        break;
+                    }
+                }
+                seen
+            }
+        }
+    }
+}
+
+fn criterion_benches(c: &mut Criterion, rt: &tokio::runtime::Runtime, clients: &Clients) {
+    for work in [Work::Transport, Work::Get, Work::Page, Work::Stream] {
+        let mut group = c.benchmark_group(work.name());
+        if matches!(work, Work::Stream) {
+            group.sample_size(10);
+        }
+        group.bench_function("bare reqwest + serde_json::Value", |b| {
+            b.to_async(rt).iter(|| clients.bare(work))
+        });
+        let sdk = if matches!(work, Work::Transport) {
+            "crm-core transport"
+        } else {
+            "crm-connect (HubSpot adapter)"
+        };
+        group.bench_function(sdk, |b| b.to_async(rt).iter(|| clients.sdk(work)));
+        group.finish();
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}
+
+/// Runs `work` on both clients in alternating blocks; returns the medians of the per-run
+/// times (bare, SDK) and of the blocks' SDK/bare ratios.
+fn paired(
+    rt: &tokio::runtime::Runtime,
+    clients: &Clients,
+    work: Work,
+    blocks: usize,
+) -> (Duration, Duration, f64) {
+    // About 50 ms of work per side and block.
+    let runs = match work {
+        Work::Transport | Work::Get => 300,
+        Work::Page => 30,
+        Work::Stream => 1,
+    };
+    let time = |sdk: bool| {
+        rt.block_on(async {
+            let start = Instant::now();
+            for _ in 0..runs {
+                let n = if sdk {
+                    clients.sdk(work).await
+                } else {
+                    clients.bare(work).await
+                };
+                assert_eq!(n, work.records(), "{work:?}");
+            }
+            start.elapsed() / runs
         })
+    };
+    // One warm-up of each (connections, the adapter's first-use state).
+    time(false);
+    time(true);
+    let (mut bare, mut sdk, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for block in 0..blocks {
+        let (b, s) = if block.is_multiple_of(2) {
+            let b = time(false);
+            (b, time(true))
+        } else {
+            let s = time(true);
+            (time(false), s)
+        };
+        bare.push(b.as_secs_f64());
+        sdk.push(s.as_secs_f64());
+        ratio.push(s.as_secs_f64() / b.as_secs_f64());
+    }
+    (
+        Duration::from_secs_f64(median(&mut bare)),
+        Duration::from_secs_f64(median(&mut sdk)),
+        median(&mut ratio),
+    )
+}
+
+/// The process's resident memory, from `/proc/self/status` (Linux), in MiB.
+fn resident_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+fn memory_check(rt: &tokio::runtime::Runtime, clients: &Clients) {
+    rt.block_on(async {
+        let mut stream = clients.sdk.contacts().list(ListQuery {
+            page_size: NonZeroU32::new(PAGE as u32),
+            ..ListQuery::default()
+        });
+        let mut seen = 0;
+        let mut marks = Vec::new();
+        let start = Instant::now();
+        while let Some(page) = stream.next().await {
+            seen += black_box(page.unwrap().items).len();
+            if seen.is_multiple_of(10_000) {
+                marks.push(resident_mib().map_or("?".to_owned(), |m| format!("{m:.1}")));
+            }
+        }
+        assert_eq!(seen, MEMORY_RECORDS);
+        let per_record = start.elapsed() / MEMORY_RECORDS as u32;
+        println!(
+            "\nstreamed {seen} contacts through the SDK ({per_record:?}/record); resident MiB every 10,000: {}",
+            marks.join(" ")
+        );
     });
 }
 
-criterion_group!(benches, mapping, request);
-criterion_main!(benches);
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // `cargo test --benches` runs each benchmark once as a test; the paired run and the memory
+    // check are for `cargo bench` (which passes `--bench`), and `OVERHEAD_PAIRED=0` skips them.
+    let full = std::env::args().any(|a| a == "--bench")
+        && !std::env::var("OVERHEAD_PAIRED").is_ok_and(|v| v == "0");
+    let records = if full { MEMORY_RECORDS } else { STREAM_RECORDS };
+    let base = rt.block_on(serve(&rt, records));
+    let clients = Clients::new(base);
+
+    let mut c = Criterion::default().configure_from_args();
+    mapping(&mut c);
+    criterion_benches(&mut c, &rt, &clients);
+    c.final_summary();
+
+    if !full {
+        return;
+    }
+    let blocks = std::env::var("OVERHEAD_BLOCKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
+    println!("\npaired run, {blocks} blocks alternating the clients (medians):\n");
+    println!("| what | bare client | crm-connect | ratio |");
+    println!("|---|---:|---:|---:|");
+    for work in [Work::Transport, Work::Get, Work::Page, Work::Stream] {
+        let (bare, sdk, ratio) = paired(&rt, &clients, work, blocks);
+        let per = |d: Duration| {
+            let us = d.as_secs_f64() * 1e6;
+            if work.records() > 1 {
+                format!("{us:.0} µs ({:.2} µs/record)", us / work.records() as f64)
+            } else {
+                format!("{us:.1} µs")
+            }
+        };
+        println!(
+            "| {} | {} | {} | {ratio:.2}× |",
+            work.name(),
+            per(bare),
+            per(sdk)
+        );
+    }
+    memory_check(&rt, &clients);
+}

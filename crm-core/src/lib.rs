@@ -58,6 +58,13 @@ pub use model::{
 };
 pub use view::{CustomerView, ViewOptions};
 
+/// Prepares, once per process and off the calling thread, what the first record read would
+/// otherwise pay for inside its latency: the phone library's numbering-plan metadata. Adapters'
+/// builders call it; calling it again does nothing, and nothing waits for it.
+pub fn warm_up() {
+    model::warm_up_phone_metadata();
+}
+
 /// Re-exports adapters and tests need so they use the same versions as core.
 pub mod reexports {
     pub use async_trait::async_trait;

@@ -13,7 +13,12 @@
 //! | `crm_outbox_failed` | gauge | connection |
 //! | `crm_outbox_oldest_pending_seconds` | gauge | connection |
 
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::{OnceLock, PoisonError, RwLock};
 use std::time::Duration;
+
+use metrics::SharedString;
 
 use crate::error::{Error, ErrorKind, LimitScope};
 
@@ -32,20 +37,82 @@ pub const OUTBOX_FAILED: &str = "crm_outbox_failed";
 /// Age of the oldest pending outbox write.
 pub const OUTBOX_OLDEST: &str = "crm_outbox_oldest_pending_seconds";
 
-pub(crate) fn call_finished(vendor: &str, operation: &str, elapsed: Duration, err: Option<&Error>) {
+/// How many distinct names [`intern`] keeps; labels have a bounded cardinality by design, so
+/// this is far more than any deployment uses, and only guards against a caller that puts an
+/// unbounded value (an id) in an operation name.
+const MAX_NAMES: usize = 4096;
+/// The longest name [`intern`] keeps.
+const MAX_NAME_LEN: usize = 128;
+
+/// `name`, stored once for the life of the process: every call carries its operation name into
+/// the response, its error, its log span and two or three metric labels, and with the name
+/// interned none of that copies text. `None` when the name is too long or the set is full; the
+/// caller then keeps its own copy.
+pub(crate) fn intern(name: &str) -> Option<&'static str> {
+    static NAMES: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
+    let names = NAMES.get_or_init(Default::default);
+    if let Some(found) = names
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(name)
+    {
+        return Some(found);
+    }
+    if name.len() > MAX_NAME_LEN {
+        return None;
+    }
+    let mut set = names.write().unwrap_or_else(PoisonError::into_inner);
+    if let Some(found) = set.get(name) {
+        return Some(found);
+    }
+    if set.len() >= MAX_NAMES {
+        return None;
+    }
+    let kept: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    set.insert(kept);
+    Some(kept)
+}
+
+/// `name` interned, or an owned copy when it cannot be (see [`intern`]).
+pub(crate) fn name(name: &str) -> Cow<'static, str> {
+    intern(name).map_or_else(|| Cow::Owned(name.to_owned()), Cow::Borrowed)
+}
+
+/// A label value: borrowed, with no copy, when the name is interned.
+// `&Cow`, not `&str`: whether the name is a borrowed static decides whether a label copies it.
+#[allow(clippy::ptr_arg)]
+fn label(value: &Cow<'static, str>) -> SharedString {
+    match value {
+        Cow::Borrowed(s) => SharedString::const_str(s),
+        Cow::Owned(s) => SharedString::from_owned(s.clone()),
+    }
+}
+
+// `&Cow`, not `&str`: whether the name is a borrowed static decides whether a label copies it.
+#[allow(clippy::ptr_arg)]
+pub(crate) fn call_finished(
+    vendor: &Cow<'static, str>,
+    operation: &Cow<'static, str>,
+    elapsed: Duration,
+    err: Option<&Error>,
+) {
     let outcome = err.map_or("ok", |e| e.kind().name());
-    metrics::counter!(CALLS, "vendor" => vendor.to_owned(), "operation" => operation.to_owned(), "outcome" => outcome)
+    metrics::counter!(CALLS, "vendor" => label(vendor), "operation" => label(operation), "outcome" => outcome)
         .increment(1);
-    metrics::histogram!(CALL_DURATION, "vendor" => vendor.to_owned(), "operation" => operation.to_owned())
+    metrics::histogram!(CALL_DURATION, "vendor" => label(vendor), "operation" => label(operation))
         .record(elapsed.as_secs_f64());
 }
 
-pub(crate) fn retried(vendor: &str, operation: &str) {
-    metrics::counter!(RETRIES, "vendor" => vendor.to_owned(), "operation" => operation.to_owned())
+// `&Cow`, not `&str`: whether the name is a borrowed static decides whether a label copies it.
+#[allow(clippy::ptr_arg)]
+pub(crate) fn retried(vendor: &Cow<'static, str>, operation: &Cow<'static, str>) {
+    metrics::counter!(RETRIES, "vendor" => label(vendor), "operation" => label(operation))
         .increment(1);
 }
 
-pub(crate) fn attempt_failed(vendor: &str, err: &Error) {
+// `&Cow`, not `&str`: whether the name is a borrowed static decides whether a label copies it.
+#[allow(clippy::ptr_arg)]
+pub(crate) fn attempt_failed(vendor: &Cow<'static, str>, err: &Error) {
     if let ErrorKind::RateLimited { scope, .. } = err.kind() {
         let scope = match scope {
             LimitScope::Burst => "burst",
@@ -54,7 +121,7 @@ pub(crate) fn attempt_failed(vendor: &str, err: &Error) {
             LimitScope::Concurrency => "concurrency",
             LimitScope::Other(_) => "other",
         };
-        metrics::counter!(LIMIT_HITS, "vendor" => vendor.to_owned(), "scope" => scope).increment(1);
+        metrics::counter!(LIMIT_HITS, "vendor" => label(vendor), "scope" => scope).increment(1);
     }
 }
 
@@ -64,8 +131,113 @@ pub(crate) fn outbox_depth(
     failed: usize,
     oldest: Option<Duration>,
 ) {
-    let c = connection.to_owned();
-    metrics::gauge!(OUTBOX_PENDING, "connection" => c.clone()).set(pending as f64);
-    metrics::gauge!(OUTBOX_FAILED, "connection" => c.clone()).set(failed as f64);
-    metrics::gauge!(OUTBOX_OLDEST, "connection" => c).set(oldest.map_or(0.0, |d| d.as_secs_f64()));
+    let c = name(connection);
+    metrics::gauge!(OUTBOX_PENDING, "connection" => label(&c)).set(pending as f64);
+    metrics::gauge!(OUTBOX_FAILED, "connection" => label(&c)).set(failed as f64);
+    metrics::gauge!(OUTBOX_OLDEST, "connection" => label(&c))
+        .set(oldest.map_or(0.0, |d| d.as_secs_f64()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_stored_once_issue15() {
+        let a = intern(&String::from("contact.get")).unwrap();
+        let b = intern(&format!("contact.{}", "get")).unwrap();
+        assert_eq!(a, "contact.get");
+        assert!(std::ptr::eq(a, b), "one copy per process");
+        assert!(matches!(name("contact.get"), Cow::Borrowed(s) if std::ptr::eq(s, a)));
+    }
+
+    /// Keeps where each label value's text lives.
+    #[derive(Default)]
+    struct Labels(std::sync::Mutex<Vec<(String, usize)>>);
+
+    impl Labels {
+        fn keep(&self, key: &metrics::Key) {
+            let mut seen = self.0.lock().unwrap();
+            for l in key.labels() {
+                seen.push((l.key().to_owned(), l.value().as_ptr() as usize));
+            }
+        }
+    }
+
+    impl metrics::Recorder for Labels {
+        fn describe_counter(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: SharedString) {
+        }
+        fn describe_gauge(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: SharedString) {}
+        fn describe_histogram(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: SharedString,
+        ) {
+        }
+        fn register_counter(
+            &self,
+            key: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Counter {
+            self.keep(key);
+            metrics::Counter::noop()
+        }
+        fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+            self.keep(key);
+            metrics::Gauge::noop()
+        }
+        fn register_histogram(
+            &self,
+            key: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Histogram {
+            self.keep(key);
+            metrics::Histogram::noop()
+        }
+    }
+
+    #[test]
+    fn labels_borrow_the_interned_names_issue15() {
+        let vendor = name("hubspot");
+        let operation = name(&String::from("contact.list"));
+        let recorder = Labels::default();
+        metrics::with_local_recorder(&recorder, || {
+            call_finished(&vendor, &operation, Duration::from_millis(1), None);
+            retried(&vendor, &operation);
+            outbox_depth("default", 1, 0, None);
+        });
+        let seen = recorder.0.into_inner().unwrap();
+        let at = |key: &str| -> Vec<usize> {
+            seen.iter()
+                .filter(|(k, _)| k == key)
+                .map(|(_, p)| *p)
+                .collect()
+        };
+        let vendor_at = intern("hubspot").unwrap().as_ptr() as usize;
+        let operation_at = intern("contact.list").unwrap().as_ptr() as usize;
+        let connection_at = intern("default").unwrap().as_ptr() as usize;
+        // Counter, histogram and retry counter: three labels each, none of them a copy.
+        assert_eq!(at("vendor"), vec![vendor_at; 3]);
+        assert_eq!(at("operation"), vec![operation_at; 3]);
+        assert_eq!(at("connection"), vec![connection_at; 3]);
+    }
+
+    #[test]
+    fn a_request_carries_its_operation_interned_issue15() {
+        let op = String::from("thing.get");
+        let a = crate::transport::Request::get("/things/1", op.clone());
+        let b = crate::transport::Request::get("/things/2", op.as_str());
+        let c = crate::transport::Request::get("/things/3", "thing.get");
+        assert_eq!(a.operation(), "thing.get");
+        assert!(std::ptr::eq(a.operation(), b.operation()));
+        assert!(std::ptr::eq(a.operation(), c.operation()));
+    }
+
+    #[test]
+    fn an_overlong_name_is_kept_by_the_caller_not_interned() {
+        let long = "x".repeat(MAX_NAME_LEN + 1);
+        assert_eq!(intern(&long), None);
+        assert!(matches!(name(&long), Cow::Owned(s) if s == long));
+    }
 }

@@ -182,6 +182,7 @@ impl GenericRestBuilder {
 
     /// Checks everything and builds the connection. Makes no network call.
     pub fn build(self) -> Result<GenericRest> {
+        crm_core::warm_up(); // the phone metadata loads now, off the first call's latency
         let spec = match (self.spec, &self.spec_file) {
             (Some(spec), _) => spec,
             (None, Some(path)) => Spec::from_file(path)?,

@@ -311,6 +311,7 @@ impl HubSpotBuilder {
 
     /// Checks everything and builds the connection. Makes no network call.
     pub fn build(self) -> Result<HubSpot> {
+        crm_core::warm_up(); // the phone metadata loads now, off the first call's latency
         if let Some(e) = self.deferred {
             return Err(e);
         }

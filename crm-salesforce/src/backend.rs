@@ -392,6 +392,7 @@ impl SalesforceBuilder {
     /// Checks everything and builds the connection. Makes no network call: the first token is
     /// fetched with the first request.
     pub fn build(mut self) -> Result<Salesforce> {
+        crm_core::warm_up(); // the phone metadata loads now, off the first call's latency
         for (k, v) in std::mem::take(&mut self.pending) {
             let key: SalesforceConfigKey = k.parse()?;
             self.config.set(key, &v)?;

@@ -11,6 +11,7 @@ pub use entities::{
     Account, Activity, ActivityKind, Contact, Entity, Lead, Opportunity, Record, Ticket,
 };
 pub use id::{ObjectKind, RecordId, RecordRef};
+pub(crate) use personal::warm_up_phone_metadata;
 pub use personal::{Email, Personal, Phone, Region};
 pub use status::{LeadState, OpportunityState, State, Status, TaskState, TicketState};
 pub use value::{FieldMap, FieldValue, Number};

@@ -2,6 +2,7 @@
 //! them out of `Debug` output, logs and error messages.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -129,10 +130,87 @@ impl fmt::Debug for Email {
 /// A phone number: the text as given or stored, and its E.164 form (`+14155550100`) when it
 /// parses. Lookups and writes use the E.164 form, so `(415) 555-0100` and `+1 415 555 0100` are
 /// the same number.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// A number read from a vendor ([`Phone::from_vendor`]) is normalised lazily, the first time
+/// its E.164 form is needed ([`Phone::e164`], a comparison, serialisation), and at most once:
+/// parsing with the numbering-plan metadata costs microseconds per number, and a bulk read
+/// streams many records whose phones nobody looks at.
 pub struct Phone {
     raw: Personal<String>,
+    /// The region a national number is read in; used only while `e164` is not yet known.
+    region: Region,
+    e164: OnceLock<Option<Personal<String>>>,
+}
+
+impl Clone for Phone {
+    fn clone(&self) -> Self {
+        Self {
+            raw: self.raw.clone(),
+            region: self.region,
+            e164: self.e164.clone(),
+        }
+    }
+}
+
+/// Two phones are equal when their text and their E.164 form are (as before normalisation was
+/// lazy); the region a number was read in is not part of its value.
+impl PartialEq for Phone {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw && self.e164() == other.e164()
+    }
+}
+
+impl Eq for Phone {}
+
+/// Hashes what equality compares; the E.164 form is worked out here if it was not yet, so a
+/// phone's hash is the same before and after its cell is filled.
+impl std::hash::Hash for Phone {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.raw.hash(state);
+        self.e164().hash(state);
+    }
+}
+
+/// The serialised form: `{"raw": "...", "e164": "..."}` (`e164` null or absent when the text is
+/// not a phone number).
+#[derive(Serialize)]
+struct PhoneOut<'a> {
+    raw: &'a str,
+    e164: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct PhoneIn {
+    raw: Personal<String>,
     e164: Option<Personal<String>>,
+}
+
+impl Serialize for Phone {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        PhoneOut {
+            raw: self.raw(),
+            e164: self.e164(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Phone {
+    /// The stored E.164 form is taken as is: a serialised phone was normalised when it was
+    /// written, and the region it was read in is not stored.
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let PhoneIn { raw, e164 } = PhoneIn::deserialize(deserializer)?;
+        Ok(Self {
+            raw,
+            region: Region::default(),
+            e164: OnceLock::from(e164),
+        })
+    }
 }
 
 /// The region a national number (one without `+`) is read in, as an ISO 3166 alpha-2 code.
@@ -198,7 +276,8 @@ impl Phone {
         })?;
         Ok(Self {
             raw: Personal::new(text.trim().to_owned()),
-            e164: Some(Personal::new(e164)),
+            region,
+            e164: OnceLock::from(Some(Personal::new(e164))),
         })
     }
 
@@ -206,16 +285,24 @@ impl Phone {
     /// possible number in `region` (the same check as [`Phone::parse`], so a stored number and a
     /// caller's compare in one form). Never fails, so that a record with an odd phone stays
     /// readable.
+    ///
+    /// Nothing is parsed here: the E.164 form is worked out the first time it is asked for, so
+    /// reading a record costs no phone parsing unless its phone is used.
     pub fn from_vendor(text: &str, region: Region) -> Self {
         Self {
             raw: Personal::new(text.trim().to_owned()),
-            e164: to_e164(text, region).map(Personal::new),
+            region,
+            e164: OnceLock::new(),
         }
     }
 
-    /// The E.164 form, when the number parsed.
+    /// The E.164 form, when the number is a possible one. Parsed on the first call for a
+    /// number read from a vendor, then kept.
     pub fn e164(&self) -> Option<&str> {
-        self.e164.as_ref().map(|p| p.expose().as_str())
+        self.e164
+            .get_or_init(|| to_e164(self.raw.expose(), self.region).map(Personal::new))
+            .as_ref()
+            .map(|p| p.expose().as_str())
     }
 
     /// The text as given or stored.
@@ -246,6 +333,33 @@ impl fmt::Debug for Phone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Phone(<redacted>)")
     }
+}
+
+/// Starts loading the phone library's numbering-plan metadata on a background thread, once per
+/// process; returns whether this call started it.
+///
+/// The library loads its metadata (every region's patterns) on the first parse, which takes
+/// tens of milliseconds; without this, that first parse lands inside some call's latency (the
+/// first phone look-up, the first record whose phone is read). A thread rather than a blocking
+/// load, so that building a client stays instant; a parse that comes before the thread is done
+/// waits for it, as it would have loaded the metadata itself.
+pub(crate) fn warm_up_phone_metadata() -> bool {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    let mut started = false;
+    STARTED.call_once(|| {
+        started = std::thread::Builder::new()
+            .name("crm-core-warm-up".to_owned())
+            .spawn(load_phone_metadata)
+            .is_ok();
+    });
+    started
+}
+
+/// A parse that touches what every later one needs: the metadata, and the default region's
+/// patterns.
+fn load_phone_metadata() {
+    let _ = to_e164("(415) 555-0100", Region::us());
+    let _ = to_e164("+44 20 7946 0000", Region::us());
 }
 
 /// The E.164 form of a number that can be a phone number, or `None` for text that cannot.
@@ -424,6 +538,88 @@ mod tests {
         assert_eq!(
             Phone::from_vendor("call reception", Region::us()).e164(),
             None
+        );
+    }
+
+    #[test]
+    fn a_vendor_phone_is_parsed_only_when_used_issue15() {
+        let phone = Phone::from_vendor(" (415) 555-0100 ", Region::us());
+        assert!(phone.e164.get().is_none(), "parsed on read");
+        assert_eq!(phone.raw(), "(415) 555-0100");
+        let copy = phone.clone();
+        assert!(copy.e164.get().is_none(), "parsed on clone");
+        assert_eq!(phone.e164(), Some("+14155550100"));
+        assert!(phone.e164.get().is_some(), "parsed once, then kept");
+        assert_eq!(copy.for_vendor(), "+14155550100");
+        assert_eq!(copy.masked(), "+1********00");
+        // A caller's number is parsed up front (it must be refused at once when it is not one).
+        assert!(
+            Phone::parse("(415) 555-0100", Region::us())
+                .unwrap()
+                .e164
+                .get()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_record_read_parses_no_phone_issue15() {
+        let mut fields = crate::FieldMap::new();
+        fields.insert("phone".into(), crate::FieldValue::from("+1 415 555 0100"));
+        let contact = <crate::Contact as crate::Entity>::from_fields(fields, Region::us()).unwrap();
+        let phone = contact.phone.as_ref().unwrap();
+        assert!(phone.e164.get().is_none());
+        assert_eq!(phone.e164(), Some("+14155550100"));
+    }
+
+    #[test]
+    fn lazy_phones_compare_hash_and_serialise_as_before_issue15() {
+        use std::collections::HashSet;
+        let us = Region::us();
+        let caller = Phone::parse("(415) 555-0100", us).unwrap();
+        let stored = Phone::from_vendor("(415) 555-0100", us);
+        // Equality and hashing see the E.164 form, parsed on demand.
+        assert_eq!(caller, stored);
+        assert_ne!(stored, Phone::from_vendor("+1 415 555 0100", us));
+        // The cell filled on first use does not change the hash: it hashes the E.164 form,
+        // which is the same whether it was worked out before or during hashing.
+        #[allow(clippy::mutable_key_type)]
+        let set: HashSet<Phone> = [caller.clone(), Phone::from_vendor("(415) 555-0100", us)]
+            .into_iter()
+            .collect();
+        assert_eq!(set.len(), 1);
+        // The same shape as the derived form had.
+        let json = serde_json::to_value(Phone::from_vendor("(415) 555-0100", us)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"raw": "(415) 555-0100", "e164": "+14155550100"})
+        );
+        let odd = serde_json::to_value(Phone::from_vendor("call reception", us)).unwrap();
+        assert_eq!(
+            odd,
+            serde_json::json!({"raw": "call reception", "e164": null})
+        );
+        let back: Phone = serde_json::from_value(json).unwrap();
+        assert_eq!(back, caller);
+        // A stored E.164 form is taken as written; an absent one means "not a number".
+        let kept: Phone =
+            serde_json::from_value(serde_json::json!({"raw": "x", "e164": "+15550000004"}))
+                .unwrap();
+        assert_eq!(kept.e164(), Some("+15550000004"));
+        let absent: Phone = serde_json::from_value(serde_json::json!({"raw": "x"})).unwrap();
+        assert_eq!(absent.e164(), None);
+    }
+
+    #[test]
+    fn the_metadata_warm_up_starts_once_issue15() {
+        let first = warm_up_phone_metadata();
+        assert!(first, "the first call starts the load");
+        assert!(!warm_up_phone_metadata(), "a second call starts nothing");
+        assert!(!warm_up_phone_metadata());
+        // Parsing works whether or not the load has finished.
+        assert_eq!(
+            Phone::from_vendor("415 555 0100", Region::us()).e164(),
+            Some("+14155550100")
         );
     }
 

@@ -37,23 +37,42 @@ pub fn decode_json<T: DeserializeOwned>(
             Error::decode("the response is an HTML page; expected JSON").with_vendor(vendor())
         );
     }
+    // The plain decoder first: tracking the path costs on every field of every record, and
+    // almost every body decodes. Only a failure is decoded again, with the path tracked, to
+    // say where it went wrong.
+    let plain_err = match serde_json::from_slice(body) {
+        Ok(value) => return Ok(value),
+        Err(e) => e,
+    };
     let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let explained = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
         let path = e.path().to_string();
         Error::decode(describe(&path, e.inner())).with_vendor(vendor())
     })?;
-    de.end()
-        .map_err(|_| Error::decode("trailing data after the JSON body").with_vendor(vendor()))?;
-    Ok(value)
+    drop(explained);
+    if de.end().is_err() {
+        return Err(Error::decode("trailing data after the JSON body").with_vendor(vendor()));
+    }
+    // Both decoders read the same bytes with the same rules, so the second one fails too; were
+    // it ever to succeed, the first one's error is still described without the value.
+    Err(Error::decode(describe(".", &plain_err)).with_vendor(vendor()))
 }
 
 /// Decodes an already parsed JSON value (a sub-response of a composite call), with the same
 /// errors as [`decode_json`]: the path and the expected type, never the value.
 pub fn decode_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        Error::decode(describe(&path, e.inner()))
-    })
+    // As in `decode_json`: the path is tracked only to explain a failure.
+    let plain_err = match T::deserialize(&value) {
+        Ok(decoded) => return Ok(decoded),
+        Err(e) => e,
+    };
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Err(e) => {
+            let path = e.path().to_string();
+            Err(Error::decode(describe(&path, e.inner())))
+        }
+        Ok(_) => Err(Error::decode(describe(".", &plain_err))),
+    }
 }
 
 /// What went wrong at `path`, in words that never repeat the input.
@@ -253,6 +272,91 @@ mod tests {
         );
         assert!(err.message().contains("line 1 column"), "{err}");
         assert!(!format!("{err} {err:?}").contains("victim"), "{err:?}");
+    }
+
+    /// Records the deserializer each decode ran through, so a test can see whether the
+    /// path-tracking one ran.
+    #[derive(Debug)]
+    struct Probe(u32);
+
+    thread_local! {
+        static DESERIALIZERS: std::cell::RefCell<Vec<&'static str>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    impl<'de> serde::Deserialize<'de> for Probe {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            DESERIALIZERS.with(|v| v.borrow_mut().push(std::any::type_name::<D>()));
+            u32::deserialize(d).map(Probe)
+        }
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Probed {
+        results: Vec<Probe>,
+    }
+
+    fn path_tracked_decodes() -> usize {
+        DESERIALIZERS.with(|v| {
+            v.borrow_mut()
+                .drain(..)
+                .filter(|name| name.contains("serde_path_to_error"))
+                .count()
+        })
+    }
+
+    #[test]
+    fn a_good_body_is_decoded_without_path_tracking_issue15() {
+        let ok = decode_json::<Probed>(
+            br#"{"results":[1,2,3]}"#,
+            &HeaderMap::new(),
+            StatusCode::OK,
+            None,
+        )
+        .unwrap();
+        assert_eq!(ok.results.iter().map(|p| p.0).sum::<u32>(), 6);
+        assert_eq!(path_tracked_decodes(), 0);
+        let ok = decode_value::<Probed>(serde_json::json!({"results": [4]})).unwrap();
+        assert_eq!(ok.results.first().map(|p| p.0), Some(4));
+        assert_eq!(path_tracked_decodes(), 0);
+
+        // A bad one is decoded again with the path tracked, to say where.
+        let err = decode_json::<Probed>(
+            br#"{"results":[1,"victim@example.com"]}"#,
+            &HeaderMap::new(),
+            StatusCode::OK,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message(),
+            "field `results[1]`: expected u32, found a string"
+        );
+        assert!(path_tracked_decodes() > 0);
+        let err =
+            decode_value::<Probed>(serde_json::json!({"results": [1, "victim"]})).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "field `results[1]`: expected u32, found a string"
+        );
+        assert!(!format!("{err} {err:?}").contains("victim"));
+        assert!(path_tracked_decodes() > 0);
+    }
+
+    #[test]
+    fn trailing_data_is_still_refused() {
+        let err = decode(r#"{"results":[]} {"#);
+        assert_eq!(err.message(), "trailing data after the JSON body");
+        let err = decode(r#"{"results":[]} x"#);
+        assert_eq!(err.message(), "trailing data after the JSON body");
+        // Trailing whitespace is fine.
+        decode_json::<Page>(
+            b"{\"results\":[]}\n ",
+            &HeaderMap::new(),
+            StatusCode::OK,
+            None,
+        )
+        .unwrap();
     }
 
     #[test]

@@ -19,6 +19,7 @@
 mod decode;
 mod url_policy;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -81,7 +82,9 @@ pub struct Request {
     body: Option<Body>,
     idempotent: bool,
     bucket: Bucket,
-    operation: String,
+    /// Interned (see [`crate::telemetry`]), so that carrying it into the response, the metrics
+    /// and the logs copies no text.
+    operation: Cow<'static, str>,
     addresses_record: bool,
 }
 
@@ -89,7 +92,10 @@ impl Request {
     /// A request to `path` under the base URL. Build paths with [`encode_segment`] for every
     /// variable part. Idempotency defaults to the method's (GET, PUT, DELETE yes; POST, PATCH
     /// no): mark a PATCH that sets fields idempotent with [`Request::idempotent`].
-    pub fn new(method: Method, path: impl Into<String>, operation: impl Into<String>) -> Self {
+    ///
+    /// `operation` names the call in errors, logs and metrics (`contact.get`); any string type
+    /// will do, and it is interned, so a name used on every call is stored once per process.
+    pub fn new(method: Method, path: impl Into<String>, operation: impl AsRef<str>) -> Self {
         let idempotent = method.is_idempotent();
         Self {
             method,
@@ -99,19 +105,19 @@ impl Request {
             body: None,
             idempotent,
             bucket: DEFAULT_BUCKET,
-            operation: operation.into(),
+            operation: crate::telemetry::name(operation.as_ref()),
             addresses_record: false,
         }
     }
 
     /// A GET request to `path`.
-    pub fn get(path: impl Into<String>, operation: impl Into<String>) -> Self {
+    pub fn get(path: impl Into<String>, operation: impl AsRef<str>) -> Self {
         Self::new(Method::GET, path, operation)
     }
 
     /// A request to an absolute URL (a next-page link the vendor gave). The client refuses it
     /// unless it shares the base URL's scheme, host and port.
-    pub fn absolute(method: Method, url: Url, operation: impl Into<String>) -> Self {
+    pub fn absolute(method: Method, url: Url, operation: impl AsRef<str>) -> Self {
         let mut r = Self::new(method, "", operation);
         r.target = Target::Url(url);
         r
@@ -200,7 +206,7 @@ pub struct Response {
     pub correlation_id: Option<String>,
     /// How many attempts the request took.
     pub attempts: u32,
-    operation: String,
+    operation: Cow<'static, str>,
 }
 
 impl Response {
@@ -485,7 +491,7 @@ impl HttpClientBuilder {
         Ok(HttpClient {
             inner: Arc::new(Inner {
                 http: inner,
-                vendor: self.vendor,
+                vendor: crate::telemetry::name(&self.vendor),
                 base_url,
                 timeout: self.timeout,
                 max_response_bytes: self.max_response_bytes,
@@ -507,7 +513,8 @@ pub struct HttpClient {
 
 struct Inner {
     http: reqwest::Client,
-    vendor: String,
+    /// Interned like operation names: it is a label on every call's metrics.
+    vendor: Cow<'static, str>,
     base_url: Url,
     timeout: Duration,
     max_response_bytes: usize,
