@@ -18,8 +18,8 @@
 //! (it should stay flat: pages are fetched as the stream is polled).
 //!
 //! ```text
-//! cargo bench -p crm-core --bench overhead
-//! cargo bench -p crm-core --bench overhead -- --warm-up-time 1 --measurement-time 3
+//! cargo bench -p crm-hubspot --bench overhead
+//! cargo bench -p crm-hubspot --bench overhead -- --warm-up-time 1 --measurement-time 3
 //! ```
 //! `OVERHEAD_BLOCKS` (default 15) sets the number of paired blocks.
 #![allow(
