@@ -844,3 +844,7 @@ impl<B: Backend> Crm for Connection<B> {
             .await
     }
 }
+
+#[cfg(test)]
+#[path = "connection_tests.rs"]
+mod tests;
