@@ -33,10 +33,12 @@ pub mod api;
 pub mod audit;
 pub mod credential;
 pub mod error;
+#[cfg(feature = "events")]
 pub mod events;
 pub mod limits;
 pub mod mapping;
 pub mod model;
+#[cfg(feature = "outbox")]
 pub mod outbox;
 pub mod raw;
 pub mod redact;

@@ -125,6 +125,7 @@ pub(crate) fn attempt_failed(vendor: &Cow<'static, str>, err: &Error) {
     }
 }
 
+#[cfg(feature = "outbox")]
 pub(crate) fn outbox_depth(
     connection: &str,
     pending: usize,

@@ -91,6 +91,22 @@ impl GenericRestBuilder {
         }
     }
 
+    /// A builder from the environment, as every adapter's `from_env` does: `GENERIC_REST_SPEC_FILE`
+    /// (the spec), `GENERIC_REST_BASE_URL` and `GENERIC_REST_TOKEN`, each only when set.
+    pub fn from_env() -> Self {
+        let mut b = Self::new();
+        if let Ok(path) = std::env::var("GENERIC_REST_SPEC_FILE") {
+            b = b.with_spec_file(path);
+        }
+        if let Ok(url) = std::env::var("GENERIC_REST_BASE_URL") {
+            b = b.with_base_url(url);
+        }
+        if let Ok(token) = std::env::var("GENERIC_REST_TOKEN") {
+            b = b.with_token(token.into());
+        }
+        b
+    }
+
     /// Lays a mapping file over the spec's field mapping (see `crm_core::mapping::MappingFile`;
     /// load it with [`crate::MAPPING_TARGETS`]). Its `version@hash` goes into every audit record.
     pub fn with_mapping_file(mut self, file: MappingFile) -> Self {
@@ -142,7 +158,7 @@ impl GenericRestBuilder {
     }
 
     /// Trusts an extra root CA (PEM file).
-    pub fn with_root_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+    pub fn with_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.root_ca_files.push(path.into());
         self
     }

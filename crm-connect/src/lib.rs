@@ -1,0 +1,40 @@
+//! # crm-connect
+//!
+//! One dependency for a support bot's backend: the vendor-neutral API of
+//! [`crm_core`] (re-exported at this crate's root) and the adapters chosen by cargo feature —
+//! `hubspot`, `salesforce`, `generic-rest` — with the durable `outbox` and the change `events`
+//! from core. All are on by default; `default-features = false, features = ["hubspot"]` builds
+//! only what a HubSpot-only backend needs.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> crm_connect::Result<()> {
+//! use crm_connect::{Crm, Email, Lookup, ViewOptions};
+//! # let sandbox = crm_testkit::sandbox::Sandbox::start(Default::default()).await;
+//! # let base_url = sandbox.base_url();
+//! # let token = sandbox.token().to_owned();
+//! // A company's own REST CRM (here the embedded sandbox, on 127.0.0.1).
+//! let crm = crm_connect::generic_rest::GenericRest::builder()
+//!     .with_base_url(base_url)
+//!     .with_token(token.into())
+//!     .build()?;
+//! let lookup = Lookup::Email(Email::parse("jane.doe@example.com")?);
+//! let view = crm.customer_view(&lookup, &ViewOptions::default()).await?;
+//! assert!(view.is_some(), "the sandbox holds Jane");
+//! # Ok(()) }
+//! ```
+
+pub use crm_core::*;
+
+/// The HubSpot adapter (feature `hubspot`).
+#[cfg(feature = "hubspot")]
+pub use crm_hubspot as hubspot;
+
+/// The Salesforce adapter (feature `salesforce`).
+#[cfg(feature = "salesforce")]
+pub use crm_salesforce as salesforce;
+
+/// The adapter for a company's own REST CRM, described by a spec file (feature
+/// `generic-rest`).
+#[cfg(feature = "generic-rest")]
+pub use crm_generic_rest as generic_rest;
