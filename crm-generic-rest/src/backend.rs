@@ -13,13 +13,13 @@ use crm_core::mapping::{MappingFile, WriteMode};
 use std::num::NonZeroU32;
 
 use crm_core::limits::{BucketConfig, DEFAULT_BUCKET, LimitHint, PacingLimiter, RateLimiter};
+use crm_core::raw::http::{HttpClientBuilder, encode_segment};
 use crm_core::reexports::async_trait;
 use crm_core::reexports::futures::future::BoxFuture;
 use crm_core::reexports::futures::{FutureExt, StreamExt, stream};
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::reexports::serde_json::{Map, Value};
 use crm_core::retry::RetryPolicy;
-use crm_core::transport::{HttpClientBuilder, encode_segment};
 use crm_core::{
     Account, Accounts, Activities, Activity, BatchResult, Capabilities, Condition, Contact,
     Contacts, Crm, Entity, Error, FieldMap, FieldValue, Filter, IdempotencyKey, Lead, Leads,
@@ -649,7 +649,7 @@ impl<T: Entity> Records<T> for RestObject<T> {
             .core
             .http
             .send(
-                crm_core::transport::Request::get(self.core.record_path(object, id), operation)
+                crm_core::raw::http::Request::get(self.core.record_path(object, id), operation)
                     .addresses_record(),
             )
             .await?;

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use crm_core::audit::{self, AuditRecord, AuditSink};
 use crm_core::mapping::{MappingFile, ObjectMapping, WriteMode};
 use crm_core::model::fields::parse_datetime;
-use crm_core::reexports::http::{HeaderName, Method};
-use crm_core::reexports::serde_json::{Map, Value};
-use crm_core::transport::{
+use crm_core::raw::http::{
     ErrorParser, ErrorResponse, HttpClient, Request, Response, decode_json, encode_segment,
 };
+use crm_core::reexports::http::{HeaderName, Method};
+use crm_core::reexports::serde_json::{Map, Value};
 use crm_core::{
     Entity, Error, ErrorKind, FieldError, FieldMap, FieldValue, LimitScope, ObjectKind, Record,
     RecordId, Region, Result, WriteContext,

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use crm_core::raw::Paging;
+use crm_core::raw::http::Request;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::Value;
 use crm_core::reexports::url::Url;
-use crm_core::transport::Request;
 use crm_core::{Entity, Error, ListQuery, Page, PageStream, Record, Result};
 
 use crate::config::PagingStyle;

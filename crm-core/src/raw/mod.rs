@@ -1,5 +1,14 @@
-//! Machinery for adapter authors: turning one-page fetches into streams, running batches in
-//! vendor-sized chunks. Bot backends do not need this module.
+//! The adapter-author API: the machinery every CRM adapter builds on, apart from the user API
+//! at the crate root that bot backends call.
+//!
+//! - [`http`]: the one HTTP layer adapters send requests through: request, response, client,
+//!   and the send pipeline ([`http::pipeline`]) every attempt goes through.
+//! - Paging ([`Paging`], [`paginate`]): turning one-page fetches into streams.
+//! - Batches ([`chunks`]): running writes in vendor-sized chunks.
+//!
+//! Bot backends do not need this module.
+
+pub mod http;
 
 use std::collections::HashSet;
 use std::future::Future;
