@@ -47,7 +47,8 @@ pub(super) fn redirect_error(
 }
 
 /// A 404 that is not "no such record": the route does not exist (see
-/// [`Request::addresses_record`] and [`ErrorParser::is_missing_record`]).
+/// [`Request::addresses_record`](super::Request::addresses_record) and
+/// [`ErrorParser::is_missing_record`](super::ErrorParser::is_missing_record)).
 ///
 /// The message shows the URL path the client built, never its query. The path of a request
 /// that addresses a record holds the record's key (an id, or an email used as one), so there

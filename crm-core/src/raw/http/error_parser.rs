@@ -22,10 +22,11 @@ pub trait ErrorParser: Send + Sync + fmt::Debug {
         self.parse_error(response)
     }
 
-    /// Whether a 404 to a request that addresses one record ([`Request::addresses_record`])
-    /// says that record does not exist. When it does not, the 404 is taken for a route that
-    /// does not exist, and the client returns the same [`ErrorKind::Config`] "endpoint not
-    /// found" error as for any other 404, instead of [`ErrorParser::parse_error`]'s answer.
+    /// Whether a 404 to a request that addresses one record
+    /// ([`Request::addresses_record`](super::Request::addresses_record)) says that record does not
+    /// exist. When it does not, the 404 is taken for a route that does not exist, and the client
+    /// returns the same [`ErrorKind::Config`](crate::ErrorKind::Config) "endpoint not found" error
+    /// as for any other 404, instead of [`ErrorParser::parse_error`]'s answer.
     ///
     /// A wrong `base_url` turns a record read into a read of a route that does not exist, and
     /// the web server's 404 would then read as "no such record", so a look-up by key would

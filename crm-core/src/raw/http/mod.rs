@@ -2,9 +2,8 @@
 //!
 //! Adapters describe a [`Request`] (method, path, body, whether it is idempotent, which limit
 //! bucket), parse bodies ([`Response::json`], [`decode_json`]) and turn failures into typed
-//! errors ([`ErrorParser`]); the [`HttpClient`] does the rest, through the send pipeline whose
-//! order — credentials → limiter → send → classify → retry — is stated, with its reasons, in
-//! [`pipeline`].
+//! errors ([`ErrorParser`]); the [`HttpClient`] does the rest, through the send pipeline. The
+//! pipeline's order and the reasons for it are stated once, in [`pipeline`].
 //!
 //! Rules the client enforces: `https` only, except loopback hosts; absolute URLs (a vendor's
 //! next-page link) only on the base URL's origin; response bodies bounded in size before they are

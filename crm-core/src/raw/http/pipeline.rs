@@ -13,7 +13,9 @@
 //!    and unknown routes are configuration errors, anything else goes to the adapter's
 //!    [`ErrorParser`](super::ErrorParser), and a `Retry-After` is kept on every failure;
 //! 5. **retry** — a 401 invalidates the credential used and replays once with a fresh one;
-//!    other failures ask the pure [`RetryPolicy::next_delay`](crate::retry::RetryPolicy::next_delay) whether and when to try again.
+//!    other failures ask the pure
+//!    [`RetryPolicy::next_delay`](crate::retry::RetryPolicy::next_delay) whether and when to try
+//!    again.
 //!
 //! Why this order: the credential comes first so that a slow token refresh does not hold a
 //! rate-limit permit; the permit comes before the send so that no request bypasses pacing,
@@ -21,9 +23,9 @@
 //! on the typed error (kind, `Retry-After`, whether the request was processed), never on raw
 //! statuses. Adapters never write retry loops, sleeps or auth headers.
 //!
-//! A call never waits longer than its [`RetryPolicy`](crate::retry::RetryPolicy) allows: retry delays and waits for a
-//! rate-limit permit both count against `max_elapsed`, and no single wait exceeds
-//! `max_retry_after`. A longer wait (a far-future `Retry-After`) is returned at once as
+//! A call never waits longer than its [`RetryPolicy`](crate::retry::RetryPolicy) allows: retry
+//! delays and waits for a rate-limit permit both count against `max_elapsed`, and no single wait
+//! exceeds `max_retry_after`. A longer wait (a far-future `Retry-After`) is returned at once as
 //! [`ErrorKind::RateLimited`] with the real remaining wait, for the caller or the outbox to
 //! schedule.
 
@@ -204,10 +206,12 @@ impl HttpClient {
     /// How long the call that started at `started` may still wait for a rate-limit permit.
     ///
     /// Waits for a permit count against the call's total budget
-    /// ([`RetryPolicy::max_elapsed`](crate::retry::RetryPolicy::max_elapsed)) like retry delays do, and no single wait exceeds
-    /// [`RetryPolicy::max_retry_after`](crate::retry::RetryPolicy::max_retry_after): a bucket paused for longer (a far-future `Retry-After`)
-    /// fails the call at once with the real remaining wait instead of freezing it, and every
-    /// other call on the client fails just as fast until the pause ends.
+    /// ([`RetryPolicy::max_elapsed`](crate::retry::RetryPolicy::max_elapsed)) like retry delays do,
+    /// and no single wait exceeds
+    /// [`RetryPolicy::max_retry_after`](crate::retry::RetryPolicy::max_retry_after): a bucket
+    /// paused for longer (a far-future `Retry-After`) fails the call at once with the real
+    /// remaining wait instead of freezing it, and every other call on the client fails just as fast
+    /// until the pause ends.
     fn permit_allowance(&self, started: tokio::time::Instant) -> Duration {
         let policy = &self.inner.retry;
         let left = policy.max_elapsed.saturating_sub(started.elapsed());

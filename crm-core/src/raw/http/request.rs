@@ -58,9 +58,10 @@ pub struct Request {
 }
 
 impl Request {
-    /// A request to `path` under the base URL. Build paths with [`encode_segment`] for every
-    /// variable part. Idempotency defaults to the method's (GET, PUT, DELETE yes; POST, PATCH
-    /// no): mark a PATCH that sets fields idempotent with [`Request::idempotent`].
+    /// A request to `path` under the base URL. Build paths with
+    /// [`encode_segment`](super::encode_segment) for every variable part. Idempotency defaults to
+    /// the method's (GET, PUT, DELETE yes; POST, PATCH no): mark a PATCH that sets fields
+    /// idempotent with [`Request::idempotent`].
     ///
     /// `operation` names the call in errors, logs and metrics (`contact.get`); any string type
     /// will do, and it is interned, so a name used on every call is stored once per process.
@@ -130,15 +131,16 @@ impl Request {
 
     /// Marks a request that addresses one record (or one named resource, such as an object's
     /// schema), so that a 404 means "no such record" and goes to the adapter's
-    /// [`ErrorParser`] (usually [`ErrorKind::NotFound`]).
+    /// [`ErrorParser`](super::ErrorParser) (usually
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound)).
     ///
     /// A 404 on a request that is not marked (a search, a listing, a batch, pipelines) means the
     /// route itself does not exist, which is a wrong `base_url` or API version, not an empty
-    /// answer: the client returns an [`ErrorKind::Config`] error that names the URL path it
-    /// built (never the query), such as "the endpoint `/crm/v3/crm/v3/objects/contacts/search`
-    /// was not found (HTTP 404): check base_url". Mark every request whose path holds a
-    /// caller's value (an id, an email used as a key), so that the value is never in that
-    /// message.
+    /// answer: the client returns an [`ErrorKind::Config`](crate::ErrorKind::Config) error that
+    /// names the URL path it built (never the query), such as "the endpoint
+    /// `/crm/v3/crm/v3/objects/contacts/search` was not found (HTTP 404): check base_url". Mark
+    /// every request whose path holds a caller's value (an id, an email used as a key), so that the
+    /// value is never in that message.
     pub fn addresses_record(mut self) -> Self {
         self.addresses_record = true;
         self

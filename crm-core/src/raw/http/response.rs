@@ -21,8 +21,8 @@ use crate::retry::parse_retry_after;
 /// [`ErrorKind::Config`] error naming the status and the host in `Location` (not its path or
 /// query), with nothing decoded from its body: redirects are not followed, since they would
 /// carry the credential along, and an API call that is redirected means `base_url` is not the
-/// API's. `300` goes to the adapter's [`ErrorParser`] (Salesforce answers it for an external id
-/// held by several records).
+/// API's. `300` goes to the adapter's [`ErrorParser`](super::ErrorParser) (Salesforce answers it
+/// for an external id held by several records).
 #[derive(Debug, Clone)]
 pub struct Response {
     /// HTTP status.
@@ -58,7 +58,7 @@ impl Response {
     }
 }
 
-/// A failed response, as the adapter's [`ErrorParser`] sees it.
+/// A failed response, as the adapter's [`ErrorParser`](super::ErrorParser) sees it.
 #[derive(Debug)]
 pub struct ErrorResponse<'a> {
     /// HTTP status.
