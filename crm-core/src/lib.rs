@@ -17,14 +17,22 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Two APIs
+//! - **The user API**, at the crate root and in [`model`], [`api`], [`view`], [`error`],
+//!   [`outbox`]: what a bot backend calls. It never shows vendor JSON, HTTP or paging.
+//! - **The adapter-author API**, in [`raw`]: the machinery an adapter crate builds on — the
+//!   HTTP layer ([`raw::http`]), paging into streams, batch chunks. A bot backend does not
+//!   need it; an adapter supplies its vendor's hooks (paths, JSON shapes, an
+//!   [`ErrorParser`](raw::http::ErrorParser)) and leaves retries, pacing and credentials to it.
+//!
 //! ## Modules
 //! - [`model`]: records, ids, typed values, statuses, personal data wrappers.
 //! - [`api`]: the traits ([`Crm`], [`Contacts`], [`Tickets`]...) and their argument types.
 //! - [`view`]: the 360° [`CustomerView`].
-//! - [`transport`]: the shared HTTP client adapters send requests through.
-//! - [`credential`], [`limits`], [`retry`]: the seams the transport calls on every attempt.
+//! - [`credential`], [`limits`], [`retry`]: the seams the HTTP layer calls on every attempt.
 //! - [`mapping`]: common ↔ vendor field mapping.
-//! - [`raw`]: helpers for adapter authors (paging into streams, batch chunks).
+//! - [`raw`]: the adapter-author API: the shared HTTP client adapters send requests through
+//!   ([`raw::http`]), paging into streams, batch chunks.
 //! - [`outbox`]: the durable outbox for conversation writes.
 //! - [`audit`]: the audit trail of writes; [`telemetry`]: the metrics emitted.
 //! - [`redact`]: the one redactor for vendor text an operator asks to see.
@@ -44,7 +52,6 @@ pub mod raw;
 pub mod redact;
 pub mod retry;
 pub mod telemetry;
-pub mod transport;
 pub mod view;
 
 pub use api::{
@@ -85,7 +92,7 @@ mod send_sync {
     #[test]
     fn public_types_are_send_and_sync() {
         assert_send_sync::<crate::Error>();
-        assert_send_sync::<crate::transport::HttpClient>();
+        assert_send_sync::<crate::raw::http::HttpClient>();
         assert_send_sync::<crate::Contact>();
         assert_send_sync::<crate::CustomerView>();
         assert_send_sync::<crate::credential::StaticCredential>();

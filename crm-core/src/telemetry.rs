@@ -227,9 +227,9 @@ mod tests {
     #[test]
     fn a_request_carries_its_operation_interned_issue15() {
         let op = String::from("thing.get");
-        let a = crate::transport::Request::get("/things/1", op.clone());
-        let b = crate::transport::Request::get("/things/2", op.as_str());
-        let c = crate::transport::Request::get("/things/3", "thing.get");
+        let a = crate::raw::http::Request::get("/things/1", op.clone());
+        let b = crate::raw::http::Request::get("/things/2", op.as_str());
+        let c = crate::raw::http::Request::get("/things/3", "thing.get");
         assert_eq!(a.operation(), "thing.get");
         assert!(std::ptr::eq(a.operation(), b.operation()));
         assert!(std::ptr::eq(a.operation(), c.operation()));

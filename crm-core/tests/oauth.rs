@@ -184,7 +184,7 @@ fn token_urls_follow_the_https_rule() {
 #[tokio::test]
 async fn a_revoked_api_key_mid_run_switches_to_the_rotated_one() {
     use crm_core::credential::RotatingApiKey;
-    use crm_core::transport::{HttpClientBuilder, Request};
+    use crm_core::raw::http::{HttpClientBuilder, Request};
     use wiremock::matchers::header;
     let server = MockServer::start().await;
     Mock::given(header("x-api-key", "key-new"))

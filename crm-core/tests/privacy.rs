@@ -17,10 +17,10 @@ use crm_core::credential::{
     CachedToken, ClientCredentialsGrant, CredentialProvider, MemoryTokenStore, OAuthClient,
     RefreshTokenGrant, StaticCredential,
 };
+use crm_core::raw::http::{HttpClient, HttpClientBuilder, Request};
 use crm_core::redact::redact;
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::retry::RetryPolicy;
-use crm_core::transport::{HttpClient, HttpClientBuilder, Request};
 use crm_core::{Error, ErrorKind};
 use proptest::prelude::*;
 use serde::Deserialize;

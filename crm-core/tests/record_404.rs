@@ -13,8 +13,8 @@
 
 use std::sync::Arc;
 
+use crm_core::raw::http::{ErrorParser, ErrorResponse, HttpClient, HttpClientBuilder, Request};
 use crm_core::retry::RetryPolicy;
-use crm_core::transport::{ErrorParser, ErrorResponse, HttpClient, HttpClientBuilder, Request};
 use crm_core::{Error, ErrorKind};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -102,7 +102,7 @@ async fn endpoint_a_record_404_with_the_vendors_mark_is_not_found() {
 #[tokio::test]
 async fn endpoint_the_default_parser_takes_every_record_404_for_a_missing_record() {
     let server = answering(ResponseTemplate::new(404)).await;
-    let http = client(&server.uri(), Arc::new(crm_core::transport::StatusOnly));
+    let http = client(&server.uri(), Arc::new(crm_core::raw::http::StatusOnly));
     let err = http
         .send(Request::get("/objects/contacts/512", "contact.get").addresses_record())
         .await

@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crm_core::ErrorKind;
+use crm_core::raw::http::{HttpClient, HttpClientBuilder, Request};
 use crm_core::retry::RetryPolicy;
-use crm_core::transport::{HttpClient, HttpClientBuilder, Request};
 use http::Method;
 use wiremock::matchers::{any, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -10,6 +10,7 @@ use crm_core::audit::{AuditSink, TracingAudit};
 use crm_core::credential::{CredentialProvider, StaticCredential};
 use crm_core::limits::RateLimiter;
 use crm_core::mapping::{MappingFile, ObjectMapping, WriteMode};
+use crm_core::raw::http::{HttpClient, HttpClientBuilder, Request, encode_segment};
 use crm_core::raw::{
     Backend, Connection, Mappings, Query, QueryFilter, VendorCondition, VendorRecord, VendorWrite,
     WriteOp, Written,
@@ -19,7 +20,6 @@ use crm_core::reexports::http::{HeaderName, Method};
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::reexports::serde_json::{Map, Value};
 use crm_core::retry::RetryPolicy;
-use crm_core::transport::{HttpClient, HttpClientBuilder, Request, encode_segment};
 use crm_core::{
     Capabilities, Error, FieldMap, FieldValue, Lookup, ObjectCapabilities, ObjectKind, Page,
     RecordId, RecordRef, Region, Result, UpsertKey,

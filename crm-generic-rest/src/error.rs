@@ -1,8 +1,8 @@
 //! The spec-driven error parser: reads the code, message, fields and existing id where the
 //! spec's pointers say, and maps the code to a kind by the spec's table.
 
+use crm_core::raw::http::{ErrorParser, ErrorResponse, decode_json};
 use crm_core::reexports::serde_json::Value;
-use crm_core::transport::{ErrorParser, ErrorResponse, decode_json};
 use crm_core::{Error, ErrorKind, FieldError, LimitScope, RecordId};
 
 use crate::config::KindName;

@@ -1,10 +1,10 @@
 //! One page of a list, in each paging style the spec can declare; core turns pages into streams.
 
 use crm_core::raw::VendorRecord;
+use crm_core::raw::http::Request;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::Value;
 use crm_core::reexports::url::Url;
-use crm_core::transport::Request;
 use crm_core::{Error, ObjectKind, Page, Result};
 
 use crate::backend::RestBackend;

@@ -5,8 +5,8 @@
 //! report those as missing, so the report says where the names came from.
 
 use crm_core::mapping::{ObjectMapping, SchemaField, SchemaProblem};
+use crm_core::raw::http::Request;
 use crm_core::reexports::serde_json::Value;
-use crm_core::transport::Request;
 use crm_core::{Error, ObjectKind, Result};
 
 use crate::backend::RestBackend;

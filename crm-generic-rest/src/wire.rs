@@ -3,8 +3,8 @@
 
 use crm_core::model::fields::parse_datetime;
 use crm_core::raw::VendorRecord;
+use crm_core::raw::http::Response;
 use crm_core::reexports::serde_json::{Map, Value};
-use crm_core::transport::Response;
 use crm_core::{Error, FieldMap, FieldValue, ObjectKind, RecordId, Result};
 
 use crate::config::{ObjectSpec, Spec};

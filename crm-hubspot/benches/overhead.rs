@@ -43,7 +43,7 @@ use criterion::Criterion;
 use crm_core::credential::StaticCredential;
 use crm_core::limits::Unlimited;
 use crm_core::mapping::ObjectMapping;
-use crm_core::transport::{HttpClient, HttpClientBuilder, Request};
+use crm_core::raw::http::{HttpClient, HttpClientBuilder, Request};
 use crm_core::{
     Contact, Crm, Email, Entity, FieldValue, ListQuery, ObjectKind, Phone, RecordId, Region,
 };

@@ -10,10 +10,10 @@ use crm_core::audit::{AuditSink, TracingAudit};
 use crm_core::credential::{CredentialProvider, StaticCredential};
 use crm_core::limits::RateLimiter;
 use crm_core::mapping::{MappingFile, ObjectMapping};
+use crm_core::raw::http::{HttpClient, HttpClientBuilder};
 use crm_core::reexports::async_trait;
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::retry::RetryPolicy;
-use crm_core::transport::{HttpClient, HttpClientBuilder};
 use crm_core::{
     Account, Accounts, Activities, Activity, Capabilities, Contact, Contacts, Crm, CustomerView,
     Error, ErrorKind, Lead, Leads, Lookup, ObjectCapabilities, ObjectKind, Opportunities,

@@ -6,9 +6,9 @@
 
 use std::collections::BTreeMap;
 
+use crm_core::raw::http::Request;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::{Map, Value, json};
-use crm_core::transport::Request;
 use crm_core::{Entity, Error, ErrorKind, Record, Result};
 
 use crate::core::{Core, GENERAL, HsBatch, HsObject, MAX_BATCH, Prepared, item_error};

@@ -8,9 +8,9 @@ use crm_core::audit::{self, AuditRecord, AuditSink};
 use crm_core::limits::Bucket;
 use crm_core::mapping::ObjectMapping;
 use crm_core::model::fields::parse_datetime;
+use crm_core::raw::http::{ErrorParser, ErrorResponse, HttpClient, Request, Response};
 use crm_core::reexports::chrono::{SecondsFormat, Utc};
 use crm_core::reexports::serde_json::{self, Map, Value, json};
-use crm_core::transport::{ErrorParser, ErrorResponse, HttpClient, Request, Response};
 use crm_core::{
     Entity, Error, ErrorKind, FieldError, FieldMap, FieldValue, LimitScope, ObjectKind, Record,
     RecordId, Region, Result, VendorError, WriteContext,

@@ -176,7 +176,7 @@ pub(crate) enum Route {
     Search,
     /// Any other CRM call: the app's rolling 10-second limit and the daily limit.
     Other,
-    /// Not known: [`crm_core::transport::ErrorParser::parse_error`] called without a route.
+    /// Not known: [`crm_core::raw::http::ErrorParser::parse_error`] called without a route.
     Unknown,
 }
 

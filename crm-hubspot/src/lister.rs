@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use crm_core::model::fields::parse_datetime;
 use crm_core::raw::Paging;
+use crm_core::raw::http::Request;
 use crm_core::reexports::chrono::{DateTime, Utc};
 use crm_core::reexports::serde_json::{Value, json};
-use crm_core::transport::Request;
 use crm_core::{Entity, Error, ListQuery, Page, PageStream, Record, Result};
 
 use crate::core::{

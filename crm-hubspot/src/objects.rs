@@ -1,7 +1,7 @@
 //! HubSpot's objects as the adapter uses them, the paths of both families, and the
 //! HUBSPOT_DEFINED association type ids (HubSpot's associations v4 docs).
 
-use crm_core::transport::encode_segment;
+use crm_core::raw::http::encode_segment;
 use crm_core::{ActivityKind, ObjectKind};
 
 use crate::config::PathFamily;

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crm_core::mapping::ObjectMapping;
+use crm_core::raw::http::{HttpClient, Request};
 use crm_core::reexports::serde_json::Value;
-use crm_core::transport::{HttpClient, Request};
 use crm_core::{Error, Result};
 use serde::Deserialize;
 use tokio::sync::Mutex;

@@ -1,10 +1,10 @@
 //! Reads by id: batch reads, association reads and writes (HubSpot's object and associations docs).
 
+use crm_core::raw::http::Request;
 use crm_core::raw::{Paging, paginate};
 use crm_core::reexports::futures::StreamExt;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::{Value, json};
-use crm_core::transport::Request;
 use crm_core::{Activity, Entity, Error, Page, Record, Result};
 
 use crate::core::{Core, GENERAL, HsBatch, HsObject, HsPaging, MAX_BATCH};

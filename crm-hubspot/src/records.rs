@@ -5,10 +5,10 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use crm_core::raw::http::Request;
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::{Map, Value, json};
-use crm_core::transport::Request;
 use crm_core::{
     Account, Accounts, Activities, Activity, BatchResult, Contact, Contacts, Entity, Error,
     ErrorKind, Filter, Lead, Leads, ListQuery, Lookup, ObjectKind, Opportunities, Opportunity,
@@ -55,7 +55,7 @@ pub(crate) fn op<T: Entity>(name: &str) -> String {
 /// `NotFound`, the answer HubSpot itself gives for an id it does not hold.
 pub(crate) fn locate(kind: ObjectKind, id: &RecordId) -> Result<(MappingTarget, String)> {
     let (target, raw) = locate_unchecked(kind, id);
-    if crm_core::transport::is_dot_segment(&raw) {
+    if crm_core::raw::http::is_dot_segment(&raw) {
         return Err(Error::invalid_input(
             "record id is `.` or `..` (possibly percent-encoded), not a HubSpot record id",
         ));

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use crm_core::mapping::{ObjectMapping, SchemaField, SchemaProblem};
+use crm_core::raw::http::Request;
 use crm_core::reexports::serde_json::Value;
-use crm_core::transport::Request;
 use crm_core::{Error, ObjectKind, Result};
 
 use crate::backend::HubSpot;

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crm_core::raw::http::Request;
 use crm_core::raw::{Paging, paginate};
 use crm_core::reexports::futures::StreamExt;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::{Value, json};
-use crm_core::transport::Request;
 use crm_core::{Entity, Error, Page, Record, Region, Result};
 
 use crate::core::{Core, HsPage, HsPaging, MAX_SEARCH_PAGE, SEARCH};

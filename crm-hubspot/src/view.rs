@@ -34,10 +34,10 @@
 
 use std::collections::HashSet;
 
+use crm_core::raw::http::Request;
 use crm_core::reexports::futures::{join, try_join};
 use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::{Value, json};
-use crm_core::transport::Request;
 use crm_core::{
     Account, Activity, Contact, CustomerView, Entity, ErrorKind, Lookup, Opportunity, Record,
     RecordId, Result, Ticket, ViewOptions,

@@ -13,10 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crm_core::limits::{Bucket, RateLimiter};
+use crm_core::raw::http::{ErrorParser, ErrorResponse};
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use crm_core::retry::RetryPolicy;
-use crm_core::transport::{ErrorParser, ErrorResponse};
 use crm_core::{
     Account, Condition, Contact, Crm, Error, ErrorKind, FieldError, Filter, LimitScope, RecordId,
     WriteContext,

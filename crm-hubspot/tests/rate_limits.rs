@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crm_core::limits::{Bucket, Unlimited};
+use crm_core::raw::http::{ErrorParser, ErrorResponse};
 use crm_core::reexports::http::{HeaderMap, HeaderValue, StatusCode};
 use crm_core::retry::RetryPolicy;
-use crm_core::transport::{ErrorParser, ErrorResponse};
 use crm_core::{Crm, Error, ErrorKind, LimitScope, Lookup, RecordId};
 use crm_hubspot::limits::{GENERAL, SEARCH};
 use crm_hubspot::{HubSpot, HubSpotBuilder, HubSpotErrorParser};

@@ -11,11 +11,11 @@ use crm_core::audit::{AuditSink, TracingAudit};
 use crm_core::credential::CredentialProvider;
 use crm_core::limits::RateLimiter;
 use crm_core::mapping::{MappingFile, ObjectMapping};
+use crm_core::raw::http::{Request, parse_base_url};
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::secrecy::{ExposeSecret, SecretString};
 use crm_core::retry::RetryPolicy;
-use crm_core::transport::{Request, parse_base_url};
 use crm_core::{
     Account, Accounts, Activities, Activity, BatchResult, Capabilities, Contact, Contacts, Crm,
     CustomerView, Entity, Error, ErrorKind, FieldMap, FieldValue, Filter, IdempotencyKey, Lead,
@@ -722,7 +722,7 @@ struct CollItem {
 
 /// See [`crate::parse_collections_result`].
 pub(crate) fn parse_collections(body: &[u8]) -> Result<Vec<Result<RecordId>>> {
-    let items: Vec<CollItem> = crm_core::transport::decode_json(
+    let items: Vec<CollItem> = crm_core::raw::http::decode_json(
         body,
         &crm_core::reexports::http::HeaderMap::new(),
         crm_core::reexports::http::StatusCode::OK,
@@ -959,7 +959,7 @@ impl<T: Entity> SObjectFamily<T> {
         }
         // The key is a path segment of a Composite subrequest URL, which the transport never
         // sees: a `.` or `..` would make the PATCH address another resource.
-        if crm_core::transport::is_dot_segment(value) {
+        if crm_core::raw::http::is_dot_segment(value) {
             return Err(Error::invalid_input(
                 "the upsert key is `.` or `..` (possibly percent-encoded), which a URL reads as a \
                  step up the path",
@@ -1701,7 +1701,7 @@ impl Activities for SObjectFamily<Activity> {
             if !r.ok() {
                 return Err(r.error(operation));
             }
-            let page: lister::QueryPage = crm_core::transport::decode_value(r.body.clone())
+            let page: lister::QueryPage = crm_core::raw::http::decode_value(r.body.clone())
                 .map_err(|e| {
                     Error::decode(format!("a query result: {}", e.message()))
                         .with_operation(operation)

@@ -11,13 +11,13 @@ use crm_core::credential::CredentialProvider;
 use crm_core::limits::RateLimiter;
 use crm_core::mapping::ObjectMapping;
 use crm_core::model::fields::parse_datetime;
-use crm_core::reexports::http::{HeaderMap, HeaderName, Method, StatusCode};
-use crm_core::reexports::url::Url;
-use crm_core::retry::RetryPolicy;
-use crm_core::transport::{
+use crm_core::raw::http::{
     ErrorParser, ErrorResponse, HttpClient, HttpClientBuilder, Request, Response, decode_json,
     encode_segment,
 };
+use crm_core::reexports::http::{HeaderMap, HeaderName, Method, StatusCode};
+use crm_core::reexports::url::Url;
+use crm_core::retry::RetryPolicy;
 use crm_core::{
     Entity, Error, ErrorKind, FieldError, FieldMap, FieldValue, LimitScope, ObjectKind, Record,
     RecordId, Region, Result, VendorError, WriteContext,

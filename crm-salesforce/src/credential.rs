@@ -13,14 +13,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crm_core::credential::{Credential, CredentialProvider};
+use crm_core::raw::http::{
+    ErrorParser, ErrorResponse, HttpClient, HttpClientBuilder, Request, decode_json, parse_base_url,
+};
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::secrecy::{ExposeSecret, SecretString};
 use crm_core::reexports::url::Url;
 use crm_core::retry::RetryPolicy;
-use crm_core::transport::{
-    ErrorParser, ErrorResponse, HttpClient, HttpClientBuilder, Request, decode_json, parse_base_url,
-};
 use crm_core::{Error, ErrorKind, Result, VendorError};
 use serde::Deserialize;
 

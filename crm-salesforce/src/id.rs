@@ -73,7 +73,7 @@ pub(crate) fn to18(text: &str) -> Option<String> {
 /// resource. Any other text that is not a Salesforce id is `NotFound`, the answer Salesforce
 /// gives for an id it does not hold, without the round trip.
 pub(crate) fn check(id: &RecordId) -> Result<RecordId> {
-    if crm_core::transport::is_dot_segment(id.as_str()) {
+    if crm_core::raw::http::is_dot_segment(id.as_str()) {
         return Err(Error::invalid_input(
             "record id is `.` or `..` (possibly percent-encoded), not a Salesforce id",
         ));

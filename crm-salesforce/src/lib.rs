@@ -89,7 +89,7 @@ pub fn parse_error(
     headers: &crm_core::reexports::http::HeaderMap,
     body: &[u8],
 ) -> crm_core::Error {
-    use crm_core::transport::{ErrorParser, ErrorResponse};
+    use crm_core::raw::http::{ErrorParser, ErrorResponse};
     let status = crm_core::reexports::http::StatusCode::from_u16(status)
         .unwrap_or(crm_core::reexports::http::StatusCode::BAD_GATEWAY);
     core::SalesforceErrorParser.parse_error(&ErrorResponse {

@@ -15,8 +15,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use crm_core::raw::Paging;
+use crm_core::raw::http::Request;
 use crm_core::reexports::http::{HeaderName, Method};
-use crm_core::transport::Request;
 use crm_core::{Entity, Error, ListQuery, Page, PageStream, Record, Result};
 use serde::Deserialize;
 use serde_json::Value;

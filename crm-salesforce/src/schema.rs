@@ -2,8 +2,8 @@
 //! and the upsert-key fields the connection uses ([`Salesforce::check_setup`]).
 
 use crm_core::mapping::{ObjectMapping, SchemaField, SchemaProblem};
+use crm_core::raw::http::Request;
 use crm_core::reexports::serde_json::Value;
-use crm_core::transport::Request;
 use crm_core::{Error, ObjectKind, Result};
 
 use crate::backend::Salesforce;
@@ -60,7 +60,7 @@ impl Salesforce {
     pub async fn schema(&self, sobject: &str) -> Result<Vec<SchemaField>> {
         let path = format!(
             "/sobjects/{}/describe",
-            crm_core::transport::encode_segment(sobject)
+            crm_core::raw::http::encode_segment(sobject)
         );
         let resp = self
             .core

@@ -60,7 +60,7 @@ fn page(r: &SubResponse, operation: &str) -> Result<QueryPage> {
         return Err(r.error(operation));
     }
     // The decode error names the path and type, never a value of the result.
-    crm_core::transport::decode_value(r.body.clone()).map_err(|e| {
+    crm_core::raw::http::decode_value(r.body.clone()).map_err(|e| {
         Error::decode(format!("a query result: {}", e.message())).with_operation(operation)
     })
 }

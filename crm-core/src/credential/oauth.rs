@@ -22,8 +22,8 @@ use tokio::sync::Mutex;
 
 use super::{Token, TokenSource};
 use crate::error::{Error, ErrorKind, Result};
+use crate::raw::http::{ErrorParser, ErrorResponse, HttpClient, HttpClientBuilder, Request};
 use crate::retry::RetryPolicy;
-use crate::transport::{ErrorParser, ErrorResponse, HttpClient, HttpClientBuilder, Request};
 
 /// Keeps the current refresh token across restarts.
 #[async_trait]

@@ -33,7 +33,7 @@ impl RecordId {
                 "record id contains a control character",
             ));
         }
-        if crate::transport::is_dot_segment(&id) {
+        if crate::raw::http::is_dot_segment(&id) {
             return Err(Error::invalid_input(
                 "record id is `.` or `..` (possibly percent-encoded), which a URL reads as a step \
                  up the path, not as an id",

@@ -1,5 +1,5 @@
-//! The adapter-author API: what a CRM adapter is built from. Bot backends do not need this
-//! module; they use the traits at the crate root.
+//! The adapter-author API: what a CRM adapter is built from, apart from the user API at the
+//! crate root that bot backends call. Bot backends do not need this module.
 //!
 //! - [`Backend`]: the trait an adapter implements, its vendor's hooks (get, write, write a
 //!   batch, query one page, link) in vendor field names.
@@ -7,10 +7,14 @@
 //!   backend: capability checks, operation names, audit, mapping, batch chunking, per-item
 //!   idempotency keys, paging.
 //! - [`Mappings`]: a connection's field mappings per target, hot-swappable.
-//! - [`paginate`], [`Paging`]: one-page fetches into guarded streams.
+//! - [`http`]: the one HTTP layer adapters send requests through: request, response, client,
+//!   and the send pipeline ([`http::pipeline`]) every attempt goes through.
+//! - Paging ([`Paging`], [`paginate`]): one-page fetches into guarded streams; batches
+//!   ([`chunks`]) in vendor-sized chunks.
 
 mod backend;
 mod connection;
+pub mod http;
 mod mappings;
 
 pub use backend::{

@@ -11,7 +11,14 @@ use serde::Deserialize;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+use http::Method;
+use http::header::HeaderName;
+use url::Url;
+
 use super::*;
+use crate::credential::{Credential, CredentialProvider, StaticCredential};
+use crate::error::{Error, ErrorKind, Result};
+use crate::retry::RetryPolicy;
 
 fn fast_retry() -> RetryPolicy {
     RetryPolicy {

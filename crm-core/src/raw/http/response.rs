@@ -1,0 +1,161 @@
+//! What comes back: the successful [`Response`], the failed [`ErrorResponse`] an
+//! [`ErrorParser`](super::ErrorParser) reads, and reading a body within its size limit.
+
+use std::borrow::Cow;
+use std::time::{Duration, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use http::StatusCode;
+use http::header::{HeaderMap, RETRY_AFTER};
+use serde::de::DeserializeOwned;
+
+use super::classify::send_error;
+use super::decode_json;
+use crate::error::{Error, ErrorKind, LimitScope, Result, VendorError};
+use crate::retry::parse_retry_after;
+
+/// A successful (2xx) response, fully read.
+///
+/// Nothing else is a success. A redirect (3xx but `300 Multiple Choices`) is an
+/// [`ErrorKind::Config`] error naming the status and the host in `Location` (not its path or
+/// query), with nothing decoded from its body: redirects are not followed, since they would
+/// carry the credential along, and an API call that is redirected means `base_url` is not the
+/// API's. `300` goes to the adapter's [`ErrorParser`](super::ErrorParser) (Salesforce answers it
+/// for an external id held by several records).
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Response headers (auth and cookie headers removed).
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+    /// The vendor's correlation id, if it sent one.
+    pub correlation_id: Option<String>,
+    /// How many attempts the request took.
+    pub attempts: u32,
+    pub(super) operation: Cow<'static, str>,
+}
+
+impl Response {
+    /// Decodes the JSON body into `T`. A failure is a [`ErrorKind::Decode`] error that names the
+    /// path of the offending field (`results[3].id`), says when the body is empty or an HTML page,
+    /// and keeps the start of the body.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        decode_json(
+            &self.body,
+            &self.headers,
+            self.status,
+            self.correlation_id.as_deref(),
+        )
+        .map_err(|e| e.with_operation(self.operation.clone()))
+    }
+
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A failed response, as the adapter's [`ErrorParser`](super::ErrorParser) sees it.
+#[derive(Debug)]
+pub struct ErrorResponse<'a> {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: &'a HeaderMap,
+    /// Body (already bounded in size).
+    pub body: &'a [u8],
+    /// The vendor's correlation id, if it sent one.
+    pub correlation_id: Option<&'a str>,
+}
+
+impl ErrorResponse<'_> {
+    /// The `Retry-After` header, parsed (seconds or HTTP-date).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.headers
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()))
+    }
+
+    /// The vendor details every error carries: status, correlation id, body snippet.
+    pub fn vendor(&self) -> VendorError {
+        VendorError {
+            status: Some(self.status.as_u16()),
+            correlation_id: self.correlation_id.map(str::to_owned),
+            body_snippet: Some(VendorError::snippet(self.body)),
+            ..VendorError::default()
+        }
+    }
+
+    /// The kind a status means when the body says nothing more: 404 not found, 409 conflict,
+    /// 400/422 validation, 401 unauthorized, 403 forbidden, 429 rate limited (with
+    /// `Retry-After`), 408/504 timeout, 423 and other 5xx unavailable.
+    pub fn default_kind(&self) -> ErrorKind {
+        match self.status.as_u16() {
+            404 | 410 => ErrorKind::NotFound,
+            409 => ErrorKind::Conflict {
+                existing_id: None,
+                candidates: Vec::new(),
+            },
+            400 | 422 => ErrorKind::Validation { fields: Vec::new() },
+            401 => ErrorKind::Unauthorized,
+            403 => ErrorKind::Forbidden {
+                missing_scopes: Vec::new(),
+            },
+            429 => ErrorKind::RateLimited {
+                retry_after: self.retry_after(),
+                scope: LimitScope::Burst,
+            },
+            408 | 504 => ErrorKind::Timeout,
+            423 | 500..=599 => ErrorKind::Unavailable,
+            _ => ErrorKind::Unexpected,
+        }
+    }
+
+    /// The error a status means when the body says nothing more.
+    pub fn default_error(&self) -> Error {
+        Error::new(
+            self.default_kind(),
+            format!("the server answered HTTP {}", self.status.as_u16()),
+        )
+        .with_vendor(self.vendor())
+    }
+}
+pub(super) async fn read_bounded(resp: reqwest::Response, max: usize) -> Result<Bytes> {
+    if let Some(len) = resp.content_length()
+        && len > max as u64
+    {
+        return Err(too_large(max));
+    }
+    let url = resp.url().clone();
+    let mut body = BytesMut::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| send_error(e, &url))?;
+        if body.len() + chunk.len() > max {
+            return Err(too_large(max));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+fn too_large(max: usize) -> Error {
+    Error::decode(format!(
+        "the response body is larger than the {max}-byte limit"
+    ))
+}
+
+pub(super) fn strip_sensitive(headers: &mut HeaderMap) {
+    for name in [
+        "set-cookie",
+        "www-authenticate",
+        "authorization",
+        "proxy-authenticate",
+    ] {
+        headers.remove(name);
+    }
+}
