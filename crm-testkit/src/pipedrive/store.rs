@@ -95,8 +95,6 @@ impl Entity {
         match self {
             Entity::Persons => &[
                 "name",
-                "first_name",
-                "last_name",
                 "owner_id",
                 "org_id",
                 "emails",
@@ -358,9 +356,7 @@ impl Store {
         match e {
             Entity::Persons => {
                 required("name")?;
-                for k in ["first_name", "last_name", "job_title"] {
-                    str_or_null(k)?;
-                }
+                str_or_null("job_title")?;
                 link("org_id", Entity::Organizations)?;
                 for k in ["emails", "phones"] {
                     check_labelled(body.get(k), k)?;
@@ -711,9 +707,10 @@ fn defaults(e: Entity) -> Map<String, Value> {
 fn normalise(e: Entity, data: &mut Map<String, Value>) {
     match e {
         Entity::Persons => {
-            // `name` and its parts: a written name splits into first and last name.
+            // `name` is the one written field; `first_name` and `last_name` are read-only parts
+            // of it: the first word, and the rest.
             if let Some(name) = data.get("name").and_then(Value::as_str).map(str::to_owned) {
-                let (first, last) = match name.trim().rsplit_once(' ') {
+                let (first, last) = match name.trim().split_once(' ') {
                     Some((f, l)) => (f.to_owned(), l.to_owned()),
                     None => (name.trim().to_owned(), String::new()),
                 };
