@@ -16,6 +16,7 @@ pub mod config;
 pub mod credential;
 mod error;
 pub mod limits;
+pub mod lister;
 pub mod webhook;
 pub mod wire;
 
