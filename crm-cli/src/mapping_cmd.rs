@@ -154,7 +154,7 @@ async fn live_problems(
             let crm = conn.generic_rest(dir, None)?;
             for (target, mapping) in &tables {
                 let kind = kind_of(adapter, target)?;
-                match crm.check_mapping(kind, mapping).await? {
+                match crm.backend().check_mapping(kind, mapping).await? {
                     Some(problems) => schema_problems(&mut found, target, mapping, problems),
                     None => found.push((
                         Severity::Warning,

@@ -75,6 +75,14 @@ impl IdempotencyKey {
         Self(format!("cc1-{hex}"))
     }
 
+    /// The key of item `index` of a batch created under this one key: `<key>.<index>`, or a
+    /// key derived from both when that would be longer than a key may be. The one rule every
+    /// adapter uses, so a batch replayed through any of them finds the items it created.
+    pub fn for_item(&self, index: usize) -> Self {
+        Self::new(format!("{}.{index}", self.0))
+            .unwrap_or_else(|_| Self::derive(&self.0, &index.to_string(), "batch"))
+    }
+
     /// The key as text.
     pub fn as_str(&self) -> &str {
         &self.0

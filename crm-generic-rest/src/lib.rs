@@ -22,12 +22,23 @@
 
 mod backend;
 pub mod config;
-pub(crate) mod core;
+mod error;
+mod limits;
 mod lister;
 mod schema;
 mod webhook;
+mod wire;
 
-pub use backend::{GenericRest, GenericRestBuilder, RestObject, VENDOR};
+pub use backend::{GenericRest, GenericRestBuilder, RestBackend, VENDOR};
 pub use config::{DEFAULT_MAPPING, DEFAULT_SPEC, Spec};
-pub use core::MAPPING_TARGETS;
 pub use webhook::GenericWebhook;
+
+/// The mapping targets of a generic REST connection: one per common kind, named like it.
+pub const MAPPING_TARGETS: &[crm_core::raw::Target] = &[
+    ("contact", crm_core::ObjectKind::Contact),
+    ("account", crm_core::ObjectKind::Account),
+    ("lead", crm_core::ObjectKind::Lead),
+    ("opportunity", crm_core::ObjectKind::Opportunity),
+    ("ticket", crm_core::ObjectKind::Ticket),
+    ("activity", crm_core::ObjectKind::Activity),
+];

@@ -1,16 +1,15 @@
 //! One page of a list, in each paging style the spec can declare; core turns pages into streams.
 
-use std::sync::Arc;
-
-use crm_core::raw::Paging;
+use crm_core::raw::VendorRecord;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::Value;
 use crm_core::reexports::url::Url;
 use crm_core::transport::Request;
-use crm_core::{Entity, Error, ListQuery, Page, PageStream, Record, Result};
+use crm_core::{Error, ObjectKind, Page, Result};
 
+use crate::backend::RestBackend;
 use crate::config::PagingStyle;
-use crate::core::Core;
+use crate::wire::vendor_record;
 
 /// What to list: filters as vendor query parameters, sort, page size.
 #[derive(Debug, Clone, Default)]
@@ -21,41 +20,17 @@ pub(crate) struct ListParams {
     pub(crate) page_size: u32,
 }
 
-impl ListParams {
-    pub(crate) fn sorted_newest_first(mut self, core: &Core, field: Option<&str>) -> Self {
-        if core.spec.query.sort_param.is_some() {
-            self.newest_first = field.map(str::to_owned);
-        }
-        self
-    }
-}
-
-/// A lazy stream of pages, within the caller's paging limits.
-pub(crate) fn stream<T: Entity>(
-    core: Arc<Core>,
-    params: ListParams,
-    query: &ListQuery,
-    operation: impl Into<String>,
-) -> PageStream<T> {
-    let paging = Paging::for_query(query);
-    let operation: String = operation.into();
-    crm_core::raw::paginate(paging, query.resume.clone(), move |cursor| {
-        let core = core.clone();
-        let params = params.clone();
-        let operation = operation.clone();
-        async move { fetch_page::<T>(&core, &params, cursor, &operation).await }
-    })
-}
-
-/// Fetches the page at `cursor` (`None`: the first page).
-async fn fetch_page<T: Entity>(
-    core: &Core,
+/// Fetches the page of `kind` at `cursor` (`None`: the first page).
+pub(crate) async fn fetch_page(
+    backend: &RestBackend,
+    kind: ObjectKind,
     params: &ListParams,
     cursor: Option<String>,
     operation: &str,
-) -> Result<Page<Record<T>>> {
-    let object = core.object(T::KIND, operation)?;
-    let paging = &core.spec.paging;
+) -> Result<Page<VendorRecord>> {
+    let spec = &backend.spec;
+    let object = backend.object(kind, operation)?;
+    let paging = &spec.paging;
     let size = params.page_size.clamp(1, paging.max_page_size);
     let mut request = match (&paging.style, &cursor) {
         // A Link-style cursor is the next page's full URL, which already carries every parameter.
@@ -70,8 +45,8 @@ async fn fetch_page<T: Entity>(
             for (k, v) in &params.filters {
                 r = r.query(k.clone(), v.clone());
             }
-            if let (Some(sort), Some(field)) = (&core.spec.query.sort_param, &params.newest_first) {
-                let prefix = core.spec.query.descending_prefix.as_deref().unwrap_or("-");
+            if let (Some(sort), Some(field)) = (&spec.query.sort_param, &params.newest_first) {
+                let prefix = spec.query.descending_prefix.as_deref().unwrap_or("-");
                 r = r.query(sort.clone(), format!("{prefix}{field}"));
             }
             r
@@ -103,7 +78,7 @@ async fn fetch_page<T: Entity>(
         _ => {}
     }
 
-    let resp = core.http.send(request).await?;
+    let resp = backend.http.send(request).await?;
     let body: Value = resp.json()?;
     let items = if paging.items_pointer.is_empty() {
         Some(&body)
@@ -122,7 +97,7 @@ async fn fetch_page<T: Entity>(
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            core.record_from_json::<T>(item).map_err(|e| {
+            vendor_record(spec, kind, item).map_err(|e| {
                 Error::new(
                     e.kind().clone(),
                     format!("record {i} of the page: {}", e.message()),
@@ -147,7 +122,7 @@ async fn fetch_page<T: Entity>(
         PagingStyle::Link => resp
             .header("link")
             .and_then(next_link)
-            .map(|u| resolve(core, &u))
+            .map(|u| resolve(backend, &u))
             .transpose()?,
     };
     Ok(Page {
@@ -156,8 +131,9 @@ async fn fetch_page<T: Entity>(
     })
 }
 
-fn resolve(core: &Core, link: &str) -> Result<String> {
-    core.http
+fn resolve(backend: &RestBackend, link: &str) -> Result<String> {
+    backend
+        .http
         .base_url()
         .join(link)
         .map(|u| u.to_string())

@@ -9,19 +9,18 @@ use crm_core::reexports::serde_json::Value;
 use crm_core::transport::Request;
 use crm_core::{Error, ObjectKind, Result};
 
-use crate::backend::GenericRest;
+use crate::backend::RestBackend;
 
-impl GenericRest {
+impl RestBackend {
     /// The vendor field names one record of `kind` carries, read from the first record of a
     /// one-record list; `None` when the CRM has no such record yet (nothing to learn from).
     pub async fn sample_fields(&self, kind: ObjectKind) -> Result<Option<Vec<String>>> {
         let operation = format!("{kind}.sample");
-        let core = &self.core;
-        let object = core.object(kind, &operation)?;
-        let paging = &core.spec.paging;
+        let object = self.object(kind, &operation)?;
+        let paging = &self.spec.paging;
         let request = Request::get(object.path.clone(), operation.clone())
             .query(paging.limit_param.clone(), "1");
-        let body: Value = core.http.send(request).await?.json()?;
+        let body: Value = self.http.send(request).await?.json()?;
         let items = if paging.items_pointer.is_empty() {
             Some(&body)
         } else {
@@ -42,7 +41,7 @@ impl GenericRest {
     }
 
     /// Checks `mapping` (the table of `kind` in a mapping file) against the field names of a
-    /// live record (see [`GenericRest::sample_fields`]): a mapped vendor field no record carries
+    /// live record (see [`RestBackend::sample_fields`]): a mapped vendor field no record carries
     /// is reported. `None` when the CRM has no record of `kind` to compare with.
     pub async fn check_mapping(
         &self,

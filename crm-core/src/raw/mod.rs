@@ -1,5 +1,23 @@
-//! Machinery for adapter authors: turning one-page fetches into streams, running batches in
-//! vendor-sized chunks. Bot backends do not need this module.
+//! The adapter-author API: what a CRM adapter is built from. Bot backends do not need this
+//! module; they use the traits at the crate root.
+//!
+//! - [`Backend`]: the trait an adapter implements, its vendor's hooks (get, write, write a
+//!   batch, query one page, link) in vendor field names.
+//! - [`Connection`]: every entity trait and [`crate::Crm`] implemented once on top of a
+//!   backend: capability checks, operation names, audit, mapping, batch chunking, per-item
+//!   idempotency keys, paging.
+//! - [`Mappings`]: a connection's field mappings per target, hot-swappable.
+//! - [`paginate`], [`Paging`]: one-page fetches into guarded streams.
+
+mod backend;
+mod connection;
+mod mappings;
+
+pub use backend::{
+    Backend, Query, QueryFilter, VendorCondition, VendorRecord, VendorWrite, WriteOp, Written,
+};
+pub use connection::{Connection, Family};
+pub use mappings::{Mappings, Target};
 
 use std::collections::HashSet;
 use std::future::Future;

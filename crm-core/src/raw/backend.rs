@@ -1,0 +1,225 @@
+//! The trait an adapter implements: its vendor's hooks, and nothing else.
+//!
+//! An adapter speaks to its vendor in the vendor's field names and JSON; everything a user
+//! relies on being the same across vendors is done once, in [`crate::raw::Connection`], on top
+//! of this trait: the capability check before any request, operation names, the audit record of
+//! every write, mapping common fields to vendor fields and back, building `Record<T>`, chunking
+//! batches to the vendor's maximum, per-item idempotency keys, and "collect up to N" paging
+//! through [`crate::raw::paginate`].
+//!
+//! So a backend never sees a `Contact` or a `Ticket`: it gets a [`VendorWrite`] whose fields are
+//! already in vendor names and answers with [`VendorRecord`]s in vendor names.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+
+use crate::api::{Capabilities, Crm, IdempotencyKey, Lookup, Page, UpsertKey};
+use crate::error::{Error, Result};
+use crate::model::{FieldMap, FieldValue, ObjectKind, RecordId, RecordRef, Region};
+use crate::view::{CustomerView, ViewOptions};
+
+/// A record as the vendor holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VendorRecord {
+    /// The vendor's id of the record.
+    pub id: RecordId,
+    /// The mapping target the record belongs to (see [`crate::raw::Target`]): its fields are
+    /// mapped back to common names with that target's mapping.
+    pub target: &'static str,
+    /// When the record was created, if the vendor says.
+    pub created_at: Option<DateTime<Utc>>,
+    /// When the record last changed, if the vendor says.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// The record's fields by vendor name.
+    pub fields: FieldMap,
+    /// Common fields the backend resolved itself, laid over the mapped ones: links read from
+    /// the vendor's associations, a status label from the vendor's pipeline metadata.
+    pub resolved: FieldMap,
+}
+
+impl VendorRecord {
+    /// A record of `target` with vendor fields and no timestamps.
+    pub fn new(id: RecordId, target: &'static str, fields: FieldMap) -> Self {
+        Self {
+            id,
+            target,
+            created_at: None,
+            updated_at: None,
+            fields,
+            resolved: FieldMap::new(),
+        }
+    }
+}
+
+/// What a write does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOp {
+    /// Create a record. With a key, the backend makes the create idempotent (the key in a
+    /// unique field, an idempotency header); the connection only sends a key where the backend
+    /// declares [`crate::ObjectCapabilities::idempotent_create`].
+    Create {
+        /// The idempotency key, if the caller gave one.
+        key: Option<IdempotencyKey>,
+    },
+    /// Change the given fields of a record.
+    Update {
+        /// The record.
+        id: RecordId,
+    },
+    /// Update the record matching the key, or create it. The key's field is one of the
+    /// object's [`crate::ObjectCapabilities::upsert_keys`].
+    Upsert {
+        /// The key.
+        key: UpsertKey,
+    },
+}
+
+/// One write, mapped to vendor field names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VendorWrite {
+    /// The common kind of the record.
+    pub kind: ObjectKind,
+    /// The mapping target the fields were mapped with ([`Backend::target`]).
+    pub target: &'static str,
+    /// What the write does.
+    pub op: WriteOp,
+    /// The fields to write, by vendor name.
+    pub fields: FieldMap,
+    /// The same fields by common name, for backends that write some of them in another form
+    /// than a field (links as associations).
+    pub common: FieldMap,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    /// The record after the write: read back, or built from the input and the vendor's id
+    /// where the vendor answers with the id only.
+    pub record: VendorRecord,
+    /// `true` when a record was created.
+    pub created: bool,
+}
+
+/// One condition of a query, in both vocabularies: backends that filter by a lookup parameter
+/// rather than a field (`?email=`) use the common name, the others the vendor field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VendorCondition {
+    /// The common field name (`email`, `phone`, `external_id`, `account_id`, …).
+    pub common: String,
+    /// The vendor field the mapping gives for it, if any.
+    pub vendor: Option<String>,
+    /// The value it must equal (a phone in E.164 form).
+    pub value: FieldValue,
+}
+
+/// Which records a query asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryFilter {
+    /// Every record of the kind.
+    All,
+    /// Records matching every condition.
+    Where(Vec<VendorCondition>),
+    /// A customer lookup on contacts or leads; the backend matches the way its vendor does
+    /// (HubSpot searches a phone over several properties).
+    Lookup(Lookup),
+    /// Records linked to `owner`.
+    Linked {
+        /// The record they hang off.
+        owner: RecordRef,
+        /// Only open ones (tickets, opportunities): the backend filters by the vendor's open
+        /// states where it can; the connection drops closed ones in any case.
+        open_only: bool,
+    },
+}
+
+/// A query for one page of records of one kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    /// The kind.
+    pub kind: ObjectKind,
+    /// Which records.
+    pub filter: QueryFilter,
+    /// Only records changed at or after this instant.
+    pub changed_since: Option<DateTime<Utc>>,
+    /// Most recently changed first, where the vendor can sort (finds, lookups, linked records).
+    pub newest_first: bool,
+    /// Records per page the caller asked for; the backend caps it at its maximum.
+    pub page_size: u32,
+}
+
+/// The vendor's hooks. See the [`raw`](crate::raw) module for what the connection does around them.
+///
+/// Errors a backend returns get the operation name stamped by the connection when they carry
+/// none, so a backend need not stamp them.
+#[async_trait]
+pub trait Backend: Send + Sync + fmt::Debug + 'static {
+    /// The adapter's builder, so that `Connection::<ThisBackend>::builder()` (under the
+    /// adapter's alias: `HubSpot::builder()`) starts one.
+    type Builder: Default;
+
+    /// The vendor's name (`hubspot`), reported by [`Crm::vendor`] and in audit records.
+    fn vendor(&self) -> &'static str;
+
+    /// What this connection supports; checked by the connection before every call.
+    fn capabilities(&self) -> &Capabilities;
+
+    /// Where national phone numbers in this CRM are read.
+    fn region(&self) -> Region;
+
+    /// The connection setting that makes creates idempotent (`idempotency_property`), named in
+    /// the error of a keyed create on a connection without it.
+    fn idempotency_setting(&self) -> &'static str;
+
+    /// The mapping target a write of `kind` with these common fields goes to. The default is
+    /// the kind's own name; HubSpot sends an activity to its notes, tasks or calls by kind.
+    fn target(&self, kind: ObjectKind, common: &FieldMap) -> &'static str {
+        let _ = common;
+        kind.as_str()
+    }
+
+    /// Reads one record. A missing record is `NotFound`.
+    async fn get(&self, kind: ObjectKind, id: &RecordId) -> Result<VendorRecord>;
+
+    /// Writes one record.
+    async fn write(&self, write: VendorWrite) -> Result<Written>;
+
+    /// Writes at most [`crate::ObjectCapabilities::max_batch`] records of one kind and one
+    /// [`WriteOp`] variant in one vendor call where the vendor has one; one result per input,
+    /// in input order. The default sends [`write`](Self::write)s, four at a time.
+    async fn write_batch(&self, writes: Vec<VendorWrite>) -> Vec<Result<Written>> {
+        futures::stream::iter(writes)
+            .map(|w| self.write(w))
+            .buffered(4)
+            .collect()
+            .await
+    }
+
+    /// One page of a query, starting at `cursor` (`None`: the first page). The connection pages
+    /// on through [`crate::raw::paginate`], which stops cycling or endless cursors.
+    async fn query_page(&self, query: &Query, cursor: Option<String>)
+    -> Result<Page<VendorRecord>>;
+
+    /// Links two existing records. The default says the connection cannot.
+    async fn link(&self, from: &RecordRef, to: &RecordRef) -> Result<()> {
+        let _ = (from, to);
+        Err(Error::unsupported(
+            "link",
+            "this connection cannot link records",
+        ))
+    }
+
+    /// The 360° view; the default composes it from the record families
+    /// ([`CustomerView::load`]). A backend overrides it where its vendor has a cheaper path
+    /// (one Composite request).
+    async fn customer_view(
+        &self,
+        crm: &dyn Crm,
+        lookup: &Lookup,
+        options: &ViewOptions,
+    ) -> Result<Option<CustomerView>> {
+        CustomerView::load(crm, lookup, options).await
+    }
+}
