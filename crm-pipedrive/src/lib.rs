@@ -12,6 +12,7 @@
 //! the default mapping (`mapping.toml`) and the webhooks ([`webhook`]); core's record family
 //! does the rest.
 
+mod backend;
 pub mod config;
 pub mod credential;
 mod error;
@@ -25,6 +26,7 @@ use std::collections::BTreeMap;
 use crm_core::mapping::{KnownFields, MappingFile, ObjectMapping};
 use crm_core::{ObjectKind, Result};
 
+pub use backend::{CONVERSATION_LOG_MARKER, Pipedrive, PipedriveBackend, PipedriveBuilder};
 pub use config::PipedriveConfig;
 pub use error::PipedriveErrors;
 pub use webhook::PipedriveWebhook;

@@ -9,27 +9,6 @@ use crate::wire::Entity;
 /// Pipedrive's largest page.
 pub const MAX_PAGE: u32 = 500;
 
-/// What a look-up searches (the persons search's `fields`, with `exact_match`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SearchField {
-    /// Emails: exact match is not case sensitive.
-    Email,
-    /// Phones.
-    Phone,
-    /// Custom fields (an external id in a `varchar` field).
-    CustomFields,
-}
-
-impl SearchField {
-    fn name(self) -> &'static str {
-        match self {
-            SearchField::Email => "email",
-            SearchField::Phone => "phone",
-            SearchField::CustomFields => "custom_fields",
-        }
-    }
-}
-
 /// A request: path and query pairs.
 pub type PageRequest = (String, Vec<(String, String)>);
 
@@ -63,11 +42,12 @@ pub fn page(
     (entity.path().to_owned(), q)
 }
 
-/// The request of an exact search of persons by `field` for `term`.
-pub fn search_persons(field: SearchField, term: &str, cursor: Option<&str>) -> PageRequest {
+/// The request of an exact search of persons by `field` (`email`, `phone`, `custom_fields`;
+/// exact matches are not case sensitive) for `term`.
+pub fn search_persons(field: &str, term: &str, cursor: Option<&str>) -> PageRequest {
     let mut q = vec![
         ("term".to_owned(), term.to_owned()),
-        ("fields".to_owned(), field.name().to_owned()),
+        ("fields".to_owned(), field.to_owned()),
         ("exact_match".to_owned(), "true".to_owned()),
         ("limit".to_owned(), "100".to_owned()),
     ];
@@ -117,7 +97,7 @@ mod tests {
 
     #[test]
     fn look_ups_are_exact_searches_of_one_field() {
-        let (path, q) = search_persons(SearchField::Email, "jane@example.com", None);
+        let (path, q) = search_persons("email", "jane@example.com", None);
         assert_eq!(path, "/api/v2/persons/search");
         assert!(pairs(&q).contains(&("fields", "email")));
         assert!(pairs(&q).contains(&("exact_match", "true")));

@@ -247,6 +247,16 @@ pub fn to_flat(entity: Entity, record: Value) -> Result<Flat> {
     })
 }
 
+/// `local@domain.tld`, without spaces: what any address has.
+fn plausible_email(e: &str) -> bool {
+    match e.rsplit_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty() && domain.contains('.') && !e.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
 /// Pipedrive wants integer ids in links; the model holds them as text.
 fn id_value(v: Value) -> Value {
     match &v {
@@ -286,6 +296,20 @@ pub fn from_flat(entity: Entity, mut flat: Map<String, Value>, creating: bool) -
                     .filter_map(Value::as_str)
                     .collect();
                 body.insert("name".into(), json!(parts.join(" ")));
+            }
+            // Pipedrive stores what it is given; an address that cannot be one is refused here.
+            if let Some(e) = flat.get("email").and_then(Value::as_str)
+                && !plausible_email(e)
+            {
+                return Err(Error::new(
+                    crm_core::ErrorKind::Validation {
+                        fields: vec![crm_core::FieldError::new(
+                            "email",
+                            Some("INVALID_EMAIL".into()),
+                        )],
+                    },
+                    "the email is not an address (no local part, `@` and domain)",
+                ));
             }
             for (k, label) in [("email", "emails"), ("phone", "phones")] {
                 match flat.remove(k) {

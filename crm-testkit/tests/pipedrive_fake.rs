@@ -455,6 +455,21 @@ async fn leads_and_notes_are_v1_with_offset_paging() {
         .map(|n| n["id"].as_u64().unwrap())
         .collect();
     assert_eq!(ids, [nid, 402, 401]);
+    // A note's creation time may be set; a malformed one is refused.
+    let r = api
+        .post(
+            "/v1/notes",
+            json!({"content": "Back-dated", "person_id": 101, "add_time": "2020-01-02 03:04:05"}),
+        )
+        .await;
+    assert_eq!(r.json()["data"]["add_time"], "2020-01-02 03:04:05");
+    let r = api
+        .post(
+            "/v1/notes",
+            json!({"content": "Bad time", "person_id": 101, "add_time": "2020-01-02T03:04:05Z"}),
+        )
+        .await;
+    assert!(r.error().starts_with("Validation failed: add_time:"));
     let fields = api.get("/v1/personFields").await.json();
     assert!(
         fields["data"]

@@ -502,11 +502,20 @@ impl Store {
             }
         }
         normalise(e, &mut data);
+        // A note's creation time may be set, in the past or the future (Notes API, "Add a note").
+        let added = match (e, body.get("add_time").and_then(Value::as_str)) {
+            (Entity::Notes, Some(t)) => {
+                chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S")
+                    .map(|t| t.and_utc())
+                    .map_err(|_| invalid("add_time", "must be in YYYY-MM-DD HH:MM:SS format"))?
+            }
+            _ => at,
+        };
         let (seq, id) = self.new_id(e);
         let row = Row {
             id: id.clone(),
             data,
-            add_time: at,
+            add_time: added,
             update_time: at,
             indexed: None,
             pending: None,
