@@ -388,31 +388,19 @@ impl PipedriveBackend {
                 }
             }
             Entity::Leads => {
+                // A lead's name and email are its person's: a new lead gets its person first;
+                // an existing lead's person is updated as a contact.
                 if let Some(person) = Self::person_part(&mut fields, creating)? {
-                    let linked = fields.get("person_id").filter(|v| !v.is_null()).cloned();
-                    match (&w.op, linked) {
-                        (WriteOp::Create { .. }, None) => {
-                            let req = Request::new(Method::POST, Entity::Persons.path(), &op)
-                                .json(person);
-                            let env = self.send(req).await?;
-                            let id = to_flat(Entity::Persons, env.data)?.id;
-                            fields.insert("person_id".into(), json!(id));
-                        }
-                        (WriteOp::Update { id }, _) => {
-                            let mut lead = self.get(w.kind, id).await?;
-                            self.join_person(&mut lead).await?;
-                            if let Some(pid) = lead.fields.get("person_id").and_then(text) {
-                                let req = Request::new(
-                                    Method::PATCH,
-                                    format!("{}/{pid}", Entity::Persons.path()),
-                                    &op,
-                                )
-                                .json(person)
-                                .idempotent(true);
-                                self.send(req).await?;
-                            }
-                        }
-                        _ => {}
+                    if !creating {
+                        return Err(Error::invalid_input(
+                            "a lead's name, email and phone are its person's: update the contact",
+                        ));
+                    }
+                    if fields.get("person_id").is_none_or(Value::is_null) {
+                        let req =
+                            Request::new(Method::POST, Entity::Persons.path(), &op).json(person);
+                        let id = to_flat(Entity::Persons, self.send(req).await?.data)?.id;
+                        fields.insert("person_id".into(), json!(id));
                     }
                 }
             }
@@ -577,33 +565,15 @@ impl Backend for PipedriveBackend {
                     .await?
             }
             QueryFilter::Lookup(l) => {
-                let persons = self.lookup(l, &op).await?;
-                match kind {
-                    ObjectKind::Contact => {
-                        let items = persons
-                            .into_iter()
-                            .map(|p| self.record(Entity::Persons, p))
-                            .collect::<Result<_>>()?;
-                        (items, None)
-                    }
-                    _ => {
-                        // A lead is found through its person.
-                        let mut items = Vec::new();
-                        for p in persons
-                            .iter()
-                            .filter_map(|p| p.get("id").map(Value::to_string))
-                        {
-                            let (mut leads, _) = self
-                                .list(Entity::Leads, None, query, &[("person_id", &p)], &op)
-                                .await?;
-                            for l in &mut leads {
-                                self.join_person(l).await?;
-                            }
-                            items.extend(leads);
-                        }
-                        (items, None)
-                    }
+                if kind != ObjectKind::Contact {
+                    return Err(Error::unsupported(
+                        op,
+                        "Pipedrive finds persons, not leads, by contact details",
+                    ));
                 }
+                let persons = self.lookup(l, &op).await?;
+                let persons = persons.into_iter().map(|p| self.record(Entity::Persons, p));
+                (persons.collect::<Result<_>>()?, None)
             }
             QueryFilter::Linked { owner, open_only } => {
                 let id = owner.id.as_str().to_owned();

@@ -59,54 +59,35 @@ impl Entity {
     }
 }
 
-/// Every answer's envelope.
+/// Every answer's envelope: `data` is the record, the list, or (search) `{items}`;
+/// `additional_data` pages by `next_cursor` (v2) or `pagination` (v1).
 #[derive(Debug, Deserialize)]
 pub struct Envelope {
-    /// Whether the call succeeded.
-    #[serde(default)]
-    pub success: bool,
-    /// The record, the list, or (search) `{items}`.
+    /// The record, the list, or `{items}`.
     #[serde(default)]
     pub data: Value,
-    /// Paging: `next_cursor` (v2) or `pagination` (v1).
+    /// Paging.
     #[serde(default)]
-    pub additional_data: Option<Additional>,
-}
-
-/// `additional_data` of a listing.
-#[derive(Debug, Default, Deserialize)]
-pub struct Additional {
-    /// API v2: the cursor of the next page, `null` at the end.
-    #[serde(default)]
-    pub next_cursor: Option<String>,
-    /// API v1: offset paging.
-    #[serde(default)]
-    pub pagination: Option<Pagination>,
-}
-
-/// API v1's offset paging.
-#[derive(Debug, Default, Deserialize)]
-pub struct Pagination {
-    /// Whether another page follows.
-    #[serde(default)]
-    pub more_items_in_collection: bool,
-    /// Its `start`.
-    #[serde(default)]
-    pub next_start: Option<u64>,
+    pub additional_data: Value,
 }
 
 impl Envelope {
     /// The cursor of the next page, whichever paging the entity uses (v1 offsets as text).
     pub fn next(&self) -> Option<String> {
-        let a = self.additional_data.as_ref()?;
-        if let Some(c) = a.next_cursor.as_ref().filter(|c| !c.is_empty()) {
-            return Some(c.clone());
+        let a = &self.additional_data;
+        if let Some(c) = a
+            .get("next_cursor")
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty())
+        {
+            return Some(c.to_owned());
         }
-        let p = a
-            .pagination
-            .as_ref()
-            .filter(|p| p.more_items_in_collection)?;
-        p.next_start.map(|n| n.to_string())
+        let p = a.get("pagination")?;
+        let more = p.get("more_items_in_collection").and_then(Value::as_bool) == Some(true);
+        p.get("next_start")
+            .and_then(Value::as_u64)
+            .filter(|_| more)
+            .map(|n| n.to_string())
     }
 
     /// The records of a listing, or of a search (`data.items[].item`).

@@ -40,9 +40,7 @@ fn connect(fake: &PipedriveFake) -> Pipedrive {
     ];
     settings
         .iter()
-        .fold(Ok(PipedriveBuilder::new()), |b, (k, v)| {
-            b?.with_setting(k, v)
-        })
+        .try_fold(PipedriveBuilder::new(), |b, (k, v)| b.with_setting(k, v))
         .and_then(PipedriveBuilder::build)
         .unwrap()
 }
