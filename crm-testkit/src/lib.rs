@@ -5,12 +5,13 @@
 //!
 //! - [`sandbox`]: the fake of a company's own REST CRM (the generic-REST adapter's default spec),
 //!   with demo data and fault injection. See `SANDBOX_API.md` for its wire protocol.
-//! - [`hubspot`], [`salesforce`]: stateful fakes of those vendors' APIs, faithful to their docs.
+//! - [`hubspot`], [`salesforce`], [`pipedrive`]: stateful fakes of those vendors' APIs, faithful to their docs.
 //! - [`conformance`]: the behaviour suite.
 
 pub mod conformance;
 mod faults;
 pub mod hubspot;
+pub mod pipedrive;
 pub mod salesforce;
 pub mod sandbox;
 mod wire;

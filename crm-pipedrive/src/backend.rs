@@ -1,0 +1,649 @@
+//! The builder, the capabilities, and core's [`Backend`] trait on Pipedrive's endpoints.
+//!
+//! What only this backend does (everything else is core's record family):
+//! - an activity is an activity (`task`, `call`) or a note (notes, conversation logs, which are
+//!   notes whose content starts with [`CONVERSATION_LOG_MARKER`]); notes' ids carry the prefix
+//!   `note-` because the two id spaces overlap;
+//! - a lead's name, email and phone are its person's: a lead created without `person_id` gets a
+//!   person created first, and a lead read joins its person's fields as `person.*`;
+//! - look-ups are exact searches of persons (email, phone, or the external-id custom field),
+//!   whose hits are then read in one `ids=` listing (search hits carry few fields).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use crm_core::audit::{AuditSink, TracingAudit};
+use crm_core::credential::CredentialProvider;
+use crm_core::limits::RateLimiter;
+use crm_core::mapping::MappingFile;
+use crm_core::raw::{
+    Backend, Connection, Mappings, Query, QueryFilter, VendorRecord, VendorWrite, WriteOp, Written,
+};
+use crm_core::reexports::async_trait;
+use crm_core::reexports::http::Method;
+use crm_core::reexports::serde_json::{Map, Value, json};
+use crm_core::retry::RetryPolicy;
+use crm_core::transport::{HttpClient, HttpClientBuilder, Request, encode_segment};
+use crm_core::{
+    Capabilities, Crm, CustomerView, Error, FieldMap, FieldValue, Lookup, ObjectCapabilities,
+    ObjectKind, Page, RecordId, Region, Result, ViewOptions,
+};
+
+use crate::config::PipedriveConfig;
+use crate::error::PipedriveErrors;
+use crate::lister::{MAX_PAGE, page, search_persons};
+use crate::wire::{Entity, Envelope, from_flat, to_flat};
+use crate::{MAPPING_TARGETS, VENDOR, credential, default_mapping, limits};
+
+/// What a note's content starts with when it is a conversation log.
+pub const CONVERSATION_LOG_MARKER: &str = "[conversation log]\n";
+const NOTE_ID_PREFIX: &str = "note-";
+
+#[doc = include_str!("../docs.md")]
+#[derive(Default)]
+pub struct PipedriveBuilder {
+    config: PipedriveConfig,
+    credentials: Option<Arc<dyn CredentialProvider>>,
+    retry: Option<RetryPolicy>,
+    limiter: Option<Arc<dyn RateLimiter>>,
+    connection: Option<String>,
+    audit: Option<Arc<dyn AuditSink>>,
+    mapping: Option<MappingFile>,
+}
+
+impl fmt::Debug for PipedriveBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipedriveBuilder")
+            .field("base_url", &self.config.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PipedriveBuilder {
+    /// A builder with the default settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A builder with `config`'s settings.
+    pub fn with_config(mut self, config: PipedriveConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets one of [`crate::config::KEYS`] from its text (`base_url`, `api_token`,
+    /// `external_id_field`, …), as config pairs and `CRM_PIPEDRIVE_*` variables name them.
+    pub fn with_setting(mut self, key: &str, value: &str) -> Result<Self> {
+        self.config.set(key, value)?;
+        Ok(self)
+    }
+
+    /// A credential provider (an OAuth token cache); replaces the tokens.
+    pub fn with_credentials(mut self, provider: Arc<dyn CredentialProvider>) -> Self {
+        self.credentials = Some(provider);
+        self
+    }
+
+    /// The retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// The rate limiter (share one per token). Default: [`limits::limiter`] at `burst`.
+    pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// A mapping file laid over the defaults (load it with [`MAPPING_TARGETS`]).
+    pub fn with_mapping_file(mut self, file: MappingFile) -> Self {
+        self.mapping = Some(file);
+        self
+    }
+
+    /// The connection's name in audit records. Default `pipedrive`.
+    pub fn with_connection_name(mut self, name: impl Into<String>) -> Self {
+        self.connection = Some(name.into());
+        self
+    }
+
+    /// Where audit records go. Default: [`TracingAudit`].
+    pub fn with_audit_sink(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.audit = Some(sink);
+        self
+    }
+
+    /// Checks everything and builds the connection. Makes no network call.
+    pub fn build(self) -> Result<Pipedrive> {
+        let c = self.config;
+        let credentials: Arc<dyn CredentialProvider> = match (
+            self.credentials,
+            c.api_token.clone(),
+            c.access_token.clone(),
+        ) {
+            (Some(p), _, _) => p,
+            (None, Some(t), _) => Arc::new(credential::api_token(t)?),
+            (None, None, Some(t)) => Arc::new(credential::access_token(t)),
+            (None, None, None) => {
+                return Err(Error::config(
+                    "api_token: set an API token or an access token",
+                ));
+            }
+        };
+        let limiter = self
+            .limiter
+            .unwrap_or_else(|| Arc::new(limits::limiter(c.burst)));
+        let mut http = HttpClientBuilder::new(VENDOR, c.base_url.clone())
+            .with_credentials(credentials)
+            .with_error_parser(Arc::new(PipedriveErrors))
+            .with_limiter(limiter)
+            .with_timeout(c.timeout);
+        if let Some(r) = self.retry {
+            http = http.with_retry(r);
+        }
+        let mut defaults = default_mapping()?;
+        let mut defaults: BTreeMap<&'static str, _> = MAPPING_TARGETS
+            .iter()
+            .filter_map(|(t, _)| Some((*t, defaults.remove(*t)?)))
+            .collect();
+        if let (Some(key), Some(m)) = (&c.external_id_field, defaults.get_mut("contact")) {
+            m.fields.insert("external_id".into(), key.clone());
+        }
+        if let (Some(key), Some(m)) = (&c.lead_source_field, defaults.get_mut("lead")) {
+            m.fields.insert("source".into(), key.clone());
+        }
+        let mappings = Arc::new(Mappings::new(
+            "Pipedrive's defaults",
+            MAPPING_TARGETS,
+            defaults,
+            self.mapping.as_ref(),
+        )?);
+        let backend = PipedriveBackend {
+            http: http.build()?,
+            capabilities: capabilities(&c),
+            external_id_field: c.external_id_field,
+        };
+        Ok(Connection::new(
+            Arc::new(backend),
+            mappings,
+            self.connection.unwrap_or_else(|| VENDOR.to_owned()),
+            self.audit.unwrap_or_else(|| Arc::new(TracingAudit)),
+        ))
+    }
+}
+
+/// Pipedrive has no tickets, no batch endpoints, no idempotency key and no upsert: creates are
+/// not idempotent, and a batch is one request per item.
+fn capabilities(c: &PipedriveConfig) -> Capabilities {
+    let mut caps = Capabilities::default();
+    for kind in [
+        ObjectKind::Contact,
+        ObjectKind::Account,
+        ObjectKind::Lead,
+        ObjectKind::Opportunity,
+        ObjectKind::Activity,
+    ] {
+        let mut o = ObjectCapabilities::read_write();
+        o.max_batch = Some(1);
+        o.max_page_size = Some(MAX_PAGE);
+        o.list_changed_since = !matches!(kind, ObjectKind::Lead | ObjectKind::Activity);
+        caps.objects.insert(kind, o);
+    }
+    caps.lookup_by_phone = true;
+    caps.lookup_by_external_id = c.external_id_field.is_some();
+    caps
+}
+
+/// A connection to Pipedrive.
+pub type Pipedrive = Connection<PipedriveBackend>;
+
+/// Pipedrive's hooks.
+pub struct PipedriveBackend {
+    http: HttpClient,
+    capabilities: Capabilities,
+    external_id_field: Option<String>,
+}
+
+impl fmt::Debug for PipedriveBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipedriveBackend")
+            .field("http", &self.http)
+            .finish_non_exhaustive()
+    }
+}
+
+fn entity_of(kind: ObjectKind, target: &str) -> Result<Entity> {
+    Ok(match (kind, target) {
+        (ObjectKind::Contact, _) => Entity::Persons,
+        (ObjectKind::Account, _) => Entity::Organizations,
+        (ObjectKind::Opportunity, _) => Entity::Deals,
+        (ObjectKind::Lead, _) => Entity::Leads,
+        (ObjectKind::Activity, "note") => Entity::Notes,
+        (ObjectKind::Activity, _) => Entity::Activities,
+        _ => {
+            return Err(Error::unsupported(
+                format!("{kind}"),
+                "Pipedrive has no tickets",
+            ));
+        }
+    })
+}
+
+fn target_of(entity: Entity, fields: &Map<String, Value>) -> &'static str {
+    match entity {
+        Entity::Persons => "contact",
+        Entity::Organizations => "account",
+        Entity::Deals => "opportunity",
+        Entity::Leads => "lead",
+        Entity::Notes => "note",
+        Entity::Activities if fields.get("type").and_then(Value::as_str) == Some("call") => "call",
+        Entity::Activities => "task",
+    }
+}
+
+fn to_map(fields: &FieldMap) -> Map<String, Value> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_json()))
+        .collect()
+}
+
+fn text(v: &FieldValue) -> Option<String> {
+    match v {
+        FieldValue::Text(s) => Some(s.clone()),
+        FieldValue::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl PipedriveBackend {
+    async fn send(&self, req: Request) -> Result<Envelope> {
+        self.http.send(req).await?.json::<Envelope>()
+    }
+
+    /// A vendor record from Pipedrive's JSON; the kind of an activity resolved.
+    fn record(&self, entity: Entity, json: Value) -> Result<VendorRecord> {
+        let mut flat = to_flat(entity, json)?;
+        let mut resolved = FieldMap::new();
+        let mut id = flat.id.clone();
+        match entity {
+            Entity::Notes => {
+                id = format!("{NOTE_ID_PREFIX}{id}");
+                let content = flat
+                    .fields
+                    .get("content")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let log = content
+                    .strip_prefix(CONVERSATION_LOG_MARKER)
+                    .map(str::to_owned);
+                let kind = if log.is_some() {
+                    "conversation_log"
+                } else {
+                    "note"
+                };
+                if let Some(body) = log {
+                    flat.fields.insert("content".into(), json!(body));
+                }
+                resolved.insert("kind".into(), kind.into());
+            }
+            Entity::Activities => {
+                let call = flat.fields.get("type").and_then(Value::as_str) == Some("call");
+                resolved.insert("kind".into(), if call { "call" } else { "task" }.into());
+            }
+            _ => {}
+        }
+        let target = target_of(entity, &flat.fields);
+        let fields = flat
+            .fields
+            .iter()
+            .map(|(k, v)| (k.clone(), FieldValue::from_json(v)))
+            .collect();
+        let mut r = VendorRecord::new(RecordId::new(id)?, target, fields);
+        r.created_at = flat.created;
+        r.updated_at = flat.updated;
+        r.resolved = resolved;
+        Ok(r)
+    }
+
+    fn path(entity: Entity, id: &RecordId) -> String {
+        let raw = id.as_str();
+        let raw = raw.strip_prefix(NOTE_ID_PREFIX).unwrap_or(raw);
+        format!("{}/{}", entity.path(), encode_segment(raw))
+    }
+
+    /// A lead's person's fields, as `person.*`.
+    async fn join_person(&self, record: &mut VendorRecord) -> Result<()> {
+        let Some(pid) = record.fields.get("person_id").and_then(text) else {
+            return Ok(());
+        };
+        let env = self
+            .send(Request::get(
+                format!("{}/{pid}", Entity::Persons.path()),
+                "lead.get",
+            ))
+            .await?;
+        let person = to_flat(Entity::Persons, env.data)?;
+        for k in ["email", "phone", "first_name", "last_name"] {
+            let v = person
+                .fields
+                .get(k)
+                .map_or(FieldValue::Null, FieldValue::from_json);
+            record.fields.insert(format!("person.{k}"), v);
+        }
+        Ok(())
+    }
+
+    /// Takes the `person.*` fields of a lead write: the person's create or update body.
+    fn person_part(fields: &mut Map<String, Value>, creating: bool) -> Result<Option<Value>> {
+        let mut person = Map::new();
+        for k in ["email", "phone", "first_name", "last_name"] {
+            if let Some(v) = fields.remove(&format!("person.{k}")) {
+                person.insert(k.to_owned(), v);
+            }
+        }
+        if person.is_empty() {
+            return Ok(None);
+        }
+        from_flat(Entity::Persons, person, creating).map(Some)
+    }
+
+    async fn write_one(&self, w: VendorWrite) -> Result<Written> {
+        let entity = entity_of(w.kind, w.target)?;
+        let mut fields = to_map(&w.fields);
+        let creating = matches!(w.op, WriteOp::Create { .. });
+        if let WriteOp::Upsert { .. } = w.op {
+            return Err(Error::unsupported(
+                format!("{}.upsert", w.kind),
+                "Pipedrive has no upsert",
+            ));
+        }
+        let op = format!("{}.{}", w.kind, if creating { "create" } else { "update" });
+        match entity {
+            Entity::Activities => {
+                fields.remove("kind");
+                fields.insert("type".into(), json!(w.target));
+            }
+            Entity::Notes => {
+                let log = fields
+                    .remove("kind")
+                    .and_then(|k| k.as_str().map(str::to_owned));
+                if let (Some("conversation_log"), Some(Value::String(c))) =
+                    (log.as_deref(), fields.get_mut("content"))
+                {
+                    *c = format!("{CONVERSATION_LOG_MARKER}{c}");
+                }
+                // Notes take their time as `YYYY-MM-DD HH:MM:SS` in UTC.
+                if let Some(t) = fields
+                    .get("add_time")
+                    .and_then(Value::as_str)
+                    .and_then(crate::wire::parse_time)
+                {
+                    fields.insert(
+                        "add_time".into(),
+                        json!(t.format("%Y-%m-%d %H:%M:%S").to_string()),
+                    );
+                }
+            }
+            Entity::Leads => {
+                // A lead's name and email are its person's: a new lead gets its person first;
+                // an existing lead's person is updated as a contact.
+                if let Some(person) = Self::person_part(&mut fields, creating)? {
+                    if !creating {
+                        return Err(Error::invalid_input(
+                            "a lead's name, email and phone are its person's: update the contact",
+                        ));
+                    }
+                    if fields.get("person_id").is_none_or(Value::is_null) {
+                        let req =
+                            Request::new(Method::POST, Entity::Persons.path(), &op).json(person);
+                        let id = to_flat(Entity::Persons, self.send(req).await?.data)?.id;
+                        fields.insert("person_id".into(), json!(id));
+                    }
+                }
+            }
+            _ => {}
+        }
+        let body = from_flat(entity, fields, creating)?;
+        let req = match &w.op {
+            WriteOp::Update { id } => {
+                let method = Method::from_bytes(entity.update_method().as_bytes())
+                    .map_err(|_| Error::config("update method"))?;
+                Request::new(method, Self::path(entity, id), &op)
+                    .json(body)
+                    .addresses_record()
+                    .idempotent(true)
+            }
+            _ => Request::new(Method::POST, entity.path(), &op).json(body),
+        };
+        let env = self.send(req).await?;
+        let mut record = self.record(entity, env.data)?;
+        if entity == Entity::Leads {
+            self.join_person(&mut record).await?;
+        }
+        Ok(Written {
+            record,
+            created: creating,
+        })
+    }
+
+    /// Reads the persons found by a look-up, in one `ids=` listing.
+    async fn lookup(&self, lookup: &Lookup, op: &str) -> Result<Vec<Value>> {
+        let value = lookup.condition()?.value;
+        let value = text(&value).unwrap_or_default();
+        let field = match lookup {
+            Lookup::Email(_) => "email",
+            Lookup::Phone(_) => "phone",
+            Lookup::ExternalId(_) => "custom_fields",
+        };
+        let (path, q) = search_persons(field, &value, None);
+        let req = q
+            .into_iter()
+            .fold(Request::get(path, op), |r, (k, v)| r.query(k, v));
+        let hits = self.send(req).await?.records();
+        let ids: Vec<String> = hits
+            .iter()
+            .filter_map(|h| h.get("id").map(Value::to_string))
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let req = Request::get(Entity::Persons.path(), op).query("ids", ids.join(","));
+        let mut persons = self.send(req).await?.records();
+        // A search on custom fields matches any of them: keep the external-id field's.
+        if let (Lookup::ExternalId(_), Some(key)) = (lookup, &self.external_id_field) {
+            persons.retain(|p| {
+                p.pointer(&format!("/custom_fields/{key}"))
+                    .and_then(Value::as_str)
+                    == Some(value.as_str())
+            });
+        }
+        Ok(persons)
+    }
+
+    async fn list(
+        &self,
+        entity: Entity,
+        cursor: Option<&str>,
+        query: &Query,
+        filters: &[(&str, &str)],
+        op: &str,
+    ) -> Result<(Vec<VendorRecord>, Option<String>)> {
+        let (path, mut q) = page(entity, cursor, query.page_size, filters, query.newest_first);
+        if let (Some(t), true) = (query.changed_since, entity.is_v2()) {
+            q.push((
+                "updated_since".into(),
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ));
+        }
+        let req = q
+            .into_iter()
+            .fold(Request::get(path, op), |r, (k, v)| r.query(k, v));
+        let env = self.send(req).await?;
+        let next = env.next();
+        let records = env
+            .records()
+            .into_iter()
+            .map(|j| self.record(entity, j))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((records, next))
+    }
+}
+
+#[async_trait]
+impl Backend for PipedriveBackend {
+    type Builder = PipedriveBuilder;
+
+    fn vendor(&self) -> &'static str {
+        VENDOR
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    fn region(&self) -> Region {
+        Region::us()
+    }
+
+    fn idempotency_setting(&self) -> &'static str {
+        "an idempotency key, which Pipedrive does not have"
+    }
+
+    fn target(&self, kind: ObjectKind, common: &FieldMap) -> &'static str {
+        match (kind, common.get("kind").and_then(FieldValue::as_text)) {
+            (ObjectKind::Activity, Some("task")) => "task",
+            (ObjectKind::Activity, Some("call")) => "call",
+            (ObjectKind::Activity, _) => "note",
+            _ => kind.as_str(),
+        }
+    }
+
+    async fn get(&self, kind: ObjectKind, id: &RecordId) -> Result<VendorRecord> {
+        let note = id.as_str().starts_with(NOTE_ID_PREFIX);
+        let entity = entity_of(kind, if note { "note" } else { "task" })?;
+        let req = Request::get(Self::path(entity, id), format!("{kind}.get")).addresses_record();
+        let env = self.send(req).await?;
+        let mut record = self.record(entity, env.data)?;
+        if entity == Entity::Leads {
+            self.join_person(&mut record).await?;
+        }
+        Ok(record)
+    }
+
+    async fn write(&self, write: VendorWrite) -> Result<Written> {
+        self.write_one(write).await
+    }
+
+    /// Core's view, without tickets: Pipedrive has none.
+    async fn customer_view(
+        &self,
+        crm: &dyn Crm,
+        lookup: &Lookup,
+        options: &ViewOptions,
+    ) -> Result<Option<CustomerView>> {
+        let options = ViewOptions {
+            tickets: 0,
+            ..options.clone()
+        };
+        CustomerView::load(crm, lookup, &options).await
+    }
+
+    async fn query_page(
+        &self,
+        query: &Query,
+        cursor: Option<String>,
+    ) -> Result<Page<VendorRecord>> {
+        let kind = query.kind;
+        let op = format!("{kind}.find");
+        let cursor = cursor.as_deref();
+        let (items, next) = match &query.filter {
+            QueryFilter::All => {
+                self.list(entity_of(kind, "task")?, cursor, query, &[], &op)
+                    .await?
+            }
+            QueryFilter::Lookup(l) => {
+                if kind != ObjectKind::Contact {
+                    return Err(Error::unsupported(
+                        op,
+                        "Pipedrive finds persons, not leads, by contact details",
+                    ));
+                }
+                let persons = self.lookup(l, &op).await?;
+                let persons = persons.into_iter().map(|p| self.record(Entity::Persons, p));
+                (persons.collect::<Result<_>>()?, None)
+            }
+            QueryFilter::Linked { owner, open_only } => {
+                let id = owner.id.as_str().to_owned();
+                let key = match owner.kind {
+                    ObjectKind::Contact => "person_id",
+                    ObjectKind::Account => "org_id",
+                    ObjectKind::Opportunity => "deal_id",
+                    ObjectKind::Lead => "lead_id",
+                    _ => {
+                        return Ok(Page {
+                            items: Vec::new(),
+                            next: None,
+                        });
+                    }
+                };
+                match kind {
+                    ObjectKind::Opportunity if owner.kind == ObjectKind::Contact => {
+                        // A person's deals, and the deals of the person's organization.
+                        let status = if *open_only { "open" } else { "open,won,lost" };
+                        let f = [(key, id.as_str()), ("status", status)];
+                        let (mut deals, _) = self.list(Entity::Deals, None, query, &f, &op).await?;
+                        let person = self.get(ObjectKind::Contact, &owner.id).await?;
+                        if let Some(org) = person.fields.get("org_id").and_then(text) {
+                            let f = [("org_id", org.as_str()), ("status", status)];
+                            let (more, _) = self.list(Entity::Deals, None, query, &f, &op).await?;
+                            deals.extend(more.into_iter().filter(|d| {
+                                d.fields.get("person_id").and_then(text).as_deref()
+                                    != Some(id.as_str())
+                            }));
+                        }
+                        deals.sort_by_key(|d| std::cmp::Reverse(d.updated_at));
+                        (deals, None)
+                    }
+                    ObjectKind::Opportunity => {
+                        let mut f = vec![(key, id.as_str())];
+                        if *open_only {
+                            f.push(("status", "open"));
+                        }
+                        self.list(Entity::Deals, cursor, query, &f, &op).await?
+                    }
+                    ObjectKind::Activity => {
+                        // Activities and notes of the record, newest first, one merged page.
+                        let f = [(key, id.as_str())];
+                        let (mut a, _) =
+                            self.list(Entity::Activities, None, query, &f, &op).await?;
+                        let (n, _) = self.list(Entity::Notes, None, query, &f, &op).await?;
+                        a.extend(n);
+                        a.sort_by_key(|r| std::cmp::Reverse(r.created_at));
+                        a.truncate(query.page_size as usize);
+                        (a, None)
+                    }
+                    _ => {
+                        self.list(
+                            entity_of(kind, "task")?,
+                            cursor,
+                            query,
+                            &[(key, id.as_str())],
+                            &op,
+                        )
+                        .await?
+                    }
+                }
+            }
+            QueryFilter::Where(_) => {
+                return Err(Error::unsupported(
+                    op,
+                    "Pipedrive lists filter by links only",
+                ));
+            }
+        };
+        Ok(Page { items, next })
+    }
+}

@@ -1,0 +1,84 @@
+//! # crm-pipedrive
+//!
+//! A crm-connect adapter for Pipedrive: persons ↔ `Contact`, organizations ↔ `Account`, deals ↔
+//! `Opportunity`, leads ↔ `Lead`, activities (tasks, calls) and notes (notes, conversation
+//! logs) ↔ `Activity`. Persons, organizations, deals and activities through API v2, leads and
+//! notes through API v1 (Pipedrive has no v2 for them). Pipedrive has no tickets: the
+//! connection declares them absent. See `docs.md` for the settings, the limits and what
+//! Pipedrive's documentation says about each.
+//!
+//! The adapter is its vendor's hooks only: the JSON shapes ([`wire`]), the error parser
+//! ([`PipedriveErrors`]), the rate-limit headers ([`limits`]), the credential ([`credential`]),
+//! the default mapping (`mapping.toml`) and the webhooks ([`webhook`]); core's record family
+//! does the rest.
+
+mod backend;
+pub mod config;
+pub mod credential;
+mod error;
+pub mod limits;
+pub mod lister;
+pub mod webhook;
+pub mod wire;
+
+use std::collections::BTreeMap;
+
+use crm_core::mapping::{KnownFields, MappingFile, ObjectMapping};
+use crm_core::{ObjectKind, Result};
+
+pub use backend::{CONVERSATION_LOG_MARKER, Pipedrive, PipedriveBackend, PipedriveBuilder};
+pub use config::PipedriveConfig;
+pub use error::PipedriveErrors;
+pub use webhook::PipedriveWebhook;
+pub use wire::Entity;
+
+/// The vendor's name, as connections and events name it.
+pub const VENDOR: &str = "pipedrive";
+
+/// The tables a mapping file may hold for this adapter, and the kind each maps.
+pub const MAPPING_TARGETS: &[(&str, ObjectKind)] = &[
+    ("contact", ObjectKind::Contact),
+    ("account", ObjectKind::Account),
+    ("lead", ObjectKind::Lead),
+    ("opportunity", ObjectKind::Opportunity),
+    ("note", ObjectKind::Activity),
+    ("task", ObjectKind::Activity),
+    ("call", ObjectKind::Activity),
+];
+
+/// The default mapping (`mapping.toml`).
+pub const DEFAULT_MAPPING: &str = include_str!("../mapping.toml");
+
+/// Pipedrive's standard fields per mapping table (`known_fields.toml`), for offline checks.
+pub const KNOWN_FIELDS: &str = include_str!("../known_fields.toml");
+
+/// The default mapping's tables, read by core's loader.
+pub fn default_mapping() -> Result<BTreeMap<String, ObjectMapping>> {
+    MappingFile::defaults(
+        DEFAULT_MAPPING,
+        "crm-pipedrive/mapping.toml",
+        MAPPING_TARGETS,
+    )
+}
+
+/// [`KNOWN_FIELDS`], parsed.
+pub fn known_fields() -> Result<KnownFields> {
+    KnownFields::parse(KNOWN_FIELDS, "crm-pipedrive/known_fields.toml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_mapping_loads_and_knows_its_fields() {
+        let m = default_mapping().unwrap();
+        assert_eq!(m.len(), MAPPING_TARGETS.len());
+        let known = known_fields().unwrap();
+        for (table, mapping) in &m {
+            for vendor in mapping.fields.values() {
+                assert!(known.judge(table, vendor).is_none(), "{table}.{vendor}");
+            }
+        }
+    }
+}

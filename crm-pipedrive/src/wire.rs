@@ -1,0 +1,450 @@
+//! Pipedrive's JSON, and the flat view the mapping reads and writes.
+//!
+//! Pipedrive wraps every answer in `{success, data, additional_data}` (its "Responses" page).
+//! Its records nest what the mapping wants flat: emails and phones are arrays of
+//! `{value, primary, label}`, API v2 keeps custom fields in a `custom_fields` object keyed by
+//! 40-character hashes (API v1, which leads still use, keeps them as top-level keys), an
+//! activity's due moment is a `due_date` plus a `due_time` in UTC. [`to_flat`] lifts a record into
+//! one level — `email`/`phone` are the primary entries, the hashes sit beside the standard
+//! fields (they cannot collide: no standard field is 40 hex digits) — and [`from_flat`] puts a
+//! flat write back into Pipedrive's shape.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Utc};
+use crm_core::reexports::serde_json::{Map, Value, json};
+use crm_core::{Error, Result};
+use serde::Deserialize;
+
+/// Pipedrive's entities behind the adapter's objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Entity {
+    /// Persons (contacts), API v2.
+    Persons,
+    /// Organizations (accounts), API v2.
+    Organizations,
+    /// Deals (opportunities), API v2.
+    Deals,
+    /// Activities (tasks, calls), API v2.
+    Activities,
+    /// Leads, API v1 (UUID ids).
+    Leads,
+    /// Notes (notes and conversation logs), API v1.
+    Notes,
+}
+
+impl Entity {
+    /// The collection's path: `/api/v2/persons`, `/api/v1/leads`, ….
+    pub fn path(self) -> &'static str {
+        match self {
+            Entity::Persons => "/api/v2/persons",
+            Entity::Organizations => "/api/v2/organizations",
+            Entity::Deals => "/api/v2/deals",
+            Entity::Activities => "/api/v2/activities",
+            Entity::Leads => "/api/v1/leads",
+            Entity::Notes => "/api/v1/notes",
+        }
+    }
+
+    /// API v2 (cursor paging, `custom_fields` object, RFC 3339 times) rather than v1.
+    pub fn is_v2(self) -> bool {
+        !matches!(self, Entity::Leads | Entity::Notes)
+    }
+
+    /// The method of an update: PATCH, but notes are updated with PUT.
+    pub fn update_method(self) -> &'static str {
+        if self == Entity::Notes {
+            "PUT"
+        } else {
+            "PATCH"
+        }
+    }
+}
+
+/// Every answer's envelope: `data` is the record, the list, or (search) `{items}`;
+/// `additional_data` pages by `next_cursor` (v2) or `pagination` (v1).
+#[derive(Debug, Deserialize)]
+pub struct Envelope {
+    /// The record, the list, or `{items}`.
+    #[serde(default)]
+    pub data: Value,
+    /// Paging.
+    #[serde(default)]
+    pub additional_data: Value,
+}
+
+impl Envelope {
+    /// The cursor of the next page, whichever paging the entity uses (v1 offsets as text).
+    pub fn next(&self) -> Option<String> {
+        let a = &self.additional_data;
+        if let Some(c) = a
+            .get("next_cursor")
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty())
+        {
+            return Some(c.to_owned());
+        }
+        let p = a.get("pagination")?;
+        let more = p.get("more_items_in_collection").and_then(Value::as_bool) == Some(true);
+        p.get("next_start")
+            .and_then(Value::as_u64)
+            .filter(|_| more)
+            .map(|n| n.to_string())
+    }
+
+    /// The records of a listing, or of a search (`data.items[].item`).
+    pub fn records(self) -> Vec<Value> {
+        match self.data {
+            Value::Array(a) => a,
+            Value::Object(mut o) => match o.remove("items") {
+                Some(Value::Array(items)) => items
+                    .into_iter()
+                    .filter_map(|mut i| i.get_mut("item").map(Value::take))
+                    .collect(),
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A record in the flat view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flat {
+    /// The id, as text (integers, or a lead's UUID).
+    pub id: String,
+    /// `add_time`.
+    pub created: Option<DateTime<Utc>>,
+    /// `update_time`.
+    pub updated: Option<DateTime<Utc>>,
+    /// Every field, one level deep.
+    pub fields: Map<String, Value>,
+}
+
+/// Whether `key` is a custom field's key: 40 hexadecimal digits.
+pub fn is_custom_key(key: &str) -> bool {
+    key.len() == 40 && key.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Reads a Pipedrive time: RFC 3339 (v2, leads) or `YYYY-MM-DD HH:MM:SS` in UTC (v1).
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
+                .ok()
+                .map(|t| t.and_utc())
+        })
+}
+
+fn id_text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn primary(items: Option<&Value>) -> Value {
+    let items = items.and_then(Value::as_array);
+    let pick = items.and_then(|a| {
+        a.iter()
+            .find(|i| i.get("primary") == Some(&Value::Bool(true)))
+            .or(a.first())
+    });
+    pick.and_then(|i| i.get("value"))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// A record as Pipedrive returns it → the flat view.
+pub fn to_flat(entity: Entity, record: Value) -> Result<Flat> {
+    let Value::Object(mut o) = record else {
+        return Err(Error::decode(
+            "Pipedrive returned a record that is not a JSON object",
+        ));
+    };
+    let id = id_text(o.get("id"))
+        .ok_or_else(|| Error::decode("Pipedrive returned a record without an id"))?;
+    let time =
+        |o: &Map<String, Value>, k: &str| o.get(k).and_then(Value::as_str).and_then(parse_time);
+    let (created, updated) = (time(&o, "add_time"), time(&o, "update_time"));
+    let mut fields = Map::new();
+    if let Some(Value::Object(cf)) = o.remove("custom_fields") {
+        fields.extend(cf);
+    }
+    match entity {
+        Entity::Persons => {
+            let (email, phone) = (primary(o.get("emails")), primary(o.get("phones")));
+            fields.insert("email".into(), email);
+            fields.insert("phone".into(), phone);
+        }
+        Entity::Leads => {
+            let value = o.remove("value").unwrap_or(Value::Null);
+            fields.insert(
+                "value".into(),
+                value.get("amount").cloned().unwrap_or(Value::Null),
+            );
+            fields.insert(
+                "currency".into(),
+                value.get("currency").cloned().unwrap_or(Value::Null),
+            );
+        }
+        Entity::Activities => {
+            let date = o.get("due_date").and_then(Value::as_str).map(str::to_owned);
+            let time = o
+                .get("due_time")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty());
+            let due = date.and_then(|d| {
+                let d = NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()?;
+                let t = time
+                    .and_then(|t| NaiveTime::parse_from_str(t, "%H:%M").ok())
+                    .unwrap_or(NaiveTime::MIN);
+                Some(d.and_time(t).and_utc())
+            });
+            let due = due.map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true));
+            fields.insert("due".into(), due.map_or(Value::Null, Value::String));
+            let done = o.get("done").and_then(Value::as_bool).unwrap_or(false);
+            fields.insert("done".into(), json!(done.to_string()));
+        }
+        _ => {}
+    }
+    for (k, v) in o {
+        if matches!(k.as_str(), "id" | "done" | "add_time" | "update_time") {
+            continue;
+        }
+        // Links are ids: kept as text, as the model's record ids are.
+        let v = match (k.ends_with("_id"), &v) {
+            (true, Value::Number(n)) => Value::String(n.to_string()),
+            _ => v,
+        };
+        fields.entry(k).or_insert(v);
+    }
+    Ok(Flat {
+        id,
+        created,
+        updated,
+        fields,
+    })
+}
+
+/// `local@domain.tld`, without spaces: what any address has.
+fn plausible_email(e: &str) -> bool {
+    match e.rsplit_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty() && domain.contains('.') && !e.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+/// Pipedrive wants integer ids in links; the model holds them as text.
+fn id_value(v: Value) -> Value {
+    match &v {
+        Value::String(s) => s.parse::<u64>().map(Value::from).unwrap_or(v),
+        _ => v,
+    }
+}
+
+/// A flat write → the body Pipedrive takes. `creating` adds what a create needs.
+pub fn from_flat(entity: Entity, mut flat: Map<String, Value>, creating: bool) -> Result<Value> {
+    let mut body = Map::new();
+    let mut custom = Map::new();
+    for k in flat
+        .keys()
+        .filter(|k| is_custom_key(k))
+        .cloned()
+        .collect::<Vec<_>>()
+    {
+        if let Some(v) = flat.remove(&k) {
+            custom.insert(k, v);
+        }
+    }
+    match entity {
+        Entity::Persons => {
+            // Pipedrive keeps one name; first and last name are read-only parts of it.
+            let first = flat.remove("first_name").filter(|v| !v.is_null());
+            let last = flat.remove("last_name").filter(|v| !v.is_null());
+            if first.is_some() || last.is_some() {
+                if !creating && (first.is_none() || last.is_none()) {
+                    return Err(Error::invalid_input(
+                        "Pipedrive keeps a person's name as one field: update first_name and last_name together",
+                    ));
+                }
+                let parts: Vec<&str> = [&first, &last]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                body.insert("name".into(), json!(parts.join(" ")));
+            }
+            // Pipedrive stores what it is given; an address that cannot be one is refused here.
+            if let Some(e) = flat.get("email").and_then(Value::as_str)
+                && !plausible_email(e)
+            {
+                return Err(Error::new(
+                    crm_core::ErrorKind::Validation {
+                        fields: vec![crm_core::FieldError::new(
+                            "email",
+                            Some("INVALID_EMAIL".into()),
+                        )],
+                    },
+                    "the email is not an address (no local part, `@` and domain)",
+                ));
+            }
+            for (k, label) in [("email", "emails"), ("phone", "phones")] {
+                match flat.remove(k) {
+                    Some(Value::Null) => {
+                        body.insert(label.into(), json!([]));
+                    }
+                    Some(v) => {
+                        body.insert(
+                            label.into(),
+                            json!([{"value": v, "primary": true, "label": "work"}]),
+                        );
+                    }
+                    None => {}
+                }
+            }
+        }
+        Entity::Leads => {
+            let amount = flat.remove("value");
+            let currency = flat.remove("currency");
+            if let Some(a) = amount.filter(|a| !a.is_null()) {
+                let a = match &a {
+                    Value::String(s) => s.parse::<f64>().map(Value::from).unwrap_or(a),
+                    _ => a,
+                };
+                body.insert(
+                    "value".into(),
+                    json!({"amount": a, "currency": currency.unwrap_or(json!("USD"))}),
+                );
+            }
+        }
+        Entity::Activities => {
+            if let Some(due) = flat.remove("due") {
+                let t = due.as_str().and_then(parse_time);
+                body.insert(
+                    "due_date".into(),
+                    t.map_or(Value::Null, |t| json!(t.format("%Y-%m-%d").to_string())),
+                );
+                body.insert(
+                    "due_time".into(),
+                    t.map_or(Value::Null, |t| json!(t.format("%H:%M").to_string())),
+                );
+            }
+            if let Some(done) = flat.remove("done") {
+                let done = matches!(&done, Value::Bool(true)) || done.as_str() == Some("true");
+                body.insert("done".into(), json!(done));
+            }
+        }
+        Entity::Deals => {
+            if let Some(Value::String(s)) = flat.get("value")
+                && let Ok(n) = s.parse::<f64>()
+            {
+                flat.insert("value".into(), json!(n));
+            }
+        }
+        _ => {}
+    }
+    for (k, v) in flat {
+        let v = if k.ends_with("_id") { id_value(v) } else { v };
+        body.insert(k, v);
+    }
+    if !custom.is_empty() {
+        if entity.is_v2() {
+            body.insert("custom_fields".into(), Value::Object(custom));
+        } else {
+            body.extend(custom);
+        }
+    }
+    Ok(Value::Object(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "7bafbfca0119ceac54fa031aa2433d0b918d1c56";
+
+    #[test]
+    fn a_person_flattens_to_its_primary_email_and_phone_and_its_custom_fields() {
+        let p = json!({"id": 101, "name": "Jane Doe", "first_name": "Jane", "last_name": "Doe",
+            "org_id": 11, "add_time": "2024-01-04T09:30:00Z", "update_time": "2024-02-01T10:00:00Z",
+            "emails": [{"value": "j@home.example", "primary": false, "label": "home"},
+                       {"value": "jane@example.com", "primary": true, "label": "work"}],
+            "phones": [], "custom_fields": {HASH: "shop-42"}});
+        let f = to_flat(Entity::Persons, p).unwrap();
+        assert_eq!(f.id, "101");
+        assert_eq!(f.fields["email"], "jane@example.com");
+        assert_eq!(f.fields["phone"], Value::Null);
+        assert_eq!(f.fields["org_id"], "11");
+        assert_eq!(f.fields[HASH], "shop-42");
+        assert_eq!(f.created.unwrap().to_rfc3339(), "2024-01-04T09:30:00+00:00");
+    }
+
+    #[test]
+    fn a_person_write_goes_back_to_pipedrives_shape() {
+        let flat = json!({"first_name": "Una", "last_name": "Update", "email": "u@x.example",
+            "org_id": "11", HASH: "ext-1"});
+        let body = from_flat(Entity::Persons, flat.as_object().unwrap().clone(), true).unwrap();
+        assert_eq!(
+            body,
+            json!({"name": "Una Update", "org_id": 11,
+            "emails": [{"value": "u@x.example", "primary": true, "label": "work"}],
+            "custom_fields": {HASH: "ext-1"}})
+        );
+        let half = json!({"last_name": "Only"});
+        let err = from_flat(Entity::Persons, half.as_object().unwrap().clone(), false).unwrap_err();
+        assert_eq!(err.kind(), &crm_core::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn an_activity_due_moment_is_a_date_and_a_utc_time() {
+        let a = json!({"id": 7, "type": "task", "due_date": "2030-01-02", "due_time": "15:30",
+            "done": false, "person_id": 101});
+        let f = to_flat(Entity::Activities, a).unwrap();
+        assert_eq!(f.fields["due"], "2030-01-02T15:30:00Z");
+        assert_eq!(f.fields["done"], "false");
+        let body = from_flat(Entity::Activities, f.fields.clone(), true).unwrap();
+        assert_eq!(body["due_date"], "2030-01-02");
+        assert_eq!(body["due_time"], "15:30");
+        assert_eq!(body["done"], false);
+        assert_eq!(body["person_id"], 101);
+    }
+
+    #[test]
+    fn leads_keep_custom_fields_at_the_top_and_value_as_an_object() {
+        let l = json!({"id": "adf21080-0e10-11eb-879b-05d71fb426ec", "title": "Chat",
+            "value": {"amount": 500, "currency": "EUR"}, HASH: "chatbot",
+            "add_time": "2024-05-09T09:30:00.000Z"});
+        let f = to_flat(Entity::Leads, l).unwrap();
+        assert_eq!(
+            (f.fields["value"].clone(), f.fields["currency"].clone()),
+            (json!(500), json!("EUR"))
+        );
+        let body = from_flat(Entity::Leads, f.fields, true).unwrap();
+        assert_eq!(body["value"], json!({"amount": 500, "currency": "EUR"}));
+        assert_eq!(body[HASH], "chatbot");
+        assert!(body.get("custom_fields").is_none());
+    }
+
+    #[test]
+    fn envelopes_page_by_cursor_or_offset_and_unwrap_search_hits() {
+        let v2: Envelope = crm_core::reexports::serde_json::from_value(json!({"success": true,
+            "data": [{"id": 1}], "additional_data": {"next_cursor": "eyJ4IjoxfQ"}}))
+        .unwrap();
+        assert_eq!(v2.next().as_deref(), Some("eyJ4IjoxfQ"));
+        let v1: Envelope = crm_core::reexports::serde_json::from_value(json!({"success": true,
+            "data": [], "additional_data": {"pagination": {"start": 0, "limit": 1,
+            "more_items_in_collection": true, "next_start": 1}}}))
+        .unwrap();
+        assert_eq!(v1.next().as_deref(), Some("1"));
+        let s: Envelope = crm_core::reexports::serde_json::from_value(json!({"success": true,
+            "data": {"items": [{"result_score": 1.0, "item": {"id": 101}}]},
+            "additional_data": {"next_cursor": null}}))
+        .unwrap();
+        assert_eq!(s.next(), None);
+        assert_eq!(s.records(), vec![json!({"id": 101})]);
+    }
+}
