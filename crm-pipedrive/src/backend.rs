@@ -17,6 +17,7 @@ use crm_core::audit::{AuditSink, TracingAudit};
 use crm_core::credential::CredentialProvider;
 use crm_core::limits::RateLimiter;
 use crm_core::mapping::MappingFile;
+use crm_core::raw::http::{HttpClient, HttpClientBuilder, Request, encode_segment};
 use crm_core::raw::{
     Backend, Connection, Mappings, Query, QueryFilter, VendorRecord, VendorWrite, WriteOp, Written,
 };
@@ -24,7 +25,6 @@ use crm_core::reexports::async_trait;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::{Map, Value, json};
 use crm_core::retry::RetryPolicy;
-use crm_core::transport::{HttpClient, HttpClientBuilder, Request, encode_segment};
 use crm_core::{
     Capabilities, Crm, CustomerView, Error, FieldMap, FieldValue, Lookup, ObjectCapabilities,
     ObjectKind, Page, RecordId, Region, Result, ViewOptions,

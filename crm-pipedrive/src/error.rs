@@ -13,8 +13,8 @@
 
 use std::time::Duration;
 
+use crm_core::raw::http::{ErrorParser, ErrorResponse};
 use crm_core::reexports::serde_json::{self, Value};
-use crm_core::transport::{ErrorParser, ErrorResponse};
 use crm_core::{Error, ErrorKind, FieldError, LimitScope};
 
 /// Classifies Pipedrive's failed responses.
