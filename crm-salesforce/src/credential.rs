@@ -399,3 +399,70 @@ impl CredentialProvider for SalesforceCredentials {
         self.sessions.invalidate(rejected).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::num::NonZeroU32;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    async fn login_failing_once() -> MockServer {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(TOKEN_PATH))
+            .respond_with(ResponseTemplate::new(503))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path(TOKEN_PATH))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "access_token": "00D!session", "token_type": "Bearer",
+                "instance_url": "http://127.0.0.1:9", "id": "https://login/id/00D/005",
+                "issued_at": "1700000000000"
+            })))
+            .mount(&server)
+            .await;
+        server
+    }
+
+    fn grant() -> Grant {
+        Grant::RefreshToken {
+            client_id: "consumer-key".into(),
+            client_secret: None,
+            refresh_token: SecretString::from("rt-1"),
+        }
+    }
+
+    /// Issue 13: Salesforce's token endpoint is core's OAuth client with the connection's
+    /// retry policy: replayed after a 503 under the default policy, not under `never`.
+    #[tokio::test]
+    async fn item13_the_login_server_retries_by_the_connection_policy() {
+        let fast = RetryPolicy {
+            max_attempts: NonZeroU32::new(3).unwrap(),
+            base_delay: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        };
+        let server = login_failing_once().await;
+        let creds =
+            SalesforceCredentials::new(grant(), &server.uri(), &[], None, Some(fast)).unwrap();
+        let instance = creds.instance_url().await.unwrap();
+        assert_eq!(instance.as_str(), "http://127.0.0.1:9/");
+        assert_eq!(server.received_requests().await.unwrap().len(), 2);
+
+        let server = login_failing_once().await;
+        let creds = SalesforceCredentials::new(
+            grant(),
+            &server.uri(),
+            &[],
+            None,
+            Some(RetryPolicy::never()),
+        )
+        .unwrap();
+        let err = creds.instance_url().await.unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::Unavailable, "{err}");
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+        assert!(!format!("{creds:?} {err:?}").contains("rt-1"));
+    }
+}

@@ -258,4 +258,52 @@ mod tests {
         assert_eq!(bearer(&cache.credential().await.unwrap()), "token-2");
         assert!(!format!("{cache:?} {new:?}").contains("token-"));
     }
+
+    #[derive(Debug)]
+    struct Fixed;
+
+    #[async_trait]
+    impl TokenSource for Fixed {
+        type Extra = &'static str;
+
+        async fn fetch(&self) -> Result<Token<&'static str>> {
+            Ok(Token::new(SecretString::from("given"), None).with_extra("https://na1.example.com"))
+        }
+
+        fn renews(&self) -> bool {
+            false
+        }
+    }
+
+    /// Issue 13: the cache is generic over what a source keeps with its token (Salesforce's
+    /// instance URL), and a source that cannot renew makes a 401 final (no replay).
+    #[tokio::test(start_paused = true)]
+    async fn item13_the_cache_keeps_the_sources_extra_and_a_fixed_token_is_final() {
+        let counting = CachedToken::new(Counting {
+            fetches: AtomicUsize::new(0),
+            life: None,
+        });
+        let token = counting.token().await.unwrap();
+        assert_eq!(
+            (token.access_token.expose_secret(), token.extra),
+            ("token-0", 0)
+        );
+        assert_eq!(
+            counting.token().await.unwrap().extra,
+            0,
+            "served from the cache"
+        );
+        let rejected = counting.credential().await.unwrap();
+        assert!(counting.invalidate(&rejected).await);
+        assert_eq!(counting.token().await.unwrap().extra, 1);
+
+        let fixed = CachedToken::new(Fixed);
+        assert_eq!(
+            fixed.token().await.unwrap().extra,
+            "https://na1.example.com"
+        );
+        let rejected = fixed.credential().await.unwrap();
+        assert!(!fixed.invalidate(&rejected).await, "nothing else to try");
+        assert!(!format!("{:?}", fixed.token().await.unwrap()).contains("given"));
+    }
 }
