@@ -178,8 +178,10 @@ impl AssertionSigner for Assertion {
     }
 }
 
-/// Where a session comes from: one of core's grants, or the access token given.
-enum Source {
+/// Salesforce's sessions: one of core's grants with Salesforce's part of each answer (the
+/// signature checked, the `instance_url` read), or the access token given. A session is the
+/// token and the instance it belongs to.
+enum Sessions {
     Grant {
         grant: Box<dyn TokenSource<Extra = TokenFields>>,
         /// The client secret that signs the token response (refresh-token and
@@ -192,20 +194,11 @@ enum Source {
     },
 }
 
-/// Core's grants with Salesforce's part of each answer: the signature checked, the
-/// `instance_url` read. A session is the token and the instance it belongs to.
-struct Sessions {
-    source: Source,
-}
-
 impl fmt::Debug for Sessions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.source {
-            Source::Grant { grant, .. } => f.debug_tuple("Sessions").field(grant).finish(),
-            Source::Fixed { instance_url, .. } => f
-                .debug_struct("Sessions")
-                .field("instance_url", &instance_url.as_str())
-                .finish_non_exhaustive(),
+        match self {
+            Sessions::Grant { grant, .. } => f.debug_tuple("Sessions").field(grant).finish(),
+            Sessions::Fixed { instance_url, .. } => write!(f, "Sessions::Fixed({instance_url})"),
         }
     }
 }
@@ -215,14 +208,14 @@ impl TokenSource for Sessions {
     type Extra = Url;
 
     async fn fetch(&self) -> Result<Token<Url>> {
-        let (grant, signed_with) = match &self.source {
-            Source::Fixed {
+        let (grant, signed_with) = match self {
+            Sessions::Fixed {
                 token,
                 instance_url,
             } => {
                 return Ok(Token::new(token.clone(), None).with_extra(instance_url.clone()));
             }
-            Source::Grant { grant, signed_with } => (grant, signed_with),
+            Sessions::Grant { grant, signed_with } => (grant, signed_with),
         };
         let token = grant.fetch().await?;
         if let Some(secret) = signed_with {
@@ -247,7 +240,7 @@ impl TokenSource for Sessions {
 
     /// A given access token is all there is: a 401 on it is final.
     fn renews(&self) -> bool {
-        matches!(self.source, Source::Grant { .. })
+        matches!(self, Sessions::Grant { .. })
     }
 }
 
@@ -317,11 +310,11 @@ impl SalesforceCredentials {
             b.build()
                 .map_err(|e| Error::config(format!("login_url: {}", e.message())))
         };
-        let source = match grant {
+        let sessions = match grant {
             Grant::AccessToken {
                 token,
                 instance_url,
-            } => Source::Fixed {
+            } => Sessions::Fixed {
                 token,
                 instance_url: parse_base_url("instance_url", &instance_url)?,
             },
@@ -329,7 +322,7 @@ impl SalesforceCredentials {
                 client_id,
                 client_secret,
                 refresh_token,
-            } => Source::Grant {
+            } => Sessions::Grant {
                 // Salesforce does not rotate refresh tokens, so a lost answer costs nothing
                 // and the grant may be replayed like any idempotent request.
                 grant: Box::new(
@@ -345,7 +338,7 @@ impl SalesforceCredentials {
             Grant::ClientCredentials {
                 client_id,
                 client_secret,
-            } => Source::Grant {
+            } => Sessions::Grant {
                 grant: Box::new(ClientCredentialsGrant::new(client(
                     &client_id,
                     Some(client_secret.clone()),
@@ -357,7 +350,7 @@ impl SalesforceCredentials {
                 username,
                 audience,
                 key,
-            } => Source::Grant {
+            } => Sessions::Grant {
                 // The consumer key is the assertion's `iss`; the form carries no client id.
                 grant: Box::new(JwtBearerGrant::new(
                     client(&client_id, None)?,
@@ -372,7 +365,7 @@ impl SalesforceCredentials {
             },
         };
         Ok(Self {
-            sessions: CachedToken::new(Sessions { source }),
+            sessions: CachedToken::new(sessions),
         })
     }
 
