@@ -29,7 +29,6 @@ use crate::config::{SalesforceConfig, SalesforceConfigKey};
 use crate::core::{Core, CoreParts, SObject, SfError, error_from};
 use crate::credential::{Grant, JwtKey, SalesforceCredentials};
 use crate::id;
-use crate::limits::DailyBudget;
 use crate::lister::{self, ListSpec, MAX_BATCH, MIN_BATCH};
 use crate::soql::{self, Select, quote};
 
@@ -458,6 +457,7 @@ impl SalesforceBuilder {
                         &login_url,
                         &root_ca_files,
                         timeout,
+                        self.retry.clone(),
                     )?;
                     if let Some(l) = self.session_lifetime {
                         creds = creds.with_session_lifetime(l);
@@ -480,12 +480,12 @@ impl SalesforceBuilder {
             .map(str::trim)
             .filter(|f| !f.is_empty())
             .map(str::to_owned);
-        let limiter = Arc::new(DailyBudget::new(
+        let limiter = Arc::new(crate::limits::daily_budget(
             c.daily_reserve_percent.unwrap_or(10),
-            self.limiter.clone(),
-        ));
+        )?);
         let capabilities = capabilities(idempotency_field.is_some());
-        let paced: Arc<dyn RateLimiter> = limiter.clone();
+        // A caller's limiter (shared by every connection to the org) sees every call too.
+        let paced = crm_core::limits::Stacked::layer(self.limiter.clone(), limiter.clone());
         let paced = crm_core::limits::Observed::layer(Some(paced.clone()), self.observer.as_ref())
             .unwrap_or(paced);
         let read_back = c.batch_read_back.unwrap_or(false);
@@ -592,7 +592,7 @@ fn capabilities(idempotent: bool) -> Capabilities {
 pub struct Salesforce {
     pub(crate) core: Arc<Core>,
     capabilities: Capabilities,
-    budget: Arc<DailyBudget>,
+    budget: Arc<crm_core::limits::PacingLimiter>,
     pub(crate) contacts: SObjectFamily<Contact>,
     accounts: SObjectFamily<Account>,
     leads: SObjectFamily<Lead>,
@@ -643,7 +643,7 @@ impl Salesforce {
     /// The org's API usage as the last response's `Sforce-Limit-Info` reported it:
     /// (used, daily allocation); `(0, 0)` before the first call.
     pub fn api_usage(&self) -> (u64, u64) {
-        self.budget.usage()
+        self.budget.daily_usage().unwrap_or((0, 0))
     }
 }
 

@@ -1,34 +1,40 @@
 //! OAuth 2.0 for Salesforce (Salesforce Help, "OAuth Authorization Flows"): the refresh-token
 //! grant, the client-credentials grant and the JWT bearer flow, behind [`CredentialProvider`].
 //!
-//! The login host is not the instance host: every token response names the org's
-//! `instance_url`, which the connection then sends API calls to. Salesforce's token response has
-//! no `expires_in` (a session lasts the org's session timeout), so a session is kept until a call
-//! is refused with `401 INVALID_SESSION_ID` — the transport then calls
-//! [`CredentialProvider::invalidate`] and replays once — or until the optional
-//! `session_lifetime` passes. Concurrent callers share one token request (single flight).
+//! Core does the OAuth: its grants post the token requests (with the connection's CA, timeout
+//! and retry policy) and read their errors, and its token cache refreshes single-flight and
+//! drops a session Salesforce refused. What only Salesforce has stays here: the JWT
+//! assertion's claims and key, the token response's `instance_url` (the login host is not the
+//! instance host: API calls go where the token response says), and the response's
+//! `signature`, checked with the client secret.
+//!
+//! Salesforce's token response has no `expires_in` (a session lasts the org's session
+//! timeout), so a session is kept until a call is refused with `401 INVALID_SESSION_ID` — the
+//! transport then calls [`CredentialProvider::invalidate`] and replays once — or until the
+//! optional `session_lifetime` passes.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crm_core::credential::{Credential, CredentialProvider};
-use crm_core::raw::http::{
-    ErrorParser, ErrorResponse, HttpClient, HttpClientBuilder, Request, decode_json, parse_base_url,
+use crm_core::credential::{
+    AssertionSigner, CachedToken, ClientCredentialsGrant, Credential, CredentialProvider,
+    JwtBearerGrant, MemoryTokenStore, OAuthClient, RefreshTokenGrant, Token, TokenFields,
+    TokenSource,
 };
+use crm_core::raw::http::parse_base_url;
 use crm_core::reexports::async_trait;
-use crm_core::reexports::http::Method;
 use crm_core::reexports::secrecy::{ExposeSecret, SecretString};
 use crm_core::reexports::url::Url;
 use crm_core::retry::RetryPolicy;
-use crm_core::{Error, ErrorKind, Result, VendorError};
-use serde::Deserialize;
+use crm_core::{Error, ErrorKind, Result};
 
 /// `exp` of a JWT assertion: Salesforce accepts at most 3 minutes ahead; 2 leave room for skew.
 const ASSERTION_LIFETIME_SECS: i64 = 120;
 
-/// The JWT bearer grant's type.
-const JWT_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// The token endpoint under the login URL.
+const TOKEN_PATH: &str = "/services/oauth2/token";
 
 /// An RSA private key for the JWT bearer flow, checked when it is loaded.
 #[derive(Clone)]
@@ -154,86 +160,95 @@ impl fmt::Debug for Grant {
     }
 }
 
-struct Session {
-    token: SecretString,
-    instance_url: Url,
-    fetched: Instant,
+/// The JWT bearer flow's claims, signed with the connected app's key: `iss` = consumer key,
+/// `sub` = username, `aud` = the login audience, `exp` within 3 minutes.
+#[derive(Debug)]
+struct Assertion {
+    client_id: String,
+    username: String,
+    audience: String,
+    key: JwtKey,
 }
 
-/// The Salesforce credential provider: caches one session, refreshes it single-flight, and
-/// knows the instance URL the last token response named.
-pub struct SalesforceCredentials {
-    grant: Grant,
-    login: Option<HttpClient>,
-    session: tokio::sync::Mutex<Option<Session>>,
-    session_lifetime: Option<Duration>,
+impl AssertionSigner for Assertion {
+    fn assertion(&self) -> Result<SecretString> {
+        self.key
+            .sign(&self.client_id, &self.username, &self.audience)
+            .map(SecretString::from)
+    }
 }
 
-impl fmt::Debug for SalesforceCredentials {
+/// Salesforce's sessions: one of core's grants with Salesforce's part of each answer (the
+/// signature checked, the `instance_url` read), or the access token given. A session is the
+/// token and the instance it belongs to.
+enum Sessions {
+    Grant {
+        grant: Box<dyn TokenSource<Extra = TokenFields>>,
+        /// The client secret that signs the token response (refresh-token and
+        /// client-credentials grants; the JWT flow's response is unsigned).
+        signed_with: Option<SecretString>,
+    },
+    Fixed {
+        token: SecretString,
+        instance_url: Url,
+    },
+}
+
+impl fmt::Debug for Sessions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SalesforceCredentials")
-            .field("grant", &self.grant)
-            .field("session_lifetime", &self.session_lifetime)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The token endpoint's error body: `{error, error_description}`.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct OAuthErrorParser;
-
-impl ErrorParser for OAuthErrorParser {
-    fn parse_error(&self, response: &ErrorResponse<'_>) -> Error {
-        #[derive(Deserialize)]
-        struct Body {
-            error: Option<String>,
-            error_description: Option<String>,
+        match self {
+            Sessions::Grant { grant, .. } => f.debug_tuple("Sessions").field(grant).finish(),
+            Sessions::Fixed { instance_url, .. } => write!(f, "Sessions::Fixed({instance_url})"),
         }
-        let body: Option<Body> = decode_json(
-            response.body,
-            response.headers,
-            response.status,
-            response.correlation_id,
-        )
-        .ok();
-        let mut vendor = response.vendor();
-        // The body of a token error never holds a secret, but the request did; keep no snippet.
-        vendor.set_body(None);
-        let code = body.as_ref().and_then(|b| b.error.clone());
-        vendor.set_message(body.and_then(|b| b.error_description));
-        vendor.code = code.clone();
-        let kind = match (response.status.as_u16(), code.as_deref()) {
-            (_, Some("invalid_grant" | "invalid_client" | "invalid_client_id")) => {
-                ErrorKind::Unauthorized
-            }
-            (_, Some("unsupported_grant_type" | "invalid_request")) => ErrorKind::Config,
-            _ => response.default_kind(),
-        };
-        let what = match &code {
-            Some(c) => format!("the token endpoint refused the grant ({c})"),
-            None => format!(
-                "the token endpoint answered HTTP {}",
-                response.status.as_u16()
-            ),
-        };
-        Error::new(kind, what).with_vendor(vendor)
     }
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: Option<String>,
-    instance_url: Option<String>,
-    id: Option<String>,
-    issued_at: Option<String>,
-    signature: Option<String>,
+#[async_trait]
+impl TokenSource for Sessions {
+    type Extra = Url;
+
+    async fn fetch(&self) -> Result<Token<Url>> {
+        let (grant, signed_with) = match self {
+            Sessions::Fixed {
+                token,
+                instance_url,
+            } => {
+                return Ok(Token::new(token.clone(), None).with_extra(instance_url.clone()));
+            }
+            Sessions::Grant { grant, signed_with } => (grant, signed_with),
+        };
+        let token = grant.fetch().await?;
+        if let Some(secret) = signed_with {
+            verify_signature(&token.extra, secret)?;
+        }
+        let instance = token
+            .extra
+            .get("instance_url")
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| {
+                Error::decode(
+                    "the token response has no instance_url, so the org's API host is unknown",
+                )
+                .with_operation("salesforce.token")
+            })?;
+        // The instance must be https (or loopback): a token response cannot send the bearer
+        // token to a plain-http host.
+        let instance_url = parse_base_url("instance_url", instance)
+            .map_err(|e| e.with_operation("salesforce.token"))?;
+        Ok(token.with_extra(instance_url))
+    }
+
+    /// A given access token is all there is: a 401 on it is final.
+    fn renews(&self) -> bool {
+        matches!(self, Sessions::Grant { .. })
+    }
 }
 
 /// Checks `signature = base64(HMAC-SHA256(client_secret, id + issued_at))` (Salesforce's OAuth
 /// token response docs), in constant time. Responses without a signature (the JWT flow's) pass.
-fn verify_signature(body: &TokenResponse, secret: &SecretString) -> Result<()> {
+fn verify_signature(fields: &TokenFields, secret: &SecretString) -> Result<()> {
     use base64::Engine;
-    let Some(signature) = &body.signature else {
+    let Some(signature) = fields.get("signature") else {
         return Ok(());
     };
     let bad = || {
@@ -246,11 +261,8 @@ fn verify_signature(body: &TokenResponse, secret: &SecretString) -> Result<()> {
     let tag = base64::engine::general_purpose::STANDARD
         .decode(signature)
         .map_err(|_| bad())?;
-    let msg = format!(
-        "{}{}",
-        body.id.as_deref().unwrap_or_default(),
-        body.issued_at.as_deref().unwrap_or_default()
-    );
+    let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
+    let msg = format!("{}{}", field("id"), field("issued_at"));
     let key = aws_lc_rs::hmac::Key::new(
         aws_lc_rs::hmac::HMAC_SHA256,
         secret.expose_secret().as_bytes(),
@@ -258,189 +270,192 @@ fn verify_signature(body: &TokenResponse, secret: &SecretString) -> Result<()> {
     aws_lc_rs::hmac::verify(&key, msg.as_bytes(), &tag).map_err(|_| bad())
 }
 
+/// The Salesforce credential provider: core's token cache over Salesforce's sessions, which
+/// also knows the instance URL the last token response named.
+pub struct SalesforceCredentials {
+    sessions: CachedToken<Sessions>,
+}
+
+impl fmt::Debug for SalesforceCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SalesforceCredentials")
+            .field("sessions", &self.sessions)
+            .finish()
+    }
+}
+
 impl SalesforceCredentials {
     /// A provider for `grant`, talking to the token endpoint at `login_url`
-    /// (`https://login.salesforce.com`, `https://test.salesforce.com` or a My Domain URL).
+    /// (`https://login.salesforce.com`, `https://test.salesforce.com` or a My Domain URL) with
+    /// the connection's extra root CAs, timeout and retry policy (`None`: the default policy).
     /// Makes no network call.
     pub fn new(
         grant: Grant,
         login_url: &str,
-        root_ca_files: &[std::path::PathBuf],
+        root_ca_files: &[PathBuf],
         timeout: Option<Duration>,
+        retry: Option<RetryPolicy>,
     ) -> Result<Self> {
-        let login = match &grant {
-            Grant::AccessToken { instance_url, .. } => {
-                parse_base_url("instance_url", instance_url)?;
-                None
+        let client = |client_id: &str, secret: Option<SecretString>| {
+            let token_url = format!("{}{TOKEN_PATH}", login_url.trim_end_matches('/'));
+            let mut b = OAuthClient::builder(&token_url, client_id, secret)
+                .with_label("salesforce")
+                .with_retry(retry.clone().unwrap_or_default());
+            for ca in root_ca_files {
+                b = b.with_root_ca_file(ca.clone());
             }
-            _ => {
-                let mut b = HttpClientBuilder::new("salesforce-login", login_url)
-                    .with_error_parser(Arc::new(OAuthErrorParser))
-                    .with_retry(RetryPolicy::default());
-                for ca in root_ca_files {
-                    b = b.with_root_ca_file(ca.clone());
-                }
-                if let Some(t) = timeout {
-                    b = b.with_timeout(t);
-                }
-                Some(
-                    b.build()
-                        .map_err(|e| Error::config(format!("login_url: {}", e.message())))?,
-                )
+            if let Some(t) = timeout {
+                b = b.with_timeout(t);
             }
+            b.build()
+                .map_err(|e| Error::config(format!("login_url: {}", e.message())))
         };
-        Ok(Self {
-            grant,
-            login,
-            session: tokio::sync::Mutex::new(None),
-            session_lifetime: None,
-        })
-    }
-
-    /// Refreshes the session proactively once it is this old (the org's session timeout, if
-    /// known). Default: only when Salesforce refuses it.
-    pub fn with_session_lifetime(mut self, lifetime: Duration) -> Self {
-        self.session_lifetime = Some(lifetime);
-        self
-    }
-
-    /// The instance URL of the current session, fetching a token first if there is none.
-    pub async fn instance_url(&self) -> Result<Url> {
-        Ok(self.current().await?.1)
-    }
-
-    async fn current(&self) -> Result<(SecretString, Url)> {
-        let mut guard = self.session.lock().await;
-        if let Some(s) = guard.as_ref() {
-            let fresh = self
-                .session_lifetime
-                .is_none_or(|l| s.fetched.elapsed() < l.mul_f64(0.9));
-            if fresh {
-                return Ok((s.token.clone(), s.instance_url.clone()));
-            }
-        }
-        // Held across the fetch: concurrent callers wait for this one token request.
-        let session = self.fetch().await?;
-        let out = (session.token.clone(), session.instance_url.clone());
-        *guard = Some(session);
-        Ok(out)
-    }
-
-    async fn fetch(&self) -> Result<Session> {
-        let form: Vec<(String, String)> = match &self.grant {
+        let sessions = match grant {
             Grant::AccessToken {
                 token,
                 instance_url,
-            } => {
-                return Ok(Session {
-                    token: token.clone(),
-                    instance_url: parse_base_url("instance_url", instance_url)?,
-                    fetched: Instant::now(),
-                });
-            }
+            } => Sessions::Fixed {
+                token,
+                instance_url: parse_base_url("instance_url", &instance_url)?,
+            },
             Grant::RefreshToken {
                 client_id,
                 client_secret,
                 refresh_token,
-            } => {
-                let mut f = vec![
-                    ("grant_type".into(), "refresh_token".into()),
-                    ("client_id".into(), client_id.clone()),
-                    (
-                        "refresh_token".into(),
-                        refresh_token.expose_secret().to_owned(),
-                    ),
-                ];
-                if let Some(s) = client_secret {
-                    f.push(("client_secret".into(), s.expose_secret().to_owned()));
-                }
-                f
-            }
+            } => Sessions::Grant {
+                // Salesforce does not rotate refresh tokens, so a lost answer costs nothing
+                // and the grant may be replayed like any idempotent request.
+                grant: Box::new(
+                    RefreshTokenGrant::new(
+                        client(&client_id, client_secret.clone())?,
+                        Some(refresh_token),
+                        Arc::new(MemoryTokenStore::default()),
+                    )
+                    .without_rotation(),
+                ),
+                signed_with: client_secret,
+            },
             Grant::ClientCredentials {
                 client_id,
                 client_secret,
-            } => vec![
-                ("grant_type".into(), "client_credentials".into()),
-                ("client_id".into(), client_id.clone()),
-                (
-                    "client_secret".into(),
-                    client_secret.expose_secret().to_owned(),
-                ),
-            ],
+            } => Sessions::Grant {
+                grant: Box::new(ClientCredentialsGrant::new(client(
+                    &client_id,
+                    Some(client_secret.clone()),
+                )?)?),
+                signed_with: Some(client_secret),
+            },
             Grant::JwtBearer {
                 client_id,
                 username,
                 audience,
                 key,
-            } => vec![
-                ("grant_type".into(), JWT_GRANT.into()),
-                ("assertion".into(), key.sign(client_id, username, audience)?),
-            ],
+            } => Sessions::Grant {
+                // The consumer key is the assertion's `iss`; the form carries no client id.
+                grant: Box::new(JwtBearerGrant::new(
+                    client(&client_id, None)?,
+                    Assertion {
+                        client_id,
+                        username,
+                        audience,
+                        key,
+                    },
+                )),
+                signed_with: None,
+            },
         };
-        let login = self
-            .login
-            .as_ref()
-            .ok_or_else(|| Error::config("login_url: no token endpoint for this grant"))?;
-        // A token request changes nothing at Salesforce (refresh tokens are not rotated), so it
-        // may be retried.
-        let req = Request::new(Method::POST, "/services/oauth2/token", "salesforce.token")
-            .form(form)
-            .idempotent(true);
-        let resp = login.send(req).await?;
-        let body: TokenResponse = resp.json().map_err(|e| {
-            // The body holds the new token: keep no snippet of it.
-            Error::decode(e.message().to_owned()).with_operation("salesforce.token")
-        })?;
-        let secret = match &self.grant {
-            Grant::RefreshToken { client_secret, .. } => client_secret.as_ref(),
-            Grant::ClientCredentials { client_secret, .. } => Some(client_secret),
-            _ => None,
-        };
-        if let Some(secret) = secret {
-            verify_signature(&body, secret)?;
-        }
-        let token = body.access_token.filter(|t| !t.is_empty()).ok_or_else(|| {
-            Error::decode("the token response has no access_token")
-                .with_operation("salesforce.token")
-        })?;
-        let instance = body.instance_url.filter(|u| !u.is_empty()).ok_or_else(|| {
-            Error::decode(
-                "the token response has no instance_url, so the org's API host is unknown",
-            )
-            .with_operation("salesforce.token")
-            .with_vendor(VendorError::with_status(resp.status.as_u16()))
-        })?;
-        // The instance must be https (or loopback): a token response cannot send the bearer
-        // token to a plain-http host.
-        let instance_url = parse_base_url("instance_url", &instance)
-            .map_err(|e| e.with_operation("salesforce.token"))?;
-        Ok(Session {
-            token: SecretString::from(token),
-            instance_url,
-            fetched: Instant::now(),
+        Ok(Self {
+            sessions: CachedToken::new(sessions),
         })
+    }
+
+    /// Refreshes the session proactively at 90 % of this age (the org's session timeout, if
+    /// known). Default: only when Salesforce refuses it.
+    pub fn with_session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.sessions = self.sessions.with_max_age(lifetime.mul_f64(0.9));
+        self
+    }
+
+    /// The instance URL of the current session, fetching a token first if there is none.
+    pub async fn instance_url(&self) -> Result<Url> {
+        Ok(self.sessions.token().await?.extra)
     }
 }
 
 #[async_trait]
 impl CredentialProvider for SalesforceCredentials {
     async fn credential(&self) -> Result<Credential> {
-        Ok(Credential::Bearer(self.current().await?.0))
+        self.sessions.credential().await
     }
 
     async fn invalidate(&self, rejected: &Credential) -> bool {
-        if matches!(self.grant, Grant::AccessToken { .. }) {
-            return false;
+        self.sessions.invalidate(rejected).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::num::NonZeroU32;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    async fn login_failing_once() -> MockServer {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(TOKEN_PATH))
+            .respond_with(ResponseTemplate::new(503))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path(TOKEN_PATH))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "access_token": "00D!session", "token_type": "Bearer",
+                "instance_url": "http://127.0.0.1:9", "id": "https://login/id/00D/005",
+                "issued_at": "1700000000000"
+            })))
+            .mount(&server)
+            .await;
+        server
+    }
+
+    fn grant() -> Grant {
+        Grant::RefreshToken {
+            client_id: "consumer-key".into(),
+            client_secret: None,
+            refresh_token: SecretString::from("rt-1"),
         }
-        let mut guard = self.session.lock().await;
-        let same = match (guard.as_ref(), rejected) {
-            (Some(s), Credential::Bearer(r)) => s.token.expose_secret() == r.expose_secret(),
-            _ => false,
+    }
+
+    /// Issue 13: Salesforce's token endpoint is core's OAuth client with the connection's
+    /// retry policy: replayed after a 503 under the default policy, not under `never`.
+    #[tokio::test]
+    async fn item13_the_login_server_retries_by_the_connection_policy() {
+        let fast = RetryPolicy {
+            max_attempts: NonZeroU32::new(3).unwrap(),
+            base_delay: Duration::from_millis(1),
+            ..RetryPolicy::default()
         };
-        // Only drop the session the vendor refused: another caller may have refreshed already.
-        if same {
-            *guard = None;
-        }
-        true
+        let server = login_failing_once().await;
+        let creds =
+            SalesforceCredentials::new(grant(), &server.uri(), &[], None, Some(fast)).unwrap();
+        let instance = creds.instance_url().await.unwrap();
+        assert_eq!(instance.as_str(), "http://127.0.0.1:9/");
+        assert_eq!(server.received_requests().await.unwrap().len(), 2);
+
+        let server = login_failing_once().await;
+        let creds = SalesforceCredentials::new(
+            grant(),
+            &server.uri(),
+            &[],
+            None,
+            Some(RetryPolicy::never()),
+        )
+        .unwrap();
+        let err = creds.instance_url().await.unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::Unavailable, "{err}");
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+        assert!(!format!("{creds:?} {err:?}").contains("rt-1"));
     }
 }

@@ -36,7 +36,7 @@ mod view;
 pub use backend::{SObjectFamily, Salesforce, SalesforceBuilder};
 pub use config::{SalesforceConfig, SalesforceConfigKey};
 pub use credential::{Grant, JwtKey, SalesforceCredentials};
-pub use limits::{DAILY_BUCKET, DailyBudget, LimitEntry, parse_limit_info};
+pub use limits::{DAILY_BUCKET, LimitEntry, parse_limit_info};
 pub use outbound::OutboundMessages;
 
 /// The vendor name this adapter reports.
@@ -118,7 +118,6 @@ mod send_sync {
         assert_send_sync::<crate::Salesforce>();
         assert_send_sync::<crate::SalesforceBuilder>();
         assert_send_sync::<crate::SalesforceCredentials>();
-        assert_send_sync::<crate::DailyBudget>();
         assert_send_sync::<crate::SalesforceConfig>();
     }
 }

@@ -1,19 +1,16 @@
 //! The org's daily API allocation, as `Sforce-Limit-Info` reports it (REST API Developer Guide,
 //! "Limit Info Header"), and a reserve the bot leaves for the company's other integrations.
 //!
-//! Salesforce has no 429 and no per-second limit, so nothing here sleeps: once the usage the
-//! org last reported reaches `(100 − reserve) %` of the allocation, requests are refused locally
-//! with `RateLimited { scope: Daily }` before they are sent.
+//! Salesforce has no 429 and no per-second limit, so nothing here sleeps: the header is a hint
+//! for core's [`PacingLimiter`], whose daily reserve refuses requests locally with
+//! `RateLimited { scope: Daily }` once the usage the org last reported reaches
+//! `(100 − reserve) %` of the allocation.
 
-use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use crm_core::limits::{Bucket, RateLimiter};
-use crm_core::reexports::async_trait;
+use crm_core::Result;
+use crm_core::limits::{Bucket, DailyReserve, HintParser, LimitHint, PacingLimiter};
 use crm_core::reexports::http::HeaderMap;
-use crm_core::{Error, ErrorKind, LimitScope, Result};
 
 /// The bucket every Salesforce API request draws from.
 pub const DAILY_BUCKET: Bucket = "daily";
@@ -53,99 +50,38 @@ pub fn parse_limit_info(header: &str) -> Vec<LimitEntry> {
         .collect()
 }
 
-/// Tracks the org's `api-usage` and refuses requests inside the reserve. Wraps the limiter the
-/// caller configured (if any), which sees every call too.
-pub struct DailyBudget {
-    used: AtomicU64,
-    max: AtomicU64,
-    reserve_percent: u8,
-    inner: Option<Arc<dyn RateLimiter>>,
-}
-
-impl fmt::Debug for DailyBudget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DailyBudget")
-            .field("used", &self.used.load(Ordering::Relaxed))
-            .field("max", &self.max.load(Ordering::Relaxed))
-            .field("reserve_percent", &self.reserve_percent)
-            .finish_non_exhaustive()
-    }
-}
-
-impl DailyBudget {
-    /// A budget that keeps `reserve_percent` (0–100) of the allocation free.
-    pub fn new(reserve_percent: u8, inner: Option<Arc<dyn RateLimiter>>) -> Self {
-        Self {
-            used: AtomicU64::new(0),
-            max: AtomicU64::new(0),
-            reserve_percent: reserve_percent.min(100),
-            inner,
-        }
-    }
-
-    /// The last `api-usage` the org reported: (used, allocation); `(0, 0)` before any response.
-    pub fn usage(&self) -> (u64, u64) {
-        (
-            self.used.load(Ordering::Relaxed),
-            self.max.load(Ordering::Relaxed),
-        )
-    }
-
-    fn exhausted(&self) -> bool {
-        let (used, max) = self.usage();
-        if max == 0 {
-            return false;
-        }
-        let cap = max.saturating_mul(100 - u64::from(self.reserve_percent)) / 100;
-        used >= cap
-    }
-}
-
-#[async_trait]
-impl RateLimiter for DailyBudget {
-    async fn acquire(&self, bucket: Bucket, max_wait: Duration) -> Result<()> {
-        if let Some(inner) = &self.inner {
-            inner.acquire(bucket, max_wait).await?;
-        }
-        if bucket == DAILY_BUCKET && self.exhausted() {
-            return Err(Error::new(
-                ErrorKind::RateLimited {
-                    retry_after: None,
-                    scope: LimitScope::Daily,
-                },
-                format!(
-                    "the org's daily API allocation is used up to the {} % reserve kept for other integrations",
-                    self.reserve_percent
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    fn observe(&self, bucket: Bucket, status: u16, headers: &HeaderMap) {
-        if let Some(inner) = &self.inner {
-            inner.observe(bucket, status, headers);
-        }
-        let Some(info) = headers
-            .get("sforce-limit-info")
-            .and_then(|v| v.to_str().ok())
-        else {
-            return;
-        };
-        if let Some(api) = parse_limit_info(info)
+/// Reads `Sforce-Limit-Info`'s `api-usage=used/max` into core's hint: the org's daily
+/// allocation and what it has used. Salesforce states no per-window limit and sends no 429, so
+/// the hint carries only the daily budget.
+pub fn hints() -> HintParser {
+    Arc::new(|_status, headers: &HeaderMap| {
+        let info = headers.get("sforce-limit-info")?.to_str().ok()?;
+        let api = parse_limit_info(info)
             .into_iter()
-            .find(|e| e.key == "api-usage")
-        {
-            self.used.store(api.used, Ordering::Relaxed);
-            self.max.store(api.max, Ordering::Relaxed);
-        }
-    }
+            .find(|e| e.key == "api-usage")?;
+        Some(LimitHint {
+            daily: Some((api.used, api.max)),
+            ..LimitHint::default()
+        })
+    })
+}
+
+/// The org's daily budget: core's pacing with no per-window bucket, following
+/// [`hints`], refusing locally with `RateLimited { scope: Daily }` once usage reaches
+/// `(100 − reserve_percent) %` of the allocation. Nothing here sleeps.
+pub fn daily_budget(reserve_percent: u8) -> Result<PacingLimiter> {
+    Ok(PacingLimiter::new([])
+        .with_hints(hints())
+        .with_daily_reserve(DailyReserve::percent(reserve_percent)?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crm_core::limits::RateLimiter;
     use crm_core::reexports::http::HeaderValue;
+    use crm_core::{ErrorKind, LimitScope};
+    use std::time::Duration;
 
     #[test]
     fn parses_documented_and_recorded_headers() {
@@ -160,16 +96,19 @@ mod tests {
         assert!(parse_limit_info("garbage; api-usage=x/y").is_empty());
     }
 
+    /// Issue 13: the daily budget is core's pacing fed by the `Sforce-Limit-Info` hint; it
+    /// refuses from `(100 − reserve) %` used, before sending.
     #[tokio::test]
-    async fn the_reserve_refuses_before_sending() {
-        let b = DailyBudget::new(10, None);
+    async fn item13_the_reserve_refuses_before_sending_through_core_pacing() {
+        let b = daily_budget(10).unwrap();
         b.acquire(DAILY_BUCKET, Duration::ZERO).await.unwrap();
         let mut h = HeaderMap::new();
         h.insert(
             "sforce-limit-info",
-            HeaderValue::from_static("api-usage=13500/15000"),
+            HeaderValue::from_static("api-usage=13500/15000; per-app-api-usage=17/250(appName=x)"),
         );
         b.observe(DAILY_BUCKET, 200, &h);
+        assert_eq!(b.daily_usage(), Some((13_500, 15_000)));
         let err = b.acquire(DAILY_BUCKET, Duration::ZERO).await.unwrap_err();
         assert_eq!(
             err.kind(),
@@ -184,5 +123,9 @@ mod tests {
         );
         b.observe(DAILY_BUCKET, 200, &h);
         b.acquire(DAILY_BUCKET, Duration::ZERO).await.unwrap();
+        // A response without the header keeps the last usage.
+        b.observe(DAILY_BUCKET, 200, &HeaderMap::new());
+        assert_eq!(b.daily_usage(), Some((13_499, 15_000)));
+        assert!(daily_budget(101).is_err());
     }
 }

@@ -4,10 +4,18 @@
 //! provider that refreshes tokens is consulted again after a refresh. On a 401 the transport
 //! calls [`CredentialProvider::invalidate`] once and, if the provider says a fresh credential may
 //! now be available, replays the request once.
+//!
+//! Every OAuth flow goes through the same pieces: a [`TokenSource`] (one of the grants here, or
+//! an adapter's own source wrapping one to read its vendor's extra fields), cached by
+//! [`CachedToken`] (refresh ahead of expiry, single flight, invalidation on a 401), with token
+//! requests sent by an [`OAuthClient`] that shares the connection's CA, timeout and retry
+//! policy and reads error answers with one parser.
 
 mod cache;
+mod grant;
 mod oauth;
 mod rotation;
+mod store;
 
 use std::fmt;
 
@@ -16,11 +24,12 @@ use http::HeaderName;
 use secrecy::SecretString;
 
 pub use cache::{CachedToken, Token, TokenSource};
-pub use oauth::{
-    ClientCredentialsGrant, FileTokenStore, MemoryTokenStore, OAuthClient, RefreshTokenGrant,
-    TokenResponse, TokenStore,
+pub use grant::{
+    AssertionSigner, ClientCredentialsGrant, JWT_BEARER_GRANT, JwtBearerGrant, RefreshTokenGrant,
 };
+pub use oauth::{OAuthClient, OAuthClientBuilder, TokenFields, TokenResponse};
 pub use rotation::RotatingApiKey;
+pub use store::{FileTokenStore, MemoryTokenStore, TokenStore};
 
 use crate::error::{Error, Result};
 

@@ -10,7 +10,9 @@
 mod observe;
 mod pacing;
 mod seam;
+mod stack;
 
 pub use observe::{Observed, RequestObserver};
 pub use pacing::{BucketConfig, DailyReserve, HintParser, LimitHint, PacingLimiter};
 pub use seam::{Bucket, DEFAULT_BUCKET, RateLimiter, Unlimited};
+pub use stack::Stacked;

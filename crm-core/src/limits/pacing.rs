@@ -101,22 +101,42 @@ pub struct LimitHint {
 /// header gives `None`).
 pub type HintParser = Arc<dyn Fn(u16, &HeaderMap) -> Option<LimitHint> + Send + Sync>;
 
-/// Keeps part of the daily budget for the company's other integrations: once less than this
+/// Keeps part of the daily budget for the company's other integrations: once no more than this
 /// share of the daily allocation is left, `acquire` fails with `RateLimited { scope: Daily }`
-/// instead of spending it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DailyReserve(f64);
+/// instead of spending it (with a share of zero: once the allocation is spent).
+///
+/// Held in millionths, so that a whole percent is exact: 10 % of 15,000 stops at 13,500 used,
+/// not one call later through a rounding of `0.1 × 15,000`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyReserve(u32);
 
 impl DailyReserve {
+    const WHOLE: u32 = 1_000_000;
+
     /// Keeps `share` (0.0 to 1.0) of the daily allocation; `0.1` stops at 90 % used.
     pub fn new(share: f64) -> Result<Self> {
         if (0.0..=1.0).contains(&share) {
-            Ok(Self(share))
+            // In range, so the product fits and the cast cannot truncate.
+            Ok(Self((share * f64::from(Self::WHOLE)).round() as u32))
         } else {
             Err(Error::config(
                 "daily reserve: must be a share between 0.0 and 1.0",
             ))
         }
+    }
+
+    /// Keeps `percent` (0 to 100) of the daily allocation.
+    pub fn percent(percent: u8) -> Result<Self> {
+        if percent <= 100 {
+            Ok(Self(u32::from(percent) * (Self::WHOLE / 100)))
+        } else {
+            Err(Error::config("daily reserve: must be 0–100 %"))
+        }
+    }
+
+    /// Whether `left` of `max` is inside the reserve.
+    fn reached(self, left: u64, max: u64) -> bool {
+        u128::from(left) * u128::from(Self::WHOLE) <= u128::from(self.0) * u128::from(max)
     }
 }
 
@@ -284,8 +304,7 @@ impl PacingLimiter {
         let (Some(reserve), Some((used, max))) = (self.reserve, *lock(&self.daily)) else {
             return Ok(());
         };
-        let left = max.saturating_sub(used) as f64;
-        if max > 0 && left < reserve.0 * max as f64 {
+        if max > 0 && reserve.reached(max.saturating_sub(used), max) {
             return Err(Error::new(
                 ErrorKind::RateLimited {
                     retry_after: None,
@@ -527,6 +546,39 @@ mod tests {
         let times = acquire_times(&relaxed, "b", 1).await;
         assert!(times[0] >= Duration::from_secs(4));
         assert!(DailyReserve::new(1.5).is_err());
+    }
+
+    /// Issue 13: the reserve is exact for whole percents (Salesforce's
+    /// `daily_reserve_percent`): 10 % of 15,000 refuses from 13,500 used, and a reserve of zero
+    /// refuses once the allocation is spent.
+    #[tokio::test]
+    async fn item13_a_percent_reserve_stops_exactly_at_its_share() {
+        let cases = [
+            (10, 13_500, false),
+            (10, 13_499, true),
+            (0, 14_999, true),
+            (0, 15_000, false),
+            (7, 13_950, false),
+            (7, 13_949, true),
+        ];
+        for (percent, used, allowed) in cases {
+            let limiter = PacingLimiter::new([])
+                .with_hints(Arc::new(move |_, _| {
+                    Some(LimitHint {
+                        daily: Some((used, 15_000)),
+                        ..LimitHint::default()
+                    })
+                }))
+                .with_daily_reserve(DailyReserve::percent(percent).unwrap());
+            limiter.observe("daily", 200, &HeaderMap::new());
+            let got = limiter.acquire("daily", Duration::ZERO).await;
+            assert_eq!(got.is_ok(), allowed, "{percent} % reserve at {used}/15000");
+        }
+        assert!(DailyReserve::percent(101).is_err());
+        assert_eq!(
+            DailyReserve::percent(10).unwrap(),
+            DailyReserve::new(0.1).unwrap()
+        );
     }
 
     fn retry_after_header(value: &'static str) -> HeaderMap {
