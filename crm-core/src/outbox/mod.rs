@@ -213,7 +213,8 @@ pub struct DeliveryReport {
     pub delivered: usize,
     /// Writes that failed transiently and will be retried.
     pub retried: usize,
-    /// Writes that failed permanently.
+    /// Writes that failed permanently, including the writes that depended on them (failed
+    /// with them, never sent).
     pub failed: usize,
     /// Creates that may have reached the CRM, set aside for an operator.
     pub parked: usize,
@@ -661,8 +662,8 @@ impl Outbox {
                 // A rejection by the vendor (validation, conflict, auth) proves nothing was
                 // written, so a later `retry` sends the create without the in-doubt care.
                 let in_doubt = in_doubt && may_have_created(&error);
-                store::mark_failed(db, row.id, &error.to_string(), in_doubt)?;
-                report.failed += 1;
+                let dependents = store::mark_failed(db, row.id, &error.to_string(), in_doubt)?;
+                report.failed += 1 + dependents;
             }
         }
         Ok(())

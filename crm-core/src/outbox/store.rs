@@ -336,9 +336,10 @@ fn dependency_failed(parent: WriteId, parent_error: &str) -> String {
 }
 
 /// Fails the pending writes that depend on `parent` (and theirs in turn), each with a reason
-/// naming the write it depends on: they can never be linked to its record.
-fn fail_dependents(db: &Connection, parent: WriteId) -> Result<()> {
+/// naming the write it depends on: they can never be linked to its record. Returns how many.
+fn fail_dependents(db: &Connection, parent: WriteId) -> Result<usize> {
     let now = now_ms();
+    let mut count = 0;
     let mut failed = vec![parent];
     while let Some(parent) = failed.pop() {
         let error: Option<String> = db
@@ -363,9 +364,10 @@ fn fail_dependents(db: &Connection, parent: WriteId) -> Result<()> {
             .map_err(storage("fail the dependent writes"))?
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(storage("fail the dependent writes"))?;
+        count += ids.len();
         failed.extend(ids);
     }
-    Ok(())
+    Ok(count)
 }
 
 /// Puts back in the queue the writes that were failed only because `parent` failed (never
@@ -565,9 +567,15 @@ pub(super) fn mark_retry(
     Ok(())
 }
 
-/// Fails a write for good, and with it the writes waiting for it. `in_doubt` says whether the
-/// last attempt may have reached the CRM (a rejection proves it did not), for a later retry.
-pub(super) fn mark_failed(db: &Connection, id: WriteId, error: &str, in_doubt: bool) -> Result<()> {
+/// Fails a write for good, and with it the writes waiting for it; returns how many of those.
+/// `in_doubt` says whether the last attempt may have reached the CRM (a rejection proves it
+/// did not), for a later retry.
+pub(super) fn mark_failed(
+    db: &Connection,
+    id: WriteId,
+    error: &str,
+    in_doubt: bool,
+) -> Result<usize> {
     db.execute(
         "UPDATE outbox_writes SET state = 'failed', error = ?2, in_doubt = ?4, lease_until = NULL,
                 updated_at = ?3 WHERE id = ?1",

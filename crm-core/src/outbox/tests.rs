@@ -1118,7 +1118,10 @@ async fn issue14_a_note_whose_ticket_fails_permanently_fails_naming_the_ticket_w
         false,
     );
     let report = outbox.deliver("acme", &crm, 10).await.unwrap();
-    assert_eq!(report.failed, 1);
+    assert_eq!(
+        report.failed, 3,
+        "the ticket and the two writes that depend on it"
+    );
     for id in [note, reply] {
         let WriteStatus::Failed { error } = outbox.status(id).unwrap() else {
             panic!("the dependent write {id} is not failed");
@@ -1488,6 +1491,61 @@ async fn issue14_an_outbox_file_of_schema_2_gains_dependencies_and_keeps_its_wri
     }
     let ticket_id = delivered_id(&outbox, 1);
     delivered_id(&outbox, note);
+    assert_eq!(
+        crm.sent(ObjectKind::Activity)[0]["what"]["id"],
+        ticket_id.as_str()
+    );
+}
+
+#[tokio::test]
+async fn issue14_a_chain_of_dependent_writes_fails_link_by_link_and_is_retried_from_its_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::new(true, false);
+    let contact = outbox
+        .enqueue(
+            "acme",
+            &PendingWrite::create(
+                &Contact::default(),
+                IdempotencyKey::derive("acme", "conv-9", "contact"),
+                Actor::Bot,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let ticket = outbox
+        .enqueue(
+            "acme",
+            &PendingWrite::create(&Ticket::default(), key(9), Actor::Bot)
+                .unwrap()
+                .depends_on(contact),
+        )
+        .unwrap();
+    let note = enqueue_note(&outbox, 9, ticket);
+    crm.script(
+        Error::new(ErrorKind::Validation { fields: Vec::new() }, "rejected"),
+        false,
+    );
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!(report.failed, 3);
+    let reason = |id| match outbox.status(id).unwrap() {
+        WriteStatus::Failed { error } => error,
+        other => panic!("{other:?}"),
+    };
+    assert!(reason(ticket).contains(&format!("outbox write {contact})")));
+    assert!(reason(note).contains(&format!("outbox write {ticket})")));
+
+    assert_eq!(outbox.retry(contact).unwrap(), 3);
+    for _ in 0..3 {
+        outbox.deliver("acme", &crm, 10).await.unwrap();
+    }
+    let contact_id = delivered_id(&outbox, contact);
+    let ticket_id = delivered_id(&outbox, ticket);
+    delivered_id(&outbox, note);
+    assert_eq!(
+        crm.sent(ObjectKind::Ticket)[0]["contact_id"],
+        contact_id.as_str()
+    );
     assert_eq!(
         crm.sent(ObjectKind::Activity)[0]["what"]["id"],
         ticket_id.as_str()
