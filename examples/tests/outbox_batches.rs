@@ -202,7 +202,11 @@ async fn issue14_salesforce_after_commit_faults_lose_and_duplicate_nothing() {
 }
 
 /// Enqueues `n` tickets and, for each, a note that depends on it. Returns (tickets, notes).
-fn enqueue_tickets_with_notes(outbox: &Outbox, n: usize, run: &str) -> (Vec<WriteId>, Vec<WriteId>) {
+fn enqueue_tickets_with_notes(
+    outbox: &Outbox,
+    n: usize,
+    run: &str,
+) -> (Vec<WriteId>, Vec<WriteId>) {
     let tickets = enqueue(outbox, n, run);
     let notes = tickets
         .iter()

@@ -471,6 +471,11 @@ impl Outbox {
 
     /// Stores a write for `connection` and returns its id once it is on disk. The same
     /// idempotency key on the same connection returns the id of the write already stored.
+    ///
+    /// A write built with [`PendingWrite::depends_on`] is refused (`InvalidInput`, nothing
+    /// stored) when the parent does not exist, belongs to another connection, or is of a kind it
+    /// cannot be linked to; it is stored already failed, naming the parent, when the parent has
+    /// failed.
     pub fn enqueue(&self, connection: &str, write: &PendingWrite) -> Result<WriteId> {
         store::enqueue(&self.db(), connection, write)
     }
