@@ -4,6 +4,8 @@
 //! - `crm-connect sandbox [--port 8080]`: serve the sandbox CRM until stopped.
 //! - `crm-connect lookup --config conn.toml --email a@b.com [--json]`: the 360° view of a
 //!   customer, from any CRM a connection file describes.
+//! - `crm-connect outbox status|list|retry|pause|resume|drain --outbox file.sqlite`: operate a
+//!   durable outbox.
 //!
 //! Every command writes through [`output::Stdout`], so a closed pipe ends it quietly.
 
@@ -12,6 +14,7 @@ mod config;
 mod demo;
 mod doctor;
 mod mapping_cmd;
+mod outbox_cmd;
 mod output;
 mod webhook;
 
@@ -79,6 +82,8 @@ enum Command {
         #[command(subcommand)]
         command: WebhookCommand,
     },
+    /// Operate a durable outbox file: status, list, retry, pause, resume, drain.
+    Outbox(outbox_cmd::OutboxArgs),
     /// Check what a connection's credential can do and whether creates can be idempotent.
     Doctor {
         /// The connection file.
@@ -191,6 +196,7 @@ async fn main() -> ExitCode {
         Command::Lookup(args) => run_lookup(args).await,
         Command::Bench(args) => run_bench(args).await,
         Command::Doctor { config } => run_doctor(config).await,
+        Command::Outbox(args) => outbox_cmd::run(args).await,
         Command::Webhook {
             command: WebhookCommand::Verify { config, request },
         } => run_webhook_verify(config, request),

@@ -1,6 +1,7 @@
 //! Issue 14: the durable outbox delivers creates in the vendor's batches, on the HubSpot and
 //! Salesforce fakes — ⌈n / batch⌉ write requests, and after-commit faults neither lose nor
-//! duplicate a write, because every item carries its own stored key.
+//! duplicate a write, because every item carries its own stored key. A note that depends on a
+//! ticket enqueued in the same conversation waits for it and lands on its record.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use crm_core::outbox::{Outbox, OutboxConfig, PendingWrite, WriteId, WriteStatus};
 use crm_core::retry::RetryPolicy;
-use crm_core::{Actor, Crm, IdempotencyKey, Personal, RecordId, Ticket};
+use crm_core::{Activity, Actor, Crm, IdempotencyKey, Personal, RecordId, Ticket};
 use crm_hubspot::HubSpotBuilder;
 use crm_salesforce::SalesforceBuilder;
 use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, HubSpotFaults, demo};
@@ -198,4 +199,94 @@ async fn issue14_salesforce_after_commit_faults_lose_and_duplicate_nothing() {
     );
     let stats = org.requests();
     assert_eq!(stats.total, 3 + 3, "{stats:?}");
+}
+
+/// Enqueues `n` tickets and, for each, a note that depends on it. Returns (tickets, notes).
+fn enqueue_tickets_with_notes(
+    outbox: &Outbox,
+    n: usize,
+    run: &str,
+) -> (Vec<WriteId>, Vec<WriteId>) {
+    let tickets = enqueue(outbox, n, run);
+    let notes = tickets
+        .iter()
+        .enumerate()
+        .map(|(i, ticket)| {
+            let note = Activity {
+                body: Some(Personal::new(format!("{run} note {i}"))),
+                ..Activity::default()
+            };
+            let key = IdempotencyKey::derive("acme", &format!("{run}-{i}"), "note");
+            outbox
+                .enqueue(
+                    "acme",
+                    &PendingWrite::create(&note, key, Actor::Bot)
+                        .unwrap()
+                        .depends_on(*ticket),
+                )
+                .unwrap()
+        })
+        .collect();
+    (tickets, notes)
+}
+
+fn delivered_one(outbox: &Outbox, id: WriteId) -> RecordId {
+    match outbox.status(id).unwrap() {
+        WriteStatus::Delivered { record_id } => record_id,
+        other => panic!("write {id}: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn issue14_hubspot_a_note_that_depends_on_a_ticket_is_associated_with_its_record() {
+    let (fake, crm) = hubspot().await;
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(dir.path().join("o.sqlite"), config()).unwrap();
+    let (tickets, notes) = enqueue_tickets_with_notes(&outbox, 3, "hs-dep");
+    let seeded = fake.records("notes").len();
+    // The first round sends the tickets only: the notes wait for their records.
+    let report = outbox.deliver("acme", &crm, 100).await.unwrap();
+    assert_eq!(report.delivered, 3);
+    assert_eq!(
+        fake.records("notes").len(),
+        seeded,
+        "a note went out before its ticket"
+    );
+    let report = outbox.deliver("acme", &crm, 100).await.unwrap();
+    assert_eq!(report.delivered, 3);
+    for (ticket, note) in tickets.iter().zip(&notes) {
+        let ticket_id = delivered_one(&outbox, *ticket);
+        let note_id = delivered_one(&outbox, *note);
+        // HubSpot activity ids name their object: `note:<id>`.
+        let raw = note_id.as_str().trim_start_matches("note:");
+        assert_eq!(
+            fake.associations("notes", raw, "tickets"),
+            [ticket_id.as_str()],
+            "note {note} is not on its ticket"
+        );
+    }
+}
+
+#[tokio::test]
+async fn issue14_salesforce_a_task_that_depends_on_a_case_gets_its_what_id() {
+    let (org, crm) = salesforce().await;
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(dir.path().join("o.sqlite"), config()).unwrap();
+    let (tickets, notes) = enqueue_tickets_with_notes(&outbox, 3, "sf-dep");
+    let seeded = org.records("Task").len();
+    let report = outbox.deliver("acme", &crm, 200).await.unwrap();
+    assert_eq!(report.delivered, 3);
+    assert_eq!(
+        org.records("Task").len(),
+        seeded,
+        "a task went out before its case"
+    );
+    let report = outbox.deliver("acme", &crm, 200).await.unwrap();
+    assert_eq!(report.delivered, 3);
+    for (ticket, note) in tickets.iter().zip(&notes) {
+        let case_id = delivered_one(&outbox, *ticket);
+        let task_id = delivered_one(&outbox, *note);
+        let task = org.record("Task", task_id.as_str()).unwrap();
+        assert_eq!(task["WhatId"], case_id.as_str(), "{task}");
+    }
 }

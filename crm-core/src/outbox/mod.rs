@@ -30,10 +30,22 @@
 //!   A create that fails in a way that may have reached the CRM (a timeout, a 5xx, an answer that
 //!   cannot be read) on such a connection is parked at once for the same reason.
 //!
-//! The file holds personal data at rest (the payloads); keep it on an encrypted volume with
-//! owner-only permissions. A per-connection kill switch ([`Outbox::pause`]) stops delivery while
-//! writes keep queueing.
+//! # Writes that follow another
+//! A write built with [`PendingWrite::depends_on`] (a note on a ticket created in the same
+//! conversation) is not claimed until the write it depends on is delivered; it is then linked to
+//! that write's record (an activity's `what` or `who`, a ticket's `contact_id`...) before it is
+//! sent, and the link is stored with it. If the write it depends on fails for good, it fails too,
+//! with a reason naming that write; retrying the parent ([`Outbox::retry`]) re-queues it.
+//!
+//! # Operating it
+//! [`Outbox::overview`] counts each connection's writes, [`Outbox::list`] lists them with their
+//! payloads masked ([`mask_payload`]), [`Outbox::retry`] and [`Outbox::retry_all_failed`] send
+//! failed writes again. The file holds personal data at rest (the payloads); keep it on an
+//! encrypted volume with owner-only permissions. A per-connection kill switch
+//! ([`Outbox::pause`]), stored in the file so that every worker process sharing it obeys it,
+//! stops delivery while writes keep queueing.
 
+mod mask;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -53,6 +65,7 @@ use crate::model::{
     Account, Activity, Contact, Email, Entity, Lead, ObjectKind, Opportunity, RecordId, Ticket,
 };
 
+pub use mask::mask_payload;
 pub use store::WriteId;
 
 /// What a stored write does.
@@ -83,6 +96,7 @@ pub struct PendingWrite {
     payload: serde_json::Value,
     key: IdempotencyKey,
     actor: Actor,
+    depends_on: Option<WriteId>,
 }
 
 impl PendingWrite {
@@ -95,7 +109,22 @@ impl PendingWrite {
             payload,
             key,
             actor,
+            depends_on: None,
         })
+    }
+
+    /// Makes this write wait for write `parent` (stored earlier on the same connection): it is
+    /// not sent until `parent` is delivered, and is then linked to `parent`'s record: an
+    /// activity's `what` (a ticket, opportunity or account) or `who` (a contact or lead), a
+    /// ticket's or opportunity's `contact_id` / `account_id`, a contact's `account_id`, a
+    /// lead's `contact_id`. [`Outbox::enqueue`] refuses a parent whose kind cannot be linked.
+    ///
+    /// A bot needs this when it writes a ticket and a note on it in one conversation: the
+    /// ticket's record id exists only once the ticket is delivered.
+    #[must_use]
+    pub fn depends_on(mut self, parent: WriteId) -> Self {
+        self.depends_on = Some(parent);
+        self
     }
 
     /// A create of `entity`.
@@ -184,7 +213,8 @@ pub struct DeliveryReport {
     pub delivered: usize,
     /// Writes that failed transiently and will be retried.
     pub retried: usize,
-    /// Writes that failed permanently.
+    /// Writes that failed permanently, including the writes that depended on them (failed
+    /// with them, never sent).
     pub failed: usize,
     /// Creates that may have reached the CRM, set aside for an operator.
     pub parked: usize,
@@ -201,6 +231,190 @@ pub struct Depth {
     pub parked: usize,
     /// Age of the oldest pending write.
     pub oldest_pending: Option<Duration>,
+}
+
+/// One connection's writes, as [`Outbox::overview`] counts them for an operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionStatus {
+    /// The connection's name, as the writes were enqueued under.
+    pub connection: String,
+    /// Writes waiting to be claimed (including those in a backoff, and those in `waiting`).
+    pub pending: usize,
+    /// Of `pending`, writes waiting for the write they depend on to be delivered.
+    pub waiting: usize,
+    /// Writes claimed by a worker (a request may be out); after a crash, until the lease ends.
+    pub in_flight: usize,
+    /// Writes failed permanently.
+    pub failed: usize,
+    /// Creates parked for an operator ([`WriteStatus::Parked`]).
+    pub parked: usize,
+    /// Writes delivered (kept as the record of what was written).
+    pub delivered: usize,
+    /// Age of the oldest pending or in-flight write.
+    pub oldest_pending: Option<Duration>,
+    /// Whether delivery is paused ([`Outbox::pause`]).
+    pub paused: bool,
+    /// Since when, if paused.
+    pub paused_since: Option<SystemTime>,
+}
+
+/// Which writes [`Outbox::list`] lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListState {
+    /// Pending and in-flight writes.
+    Pending,
+    /// Writes failed permanently.
+    Failed,
+    /// Parked creates.
+    Parked,
+    /// Delivered writes.
+    Delivered,
+}
+
+impl std::str::FromStr for ListState {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "pending" => Ok(Self::Pending),
+            "failed" => Ok(Self::Failed),
+            "parked" => Ok(Self::Parked),
+            "delivered" => Ok(Self::Delivered),
+            _ => Err(Error::invalid_input(
+                "state must be one of pending, failed, parked, delivered",
+            )),
+        }
+    }
+}
+
+/// A stored write as [`Outbox::list`] shows it to an operator: everything but personal data.
+/// The payload keeps its field names; personal values are masked ([`mask_payload`]), and the
+/// error text goes through [`crate::redact::redact`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedWrite {
+    /// The write.
+    pub id: WriteId,
+    /// Its connection.
+    pub connection: String,
+    /// What it writes; `None` if the stored kind is unreadable.
+    pub kind: Option<ObjectKind>,
+    /// `create`, `update` or `upsert`; `None` if unreadable.
+    pub operation: Option<String>,
+    /// The record an update targets (an id), or an upsert's key field and masked value.
+    pub target: Option<String>,
+    /// Its idempotency key (what to search the CRM for).
+    pub idempotency_key: Option<String>,
+    /// `pending`, `in_flight`, `failed`, `parked` or `delivered`.
+    pub state: String,
+    /// Attempts started.
+    pub attempts: u32,
+    /// The last error, the failure or the reason it was parked, redacted.
+    pub error: Option<String>,
+    /// The write it waits for, if any.
+    pub depends_on: Option<WriteId>,
+    /// When it was stored.
+    pub created_at: Option<SystemTime>,
+    /// When it is next due (pending writes).
+    pub next_attempt_at: Option<SystemTime>,
+    /// The record written (delivered writes).
+    pub record_id: Option<String>,
+    /// The payload with its field names and masked values; `null` if unreadable.
+    pub payload: serde_json::Value,
+}
+
+/// A row as the store reads it for a listing, before masking.
+#[derive(Debug)]
+struct StoredWrite {
+    id: WriteId,
+    connection: String,
+    kind: Option<String>,
+    operation: Option<String>,
+    payload: Option<String>,
+    idempotency_key: Option<String>,
+    state: String,
+    attempts: i64,
+    error: Option<String>,
+    depends_on: Option<WriteId>,
+    created_at: Option<SystemTime>,
+    next_attempt_at: Option<SystemTime>,
+    record_id: Option<String>,
+}
+
+/// Masks a stored row for a listing.
+fn listed(w: StoredWrite) -> ListedWrite {
+    let op: Option<WriteOp> = w
+        .operation
+        .as_deref()
+        .and_then(|o| serde_json::from_str(o).ok());
+    let (operation, target) = match op {
+        None => (None, None),
+        Some(WriteOp::Create) => (Some("create".to_owned()), None),
+        Some(WriteOp::Update { id }) => (Some("update".to_owned()), Some(id.as_str().to_owned())),
+        Some(WriteOp::Upsert { field, value }) => {
+            let shown = mask::mask_value(&field, &value);
+            (Some("upsert".to_owned()), Some(format!("{field}={shown}")))
+        }
+    };
+    let payload = w
+        .payload
+        .as_deref()
+        .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+        .map_or(serde_json::Value::Null, |p| mask_payload(&p));
+    ListedWrite {
+        id: w.id,
+        connection: w.connection,
+        kind: w.kind.and_then(|k| k.parse().ok()),
+        operation,
+        target,
+        idempotency_key: w.idempotency_key,
+        state: w.state,
+        attempts: u32::try_from(w.attempts.max(0)).unwrap_or(u32::MAX),
+        error: w.error.as_deref().map(crate::redact::redact),
+        depends_on: w.depends_on,
+        created_at: w.created_at,
+        next_attempt_at: w.next_attempt_at,
+        record_id: w.record_id,
+        payload,
+    }
+}
+
+/// The field of a `child` write that holds the link to a `parent` record, if a `child` can be
+/// linked to a `parent` at all.
+fn link_slot(child: ObjectKind, parent: ObjectKind) -> Option<&'static str> {
+    use ObjectKind::{Account, Activity, Contact, Lead, Opportunity, Ticket};
+    match (child, parent) {
+        (Activity, Contact | Lead) => Some("who"),
+        (Activity, Ticket | Opportunity | Account) => Some("what"),
+        (Contact, Account) => Some("account_id"),
+        (Lead, Contact) => Some("contact_id"),
+        (Opportunity | Ticket, Contact) => Some("contact_id"),
+        (Opportunity | Ticket, Account) => Some("account_id"),
+        _ => None,
+    }
+}
+
+/// Links a `child` payload to the `parent` record `id`: sets the field [`link_slot`] names
+/// (an activity's `who`/`what` as a record reference, other kinds' `*_id` as the id). The
+/// reason, when it cannot, names no value.
+fn link_into(
+    child: ObjectKind,
+    payload: &mut serde_json::Value,
+    parent: ObjectKind,
+    id: &RecordId,
+) -> std::result::Result<(), String> {
+    let slot = link_slot(child, parent)
+        .ok_or_else(|| format!("a {child} cannot be linked to a {parent}"))?;
+    let value = if child == ObjectKind::Activity {
+        serde_json::to_value(crate::model::RecordRef::new(parent, id.clone()))
+            .map_err(|e| format!("cannot write the link: {e}"))?
+    } else {
+        serde_json::Value::String(id.as_str().to_owned())
+    };
+    let object = payload
+        .as_object_mut()
+        .ok_or_else(|| "the payload is not an object".to_owned())?;
+    object.insert(slot.to_owned(), value);
+    Ok(())
 }
 
 /// Tuning of delivery.
@@ -257,6 +471,11 @@ impl Outbox {
 
     /// Stores a write for `connection` and returns its id once it is on disk. The same
     /// idempotency key on the same connection returns the id of the write already stored.
+    ///
+    /// A write built with [`PendingWrite::depends_on`] is refused (`InvalidInput`, nothing
+    /// stored) when the parent does not exist, belongs to another connection, or is of a kind it
+    /// cannot be linked to; it is stored already failed, naming the parent, when the parent has
+    /// failed.
     pub fn enqueue(&self, connection: &str, write: &PendingWrite) -> Result<WriteId> {
         store::enqueue(&self.db(), connection, write)
     }
@@ -264,6 +483,48 @@ impl Outbox {
     /// Where a write stands.
     pub fn status(&self, id: WriteId) -> Result<WriteStatus> {
         store::status(&self.db(), id)
+    }
+
+    /// Every connection with stored writes or a kill switch set, by name, with its counts:
+    /// what `crm-connect outbox status` prints.
+    pub fn overview(&self) -> Result<Vec<ConnectionStatus>> {
+        store::overview(&self.db())
+    }
+
+    /// Up to `limit` writes in `state` (of `connection`, or of every connection), oldest first,
+    /// with masked payloads: safe to print for an operator.
+    pub fn list(
+        &self,
+        state: ListState,
+        connection: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ListedWrite>> {
+        store::list(&self.db(), state, connection, limit)
+    }
+
+    /// Puts a failed write back in the queue, after an operator fixed its cause. Unlike
+    /// [`Outbox::redrive`] it keeps the usual care: a create that may already have reached the
+    /// CRM is still looked up or parked rather than sent blindly. The writes that were failed
+    /// only because this one failed (they depend on it) are re-queued with it. Returns how many
+    /// writes were re-queued.
+    ///
+    /// `NotFound` for an unknown id; `InvalidInput` for a write that is not failed (a parked
+    /// one needs [`Outbox::resolve`] or [`Outbox::redrive`]), or whose parent failed.
+    pub fn retry(&self, id: WriteId) -> Result<usize> {
+        store::retry(&self.db(), id)
+    }
+
+    /// [`Outbox::retry`] for every failed write of `connection` (`None`: of every connection).
+    /// Returns how many writes were re-queued.
+    pub fn retry_all_failed(&self, connection: Option<&str>) -> Result<usize> {
+        store::retry_all_failed(&self.db(), connection)
+    }
+
+    /// When the next write of `connection` can be claimed (a backoff ends, a `Retry-After`
+    /// passes, another worker's lease runs out); `None` when nothing is due or can become due
+    /// by waiting. A loop that drains the outbox sleeps until then.
+    pub fn next_due(&self, connection: &str) -> Result<Option<SystemTime>> {
+        store::next_due(&self.db(), connection)
     }
 
     /// Stops delivery for `connection`; writes keep queueing.
@@ -285,12 +546,16 @@ impl Outbox {
     /// fixed a failed write's cause, or checked that a parked create is not in the CRM. The
     /// write is no longer in doubt, so a create is sent even on a connection that cannot make
     /// it idempotent.
+    ///
+    /// The writes that were failed only because this one failed are re-queued with it; a write
+    /// whose parent failed cannot be redriven alone.
     pub fn redrive(&self, id: WriteId) -> Result<()> {
-        store::redrive(&self.db(), id)
+        store::redrive(&self.db(), id).map(|_| ())
     }
 
     /// Records that a parked (or failed) write did reach the CRM as `record_id`, which an
-    /// operator found there: the write becomes delivered and is never sent again.
+    /// operator found there: the write becomes delivered and is never sent again, and the
+    /// writes that depend on it go on.
     pub fn resolve(&self, id: WriteId, record_id: &RecordId) -> Result<()> {
         store::resolve(&self.db(), id, record_id)
     }
@@ -398,9 +663,12 @@ impl Outbox {
                 store::mark_retry(db, row.id, &error.to_string(), wait, in_doubt)?;
                 report.retried += 1;
             }
-            Outcome::Failed { error, .. } => {
-                store::mark_failed(db, row.id, &error.to_string())?;
-                report.failed += 1;
+            Outcome::Failed { error, in_doubt } => {
+                // A rejection by the vendor (validation, conflict, auth) proves nothing was
+                // written, so a later `retry` sends the create without the in-doubt care.
+                let in_doubt = in_doubt && may_have_created(&error);
+                let dependents = store::mark_failed(db, row.id, &error.to_string(), in_doubt)?;
+                report.failed += 1 + dependents;
             }
         }
         Ok(())

@@ -15,7 +15,8 @@ pub type WriteId = i64;
 
 /// The schema's version, kept in SQLite's `user_version`. Version 1 (no `user_version` set) had
 /// no `parked` state and no `in_doubt` column; [`migrate`] rebuilds such a table in place.
-const SCHEMA_VERSION: i64 = 2;
+/// Version 2 had no `depends_on` column; [`migrate`] adds it.
+const SCHEMA_VERSION: i64 = 3;
 
 const WRITES_TABLE: &str = "
 CREATE TABLE IF NOT EXISTS outbox_writes (
@@ -37,12 +38,16 @@ CREATE TABLE IF NOT EXISTS outbox_writes (
     error            TEXT,
     created_at       INTEGER NOT NULL,
     updated_at       INTEGER NOT NULL,
+    -- The write this one follows (a note on a ticket created in the same conversation): not
+    -- claimed until that write is delivered, then linked to its record.
+    depends_on       INTEGER,
     UNIQUE (connection, idempotency_key)
 );
 ";
 
 const REST_OF_SCHEMA: &str = "
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox_writes (connection, state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS outbox_dependents ON outbox_writes (depends_on);
 CREATE TABLE IF NOT EXISTS outbox_paused (
     connection TEXT PRIMARY KEY,
     since      INTEGER NOT NULL
@@ -167,7 +172,11 @@ fn migrate(db: &Connection) -> Result<()> {
                 |r| r.get(0),
             )
             .map_err(storage("read the schema"))?;
-        if old > 0 {
+        if old > 0 && version == 2 {
+            // Version 2: only the `depends_on` column is new.
+            tx.execute_batch("ALTER TABLE outbox_writes ADD COLUMN depends_on INTEGER;")
+                .map_err(storage("update the schema"))?;
+        } else if old > 0 {
             // Version 1: rebuild the table (SQLite cannot change a CHECK constraint in place).
             // A write that was being delivered or had been tried may have reached the CRM.
             tx.execute_batch(
@@ -239,10 +248,22 @@ pub(super) fn enqueue(db: &Connection, connection: &str, w: &PendingWrite) -> Re
     let actor = serde_json::to_string(&w.actor)
         .map_err(|e| Error::new(ErrorKind::Storage, format!("outbox: {e}")))?;
     let now = now_ms();
-    db.execute(
+    // A dependent write checks its parent and is stored in one write transaction, so that the
+    // parent cannot fail in between and leave it waiting for ever.
+    let tx = rusqlite::Transaction::new_unchecked(db, rusqlite::TransactionBehavior::Immediate)
+        .map_err(not_stored)?;
+    let (state, error) = match w.depends_on {
+        None => ("pending", None),
+        Some(parent) => match check_parent(&tx, connection, w.kind, parent)? {
+            Some(parent_error) => ("failed", Some(dependency_failed(parent, &parent_error))),
+            None => ("pending", None),
+        },
+    };
+    tx.execute(
         "INSERT INTO outbox_writes
-           (connection, idempotency_key, kind, operation, payload, actor, state, next_attempt_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?7)
+           (connection, idempotency_key, kind, operation, payload, actor, state, error, depends_on,
+            next_attempt_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?10)
          ON CONFLICT (connection, idempotency_key) DO NOTHING",
         params![
             connection,
@@ -251,16 +272,127 @@ pub(super) fn enqueue(db: &Connection, connection: &str, w: &PendingWrite) -> Re
             op,
             w.payload.to_string(),
             actor,
+            state,
+            error,
+            w.depends_on,
             now
         ],
     )
     .map_err(not_stored)?;
-    db.query_row(
-        "SELECT id FROM outbox_writes WHERE connection = ?1 AND idempotency_key = ?2",
-        params![connection, w.key.as_str()],
-        |r| r.get(0),
-    )
-    .map_err(storage("read back the write"))
+    let id = tx
+        .query_row(
+            "SELECT id FROM outbox_writes WHERE connection = ?1 AND idempotency_key = ?2",
+            params![connection, w.key.as_str()],
+            |r| r.get(0),
+        )
+        .map_err(storage("read back the write"))?;
+    tx.commit().map_err(not_stored)?;
+    Ok(id)
+}
+
+/// Checks that `parent` exists on `connection` and that a `kind` can be linked to its record;
+/// gives the parent's error when it has failed already.
+fn check_parent(
+    db: &Connection,
+    connection: &str,
+    kind: ObjectKind,
+    parent: WriteId,
+) -> Result<Option<String>> {
+    let row: Option<(String, String, String, Option<String>)> = db
+        .query_row(
+            "SELECT connection, kind, state, error FROM outbox_writes WHERE id = ?1",
+            params![parent],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3).ok().flatten())),
+        )
+        .optional()
+        .map_err(storage("read the write this one depends on"))?;
+    let Some((parent_connection, parent_kind, state, error)) = row else {
+        return Err(Error::invalid_input(format!(
+            "outbox write {parent}, which this write depends on, does not exist"
+        )));
+    };
+    if parent_connection != connection {
+        return Err(Error::invalid_input(format!(
+            "outbox write {parent}, which this write depends on, belongs to another connection"
+        )));
+    }
+    let parent_kind: ObjectKind = parent_kind.parse().map_err(|_| {
+        Error::new(
+            ErrorKind::Storage,
+            format!("corrupt outbox row: write {parent} has an unknown object kind"),
+        )
+    })?;
+    if super::link_slot(kind, parent_kind).is_none() {
+        return Err(Error::invalid_input(format!(
+            "a {kind} cannot be linked to a {parent_kind}: write {parent} cannot be its parent"
+        )));
+    }
+    Ok((state == "failed").then(|| error.unwrap_or_default()))
+}
+
+/// Why a write was failed because the write it depends on failed.
+fn dependency_failed(parent: WriteId, parent_error: &str) -> String {
+    format!("the write it depends on (outbox write {parent}) failed permanently: {parent_error}")
+}
+
+/// Fails the pending writes that depend on `parent` (and theirs in turn), each with a reason
+/// naming the write it depends on: they can never be linked to its record. Returns how many.
+fn fail_dependents(db: &Connection, parent: WriteId) -> Result<usize> {
+    let now = now_ms();
+    let mut count = 0;
+    let mut failed = vec![parent];
+    while let Some(parent) = failed.pop() {
+        let error: Option<String> = db
+            .query_row(
+                "SELECT error FROM outbox_writes WHERE id = ?1",
+                params![parent],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(storage("read a failed write"))?
+            .flatten();
+        let reason = dependency_failed(parent, error.as_deref().unwrap_or(""));
+        let mut stmt = db
+            .prepare(
+                "UPDATE outbox_writes SET state = 'failed', error = ?2, lease_until = NULL,
+                        updated_at = ?3
+                 WHERE depends_on = ?1 AND state = 'pending' RETURNING id",
+            )
+            .map_err(storage("fail the dependent writes"))?;
+        let ids = stmt
+            .query_map(params![parent, reason, now], |r| r.get::<_, WriteId>(0))
+            .map_err(storage("fail the dependent writes"))?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(storage("fail the dependent writes"))?;
+        count += ids.len();
+        failed.extend(ids);
+    }
+    Ok(count)
+}
+
+/// Puts back in the queue the writes that were failed only because `parent` failed (never
+/// attempted: a dependent is not claimed before its parent is delivered), and theirs in turn.
+fn requeue_dependents(db: &Connection, parent: WriteId) -> Result<usize> {
+    let now = now_ms();
+    let mut count = 0;
+    let mut requeued = vec![parent];
+    while let Some(parent) = requeued.pop() {
+        let mut stmt = db
+            .prepare(
+                "UPDATE outbox_writes SET state = 'pending', error = NULL, next_attempt_at = ?2,
+                        updated_at = ?2
+                 WHERE depends_on = ?1 AND state = 'failed' AND attempts = 0 RETURNING id",
+            )
+            .map_err(storage("re-queue the dependent writes"))?;
+        let ids = stmt
+            .query_map(params![parent, now], |r| r.get::<_, WriteId>(0))
+            .map_err(storage("re-queue the dependent writes"))?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(storage("re-queue the dependent writes"))?;
+        count += ids.len();
+        requeued.extend(ids);
+    }
+    Ok(count)
 }
 
 /// A claimed write, decoded.
@@ -276,6 +408,9 @@ pub(super) struct Row {
     pub(super) attempts: u32,
     /// An earlier attempt was started and may have reached the CRM.
     pub(super) in_doubt: bool,
+    /// The payload was linked to the record of the write it depends on at this claim (stored
+    /// with the claim, so later attempts send the same link).
+    pub(super) linked: bool,
 }
 
 /// A row as read, before decoding; a column that cannot be read is a corrupt row.
@@ -292,15 +427,33 @@ fn decode(id: WriteId, r: &rusqlite::Row<'_>) -> Raw {
     let in_doubt = r
         .get::<_, i64>(7)
         .map_err(|_| bad("unreadable delivery marker"))?;
+    let kind: ObjectKind = text(2, "unreadable object kind")?
+        .parse()
+        .map_err(|_| bad("unknown object kind"))?;
+    let mut payload: serde_json::Value = serde_json::from_str(&text(4, "unreadable payload")?)
+        .map_err(|_| bad("unreadable payload"))?;
+    // A dependent write (claimed only once its parent is delivered) gets the parent's record.
+    let parent = r
+        .get::<_, Option<WriteId>>(8)
+        .map_err(|_| bad("unreadable dependency"))?;
+    if let Some(parent) = parent {
+        let parent_kind: ObjectKind = text(9, "unreadable kind of the write it depends on")?
+            .parse()
+            .map_err(|_| bad("unknown kind of the write it depends on"))?;
+        let record = RecordId::new(text(10, "no record id on the write it depends on")?)
+            .map_err(|_| bad("invalid record id on the write it depends on"))?;
+        super::link_into(kind, &mut payload, parent_kind, &record).map_err(|why| {
+            bad(&format!(
+                "cannot link this write to the record of write {parent}: {why}"
+            ))
+        })?;
+    }
     Ok(Row {
         id,
-        kind: text(2, "unreadable object kind")?
-            .parse()
-            .map_err(|_| bad("unknown object kind"))?,
+        kind,
         op: serde_json::from_str(&text(3, "unreadable operation")?)
             .map_err(|_| bad("unreadable operation"))?,
-        payload: serde_json::from_str(&text(4, "unreadable payload")?)
-            .map_err(|_| bad("unreadable payload"))?,
+        payload,
         key: IdempotencyKey::new(text(1, "unreadable idempotency key")?)
             .map_err(|_| bad("invalid idempotency key"))?,
         actor: serde_json::from_str(&text(5, "unreadable actor")?)
@@ -310,11 +463,13 @@ fn decode(id: WriteId, r: &rusqlite::Row<'_>) -> Raw {
             .saturating_add(1),
         // Anything but a clean 0 counts as "may have been sent".
         in_doubt: in_doubt != 0,
+        linked: parent.is_some(),
     })
 }
 
 /// Claims up to `max` due writes: pending ones whose time has come, and ones a crashed worker
-/// left `delivering` past their lease. Claiming counts the attempt and marks the write in doubt,
+/// left `delivering` past their lease; a write that depends on another only once that one is
+/// delivered, its payload then linked to the other's record. Claiming counts the attempt and marks the write in doubt,
 /// committed before any request leaves: if the process dies while the request is out, the next
 /// claim knows a create may have reached the CRM. Corrupt rows are marked failed with the reason
 /// on the way, never delivered, never a panic, and never in the way of the other writes.
@@ -329,12 +484,14 @@ pub(super) fn claim(
     let raws = {
         let mut stmt = tx
             .prepare(
-                "SELECT id, idempotency_key, kind, operation, payload, actor, attempts, in_doubt
-                 FROM outbox_writes
-                 WHERE connection = ?1
-                   AND ((state = 'pending' AND next_attempt_at <= ?2)
-                     OR (state = 'delivering' AND lease_until <= ?2))
-                 ORDER BY id LIMIT ?3",
+                "SELECT w.id, w.idempotency_key, w.kind, w.operation, w.payload, w.actor,
+                        w.attempts, w.in_doubt, w.depends_on, p.kind, p.record_id
+                 FROM outbox_writes w LEFT JOIN outbox_writes p ON p.id = w.depends_on
+                 WHERE w.connection = ?1
+                   AND ((w.state = 'pending' AND w.next_attempt_at <= ?2)
+                     OR (w.state = 'delivering' AND w.lease_until <= ?2))
+                   AND (w.depends_on IS NULL OR p.state = 'delivered')
+                 ORDER BY w.id LIMIT ?3",
             )
             .map_err(storage("prepare the claim"))?;
         let rows = stmt
@@ -356,6 +513,13 @@ pub(super) fn claim(
                     params![row.id, row.attempts, after(now, lease), now],
                 )
                 .map_err(storage("lease a write"))?;
+                if row.linked {
+                    tx.execute(
+                        "UPDATE outbox_writes SET payload = ?2 WHERE id = ?1",
+                        params![row.id, row.payload.to_string()],
+                    )
+                    .map_err(storage("link a write to its parent's record"))?;
+                }
                 claimed.push(row);
             }
             Err((id, why)) => {
@@ -366,6 +530,7 @@ pub(super) fn claim(
                     params![id, why, now],
                 )
                 .map_err(storage("mark a corrupt write"))?;
+                fail_dependents(&tx, id)?;
             }
         }
     }
@@ -402,14 +567,22 @@ pub(super) fn mark_retry(
     Ok(())
 }
 
-pub(super) fn mark_failed(db: &Connection, id: WriteId, error: &str) -> Result<()> {
+/// Fails a write for good, and with it the writes waiting for it; returns how many of those.
+/// `in_doubt` says whether the last attempt may have reached the CRM (a rejection proves it
+/// did not), for a later retry.
+pub(super) fn mark_failed(
+    db: &Connection,
+    id: WriteId,
+    error: &str,
+    in_doubt: bool,
+) -> Result<usize> {
     db.execute(
-        "UPDATE outbox_writes SET state = 'failed', error = ?2, lease_until = NULL,
+        "UPDATE outbox_writes SET state = 'failed', error = ?2, in_doubt = ?4, lease_until = NULL,
                 updated_at = ?3 WHERE id = ?1",
-        params![id, error, now_ms()],
+        params![id, error, now_ms(), in_doubt],
     )
     .map_err(storage("record a failure"))?;
-    Ok(())
+    fail_dependents(db, id)
 }
 
 /// Sets a create that may have reached the CRM aside for an operator.
@@ -508,41 +681,129 @@ pub(super) fn parked(db: &Connection, connection: &str) -> Result<Vec<ParkedWrit
     Ok(out)
 }
 
-/// Puts a failed or parked write back in the queue. The operator has checked that it did not
-/// reach the CRM (or fixed its cause), so it is no longer in doubt.
-pub(super) fn redrive(db: &Connection, id: WriteId) -> Result<()> {
-    let n = db
-        .execute(
-            "UPDATE outbox_writes SET state = 'pending', attempts = 0, in_doubt = 0,
-                    next_attempt_at = ?2, updated_at = ?2
-             WHERE id = ?1 AND state IN ('failed', 'parked')",
-            params![id, now_ms()],
+/// The state of write `id` and of the write it depends on; `NotFound` naming the id when there
+/// is no such write.
+fn state_of(db: &Connection, id: WriteId) -> Result<(String, Option<(WriteId, String)>)> {
+    let row: Option<(String, Option<WriteId>, Option<String>)> = db
+        .query_row(
+            "SELECT w.state, w.depends_on, p.state
+             FROM outbox_writes w LEFT JOIN outbox_writes p ON p.id = w.depends_on
+             WHERE w.id = ?1",
+            params![id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
-        .map_err(storage("re-drive a write"))?;
-    if n == 0 {
+        .optional()
+        .map_err(storage("read a write"))?;
+    match row {
+        None => Err(Error::new(
+            ErrorKind::NotFound,
+            format!("no outbox write {id}"),
+        )),
+        Some((state, parent, parent_state)) => {
+            Ok((state, parent.map(|p| (p, parent_state.unwrap_or_default()))))
+        }
+    }
+}
+
+/// Refuses to put `id` back in the queue while the write it depends on has failed: it would
+/// wait for ever. Retrying the parent re-queues it.
+fn check_parent_not_failed(id: WriteId, parent: Option<&(WriteId, String)>) -> Result<()> {
+    match parent {
+        Some((parent, state)) if state == "failed" => Err(Error::invalid_input(format!(
+            "outbox write {id} depends on outbox write {parent}, which failed: retry write {parent} (the writes that depend on it are re-queued with it)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The error for an operator command on a write in the wrong state.
+fn wrong_state(id: WriteId, state: &str, wanted: &str) -> Error {
+    let state = if state == "delivering" {
+        "being delivered"
+    } else {
+        state
+    };
+    Error::invalid_input(format!("outbox write {id} is {state}, not {wanted}"))
+}
+
+/// Puts a failed or parked write back in the queue. The operator has checked that it did not
+/// reach the CRM (or fixed its cause), so it is no longer in doubt. The writes that were failed
+/// only because it failed are re-queued with it.
+pub(super) fn redrive(db: &Connection, id: WriteId) -> Result<usize> {
+    let tx = db.unchecked_transaction().map_err(storage("begin"))?;
+    let (state, parent) = state_of(&tx, id)?;
+    if state != "failed" && state != "parked" {
+        return Err(wrong_state(id, &state, "failed or parked"));
+    }
+    check_parent_not_failed(id, parent.as_ref())?;
+    tx.execute(
+        "UPDATE outbox_writes SET state = 'pending', attempts = 0, in_doubt = 0,
+                next_attempt_at = ?2, updated_at = ?2 WHERE id = ?1",
+        params![id, now_ms()],
+    )
+    .map_err(storage("re-drive a write"))?;
+    let dependents = requeue_dependents(&tx, id)?;
+    tx.commit().map_err(storage("re-drive a write"))?;
+    Ok(1 + dependents)
+}
+
+/// Puts a failed write back in the queue to be sent again, with the usual care: unlike
+/// [`redrive`], a create that may have reached the CRM stays in doubt (looked up or parked
+/// rather than sent blindly). The writes that were failed only because it failed are
+/// re-queued with it. Returns how many writes were re-queued.
+pub(super) fn retry(db: &Connection, id: WriteId) -> Result<usize> {
+    let tx = db.unchecked_transaction().map_err(storage("begin"))?;
+    let (state, parent) = state_of(&tx, id)?;
+    if state == "parked" {
         return Err(Error::invalid_input(format!(
-            "outbox write {id} is not a failed or parked write"
+            "outbox write {id} is parked: a create that may already be in the CRM; look for it there, then resolve the write with the record id, or redrive it if there is none"
         )));
     }
-    Ok(())
+    if state != "failed" {
+        return Err(wrong_state(id, &state, "failed"));
+    }
+    check_parent_not_failed(id, parent.as_ref())?;
+    tx.execute(
+        "UPDATE outbox_writes SET state = 'pending', attempts = 0, next_attempt_at = ?2,
+                updated_at = ?2 WHERE id = ?1",
+        params![id, now_ms()],
+    )
+    .map_err(storage("retry a write"))?;
+    let dependents = requeue_dependents(&tx, id)?;
+    tx.commit().map_err(storage("retry a write"))?;
+    Ok(1 + dependents)
+}
+
+/// [`retry`] for every failed write (of `connection`, or of all): parents and the writes that
+/// depend on them go back together. Returns how many writes were re-queued.
+pub(super) fn retry_all_failed(db: &Connection, connection: Option<&str>) -> Result<usize> {
+    let n = db
+        .execute(
+            "UPDATE outbox_writes SET state = 'pending', attempts = 0, next_attempt_at = ?2,
+                    updated_at = ?2
+             WHERE state = 'failed' AND (?1 IS NULL OR connection = ?1)",
+            params![connection, now_ms()],
+        )
+        .map_err(storage("retry the failed writes"))?;
+    Ok(n)
 }
 
 /// Records that a parked (or failed) write did reach the CRM as `record`, found by an operator.
+/// The writes that were failed only because it failed are re-queued: it is delivered now.
 pub(super) fn resolve(db: &Connection, id: WriteId, record: &RecordId) -> Result<()> {
-    let n = db
-        .execute(
-            "UPDATE outbox_writes SET state = 'delivered', record_id = ?2, error = NULL,
-                    in_doubt = 0, lease_until = NULL, updated_at = ?3
-             WHERE id = ?1 AND state IN ('failed', 'parked')",
-            params![id, record.as_str(), now_ms()],
-        )
-        .map_err(storage("resolve a write"))?;
-    if n == 0 {
-        return Err(Error::invalid_input(format!(
-            "outbox write {id} is not a failed or parked write"
-        )));
+    let tx = db.unchecked_transaction().map_err(storage("begin"))?;
+    let (state, _) = state_of(&tx, id)?;
+    if state != "failed" && state != "parked" {
+        return Err(wrong_state(id, &state, "failed or parked"));
     }
-    Ok(())
+    tx.execute(
+        "UPDATE outbox_writes SET state = 'delivered', record_id = ?2, error = NULL,
+                in_doubt = 0, lease_until = NULL, updated_at = ?3 WHERE id = ?1",
+        params![id, record.as_str(), now_ms()],
+    )
+    .map_err(storage("resolve a write"))?;
+    requeue_dependents(&tx, id)?;
+    tx.commit().map_err(storage("resolve a write"))
 }
 
 pub(super) fn set_paused(db: &Connection, connection: &str, paused: bool) -> Result<()> {
@@ -599,4 +860,143 @@ pub(super) fn depth(db: &Connection, connection: &str) -> Result<Depth> {
         parked: usize::try_from(parked).unwrap_or(0),
         oldest_pending: age,
     })
+}
+
+/// Per-connection counts for [`super::Outbox::overview`], by connection name: every connection
+/// with a stored write or a kill switch set.
+pub(super) fn overview(db: &Connection) -> Result<Vec<super::ConnectionStatus>> {
+    let now = now_ms();
+    let mut stmt = db
+        .prepare(
+            "SELECT w.connection,
+               SUM(w.state = 'pending'),
+               SUM(w.state = 'pending' AND w.depends_on IS NOT NULL
+                   AND COALESCE(p.state, '') <> 'delivered'),
+               SUM(w.state = 'delivering'),
+               SUM(w.state = 'failed'),
+               SUM(w.state = 'parked'),
+               SUM(w.state = 'delivered'),
+               MIN(CASE WHEN w.state IN ('pending', 'delivering') THEN w.created_at END),
+               s.since
+             FROM outbox_writes w
+             LEFT JOIN outbox_writes p ON p.id = w.depends_on
+             LEFT JOIN outbox_paused s ON s.connection = w.connection
+             GROUP BY w.connection
+             UNION ALL
+             SELECT s.connection, 0, 0, 0, 0, 0, 0, NULL, s.since FROM outbox_paused s
+             WHERE NOT EXISTS (SELECT 1 FROM outbox_writes w WHERE w.connection = s.connection)
+             ORDER BY 1",
+        )
+        .map_err(storage("count writes"))?;
+    let count = |r: &rusqlite::Row<'_>, i: usize| -> rusqlite::Result<usize> {
+        Ok(usize::try_from(r.get::<_, Option<i64>>(i)?.unwrap_or(0)).unwrap_or(0))
+    };
+    let rows = stmt
+        .query_map([], |r| {
+            let oldest: Option<i64> = r.get(7).ok().flatten();
+            let since: Option<i64> = r.get(8)?;
+            Ok(super::ConnectionStatus {
+                connection: r.get(0)?,
+                pending: count(r, 1)?,
+                waiting: count(r, 2)?,
+                in_flight: count(r, 3)?,
+                failed: count(r, 4)?,
+                parked: count(r, 5)?,
+                delivered: count(r, 6)?,
+                oldest_pending: oldest.map(|t| {
+                    Duration::from_millis(u64::try_from(now.saturating_sub(t)).unwrap_or(0))
+                }),
+                paused_since: since.and_then(instant),
+                paused: since.is_some(),
+            })
+        })
+        .map_err(storage("count writes"))?;
+    rows.collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(storage("count writes"))
+}
+
+/// The SQL states a listing of `state` covers.
+fn states(state: super::ListState) -> &'static [&'static str] {
+    match state {
+        super::ListState::Pending => &["pending", "delivering"],
+        super::ListState::Failed => &["failed"],
+        super::ListState::Parked => &["parked"],
+        super::ListState::Delivered => &["delivered"],
+    }
+}
+
+/// Up to `limit` writes in `state` (of `connection`, or of all), oldest first, with their
+/// payloads masked.
+pub(super) fn list(
+    db: &Connection,
+    state: super::ListState,
+    connection: Option<&str>,
+    limit: usize,
+) -> Result<Vec<super::ListedWrite>> {
+    let wanted = states(state);
+    let mut stmt = db
+        .prepare(
+            "SELECT id, connection, kind, operation, payload, idempotency_key, state, attempts,
+                    error, depends_on, created_at, next_attempt_at, record_id
+             FROM outbox_writes
+             WHERE state IN (?1, ?2) AND (?3 IS NULL OR connection = ?3)
+             ORDER BY id LIMIT ?4",
+        )
+        .map_err(storage("list writes"))?;
+    let first = wanted.first().copied().unwrap_or("pending");
+    let second = wanted.get(1).copied().unwrap_or(first);
+    let rows = stmt
+        .query_map(
+            params![
+                first,
+                second,
+                connection,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            |r| {
+                // Every column but the id may be corrupt: a listing shows what it can.
+                let text = |i: usize| r.get::<_, Option<String>>(i).ok().flatten();
+                let state = text(6).unwrap_or_default();
+                Ok(super::listed(super::StoredWrite {
+                    id: r.get(0)?,
+                    connection: text(1).unwrap_or_default(),
+                    kind: text(2),
+                    operation: text(3),
+                    payload: text(4),
+                    idempotency_key: text(5),
+                    state: if state == "delivering" {
+                        "in_flight".to_owned()
+                    } else {
+                        state
+                    },
+                    attempts: r.get::<_, i64>(7).ok().unwrap_or(0),
+                    error: text(8),
+                    depends_on: r.get(9).ok().flatten(),
+                    created_at: r.get::<_, i64>(10).ok().and_then(instant),
+                    next_attempt_at: r.get::<_, i64>(11).ok().and_then(instant),
+                    record_id: text(12),
+                }))
+            },
+        )
+        .map_err(storage("list writes"))?;
+    rows.collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(storage("list writes"))
+}
+
+/// When the next write of `connection` can be claimed: the earliest due time of a pending write
+/// whose parent (if any) is delivered, or the end of a lease held by a worker. `None` when no
+/// write can become claimable without something else happening first (nothing pending, or only
+/// writes waiting for a parent that is itself not due).
+pub(super) fn next_due(db: &Connection, connection: &str) -> Result<Option<SystemTime>> {
+    let at: Option<i64> = db
+        .query_row(
+            "SELECT MIN(CASE WHEN w.state = 'pending' THEN w.next_attempt_at ELSE w.lease_until END)
+             FROM outbox_writes w LEFT JOIN outbox_writes p ON p.id = w.depends_on
+             WHERE w.connection = ?1 AND w.state IN ('pending', 'delivering')
+               AND (w.depends_on IS NULL OR p.state = 'delivered')",
+            params![connection],
+            |r| r.get(0),
+        )
+        .map_err(storage("read the next due write"))?;
+    Ok(at.and_then(instant))
 }

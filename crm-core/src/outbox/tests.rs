@@ -51,6 +51,8 @@ struct State {
     /// The largest batch the fake accepts (its `max_batch`).
     max_batch: usize,
     batch_script: VecDeque<BatchScript>,
+    /// What each single create sent: the kind and the entity as JSON.
+    sent: Vec<(ObjectKind, serde_json::Value)>,
 }
 
 impl State {
@@ -161,9 +163,10 @@ impl<T: Entity> Records<T> for FakeRecords<T> {
             .collect())
     }
 
-    async fn create(&self, _input: &T, ctx: &WriteContext) -> Result<Record<T>> {
+    async fn create(&self, input: &T, ctx: &WriteContext) -> Result<Record<T>> {
         let mut s = self.state.lock().unwrap();
         s.creates += 1;
+        s.sent.push((T::KIND, serde_json::to_value(input).unwrap()));
         let step = s.script.pop_front();
         let id = RecordId::new(format!("r-{}", s.creates)).unwrap();
         if step.as_ref().is_none_or(|step| step.committed) {
@@ -304,6 +307,10 @@ impl Fake {
         ticket.find_by_idempotency_key = findable;
         ticket.max_batch = max_batch;
         let mut caps = Capabilities::default();
+        // Notes are created one by one, with the same idempotency as tickets.
+        let mut activity = ticket.clone();
+        activity.max_batch = None;
+        caps.objects.insert(ObjectKind::Activity, activity);
         caps.objects.insert(ObjectKind::Ticket, ticket);
         Self {
             caps,
@@ -1003,4 +1010,544 @@ async fn batch_creates_in_doubt_after_a_crash_are_resent_in_a_batch_with_their_k
     assert_eq!(crm.records(), 4);
     assert_eq!(delivered_id(&outbox, ids[0]).as_str(), "r-early-0");
     assert_eq!(delivered_id(&outbox, ids[2]).as_str(), "r-early-2");
+}
+
+// --- issue 14: writes that follow another -----------------------------------------------------
+
+fn note_key(i: usize) -> IdempotencyKey {
+    IdempotencyKey::derive("acme", &format!("conv-{i}"), "note")
+}
+
+/// A note on the ticket of conversation `i`, to follow write `parent`.
+fn enqueue_note(outbox: &Outbox, i: usize, parent: super::WriteId) -> super::WriteId {
+    let note = Activity {
+        body: Some(Personal::new(format!("note on ticket {i}"))),
+        ..Activity::default()
+    };
+    outbox
+        .enqueue(
+            "acme",
+            &PendingWrite::create(&note, note_key(i), Actor::Bot)
+                .unwrap()
+                .depends_on(parent),
+        )
+        .unwrap()
+}
+
+impl Fake {
+    /// What the single creates of `kind` sent, in order.
+    fn sent(&self, kind: ObjectKind) -> Vec<serde_json::Value> {
+        let s = self.state.lock().unwrap();
+        s.sent
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn issue14_a_note_waits_for_its_ticket_then_is_linked_to_the_ticket_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::new(true, false);
+    let ticket = enqueue(&outbox, 1);
+    let note = enqueue_note(&outbox, 1, ticket);
+    // The ticket's first attempt is refused: the note must not go out meanwhile.
+    crm.script(rate_limited(Duration::ZERO), false);
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!(report.retried, 1);
+    assert_eq!(report.delivered, 0);
+    assert!(
+        crm.sent(ObjectKind::Activity).is_empty(),
+        "the note was sent before its ticket"
+    );
+    let status = outbox.overview().unwrap();
+    assert_eq!(status[0].pending, 2);
+    assert_eq!(status[0].waiting, 1);
+
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!(
+        report.delivered, 1,
+        "only the ticket is delivered in this round"
+    );
+    let ticket_id = delivered_id(&outbox, ticket);
+    assert!(matches!(
+        outbox.status(note).unwrap(),
+        WriteStatus::Pending { attempts: 0, .. }
+    ));
+
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!(report.delivered, 1);
+    delivered_id(&outbox, note);
+    let sent = crm.sent(ObjectKind::Activity);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["what"]["kind"], "ticket");
+    assert_eq!(sent[0]["what"]["id"], ticket_id.as_str());
+    // The link is stored with the write.
+    let listed = outbox
+        .list(super::ListState::Delivered, Some("acme"), 10)
+        .unwrap();
+    let stored = listed.iter().find(|w| w.id == note).unwrap();
+    assert_eq!(stored.depends_on, Some(ticket));
+    assert_eq!(stored.payload["what"]["id"], ticket_id.as_str());
+}
+
+#[tokio::test]
+async fn issue14_a_note_whose_ticket_fails_permanently_fails_naming_the_ticket_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::new(true, false);
+    let ticket = enqueue(&outbox, 1);
+    let note = enqueue_note(&outbox, 1, ticket);
+    // A chain: a second note waits for the first.
+    let reply = Activity::default();
+    let reply = outbox
+        .enqueue(
+            "acme",
+            &PendingWrite::create(&reply, note_key(2), Actor::Bot)
+                .unwrap()
+                .depends_on(ticket),
+        )
+        .unwrap();
+    crm.script(
+        Error::new(
+            ErrorKind::Validation { fields: Vec::new() },
+            "subject is required",
+        ),
+        false,
+    );
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!(
+        report.failed, 3,
+        "the ticket and the two writes that depend on it"
+    );
+    for id in [note, reply] {
+        let WriteStatus::Failed { error } = outbox.status(id).unwrap() else {
+            panic!("the dependent write {id} is not failed");
+        };
+        assert!(
+            error.contains(&format!("outbox write {ticket}")),
+            "the reason names the parent: {error}"
+        );
+    }
+    assert!(crm.sent(ObjectKind::Activity).is_empty());
+    // A note enqueued after its ticket failed fails at once.
+    let late = enqueue_note(&outbox, 3, ticket);
+    assert!(matches!(
+        outbox.status(late).unwrap(),
+        WriteStatus::Failed { .. }
+    ));
+    // Retrying the note alone would leave it waiting for ever: refused, naming the parent.
+    let e = outbox.retry(note).unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::InvalidInput);
+    assert!(
+        e.to_string().contains(&format!("retry write {ticket}")),
+        "{e}"
+    );
+
+    // The operator fixed the cause: retrying the ticket re-queues its notes.
+    assert_eq!(outbox.retry(ticket).unwrap(), 4);
+    for _ in 0..3 {
+        outbox.deliver("acme", &crm, 10).await.unwrap();
+    }
+    let ticket_id = delivered_id(&outbox, ticket);
+    for id in [note, reply, late] {
+        delivered_id(&outbox, id);
+    }
+    let sent = crm.sent(ObjectKind::Activity);
+    assert_eq!(sent.len(), 3);
+    assert!(sent.iter().all(|n| n["what"]["id"] == ticket_id.as_str()));
+}
+
+#[tokio::test]
+async fn issue14_a_dependency_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let crm = Fake::new(true, false);
+    let (ticket, note) = {
+        let outbox = open(&dir);
+        let ticket = enqueue(&outbox, 1);
+        let note = enqueue_note(&outbox, 1, ticket);
+        // The worker dies with the ticket's request out.
+        assert_eq!(crash_mid_delivery(&outbox), 1);
+        (ticket, note)
+    };
+    let outbox = open(&dir);
+    outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert!(crm.sent(ObjectKind::Activity).is_empty());
+    let ticket_id = delivered_id(&outbox, ticket);
+    drop(outbox);
+    let outbox = open(&dir);
+    outbox.deliver("acme", &crm, 10).await.unwrap();
+    delivered_id(&outbox, note);
+    assert_eq!(
+        crm.sent(ObjectKind::Activity)[0]["what"]["id"],
+        ticket_id.as_str()
+    );
+}
+
+#[tokio::test]
+async fn issue14_a_dependency_on_an_unknown_or_unlinkable_write_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let note = Activity::default();
+    let e = outbox
+        .enqueue(
+            "acme",
+            &PendingWrite::create(&note, note_key(1), Actor::Bot)
+                .unwrap()
+                .depends_on(999),
+        )
+        .unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("999"), "{e}");
+    // A ticket cannot be linked to a ticket.
+    let first = enqueue(&outbox, 1);
+    let e = outbox
+        .enqueue(
+            "acme",
+            &PendingWrite::create(&Ticket::default(), key(2), Actor::Bot)
+                .unwrap()
+                .depends_on(first),
+        )
+        .unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::InvalidInput);
+    // Nor to a write of another connection.
+    let e = outbox
+        .enqueue(
+            "other",
+            &PendingWrite::create(&note, note_key(1), Actor::Bot)
+                .unwrap()
+                .depends_on(first),
+        )
+        .unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::InvalidInput);
+    assert_eq!(outbox.overview().unwrap().len(), 1, "nothing was stored");
+}
+
+#[test]
+fn issue14_links_go_into_the_field_of_the_parent_kind() {
+    let id = RecordId::new("500").unwrap();
+    let mut note = serde_json::to_value(Activity::default()).unwrap();
+    super::link_into(ObjectKind::Activity, &mut note, ObjectKind::Contact, &id).unwrap();
+    let note: Activity = serde_json::from_value(note).unwrap();
+    assert_eq!(
+        note.who,
+        Some(RecordRef::new(ObjectKind::Contact, id.clone()))
+    );
+    let mut ticket = serde_json::to_value(Ticket::default()).unwrap();
+    super::link_into(ObjectKind::Ticket, &mut ticket, ObjectKind::Account, &id).unwrap();
+    let ticket: Ticket = serde_json::from_value(ticket).unwrap();
+    assert_eq!(ticket.account_id, Some(id.clone()));
+    let mut lead = serde_json::to_value(Lead::default()).unwrap();
+    super::link_into(ObjectKind::Lead, &mut lead, ObjectKind::Contact, &id).unwrap();
+    let lead: Lead = serde_json::from_value(lead).unwrap();
+    assert_eq!(lead.contact_id, Some(id.clone()));
+    assert!(super::link_slot(ObjectKind::Account, ObjectKind::Ticket).is_none());
+}
+
+// --- issue 14: operator APIs ------------------------------------------------------------------
+
+#[tokio::test]
+async fn issue14_overview_counts_each_state_per_connection_and_the_kill_switch() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::new(false, false);
+    for i in 0..6 {
+        enqueue(&outbox, i);
+    }
+    // 0: delivered; 1: failed; 2: parked (answer lost); 3 and 4: in flight; 5: pending.
+    crm.script(
+        Error::new(ErrorKind::Validation { fields: Vec::new() }, "rejected"),
+        false,
+    );
+    outbox.deliver("acme", &crm, 1).await.unwrap();
+    outbox.deliver("acme", &crm, 1).await.unwrap();
+    crm.script(Error::new(ErrorKind::Unavailable, "bad gateway"), true);
+    outbox.deliver("acme", &crm, 1).await.unwrap();
+    store::claim(&outbox.db(), "acme", 2, Duration::from_secs(60)).unwrap();
+    outbox.pause("acme").unwrap();
+    outbox.pause("idle").unwrap();
+
+    let status = outbox.overview().unwrap();
+    assert_eq!(status.len(), 2, "{status:?}");
+    let acme = &status[0];
+    assert_eq!(acme.connection, "acme");
+    assert_eq!(
+        (
+            acme.pending,
+            acme.in_flight,
+            acme.failed,
+            acme.parked,
+            acme.delivered
+        ),
+        (1, 2, 1, 1, 1),
+        "{acme:?}"
+    );
+    assert!(acme.paused && acme.paused_since.is_some());
+    assert!(acme.oldest_pending.is_some());
+    let idle = &status[1];
+    assert_eq!(idle.connection, "idle");
+    assert!(idle.paused);
+    assert_eq!(idle.pending, 0);
+    outbox.resume("acme").unwrap();
+    assert!(!outbox.overview().unwrap()[0].paused);
+}
+
+#[test]
+fn issue14_a_listing_masks_every_personal_value_and_keeps_field_names_and_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let contact = Contact {
+        email: Some(crate::model::Email::parse("jane.doe@example.com").unwrap()),
+        phone: Some(
+            crate::model::Phone::parse(
+                "+1 415 555 0100",
+                crate::model::Region::parse("US").unwrap(),
+            )
+            .unwrap(),
+        ),
+        first_name: Some(Personal::new("Jane".to_owned())),
+        last_name: Some(Personal::new("Doe".to_owned())),
+        title: Some("Head of Procurement".to_owned()),
+        account_id: Some(RecordId::new("acc-42").unwrap()),
+        external_id: Some("jane-ext-7".to_owned()),
+        ..Contact::default()
+    };
+    outbox
+        .enqueue(
+            "acme",
+            &PendingWrite::upsert(
+                &UpsertKey::Email(contact.email.clone().unwrap()),
+                &contact,
+                key(1),
+                Actor::Bot,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let listed = outbox.list(super::ListState::Pending, None, 10).unwrap();
+    assert_eq!(listed.len(), 1);
+    let w = &listed[0];
+    let text = format!("{} {:?} {:?}", w.payload, w.target, w.error);
+    for secret in [
+        "jane.doe",
+        "Jane",
+        "Doe",
+        "555",
+        "0100",
+        "Procurement",
+        "jane-ext",
+    ] {
+        assert!(!text.contains(secret), "`{secret}` shown in {text}");
+    }
+    let payload = w.payload.as_object().unwrap();
+    for field in [
+        "email",
+        "phone",
+        "first_name",
+        "last_name",
+        "title",
+        "account_id",
+    ] {
+        assert!(payload.contains_key(field), "{field} missing from {text}");
+    }
+    assert_eq!(w.payload["account_id"], "acc-42");
+    assert_eq!(w.payload["first_name"], "J***");
+    assert_eq!(w.operation.as_deref(), Some("upsert"));
+    assert!(
+        w.target.as_deref().unwrap().starts_with("email=j"),
+        "{text}"
+    );
+    assert_eq!(w.idempotency_key.as_deref(), Some(key(1).as_str()));
+    assert_eq!(w.state, "pending");
+}
+
+#[test]
+fn issue14_custom_fields_keep_their_types_and_lose_their_values() {
+    let payload = serde_json::json!({
+        "subject": "Refund for Jane",
+        "custom": {"loyalty_id": {"type": "text", "value": "JD-991"}, "age": {"type": "number", "value": "41"}},
+        "status": {"state": "open", "raw": "1", "label": "Open"},
+        "amount": "120.50",
+    });
+    let masked = super::mask_payload(&payload);
+    let text = masked.to_string();
+    assert!(
+        !text.contains("Jane") && !text.contains("JD-991") && !text.contains("41"),
+        "{text}"
+    );
+    assert_eq!(masked["custom"]["loyalty_id"]["type"], "text");
+    assert_eq!(masked["status"]["state"], "open");
+    assert_eq!(masked["amount"], "120.50");
+}
+
+#[tokio::test]
+async fn issue14_retry_sends_a_failed_write_again_and_refuses_unknown_or_other_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::new(false, false);
+    let a = enqueue(&outbox, 1);
+    let b = enqueue(&outbox, 2);
+    let parked = enqueue(&outbox, 3);
+    let pending = enqueue(&outbox, 4);
+    for _ in 0..2 {
+        crm.script(
+            Error::new(ErrorKind::Validation { fields: Vec::new() }, "rejected"),
+            false,
+        );
+    }
+    crm.script(Error::new(ErrorKind::Unavailable, "bad gateway"), true);
+    outbox.deliver("acme", &crm, 3).await.unwrap();
+    assert!(matches!(
+        outbox.status(a).unwrap(),
+        WriteStatus::Failed { .. }
+    ));
+    assert!(matches!(
+        outbox.status(parked).unwrap(),
+        WriteStatus::Parked { .. }
+    ));
+
+    let e = outbox.retry(12345).unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::NotFound);
+    assert!(e.to_string().contains("12345"), "{e}");
+    assert_eq!(
+        *outbox.retry(pending).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    let e = outbox.retry(parked).unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("parked"), "{e}");
+
+    assert_eq!(outbox.retry(a).unwrap(), 1);
+    assert!(matches!(
+        outbox.status(a).unwrap(),
+        WriteStatus::Pending { attempts: 0, .. }
+    ));
+    assert_eq!(outbox.retry_all_failed(Some("other")).unwrap(), 0);
+    assert_eq!(outbox.retry_all_failed(Some("acme")).unwrap(), 1);
+    assert_eq!(outbox.retry_all_failed(None).unwrap(), 0);
+    outbox.deliver("acme", &crm, 10).await.unwrap();
+    for id in [a, b, pending] {
+        delivered_id(&outbox, id);
+    }
+    assert!(matches!(
+        outbox.status(parked).unwrap(),
+        WriteStatus::Parked { .. }
+    ));
+}
+
+#[tokio::test]
+async fn issue14_next_due_is_the_earliest_backoff_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::new(true, false);
+    assert_eq!(outbox.next_due("acme").unwrap(), None);
+    let id = enqueue(&outbox, 1);
+    assert!(outbox.next_due("acme").unwrap().is_some());
+    crm.script(rate_limited(Duration::from_secs(3600)), false);
+    outbox.deliver("acme", &crm, 10).await.unwrap();
+    let due = outbox.next_due("acme").unwrap().unwrap();
+    assert_eq!(due, next_attempt(&outbox, id));
+    assert!(due > SystemTime::now() + Duration::from_secs(3000));
+}
+
+#[tokio::test]
+async fn issue14_an_outbox_file_of_schema_2_gains_dependencies_and_keeps_its_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.sqlite");
+    {
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute_batch(
+            "CREATE TABLE outbox_writes (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, connection TEXT NOT NULL,
+                idempotency_key TEXT NOT NULL, kind TEXT NOT NULL, operation TEXT NOT NULL,
+                payload TEXT NOT NULL, actor TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('pending', 'delivering', 'delivered', 'failed', 'parked')),
+                attempts INTEGER NOT NULL DEFAULT 0, in_doubt INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at INTEGER NOT NULL, lease_until INTEGER, record_id TEXT, error TEXT,
+                created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+                UNIQUE (connection, idempotency_key));
+             CREATE INDEX outbox_due ON outbox_writes (connection, state, next_attempt_at);
+             CREATE TABLE outbox_paused (connection TEXT PRIMARY KEY, since INTEGER NOT NULL);
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+        let payload = serde_json::to_string(&Ticket::default()).unwrap();
+        db.execute(
+            "INSERT INTO outbox_writes (connection, idempotency_key, kind, operation, payload,
+               actor, state, next_attempt_at, created_at, updated_at)
+             VALUES ('acme', ?1, 'ticket', '{\"op\":\"create\"}', ?2, '{\"type\":\"bot\"}',
+               'pending', 0, 0, 0)",
+            rusqlite::params![key(1).as_str(), payload],
+        )
+        .unwrap();
+    }
+    let outbox = Outbox::open(&path, config()).unwrap();
+    let note = enqueue_note(&outbox, 1, 1);
+    let crm = Fake::new(true, false);
+    for _ in 0..2 {
+        outbox.deliver("acme", &crm, 10).await.unwrap();
+    }
+    let ticket_id = delivered_id(&outbox, 1);
+    delivered_id(&outbox, note);
+    assert_eq!(
+        crm.sent(ObjectKind::Activity)[0]["what"]["id"],
+        ticket_id.as_str()
+    );
+}
+
+#[tokio::test]
+async fn issue14_a_chain_of_dependent_writes_fails_link_by_link_and_is_retried_from_its_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::new(true, false);
+    let contact = outbox
+        .enqueue(
+            "acme",
+            &PendingWrite::create(
+                &Contact::default(),
+                IdempotencyKey::derive("acme", "conv-9", "contact"),
+                Actor::Bot,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let ticket = outbox
+        .enqueue(
+            "acme",
+            &PendingWrite::create(&Ticket::default(), key(9), Actor::Bot)
+                .unwrap()
+                .depends_on(contact),
+        )
+        .unwrap();
+    let note = enqueue_note(&outbox, 9, ticket);
+    crm.script(
+        Error::new(ErrorKind::Validation { fields: Vec::new() }, "rejected"),
+        false,
+    );
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!(report.failed, 3);
+    let reason = |id| match outbox.status(id).unwrap() {
+        WriteStatus::Failed { error } => error,
+        other => panic!("{other:?}"),
+    };
+    assert!(reason(ticket).contains(&format!("outbox write {contact})")));
+    assert!(reason(note).contains(&format!("outbox write {ticket})")));
+
+    assert_eq!(outbox.retry(contact).unwrap(), 3);
+    for _ in 0..3 {
+        outbox.deliver("acme", &crm, 10).await.unwrap();
+    }
+    let contact_id = delivered_id(&outbox, contact);
+    let ticket_id = delivered_id(&outbox, ticket);
+    delivered_id(&outbox, note);
+    assert_eq!(
+        crm.sent(ObjectKind::Ticket)[0]["contact_id"],
+        contact_id.as_str()
+    );
+    assert_eq!(
+        crm.sent(ObjectKind::Activity)[0]["what"]["id"],
+        ticket_id.as_str()
+    );
 }
