@@ -6,7 +6,7 @@
 //! # async fn opt_in(crm: &dyn crm_core::Crm, fixture: &crm_testkit::conformance::Fixture) {
 //! let report = crm_testkit::conformance::run(crm, fixture).await;
 //! // Every scenario but those needing a capability the connection declares absent.
-//! report.assert_counts(24, &[]);
+//! report.assert_counts(25, &[]);
 //! # }
 //! ```
 //!
