@@ -25,12 +25,18 @@
 //!   `INVALID_AUTHENTICATION`;
 //! - fault injection ([`HubSpotFaults`]).
 //!
-//! ```no_run
-//! # async fn demo() {
-//! use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, demo};
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use crm_testkit::hubspot::{DEFAULT_SEARCH_LAG, HubSpotFake, HubSpotFakeConfig, demo};
 //! let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
 //! assert!(fake.record("contacts", demo::CUSTOMER_CONTACT_ID).is_some());
+//! assert!(fake.base_url().starts_with("http://127.0.0.1:"));
 //! println!("HubSpot at {} (token {})", fake.base_url(), fake.token());
+//! // Search lags behind writes unless a test opts out.
+//! assert_eq!(HubSpotFakeConfig::default().search_lag, DEFAULT_SEARCH_LAG);
+//! let immediate = HubSpotFakeConfig::default().without_search_lag();
+//! assert!(immediate.search_lag.is_zero());
 //! # }
 //! ```
 

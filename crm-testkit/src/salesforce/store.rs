@@ -364,7 +364,10 @@ impl Store {
                     return Err(ApiError::new(
                         400,
                         "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                        format!("{}: bad value for restricted picklist field: {s}", field.label()),
+                        format!(
+                            "{}: bad value for restricted picklist field: {s}",
+                            field.label()
+                        ),
                     )
                     .with_fields(vec![field.name.clone()]));
                 }
@@ -1376,7 +1379,12 @@ mod tests {
         let opts = WriteOpts::default();
         let refused = [
             ("Case", json!({"Status": "On Hold"}), "Status", "Status"),
-            ("Case", json!({"Priority": "Urgent"}), "Priority", "Priority"),
+            (
+                "Case",
+                json!({"Priority": "Urgent"}),
+                "Priority",
+                "Priority",
+            ),
             ("Case", json!({"Origin": "Chat"}), "Origin", "Case Origin"),
             (
                 "Lead",
@@ -1391,7 +1399,12 @@ mod tests {
                 "Stage",
             ),
             ("Task", json!({"Status": "Done"}), "Status", "Status"),
-            ("Task", json!({"Priority": "Urgent"}), "Priority", "Priority"),
+            (
+                "Task",
+                json!({"Priority": "Urgent"}),
+                "Priority",
+                "Priority",
+            ),
             // As written: the value's case matters.
             ("Case", json!({"Status": "closed"}), "Status", "Status"),
         ];
@@ -1401,21 +1414,27 @@ mod tests {
             assert_eq!(e.code, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST");
             assert_eq!(e.fields, [field]);
             assert!(
-                e.message
-                    .starts_with(&format!("{label}: bad value for restricted picklist field: ")),
+                e.message.starts_with(&format!(
+                    "{label}: bad value for restricted picklist field: "
+                )),
                 "{}",
                 e.message
             );
             let top = e.body();
-            assert_eq!(top[0]["errorCode"], "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST");
+            assert_eq!(
+                top[0]["errorCode"],
+                "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+            );
             assert_eq!(top[0]["fields"], json!([field]));
         }
         // Stock values pass, and unrestricted picklists (Case Type) take any value.
         let id = s
             .create(
                 "Case",
-                &body(json!({"Status": "Escalated", "Priority": "Low", "Origin": "Web",
-                             "Type": "Billing question"})),
+                &body(
+                    json!({"Status": "Escalated", "Priority": "Low", "Origin": "Web",
+                             "Type": "Billing question"}),
+                ),
                 opts,
             )
             .unwrap();
