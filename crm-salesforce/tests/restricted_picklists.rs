@@ -14,7 +14,7 @@ mod common;
 
 use chrono::NaiveDate;
 use crm_core::{
-    Activity, ActivityKind, Crm, Error, ErrorKind, OpportunityState, Opportunity, Personal,
+    Activity, ActivityKind, Crm, Error, ErrorKind, Opportunity, OpportunityState, Personal,
     RecordId, Status, TaskState, Ticket, TicketState, WriteContext,
 };
 use crm_testkit::salesforce::{SalesforceFakeConfig, demo};
@@ -84,7 +84,10 @@ async fn an_update_to_a_priority_outside_the_picklist_names_priority() {
     let crm = common::connect(&org);
     let created = crm
         .tickets()
-        .create(&ticket(Status::new(TicketState::New)), &WriteContext::default())
+        .create(
+            &ticket(Status::new(TicketState::New)),
+            &WriteContext::default(),
+        )
         .await
         .unwrap();
     let patch = Ticket {
