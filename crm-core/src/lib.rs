@@ -8,6 +8,9 @@
 //! `crm-hubspot`, `crm-salesforce`) and never sees vendor JSON:
 //!
 //! ```no_run
+//! # // no_run: crm-core has no CRM to run against (the adapters and the fakes all depend on
+//! # // crm-core, not the other way round). The adapters' crate docs run the same lookup
+//! # // against their embedded fakes.
 //! # async fn demo(crm: std::sync::Arc<dyn crm_core::Crm>) -> crm_core::Result<()> {
 //! use crm_core::{Email, Lookup, ViewOptions};
 //! let lookup = Lookup::Email(Email::parse("jane@example.com")?);

@@ -6,17 +6,29 @@
 //! page number or `Link` header) and where the error body keeps its details. The default spec
 //! describes the embedded sandbox CRM; the format is documented on [`GenericRestBuilder`].
 //!
-//! ```no_run
-//! # async fn demo() -> crm_core::Result<()> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> crm_core::Result<()> {
+//! # // Runs against the sandbox CRM on 127.0.0.1 with the default spec, which describes it.
+//! # let sandbox = crm_testkit::sandbox::Sandbox::start(Default::default()).await;
 //! use crm_core::{Crm, Email, Lookup, ViewOptions};
 //! use crm_generic_rest::GenericRestBuilder;
+//! let spec = "specs/acme.toml";
+//! # let spec = std::env::temp_dir().join(format!("crm-connect-doc-spec-{}.toml", std::process::id()));
+//! # std::fs::write(&spec, crm_generic_rest::DEFAULT_SPEC).expect("a temporary spec file");
+//! let token = std::env::var("ACME_CRM_TOKEN").unwrap_or_default();
+//! # let token = sandbox.token().to_owned();
 //! let crm = GenericRestBuilder::new()
-//!     .with_spec_file("specs/acme.toml")
+//!     .with_spec_file(&spec)
 //!     .with_base_url("https://crm.acme.example/api/v2")
-//!     .with_token(std::env::var("ACME_CRM_TOKEN").unwrap_or_default().into())
+//! #   .with_base_url(sandbox.base_url())
+//!     .with_token(token.into())
 //!     .build()?;
-//! let lookup = Lookup::Email(Email::parse("jane@example.com")?);
+//! let lookup = Lookup::Email(Email::parse("jane.doe@example.com")?);
 //! let view = crm.customer_view(&lookup, &ViewOptions::default()).await?;
+//! # let _ = std::fs::remove_file(&spec);
+//! # let view = view.expect("the demo customer has a view");
+//! # assert_eq!(view.contact.id.as_str(), crm_testkit::sandbox::demo::CUSTOMER_CONTACT_ID);
 //! # Ok(()) }
 //! ```
 

@@ -69,7 +69,7 @@ async fn passes_the_conformance_suite() {
     let report = conformance::run(&crm, &fixture(sandbox.clone())).await;
     println!("{report}");
     // The sandbox's default spec declares every capability the suite needs: nothing skips.
-    report.assert_counts(24, &[]);
+    report.assert_counts(25, &[]);
 }
 
 /// The default spec with its `[paging]` table replaced.

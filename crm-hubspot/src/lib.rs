@@ -6,15 +6,24 @@
 //! `/crm/objects/2026-03`), links through v4 associations, ticket and deal stages through the
 //! pipelines API. See [`HubSpotBuilder`] for configuration, capabilities and limits.
 //!
-//! ```no_run
-//! # async fn demo() -> crm_core::Result<()> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> crm_core::Result<()> {
+//! # // Runs against the HubSpot fake on 127.0.0.1, a stock portal with the demo customer.
+//! # let fake = crm_testkit::hubspot::HubSpotFake::start(Default::default()).await;
 //! use crm_core::{Crm, Email, Lookup, ViewOptions};
 //! use crm_hubspot::HubSpotBuilder;
+//! let token = std::env::var("HUBSPOT_TOKEN").unwrap_or_default();
+//! # let token = fake.token().to_owned();
 //! let crm = HubSpotBuilder::new()
-//!     .with_token(std::env::var("HUBSPOT_TOKEN").unwrap_or_default().into())
+//!     .with_token(token.into())
+//! #   .with_base_url(fake.base_url())
 //!     .build()?;
-//! let lookup = Lookup::Email(Email::parse("jane@example.com")?);
+//! let lookup = Lookup::Email(Email::parse("jane.doe@example.com")?);
 //! let view = crm.customer_view(&lookup, &ViewOptions::default()).await?;
+//! # let view = view.expect("the demo customer has a view");
+//! # assert_eq!(view.contact.id.as_str(), crm_testkit::hubspot::demo::CUSTOMER_CONTACT_ID);
+//! # assert!(!view.open_tickets.is_empty());
 //! # Ok(()) }
 //! ```
 

@@ -65,7 +65,7 @@ async fn passes_the_conformance_suite() {
     let report = conformance::run(&crm, &fixture(fake.clone())).await;
     println!("{report}");
     // With the idempotency property HubSpot declares every capability the suite needs.
-    report.assert_counts(24, &[]);
+    report.assert_counts(25, &[]);
 }
 
 #[tokio::test]
@@ -74,7 +74,7 @@ async fn passes_the_conformance_suite_on_dated_paths() {
     let crm = connect(&fake, PathFamily::dated_2026_03());
     let report = conformance::run(&crm, &fixture(fake.clone())).await;
     println!("{report}");
-    report.assert_counts(24, &[]);
+    report.assert_counts(25, &[]);
 }
 
 #[tokio::test]

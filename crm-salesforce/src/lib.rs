@@ -7,17 +7,28 @@
 //! client-credentials and JWT bearer flows. See [`SalesforceBuilder`] for the capabilities,
 //! configuration keys and known limits. Vendor source: Salesforce's REST API Developer Guide.
 //!
-//! ```no_run
-//! # async fn demo() -> crm_core::Result<()> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> crm_core::Result<()> {
+//! # // Runs against the Salesforce fake on 127.0.0.1 (its login server is the My Domain).
+//! # let org = crm_testkit::salesforce::SalesforceFake::start(Default::default()).await;
 //! use crm_core::{Crm, Email, Lookup, ViewOptions};
 //! use crm_salesforce::SalesforceBuilder;
+//! let secret = std::env::var("SF_SECRET").unwrap_or_default();
+//! # let secret = org.config().client_secret.clone();
+//! # let fake_secret = secret.clone();
 //! let crm = SalesforceBuilder::new()
-//!     .with_client_credentials("3MVG9…consumer-key", std::env::var("SF_SECRET").unwrap_or_default().into())
+//!     .with_client_credentials("3MVG9…consumer-key", secret.into())
+//! #   .with_client_credentials(org.config().client_id.clone(), fake_secret.into())
 //!     .with_login_url("https://acme.my.salesforce.com")
+//! #   .with_login_url(org.login_url())
 //!     .build()?;
 //! let view = crm
-//!     .customer_view(&Lookup::Email(Email::parse("jane@example.com")?), &ViewOptions::default())
+//!     .customer_view(&Lookup::Email(Email::parse("jane.doe@example.com")?), &ViewOptions::default())
 //!     .await?;
+//! # let view = view.expect("the demo customer has a view");
+//! # assert_eq!(view.contact.id.as_str(), crm_testkit::salesforce::demo::CUSTOMER_CONTACT_ID);
+//! # assert!(!view.open_opportunities.is_empty());
 //! # Ok(()) }
 //! ```
 

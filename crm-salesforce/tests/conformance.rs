@@ -65,7 +65,7 @@ async fn passes_the_conformance_suite() {
     let report = conformance::run(&crm, &fixture(org.clone())).await;
     println!("{report}");
     // With the idempotency field the org declares every capability the suite needs.
-    report.assert_counts(24, &[]);
+    report.assert_counts(25, &[]);
 }
 
 /// Without an idempotency field creates are not idempotent: the keyed scenarios skip, naming
@@ -77,7 +77,7 @@ async fn without_an_idempotency_field_exactly_the_keyed_scenarios_skip() {
     let report = conformance::run(&crm, &fixture(org.clone())).await;
     println!("{report}");
     report.assert_counts(
-        21,
+        22,
         &[
             "idempotent_create_does_not_duplicate",
             "keyed_create_is_recovered_after_a_lost_answer",

@@ -8,6 +8,7 @@
 //! - [`hubspot`], [`salesforce`], [`pipedrive`]: stateful fakes of those vendors' APIs, faithful to their docs.
 //! - [`conformance`]: the behaviour suite.
 
+mod clock;
 pub mod conformance;
 mod faults;
 pub mod hubspot;

@@ -1,5 +1,6 @@
 //! The durable outbox against the sandbox: nothing lost, nothing duplicated, failures visible,
-//! the kill switch, corrupt rows, a full disk, and a worker process killed mid-delivery.
+//! the kill switch, corrupt rows, a full disk, and a worker process killed mid-delivery (that
+//! one against the HubSpot and Salesforce fakes too).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,8 +14,11 @@ use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crm_core::outbox::{Outbox, OutboxConfig, PendingWrite, WriteStatus};
-use crm_core::{Actor, Contact, ErrorKind, IdempotencyKey, Personal, Ticket};
+use crm_core::{Actor, Contact, ErrorKind, IdempotencyKey, ObjectKind, Personal, Ticket};
 use crm_generic_rest::{GenericRest, GenericRestBuilder};
+use crm_testkit::conformance::FaultInjector;
+use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, HubSpotFaults, demo as hubspot_demo};
+use crm_testkit::salesforce::{Faults as SalesforceFaults, SalesforceFake, SalesforceFakeConfig};
 use crm_testkit::sandbox::{Faults, Sandbox, SandboxConfig};
 
 fn fast() -> OutboxConfig {
@@ -379,6 +383,126 @@ async fn kill_9(child: &mut Child) {
     wait_bounded(child, Duration::from_secs(10)).await;
 }
 
+/// The subject the worker gives ticket `i`.
+fn subject(i: usize) -> String {
+    format!("crash test ticket <{i}>")
+}
+
+/// The marker ticket `i`'s subject carries once (`<7>` is in no other ticket's subject).
+fn marker(i: usize) -> String {
+    format!("<{i}>")
+}
+
+/// The CRM a worker delivers to: an embedded fake started by the test.
+enum Target {
+    Sandbox(Sandbox),
+    HubSpot(HubSpotFake),
+    Salesforce(SalesforceFake),
+}
+
+impl Target {
+    async fn start(kind: &str) -> Self {
+        match kind {
+            "generic-rest" => Target::Sandbox(Sandbox::start(SandboxConfig::default()).await),
+            // A portal with the idempotency property the worker stores its keys in, and
+            // search lagging behind writes as HubSpot's does.
+            "hubspot" => Target::HubSpot(
+                HubSpotFake::start(HubSpotFakeConfig {
+                    custom_properties: hubspot_demo::idempotency_properties(),
+                    ..HubSpotFakeConfig::default()
+                })
+                .await,
+            ),
+            "salesforce" => {
+                Target::Salesforce(SalesforceFake::start(SalesforceFakeConfig::default()).await)
+            }
+            other => panic!("no fake for {other}"),
+        }
+    }
+
+    /// Slow answers, so the kill lands while requests are out, and 5xx faults, some of them
+    /// after the ticket was written, so answers are lost without kills too.
+    fn set_faults(&self, latency: Duration, fail_rate: f64, after_commit_share: f64, seed: u64) {
+        match self {
+            Target::Sandbox(s) => s.set_faults(Faults {
+                latency,
+                fail_rate,
+                after_commit_share,
+                seed,
+                ..Faults::default()
+            }),
+            Target::HubSpot(h) => h.set_faults(HubSpotFaults {
+                latency,
+                fail_rate,
+                after_commit_share,
+                seed,
+                ..HubSpotFaults::default()
+            }),
+            Target::Salesforce(o) => o.set_faults(SalesforceFaults {
+                latency,
+                fail_rate,
+                after_commit_share,
+                seed,
+                ..SalesforceFaults::default()
+            }),
+        }
+    }
+
+    /// The fake's own store, read directly: the ground truth for lost and duplicated tickets.
+    fn store(&self) -> &dyn FaultInjector {
+        match self {
+            Target::Sandbox(s) => s,
+            Target::HubSpot(h) => h,
+            Target::Salesforce(o) => o,
+        }
+    }
+
+    /// Tickets in the fake's store whose fields hold `marker`.
+    fn count(&self, marker: &str) -> usize {
+        self.store().count_marked(ObjectKind::Ticket, marker)
+    }
+
+    /// Injected after-commit faults so far.
+    fn after_commit(&self) -> usize {
+        match self {
+            Target::Sandbox(s) => s.requests().after_commit,
+            Target::HubSpot(h) => h.requests().after_commit,
+            Target::Salesforce(o) => o.requests().after_commit,
+        }
+    }
+
+    /// The worker process, delivering `n` tickets through the outbox at `path`.
+    fn worker(&self, path: &std::path::Path, n: usize, idempotent: bool) -> Child {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_outbox_worker"));
+        let (kind, base_url, token) = match self {
+            Target::Sandbox(s) => ("generic-rest", s.base_url(), s.token().to_owned()),
+            Target::HubSpot(h) => ("hubspot", h.base_url(), h.token().to_owned()),
+            Target::Salesforce(o) => {
+                let c = o.config();
+                cmd.env("OUTBOX_SALESFORCE_CLIENT_ID", &c.client_id)
+                    .env("OUTBOX_SALESFORCE_CLIENT_SECRET", &c.client_secret);
+                ("salesforce", o.login_url(), c.refresh_token.clone())
+            }
+        };
+        cmd.env(
+            "OUTBOX_HUBSPOT_IDEMPOTENCY_PROPERTY",
+            hubspot_demo::IDEMPOTENCY_PROPERTY,
+        );
+        cmd.args([
+            "--crm".to_owned(),
+            kind.to_owned(),
+            base_url,
+            token,
+            path.display().to_string(),
+            n.to_string(),
+        ]);
+        if !idempotent {
+            cmd.arg("--no-idempotency");
+        }
+        cmd.stdout(Stdio::null()).spawn().unwrap()
+    }
+}
+
 fn worker(sandbox: &Sandbox, path: &std::path::Path, n: usize, idempotent: bool) -> Child {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_outbox_worker"));
     cmd.args([
@@ -393,54 +517,79 @@ fn worker(sandbox: &Sandbox, path: &std::path::Path, n: usize, idempotent: bool)
     cmd.stdout(Stdio::null()).spawn().unwrap()
 }
 
-/// Kills a real worker process in the middle of delivery, starts it again, and checks that
-/// every ticket exists exactly once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_killed_mid_delivery_loses_and_duplicates_nothing() {
-    let sandbox = Sandbox::start(SandboxConfig::default()).await;
-    sandbox.set_faults(Faults {
-        latency: Duration::from_millis(30),
-        fail_rate: 0.2,
-        after_commit_share: 0.5,
-        seed: 7,
-        ..Faults::default()
-    });
+/// Kills a real worker process in the middle of delivery to `kind`'s fake, starts it again, and
+/// checks that every ticket exists exactly once, counted by its marker in the fake's store.
+/// Every wait is bounded.
+async fn killed_mid_delivery_loses_and_duplicates_nothing(kind: &str) {
+    let target = Target::start(kind).await;
+    target.set_faults(Duration::from_millis(30), 0.2, 0.5, 7);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("outbox.sqlite");
     let n = 60;
-    let mut child = worker(&sandbox, &path, n, true);
+    let mut child = target.worker(&path, n, true);
     // Wait until part of the work is done, then kill the worker without warning.
     let started = Instant::now();
-    while count_subject(&sandbox, "crash test ticket") < n / 3 {
+    while target.count("crash test ticket") < n / 3 {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the {kind} worker exited before it was killed: {status}");
+        }
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "the worker made no progress"
+            "the {kind} worker made no progress"
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     kill_9(&mut child).await;
-    let after_kill = count_subject(&sandbox, "crash test ticket");
-    assert!(after_kill < n, "the worker finished before it was killed");
+    let after_kill = target.count("crash test ticket");
+    assert!(
+        after_kill < n,
+        "the {kind} worker finished before it was killed"
+    );
 
-    let status = wait_bounded(
-        &mut worker(&sandbox, &path, n, true),
-        Duration::from_secs(120),
-    )
-    .await;
-    assert!(status.success());
-    for i in 0..n {
-        assert_eq!(
-            count_exact(&sandbox, &format!("crash test ticket {i}")),
-            1,
-            "ticket {i}"
-        );
-    }
-    assert_eq!(count_subject(&sandbox, "crash test ticket"), n);
+    let status = wait_bounded(&mut target.worker(&path, n, true), Duration::from_secs(120)).await;
+    assert!(
+        status.success(),
+        "the restarted {kind} worker failed: {status}"
+    );
+    let lost: Vec<usize> = (0..n).filter(|&i| target.count(&marker(i)) == 0).collect();
+    let duplicated: Vec<usize> = (0..n).filter(|&i| target.count(&marker(i)) > 1).collect();
+    assert_eq!(
+        (lost.as_slice(), duplicated.as_slice()),
+        (&[][..], &[][..]),
+        "{kind}: tickets lost and duplicated"
+    );
+    assert_eq!(target.count("crash test ticket"), n);
+    assert!(
+        target.after_commit() > 0,
+        "{kind}: no fault came after a commit"
+    );
+    let outbox = Outbox::open(&path, fast()).unwrap();
+    let depth = outbox.depth("crash").unwrap();
+    assert_eq!(
+        (depth.pending, depth.failed, depth.parked),
+        (0, 0, 0),
+        "{kind}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_delivery_loses_and_duplicates_nothing() {
+    killed_mid_delivery_loses_and_duplicates_nothing("generic-rest").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hubspot_worker_killed_mid_delivery_loses_and_duplicates_nothing() {
+    killed_mid_delivery_loses_and_duplicates_nothing("hubspot").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_salesforce_worker_killed_mid_delivery_loses_and_duplicates_nothing() {
+    killed_mid_delivery_loses_and_duplicates_nothing("salesforce").await;
 }
 
 /// The sandbox's tickets carrying marker `i` (the subject the worker gives ticket `i`).
 fn marked(sandbox: &Sandbox, i: usize) -> Vec<String> {
-    let subject = format!("crash test ticket {i}");
+    let subject = subject(i);
     sandbox
         .records("tickets")
         .iter()

@@ -65,6 +65,7 @@ scenarios!(
     lookup_by_email,
     lookup_by_phone,
     lookup_by_external_id,
+    lookup_by_email_right_after_create,
     customer_view,
     unknown_customer_has_no_view,
     lead_with_follow_up_task,
@@ -171,6 +172,45 @@ async fn lookup_by_external_id(crm: &dyn Crm, fx: &Fixture) -> Checked {
         .map_err(sdk("find_by external id"))?;
     ensure(found.first().map(|r| &r.id) == Some(&by_email), || {
         "the external-id lookup did not find the customer".into()
+    })
+}
+
+/// The bot creates a contact for a new customer, and the customer's next message looks them up
+/// by email: the lookup must find that contact, even on a CRM whose search index lags behind
+/// writes (HubSpot's search docs: new records "may take a few moments to appear"). A lookup that
+/// misses it makes the bot create the customer again.
+async fn lookup_by_email_right_after_create(crm: &dyn Crm, _fx: &Fixture) -> Checked {
+    let m = marker();
+    let email = Email::parse(&format!("{m}@fresh.example")).map_err(sdk("email"))?;
+    let contact = Contact {
+        email: Some(email.clone()),
+        first_name: Some("Nova".into()),
+        last_name: Some(Personal::new(format!("New {m}"))),
+        ..Contact::default()
+    };
+    let created = crm
+        .contacts()
+        .create(&contact, &ctx_for(crm, ObjectKind::Contact, "fresh")?)
+        .await
+        .map_err(sdk("create contact"))?;
+    let found = crm
+        .contacts()
+        .find_by(&Lookup::Email(email))
+        .await
+        .map_err(sdk("find_by email right after the create"))?;
+    let ids: Vec<&RecordId> = found.iter().map(|r| &r.id).collect();
+    ensure(ids == [&created.id], || {
+        if ids.contains(&&created.id) {
+            format!(
+                "a lookup by email right after the create found the new contact among {}",
+                ids.len()
+            )
+        } else {
+            format!(
+                "a lookup by email right after the create found {} contacts, not the new one",
+                ids.len()
+            )
+        }
     })
 }
 

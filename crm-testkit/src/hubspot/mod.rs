@@ -10,7 +10,8 @@
 //!   input has an `objectWriteTraceId`, otherwise the first bad input fails the batch);
 //! - search with filter groups, the documented operators, both sort shapes, `after` paging,
 //!   the 5 × 6 / 18 filter caps, limit 200, the 10,000-result cap, and an eventual-consistency
-//!   lag ([`HubSpotFake::set_search_lag`]);
+//!   lag, on by default ([`DEFAULT_SEARCH_LAG`], [`HubSpotFakeConfig::without_search_lag`],
+//!   [`HubSpotFake::set_search_lag`]);
 //! - validation errors in HubSpot's body shape (`PROPERTY_DOESNT_EXIST`, `INVALID_OPTION`,
 //!   `INVALID_EMAIL`, `REQUIRED_PROPERTY` for `hs_timestamp` on engagements…), case-insensitive
 //!   unique email with the 409 `Contact already exists. Existing ID: N`;
@@ -24,12 +25,18 @@
 //!   `INVALID_AUTHENTICATION`;
 //! - fault injection ([`HubSpotFaults`]).
 //!
-//! ```no_run
-//! # async fn demo() {
-//! use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, demo};
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use crm_testkit::hubspot::{DEFAULT_SEARCH_LAG, HubSpotFake, HubSpotFakeConfig, demo};
 //! let fake = HubSpotFake::start(HubSpotFakeConfig::default()).await;
 //! assert!(fake.record("contacts", demo::CUSTOMER_CONTACT_ID).is_some());
+//! assert!(fake.base_url().starts_with("http://127.0.0.1:"));
 //! println!("HubSpot at {} (token {})", fake.base_url(), fake.token());
+//! // Search lags behind writes unless a test opts out.
+//! assert_eq!(HubSpotFakeConfig::default().search_lag, DEFAULT_SEARCH_LAG);
+//! let immediate = HubSpotFakeConfig::default().without_search_lag();
+//! assert!(immediate.search_lag.is_zero());
 //! # }
 //! ```
 
@@ -57,6 +64,7 @@ pub use limits::Limits;
 pub use oauth::OAuthConfig;
 pub use schema::{CustomKind, CustomProperty};
 
+use crate::clock::Clock;
 use crate::faults::{FaultState, Injected};
 use limits::Counters;
 use oauth::OAuthState;
@@ -96,9 +104,19 @@ pub struct HubSpotFakeConfig {
     pub paths: PathFamilies,
     /// The limits enforced.
     pub limits: Limits,
-    /// How long writes take to become visible to search; default zero.
+    /// How long a create or update takes to become visible to search ([`DEFAULT_SEARCH_LAG`]
+    /// unless a test opts out with [`HubSpotFakeConfig::without_search_lag`]). Reads by id,
+    /// by `idProperty` and batch reads see every write at once; only search lags, as HubSpot's
+    /// search index does. The lag runs on tokio's clock of the runtime that started the fake,
+    /// so a test on paused time advances through it.
     pub search_lag: Duration,
 }
+
+/// How long the fake's search index lags behind writes by default. HubSpot's search docs say
+/// newly created or updated records "may take a few moments to appear in search results"; a few
+/// hundred milliseconds is enough for a lookup right after a write to miss the record, which is
+/// what an adapter must cope with.
+pub const DEFAULT_SEARCH_LAG: Duration = Duration::from_millis(300);
 
 impl Default for HubSpotFakeConfig {
     fn default() -> Self {
@@ -110,7 +128,7 @@ impl Default for HubSpotFakeConfig {
             custom_properties: Vec::new(),
             paths: PathFamilies::Both,
             limits: Limits::default(),
-            search_lag: Duration::ZERO,
+            search_lag: DEFAULT_SEARCH_LAG,
         }
     }
 }
@@ -125,6 +143,22 @@ impl HubSpotFakeConfig {
             custom_properties: demo::custom_properties(),
             ..Self::default()
         }
+    }
+
+    /// This config with search lagging `lag` behind writes.
+    #[must_use]
+    pub fn with_search_lag(self, lag: Duration) -> Self {
+        Self {
+            search_lag: lag,
+            ..self
+        }
+    }
+
+    /// This config with every write visible to search at once: an opt-out for a test that
+    /// checks something other than how a client copes with search's lag. Real portals lag.
+    #[must_use]
+    pub fn without_search_lag(self) -> Self {
+        self.with_search_lag(Duration::ZERO)
     }
 }
 
@@ -228,7 +262,9 @@ impl HubSpotFake {
         if let Err(e) = demo::seed(&mut store, config.demo_data, config.extra_contacts) {
             tracing::warn!(error = %e, "HubSpot fake seed data was not fully loaded");
         }
+        // Seeds are indexed already; writes from here on lag, on the starting runtime's clock.
         store.set_search_lag(config.search_lag);
+        store.set_clock(Clock::of_current_runtime());
         let state = State::new(
             store,
             Counters::new(config.limits),
@@ -289,7 +325,8 @@ impl HubSpotFake {
         lock(&self.state).faults = FaultState::new(faults);
     }
 
-    /// Sets how long writes take to become visible to search (from the next write on).
+    /// Sets how long writes take to become visible to search (from the next write on; writes
+    /// already waiting keep their time).
     pub fn set_search_lag(&self, lag: Duration) {
         lock(&self.state).store.set_search_lag(lag);
     }

@@ -3,7 +3,11 @@
 //! pipeline stages and the eventually consistent search index. HTTP lives in `routes`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::clock::Clock;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use serde_json::{Map, Value, json};
@@ -219,6 +223,8 @@ pub(crate) struct Store {
     next_id: u64,
     last_time: Option<DateTime<Utc>>,
     pub(crate) search_lag: Duration,
+    /// The clock the lag runs on (tokio's, of the runtime that started the fake).
+    clock: Clock,
 }
 
 impl Store {
@@ -239,6 +245,7 @@ impl Store {
             next_id: 10_001,
             last_time: None,
             search_lag: Duration::ZERO,
+            clock: Clock::default(),
         }
     }
 
@@ -702,19 +709,20 @@ impl Store {
     /// Schedules what search sees of a record after a write.
     fn reindex(&mut self, idx: usize, id: u64) {
         let lag = self.search_lag;
+        let now = self.clock.now();
         if let Some(r) = self.tables.get_mut(idx).and_then(|t| t.get_mut(id)) {
             if lag.is_zero() {
                 r.indexed = Some(r.props.clone());
                 r.pending = None;
             } else {
-                r.pending = Some((Instant::now() + lag, r.props.clone()));
+                r.pending = Some((now + lag, r.props.clone()));
             }
         }
     }
 
     /// Makes due writes visible to search (`all`: every pending write, whatever its time).
     pub(crate) fn refresh_index(&mut self, all: bool) {
-        let now = Instant::now();
+        let now = self.clock.now();
         for table in &mut self.tables {
             for r in &mut table.records {
                 let due = r.pending.as_ref().is_some_and(|(at, _)| all || *at <= now);
@@ -861,6 +869,11 @@ impl Store {
     /// How long writes take to become visible to search.
     pub(crate) fn set_search_lag(&mut self, lag: Duration) {
         self.search_lag = lag;
+    }
+
+    /// The clock the search lag runs on.
+    pub(crate) fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
     }
 }
 

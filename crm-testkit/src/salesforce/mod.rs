@@ -33,11 +33,13 @@
 //!   JSON, HTML error pages, and `403 REQUEST_LIMIT_EXCEEDED` in place of the 429 Salesforce
 //!   never sends.
 //!
-//! ```no_run
-//! # async fn demo() {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
 //! use crm_testkit::salesforce::{SalesforceFake, SalesforceFakeConfig, demo};
 //! let org = SalesforceFake::start(SalesforceFakeConfig::default()).await;
 //! assert!(org.record("Contact", demo::CUSTOMER_CONTACT_ID).is_some());
+//! assert!(org.login_url().starts_with("http://127.0.0.1:"));
 //! println!("login {} instance {}", org.login_url(), org.instance_url());
 //! # }
 //! ```
@@ -47,6 +49,7 @@ pub mod demo;
 mod error;
 mod faults;
 mod ids;
+mod keys;
 pub mod outbound;
 mod routes;
 mod schema;
@@ -61,6 +64,7 @@ use serde_json::{Map, Value};
 use wiremock::{Mock, MockServer, matchers};
 
 pub use faults::Faults;
+pub use keys::test_rsa_key_pair;
 use routes::{InstanceResponder, LoginResponder, State, lock};
 use store::{Store, WriteOpts};
 

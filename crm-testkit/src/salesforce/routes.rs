@@ -540,6 +540,7 @@ fn describe(state: &State, object: &str) -> Result<Reply, ApiError> {
                    "updateable": f.update, "nillable": !f.required, "defaultedOnCreate": f.defaulted,
                    "externalId": f.external_id, "unique": f.unique, "referenceTo": f.reference_to,
                    "relationshipName": f.relationship, "label": f.label(),
+                   "restrictedPicklist": f.restricted,
                    "picklistValues": f.picklist.iter().map(|p| json!({"value": p, "label": p, "active": true})).collect::<Vec<_>>()})
         })
         .collect();

@@ -34,6 +34,14 @@ pub(crate) struct Field {
     pub(crate) relationship: Option<String>,
     #[serde(default)]
     pub(crate) picklist: Vec<String>,
+    /// A restricted picklist (`restrictedPicklist` in the describe): only `picklist` values are
+    /// accepted on writes.
+    #[serde(default)]
+    pub(crate) restricted: bool,
+    /// The org's field label where it is not derived from the API name (`Stage` for
+    /// `StageName`).
+    #[serde(default)]
+    label: Option<String>,
 }
 
 impl Field {
@@ -44,6 +52,9 @@ impl Field {
 
     /// A human label for messages (`Last Name` for `LastName`), as Salesforce's messages use.
     pub(crate) fn label(&self) -> String {
+        if let Some(label) = &self.label {
+            return label.clone();
+        }
         let base = self.name.strip_suffix("__c").unwrap_or(&self.name);
         let mut out = String::new();
         let mut prev_lower = false;

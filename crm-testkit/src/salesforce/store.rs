@@ -358,6 +358,19 @@ impl Store {
                 if field.kind == "reference" {
                     self.check_reference(field, s)?;
                 }
+                // A restricted picklist takes only its own values, as written (Salesforce's
+                // status code INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST, naming the field).
+                if field.restricted && !field.picklist.iter().any(|p| p == s) {
+                    return Err(ApiError::new(
+                        400,
+                        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                        format!(
+                            "{}: bad value for restricted picklist field: {s}",
+                            field.label()
+                        ),
+                    )
+                    .with_fields(vec![field.name.clone()]));
+                }
             }
         }
         // Required fields, on the record as it would be after the write.
@@ -1355,6 +1368,81 @@ mod tests {
             Value::Object(m) => m,
             _ => Fields::new(),
         }
+    }
+
+    /// Standard orgs restrict Case Status/Priority/Origin, Lead Status, Opportunity Stage and
+    /// Task Status/Priority to their stock values: anything else is Salesforce's 400
+    /// `INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST` naming the field, with its label in the message.
+    #[test]
+    fn restricted_picklists_take_only_their_stock_values() {
+        let mut s = Store::new();
+        let opts = WriteOpts::default();
+        let refused = [
+            ("Case", json!({"Status": "On Hold"}), "Status", "Status"),
+            (
+                "Case",
+                json!({"Priority": "Urgent"}),
+                "Priority",
+                "Priority",
+            ),
+            ("Case", json!({"Origin": "Chat"}), "Origin", "Case Origin"),
+            (
+                "Lead",
+                json!({"LastName": "L", "Company": "C", "Status": "Qualified"}),
+                "Status",
+                "Lead Status",
+            ),
+            (
+                "Opportunity",
+                json!({"Name": "O", "CloseDate": "2030-01-01", "StageName": "Won"}),
+                "StageName",
+                "Stage",
+            ),
+            ("Task", json!({"Status": "Done"}), "Status", "Status"),
+            (
+                "Task",
+                json!({"Priority": "Urgent"}),
+                "Priority",
+                "Priority",
+            ),
+            // As written: the value's case matters.
+            ("Case", json!({"Status": "closed"}), "Status", "Status"),
+        ];
+        for (object, fields, field, label) in refused {
+            let e = s.create(object, &body(fields), opts).unwrap_err();
+            assert_eq!(e.status, 400);
+            assert_eq!(e.code, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST");
+            assert_eq!(e.fields, [field]);
+            assert!(
+                e.message.starts_with(&format!(
+                    "{label}: bad value for restricted picklist field: "
+                )),
+                "{}",
+                e.message
+            );
+            let top = e.body();
+            assert_eq!(
+                top[0]["errorCode"],
+                "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+            );
+            assert_eq!(top[0]["fields"], json!([field]));
+        }
+        // Stock values pass, and unrestricted picklists (Case Type) take any value.
+        let id = s
+            .create(
+                "Case",
+                &body(
+                    json!({"Status": "Escalated", "Priority": "Low", "Origin": "Web",
+                             "Type": "Billing question"}),
+                ),
+                opts,
+            )
+            .unwrap();
+        // Updates are checked the same way.
+        let e = s
+            .update("Case", &id, &body(json!({"Status": "Reopened"})), opts)
+            .unwrap_err();
+        assert_eq!(e.fields, ["Status"]);
     }
 
     #[test]

@@ -7,13 +7,15 @@
 //! [`Sandbox::set_faults`] (or through [`crate::conformance::FaultInjector`], which `Sandbox`
 //! implements) or play "an agent in the CRM UI" with [`Sandbox::update_record`].
 //!
-//! ```no_run
-//! # async fn demo() {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
 //! use crm_testkit::sandbox::{Sandbox, SandboxConfig, demo};
 //!
 //! let sandbox = Sandbox::start(SandboxConfig::default()).await;
 //! let jane = sandbox.record("contacts", demo::CUSTOMER_CONTACT_ID);
 //! assert!(jane.is_some());
+//! assert!(sandbox.base_url().starts_with("http://127.0.0.1:"));
 //! println!("CRM at {} (token {})", sandbox.base_url(), sandbox.token());
 //! # }
 //! ```
