@@ -18,7 +18,7 @@ use crm_core::raw::{
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::secrecy::SecretString;
-use crm_core::reexports::serde_json::{Map, Value, json};
+use crm_core::reexports::serde_json::{Value, json};
 use crm_core::retry::RetryPolicy;
 use crm_core::transport::{HttpClient, HttpClientBuilder, Request, Response};
 use crm_core::{
@@ -29,13 +29,10 @@ use crm_core::{
 
 use crate::config::{AppKind, ConversationLogAs, HubSpotConfig, HubSpotConfigKey, PathFamily};
 use crate::extras::logs;
-use crate::extras::objects::{HubObject, MappingTarget, Paths, assoc_types};
+use crate::extras::objects::{HubObject, MappingTarget, Paths};
 use crate::extras::pipelines::PipelineCache;
 use crate::limits::GENERAL;
-use crate::wire::{
-    HsBatch, HsObject, link_fields, link_query, locate, pipeline_prop, ref_object, status_field,
-    text, to_properties,
-};
+use crate::wire::{HsBatch, HsObject, link_fields, locate, ref_object, status_field, text};
 use crate::{MAPPING_TARGETS, VENDOR};
 
 /// Object batch endpoints take at most 100 inputs (HubSpot docs, "Using object APIs").
@@ -476,38 +473,6 @@ impl fmt::Debug for HubSpotBackend {
     }
 }
 
-/// A write's HubSpot properties, associations and the link fields it sets.
-#[derive(Debug, Clone)]
-pub(crate) struct Prepared {
-    pub(crate) target: MappingTarget,
-    pub(crate) props: Map<String, Value>,
-    pub(crate) links: Vec<(HubObject, String)>,
-    pub(crate) context: Vec<(&'static str, String)>,
-}
-
-impl Prepared {
-    /// Inline associations of a create (`[{to:{id}, types:[…]}]`).
-    pub(crate) fn inline_associations(&self) -> Value {
-        let from = self.target.object();
-        let links = self.links.iter().map(|(to, id)| {
-            let types: Vec<Value> = assoc_types(from, *to)
-                .iter()
-                .map(|t| json!({"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": t}))
-                .collect();
-            json!({"to": {"id": id}, "types": types})
-        });
-        Value::Array(links.collect())
-    }
-
-    /// The `(link field, id)` pairs that fill the record a write returns.
-    pub(crate) fn context(&self) -> Vec<(&str, &str)> {
-        self.context
-            .iter()
-            .map(|(f, id)| (*f, id.as_str()))
-            .collect()
-    }
-}
-
 /// Whether a failed keyed create may have hit its own key: a conflict, or a validation error
 /// naming the key's property (HubSpot reports duplicate unique values either way).
 pub(crate) fn conflicts_on(err: &Error, prop: &str) -> bool {
@@ -516,11 +481,6 @@ pub(crate) fn conflicts_on(err: &Error, prop: &str) -> bool {
         ErrorKind::Validation { fields } => fields.iter().any(|f| f.field == prop),
         _ => false,
     }
-}
-
-fn now_iso() -> String {
-    crm_core::reexports::chrono::Utc::now()
-        .to_rfc3339_opts(crm_core::reexports::chrono::SecondsFormat::Millis, true)
 }
 
 impl HubSpotBackend {
@@ -533,162 +493,6 @@ impl HubSpotBackend {
     /// Sends a request.
     pub(crate) async fn send(&self, req: Request) -> Result<Response> {
         self.http.send(req).await
-    }
-
-    /// Vendor property names in a validation error become common field names.
-    pub(crate) fn rename(&self, err: Error, target: MappingTarget) -> Error {
-        match self.mappings.get(target.as_str()) {
-            Ok(mapping) => mapping.name_error_fields(err),
-            Err(_) => err,
-        }
-    }
-
-    /// `GET /objects/{o}/{id}` with the properties and associations a record needs.
-    pub(crate) async fn fetch(
-        &self,
-        target: MappingTarget,
-        id: &str,
-        id_property: Option<&str>,
-        operation: &str,
-    ) -> Result<HsObject> {
-        let mut req = Request::get(self.paths.record(target.object(), id), operation)
-            .addresses_record()
-            .query("properties", self.read_props(target).join(","))
-            .bucket(GENERAL);
-        if let Some(assocs) = link_query(target.kind()) {
-            req = req.query("associations", assocs);
-        }
-        if let Some(p) = id_property {
-            req = req.query("idProperty", p);
-        }
-        self.send(req).await?.json()
-    }
-
-    /// One HubSpot object as a vendor record.
-    pub(crate) async fn record(
-        &self,
-        target: MappingTarget,
-        hs: HsObject,
-        context: &[(&str, &str)],
-    ) -> Result<VendorRecord> {
-        let mut records = self
-            .decode(target, std::slice::from_ref(&hs), context)
-            .await?;
-        records
-            .pop()
-            .ok_or_else(|| Error::decode("HubSpot's answer has no record"))
-    }
-
-    /// A write's properties and associations: the mapped fields, then what HubSpot needs
-    /// besides (a ticket's or deal's pipeline and first stage, a lead's lifecycle stage, the
-    /// conversation-log property, an engagement's `hs_timestamp`), the links as associations.
-    pub(crate) async fn prepare(&self, w: &VendorWrite, id: Option<&str>) -> Result<Prepared> {
-        let target = MappingTarget::named(w.target)
-            .ok_or_else(|| Error::config(format!("`{}` is not a HubSpot target", w.target)))?;
-        let kind = w.kind;
-        let mut props = to_properties(&w.fields);
-        let mut links = Vec::new();
-        let mut context = Vec::new();
-        for (field, to) in link_fields(kind) {
-            if let Some(id) = text(&w.common, field) {
-                links.push((*to, id.clone()));
-                context.push((*field, id));
-            }
-        }
-        let mut extra = Map::new();
-        let create = matches!(w.op, WriteOp::Create { .. });
-        if let Some(p) = &self.settings.activity_kind
-            && !matches!(w.op, WriteOp::Update { .. })
-            && text(&w.common, "kind").as_deref() == Some("conversation_log")
-        {
-            extra.insert(p.clone(), json!("conversation_log"));
-        }
-        if matches!(target, MappingTarget::Ticket | MappingTarget::Opportunity) {
-            self.resolve_stage(target, w, id, &mut props, &mut extra)
-                .await?;
-        }
-        if kind == ObjectKind::Lead && create {
-            extra.insert("lifecyclestage".into(), json!(self.settings.lead_stage));
-        }
-        for (k, v) in extra {
-            props.entry(k).or_insert(v);
-        }
-        let object = target.object();
-        if create && HubObject::ENGAGEMENTS.contains(&object) && !props.contains_key("hs_timestamp")
-        {
-            // hs_timestamp is required on engagements (HubSpot's notes, tasks and calls guides).
-            props.insert("hs_timestamp".into(), json!(now_iso()));
-        }
-        Ok(Prepared {
-            target,
-            props,
-            links,
-            context,
-        })
-    }
-
-    /// The stage of a ticket or deal given by state, and the pipeline of any stage.
-    async fn resolve_stage(
-        &self,
-        target: MappingTarget,
-        w: &VendorWrite,
-        id: Option<&str>,
-        props: &mut Map<String, Value>,
-        extra: &mut Map<String, Value>,
-    ) -> Result<()> {
-        let field = status_field(target).unwrap_or("status");
-        let raw = text(&w.common, field);
-        let state = text(&w.common, &format!("{field}_state"));
-        let object = target.object();
-        let pipe_prop = pipeline_prop(object).unwrap_or("pipeline");
-        if raw.is_none() && state.is_none() && !matches!(w.op, WriteOp::Create { .. }) {
-            // Only a create needs a stage; an update or upsert leaves it alone.
-            return Ok(());
-        }
-        let set = self.pipelines(object, raw.as_deref()).await?;
-        if let Some(raw) = raw {
-            if let Some(stage) = set.stage(&raw) {
-                extra.insert(pipe_prop.into(), json!(stage.pipeline.clone()));
-            }
-            return Ok(());
-        }
-        let pipeline = match id {
-            Some(id) if set.count() > 1 => {
-                Some(self.current_pipeline(object, id, pipe_prop).await?)
-            }
-            _ => set.default_pipeline().map(str::to_owned),
-        }
-        .ok_or_else(|| Error::mapping(format!("{}: no pipeline", target.kind())))?;
-        // A new record without a status starts in its pipeline's first stage: HubSpot requires
-        // a stage (its deals and tickets guides).
-        let first = if target == MappingTarget::Ticket {
-            "new"
-        } else {
-            "open"
-        };
-        let state = state.unwrap_or_else(|| first.to_owned());
-        let stage = set.stage_for(&pipeline, &state).ok_or_else(|| {
-            Error::mapping(format!(
-                "{}.{field}: pipeline {pipeline} has no stage for state `{state}`",
-                target.kind()
-            ))
-        })?;
-        let mapping = self.mappings.get(target.as_str())?;
-        let vendor = mapping.vendor_name(field).unwrap_or(field);
-        props.insert(vendor.to_owned(), json!(stage.id.clone()));
-        extra.insert(pipe_prop.into(), json!(pipeline));
-        Ok(())
-    }
-
-    async fn current_pipeline(&self, object: HubObject, id: &str, prop: &str) -> Result<String> {
-        let op = format!("{}.update", object.singular());
-        let req = Request::get(self.paths.record(object, id), op)
-            .addresses_record()
-            .query("properties", prop)
-            .bucket(GENERAL);
-        let hs: HsObject = self.send(req).await?.json()?;
-        let pipeline = hs.properties.get(prop).and_then(Value::as_str);
-        Ok(pipeline.unwrap_or_default().to_owned())
     }
 
     /// The upsert key's `idProperty` (the connection checked the key is one of the object's).
@@ -841,7 +645,7 @@ impl Backend for HubSpotBackend {
 
     /// Takes out what is not a property (links, a lead's contact, an activity's kind), folds a
     /// note's subject into its body, marks a conversation log in its body on a portal without
-    /// `activity_kind_property`, and leaves stages given by state to [`HubSpotBackend::prepare`]
+    /// `activity_kind_property`, and leaves stages given by state to the write itself
     /// (they come from the pipelines).
     fn before_mapping(
         &self,

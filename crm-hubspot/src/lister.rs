@@ -107,7 +107,7 @@ impl HubSpotBackend {
         kind: ObjectKind,
         lookup: &Lookup,
     ) -> Result<Vec<VendorRecord>> {
-        let target = MappingTarget::of(kind)[0];
+        let target = MappingTarget::main(kind);
         let operation = format!("{kind}.find_by");
         match lookup {
             Lookup::Email(email) => {

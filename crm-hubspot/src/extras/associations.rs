@@ -194,7 +194,7 @@ impl HubSpotBackend {
             found.sort_by(|a, b| when(b).cmp(&when(a)).then_with(|| b.id.cmp(&a.id)));
             return Ok(found);
         }
-        let target = MappingTarget::of(kind)[0];
+        let target = MappingTarget::main(kind);
         if from == HubObject::Contacts {
             // A contact's deals and tickets include its primary company's.
             return self.open_for_contact(target, &id, &operation).await;

@@ -13,11 +13,11 @@ use crm_core::reexports::serde_json::{Map, Value, json};
 use crm_core::transport::Request;
 use crm_core::{Error, ErrorKind, Result};
 
-use crate::backend::{HubSpotBackend, MAX_BATCH, Prepared, conflicts_on};
+use crate::backend::{HubSpotBackend, MAX_BATCH, conflicts_on};
 use crate::error::item_error;
 use crate::extras::objects::MappingTarget;
 use crate::limits::GENERAL;
-use crate::wire::{HsBatch, HsObject, locate};
+use crate::wire::{HsBatch, HsObject, Prepared, locate};
 
 /// One input of a batch: its index among the writes, the prepared write, the HubSpot id of an
 /// update, the `idProperty` and key of an upsert, the idempotency key of a keyed create.

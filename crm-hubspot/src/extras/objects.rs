@@ -185,6 +185,14 @@ impl MappingTarget {
         }
     }
 
+    /// The target a kind's records are read from by id or look-up (activities: notes).
+    pub(crate) fn main(kind: ObjectKind) -> Self {
+        Self::of(kind)
+            .first()
+            .copied()
+            .unwrap_or(MappingTarget::Note)
+    }
+
     /// The targets a kind's records live in.
     pub(crate) fn of(kind: ObjectKind) -> &'static [MappingTarget] {
         use MappingTarget::*;
