@@ -821,7 +821,7 @@ pub(crate) async fn run(opts: Options) -> Result<ExitCode> {
             let crm = crm_hubspot::HubSpotBuilder::new()
                 .with_base_url(hub.base_url())
                 .with_token(hub.token().to_owned().into())
-                .with_idempotency_property(Some(hs::IDEMPOTENCY_PROPERTY))
+                .with_idempotency_field(Some(hs::IDEMPOTENCY_PROPERTY))
                 .with_request_observer(observer)
                 .build()?;
             (Box::new(crm), counter)

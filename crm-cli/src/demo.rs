@@ -36,7 +36,7 @@ pub(crate) async fn run(vendor: &str) -> Result<ExitCode> {
             let crm = crm_hubspot::HubSpotBuilder::new()
                 .with_base_url(fake.base_url())
                 .with_token(fake.token().to_owned().into())
-                .with_idempotency_property(Some(hs::IDEMPOTENCY_PROPERTY))
+                .with_idempotency_field(Some(hs::IDEMPOTENCY_PROPERTY))
                 .with_external_id_property(Some(hs::EXTERNAL_ID_PROPERTY))
                 .with_lead_source_property(Some(hs::LEAD_SOURCE_PROPERTY))
                 .build()?;

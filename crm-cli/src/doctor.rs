@@ -62,7 +62,7 @@ pub(crate) async fn run(conn: &Connection, dir: &Path) -> Result<(String, Vec<Ch
     match conn.vendor() {
         "hubspot" => {
             let hub = conn.hubspot(dir, None)?;
-            let setup = hub.check_setup().await.map(|checks| {
+            let setup = hub.backend().check_setup().await.map(|checks| {
                 checks
                     .into_iter()
                     .map(|c| Setup {

@@ -139,7 +139,10 @@ async fn live_problems(
         "hubspot" => {
             let hub = conn.hubspot(dir, None)?;
             for (target, mapping) in &tables {
-                let problems = hub.check_mapping(target.parse()?, mapping).await?;
+                let problems = hub
+                    .backend()
+                    .check_mapping(target.parse()?, mapping)
+                    .await?;
                 schema_problems(&mut found, target, mapping, problems);
             }
         }

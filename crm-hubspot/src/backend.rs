@@ -1,4 +1,6 @@
-//! The builder, the capability declaration and the `Crm` implementation.
+//! The builder, the capability declaration and the `Backend` implementation: single writes,
+//! reads by id, links. Listing and search pages are in `lister.rs`, batches, pipelines and the
+//! customer view in `extras/`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,34 +12,40 @@ use crm_core::audit::{AuditSink, TracingAudit};
 use crm_core::credential::{CredentialProvider, StaticCredential};
 use crm_core::limits::RateLimiter;
 use crm_core::mapping::{MappingFile, ObjectMapping};
-use crm_core::raw::http::{HttpClient, HttpClientBuilder};
+use crm_core::raw::http::{HttpClient, HttpClientBuilder, Request, Response};
+use crm_core::raw::{
+    Backend, Connection, Mappings, Query, VendorRecord, VendorWrite, WriteOp, Written,
+};
 use crm_core::reexports::async_trait;
+use crm_core::reexports::http::Method;
 use crm_core::reexports::secrecy::SecretString;
+use crm_core::reexports::serde_json::{Value, json};
 use crm_core::retry::RetryPolicy;
 use crm_core::{
-    Account, Accounts, Activities, Activity, Capabilities, Contact, Contacts, Crm, CustomerView,
-    Error, ErrorKind, Lead, Leads, Lookup, ObjectCapabilities, ObjectKind, Opportunities,
-    Opportunity, RecordRef, Records, Region, Result, Ticket, Tickets, Upserted, ViewOptions,
-    WriteContext,
+    Capabilities, Crm, CustomerView, Error, ErrorKind, FieldMap, FieldValue, Lookup,
+    ObjectCapabilities, ObjectKind, Page, RecordId, RecordRef, Region, Result, UpsertKey,
+    ViewOptions,
 };
 
 use crate::config::{AppKind, ConversationLogAs, HubSpotConfig, HubSpotConfigKey, PathFamily};
-use crate::core::{Core, MAX_BATCH, Settings};
-use crate::mapping::{CustomProps, MappingTarget, Mappings};
-use crate::objects::Paths;
-use crate::pipelines::PipelineCache;
-use crate::reads::put_association;
-use crate::records::{HubRecords, ref_object};
+use crate::extras::logs;
+use crate::extras::objects::{HubObject, MappingTarget, Paths};
+use crate::extras::pipelines::PipelineCache;
+use crate::limits::GENERAL;
+use crate::wire::{HsBatch, HsObject, link_fields, locate, ref_object, status_field, text};
+use crate::{MAPPING_TARGETS, VENDOR};
 
-/// The vendor name this adapter reports.
-pub const VENDOR: &str = "hubspot";
+/// Object batch endpoints take at most 100 inputs (HubSpot docs, "Using object APIs").
+pub(crate) const MAX_BATCH: usize = 100;
+/// List pages hold at most 100 records (HubSpot's object API docs).
+pub(crate) const MAX_LIST_PAGE: u32 = 100;
 
 #[doc = include_str!("../docs.md")]
 pub struct HubSpotBuilder {
     config: HubSpotConfig,
     credentials: Option<Arc<dyn CredentialProvider>>,
     mappings: BTreeMap<MappingTarget, ObjectMapping>,
-    mapping_label: Option<String>,
+    mapping_file: Option<MappingFile>,
     root_ca_files: Vec<PathBuf>,
     timeout: Option<Duration>,
     retry: Option<RetryPolicy>,
@@ -73,7 +81,7 @@ impl HubSpotBuilder {
             config: HubSpotConfig::default(),
             credentials: None,
             mappings: BTreeMap::new(),
-            mapping_label: None,
+            mapping_file: None,
             root_ca_files: Vec::new(),
             timeout: None,
             retry: None,
@@ -86,7 +94,7 @@ impl HubSpotBuilder {
     }
 
     /// A builder configured from every `CRM_HUBSPOT_*` environment variable that is set.
-    pub fn from_env() -> Self {
+    pub fn from_env() -> HubSpotBuilder {
         let mut b = Self::new();
         for key in HubSpotConfigKey::ALL {
             if let Ok(value) = std::env::var(key.env_var()) {
@@ -126,7 +134,7 @@ impl HubSpotBuilder {
         self
     }
 
-    /// The app kind, which sets the burst budget reported by [`HubSpot::burst_per_10s`].
+    /// The app kind, which sets the burst budget reported by [`HubSpotBackend::burst_per_10s`].
     /// Default [`AppKind::PrivateProfessional`].
     pub fn with_app(mut self, app: AppKind) -> Self {
         self.config.app = app;
@@ -174,12 +182,12 @@ impl HubSpotBuilder {
         self
     }
 
-    /// The unique custom property holding idempotency keys (on every object written); with it,
-    /// a create carrying a key stores the key there, so a second attempt conflicts and returns
-    /// the first record. Default none: idempotent creates are off, and a create carrying a key
-    /// fails with a `Config` error before any request (`crm-connect doctor` checks the
-    /// property).
-    pub fn with_idempotency_property(mut self, name: Option<&str>) -> Self {
+    /// The unique custom property holding idempotency keys (on every object written; the
+    /// connection setting `idempotency_property`); with it, a create carrying a key stores the
+    /// key there, so a second attempt conflicts and returns the first record. Default none:
+    /// idempotent creates are off, and a create carrying a key fails with a `Config` error
+    /// before any request (`crm-connect doctor` checks the property).
+    pub fn with_idempotency_field(mut self, name: Option<&str>) -> Self {
         self.config.idempotency_property = name.map(str::to_owned);
         self
     }
@@ -222,18 +230,10 @@ impl HubSpotBuilder {
 
     /// Lays an admin's mapping file over the default mapping: each table is merged as
     /// [`HubSpotBuilder::with_mapping`] merges (load it with [`crate::MAPPING_TARGETS`]). Its
-    /// `version@hash` goes into every audit record; [`HubSpot::set_mapping_file`] swaps it at
+    /// `version@hash` goes into every audit record; `HubSpot::set_mapping_file` swaps it at
     /// run time.
     pub fn with_mapping_file(mut self, file: MappingFile) -> Self {
-        match crate::mapping::overrides_from(&file) {
-            Ok(overrides) => {
-                self.mappings.extend(overrides);
-                self.mapping_label = Some(file.label());
-            }
-            Err(e) => {
-                self.deferred.get_or_insert(e);
-            }
-        }
+        self.mapping_file = Some(file);
         self
     }
 
@@ -249,8 +249,8 @@ impl HubSpotBuilder {
         self
     }
 
-    /// Trusts an extra root CA (PEM file).
-    pub fn with_root_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+    /// Trusts an extra root CA (PEM file; the connection file's `ca_file`).
+    pub fn with_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.root_ca_files.push(path.into());
         self
     }
@@ -289,7 +289,7 @@ impl HubSpotBuilder {
         let mut http = HttpClientBuilder::new(VENDOR, self.config.base_url.clone())
             .with_credentials(credentials)
             .with_correlation_headers(&["x-hubspot-correlation-id", "x-request-id"])
-            .with_error_parser(Arc::new(crate::core::HubSpotErrorParser));
+            .with_error_parser(Arc::new(crate::error::HubSpotErrorParser));
         for ca in &self.root_ca_files {
             http = http.with_root_ca_file(ca.clone());
         }
@@ -309,6 +309,64 @@ impl HubSpotBuilder {
         }
     }
 
+    fn credentials(&self) -> Result<Arc<dyn CredentialProvider>> {
+        let c = &self.config;
+        Ok(
+            match (
+                &self.credentials,
+                &c.client_id,
+                &c.client_secret,
+                &c.refresh_token,
+                &c.token,
+            ) {
+                (Some(p), ..) => p.clone(),
+                (None, Some(id), Some(secret), Some(refresh), _) => {
+                    Arc::new(crate::credential::oauth(
+                        &c.base_url,
+                        id,
+                        secret.clone(),
+                        refresh.clone(),
+                        self.token_store.clone(),
+                    )?)
+                }
+                (None, _, _, _, Some(token)) => Arc::new(StaticCredential::bearer(token.clone())),
+                _ => {
+                    return Err(Error::config(
+                        "token: set a private-app token, OAuth settings (client_id, client_secret, refresh_token) or a credential provider",
+                    ));
+                }
+            },
+        )
+    }
+
+    /// The default mapping per target with the settings' custom properties and the
+    /// [`HubSpotBuilder::with_mapping`] overrides laid over it.
+    fn defaults(&self) -> Result<BTreeMap<&'static str, ObjectMapping>> {
+        let c = &self.config;
+        let defaults = crate::default_mapping()?;
+        let mut out = BTreeMap::new();
+        for target in MappingTarget::ALL {
+            let mut m = defaults.get(target.as_str()).cloned().unwrap_or_default();
+            if let Some(p) = &c.external_id_property
+                && target.kind() != ObjectKind::Activity
+            {
+                m.fields.insert("external_id".into(), p.clone());
+            }
+            if let (MappingTarget::Lead, Some(p)) = (target, &c.lead_source_property) {
+                m.fields.insert("source".into(), p.clone());
+            }
+            if let Some(o) = self.mappings.get(&target) {
+                m = m.overlaid_with(o);
+            }
+            m.validate(
+                target.kind(),
+                &format!("hubspot {} mapping", target.as_str()),
+            )?;
+            out.insert(target.as_str(), m);
+        }
+        Ok(out)
+    }
+
     /// Checks everything and builds the connection. Makes no network call.
     pub fn build(self) -> Result<HubSpot> {
         crm_core::warm_up(); // the phone metadata loads now, off the first call's latency
@@ -317,38 +375,13 @@ impl HubSpotBuilder {
         }
         let c = &self.config;
         c.validate()?;
-        let credentials: Arc<dyn CredentialProvider> = match (
-            &self.credentials,
-            &c.client_id,
-            &c.client_secret,
-            &c.refresh_token,
-            &c.token,
-        ) {
-            (Some(p), ..) => p.clone(),
-            (None, Some(id), Some(secret), Some(refresh), _) => Arc::new(crate::credential::oauth(
-                &c.base_url,
-                id,
-                secret.clone(),
-                refresh.clone(),
-                self.token_store.clone(),
-            )?),
-            (None, _, _, _, Some(token)) => Arc::new(StaticCredential::bearer(token.clone())),
-            _ => {
-                return Err(Error::config(
-                    "token: set a private-app token, OAuth settings (client_id, client_secret, refresh_token) or a credential provider",
-                ));
-            }
-        };
-        let http = self.http(credentials)?;
-        let region = Region::parse(&c.phone_region)?;
-        let mappings = Mappings::build(
-            &CustomProps {
-                external_id: c.external_id_property.clone(),
-                lead_source: c.lead_source_property.clone(),
-            },
-            &self.mappings,
-            self.mapping_label.clone(),
-        )?;
+        let http = self.http(self.credentials()?)?;
+        let mappings = Arc::new(Mappings::new(
+            "the HubSpot adapter",
+            MAPPING_TARGETS,
+            self.defaults()?,
+            self.mapping_file.as_ref(),
+        )?);
         let settings = Settings {
             external_id: c.external_id_property.clone(),
             idempotency: c.idempotency_property.clone(),
@@ -358,28 +391,19 @@ impl HubSpotBuilder {
             phone_calculated: c.phone_search_calculated,
             lead_source: c.lead_source_property.clone(),
         };
-        let capabilities = capabilities(&settings);
-        let core = Arc::new(Core {
+        let backend = HubSpotBackend {
             http,
             paths: Paths::new(&c.path_family),
+            capabilities: capabilities(&settings),
             settings,
-            region,
-            mappings: std::sync::RwLock::new(Arc::new(mappings)),
+            region: Region::parse(&c.phone_region)?,
+            mappings: mappings.clone(),
             pipelines: PipelineCache::new(c.pipelines_ttl),
-            connection: c.connection_name.clone(),
-            audit: self.audit.unwrap_or_else(|| Arc::new(TracingAudit)),
-        });
-        Ok(HubSpot {
-            contacts: HubRecords::new(core.clone()),
-            accounts: HubRecords::new(core.clone()),
-            leads: HubRecords::new(core.clone()),
-            opportunities: HubRecords::new(core.clone()),
-            tickets: HubRecords::new(core.clone()),
-            activities: HubRecords::new(core.clone()),
-            capabilities,
             app: c.app,
-            core,
-        })
+        };
+        let audit = self.audit.unwrap_or_else(|| Arc::new(TracingAudit));
+        let name = c.connection_name.clone();
+        Ok(Connection::new(Arc::new(backend), mappings, name, audit))
     }
 }
 
@@ -400,7 +424,7 @@ fn capabilities(s: &Settings) -> Capabilities {
         caps.upsert_keys = keys;
         caps.list_changed_since = true;
         caps.max_batch = Some(MAX_BATCH);
-        caps.max_page_size = Some(crate::core::MAX_LIST_PAGE);
+        caps.max_page_size = Some(MAX_LIST_PAGE);
         caps.idempotent_create = s.idempotency.is_some();
         objects.insert(kind, caps);
     }
@@ -412,117 +436,184 @@ fn capabilities(s: &Settings) -> Capabilities {
     caps
 }
 
-/// A connection to one HubSpot account.
-pub struct HubSpot {
-    pub(crate) core: Arc<Core>,
-    capabilities: Capabilities,
-    app: AppKind,
-    contacts: HubRecords<Contact>,
-    accounts: HubRecords<Account>,
-    leads: HubRecords<Lead>,
-    opportunities: HubRecords<Opportunity>,
-    tickets: HubRecords<Ticket>,
-    activities: HubRecords<Activity>,
+/// The resolved settings the request code needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) external_id: Option<String>,
+    pub(crate) idempotency: Option<String>,
+    pub(crate) activity_kind: Option<String>,
+    pub(crate) log_as_call: bool,
+    pub(crate) lead_stage: String,
+    pub(crate) phone_calculated: bool,
+    pub(crate) lead_source: Option<String>,
 }
 
-impl fmt::Debug for HubSpot {
+/// A connection to one HubSpot account.
+pub type HubSpot = Connection<HubSpotBackend>;
+
+/// The vendor hooks of a HubSpot connection; `HubSpot::backend()` reaches the HubSpot-only
+/// calls (schema and setup checks, the burst budget).
+pub struct HubSpotBackend {
+    pub(crate) http: HttpClient,
+    pub(crate) paths: Paths,
+    pub(crate) settings: Settings,
+    pub(crate) region: Region,
+    pub(crate) mappings: Arc<Mappings>,
+    pub(crate) pipelines: PipelineCache,
+    capabilities: Capabilities,
+    app: AppKind,
+}
+
+impl fmt::Debug for HubSpotBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HubSpot")
-            .field("http", &self.core.http)
+        f.debug_struct("HubSpotBackend")
+            .field("http", &self.http)
             .field("app", &self.app)
             .finish_non_exhaustive()
     }
 }
 
-impl HubSpot {
-    /// A builder.
-    pub fn builder() -> HubSpotBuilder {
-        HubSpotBuilder::new()
+/// Whether a failed keyed create may have hit its own key: a conflict, or a validation error
+/// naming the key's property (HubSpot reports duplicate unique values either way).
+pub(crate) fn conflicts_on(err: &Error, prop: &str) -> bool {
+    match err.kind() {
+        ErrorKind::Conflict { .. } => true,
+        ErrorKind::Validation { fields } => fields.iter().any(|f| f.field == prop),
+        _ => false,
     }
+}
 
-    /// Replaces the mapping overrides for new work, without a restart (calls already running
-    /// keep the mapping they started with): each table is merged over the default mapping, as
-    /// [`HubSpotBuilder::with_mapping`] does. Checked first; on an error nothing changes.
-    /// Audit records carry no mapping version afterwards; see [`HubSpot::set_mapping_file`].
-    pub fn set_mappings(&self, overrides: &BTreeMap<MappingTarget, ObjectMapping>) -> Result<()> {
-        self.swap_mappings(overrides, None)
-    }
-
-    /// Replaces the mapping file for new work, as [`HubSpot::set_mappings`] does with its
-    /// tables; audit records then carry the new file's `version@hash` (`None`: back to the
-    /// default mapping).
-    pub fn set_mapping_file(&self, file: Option<&MappingFile>) -> Result<()> {
-        match file {
-            Some(f) => self.swap_mappings(&crate::mapping::overrides_from(f)?, Some(f.label())),
-            None => self.swap_mappings(&BTreeMap::new(), None),
-        }
-    }
-
-    /// `version@hash` of the mapping file in use, if one is.
-    pub fn mapping_label(&self) -> Option<String> {
-        self.core.mappings().label.clone()
-    }
-
-    fn swap_mappings(
-        &self,
-        overrides: &BTreeMap<MappingTarget, ObjectMapping>,
-        label: Option<String>,
-    ) -> Result<()> {
-        let next = Mappings::build(
-            &crate::mapping::CustomProps {
-                external_id: self.core.settings.external_id.clone(),
-                lead_source: self.core.settings.lead_source.clone(),
-            },
-            overrides,
-            label,
-        )?;
-        *self
-            .core
-            .mappings
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(next);
-        Ok(())
-    }
-
-    /// Requests per rolling 10 seconds this connection's app may send (HubSpot's API limits), for
-    /// configuring a limiter's `general` bucket; the `search` bucket allows 5 per second.
+impl HubSpotBackend {
+    /// Requests per rolling 10 seconds this connection's app may send (HubSpot's API limits),
+    /// for configuring a limiter's `general` bucket; the `search` bucket allows 5 per second.
     pub fn burst_per_10s(&self) -> u32 {
         self.app.burst_per_10s()
     }
 
-    /// Creates a contact, or updates the existing one when HubSpot answers that its email is
-    /// taken (409 `Contact already exists. Existing ID: N`). Search is eventually consistent,
-    /// so "search, then create" races into that 409; this resolves it (HubSpot/hubspot-api-php#59).
-    pub async fn create_or_update_contact(
-        &self,
-        contact: &Contact,
-        ctx: &WriteContext,
-    ) -> Result<Upserted<Contact>> {
-        match self.contacts.create(contact, ctx).await {
-            Ok(record) => Ok(Upserted {
-                record,
-                created: true,
-            }),
-            Err(e) => match e.kind() {
-                ErrorKind::Conflict {
-                    existing_id: Some(id),
-                    ..
-                } => {
-                    let record = self.contacts.update(id, contact, ctx).await?;
-                    Ok(Upserted {
-                        record,
-                        created: false,
-                    })
+    /// Sends a request.
+    pub(crate) async fn send(&self, req: Request) -> Result<Response> {
+        self.http.send(req).await
+    }
+
+    /// The upsert key's `idProperty` (the connection checked the key is one of the object's).
+    pub(crate) fn id_property(&self, key: &UpsertKey) -> String {
+        let configured = match key {
+            UpsertKey::Email(_) => None,
+            UpsertKey::ExternalId(_) => self.settings.external_id.clone(),
+            UpsertKey::Idempotency(_) => self.settings.idempotency.clone(),
+        };
+        configured.unwrap_or_else(|| "email".to_owned())
+    }
+
+    async fn create(&self, w: VendorWrite, key: Option<String>) -> Result<Written> {
+        let operation = format!("{}.create", w.kind);
+        let mut p = self.prepare(&w, None).await?;
+        let target = p.target;
+        let key = match (key, &self.settings.idempotency) {
+            (Some(key), Some(prop)) => {
+                p.props.insert(prop.clone(), Value::String(key.clone()));
+                Some((prop.clone(), key))
+            }
+            _ => None,
+        };
+        let body = json!({"properties": p.props, "associations": p.inline_associations()});
+        // With a key in a unique property the create is safe to send again: a second attempt
+        // conflicts on the key, and the record is then read by it (HubSpot's object API docs).
+        let req = Request::new(
+            Method::POST,
+            self.paths.collection(target.object()),
+            &operation,
+        )
+        .json(body)
+        .idempotent(key.is_some())
+        .bucket(GENERAL);
+        let hs = match self.send(req).await.and_then(|r| r.json::<HsObject>()) {
+            Ok(hs) => hs,
+            Err(e) => match &key {
+                Some((prop, key)) if conflicts_on(&e, prop) => {
+                    match self.fetch(target, key, Some(prop), &operation).await {
+                        Ok(hs) => hs,
+                        // Not ours: the conflict was on another unique value (an email).
+                        Err(_) => return Err(self.rename(e, target)),
+                    }
                 }
-                _ => Err(e),
+                _ => return Err(self.rename(e, target)),
             },
+        };
+        let record = self.record(target, hs, &p.context()).await?;
+        Ok(Written {
+            record,
+            created: true,
+        })
+    }
+
+    async fn update(&self, w: VendorWrite, id: &RecordId) -> Result<Written> {
+        let operation = format!("{}.update", w.kind);
+        let (target, raw) = locate(w.kind, id)?;
+        let p = self.prepare(&w, Some(&raw)).await?;
+        let object = target.object();
+        let mut hs = None;
+        if !p.props.is_empty() {
+            let req = Request::new(Method::PATCH, self.paths.record(object, &raw), &operation)
+                .addresses_record()
+                .json(json!({"properties": p.props}))
+                .idempotent(true)
+                .bucket(GENERAL);
+            let resp = self.send(req).await.map_err(|e| self.rename(e, target))?;
+            hs = Some(resp.json::<HsObject>()?);
         }
+        self.put_links(object, &raw, &p.links, &operation).await?;
+        let hs = match hs {
+            Some(hs) if p.links.is_empty() => hs,
+            _ => self.fetch(target, &raw, None, &operation).await?,
+        };
+        let record = self.record(target, hs, &p.context()).await?;
+        Ok(Written {
+            record,
+            created: false,
+        })
+    }
+
+    async fn upsert(&self, w: VendorWrite, key: &UpsertKey) -> Result<Written> {
+        let operation = format!("{}.upsert", w.kind);
+        let prop = self.id_property(key);
+        let mut p = self.prepare(&w, None).await?;
+        p.props.remove(&prop);
+        let target = p.target;
+        let input = json!({"id": key.value(), "idProperty": prop, "properties": p.props,
+                           "objectWriteTraceId": "0"});
+        let req = Request::new(
+            Method::POST,
+            self.paths.batch(target.object(), "upsert"),
+            &operation,
+        )
+        .json(json!({"inputs": [input]}))
+        .idempotent(true)
+        .bucket(GENERAL);
+        let resp = self.send(req).await.map_err(|e| self.rename(e, target))?;
+        let batch: HsBatch = resp.json()?;
+        if let Some(err) = batch.errors.first() {
+            let err = crate::error::item_error(err, resp.correlation_id.as_deref());
+            return Err(self.rename(err, target));
+        }
+        let hs = batch
+            .results
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::decode("the upsert answer has no result"))?;
+        let created = hs.new.unwrap_or(false);
+        self.put_links(target.object(), &hs.id, &p.links, &operation)
+            .await?;
+        let record = self.record(target, hs, &p.context()).await?;
+        Ok(Written { record, created })
     }
 }
 
 #[async_trait]
-impl Crm for HubSpot {
-    fn vendor(&self) -> &str {
+impl Backend for HubSpotBackend {
+    type Builder = HubSpotBuilder;
+
+    fn vendor(&self) -> &'static str {
         VENDOR
     }
 
@@ -530,53 +621,163 @@ impl Crm for HubSpot {
         &self.capabilities
     }
 
-    fn contacts(&self) -> &dyn Contacts {
-        &self.contacts
+    fn region(&self) -> Region {
+        self.region
     }
 
-    fn accounts(&self) -> &dyn Accounts {
-        &self.accounts
+    fn idempotency_setting(&self) -> &'static str {
+        "idempotency_property` (a unique-value property, \"Require unique values for this \
+         property\", on every object the bot creates, named by its internal name"
     }
 
-    fn leads(&self) -> &dyn Leads {
-        &self.leads
+    /// Activities go to notes, tasks or calls by their `kind` (conversation logs to notes, or
+    /// calls with `conversation_log_as = call`).
+    fn target(&self, kind: ObjectKind, common: &FieldMap) -> &'static str {
+        if kind != ObjectKind::Activity {
+            return kind.as_str();
+        }
+        let kind = text(common, "kind")
+            .and_then(|k| crm_core::ActivityKind::from_name(&k))
+            .unwrap_or_default();
+        let object = HubObject::for_activity(kind, self.settings.log_as_call);
+        MappingTarget::for_engagement(object).as_str()
     }
 
-    fn opportunities(&self) -> &dyn Opportunities {
-        &self.opportunities
+    /// Takes out what is not a property (links, a lead's contact, an activity's kind), folds a
+    /// note's subject into its body, marks a conversation log in its body on a portal without
+    /// `activity_kind_property`, and leaves stages given by state to the write itself
+    /// (they come from the pipelines).
+    fn before_mapping(
+        &self,
+        kind: ObjectKind,
+        op: &WriteOp,
+        target: &mut &'static str,
+        common: &mut FieldMap,
+    ) -> Result<()> {
+        if let (ObjectKind::Activity, WriteOp::Update { id }) = (kind, op) {
+            *target = crate::wire::locate_unchecked(kind, id.as_str()).0.as_str();
+        }
+        let target = MappingTarget::named(target).unwrap_or(MappingTarget::Note);
+        for (field, _) in link_fields(kind) {
+            common.remove(*field);
+        }
+        if kind == ObjectKind::Lead {
+            // A lead is the contact itself.
+            common.remove("contact_id");
+            // No `lead_source_property` and no mapping for it: a stock portal has no property
+            // for a free-text source, so it is not sent.
+            let mapping = self.mappings.get(target.as_str())?;
+            if !mapping.fields.contains_key("source") && !mapping.rules.contains_key("source") {
+                common.remove("source");
+            }
+        }
+        if kind == ObjectKind::Activity {
+            let log = text(common, "kind").as_deref() == Some("conversation_log");
+            common.remove("kind");
+            if target == MappingTarget::Note
+                && let Some(subject) = text(common, "subject")
+            {
+                // Notes have no subject: it becomes the first paragraph of the body.
+                common.remove("subject");
+                let body = match text(common, "body") {
+                    Some(b) => format!("{subject}\n\n{b}"),
+                    None => subject,
+                };
+                common.insert("body".into(), FieldValue::Text(body));
+            }
+            if target == MappingTarget::Task {
+                // A task's hs_timestamp is its due date; its "when" is its creation time.
+                common.remove("timestamp");
+            }
+            // A stock portal: the log is marked in its body, also when an update replaces it.
+            let update = matches!(op, WriteOp::Update { .. });
+            if log
+                && self.settings.activity_kind.is_none()
+                && (!update || common.contains_key("body"))
+            {
+                logs::mark(common);
+            }
+        }
+        if let Some(field) = status_field(target) {
+            let state = format!("{field}_state");
+            match target {
+                MappingTarget::Ticket | MappingTarget::Opportunity => {
+                    common.remove(&state);
+                }
+                _ => {
+                    if text(common, field).is_none()
+                        && let Some(s) = text(common, &state)
+                        && let Some(v) = preferred_raw(target, &s)
+                    {
+                        common.insert(field.into(), FieldValue::Text(v.to_owned()));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
-    fn tickets(&self) -> &dyn Tickets {
-        &self.tickets
+    async fn get(&self, kind: ObjectKind, id: &RecordId) -> Result<VendorRecord> {
+        let operation = format!("{kind}.get");
+        let (target, raw) = locate(kind, id)?;
+        let hs = self.fetch(target, &raw, None, &operation).await?;
+        self.record(target, hs, &[]).await
     }
 
-    fn activities(&self) -> &dyn Activities {
-        &self.activities
+    async fn write(&self, write: VendorWrite) -> Result<Written> {
+        match write.op.clone() {
+            WriteOp::Create { key } => {
+                let key = key.map(|k| k.as_str().to_owned());
+                self.create(write, key).await
+            }
+            WriteOp::Update { id } => self.update(write, &id).await,
+            WriteOp::Upsert { key } => self.upsert(write, &key).await,
+        }
+    }
+
+    /// Batch endpoints, every input tagged with an `objectWriteTraceId` (`extras/batch.rs`).
+    async fn write_batch(&self, writes: Vec<VendorWrite>) -> Vec<Result<Written>> {
+        self.batch(writes).await
+    }
+
+    async fn query_page(
+        &self,
+        query: &Query,
+        cursor: Option<String>,
+    ) -> Result<Page<VendorRecord>> {
+        self.page(query, cursor).await
     }
 
     /// PUTs a v4 association with the HUBSPOT_DEFINED types of the pair (HubSpot's v4 docs).
-    async fn link(&self, from: &RecordRef, to: &RecordRef, ctx: &WriteContext) -> Result<()> {
+    async fn link(&self, from: &RecordRef, to: &RecordRef) -> Result<()> {
         let (from_obj, from_id) = ref_object(from);
         let (to_obj, to_id) = ref_object(to);
-        let result = put_association(&self.core, from_obj, &from_id, to_obj, &to_id, "link").await;
-        let mut fields = crm_core::FieldMap::new();
-        fields.insert(
-            to.kind.link_field().to_owned(),
-            crm_core::FieldValue::Text(to.id.to_string()),
-        );
-        self.core
-            .audit("link", from.kind, ctx, &fields, &result, |_| {
-                from.id.clone()
-            });
-        result
+        let links = [(to_obj, to_id)];
+        self.put_links(from_obj, &from_id, &links, "link").await
     }
 
-    /// The view in as few calls as HubSpot allows; see `docs.md`.
+    /// The view in two sequential round trips (`extras/view.rs`).
     async fn customer_view(
         &self,
+        _crm: &dyn Crm,
         lookup: &Lookup,
         options: &ViewOptions,
     ) -> Result<Option<CustomerView>> {
-        crate::view::load(&self.core, lookup, options).await
+        self.view(lookup, options).await
+    }
+}
+
+/// The vendor value a write of a bare state gets, where several values share the state.
+fn preferred_raw(target: MappingTarget, state: &str) -> Option<&'static str> {
+    match (target, state) {
+        (MappingTarget::Lead, "new") => Some("NEW"),
+        (MappingTarget::Lead, "working") => Some("IN_PROGRESS"),
+        (MappingTarget::Lead, "qualified") => Some("OPEN_DEAL"),
+        (MappingTarget::Lead, "unqualified") => Some("UNQUALIFIED"),
+        (MappingTarget::Task, "not_started") => Some("NOT_STARTED"),
+        (MappingTarget::Task, "in_progress") => Some("IN_PROGRESS"),
+        (MappingTarget::Task, "waiting") => Some("WAITING"),
+        (MappingTarget::Task, "completed") => Some("COMPLETED"),
+        _ => None,
     }
 }

@@ -6,6 +6,11 @@
 //! `/crm/objects/2026-03`), links through v4 associations, ticket and deal stages through the
 //! pipelines API. See [`HubSpotBuilder`] for configuration, capabilities and limits.
 //!
+//! The adapter is HubSpot's hooks on core's [`crm_core::raw::Connection`]: `backend.rs` (the
+//! builder and [`HubSpotBackend`]), `wire.rs` (HubSpot JSON ↔ vendor records), `error.rs`,
+//! `lister.rs` (list and search pages), and `extras/` for what only HubSpot has (pipelines,
+//! search by phone, associations, batches matched by trace id, the two-round-trip view).
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> crm_core::Result<()> {
@@ -28,37 +33,67 @@
 //! ```
 
 mod backend;
-mod batch;
 pub mod config;
-mod core;
 mod credential;
+mod error;
+mod extras;
 pub mod limits;
 mod lister;
-mod logs;
-mod mapping;
-mod objects;
-mod pipelines;
-mod props;
-mod reads;
-mod records;
-pub mod schema;
-mod search;
-mod view;
 pub mod webhook;
+mod wire;
 
-pub use backend::{HubSpot, HubSpotBuilder, VENDOR};
+use crm_core::mapping::{KnownFields, MappingFile, ObjectMapping};
+use crm_core::{ObjectKind, Result};
+
+pub use backend::{HubSpot, HubSpotBackend, HubSpotBuilder};
 pub use config::{AppKind, ConversationLogAs, HubSpotConfig, HubSpotConfigKey, PathFamily};
-pub use core::HubSpotErrorParser;
 pub use credential::{HubSpotOAuth, TOKEN_PATH, oauth};
-pub use logs::CONVERSATION_LOG_MARKER;
-pub use mapping::{
-    DEFAULT_MAPPING, KNOWN_FIELDS, MAPPING_TARGETS, MappingTarget, default_mapping, known_fields,
-};
-pub use records::HubRecords;
+pub use error::HubSpotErrorParser;
+pub use extras::create_or_update_contact;
+pub use extras::logs::CONVERSATION_LOG_MARKER;
+pub use extras::objects::MappingTarget;
+pub use extras::schema;
 pub use webhook::HubSpotWebhook;
 
+/// The vendor name this adapter reports.
+pub const VENDOR: &str = "hubspot";
+
+/// The object tables a mapping file may hold for this adapter, and the kind each maps; give it
+/// to `MappingFile::load`.
+pub const MAPPING_TARGETS: &[(&str, ObjectKind)] = &[
+    ("contact", ObjectKind::Contact),
+    ("account", ObjectKind::Account),
+    ("lead", ObjectKind::Lead),
+    ("opportunity", ObjectKind::Opportunity),
+    ("ticket", ObjectKind::Ticket),
+    ("note", ObjectKind::Activity),
+    ("task", ObjectKind::Activity),
+    ("call", ObjectKind::Activity),
+];
+
+/// The default mapping: HubSpot's default properties per mapping target, in core's mapping
+/// format (see [`crm_core::mapping::MappingFile::defaults`]).
+pub const DEFAULT_MAPPING: &str = include_str!("../mapping.toml");
+
+/// HubSpot's default properties per mapping table (`known_fields.toml`, from HubSpot's
+/// developer docs), for checking a mapping file offline (see
+/// [`crm_core::mapping::KnownFields`]).
+pub const KNOWN_FIELDS: &str = include_str!("../known_fields.toml");
+
+/// [`KNOWN_FIELDS`], parsed.
+pub fn known_fields() -> Result<KnownFields> {
+    KnownFields::parse(KNOWN_FIELDS, "crm-hubspot/known_fields.toml")
+}
+
+/// The default mapping's tables, read by core's loader.
+pub fn default_mapping() -> Result<std::collections::BTreeMap<String, ObjectMapping>> {
+    MappingFile::defaults(DEFAULT_MAPPING, "crm-hubspot/mapping.toml", MAPPING_TARGETS)
+}
+
 #[cfg(test)]
-mod send_sync {
+mod tests {
+    use super::*;
+
     fn assert_send_sync<T: Send + Sync>() {}
 
     #[test]
@@ -67,5 +102,21 @@ mod send_sync {
         assert_send_sync::<crate::HubSpotBuilder>();
         assert_send_sync::<crate::HubSpotOAuth>();
         assert_send_sync::<crate::HubSpotErrorParser>();
+    }
+
+    #[test]
+    fn the_shipped_default_covers_every_target_with_default_properties() {
+        let defaults = default_mapping().unwrap();
+        let known = known_fields().unwrap();
+        for target in MappingTarget::ALL {
+            let table = &defaults[target.as_str()];
+            for vendor in table.fields.values() {
+                assert_eq!(known.judge(target.as_str(), vendor), None, "{vendor}");
+            }
+            assert_eq!(target.as_str().parse::<MappingTarget>().unwrap(), target);
+        }
+        assert_eq!(defaults.len(), MappingTarget::ALL.len());
+        assert_eq!(defaults["contact"].fields["email"], "email");
+        assert_eq!(defaults["ticket"].values["priority"]["urgent"], "URGENT");
     }
 }

@@ -1,34 +1,41 @@
-//! One page of a listing; core's `raw::paginate` turns pages into a lazy stream.
+//! One page of a query; core's `raw::paginate` turns pages into a lazy stream.
 //!
 //! A plain listing pages `GET /objects/{o}?limit=&after=` (≤100 per page). A listing of records
 //! changed since an instant pages search (`lastmodifieddate GTE since`, oldest first, ≤200 per
-//! page); when it nears search's 10,000-result cap (HubSpot's search documentation) it narrows the filter to the
-//! last modification time seen and skips the records of that millisecond already listed, so a
-//! listing of any size completes. Activities list notes, then tasks, then calls.
+//! page); when it nears search's 10,000-result cap (HubSpot's search documentation) it narrows
+//! the filter to the last modification time seen and skips the records of that millisecond
+//! already listed, so a listing of any size completes. A find pages search with its filters,
+//! newest first. Activities list and find notes, then tasks, then calls. Look-ups and linked
+//! records come in one page.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crm_core::model::fields::parse_datetime;
-use crm_core::raw::Paging;
 use crm_core::raw::http::Request;
-use crm_core::reexports::chrono::{DateTime, Utc};
+use crm_core::raw::{Paging, Query, QueryFilter, VendorRecord, paginate};
+use crm_core::reexports::futures::StreamExt;
+use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::{Value, json};
-use crm_core::{Entity, Error, ListQuery, Page, PageStream, Record, Result};
+use crm_core::{Error, ErrorKind, Lookup, ObjectKind, Page, Result};
 
-use crate::core::{
-    Core, GENERAL, HsPage, HsPaging, MAX_LIST_PAGE, MAX_SEARCH_PAGE, MAX_SEARCH_RESULTS, SEARCH,
-    link_reads,
-};
-use crate::mapping::MappingTarget;
+use crate::backend::{HubSpotBackend, MAX_LIST_PAGE};
+use crate::extras::objects::{HubObject, MappingTarget};
+use crate::extras::search::{check_search_caps, phone_groups, same_number};
+use crate::limits::{GENERAL, SEARCH};
+use crate::wire::{HsObject, HsPage, HsPaging, link_fields, link_query, to_hubspot};
 
-/// What a listing covers.
-#[derive(Debug, Clone)]
-pub(crate) struct ListSpec {
-    pub(crate) targets: Vec<MappingTarget>,
-    pub(crate) page_size: u32,
-    pub(crate) since: Option<DateTime<Utc>>,
-    pub(crate) operation: &'static str,
+/// The cursor of the next search page: search serves at most 10,000 results, so a cursor past
+/// them ends the search.
+fn next_search_cursor(page: &HsPage) -> Option<String> {
+    HsPaging::after(&page.paging)
+        .filter(|a| a.parse::<usize>().map_or(true, |n| n < MAX_SEARCH_RESULTS))
 }
+
+/// Search pages hold at most 200 records (HubSpot's CRM API docs, "Search").
+pub(crate) const MAX_SEARCH_PAGE: usize = 200;
+/// Search never pages past 10,000 results; beyond, it answers 400 (HubSpot's search docs).
+pub(crate) const MAX_SEARCH_RESULTS: usize = 10_000;
 
 /// Where a listing stands: which target, the search's lower bound, the page cursor, and ids
 /// already listed at the lower bound. Opaque to callers (`Page::next`).
@@ -77,204 +84,403 @@ impl Cursor {
     }
 }
 
-/// A lazy stream of pages, within the caller's paging limits.
-pub(crate) fn stream<T: Entity>(
-    core: Arc<Core>,
-    spec: ListSpec,
-    query: &ListQuery,
-) -> PageStream<T> {
-    let paging = Paging::for_query(query);
-    crm_core::raw::paginate(paging, query.resume.clone(), move |cursor| {
-        let core = core.clone();
-        let spec = spec.clone();
-        async move { fetch::<T>(&core, &spec, cursor).await }
-    })
-}
-
-/// The next page that has records, or the last one.
-///
-/// Core ends a listing at an empty page that still has a cursor (a server handing out fresh
-/// cursors with empty pages would otherwise be paged forever), so the empty pages this adapter
-/// itself moves past are fetched through here instead of returned: a target with nothing in it
-/// (no notes, go on to tasks), and the one page after a narrowed search restart that can hold
-/// only records already listed (at most as many as one page, so at most one such page).
-async fn fetch<T: Entity>(
-    core: &Core,
-    spec: &ListSpec,
-    cursor: Option<String>,
-) -> Result<Page<Record<T>>> {
-    let mut cursor = cursor;
-    let mut skipped_page = false;
-    loop {
-        let (page, moved_on, all_skipped) = fetch_one::<T>(core, spec, cursor).await?;
-        let (true, Some(next)) = (page.items.is_empty(), &page.next) else {
-            return Ok(page);
+impl HubSpotBackend {
+    /// One page of `query` from `cursor`.
+    pub(crate) async fn page(
+        &self,
+        query: &Query,
+        cursor: Option<String>,
+    ) -> Result<Page<VendorRecord>> {
+        let items = match &query.filter {
+            QueryFilter::Lookup(lookup) => self.lookup(query.kind, lookup).await?,
+            QueryFilter::Linked { owner, .. } => self.linked(query.kind, owner).await?,
+            QueryFilter::All | QueryFilter::Where(_) => return self.next_page(query, cursor).await,
         };
-        if !moved_on {
-            if !all_skipped || skipped_page {
-                return Ok(page);
-            }
-            skipped_page = true;
-        }
-        cursor = Some(next.clone());
+        Ok(Page { items, next: None })
     }
-}
 
-/// One vendor page: the page, whether its cursor moves on to the next target, and whether
-/// every record on it had already been listed.
-async fn fetch_one<T: Entity>(
-    core: &Core,
-    spec: &ListSpec,
-    cursor: Option<String>,
-) -> Result<(Page<Record<T>>, bool, bool)> {
-    let start_since = spec.since.map(|s| s.timestamp_millis());
-    let cursor = match cursor {
-        Some(c) => Cursor::decode(&c).map_err(|e| e.with_operation(spec.operation))?,
-        None => Cursor {
-            since: start_since,
-            ..Cursor::default()
-        },
-    };
-    let target = *spec.targets.get(cursor.target).ok_or_else(|| {
-        Error::invalid_input("this page cursor is past the end of the listing")
-            .with_operation(spec.operation)
-    })?;
-    let object = target.object();
-    let props = core.read_props(target).join(",");
-    let (page, next_in_target) = match cursor.since {
-        None => {
-            let mut req = Request::get(core.paths.collection(object), spec.operation)
-                .query("limit", spec.page_size.clamp(1, MAX_LIST_PAGE).to_string())
-                .query("properties", props)
-                .bucket(GENERAL);
-            let links: Vec<&str> = link_reads(target.kind()).iter().map(|o| o.name()).collect();
-            if !links.is_empty() {
-                req = req.query("associations", links.join(","));
+    /// A customer look-up: by email the one consistent read (`?idProperty=email`), by phone a
+    /// search over the usual written forms compared by E.164, by external id a search on
+    /// `external_id_property`.
+    pub(crate) async fn lookup(
+        &self,
+        kind: ObjectKind,
+        lookup: &Lookup,
+    ) -> Result<Vec<VendorRecord>> {
+        let target = MappingTarget::main(kind);
+        let operation = format!("{kind}.find_by");
+        match lookup {
+            Lookup::Email(email) => {
+                match self
+                    .fetch(target, email.expose(), Some("email"), &operation)
+                    .await
+                {
+                    Ok(hs) => Ok(vec![self.record(target, hs, &[]).await?]),
+                    Err(e) if e.kind() == &ErrorKind::NotFound => Ok(Vec::new()),
+                    Err(e) => Err(e),
+                }
             }
-            if let Some(after) = &cursor.after {
-                req = req.query("after", after.clone());
+            Lookup::Phone(phone) => {
+                let e164 = phone
+                    .e164()
+                    .ok_or_else(|| Error::invalid_input("phone number has no E.164 form"))?;
+                let groups = phone_groups(self.settings.phone_calculated, e164);
+                let found = self
+                    .search(target, groups, MAX_SEARCH_PAGE, &operation)
+                    .await?;
+                // Search matched text forms; keep only those that are the same number.
+                Ok(found
+                    .into_iter()
+                    .filter(|r| same_number(&r.resolved, e164, self.region))
+                    .collect())
             }
-            let page: HsPage = core.send(req).await?.json()?;
-            let next = HsPaging::after(&page.paging).map(|after| Cursor {
-                after: Some(after),
-                ..cursor.clone()
-            });
-            (page, next)
+            Lookup::ExternalId(value) => {
+                let prop = self.settings.external_id.clone().ok_or_else(|| {
+                    Error::unsupported(operation.as_str(), "no external_id_property is configured")
+                })?;
+                if value.trim().is_empty() {
+                    return Err(Error::invalid_input("external id is empty"));
+                }
+                let filter = json!({"propertyName": prop, "operator": "EQ", "value": value});
+                self.search(target, vec![vec![filter]], 10, &operation)
+                    .await
+            }
         }
-        Some(since) => changed_page(core, spec, target, &cursor, since).await?,
-    };
-    let mapping = core.read_mapping(target, None).await?;
-    let mut items = Vec::with_capacity(page.results.len());
-    for hs in page
-        .results
-        .iter()
-        .filter(|hs| !cursor.skip.contains(&hs.id))
-    {
-        items.push(
-            core.record_from::<T>(target, &mapping, hs, &[])
-                .map_err(|e| e.with_operation(spec.operation))?,
-        );
     }
-    let all_skipped = items.is_empty() && !page.results.is_empty();
-    let (next, moved_on) = match next_in_target {
-        Some(c) => (Some(c), false),
-        None if cursor.target + 1 < spec.targets.len() => (
-            Some(Cursor {
-                target: cursor.target + 1,
+
+    /// Searches `target` with OR-ed `groups` of AND-ed filters, newest first, up to `limit`
+    /// records, following `after` through core's pager (so a server whose cursors cycle, or
+    /// that hands out a cursor with an empty page, stops the search with a `Decode` error).
+    pub(crate) async fn search(
+        &self,
+        target: MappingTarget,
+        groups: Vec<Vec<Value>>,
+        limit: usize,
+        operation: &str,
+    ) -> Result<Vec<VendorRecord>> {
+        let base = self.search_body(target, groups)?;
+        // How many records are still wanted, so that each page asks for no more (the stream
+        // asks for the next page only after the previous one has been taken).
+        let wanted = Arc::new(AtomicUsize::new(limit));
+        let pages_wanted = wanted.clone();
+        let (http, path) = (self.http.clone(), self.paths.search(target.object()));
+        let operation_owned = operation.to_owned();
+        let mut pages = paginate(Paging::default(), None, move |after: Option<String>| {
+            let mut body = base.clone();
+            if let Some(m) = body.as_object_mut() {
+                let limit = pages_wanted
+                    .load(Ordering::Relaxed)
+                    .clamp(1, MAX_SEARCH_PAGE);
+                m.insert("limit".into(), json!(limit));
+                if let Some(a) = &after {
+                    m.insert("after".into(), json!(a));
+                }
+            }
+            let req = Request::new(Method::POST, path.clone(), &operation_owned)
+                .json(body)
+                .idempotent(true)
+                .bucket(SEARCH);
+            let http = http.clone();
+            async move {
+                let page: HsPage = http.send(req).await?.json()?;
+                let next = next_search_cursor(&page);
+                Ok(Page {
+                    items: page.results,
+                    next,
+                })
+            }
+        });
+        let mut found = Vec::new();
+        while let Some(page) = pages.next().await {
+            found.extend(self.decode(target, &page?.items, &[]).await?);
+            wanted.store(limit.saturating_sub(found.len()), Ordering::Relaxed);
+            if found.len() >= limit {
+                break;
+            }
+        }
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    /// A search body without `limit` and `after`: the lead stage added to every group of a
+    /// lead search, search's caps checked.
+    fn search_body(&self, target: MappingTarget, mut groups: Vec<Vec<Value>>) -> Result<Value> {
+        if target == MappingTarget::Lead {
+            let stage = json!({"propertyName": "lifecyclestage", "operator": "EQ",
+                               "value": self.settings.lead_stage});
+            for g in &mut groups {
+                g.push(stage.clone());
+            }
+        }
+        check_search_caps(&groups)?;
+        let filter_groups: Vec<Value> = groups.iter().map(|g| json!({"filters": g})).collect();
+        let modified = target.object().modified_prop();
+        Ok(json!({
+            "filterGroups": filter_groups,
+            "sorts": [{"propertyName": modified, "direction": "DESCENDING"}],
+            "properties": self.read_props(target),
+        }))
+    }
+
+    async fn search_page(
+        &self,
+        target: MappingTarget,
+        groups: Vec<Vec<Value>>,
+        limit: usize,
+        after: Option<&str>,
+        operation: &str,
+    ) -> Result<(HsPage, Option<String>)> {
+        let mut body = self.search_body(target, groups)?;
+        if let Some(m) = body.as_object_mut() {
+            m.insert("limit".into(), json!(limit.clamp(1, MAX_SEARCH_PAGE)));
+            if let Some(a) = after {
+                m.insert("after".into(), json!(a));
+            }
+        }
+        let page = self
+            .search_request(target.object(), body, operation)
+            .await?;
+        let next = next_search_cursor(&page);
+        Ok((page, next))
+    }
+
+    /// `POST /objects/{o}/search`, on search's own rate limit bucket.
+    pub(crate) async fn search_request(
+        &self,
+        object: HubObject,
+        body: Value,
+        operation: &str,
+    ) -> Result<HsPage> {
+        let req = Request::new(Method::POST, self.paths.search(object), operation)
+            .json(body)
+            .idempotent(true)
+            .bucket(SEARCH);
+        self.send(req).await?.json()
+    }
+
+    /// A find's filter groups for `target`: each condition on the mapped property, a link
+    /// field on search's `associations.{object}` pseudo-property.
+    fn find_groups(&self, query: &Query, target: MappingTarget) -> Result<Vec<Vec<Value>>> {
+        let QueryFilter::Where(conditions) = &query.filter else {
+            return Ok(Vec::new());
+        };
+        let mapping = self.mappings.get(target.as_str())?;
+        let mut filters = Vec::new();
+        for c in conditions {
+            let link = link_fields(query.kind).iter().find(|(f, _)| *f == c.common);
+            let property = match link {
+                Some((_, o)) => format!("associations.{}", o.singular()),
+                None => mapping
+                    .vendor_name(&c.common)
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        Error::mapping(format!("{}.{}: no HubSpot property", query.kind, c.common))
+                    })?,
+            };
+            filters.push(json!({"propertyName": property, "operator": "EQ",
+                                "value": to_hubspot(&c.value)}));
+        }
+        Ok(if filters.is_empty() {
+            Vec::new()
+        } else {
+            vec![filters]
+        })
+    }
+
+    /// The next page that has records, or the last one.
+    ///
+    /// Core ends a listing at an empty page that still has a cursor (a server handing out
+    /// fresh cursors with empty pages would otherwise be paged forever), so the empty pages
+    /// this adapter itself moves past are fetched through here instead of returned: a target
+    /// with nothing in it (no notes, go on to tasks), and the one page after a narrowed search
+    /// restart that can hold only records already listed (at most as many as one page, so at
+    /// most one such page).
+    async fn next_page(&self, query: &Query, cursor: Option<String>) -> Result<Page<VendorRecord>> {
+        let mut cursor = cursor;
+        let mut skipped_page = false;
+        loop {
+            let (page, moved_on, all_skipped) = self.fetch_one(query, cursor).await?;
+            let (true, Some(next)) = (page.items.is_empty(), &page.next) else {
+                return Ok(page);
+            };
+            if !moved_on {
+                if !all_skipped || skipped_page {
+                    return Ok(page);
+                }
+                skipped_page = true;
+            }
+            cursor = Some(next.clone());
+        }
+    }
+
+    /// One vendor page: the page, whether its cursor moves on to the next target, and whether
+    /// every record on it had already been listed.
+    async fn fetch_one(
+        &self,
+        query: &Query,
+        cursor: Option<String>,
+    ) -> Result<(Page<VendorRecord>, bool, bool)> {
+        let find = matches!(query.filter, QueryFilter::Where(_));
+        let operation = format!("{}.{}", query.kind, if find { "find" } else { "list" });
+        let start_since = match query.changed_since {
+            _ if find => None,
+            Some(s) => Some(s.timestamp_millis()),
+            // Leads are contacts in a lifecycle stage: only search can select them.
+            None if query.kind == ObjectKind::Lead => Some(0),
+            None => None,
+        };
+        let cursor = match cursor {
+            Some(c) => Cursor::decode(&c)?,
+            None => Cursor {
                 since: start_since,
                 ..Cursor::default()
-            }),
-            true,
-        ),
-        None => (None, false),
-    };
-    let page = Page {
-        items,
-        next: next.map(|c| c.encode()),
-    };
-    Ok((page, moved_on, all_skipped))
-}
-
-/// One page of "changed since", and where the next one starts.
-async fn changed_page(
-    core: &Core,
-    spec: &ListSpec,
-    target: MappingTarget,
-    cursor: &Cursor,
-    since: i64,
-) -> Result<(HsPage, Option<Cursor>)> {
-    let object = target.object();
-    let modified = object.modified_prop();
-    let limit = usize::try_from(spec.page_size)
-        .unwrap_or(MAX_SEARCH_PAGE)
-        .clamp(1, MAX_SEARCH_PAGE);
-    let mut filters = vec![json!(
-        {"propertyName": modified, "operator": "GTE", "value": since.to_string()})];
-    if target == MappingTarget::Lead {
-        // Leads are the contacts in the lead lifecycle stage.
-        filters.push(json!({"propertyName": "lifecyclestage", "operator": "EQ",
-                            "value": core.settings.lead_stage}));
-    }
-    let mut body = json!({
-        "filterGroups": [{"filters": filters}],
-        "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
-        "properties": core.read_props(target),
-        "limit": limit,
-    });
-    if let (Some(after), Some(m)) = (&cursor.after, body.as_object_mut()) {
-        m.insert("after".into(), Value::String(after.clone()));
-    }
-    let req = Request::new(
-        crm_core::reexports::http::Method::POST,
-        core.paths.search(object),
-        spec.operation,
-    )
-    .json(body)
-    .idempotent(true)
-    .bucket(SEARCH);
-    let page: HsPage = core.send(req).await?.json()?;
-    let Some(after) = HsPaging::after(&page.paging) else {
-        return Ok((page, None));
-    };
-    let offset: usize = after.parse().unwrap_or(MAX_SEARCH_RESULTS);
-    if offset + limit <= MAX_SEARCH_RESULTS {
-        let next = Cursor {
-            after: Some(after),
-            ..cursor.clone()
+            },
         };
-        return Ok((page, Some(next)));
+        let targets = MappingTarget::of(query.kind);
+        let target = *targets.get(cursor.target).ok_or_else(|| {
+            Error::invalid_input("this page cursor is past the end of the listing")
+        })?;
+        let object = target.object();
+        let (page, next_in_target) = match cursor.since {
+            _ if find => {
+                let groups = self.find_groups(query, target)?;
+                let size = usize::try_from(query.page_size).unwrap_or(MAX_SEARCH_PAGE);
+                let after = cursor.after.as_deref();
+                let (page, next) = self
+                    .search_page(target, groups, size, after, &operation)
+                    .await?;
+                let next = next.map(|after| Cursor {
+                    after: Some(after),
+                    ..cursor.clone()
+                });
+                (page, next)
+            }
+            None => {
+                let mut req = Request::get(self.paths.collection(object), &operation)
+                    .query("limit", query.page_size.clamp(1, MAX_LIST_PAGE).to_string())
+                    .query("properties", self.read_props(target).join(","))
+                    .bucket(GENERAL);
+                if let Some(links) = link_query(target.kind()) {
+                    req = req.query("associations", links);
+                }
+                if let Some(after) = &cursor.after {
+                    req = req.query("after", after.clone());
+                }
+                let page: HsPage = self.send(req).await?.json()?;
+                let next = HsPaging::after(&page.paging).map(|after| Cursor {
+                    after: Some(after),
+                    ..cursor.clone()
+                });
+                (page, next)
+            }
+            Some(since) => {
+                self.changed_page(query, target, &cursor, since, &operation)
+                    .await?
+            }
+        };
+        let fresh: Vec<HsObject> = page
+            .results
+            .iter()
+            .filter(|hs| !cursor.skip.contains(&hs.id))
+            .cloned()
+            .collect();
+        let items = self.decode(target, &fresh, &[]).await?;
+        let all_skipped = items.is_empty() && !page.results.is_empty();
+        let (next, moved_on) = match next_in_target {
+            Some(c) => (Some(c), false),
+            None if cursor.target + 1 < targets.len() => (
+                Some(Cursor {
+                    target: cursor.target + 1,
+                    since: start_since,
+                    ..Cursor::default()
+                }),
+                true,
+            ),
+            None => (None, false),
+        };
+        let page = Page {
+            items,
+            next: next.map(|c| c.encode()),
+        };
+        Ok((page, moved_on, all_skipped))
     }
-    // The next page would cross the 10,000 cap: restart at the last modification time seen.
-    let stamp = |hs: &crate::core::HsObject| {
-        hs.properties
-            .get(modified)
-            .and_then(Value::as_str)
-            .and_then(parse_datetime)
-            .map(|t| t.timestamp_millis())
-    };
-    let last = page.results.iter().filter_map(stamp).max().ok_or_else(|| {
-        Error::decode(format!("search results lack `{modified}`")).with_operation(spec.operation)
-    })?;
-    if last <= since {
-        return Err(Error::new(
-            crm_core::ErrorKind::Unsupported,
-            "more than 10,000 records changed within one millisecond; HubSpot search cannot page past them",
-        )
-        .with_operation(spec.operation));
+
+    /// One page of "changed since", and where the next one starts.
+    async fn changed_page(
+        &self,
+        query: &Query,
+        target: MappingTarget,
+        cursor: &Cursor,
+        since: i64,
+        operation: &str,
+    ) -> Result<(HsPage, Option<Cursor>)> {
+        let object = target.object();
+        let modified = object.modified_prop();
+        let limit = usize::try_from(query.page_size)
+            .unwrap_or(MAX_SEARCH_PAGE)
+            .clamp(1, MAX_SEARCH_PAGE);
+        let mut filters = vec![json!(
+            {"propertyName": modified, "operator": "GTE", "value": since.to_string()})];
+        if target == MappingTarget::Lead {
+            // Leads are the contacts in the lead lifecycle stage.
+            filters.push(json!({"propertyName": "lifecyclestage", "operator": "EQ",
+                                "value": self.settings.lead_stage}));
+        }
+        let mut body = json!({
+            "filterGroups": [{"filters": filters}],
+            "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
+            "properties": self.read_props(target),
+            "limit": limit,
+        });
+        if let (Some(after), Some(m)) = (&cursor.after, body.as_object_mut()) {
+            m.insert("after".into(), Value::String(after.clone()));
+        }
+        let page = self.search_request(object, body, operation).await?;
+        let Some(after) = HsPaging::after(&page.paging) else {
+            return Ok((page, None));
+        };
+        let offset: usize = after.parse().unwrap_or(MAX_SEARCH_RESULTS);
+        if offset + limit <= MAX_SEARCH_RESULTS {
+            let next = Cursor {
+                after: Some(after),
+                ..cursor.clone()
+            };
+            return Ok((page, Some(next)));
+        }
+        // The next page would cross the 10,000 cap: restart at the last modification time seen.
+        let stamp = |hs: &HsObject| {
+            hs.properties
+                .get(modified)
+                .and_then(Value::as_str)
+                .and_then(parse_datetime)
+                .map(|t| t.timestamp_millis())
+        };
+        let last = page
+            .results
+            .iter()
+            .filter_map(stamp)
+            .max()
+            .ok_or_else(|| Error::decode(format!("search results lack `{modified}`")))?;
+        if last <= since {
+            return Err(Error::new(
+                crm_core::ErrorKind::Unsupported,
+                "more than 10,000 records changed within one millisecond; HubSpot search cannot page past them",
+            ));
+        }
+        let skip = page
+            .results
+            .iter()
+            .filter(|hs| stamp(hs) == Some(last))
+            .map(|hs| hs.id.clone())
+            .collect();
+        let next = Cursor {
+            target: cursor.target,
+            since: Some(last),
+            after: None,
+            skip,
+        };
+        Ok((page, Some(next)))
     }
-    let skip = page
-        .results
-        .iter()
-        .filter(|hs| stamp(hs) == Some(last))
-        .map(|hs| hs.id.clone())
-        .collect();
-    let next = Cursor {
-        target: cursor.target,
-        since: Some(last),
-        after: None,
-        skip,
-    };
-    Ok((page, Some(next)))
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ async fn setup() -> (HubSpotFake, HubSpot, Arc<Captured>) {
     let crm = HubSpotBuilder::new()
         .with_base_url(fake.base_url())
         .with_token(fake.token().to_owned().into())
-        .with_idempotency_property(Some(demo::IDEMPOTENCY_PROPERTY))
+        .with_idempotency_field(Some(demo::IDEMPOTENCY_PROPERTY))
         .with_external_id_property(Some(demo::EXTERNAL_ID_PROPERTY))
         .with_lead_source_property(Some(demo::LEAD_SOURCE_PROPERTY))
         .with_mapping(MappingTarget::Contact, typed)
@@ -336,8 +336,7 @@ async fn a_duplicate_email_is_a_conflict_with_the_existing_id() {
     }
     assert_eq!(err.vendor().unwrap().code.as_deref(), Some("CONFLICT"));
     // create-or-update resolves the 409 by updating the existing contact.
-    let up = crm
-        .create_or_update_contact(&jane_again, &WriteContext::default())
+    let up = crm_hubspot::create_or_update_contact(&crm, &jane_again, &WriteContext::default())
         .await
         .unwrap();
     assert!(!up.created);
@@ -345,10 +344,13 @@ async fn a_duplicate_email_is_a_conflict_with_the_existing_id() {
     assert_eq!(up.record.title.as_deref(), Some("COO"));
     let stored = fake.record("contacts", demo::CUSTOMER_CONTACT_ID).unwrap();
     assert_eq!(stored["properties"]["jobtitle"], "COO");
-    let created = crm
-        .create_or_update_contact(&contact("brand-new@example.com"), &WriteContext::default())
-        .await
-        .unwrap();
+    let created = crm_hubspot::create_or_update_contact(
+        &crm,
+        &contact("brand-new@example.com"),
+        &WriteContext::default(),
+    )
+    .await
+    .unwrap();
     assert!(created.created);
 }
 

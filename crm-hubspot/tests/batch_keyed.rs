@@ -48,7 +48,7 @@ async fn issue14_keyed_batch_creates_go_100_per_request_each_with_its_own_key() 
     .await;
     let crm = connect(
         &fake,
-        HubSpotBuilder::new().with_idempotency_property(Some(demo::IDEMPOTENCY_PROPERTY)),
+        HubSpotBuilder::new().with_idempotency_field(Some(demo::IDEMPOTENCY_PROPERTY)),
     );
     let tickets = fake.records("tickets").len();
     let items: Vec<(IdempotencyKey, Ticket)> = (0..250).map(|n| (key(n), ticket(n))).collect();

@@ -31,7 +31,7 @@ async fn fake() -> HubSpotFake {
 fn builder(fake: &HubSpotFake) -> HubSpotBuilder {
     HubSpotBuilder::new()
         .with_base_url(fake.base_url())
-        .with_idempotency_property(Some(demo::IDEMPOTENCY_PROPERTY))
+        .with_idempotency_field(Some(demo::IDEMPOTENCY_PROPERTY))
         .with_external_id_property(Some(demo::EXTERNAL_ID_PROPERTY))
         .with_lead_source_property(Some(demo::LEAD_SOURCE_PROPERTY))
 }
@@ -212,8 +212,7 @@ async fn search_lag_is_met_by_the_409_path() {
         created.id
     );
     // A bot that searched and found nothing creates again: the 409 resolves to an update.
-    let up = crm
-        .create_or_update_contact(&c, &WriteContext::default())
+    let up = crm_hubspot::create_or_update_contact(&crm, &c, &WriteContext::default())
         .await
         .unwrap();
     assert!(!up.created);

@@ -37,7 +37,7 @@ fn connect(fake: &HubSpotFake, family: PathFamily) -> HubSpot {
         .with_base_url(fake.base_url())
         .with_token(fake.token().to_owned().into())
         .with_path_family(family)
-        .with_idempotency_property(Some(demo::IDEMPOTENCY_PROPERTY))
+        .with_idempotency_field(Some(demo::IDEMPOTENCY_PROPERTY))
         .with_external_id_property(Some(demo::EXTERNAL_ID_PROPERTY))
         .with_lead_source_property(Some(demo::LEAD_SOURCE_PROPERTY))
         .with_timeout(CLIENT_TIMEOUT)

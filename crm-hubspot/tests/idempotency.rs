@@ -84,9 +84,10 @@ async fn issue12_item15_with_the_property_declared_a_repeated_key_returns_the_fi
     .await;
     let crm = connect(
         &fake,
-        HubSpotBuilder::new().with_idempotency_property(Some(demo::IDEMPOTENCY_PROPERTY)),
+        HubSpotBuilder::new().with_idempotency_field(Some(demo::IDEMPOTENCY_PROPERTY)),
     );
     let checks: Vec<_> = crm
+        .backend()
         .check_setup()
         .await
         .unwrap()
@@ -124,9 +125,9 @@ async fn issue12_item15_check_setup_reports_a_missing_or_non_unique_idempotency_
     .await;
     let crm = connect(
         &fake,
-        HubSpotBuilder::new().with_idempotency_property(Some(demo::IDEMPOTENCY_PROPERTY)),
+        HubSpotBuilder::new().with_idempotency_field(Some(demo::IDEMPOTENCY_PROPERTY)),
     );
-    let checks = crm.check_setup().await.unwrap();
+    let checks = crm.backend().check_setup().await.unwrap();
     let on = |object: &str| {
         checks
             .iter()

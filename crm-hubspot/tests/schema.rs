@@ -54,6 +54,7 @@ critical = "CRITICAL"
     )
     .unwrap();
     let problems = hub
+        .backend()
         .check_mapping(MappingTarget::Contact, &file.objects["contact"])
         .await
         .unwrap();
@@ -74,6 +75,7 @@ critical = "CRITICAL"
     assert!(!has("preferred_language"), "{text:?}");
     assert_eq!(problems.len(), 3, "{text:?}");
     let problems = hub
+        .backend()
         .check_mapping(MappingTarget::Ticket, &file.objects["ticket"])
         .await
         .unwrap();
@@ -179,12 +181,17 @@ async fn a_new_mapping_file_is_swapped_in_without_a_restart() {
     let err = hub.contacts().create(&long(2), &ctx).await.unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::Mapping);
     // A mapping that does not validate is refused and the current one stays.
-    let bad: std::collections::BTreeMap<MappingTarget, crm_core::mapping::ObjectMapping> = [(
-        MappingTarget::Ticket,
-        toml::from_str("[states.status]\n\"4\" = \"exploded\"\n").unwrap(),
-    )]
-    .into();
-    assert!(hub.set_mappings(&bad).is_err());
+    let bad = MappingFile {
+        version: "bad".into(),
+        hash: "0".into(),
+        objects: [(
+            "ticket".to_owned(),
+            toml::from_str("[states.status]\n\"4\" = \"exploded\"\n").unwrap(),
+        )]
+        .into(),
+        origin: "bad.toml".into(),
+    };
+    assert!(hub.set_mapping_file(Some(&bad)).is_err());
     assert!(hub.contacts().create(&long(3), &ctx).await.is_err());
     assert_eq!(hub.mapping_label(), Some(v2.label()));
     hub.set_mapping_file(None).unwrap();

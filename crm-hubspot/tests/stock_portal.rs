@@ -67,7 +67,7 @@ async fn issue12_item16_a_conversation_log_round_trips_on_a_stock_portal_with_de
                 .any(|a| a.id == created.id && a.data.kind == ActivityKind::ConversationLog)
         );
         // No custom property was needed for the log.
-        let checks = crm.check_setup().await.unwrap();
+        let checks = crm.backend().check_setup().await.unwrap();
         assert!(checks.iter().all(|c| c.setting != "activity_kind_property"));
     }
     // The demo chat log, written the same way, reads back as a log; the plain note does not.
@@ -102,7 +102,7 @@ async fn issue12_item16_a_configured_activity_kind_property_is_used_and_checked(
         &fake,
         HubSpotBuilder::new().with_activity_kind_property(Some(demo::ACTIVITY_KIND_PROPERTY)),
     );
-    let checks = crm.check_setup().await.unwrap();
+    let checks = crm.backend().check_setup().await.unwrap();
     assert_eq!(checks.len(), 1);
     assert!(checks[0].problem.is_none(), "{checks:?}");
     let created = crm
@@ -131,7 +131,7 @@ async fn issue12_item16_a_configured_activity_kind_property_is_used_and_checked(
         &stock,
         HubSpotBuilder::new().with_activity_kind_property(Some(demo::ACTIVITY_KIND_PROPERTY)),
     );
-    let checks = crm.check_setup().await.unwrap();
+    let checks = crm.backend().check_setup().await.unwrap();
     assert_eq!(checks.len(), 1);
     let problem = checks[0].problem.clone().unwrap();
     assert_eq!(checks[0].setting, "activity_kind_property");

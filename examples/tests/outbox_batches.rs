@@ -92,7 +92,7 @@ async fn hubspot() -> (HubSpotFake, crm_hubspot::HubSpot) {
     let crm = HubSpotBuilder::new()
         .with_base_url(fake.base_url())
         .with_token(fake.token().to_owned().into())
-        .with_idempotency_property(Some(demo::IDEMPOTENCY_PROPERTY))
+        .with_idempotency_field(Some(demo::IDEMPOTENCY_PROPERTY))
         // The outbox, not the transport, sends a failed batch again.
         .with_retry(RetryPolicy::never())
         .build()

@@ -154,9 +154,7 @@ async fn no_personal_value_or_secret_reaches_logs_or_the_audit_trail_on_hubspot(
                 HubSpotBuilder::new()
                     .with_base_url(base_url)
                     .with_token(token.to_owned().into())
-                    .with_idempotency_property(Some(
-                        crm_testkit::hubspot::demo::IDEMPOTENCY_PROPERTY,
-                    ))
+                    .with_idempotency_field(Some(crm_testkit::hubspot::demo::IDEMPOTENCY_PROPERTY))
                     .with_connection_name("acme")
                     .with_audit_sink(audit)
                     .build()

@@ -180,6 +180,23 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         kind.as_str()
     }
 
+    /// Prepares a write's common fields before the connection maps them to vendor fields, and
+    /// may move the write to another `target` (an update of a HubSpot task goes to its tasks,
+    /// whatever the patch says). [`VendorWrite::common`] keeps the fields as the caller gave
+    /// them. The default leaves both as they are; HubSpot folds a note's subject into its body,
+    /// marks conversation logs and takes out the fields it writes as associations or resolves
+    /// from pipelines.
+    fn before_mapping(
+        &self,
+        kind: ObjectKind,
+        op: &WriteOp,
+        target: &mut &'static str,
+        common: &mut FieldMap,
+    ) -> Result<()> {
+        let _ = (kind, op, target, common);
+        Ok(())
+    }
+
     /// Reads one record. A missing record is `NotFound`.
     async fn get(&self, kind: ObjectKind, id: &RecordId) -> Result<VendorRecord>;
 

@@ -151,10 +151,13 @@ impl<B: Backend> Shared<B> {
         common: FieldMap,
         mode: WriteMode,
     ) -> Result<VendorWrite> {
-        let target = self.backend.target(kind, &common);
+        let mut target = self.backend.target(kind, &common);
+        let mut prepared = common.clone();
+        self.backend
+            .before_mapping(kind, &op, &mut target, &mut prepared)?;
         let mapping = self.mappings.get(target)?;
         let fields = mapping
-            .to_vendor_as(kind, &common, mode)
+            .to_vendor_as(kind, &prepared, mode)
             .map_err(|e| mapping.name_error_fields(e))?;
         Ok(VendorWrite {
             kind,

@@ -120,7 +120,7 @@ fn connect(
                 HubSpotBuilder::new()
                     .with_base_url(base_url)
                     .with_token(SecretString::from(token.to_owned()))
-                    .with_idempotency_property(idempotent.then_some(property.as_str()))
+                    .with_idempotency_field(idempotent.then_some(property.as_str()))
                     .build()?,
             )
         }

@@ -1,42 +1,30 @@
-//! Search: filter groups, phone forms, caps, paging (HubSpot's CRM API docs, "Search").
+//! Search: phone forms and search's caps (HubSpot's CRM API docs, "Search"); the pages
+//! themselves are fetched in `lister.rs`.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use crm_core::raw::http::Request;
-use crm_core::raw::{Paging, paginate};
-use crm_core::reexports::futures::StreamExt;
-use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::{Value, json};
-use crm_core::{Entity, Error, Page, Record, Region, Result};
-
-use crate::core::{Core, HsPage, HsPaging, MAX_SEARCH_PAGE, SEARCH};
-use crate::mapping::MappingTarget;
+use crm_core::{Error, FieldMap, FieldValue, Phone, Region, Result};
 
 /// Search allows 6 filters per group (HubSpot's CRM API docs, "Search").
 const MAX_FILTERS_PER_GROUP: usize = 6;
 
 /// Whether a record's `phone` or `mobile_phone` is the number `e164`, compared in E.164.
-pub(crate) fn same_number<T: Entity>(record: &T, e164: &str, region: Region) -> bool {
-    let fields = record.to_fields();
+pub(crate) fn same_number(fields: &FieldMap, e164: &str, region: Region) -> bool {
     ["phone", "mobile_phone"].iter().any(|f| {
-        matches!(fields.get(*f), Some(crm_core::FieldValue::Text(t))
-            if crm_core::Phone::from_vendor(t, region).e164() == Some(e164))
+        matches!(fields.get(*f), Some(FieldValue::Text(t))
+            if Phone::from_vendor(t, region).e164() == Some(e164))
     })
 }
 
 /// Filter groups matching a phone number: `phone` and `mobilephone` IN the usual written forms
 /// of the number (search compares text; HubSpot's search docs), and optionally HubSpot's
 /// calculated digits-only properties. Results are then compared by E.164.
-pub(crate) fn phone_groups(core: &Core, e164: &str) -> Vec<Vec<Value>> {
+pub(crate) fn phone_groups(calculated: bool, e164: &str) -> Vec<Vec<Value>> {
     let forms = phone_forms(e164);
     let mut groups = vec![
         vec![json!({"propertyName": "phone", "operator": "IN", "values": forms})],
         vec![json!({"propertyName": "mobilephone", "operator": "IN", "values": forms})],
     ];
-    if core.settings.phone_calculated
-        && let Some(national) = national_digits(e164)
-    {
+    if calculated && let Some(national) = national_digits(e164) {
         for p in [
             "hs_searchable_calculated_phone_number",
             "hs_searchable_calculated_mobile_number",
@@ -84,90 +72,6 @@ pub(crate) fn phone_forms(e164: &str) -> Vec<String> {
     forms.sort();
     forms.dedup();
     forms
-}
-
-/// Searches `target` with OR-ed `groups` of AND-ed filters, newest first, up to `limit`.
-pub(crate) async fn search_records<T: Entity>(
-    core: &Core,
-    target: MappingTarget,
-    mut groups: Vec<Vec<Value>>,
-    limit: usize,
-    operation: &str,
-) -> Result<Vec<Record<T>>> {
-    if limit == 0 {
-        return Ok(Vec::new());
-    }
-    if limit > crate::core::MAX_SEARCH_RESULTS {
-        return Err(Error::invalid_input(format!(
-            "HubSpot search returns at most {} results per query; narrow the filter or list with `changed_since`",
-            crate::core::MAX_SEARCH_RESULTS
-        ))
-        .with_operation(operation));
-    }
-    if target == MappingTarget::Lead {
-        let stage = json!({"propertyName": "lifecyclestage", "operator": "EQ",
-                           "value": core.settings.lead_stage});
-        for g in &mut groups {
-            g.push(stage.clone());
-        }
-    }
-    check_search_caps(&groups).map_err(|e| e.with_operation(operation))?;
-    let object = target.object();
-    let mapping = core.read_mapping(target, None).await?;
-    let filter_groups: Vec<Value> = groups.iter().map(|g| json!({"filters": g})).collect();
-    let base = json!({
-        "filterGroups": filter_groups,
-        "sorts": [{"propertyName": object.modified_prop(), "direction": "DESCENDING"}],
-        "properties": core.read_props(target),
-    });
-    // How many records are still wanted, so that each page asks for no more (the stream asks
-    // for the next page only after the previous one has been taken).
-    let wanted = Arc::new(AtomicUsize::new(limit));
-    let pages_wanted = wanted.clone();
-    let http = core.http.clone();
-    let path = core.paths.search(object);
-    let operation_owned = operation.to_owned();
-    // Core's pager follows `after`, so a server whose cursors cycle, or that hands out a cursor
-    // with an empty page, stops the search with a `Decode` error instead of paging forever.
-    let mut pages = paginate(Paging::default(), None, move |after: Option<String>| {
-        let page_limit = pages_wanted.load(Ordering::Relaxed).min(MAX_SEARCH_PAGE);
-        let mut body = base.clone();
-        if let Some(m) = body.as_object_mut() {
-            m.insert("limit".into(), json!(page_limit));
-            if let Some(a) = &after {
-                m.insert("after".into(), json!(a));
-            }
-        }
-        let req = Request::new(Method::POST, path.clone(), operation_owned.clone())
-            .json(body)
-            .idempotent(true)
-            .bucket(SEARCH);
-        let http = http.clone();
-        async move {
-            let page: HsPage = http.send(req).await?.json()?;
-            // Search serves at most 10,000 results: a cursor past them ends the search.
-            let next = HsPaging::after(&page.paging).filter(|a| {
-                a.parse::<usize>()
-                    .map_or(true, |n| n < crate::core::MAX_SEARCH_RESULTS)
-            });
-            Ok(Page {
-                items: page.results,
-                next,
-            })
-        }
-    });
-    let mut found = Vec::new();
-    while let Some(page) = pages.next().await {
-        for hs in &page?.items {
-            found.push(core.record_from::<T>(target, &mapping, hs, &[])?);
-        }
-        wanted.store(limit.saturating_sub(found.len()), Ordering::Relaxed);
-        if found.len() >= limit {
-            break;
-        }
-    }
-    found.truncate(limit);
-    Ok(found)
 }
 
 /// Search's caps (HubSpot's CRM API docs, "Search"), checked before a request: 5 groups,

@@ -1,6 +1,6 @@
 //! The portal's own schema, from the properties API (`GET /crm/v3/properties/{object}`), for
 //! checking a mapping against it and the custom properties the settings name
-//! ([`HubSpot::check_setup`]).
+//! ([`HubSpotBackend::check_setup`]).
 
 use std::collections::BTreeMap;
 
@@ -9,9 +9,8 @@ use crm_core::raw::http::Request;
 use crm_core::reexports::serde_json::Value;
 use crm_core::{Error, ObjectKind, Result};
 
-use crate::backend::HubSpot;
-use crate::mapping::MappingTarget;
-use crate::objects::HubObject;
+use crate::backend::HubSpotBackend;
+use crate::extras::objects::{HubObject, MappingTarget};
 
 /// The properties of a properties-API body: name, writability (`modificationMetadata.
 /// readOnlyValue`, `calculated`), and enumeration options.
@@ -59,12 +58,11 @@ pub fn from_properties(body: &Value) -> Result<Vec<SchemaField>> {
         .collect()
 }
 
-impl HubSpot {
+impl HubSpotBackend {
     /// The properties of the object behind `target` as the portal defines them.
     pub async fn schema(&self, target: MappingTarget) -> Result<Vec<SchemaField>> {
-        let path = self.core.paths.properties(target.object());
+        let path = self.paths.properties(target.object());
         let resp = self
-            .core
             .send(
                 Request::get(path, format!("{}.properties", target.as_str()))
                     .bucket(crate::limits::GENERAL),
@@ -85,7 +83,7 @@ impl HubSpot {
 }
 
 /// One thing the connection's settings need from the portal, and whether the portal has it,
-/// from [`HubSpot::check_setup`].
+/// from [`HubSpotBackend::check_setup`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SetupCheck {
@@ -182,14 +180,14 @@ fn create_step(
     )
 }
 
-impl HubSpot {
+impl HubSpotBackend {
     /// Checks through the properties API that every custom property the settings name
     /// (`idempotency_property`, `external_id_property`, `lead_source_property`,
     /// `activity_kind_property`) exists on each object it is written to, with unique values
     /// where the setting needs them. One request per object involved; a setting left unset
     /// needs nothing and is not checked. `crm-connect doctor` prints the result.
     pub async fn check_setup(&self) -> Result<Vec<SetupCheck>> {
-        let s = &self.core.settings;
+        let s = &self.settings;
         let mut needs = Vec::new();
         if let Some(p) = &s.idempotency {
             needs.push(Need {
@@ -235,7 +233,7 @@ impl HubSpot {
             needs.push(Need {
                 setting: "activity_kind_property",
                 property: p.clone(),
-                objects: vec![self.core.log_object()],
+                objects: vec![self.log_object()],
                 unique: false,
                 option: Some("conversation_log"),
             });
@@ -245,10 +243,9 @@ impl HubSpot {
         for need in &needs {
             for object in &need.objects {
                 if !schemas.contains_key(object.name()) {
-                    let path = self.core.paths.properties(*object);
+                    let path = self.paths.properties(*object);
                     let operation = format!("{}.properties", object.singular());
                     let resp = self
-                        .core
                         .send(Request::get(path, operation).bucket(crate::limits::GENERAL))
                         .await?;
                     schemas.insert(object.name(), definitions(&resp.json()?)?);

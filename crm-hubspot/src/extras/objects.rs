@@ -1,8 +1,9 @@
-//! HubSpot's objects as the adapter uses them, the paths of both families, and the
-//! HUBSPOT_DEFINED association type ids (HubSpot's associations v4 docs).
+//! HubSpot's objects as the adapter uses them, the mapping targets over them, the paths of
+//! both families, and the HUBSPOT_DEFINED association type ids (HubSpot's associations v4
+//! docs).
 
 use crm_core::raw::http::encode_segment;
-use crm_core::{ActivityKind, ObjectKind};
+use crm_core::{ActivityKind, Error, ObjectKind, Result};
 
 use crate::config::PathFamily;
 
@@ -99,17 +100,6 @@ impl HubObject {
         }
     }
 
-    /// The object holding records of a common kind (leads are contacts; activities vary).
-    pub(crate) fn for_kind(kind: ObjectKind) -> Option<Self> {
-        match kind {
-            ObjectKind::Contact | ObjectKind::Lead => Some(HubObject::Contacts),
-            ObjectKind::Account => Some(HubObject::Companies),
-            ObjectKind::Opportunity => Some(HubObject::Deals),
-            ObjectKind::Ticket => Some(HubObject::Tickets),
-            ObjectKind::Activity => None,
-        }
-    }
-
     /// The engagement object of an activity kind (conversation logs: configurable).
     pub(crate) fn for_activity(kind: ActivityKind, log_as_call: bool) -> Self {
         match kind {
@@ -119,6 +109,109 @@ impl HubObject {
             ActivityKind::ConversationLog if log_as_call => HubObject::Calls,
             ActivityKind::ConversationLog => HubObject::Notes,
         }
+    }
+}
+
+/// What a mapping applies to: one common record kind in one HubSpot object. Leads are contacts
+/// in lifecycle stage `lead`; notes (and conversation logs, by default), tasks and calls are
+/// activities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+#[allow(missing_docs)]
+pub enum MappingTarget {
+    Contact,
+    Account,
+    Lead,
+    Opportunity,
+    Ticket,
+    Note,
+    Task,
+    Call,
+}
+
+impl MappingTarget {
+    /// Every target, in the order of [`crate::MAPPING_TARGETS`].
+    pub const ALL: [MappingTarget; 8] = [
+        MappingTarget::Contact,
+        MappingTarget::Account,
+        MappingTarget::Lead,
+        MappingTarget::Opportunity,
+        MappingTarget::Ticket,
+        MappingTarget::Note,
+        MappingTarget::Task,
+        MappingTarget::Call,
+    ];
+
+    /// The target's name in mapping files (`contact`, `note`...).
+    pub fn as_str(self) -> &'static str {
+        self.entry().0
+    }
+
+    /// The common kind.
+    pub fn kind(self) -> ObjectKind {
+        self.entry().1
+    }
+
+    fn entry(self) -> (&'static str, ObjectKind) {
+        let i = Self::ALL.iter().position(|t| *t == self).unwrap_or(0);
+        crate::MAPPING_TARGETS
+            .get(i)
+            .copied()
+            .unwrap_or(("contact", ObjectKind::Contact))
+    }
+
+    /// The target named `name` in mapping files.
+    pub(crate) fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    pub(crate) fn object(self) -> HubObject {
+        match self {
+            MappingTarget::Contact | MappingTarget::Lead => HubObject::Contacts,
+            MappingTarget::Account => HubObject::Companies,
+            MappingTarget::Opportunity => HubObject::Deals,
+            MappingTarget::Ticket => HubObject::Tickets,
+            MappingTarget::Note => HubObject::Notes,
+            MappingTarget::Task => HubObject::Tasks,
+            MappingTarget::Call => HubObject::Calls,
+        }
+    }
+
+    pub(crate) fn for_engagement(o: HubObject) -> Self {
+        match o {
+            HubObject::Tasks => MappingTarget::Task,
+            HubObject::Calls => MappingTarget::Call,
+            _ => MappingTarget::Note,
+        }
+    }
+
+    /// The target a kind's records are read from by id or look-up (activities: notes).
+    pub(crate) fn main(kind: ObjectKind) -> Self {
+        Self::of(kind)
+            .first()
+            .copied()
+            .unwrap_or(MappingTarget::Note)
+    }
+
+    /// The targets a kind's records live in.
+    pub(crate) fn of(kind: ObjectKind) -> &'static [MappingTarget] {
+        use MappingTarget::*;
+        match kind {
+            ObjectKind::Contact => &[Contact],
+            ObjectKind::Account => &[Account],
+            ObjectKind::Lead => &[Lead],
+            ObjectKind::Opportunity => &[Opportunity],
+            ObjectKind::Ticket => &[Ticket],
+            ObjectKind::Activity => &[Note, Task, Call],
+        }
+    }
+}
+
+impl std::str::FromStr for MappingTarget {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::named(s)
+            .ok_or_else(|| Error::config(format!("`{s}` is not a HubSpot mapping target")))
     }
 }
 

@@ -1,0 +1,228 @@
+//! Associations and reads by id: v4 association writes and reads, inline association ids,
+//! batch reads, and the records linked to a record (HubSpot's object and associations docs).
+
+use crm_core::model::fields::parse_datetime;
+use crm_core::raw::http::Request;
+use crm_core::raw::{Paging, VendorRecord, paginate};
+use crm_core::reexports::chrono::{DateTime, Utc};
+use crm_core::reexports::futures::StreamExt;
+use crm_core::reexports::http::Method;
+use crm_core::reexports::serde_json::{Value, json};
+use crm_core::{Error, FieldValue, ObjectKind, Page, RecordRef, Result};
+
+use crate::backend::{HubSpotBackend, MAX_BATCH};
+use crate::extras::objects::{HubObject, MappingTarget, assoc_types};
+use crate::limits::GENERAL;
+use crate::wire::{HsAssocBatch, HsBatch, HsObject, HsPaging, ref_object};
+
+/// PUTs an association with the HUBSPOT_DEFINED types for the pair.
+impl HubSpotBackend {
+    /// PUTs each link as an association (idempotent).
+    pub(crate) async fn put_links(
+        &self,
+        from: HubObject,
+        id: &str,
+        links: &[(HubObject, String)],
+        operation: &str,
+    ) -> Result<()> {
+        for (to, to_id) in links {
+            self.put_association(from, id, *to, to_id, operation)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn put_association(
+        &self,
+        from: HubObject,
+        id: &str,
+        to: HubObject,
+        to_id: &str,
+        operation: &str,
+    ) -> Result<()> {
+        let types: Vec<Value> = assoc_types(from, to)
+            .iter()
+            .map(|t| json!({"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": t}))
+            .collect();
+        if types.is_empty() {
+            return Err(Error::unsupported(
+                operation,
+                format!(
+                    "HubSpot has no default association from {} to {}",
+                    from.name(),
+                    to.name()
+                ),
+            ));
+        }
+        let req = Request::new(
+            Method::PUT,
+            self.paths.association(from, id, to, to_id),
+            operation,
+        )
+        .addresses_record()
+        .json(Value::Array(types))
+        .bucket(GENERAL);
+        self.send(req).await.map(drop)
+    }
+
+    /// Ids of `to` records associated with a record: the v4 associations batch read (one input,
+    /// 500 targets per page, `after` to continue; HubSpot's associations v4 docs).
+    pub(crate) async fn associated_ids(
+        &self,
+        from: HubObject,
+        id: &str,
+        to: HubObject,
+        operation: &str,
+    ) -> Result<Vec<String>> {
+        let http = self.http.clone();
+        let path = self.paths.association_batch(from, to, "read");
+        let (id, operation_owned) = (id.to_owned(), operation.to_owned());
+        // Core's pager follows `after`, so a server whose cursors cycle, or that hands out a cursor
+        // with an empty page, stops the read with a `Decode` error instead of paging forever.
+        let mut pages = paginate(Paging::default(), None, move |after: Option<String>| {
+            let mut input = json!({"id": id});
+            if let (Some(a), Some(m)) = (&after, input.as_object_mut()) {
+                m.insert("after".into(), json!(a));
+            }
+            let req = Request::new(Method::POST, path.clone(), operation_owned.clone())
+                .json(json!({"inputs": [input]}))
+                .idempotent(true)
+                .bucket(GENERAL);
+            let http = http.clone();
+            async move {
+                let page: HsAssocBatch = http.send(req).await?.json()?;
+                let mut items = Vec::new();
+                let mut next = None;
+                for r in page.results {
+                    items.extend(r.to.into_iter().map(|t| t.to_object_id));
+                    next = HsPaging::after(&r.paging);
+                }
+                Ok(Page { items, next })
+            }
+        });
+        let mut ids = Vec::new();
+        while let Some(page) = pages.next().await {
+            ids.extend(page?.items);
+        }
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// `POST /objects/{o}/batch/read` in chunks of 100; ids that no longer exist are skipped.
+    pub(crate) async fn read_batch(
+        &self,
+        target: MappingTarget,
+        ids: &[String],
+        context: &[(&str, &str)],
+        operation: &str,
+    ) -> Result<Vec<VendorRecord>> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(MAX_BATCH) {
+            let inputs: Vec<Value> = chunk.iter().map(|id| json!({"id": id})).collect();
+            let path = self.paths.batch(target.object(), "read");
+            let req = Request::new(Method::POST, path, operation)
+                .json(json!({"inputs": inputs, "properties": self.read_props(target)}))
+                .idempotent(true)
+                .bucket(GENERAL);
+            let batch: HsBatch = self.send(req).await?.json()?;
+            found.extend(batch.results);
+        }
+        self.decode(target, &found, context).await
+    }
+
+    /// `GET /objects/{o}/{id}?associations=notes,tasks,calls`.
+    async fn owner_with_engagements(
+        &self,
+        from: HubObject,
+        id: &str,
+        operation: &str,
+    ) -> Result<HsObject> {
+        let req = Request::get(self.paths.record(from, id), operation)
+            .addresses_record()
+            .query("properties", "hs_object_id")
+            .query("associations", "notes,tasks,calls")
+            .bucket(GENERAL);
+        self.send(req).await?.json()
+    }
+
+    /// The ids of `to` records an inline `associations` block names, following its paging through
+    /// the v4 list when HubSpot cut it short.
+    pub(crate) async fn inline_ids(
+        &self,
+        owner: &HsObject,
+        from: HubObject,
+        id: &str,
+        to: HubObject,
+        operation: &str,
+    ) -> Result<Vec<String>> {
+        let Some(coll) = owner.associations.as_ref().and_then(|a| a.get(to.name())) else {
+            return Ok(Vec::new());
+        };
+        if HsPaging::after(&coll.paging).is_some() {
+            return self.associated_ids(from, id, to, operation).await;
+        }
+        let mut ids: Vec<String> = coll.results.iter().map(|r| r.id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// The records of `kind` linked to `owner`, newest first: a contact's deals and tickets with
+    /// its primary company's (`extras/view.rs`), a record's notes, tasks and calls from one read of
+    /// it, otherwise the v4 associations read in batches.
+    pub(crate) async fn linked(
+        &self,
+        kind: ObjectKind,
+        owner: &RecordRef,
+    ) -> Result<Vec<VendorRecord>> {
+        let operation = format!("{kind}.find");
+        let (from, id) = ref_object(owner);
+        let context = [(owner.kind.link_field(), id.as_str())];
+        let mut found = Vec::new();
+        if kind == ObjectKind::Activity {
+            // One read of the record names its notes, tasks and calls (`?associations=`).
+            let hs = self.owner_with_engagements(from, &id, &operation).await?;
+            for object in HubObject::ENGAGEMENTS {
+                let ids = self.inline_ids(&hs, from, &id, object, &operation).await?;
+                if !ids.is_empty() {
+                    let target = MappingTarget::for_engagement(object);
+                    found.extend(self.read_batch(target, &ids, &context, &operation).await?);
+                }
+            }
+            // Newest first by when they happened (or were created).
+            found.sort_by(|a, b| when(b).cmp(&when(a)).then_with(|| b.id.cmp(&a.id)));
+            return Ok(found);
+        }
+        let target = MappingTarget::main(kind);
+        if from == HubObject::Contacts {
+            // A contact's deals and tickets include its primary company's.
+            return self.open_for_contact(target, &id, &operation).await;
+        }
+        let ids = self
+            .associated_ids(from, &id, target.object(), &operation)
+            .await?;
+        found = self.read_batch(target, &ids, &context, &operation).await?;
+        newest_changed(&mut found);
+        Ok(found)
+    }
+}
+
+/// Records most recently changed first.
+pub(crate) fn newest_changed(records: &mut [VendorRecord]) {
+    records.sort_by(|a, b| {
+        b.updated_at
+            .cmp(&a.updated_at)
+            .then_with(|| b.id.cmp(&a.id))
+    });
+}
+
+/// When an activity happened: its `timestamp`, else its creation.
+pub(crate) fn when(r: &VendorRecord) -> Option<DateTime<Utc>> {
+    let at = match r.resolved.get("timestamp") {
+        Some(FieldValue::DateTime(at)) => Some(*at),
+        Some(FieldValue::Text(t)) => parse_datetime(t),
+        _ => None,
+    };
+    at.or(r.created_at)
+}

@@ -1,0 +1,467 @@
+//! The 360° view in two sequential round trips.
+//!
+//! 1. The contact with the ids of everything associated with it, in one read: by email,
+//!    `GET /contacts/{email}?idProperty=email&associations=companies,deals,tickets,notes,tasks,calls`
+//!    (by phone or external id, a search and then that read by id). Alongside it, the deal and
+//!    ticket pipelines, which tell open stages from closed ones; they are per-portal metadata,
+//!    cached per connection, so only a cold connection reads them (once).
+//! 2. Concurrently: the company (one batch read), the open deals and the open tickets (one
+//!    request each, see below), and one batch read per kind of activity (≤100 ids per call).
+//!
+//! Real portals hang most deals and tickets off the company, not the person (a deal→company or
+//! ticket→company association; HubSpot's associations guide), so the view takes the records
+//! associated with the contact and those associated with its **primary company**. The primary
+//! company is the one HubSpot's contact record names as its company (the `associatedcompanyid`
+//! property, the "Primary" contact→company association): the company the view shows as the
+//! account. Other companies a contact is associated with are often past employers or clients
+//! of an agency contact; their deals are not this customer's.
+//!
+//! With a company, the records come from one CRM search per object: the filter groups
+//! `associations.contact = her` OR (`associations.company = her company` AND stage not closed),
+//! newest first (HubSpot's search reference documents the `associations.{object}`
+//! pseudo-property). That keeps the view at two round trips and at the request count of the
+//! contact-only view, at the price of search's documented lag: records written a moment ago
+//! may not be searchable yet. So the contact's own ids, read consistently in step 1, are checked
+//! against the hits, and any the search did not return are read by id (a third round trip, only
+//! right after such a write). Without a company, the contact's ids are batch-read as before.
+//!
+//! The two searches draw on search's own limit (5 requests per second per account, HubSpot's
+//! usage guidelines), which the default limiter paces: the second search of a view may wait
+//! for its turn. A contact without a company costs no search.
+//!
+//! For the demo customer (company, 3 deals and 2 tickets of her own or her company's, 2 notes,
+//! 1 call) that is 6 requests by email, 8 with a cold pipeline cache; 2 sequential round trips.
+
+use std::collections::HashSet;
+
+use crm_core::raw::VendorRecord;
+use crm_core::raw::http::Request;
+use crm_core::reexports::futures::{join, try_join};
+use crm_core::reexports::serde_json::{Value, json};
+use crm_core::{
+    CustomerView, Entity, Error, ErrorKind, Lookup, Record, RecordId, Result, ViewOptions,
+};
+
+use crate::backend::HubSpotBackend;
+use crate::extras::associations::{newest_changed, when};
+use crate::extras::objects::{HubObject, MappingTarget};
+use crate::extras::search::check_search_caps;
+use crate::limits::GENERAL;
+use crate::lister::MAX_SEARCH_PAGE;
+use crate::wire::HsObject;
+
+const VIEW_ASSOCIATIONS: &str = "companies,deals,tickets,notes,tasks,calls";
+
+/// The contact property HubSpot keeps its primary company's id in.
+const PRIMARY_COMPANY_PROPERTY: &str = "associatedcompanyid";
+
+/// The inline association type name of a contact's primary company (unlabelled ones are
+/// `contact_to_company_unlabeled`).
+const PRIMARY_COMPANY_TYPE: &str = "contact_to_company";
+
+/// States a stage filter may leave out on the server: the closed ones. The records' own
+/// `is_open` still decides; this only keeps a company's history out of the search page.
+const CLOSED_STATES: [&str; 3] = ["closed", "won", "lost"];
+
+/// At most this many closed stage ids go into the search's `NOT_IN` filter, so the request stays
+/// small on portals with many pipelines; beyond that the records' own state alone decides.
+const MAX_STAGE_FILTER_VALUES: usize = 100;
+
+/// The contact's primary company: the `associatedcompanyid` property, else the inline
+/// association of the primary type, else the first associated company.
+fn primary_company(hs: &HsObject) -> Option<String> {
+    if let Some(id) = hs
+        .properties
+        .get(PRIMARY_COMPANY_PROPERTY)
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+    {
+        return Some(id.to_owned());
+    }
+    let companies = hs
+        .associations
+        .as_ref()
+        .and_then(|a| a.get(HubObject::Companies.name()))?;
+    companies
+        .results
+        .iter()
+        .find(|r| r.kind.as_deref() == Some(PRIMARY_COMPANY_TYPE))
+        .or_else(|| companies.results.first())
+        .map(|r| r.id.clone())
+}
+
+/// Where a contact's deals or tickets are: associated with the contact (the ids its own read
+/// named) or with its primary company.
+struct Links<'a> {
+    contact: &'a str,
+    contact_ids: Vec<String>,
+    company: Option<&'a str>,
+}
+
+/// A vendor record as the entity it holds (the backend resolved every common field).
+fn entity<T: Entity>(r: VendorRecord, region: crm_core::Region) -> Result<Record<T>> {
+    Ok(Record {
+        id: r.id,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        data: T::from_fields(r.resolved, region)?,
+    })
+}
+
+/// The first `limit` open records among `found`.
+fn open<T: Entity>(
+    found: Vec<VendorRecord>,
+    limit: usize,
+    region: crm_core::Region,
+    is_open: fn(&Record<T>) -> bool,
+) -> Result<Vec<Record<T>>> {
+    let mut out = Vec::new();
+    for r in found {
+        let r = entity::<T>(r, region)?;
+        if is_open(&r) && out.len() < limit {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+impl HubSpotBackend {
+    async fn contact_with_associations(
+        &self,
+        id: &str,
+        id_property: Option<&str>,
+        properties: String,
+        associations: &str,
+        operation: &str,
+    ) -> Result<Option<HsObject>> {
+        let mut req = Request::get(self.paths.record(HubObject::Contacts, id), operation)
+            .addresses_record()
+            .query("properties", properties)
+            .query("associations", associations)
+            .bucket(GENERAL);
+        if let Some(p) = id_property {
+            req = req.query("idProperty", p);
+        }
+        match self.send(req).await {
+            Ok(resp) => resp.json().map(Some),
+            Err(e) if e.kind() == &ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reads the deal and ticket pipelines the view will need into the connection's cache (no
+    /// request when they are cached and fresh).
+    async fn warm_pipelines(&self, deals: bool, tickets: bool) -> Result<()> {
+        let read = |wanted: bool, object: HubObject| async move {
+            if wanted {
+                self.pipelines(object, None).await.map(drop)
+            } else {
+                Ok(())
+            }
+        };
+        try_join!(
+            read(deals, HubObject::Deals),
+            read(tickets, HubObject::Tickets)
+        )
+        .map(drop)
+    }
+
+    /// The records of `target` linked to the contact or its company: each once, most recently
+    /// changed first.
+    async fn open_linked(
+        &self,
+        target: MappingTarget,
+        links: &Links<'_>,
+        operation: &str,
+    ) -> Result<Vec<VendorRecord>> {
+        let mine = [("contact_id", links.contact)];
+        let mut found = match links.company {
+            None if links.contact_ids.is_empty() => return Ok(Vec::new()),
+            None => {
+                self.read_batch(target, &links.contact_ids, &mine, operation)
+                    .await?
+            }
+            Some(company) => {
+                let mut hits = self
+                    .search_linked(target, links, company, operation)
+                    .await?;
+                // Search lags behind writes: what the contact's own read named but the search
+                // did not return is read by id.
+                let missing: Vec<String> = links
+                    .contact_ids
+                    .iter()
+                    .filter(|id| !hits.iter().any(|h| h.id.as_str() == id.as_str()))
+                    .cloned()
+                    .collect();
+                if !missing.is_empty() {
+                    hits.extend(self.read_batch(target, &missing, &mine, operation).await?);
+                }
+                hits
+            }
+        };
+        let mut seen = HashSet::new();
+        found.retain(|r| seen.insert(r.id.clone()));
+        newest_changed(&mut found);
+        Ok(found)
+    }
+
+    /// One search for the records of `target` associated with the contact (any stage, so that
+    /// one missing from the hits is one the index has not caught up with) or with its company
+    /// (closed stages left out), newest first. One page of 200: beyond that the newest win.
+    async fn search_linked(
+        &self,
+        target: MappingTarget,
+        links: &Links<'_>,
+        company: &str,
+        operation: &str,
+    ) -> Result<Vec<VendorRecord>> {
+        let object = target.object();
+        let mapping = self.read_mapping(target, None).await?;
+        let by_contact = vec![json!({"propertyName": "associations.contact",
+                                     "operator": "EQ", "value": links.contact})];
+        let mut by_company = vec![json!({"propertyName": "associations.company",
+                                         "operator": "EQ", "value": company})];
+        let (stage_property, field) = match target {
+            MappingTarget::Ticket => ("hs_pipeline_stage", "status"),
+            _ => ("dealstage", "stage"),
+        };
+        // Search compares `IN`/`NOT_IN` string values in lower case (HubSpot's search reference).
+        let mut closed: Vec<String> = mapping
+            .states
+            .get(field)
+            .map(|states| {
+                states
+                    .iter()
+                    .filter(|(_, state)| CLOSED_STATES.contains(&state.as_str()))
+                    .map(|(stage, _)| stage.to_lowercase())
+                    .collect()
+            })
+            .unwrap_or_default();
+        closed.sort();
+        closed.dedup();
+        if !closed.is_empty() && closed.len() <= MAX_STAGE_FILTER_VALUES {
+            by_company.push(json!({"propertyName": stage_property, "operator": "NOT_IN",
+                                   "values": closed}));
+        }
+        let groups = vec![by_contact, by_company];
+        check_search_caps(&groups)?;
+        let filter_groups: Vec<Value> = groups.iter().map(|g| json!({"filters": g})).collect();
+        let body = json!({
+            "filterGroups": filter_groups,
+            "sorts": [{"propertyName": object.modified_prop(), "direction": "DESCENDING"}],
+            "properties": self.read_props(target),
+            "limit": MAX_SEARCH_PAGE,
+        });
+        let page = self.search_request(object, body, operation).await?;
+        page.results
+            .iter()
+            .map(|hs| {
+                // The hit says neither which group matched: the contact's own ids are hers,
+                // the rest came through the company.
+                let link = if links.contact_ids.contains(&hs.id) {
+                    ("contact_id", links.contact)
+                } else {
+                    ("account_id", company)
+                };
+                self.decode_with(target, &mapping, hs, &[link])
+            })
+            .collect()
+    }
+
+    /// The deals (or tickets) associated with a contact or with its primary company, in two
+    /// round trips (the contact with its associations, alongside the pipelines; then the
+    /// records), most recently changed first; the connection keeps the open ones. An unknown
+    /// contact has none.
+    pub(crate) async fn open_for_contact(
+        &self,
+        target: MappingTarget,
+        contact: &str,
+        operation: &str,
+    ) -> Result<Vec<VendorRecord>> {
+        let object = target.object();
+        let associations = format!("{},{}", HubObject::Companies.name(), object.name());
+        let properties = PRIMARY_COMPANY_PROPERTY.to_owned();
+        let read =
+            self.contact_with_associations(contact, None, properties, &associations, operation);
+        // The pipelines alongside, into the cache (see `view`).
+        let (hs, _warmed) = join!(read, self.pipelines(object, None));
+        let Some(hs) = hs? else {
+            return Ok(Vec::new());
+        };
+        let contact_ids = self
+            .inline_ids(&hs, HubObject::Contacts, &hs.id, object, operation)
+            .await?;
+        let company = primary_company(&hs);
+        let links = Links {
+            contact: &hs.id,
+            contact_ids,
+            company: company.as_deref(),
+        };
+        self.open_linked(target, &links, operation).await
+    }
+
+    /// Loads the view; `None` when no contact matches.
+    pub(crate) async fn view(
+        &self,
+        lookup: &Lookup,
+        options: &ViewOptions,
+    ) -> Result<Option<CustomerView>> {
+        let operation = "customer_view";
+        let properties = self.read_props(MappingTarget::Contact).join(",");
+        let first = async {
+            let (id, id_property, others) = match lookup {
+                Lookup::Email(email) => (email.expose().to_owned(), Some("email"), Vec::new()),
+                other => {
+                    // Contact ids matching a phone or external-id lookup, most recently
+                    // changed first.
+                    let found = self.lookup(crm_core::ObjectKind::Contact, other).await;
+                    let mut ids = found.map_err(|e| e.with_operation(operation))?.into_iter();
+                    match ids.next() {
+                        None => return Ok((None, Vec::new())),
+                        Some(first) => (first.id.to_string(), None, ids.map(|r| r.id).collect()),
+                    }
+                }
+            };
+            let hs = self
+                .contact_with_associations(
+                    &id,
+                    id_property,
+                    properties.clone(),
+                    VIEW_ASSOCIATIONS,
+                    operation,
+                )
+                .await?;
+            Ok::<_, Error>((hs, others))
+        };
+        // The pipelines are read alongside the first request and kept in the connection's
+        // cache. Their outcome is not the lookup's: a lookup that finds nobody does not need
+        // them, and when a read failed, the first record that needs them reads them again and
+        // reports why.
+        let pipelines = self.warm_pipelines(options.opportunities > 0, options.tickets > 0);
+        let (first, _warmed) = join!(first, pipelines);
+        let (hs, other_matches): (Option<HsObject>, Vec<RecordId>) = first?;
+        let Some(hs) = hs else { return Ok(None) };
+        let contact = self.record(MappingTarget::Contact, hs.clone(), &[]).await?;
+        let contact: Record<crm_core::Contact> = entity(contact, self.region)?;
+        let id = hs.id.clone();
+        let me = [("contact_id", id.as_str())];
+        let ids = |to: HubObject| self.inline_ids(&hs, HubObject::Contacts, &id, to, operation);
+        let company: Option<String> = contact
+            .account_id
+            .as_ref()
+            .map(|a| a.to_string())
+            .or_else(|| primary_company(&hs));
+        let account = async {
+            let Some(company) = &company else {
+                return Ok(None);
+            };
+            let one = std::slice::from_ref(company);
+            let found = self
+                .read_batch(MappingTarget::Account, one, &[], operation)
+                .await?;
+            found
+                .into_iter()
+                .next()
+                .map(|r| entity(r, self.region))
+                .transpose()
+        };
+        let (contact_id, company_id) = (id.as_str(), company.as_deref());
+        let linked = |target: MappingTarget| async move {
+            let links = Links {
+                contact: contact_id,
+                contact_ids: ids(target.object()).await?,
+                company: company_id,
+            };
+            self.open_linked(target, &links, operation).await
+        };
+        let deals = async {
+            if options.opportunities == 0 {
+                return Ok(Vec::new());
+            }
+            let found = linked(MappingTarget::Opportunity).await?;
+            open(
+                found,
+                options.opportunities,
+                self.region,
+                |d: &Record<crm_core::Opportunity>| d.is_open(),
+            )
+        };
+        let tickets = async {
+            if options.tickets == 0 {
+                return Ok(Vec::new());
+            }
+            let found = linked(MappingTarget::Ticket).await?;
+            open(
+                found,
+                options.tickets,
+                self.region,
+                |t: &Record<crm_core::Ticket>| t.is_open(),
+            )
+        };
+        let activities = async {
+            if options.activities == 0 {
+                return Ok(Vec::new());
+            }
+            let read = |object: HubObject| async move {
+                let ids = ids(object).await?;
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let target = MappingTarget::for_engagement(object);
+                self.read_batch(target, &ids, &me, operation).await
+            };
+            let (notes, tasks, calls) = try_join!(
+                read(HubObject::Notes),
+                read(HubObject::Tasks),
+                read(HubObject::Calls)
+            )?;
+            let mut all: Vec<VendorRecord> = notes.into_iter().chain(tasks).chain(calls).collect();
+            all.sort_by(|a, b| when(b).cmp(&when(a)).then_with(|| b.id.cmp(&a.id)));
+            all.truncate(options.activities);
+            all.into_iter()
+                .map(|r| entity(r, self.region))
+                .collect::<Result<Vec<_>>>()
+        };
+        let (account, open_opportunities, open_tickets, recent_activities) =
+            try_join!(account, deals, tickets, activities)?;
+        Ok(Some(CustomerView {
+            contact,
+            other_matches,
+            account,
+            open_opportunities,
+            open_tickets,
+            recent_activities,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crm_core::reexports::serde_json;
+
+    fn contact(v: Value) -> HsObject {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn the_primary_company_is_the_property_then_the_primary_association() {
+        let assocs = json!({"companies": {"results": [
+            {"id": "7", "type": "contact_to_company_unlabeled"},
+            {"id": "8", "type": "contact_to_company"}]}});
+        let both = contact(
+            json!({"id": "1", "properties": {"associatedcompanyid": "9"},
+                                  "associations": assocs}),
+        );
+        assert_eq!(primary_company(&both).as_deref(), Some("9"));
+        let typed = contact(json!({"id": "1", "properties": {"associatedcompanyid": ""},
+                                   "associations": assocs}));
+        assert_eq!(primary_company(&typed).as_deref(), Some("8"));
+        let untyped = contact(
+            json!({"id": "1", "associations": {"companies": {"results": [
+            {"id": "7", "type": "contact_to_company_unlabeled"}]}}}),
+        );
+        assert_eq!(primary_company(&untyped).as_deref(), Some("7"));
+        assert_eq!(primary_company(&contact(json!({"id": "1"}))), None);
+    }
+}

@@ -1,0 +1,740 @@
+//! HubSpot's JSON (its CRM API reference: objects, batch, search, associations v4) and the
+//! conversion between HubSpot objects and vendor records: properties are strings both ways,
+//! links are associations, an activity's id carries its object (`note:6001`), ticket and deal
+//! stages get their state and label from the pipelines, a lead is a contact in a lifecycle
+//! stage, and a conversation log is marked (see [`crate::extras::logs`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crm_core::mapping::ObjectMapping;
+use crm_core::model::fields::parse_datetime;
+use crm_core::raw::http::Request;
+use crm_core::raw::{VendorRecord, VendorWrite, WriteOp};
+use crm_core::reexports::chrono::SecondsFormat;
+use crm_core::reexports::serde_json::{Map, Value, json};
+use crm_core::{Error, ErrorKind, FieldMap, FieldValue, ObjectKind, RecordId, RecordRef, Result};
+use serde::{Deserialize, Deserializer};
+
+use crate::backend::HubSpotBackend;
+use crate::extras::logs;
+use crate::extras::objects::{HubObject, MappingTarget, assoc_types};
+use crate::limits::GENERAL;
+
+fn id_text<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    match Value::deserialize(d)? {
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        // Name the JSON type only: a value could be personal data.
+        other => Err(serde::de::Error::custom(format!(
+            "expected an id (string or number), got {}",
+            match other {
+                Value::Null => "null",
+                Value::Bool(_) => "a boolean",
+                Value::Array(_) => "an array",
+                _ => "an object",
+            }
+        ))),
+    }
+}
+
+/// `SimplePublicObject(WithAssociations)`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct HsObject {
+    #[serde(deserialize_with = "id_text")]
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) properties: Map<String, Value>,
+    #[serde(default)]
+    pub(crate) created_at: Option<String>,
+    #[serde(default)]
+    pub(crate) updated_at: Option<String>,
+    #[serde(default)]
+    pub(crate) associations: Option<BTreeMap<String, HsAssocCollection>>,
+    #[serde(default)]
+    pub(crate) object_write_trace_id: Option<String>,
+    #[serde(default)]
+    pub(crate) new: Option<bool>,
+}
+
+/// `associations.{type}` of a read.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct HsAssocCollection {
+    #[serde(default)]
+    pub(crate) results: Vec<HsAssocId>,
+    #[serde(default)]
+    pub(crate) paging: Option<HsPaging>,
+}
+
+/// One associated id and its type name (`contact_to_company`).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct HsAssocId {
+    #[serde(deserialize_with = "id_text")]
+    pub(crate) id: String,
+    #[serde(default, rename = "type")]
+    pub(crate) kind: Option<String>,
+}
+
+/// `paging`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct HsPaging {
+    #[serde(default)]
+    pub(crate) next: Option<HsNext>,
+}
+
+/// `paging.next`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct HsNext {
+    #[serde(deserialize_with = "id_text")]
+    pub(crate) after: String,
+}
+
+impl HsPaging {
+    pub(crate) fn after(p: &Option<HsPaging>) -> Option<String> {
+        p.as_ref()
+            .and_then(|p| p.next.as_ref())
+            .map(|n| n.after.clone())
+            .filter(|a| !a.is_empty())
+    }
+}
+
+/// A list or search page.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct HsPage {
+    #[serde(default)]
+    pub(crate) results: Vec<HsObject>,
+    #[serde(default)]
+    pub(crate) paging: Option<HsPaging>,
+}
+
+/// A batch answer (200/201/207).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct HsBatch {
+    #[serde(default)]
+    pub(crate) results: Vec<HsObject>,
+    #[serde(default)]
+    pub(crate) errors: Vec<Value>,
+}
+
+/// A v4 associations batch read answer.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct HsAssocBatch {
+    #[serde(default)]
+    pub(crate) results: Vec<HsAssocFrom>,
+}
+
+/// One input's associations in a v4 batch read.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct HsAssocFrom {
+    #[serde(default)]
+    pub(crate) to: Vec<HsAssocTo>,
+    #[serde(default)]
+    pub(crate) paging: Option<HsPaging>,
+}
+
+/// One v4 association target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct HsAssocTo {
+    #[serde(deserialize_with = "id_text")]
+    pub(crate) to_object_id: String,
+}
+
+/// A typed value as HubSpot's string: numbers as written, booleans `true`/`false`, dates
+/// `YYYY-MM-DD`, instants ISO-8601 UTC with milliseconds, multi-select `a;b`, and `""` for
+/// [`FieldValue::Null`], which clears the property.
+pub(crate) fn to_hubspot(value: &FieldValue) -> String {
+    match value {
+        FieldValue::Text(s) => s.clone(),
+        FieldValue::Number(n) => n.as_str().to_owned(),
+        FieldValue::Bool(b) => b.to_string(),
+        FieldValue::Date(d) => d.format("%Y-%m-%d").to_string(),
+        FieldValue::DateTime(dt) => dt.to_rfc3339_opts(SecondsFormat::Millis, true),
+        FieldValue::List(items) => items.join(";"),
+        _ => String::new(),
+    }
+}
+
+/// A property value from a response: strings stay text, `null` (requested but unset) is
+/// [`FieldValue::Null`]; anything else (HubSpot sends none) keeps its JSON text.
+pub(crate) fn from_hubspot(value: &Value) -> FieldValue {
+    match value {
+        Value::Null => FieldValue::Null,
+        Value::String(s) => FieldValue::Text(s.clone()),
+        Value::Bool(b) => FieldValue::Text(b.to_string()),
+        Value::Number(n) => FieldValue::Text(n.to_string()),
+        other => FieldValue::Text(other.to_string()),
+    }
+}
+
+/// Vendor fields → a `properties` object.
+pub(crate) fn to_properties(fields: &FieldMap) -> Map<String, Value> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(to_hubspot(v))))
+        .collect()
+}
+
+/// A `properties` object → vendor fields, without the names in `skip`.
+pub(crate) fn from_properties(props: &Map<String, Value>, skip: &[&str]) -> FieldMap {
+    props
+        .iter()
+        .filter(|(k, _)| !skip.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), from_hubspot(v)))
+        .collect()
+}
+
+/// The link fields of a kind and the object each points to.
+pub(crate) fn link_fields(kind: ObjectKind) -> &'static [(&'static str, HubObject)] {
+    match kind {
+        ObjectKind::Contact => &[("account_id", HubObject::Companies)],
+        ObjectKind::Opportunity | ObjectKind::Ticket => &[
+            ("contact_id", HubObject::Contacts),
+            ("account_id", HubObject::Companies),
+        ],
+        ObjectKind::Activity => &[
+            ("contact_id", HubObject::Contacts),
+            ("lead_id", HubObject::Contacts),
+            ("ticket_id", HubObject::Tickets),
+            ("opportunity_id", HubObject::Deals),
+            ("account_id", HubObject::Companies),
+        ],
+        ObjectKind::Lead | ObjectKind::Account => &[],
+    }
+}
+
+/// Associations requested on reads to fill link fields.
+pub(crate) fn link_reads(kind: ObjectKind) -> &'static [HubObject] {
+    match kind {
+        ObjectKind::Opportunity | ObjectKind::Ticket => {
+            &[HubObject::Contacts, HubObject::Companies]
+        }
+        ObjectKind::Activity => &[
+            HubObject::Contacts,
+            HubObject::Tickets,
+            HubObject::Deals,
+            HubObject::Companies,
+        ],
+        _ => &[],
+    }
+}
+
+/// The `associations` query parameter of a read of `kind`, if it needs one.
+pub(crate) fn link_query(kind: ObjectKind) -> Option<String> {
+    let names: Vec<&str> = link_reads(kind).iter().map(|o| o.name()).collect();
+    (!names.is_empty()).then(|| names.join(","))
+}
+
+/// Splits an activity id (`call:9`); a bare id is a note's.
+pub(crate) fn split_activity_id(id: &str) -> (HubObject, &str) {
+    match id.split_once(':') {
+        Some((prefix, rest)) => match HubObject::from_name(prefix) {
+            Some(o) if HubObject::ENGAGEMENTS.contains(&o) => (o, rest),
+            _ => (HubObject::Notes, id),
+        },
+        None => (HubObject::Notes, id),
+    }
+}
+
+/// The pipeline property of tickets and deals.
+pub(crate) fn pipeline_prop(object: HubObject) -> Option<&'static str> {
+    match object {
+        HubObject::Tickets => Some("hs_pipeline"),
+        HubObject::Deals => Some("pipeline"),
+        _ => None,
+    }
+}
+
+/// The common status field of a target, if it has one.
+pub(crate) fn status_field(target: MappingTarget) -> Option<&'static str> {
+    match target {
+        MappingTarget::Ticket | MappingTarget::Lead => Some("status"),
+        MappingTarget::Opportunity => Some("stage"),
+        MappingTarget::Task => Some("task_status"),
+        _ => None,
+    }
+}
+
+/// A non-empty text field.
+pub(crate) fn text(map: &FieldMap, key: &str) -> Option<String> {
+    match map.get(key) {
+        Some(FieldValue::Text(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// The record's target and HubSpot id, the id not checked.
+pub(crate) fn locate_unchecked(kind: ObjectKind, id: &str) -> (MappingTarget, &str) {
+    match kind {
+        ObjectKind::Activity => {
+            let (object, raw) = split_activity_id(id);
+            (MappingTarget::for_engagement(object), raw)
+        }
+        other => (MappingTarget::main(other), id),
+    }
+}
+
+/// The record's target and HubSpot id.
+///
+/// HubSpot record ids are decimal digits (`hs_object_id`), so anything else is refused before
+/// a request: `.` or `..` (in any encoding, after an activity's `note:` prefix) as
+/// `InvalidInput`, since it would change the resource a path addresses; any other text as
+/// `NotFound`, the answer HubSpot itself gives for an id it does not hold.
+pub(crate) fn locate(kind: ObjectKind, id: &RecordId) -> Result<(MappingTarget, String)> {
+    let (target, raw) = locate_unchecked(kind, id.as_str());
+    if crm_core::raw::http::is_dot_segment(raw) {
+        return Err(Error::invalid_input(
+            "record id is `.` or `..` (possibly percent-encoded), not a HubSpot record id",
+        ));
+    }
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            "not a HubSpot record id (HubSpot ids are decimal digits); nothing was sent",
+        ));
+    }
+    Ok((target, raw.to_owned()))
+}
+
+/// The object a reference points to and its id in HubSpot.
+pub(crate) fn ref_object(r: &RecordRef) -> (HubObject, String) {
+    let (target, id) = locate_unchecked(r.kind, r.id.as_str());
+    (target.object(), id.to_owned())
+}
+
+/// The first id associated with `to`, preferring a labelled (primary) type over `_unlabeled`.
+fn associated_id(hs: &HsObject, to: HubObject) -> Option<String> {
+    let assocs = hs.associations.as_ref()?;
+    let coll = assocs
+        .get(to.name())
+        .or_else(|| assocs.get(to.type_id()))
+        .or_else(|| assocs.get(to.singular()))?;
+    coll.results
+        .iter()
+        .find(|a| {
+            a.kind
+                .as_deref()
+                .is_some_and(|k| !k.ends_with("_unlabeled"))
+        })
+        .or_else(|| coll.results.first())
+        .map(|a| a.id.clone())
+}
+
+/// The stage property of a ticket or deal read.
+pub(crate) fn stage_of(target: MappingTarget, hs: &HsObject) -> Option<String> {
+    let prop = match target {
+        MappingTarget::Ticket => "hs_pipeline_stage",
+        MappingTarget::Opportunity => "dealstage",
+        _ => return None,
+    };
+    hs.properties
+        .get(prop)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+impl HubSpotBackend {
+    /// Vendor property names in a validation error become common field names.
+    pub(crate) fn rename(&self, err: Error, target: MappingTarget) -> Error {
+        match self.mappings.get(target.as_str()) {
+            Ok(mapping) => mapping.name_error_fields(err),
+            Err(_) => err,
+        }
+    }
+
+    /// `GET /objects/{o}/{id}` with the properties and associations a record needs.
+    pub(crate) async fn fetch(
+        &self,
+        target: MappingTarget,
+        id: &str,
+        id_property: Option<&str>,
+        operation: &str,
+    ) -> Result<HsObject> {
+        let mut req = Request::get(self.paths.record(target.object(), id), operation)
+            .addresses_record()
+            .query("properties", self.read_props(target).join(","))
+            .bucket(GENERAL);
+        if let Some(assocs) = link_query(target.kind()) {
+            req = req.query("associations", assocs);
+        }
+        if let Some(p) = id_property {
+            req = req.query("idProperty", p);
+        }
+        self.send(req).await?.json()
+    }
+
+    /// One HubSpot object as a vendor record.
+    pub(crate) async fn record(
+        &self,
+        target: MappingTarget,
+        hs: HsObject,
+        context: &[(&str, &str)],
+    ) -> Result<VendorRecord> {
+        let mut records = self
+            .decode(target, std::slice::from_ref(&hs), context)
+            .await?;
+        records
+            .pop()
+            .ok_or_else(|| Error::decode("HubSpot's answer has no record"))
+    }
+
+    /// The object conversation logs live in.
+    pub(crate) fn log_object(&self) -> HubObject {
+        if self.settings.log_as_call {
+            HubObject::Calls
+        } else {
+            HubObject::Notes
+        }
+    }
+
+    /// Properties requested on reads of `target`.
+    pub(crate) fn read_props(&self, target: MappingTarget) -> Vec<String> {
+        let mut names: BTreeSet<String> = self
+            .mappings
+            .get(target.as_str())
+            .map(|m| m.fields.values().cloned().collect())
+            .unwrap_or_default();
+        let object = target.object();
+        if let Some(p) = pipeline_prop(object) {
+            names.insert(p.to_owned());
+        }
+        if target == MappingTarget::Lead {
+            names.insert("lifecyclestage".to_owned());
+        }
+        if let Some(kind_prop) = &self.settings.activity_kind
+            && object == self.log_object()
+        {
+            names.insert(kind_prop.clone());
+        }
+        names.insert(object.modified_prop().to_owned());
+        names.into_iter().collect()
+    }
+
+    /// The mapping to read `target` records with: for tickets and deals, with every stage's
+    /// state and label from the pipelines.
+    pub(crate) async fn read_mapping(
+        &self,
+        target: MappingTarget,
+        stage_hint: Option<&str>,
+    ) -> Result<Arc<ObjectMapping>> {
+        let base = self.mappings.get(target.as_str())?;
+        match (target, status_field(target)) {
+            (MappingTarget::Ticket | MappingTarget::Opportunity, Some(field)) => {
+                let set = self.pipelines(target.object(), stage_hint).await?;
+                Ok(Arc::new(set.apply(&base, field)))
+            }
+            _ => Ok(base),
+        }
+    }
+
+    /// HubSpot objects of `target` as vendor records. `context` fills link fields the read did
+    /// not return (a batch read has no associations; the caller knows how it found them).
+    pub(crate) async fn decode(
+        &self,
+        target: MappingTarget,
+        objects: &[HsObject],
+        context: &[(&str, &str)],
+    ) -> Result<Vec<VendorRecord>> {
+        let stage = objects.iter().find_map(|hs| stage_of(target, hs));
+        let mapping = self.read_mapping(target, stage.as_deref()).await?;
+        objects
+            .iter()
+            .map(|hs| self.decode_with(target, &mapping, hs, context))
+            .collect()
+    }
+
+    /// One HubSpot object as a vendor record. The common fields are resolved here, with the
+    /// pipelines' stages in the mapping, so the record's `resolved` holds them all.
+    pub(crate) fn decode_with(
+        &self,
+        target: MappingTarget,
+        mapping: &ObjectMapping,
+        hs: &HsObject,
+        context: &[(&str, &str)],
+    ) -> Result<VendorRecord> {
+        let kind = target.kind();
+        let object = target.object();
+        let mut vendor = from_properties(&hs.properties, object.system_props());
+        if let Some(p) = pipeline_prop(object) {
+            vendor.remove(p);
+        }
+        let lifecycle = vendor.remove("lifecyclestage");
+        let mut activity_kind = match target {
+            MappingTarget::Task => "task",
+            MappingTarget::Call => "call",
+            _ => "note",
+        };
+        if let Some(p) = &self.settings.activity_kind {
+            let marker = vendor.remove(p);
+            if object == self.log_object()
+                && matches!(marker, Some(FieldValue::Text(ref m)) if m == "conversation_log")
+            {
+                activity_kind = "conversation_log";
+            }
+        }
+        let mut common = mapping.from_vendor(kind, vendor);
+        if kind == ObjectKind::Activity && object == self.log_object() && logs::unmark(&mut common)
+        {
+            activity_kind = "conversation_log";
+        }
+        for (field, to) in link_fields(kind) {
+            if !common.contains_key(*field)
+                && let Some(id) = associated_id(hs, *to)
+            {
+                common.insert((*field).to_owned(), FieldValue::Text(id));
+            }
+        }
+        for (field, id) in context {
+            common
+                .entry((*field).to_owned())
+                .or_insert_with(|| FieldValue::Text((*id).to_owned()));
+        }
+        let created_at = hs.created_at.as_deref().and_then(parse_datetime);
+        let updated_at = hs.updated_at.as_deref().and_then(parse_datetime);
+        let mut id = hs.id.clone();
+        if kind == ObjectKind::Activity {
+            common.insert("kind".into(), FieldValue::Text(activity_kind.to_owned()));
+            if target == MappingTarget::Task
+                && let Some(at) = created_at
+            {
+                common.insert("timestamp".into(), FieldValue::DateTime(at));
+            }
+            id = format!("{}:{id}", object.singular());
+        }
+        if kind == ObjectKind::Lead {
+            common.insert("contact_id".into(), FieldValue::Text(hs.id.clone()));
+            // A contact past the lead stages has been converted.
+            if let Some(FieldValue::Text(stage)) = lifecycle
+                && matches!(stage.as_str(), "opportunity" | "customer" | "evangelist")
+            {
+                common.insert("status_state".into(), FieldValue::Text("converted".into()));
+                common
+                    .entry("status".into())
+                    .or_insert(FieldValue::Text(stage));
+            }
+        }
+        let id =
+            RecordId::new(id).map_err(|e| Error::decode(format!("field `id`: {}", e.message())))?;
+        let mut record = VendorRecord::new(id, target.as_str(), FieldMap::new());
+        record.created_at = created_at;
+        record.updated_at = updated_at;
+        record.resolved = common;
+        Ok(record)
+    }
+}
+
+/// A write's HubSpot properties, associations and the link fields it sets.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    pub(crate) target: MappingTarget,
+    pub(crate) props: Map<String, Value>,
+    pub(crate) links: Vec<(HubObject, String)>,
+    pub(crate) context: Vec<(&'static str, String)>,
+}
+
+impl Prepared {
+    /// Inline associations of a create (`[{to:{id}, types:[…]}]`).
+    pub(crate) fn inline_associations(&self) -> Value {
+        let from = self.target.object();
+        let links = self.links.iter().map(|(to, id)| {
+            let types: Vec<Value> = assoc_types(from, *to)
+                .iter()
+                .map(|t| json!({"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": t}))
+                .collect();
+            json!({"to": {"id": id}, "types": types})
+        });
+        Value::Array(links.collect())
+    }
+
+    /// The `(link field, id)` pairs that fill the record a write returns.
+    pub(crate) fn context(&self) -> Vec<(&str, &str)> {
+        self.context
+            .iter()
+            .map(|(f, id)| (*f, id.as_str()))
+            .collect()
+    }
+}
+
+fn now_iso() -> String {
+    crm_core::reexports::chrono::Utc::now()
+        .to_rfc3339_opts(crm_core::reexports::chrono::SecondsFormat::Millis, true)
+}
+
+impl HubSpotBackend {
+    /// A write's properties and associations: the mapped fields, then what HubSpot needs
+    /// besides (a ticket's or deal's pipeline and first stage, a lead's lifecycle stage, the
+    /// conversation-log property, an engagement's `hs_timestamp`), the links as associations.
+    pub(crate) async fn prepare(&self, w: &VendorWrite, id: Option<&str>) -> Result<Prepared> {
+        let target = MappingTarget::named(w.target)
+            .ok_or_else(|| Error::config(format!("`{}` is not a HubSpot target", w.target)))?;
+        let kind = w.kind;
+        let mut props = to_properties(&w.fields);
+        let mut links = Vec::new();
+        let mut context = Vec::new();
+        for (field, to) in link_fields(kind) {
+            if let Some(id) = text(&w.common, field) {
+                links.push((*to, id.clone()));
+                context.push((*field, id));
+            }
+        }
+        let mut extra = Map::new();
+        let create = matches!(w.op, WriteOp::Create { .. });
+        if let Some(p) = &self.settings.activity_kind
+            && !matches!(w.op, WriteOp::Update { .. })
+            && text(&w.common, "kind").as_deref() == Some("conversation_log")
+        {
+            extra.insert(p.clone(), json!("conversation_log"));
+        }
+        if matches!(target, MappingTarget::Ticket | MappingTarget::Opportunity) {
+            self.resolve_stage(target, w, id, &mut props, &mut extra)
+                .await?;
+        }
+        if kind == ObjectKind::Lead && create {
+            extra.insert("lifecyclestage".into(), json!(self.settings.lead_stage));
+        }
+        for (k, v) in extra {
+            props.entry(k).or_insert(v);
+        }
+        let object = target.object();
+        if create && HubObject::ENGAGEMENTS.contains(&object) && !props.contains_key("hs_timestamp")
+        {
+            // hs_timestamp is required on engagements (HubSpot's notes, tasks and calls guides).
+            props.insert("hs_timestamp".into(), json!(now_iso()));
+        }
+        Ok(Prepared {
+            target,
+            props,
+            links,
+            context,
+        })
+    }
+
+    /// The stage of a ticket or deal given by state, and the pipeline of any stage.
+    async fn resolve_stage(
+        &self,
+        target: MappingTarget,
+        w: &VendorWrite,
+        id: Option<&str>,
+        props: &mut Map<String, Value>,
+        extra: &mut Map<String, Value>,
+    ) -> Result<()> {
+        let field = status_field(target).unwrap_or("status");
+        let raw = text(&w.common, field);
+        let state = text(&w.common, &format!("{field}_state"));
+        let object = target.object();
+        let pipe_prop = pipeline_prop(object).unwrap_or("pipeline");
+        if raw.is_none() && state.is_none() && !matches!(w.op, WriteOp::Create { .. }) {
+            // Only a create needs a stage; an update or upsert leaves it alone.
+            return Ok(());
+        }
+        let set = self.pipelines(object, raw.as_deref()).await?;
+        if let Some(raw) = raw {
+            if let Some(stage) = set.stage(&raw) {
+                extra.insert(pipe_prop.into(), json!(stage.pipeline.clone()));
+            }
+            return Ok(());
+        }
+        let pipeline = match id {
+            Some(id) if set.count() > 1 => {
+                Some(self.current_pipeline(object, id, pipe_prop).await?)
+            }
+            _ => set.default_pipeline().map(str::to_owned),
+        }
+        .ok_or_else(|| Error::mapping(format!("{}: no pipeline", target.kind())))?;
+        // A new record without a status starts in its pipeline's first stage: HubSpot requires
+        // a stage (its deals and tickets guides).
+        let first = if target == MappingTarget::Ticket {
+            "new"
+        } else {
+            "open"
+        };
+        let state = state.unwrap_or_else(|| first.to_owned());
+        let stage = set.stage_for(&pipeline, &state).ok_or_else(|| {
+            Error::mapping(format!(
+                "{}.{field}: pipeline {pipeline} has no stage for state `{state}`",
+                target.kind()
+            ))
+        })?;
+        let mapping = self.mappings.get(target.as_str())?;
+        let vendor = mapping.vendor_name(field).unwrap_or(field);
+        props.insert(vendor.to_owned(), json!(stage.id.clone()));
+        extra.insert(pipe_prop.into(), json!(pipeline));
+        Ok(())
+    }
+
+    async fn current_pipeline(&self, object: HubObject, id: &str, prop: &str) -> Result<String> {
+        let op = format!("{}.update", object.singular());
+        let req = Request::get(self.paths.record(object, id), op)
+            .addresses_record()
+            .query("properties", prop)
+            .bucket(GENERAL);
+        let hs: HsObject = self.send(req).await?.json()?;
+        let pipeline = hs.properties.get(prop).and_then(Value::as_str);
+        Ok(pipeline.unwrap_or_default().to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crm_core::Number;
+    use crm_core::model::fields::FieldReader;
+    use crm_core::reexports::chrono::{DateTime, NaiveDate};
+    use crm_core::{ObjectKind, Region};
+
+    #[test]
+    fn typed_values_round_trip_through_strings() {
+        let cases = [
+            (
+                FieldValue::Number(Number::parse("12345678901234567890.01").unwrap()),
+                "12345678901234567890.01",
+            ),
+            (FieldValue::Bool(false), "false"),
+            (
+                FieldValue::Date(NaiveDate::from_ymd_opt(2026, 12, 15).unwrap()),
+                "2026-12-15",
+            ),
+            (
+                FieldValue::DateTime(DateTime::from_timestamp_millis(1_572_480_000_123).unwrap()),
+                "2019-10-31T00:00:00.123Z",
+            ),
+            (FieldValue::List(vec!["a".into(), "b".into()]), "a;b"),
+            (FieldValue::Null, ""),
+            (FieldValue::Text("x".into()), "x"),
+        ];
+        for (v, s) in cases {
+            assert_eq!(to_hubspot(&v), s);
+        }
+        let mut map = FieldMap::new();
+        for (name, text) in [
+            ("n", "17"),
+            ("b", "false"),
+            ("ms", "1572480000000"),
+            ("iso", "2019-10-31T00:00:00.000Z"),
+            ("d", "2026-12-15"),
+        ] {
+            map.insert(name.into(), from_hubspot(&Value::String(text.into())));
+        }
+        let mut r = FieldReader::new(ObjectKind::Contact, map, Region::us());
+        assert_eq!(r.number("n").unwrap().unwrap().as_str(), "17");
+        assert_eq!(r.bool("b").unwrap(), Some(false));
+        assert_eq!(
+            r.datetime("ms").unwrap(),
+            DateTime::from_timestamp_millis(1_572_480_000_000)
+        );
+        assert_eq!(
+            r.datetime("iso").unwrap(),
+            DateTime::from_timestamp_millis(1_572_480_000_000)
+        );
+        assert_eq!(r.date("d").unwrap(), NaiveDate::from_ymd_opt(2026, 12, 15));
+        assert_eq!(from_hubspot(&Value::Null), FieldValue::Null);
+    }
+
+    #[test]
+    fn activity_ids_carry_their_object() {
+        assert_eq!(split_activity_id("call:9"), (HubObject::Calls, "9"));
+        assert_eq!(split_activity_id("9"), (HubObject::Notes, "9"));
+        assert_eq!(split_activity_id("x:9"), (HubObject::Notes, "x:9"));
+    }
+}
