@@ -153,9 +153,15 @@ impl<B: Backend> Shared<B> {
     ) -> Result<VendorWrite> {
         let target = self.backend.target(kind, &common);
         let mapping = self.mappings.get(target)?;
-        let fields = mapping
-            .to_vendor_as(kind, &common, mode)
-            .map_err(|e| mapping.name_error_fields(e))?;
+        let unmapped = self.backend.unmapped_fields(kind);
+        let fields = if unmapped.is_empty() {
+            mapping.to_vendor_as(kind, &common, mode)
+        } else {
+            let mut mapped = common.clone();
+            mapped.retain(|k, _| !unmapped.contains(&k.as_str()));
+            mapping.to_vendor_as(kind, &mapped, mode)
+        }
+        .map_err(|e| mapping.name_error_fields(e))?;
         Ok(VendorWrite {
             kind,
             target,

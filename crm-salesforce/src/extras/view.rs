@@ -15,54 +15,76 @@
 //! contact without an account. The three results are merged, deduplicated and cut to the limit,
 //! newest first.
 
+use chrono::{DateTime, Utc};
+use crm_core::raw::VendorRecord;
 use crm_core::reexports::url::form_urlencoded;
 use crm_core::{
-    Account, Activity, Contact, CustomerView, Entity, Error, Lookup, Opportunity, Record, RecordId,
-    Result, Ticket, ViewOptions,
+    Activity, CustomerView, Error, Lookup, Opportunity, Record, RecordId, RecordRef, Result,
+    Ticket, ViewOptions,
 };
 use serde_json::{Value, json};
 
-use crate::backend::Salesforce;
-use crate::core::{Core, SObject, SubResponse};
-use crate::lister::{self, QueryPage};
-use crate::soql::{Select, quote};
+use crate::backend::SalesforceBackend;
+use crate::extras::id;
+use crate::extras::soql::{Select, quote};
+use crate::lister::{RECENT, lookup_condition, owner_condition, same_phone};
+use crate::wire::{QueryPage, SObject, SubResponse};
 
 /// The reference to the contact the first subrequest found.
 const CONTACT_REF: &str = "@{contact.records[0].Id}";
 
 /// A Composite query subrequest. The SOQL is percent-encoded except the one reference token,
 /// which Salesforce substitutes; a looked-up value holding `@{…}` stays encoded and inert.
-pub(crate) fn query_sub(core: &Core, reference_id: &str, soql: &str) -> Value {
+fn query_sub(b: &SalesforceBackend, reference_id: &str, soql: &str) -> Value {
     let encoded: Vec<String> = soql
         .split(CONTACT_REF)
         .map(|part| form_urlencoded::byte_serialize(part.as_bytes()).collect())
         .collect();
     json!({
         "method": "GET",
-        "url": format!("{}?q={}", core.full_path("/query"), encoded.join(CONTACT_REF)),
+        "url": format!("{}?q={}", b.full_path("/query"), encoded.join(CONTACT_REF)),
         "referenceId": reference_id,
     })
 }
 
-/// Activities newest first (by when they happened, else when they were logged).
-pub(crate) fn newest_first(mut all: Vec<Record<Activity>>, limit: usize) -> Vec<Record<Activity>> {
-    all.sort_by(|a, b| {
-        let ka = a.timestamp.or(a.created_at);
-        let kb = b.timestamp.or(b.created_at);
-        kb.cmp(&ka)
-    });
-    all.truncate(limit);
-    all
+/// When an activity happened, else when it was logged.
+fn activity_time(b: &SalesforceBackend, r: &VendorRecord) -> Option<DateTime<Utc>> {
+    b.record::<Activity>(r.clone())
+        .ok()
+        .and_then(|a| a.data.timestamp)
+        .or(r.created_at)
 }
 
-fn page(r: &SubResponse, operation: &str) -> Result<QueryPage> {
-    if !r.ok() {
-        return Err(r.error(operation));
+/// Activities newest first, at most `limit`.
+fn newest_first(b: &SalesforceBackend, all: Vec<VendorRecord>, limit: usize) -> Vec<VendorRecord> {
+    let mut keyed: Vec<(Option<DateTime<Utc>>, VendorRecord)> =
+        all.into_iter().map(|r| (activity_time(b, &r), r)).collect();
+    keyed.sort_by_key(|k| std::cmp::Reverse(k.0));
+    keyed.into_iter().take(limit).map(|(_, r)| r).collect()
+}
+
+/// The latest Tasks and Events of `owner`, in one Composite request (one round trip, one API
+/// call), newest first.
+pub(crate) async fn latest_activities(
+    b: &SalesforceBackend,
+    owner: &RecordRef,
+    limit: usize,
+    operation: &str,
+) -> Result<Vec<VendorRecord>> {
+    let mut subs = Vec::new();
+    for s in [SObject::Task, SObject::Event] {
+        let select = Select::new(s.name(), &b.read_fields(s)?)
+            .and(owner_condition(b, s, owner, operation)?)
+            .order_by("CreatedDate DESC, Id DESC")
+            .limit(limit);
+        subs.push(query_sub(b, s.name(), &select.text()));
     }
-    // The decode error names the path and type, never a value of the result.
-    crm_core::transport::decode_value(r.body.clone()).map_err(|e| {
-        Error::decode(format!("a query result: {}", e.message())).with_operation(operation)
-    })
+    let responses = b.composite(subs, true, operation).await?;
+    let mut all = Vec::new();
+    for (s, r) in [SObject::Task, SObject::Event].into_iter().zip(&responses) {
+        all.extend(b.vendor_records(s, &r.page(operation)?.records, operation)?);
+    }
+    Ok(newest_first(b, all, limit))
 }
 
 /// Reference ids of the opportunity queries, one per link.
@@ -74,10 +96,11 @@ const OPPORTUNITY_REFS: [&str; 3] = [
 
 /// One open-opportunity query per link to the contact `id_expr` (a quoted id or the quoted
 /// reference token), in [`OPPORTUNITY_REFS`] order, newest first, `limit` each.
-fn opportunity_subs(core: &Core, id_expr: &str, limit: usize) -> Vec<Value> {
+fn opportunity_subs(b: &SalesforceBackend, id_expr: &str, limit: usize) -> Result<Vec<Value>> {
     if limit == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
+    let fields = b.read_fields(SObject::Opportunity)?;
     let links = [
         format!("ContactId = {id_expr}"),
         format!("AccountId IN (SELECT AccountId FROM Contact WHERE Id = {id_expr})"),
@@ -85,32 +108,32 @@ fn opportunity_subs(core: &Core, id_expr: &str, limit: usize) -> Vec<Value> {
             "Id IN (SELECT OpportunityId FROM OpportunityContactRole WHERE ContactId = {id_expr})"
         ),
     ];
-    OPPORTUNITY_REFS
+    Ok(OPPORTUNITY_REFS
         .iter()
         .zip(links)
         .map(|(refid, link)| {
-            let select = Select::new("Opportunity", &core.read_fields(SObject::Opportunity))
+            let select = Select::new("Opportunity", &fields)
                 .and(link)
                 .and("IsClosed = false")
                 .order_by(RECENT)
                 .limit(limit);
-            query_sub(core, refid, &select.text())
+            query_sub(b, refid, &select.text())
         })
-        .collect()
+        .collect())
 }
 
 /// The open opportunities of the three link queries: each once, newest first, at most `limit`.
 fn merged_opportunities(
-    core: &Core,
+    b: &SalesforceBackend,
     responses: &[SubResponse],
     limit: usize,
     operation: &str,
-) -> Result<Vec<Record<Opportunity>>> {
-    let mut all: Vec<Record<Opportunity>> = Vec::new();
+) -> Result<Vec<VendorRecord>> {
+    let mut all: Vec<VendorRecord> = Vec::new();
     for refid in OPPORTUNITY_REFS {
         let found = responses.iter().find(|r| r.reference_id == refid);
-        for o in decode_rows::<Opportunity>(core, SObject::Opportunity, found, operation)? {
-            if o.is_open() && !all.iter().any(|seen| seen.id == o.id) {
+        for o in rows(b, SObject::Opportunity, found, operation)? {
+            if !all.iter().any(|seen| seen.id == o.id) {
                 all.push(o);
             }
         }
@@ -126,97 +149,106 @@ fn merged_opportunities(
 
 /// `Opportunities::open_for` a contact: the three link queries in one Composite request.
 pub(crate) async fn open_opportunities_for_contact(
-    core: &Core,
+    b: &SalesforceBackend,
     contact: &RecordId,
     limit: usize,
     operation: &str,
-) -> Result<Vec<Record<Opportunity>>> {
-    let subs = opportunity_subs(core, &quote(contact.as_str()), limit);
+) -> Result<Vec<VendorRecord>> {
+    let subs = opportunity_subs(b, &quote(contact.as_str()), limit)?;
     if subs.is_empty() {
         return Ok(Vec::new());
     }
-    let responses = core.composite(subs, true, operation).await?;
-    merged_opportunities(core, &responses, limit, operation)
+    let responses = b.composite(subs, true, operation).await?;
+    merged_opportunities(b, &responses, limit, operation)
 }
-
-/// Newest first, ties broken by id, for cases and opportunities.
-const RECENT: &str = "LastModifiedDate DESC, Id DESC";
 
 /// The dependent queries for the contact `id_expr` (a quoted id or the quoted reference
 /// token): its open opportunities by each link and its open cases.
-fn dependents(core: &Core, id_expr: &str, options: &ViewOptions) -> Vec<Value> {
-    let mut subs = opportunity_subs(core, id_expr, options.opportunities);
+fn dependents(b: &SalesforceBackend, id_expr: &str, options: &ViewOptions) -> Result<Vec<Value>> {
+    let mut subs = opportunity_subs(b, id_expr, options.opportunities)?;
     if options.tickets > 0 {
-        let select = Select::new("Case", &core.read_fields(SObject::Case))
+        let select = Select::new("Case", &b.read_fields(SObject::Case)?)
             .and(format!("ContactId = {id_expr}"))
             .and("IsClosed = false")
             .order_by(RECENT)
             .limit(options.tickets);
-        subs.push(query_sub(core, "cases", &select.text()));
+        subs.push(query_sub(b, "cases", &select.text()));
     }
-    subs
+    Ok(subs)
 }
 
 /// Child relationship sub-queries of the contact query for its latest Tasks and Events.
-fn activity_children(core: &Core, limit: usize) -> Vec<String> {
+fn activity_children(b: &SalesforceBackend, limit: usize) -> Result<Vec<String>> {
     if limit == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     [(SObject::Task, "Tasks"), (SObject::Event, "Events")]
         .into_iter()
         .map(|(s, relationship)| {
-            let select = Select::new(relationship, &core.read_fields(s))
+            let select = Select::new(relationship, &b.read_fields(s)?)
                 .order_by("CreatedDate DESC, Id DESC")
                 .limit(limit);
-            format!("({})", select.text())
+            Ok(format!("({})", select.text()))
         })
         .collect()
 }
 
 /// The activities of a child relationship sub-query result (`null` when there are none).
 fn child_activities(
-    core: &Core,
+    b: &SalesforceBackend,
     s: SObject,
     value: Option<Value>,
     operation: &str,
-) -> Result<Vec<Record<Activity>>> {
+) -> Result<Vec<VendorRecord>> {
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(v) => {
             let page: QueryPage = serde_json::from_value(v).map_err(|e| {
                 Error::decode(format!("a child relationship result: {e}")).with_operation(operation)
             })?;
-            lister::records::<Activity>(core, s, &page, operation)
+            b.vendor_records(s, &page.records, operation)
         }
     }
 }
 
-fn decode_rows<T: Entity>(
-    core: &Core,
+fn rows(
+    b: &SalesforceBackend,
     s: SObject,
     r: Option<&SubResponse>,
     operation: &str,
-) -> Result<Vec<Record<T>>> {
+) -> Result<Vec<VendorRecord>> {
     match r {
         None => Ok(Vec::new()),
-        Some(r) => lister::records::<T>(core, s, &page(r, operation)?, operation),
+        Some(r) => b.vendor_records(s, &r.page(operation)?.records, operation),
     }
+}
+
+/// Vendor records → `Record<T>`s.
+fn records<T: crm_core::Entity>(
+    b: &SalesforceBackend,
+    found: Vec<VendorRecord>,
+    operation: &str,
+) -> Result<Vec<Record<T>>> {
+    found
+        .into_iter()
+        .map(|r| b.record(r).map_err(|e| e.with_operation(operation)))
+        .collect()
 }
 
 /// Loads the view (see the module docs). Phone lookups match digits in SOQL and E.164 on the
 /// client; when the first SOQL match is not a true match, the dependent queries run again in
 /// a second Composite request keyed by the right contact (its activities came with its row).
 pub(crate) async fn load(
-    sf: &Salesforce,
+    b: &SalesforceBackend,
     lookup: &Lookup,
     options: &ViewOptions,
 ) -> Result<Option<CustomerView>> {
     let operation = "customer_view";
-    let core = &sf.core;
-    let condition = sf_lookup(sf, lookup)?;
-    let mut fields = core.read_fields(SObject::Contact);
+    let condition = lookup_condition(b, SObject::Contact, lookup)
+        .map_err(|e| e.with_operation("contact.find_by"))?;
+    let mut fields = b.read_fields(SObject::Contact)?;
     fields.extend(
-        core.read_fields(SObject::Account)
+        b.read_fields(SObject::Account)?
             .into_iter()
             .map(|f| format!("Account.{f}")),
     );
@@ -224,28 +256,23 @@ pub(crate) async fn load(
     if is_phone {
         fields.push("MobilePhone".into());
     }
-    fields.extend(activity_children(core, options.activities));
+    fields.extend(activity_children(b, options.activities)?);
     let contact_query = Select::new("Contact", &fields)
         .and(condition)
-        .order_by("LastModifiedDate DESC, Id DESC")
+        .order_by(RECENT)
         .limit(if is_phone { 200 } else { 10 });
-    let mut subs = vec![query_sub(core, "contact", &contact_query.text())];
-    subs.extend(dependents(core, &format!("'{CONTACT_REF}'"), options));
-    let responses = core.composite(subs, true, operation).await?;
+    let mut subs = vec![query_sub(b, "contact", &contact_query.text())];
+    subs.extend(dependents(b, &format!("'{CONTACT_REF}'"), options)?);
+    let responses = b.composite(subs, true, operation).await?;
     let Some(first) = responses.first() else {
         return Err(Error::decode("the composite response is empty").with_operation(operation));
     };
-    let contacts = page(first, operation)?;
+    let contacts = first.page(operation)?;
     let matches: Vec<&Value> = contacts
         .records
         .iter()
         .filter(|row| match lookup {
-            Lookup::Phone(p) => ["Phone", "MobilePhone"].iter().any(|f| {
-                row.get(*f)
-                    .and_then(Value::as_str)
-                    .map(|t| crm_core::Phone::from_vendor(t, core.region))
-                    .is_some_and(|x| x.e164().is_some() && x.e164() == p.e164())
-            }),
+            Lookup::Phone(p) => same_phone(b, row, &["Phone", "MobilePhone"], p),
             _ => true,
         })
         .take(10)
@@ -262,19 +289,21 @@ pub(crate) async fn load(
         tasks = m.remove("Tasks");
         events = m.remove("Events");
     }
-    let contact: Record<Contact> = core
-        .record_from_json(SObject::Contact, &row)
+    let contact = b
+        .vendor_record(SObject::Contact, &row)
+        .and_then(|r| b.record(r))
         .map_err(|e| e.with_operation(operation))?;
     let other_matches = matches
         .iter()
         .skip(1)
         .filter_map(|r| r.get("Id").and_then(Value::as_str))
-        .filter_map(crate::id::to18)
-        .filter_map(|s| crm_core::RecordId::new(s).ok())
+        .filter_map(id::to18)
+        .filter_map(|s| RecordId::new(s).ok())
         .collect();
     let account = match account_row {
         Some(a) if a.get("Id").is_some_and(|v| !v.is_null()) => Some(
-            core.record_from_json::<Account>(SObject::Account, &a)
+            b.vendor_record(SObject::Account, &a)
+                .and_then(|r| b.record(r))
                 .map_err(|e| e.with_operation(operation))?,
         ),
         _ => None,
@@ -287,45 +316,39 @@ pub(crate) async fn load(
         .and_then(|r| r.get("Id"))
         .and_then(Value::as_str);
     let dependents_responses =
-        if first_row_id.and_then(crate::id::to18).as_deref() == Some(contact.id.as_str()) {
+        if first_row_id.and_then(id::to18).as_deref() == Some(contact.id.as_str()) {
             responses
                 .get(1..)
                 .map(<[SubResponse]>::to_vec)
                 .unwrap_or_default()
         } else {
-            let subs = dependents(core, &quote(contact.id.as_str()), options);
+            let subs = dependents(b, &quote(contact.id.as_str()), options)?;
             if subs.is_empty() {
                 Vec::new()
             } else {
-                core.composite(subs, true, operation).await?
+                b.composite(subs, true, operation).await?
             }
         };
-    let find = |refid: &str| {
-        dependents_responses
-            .iter()
-            .find(|r| r.reference_id == refid)
-    };
-    let open_opportunities = merged_opportunities(
-        core,
-        &dependents_responses,
-        options.opportunities,
-        operation,
-    )?;
+    let cases = dependents_responses
+        .iter()
+        .find(|r| r.reference_id == "cases");
+    let opportunities =
+        merged_opportunities(b, &dependents_responses, options.opportunities, operation)?;
+    let open_opportunities: Vec<Record<Opportunity>> = records(b, opportunities, operation)?;
     let open_tickets: Vec<Record<Ticket>> =
-        decode_rows(core, SObject::Case, find("cases"), operation)?;
-    let mut activities = child_activities(core, SObject::Task, tasks, operation)?;
-    activities.extend(child_activities(core, SObject::Event, events, operation)?);
-    let recent_activities = newest_first(activities, options.activities);
+        records(b, rows(b, SObject::Case, cases, operation)?, operation)?;
+    let mut activities = child_activities(b, SObject::Task, tasks, operation)?;
+    activities.extend(child_activities(b, SObject::Event, events, operation)?);
+    let activities = newest_first(b, activities, options.activities);
     Ok(Some(CustomerView {
         contact,
         other_matches,
         account,
-        open_opportunities,
+        open_opportunities: open_opportunities
+            .into_iter()
+            .filter(|o| o.is_open())
+            .collect(),
         open_tickets: open_tickets.into_iter().filter(|t| t.is_open()).collect(),
-        recent_activities,
+        recent_activities: records(b, activities, operation)?,
     }))
-}
-
-fn sf_lookup(sf: &Salesforce, lookup: &Lookup) -> Result<String> {
-    sf.contacts.lookup_condition_pub(lookup)
 }
