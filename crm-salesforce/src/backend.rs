@@ -11,30 +11,26 @@ use std::time::Duration;
 use crm_core::audit::{AuditSink, TracingAudit};
 use crm_core::credential::CredentialProvider;
 use crm_core::limits::RateLimiter;
-use crm_core::mapping::{MappingFile, ObjectMapping, WriteMode};
+use crm_core::mapping::{MappingFile, WriteMode};
 use crm_core::raw::{Backend, Connection, Mappings, Query, VendorRecord, VendorWrite, Written};
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::secrecy::{ExposeSecret, SecretString};
-use crm_core::reexports::url::Url;
 use crm_core::retry::RetryPolicy;
-use crm_core::transport::{HttpClient, Request, parse_base_url};
+use crm_core::transport::{Request, parse_base_url};
 use crm_core::{
-    Capabilities, Crm, CustomerView, Entity, Error, FieldMap, FieldValue, Lookup,
-    ObjectCapabilities, ObjectKind, Page, Record, RecordId, RecordRef, Region, Result, ViewOptions,
+    Capabilities, Crm, CustomerView, Error, FieldMap, FieldValue, Lookup, ObjectCapabilities,
+    ObjectKind, Page, RecordId, RecordRef, Region, Result, ViewOptions,
 };
 use serde_json::Value;
 
 use crate::config::{SalesforceConfig, SalesforceConfigKey};
 use crate::credential::{Grant, JwtKey, SalesforceCredentials};
+use crate::extras::org::{SalesforceBackend, read_fields};
 use crate::extras::{id, soql};
 use crate::limits::DailyBudget;
-use crate::lister::{HeldBatches, MAX_BATCH, MIN_BATCH};
-use crate::wire::{self, SObject};
+use crate::wire::{self, COLLECTIONS_MAX, HeldBatches, MAX_BATCH, MIN_BATCH, SObject};
 
-/// Records per sObject Collections request: 200 (Salesforce REST API Developer Guide, "sObject
-/// Collections").
-pub(crate) const COLLECTIONS_MAX: usize = 200;
 /// Concurrent requests per org: Salesforce allows 25 long-running requests (Salesforce
 /// Developer Limits and Allocations Quick Reference, "API Request Limits and Allocations").
 const MAX_CONCURRENCY: usize = 25;
@@ -572,122 +568,6 @@ fn capabilities(idempotent: bool, batch: u32) -> Capabilities {
     caps.lookup_by_external_id = true;
     caps.link = true;
     caps
-}
-
-/// The fields read for `s`: the mapped ones, the timestamps, and the flags that give statuses
-/// their meaning. Every name is checked as an API name before it goes into SOQL, so a mapping
-/// file swapped in at run time cannot inject query text either.
-pub(crate) fn read_fields(mappings: &Mappings, s: SObject) -> Result<Vec<String>> {
-    let mapping = mappings.get(s.table())?;
-    let mut fields: std::collections::BTreeSet<String> = ["Id", "CreatedDate", "LastModifiedDate"]
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    for vendor in mapping.fields.values() {
-        soql::ident(vendor)
-            .map_err(|e| Error::config(format!("mapping.{}: {}", s.table(), e.message())))?;
-        fields.insert(vendor.clone());
-    }
-    fields.extend(s.flags().iter().map(|f| (*f).to_owned()));
-    Ok(fields.into_iter().collect())
-}
-
-/// Salesforce's hooks: records by sObject, SOQL queries, Composite and sObject Collections
-/// writes, the 360° view in one Composite request.
-pub struct SalesforceBackend {
-    pub(crate) credentials: Arc<dyn CredentialProvider>,
-    pub(crate) sf_credentials: Option<Arc<SalesforceCredentials>>,
-    pub(crate) instance_override: Option<Url>,
-    pub(crate) instance: Mutex<Option<(Url, HttpClient)>>,
-    pub(crate) api_version: String,
-    pub(crate) region: Region,
-    pub(crate) mappings: Arc<Mappings>,
-    capabilities: Capabilities,
-    pub(crate) idempotency_field: Option<String>,
-    pub(crate) allow_duplicates: bool,
-    /// Records per query batch Salesforce is asked for, 200–2,000.
-    pub(crate) query_batch_size: u32,
-    /// Read records back after a Collections write (`batch_read_back`).
-    pub(crate) read_back: bool,
-    pub(crate) concurrency: tokio::sync::Semaphore,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) root_ca_files: Vec<PathBuf>,
-    pub(crate) retry: Option<RetryPolicy>,
-    pub(crate) limiter: Arc<dyn RateLimiter>,
-    budget: Arc<DailyBudget>,
-    pub(crate) held: HeldBatches,
-}
-
-impl fmt::Debug for SalesforceBackend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SalesforceBackend")
-            .field("api_version", &self.api_version)
-            .field(
-                "instance_override",
-                &self.instance_override.as_ref().map(Url::as_str),
-            )
-            .field("credentials", &self.credentials)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SalesforceBackend {
-    /// The org's API usage as the last response's `Sforce-Limit-Info` reported it:
-    /// (used, daily allocation); `(0, 0)` before the first call.
-    pub fn api_usage(&self) -> (u64, u64) {
-        self.budget.usage()
-    }
-
-    /// The mapping in use for `s`.
-    pub(crate) fn mapping(&self, s: SObject) -> Result<Arc<ObjectMapping>> {
-        self.mappings.get(s.table())
-    }
-
-    /// The fields read for `s`.
-    pub(crate) fn read_fields(&self, s: SObject) -> Result<Vec<String>> {
-        read_fields(&self.mappings, s)
-    }
-
-    /// The vendor field of a common field.
-    pub(crate) fn vendor_field(&self, s: SObject, common: &str) -> Result<String> {
-        self.mapping(s)?
-            .vendor_name(common)
-            .map(str::to_owned)
-            .ok_or_else(|| Error::mapping(format!("{}.{common}: no Salesforce field", s.kind())))
-    }
-
-    /// One record of `s` from its JSON.
-    pub(crate) fn vendor_record(&self, s: SObject, value: &Value) -> Result<VendorRecord> {
-        wire::vendor_record(&*self.mapping(s)?, s, value)
-    }
-
-    /// Records of `s` from query rows, naming the row that failed.
-    pub(crate) fn vendor_records(
-        &self,
-        s: SObject,
-        rows: &[Value],
-        operation: &str,
-    ) -> Result<Vec<VendorRecord>> {
-        let mapping = self.mapping(s)?;
-        rows.iter()
-            .enumerate()
-            .map(|(i, r)| {
-                wire::vendor_record(&mapping, s, r).map_err(|e| {
-                    Error::new(
-                        e.kind().clone(),
-                        format!("record {i} of the page: {}", e.message()),
-                    )
-                    .with_operation(operation.to_owned())
-                })
-            })
-            .collect()
-    }
-
-    /// A vendor record → `Record<T>`, for results the adapter assembles itself.
-    pub(crate) fn record<T: Entity>(&self, record: VendorRecord) -> Result<Record<T>> {
-        let mapping = self.mappings.get(record.target)?;
-        wire::to_record(&mapping, self.region, record)
-    }
 }
 
 /// Common fields of an activity written outside the mapping: its links go to the polymorphic

@@ -30,9 +30,10 @@ pub mod limits;
 mod lister;
 mod wire;
 
-pub use backend::{Salesforce, SalesforceBackend, SalesforceBuilder};
+pub use backend::{Salesforce, SalesforceBuilder};
 pub use config::{SalesforceConfig, SalesforceConfigKey};
 pub use credential::{Grant, JwtKey, SalesforceCredentials};
+pub use extras::org::SalesforceBackend;
 pub use extras::outbound::{self, OutboundMessages};
 pub use extras::schema::{self, SetupCheck};
 pub use limits::{DAILY_BUCKET, DailyBudget, LimitEntry, parse_limit_info};

@@ -13,68 +13,20 @@
 //!   the cursor names the last record handed out. A listing resumed from it elsewhere queries
 //!   `WHERE Id > '…' ORDER BY Id` (again with the batch size).
 
-use std::collections::VecDeque;
-use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
-
-use tokio::time::Instant;
-
 use crm_core::raw::{Query, QueryFilter, VendorCondition, VendorRecord};
 use crm_core::reexports::http::{HeaderName, Method};
 use crm_core::transport::Request;
 use crm_core::{Error, FieldValue, Lookup, ObjectKind, Page, Phone, RecordRef, Result};
 use serde_json::Value;
 
-use crate::backend::SalesforceBackend;
+use crate::extras::id;
+use crate::extras::org::SalesforceBackend;
+use crate::extras::queries::{
+    RECENT, latest_activities, lookup_condition, open_opportunities_for_contact, owner_condition,
+    same_phone,
+};
 use crate::extras::soql::{self, Select, quote};
-use crate::extras::{id, view};
-use crate::wire::{QueryPage, SObject};
-
-/// Salesforce's smallest and largest query batch.
-pub(crate) const MIN_BATCH: u32 = 200;
-pub(crate) const MAX_BATCH: u32 = 2000;
-
-/// Newest first, ties broken by id.
-pub(crate) const RECENT: &str = "LastModifiedDate DESC, Id DESC";
-
-/// Records fetched in Salesforce's batch and not yet handed out as pages smaller than it.
-#[derive(Debug, Default)]
-struct Held {
-    records: VecDeque<Value>,
-    /// The locator of the rest of the query.
-    more: Option<String>,
-}
-
-/// The batches listings with small pages hold, by listing and the cursor handed out last, so
-/// the next page (of the same listing, or of one resumed from its cursor on this connection)
-/// is cut from them. A listing abandoned midway leaves its batch here until newer listings push
-/// it out or it gets too old to trust.
-#[derive(Debug, Default)]
-pub(crate) struct HeldBatches(Mutex<VecDeque<(String, Instant, Held)>>);
-
-/// Listings whose batches are held at once.
-const MAX_HELD: usize = 16;
-
-/// How long a held batch is used: well inside the 15 minutes Salesforce keeps an unused query
-/// locator, and short enough that a listing resumed later reads the org afresh.
-const HELD_FOR: Duration = Duration::from_secs(600);
-
-impl HeldBatches {
-    fn take(&self, key: &str) -> Option<Held> {
-        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        held.retain(|(_, at, _)| at.elapsed() < HELD_FOR);
-        let at = held.iter().position(|(k, _, _)| k == key)?;
-        held.remove(at).map(|(_, _, h)| h)
-    }
-
-    fn put(&self, key: String, h: Held) {
-        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if held.len() >= MAX_HELD {
-            held.pop_front();
-        }
-        held.push_back((key, Instant::now(), h));
-    }
-}
+use crate::wire::{Held, MAX_BATCH, MIN_BATCH, QueryPage, SObject};
 
 fn batch_header(size: u32) -> (HeaderName, String) {
     (
@@ -216,52 +168,6 @@ async fn find(
     where_(b, s, soql, limit, op).await
 }
 
-/// The condition of a lookup. Phones: SOQL cannot normalise formats, so the query matches the
-/// number's digits in order with anything between them (`LIKE '%4%1%5…'`) on Phone and
-/// MobilePhone, and [`find_by`] keeps only records whose number has the same E.164 form.
-pub(crate) fn lookup_condition(
-    b: &SalesforceBackend,
-    s: SObject,
-    lookup: &Lookup,
-) -> Result<String> {
-    Ok(match lookup {
-        Lookup::Email(e) => format!("{} = {}", b.vendor_field(s, "email")?, quote(e.expose())),
-        Lookup::ExternalId(v) if v.trim().is_empty() => {
-            return Err(Error::invalid_input("external id is empty"));
-        }
-        Lookup::ExternalId(v) => format!("{} = {}", b.vendor_field(s, "external_id")?, quote(v)),
-        Lookup::Phone(p) => {
-            let e164 = p
-                .e164()
-                .ok_or_else(|| Error::invalid_input("phone number has no E.164 form"))?;
-            let digits: String = e164.chars().filter(char::is_ascii_digit).collect();
-            let tail = digits
-                .get(digits.len().saturating_sub(10)..)
-                .unwrap_or(&digits);
-            let pattern = soql::like_digits(tail);
-            format!(
-                "{} LIKE {pattern} OR MobilePhone LIKE {pattern}",
-                b.vendor_field(s, "phone")?
-            )
-        }
-    })
-}
-
-/// Whether a row's phone (or mobile) is the looked-up number, in E.164.
-pub(crate) fn same_phone(
-    b: &SalesforceBackend,
-    row: &Value,
-    fields: &[&str],
-    want: &Phone,
-) -> bool {
-    fields.iter().any(|f| {
-        row.get(*f)
-            .and_then(Value::as_str)
-            .map(|text| Phone::from_vendor(text, b.region))
-            .is_some_and(|p| p.e164().is_some() && p.e164() == want.e164())
-    })
-}
-
 /// At most 10 records matching a lookup, newest first.
 async fn find_by(
     b: &SalesforceBackend,
@@ -301,29 +207,6 @@ async fn find_by(
     b.vendor_records(s, &rows, op)
 }
 
-/// The link condition of `owner` on `s` (`ContactId = '003…'`).
-pub(crate) fn owner_condition(
-    b: &SalesforceBackend,
-    s: SObject,
-    owner: &RecordRef,
-    operation: &str,
-) -> Result<String> {
-    let id = id::check(&owner.id)?;
-    let field = match (s, owner.kind) {
-        (SObject::Task | SObject::Event, ObjectKind::Contact | ObjectKind::Lead) => {
-            "WhoId".to_owned()
-        }
-        (SObject::Task | SObject::Event, _) => "WhatId".to_owned(),
-        (_, kind) => b.vendor_field(s, kind.link_field()).map_err(|_| {
-            Error::unsupported(
-                operation,
-                format!("{} records are not linked to {kind} records", s.name()),
-            )
-        })?,
-    };
-    Ok(format!("{field} = {}", quote(id.as_str())))
-}
-
 async fn linked(
     b: &SalesforceBackend,
     kind: ObjectKind,
@@ -336,9 +219,9 @@ async fn linked(
         (ObjectKind::Opportunity, ObjectKind::Contact) => {
             // By account, contact role and ContactId, as real orgs link them.
             let id = id::check(&owner.id)?;
-            view::open_opportunities_for_contact(b, &id, limit, op).await
+            open_opportunities_for_contact(b, &id, limit, op).await
         }
-        (ObjectKind::Activity, _) => view::latest_activities(b, owner, limit, op).await,
+        (ObjectKind::Activity, _) => latest_activities(b, owner, limit, op).await,
         _ => {
             let s = SObject::for_kind(kind);
             let mut conditions = vec![owner_condition(b, s, owner, op)?];

@@ -4,13 +4,16 @@
 //! queries, Composite and sObject Collections. Source: Salesforce's REST API Developer Guide and
 //! Object Reference.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use crm_core::mapping::{ObjectMapping, WriteMode};
 use crm_core::model::fields::parse_datetime;
 use crm_core::raw::VendorRecord;
 use crm_core::{Entity, Error, FieldMap, FieldValue, ObjectKind, Record, RecordId, Region, Result};
 use serde_json::{Map, Value, json};
+use tokio::time::Instant;
 
 use crate::error::{SfError, error_from, sub_error};
 use crate::extras::id;
@@ -435,6 +438,53 @@ impl SubResponse {
         crm_core::transport::decode_value(self.body.clone()).map_err(|e| {
             Error::decode(format!("a query result: {}", e.message())).with_operation(operation)
         })
+    }
+}
+
+/// Records per sObject Collections request: 200 (Salesforce REST API Developer Guide, "sObject
+/// Collections").
+pub(crate) const COLLECTIONS_MAX: usize = 200;
+
+/// Salesforce's smallest and largest query batch.
+pub(crate) const MIN_BATCH: u32 = 200;
+pub(crate) const MAX_BATCH: u32 = 2000;
+
+/// Records fetched in Salesforce's batch and not yet handed out as pages smaller than it.
+#[derive(Debug, Default)]
+pub(crate) struct Held {
+    pub(crate) records: VecDeque<Value>,
+    /// The locator of the rest of the query.
+    pub(crate) more: Option<String>,
+}
+
+/// The batches listings with small pages hold, by listing and the cursor handed out last, so
+/// the next page (of the same listing, or of one resumed from its cursor on this connection)
+/// is cut from them. A listing abandoned midway leaves its batch here until newer listings push
+/// it out or it gets too old to trust.
+#[derive(Debug, Default)]
+pub(crate) struct HeldBatches(Mutex<VecDeque<(String, Instant, Held)>>);
+
+/// Listings whose batches are held at once.
+const MAX_HELD: usize = 16;
+
+/// How long a held batch is used: well inside the 15 minutes Salesforce keeps an unused query
+/// locator, and short enough that a listing resumed later reads the org afresh.
+const HELD_FOR: Duration = Duration::from_secs(600);
+
+impl HeldBatches {
+    pub(crate) fn take(&self, key: &str) -> Option<Held> {
+        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        held.retain(|(_, at, _)| at.elapsed() < HELD_FOR);
+        let at = held.iter().position(|(k, _, _)| k == key)?;
+        held.remove(at).map(|(_, _, h)| h)
+    }
+
+    pub(crate) fn put(&self, key: String, h: Held) {
+        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.len() >= MAX_HELD {
+            held.pop_front();
+        }
+        held.push_back((key, Instant::now(), h));
     }
 }
 

@@ -3,8 +3,9 @@
 //! schema through `describe`, and Outbound Messages.
 
 pub(crate) mod id;
-mod instance;
+pub(crate) mod org;
 pub mod outbound;
+pub(crate) mod queries;
 pub mod schema;
 pub(crate) mod soql;
 pub(crate) mod view;

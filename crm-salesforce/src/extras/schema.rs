@@ -6,7 +6,7 @@ use crm_core::reexports::serde_json::Value;
 use crm_core::transport::Request;
 use crm_core::{Error, ObjectKind, Result};
 
-use crate::backend::SalesforceBackend;
+use crate::extras::org::SalesforceBackend;
 use crate::wire::SObject;
 
 /// The fields of a `describe` body: name, createable / updateable, active picklist values,

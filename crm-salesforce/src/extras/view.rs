@@ -15,152 +15,20 @@
 //! contact without an account. The three results are merged, deduplicated and cut to the limit,
 //! newest first.
 
-use chrono::{DateTime, Utc};
 use crm_core::raw::VendorRecord;
-use crm_core::reexports::url::form_urlencoded;
 use crm_core::{
-    Activity, CustomerView, Error, Lookup, Opportunity, Record, RecordId, RecordRef, Result,
-    Ticket, ViewOptions,
+    CustomerView, Error, Lookup, Opportunity, Record, RecordId, Result, Ticket, ViewOptions,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::backend::SalesforceBackend;
 use crate::extras::id;
+use crate::extras::org::SalesforceBackend;
+use crate::extras::queries::{
+    CONTACT_REF, RECENT, lookup_condition, merged_opportunities, newest_first, opportunity_subs,
+    query_sub, rows, same_phone,
+};
 use crate::extras::soql::{Select, quote};
-use crate::lister::{RECENT, lookup_condition, owner_condition, same_phone};
 use crate::wire::{QueryPage, SObject, SubResponse};
-
-/// The reference to the contact the first subrequest found.
-const CONTACT_REF: &str = "@{contact.records[0].Id}";
-
-/// A Composite query subrequest. The SOQL is percent-encoded except the one reference token,
-/// which Salesforce substitutes; a looked-up value holding `@{…}` stays encoded and inert.
-fn query_sub(b: &SalesforceBackend, reference_id: &str, soql: &str) -> Value {
-    let encoded: Vec<String> = soql
-        .split(CONTACT_REF)
-        .map(|part| form_urlencoded::byte_serialize(part.as_bytes()).collect())
-        .collect();
-    json!({
-        "method": "GET",
-        "url": format!("{}?q={}", b.full_path("/query"), encoded.join(CONTACT_REF)),
-        "referenceId": reference_id,
-    })
-}
-
-/// When an activity happened, else when it was logged.
-fn activity_time(b: &SalesforceBackend, r: &VendorRecord) -> Option<DateTime<Utc>> {
-    b.record::<Activity>(r.clone())
-        .ok()
-        .and_then(|a| a.data.timestamp)
-        .or(r.created_at)
-}
-
-/// Activities newest first, at most `limit`.
-fn newest_first(b: &SalesforceBackend, all: Vec<VendorRecord>, limit: usize) -> Vec<VendorRecord> {
-    let mut keyed: Vec<(Option<DateTime<Utc>>, VendorRecord)> =
-        all.into_iter().map(|r| (activity_time(b, &r), r)).collect();
-    keyed.sort_by_key(|k| std::cmp::Reverse(k.0));
-    keyed.into_iter().take(limit).map(|(_, r)| r).collect()
-}
-
-/// The latest Tasks and Events of `owner`, in one Composite request (one round trip, one API
-/// call), newest first.
-pub(crate) async fn latest_activities(
-    b: &SalesforceBackend,
-    owner: &RecordRef,
-    limit: usize,
-    operation: &str,
-) -> Result<Vec<VendorRecord>> {
-    let mut subs = Vec::new();
-    for s in [SObject::Task, SObject::Event] {
-        let select = Select::new(s.name(), &b.read_fields(s)?)
-            .and(owner_condition(b, s, owner, operation)?)
-            .order_by("CreatedDate DESC, Id DESC")
-            .limit(limit);
-        subs.push(query_sub(b, s.name(), &select.text()));
-    }
-    let responses = b.composite(subs, true, operation).await?;
-    let mut all = Vec::new();
-    for (s, r) in [SObject::Task, SObject::Event].into_iter().zip(&responses) {
-        all.extend(b.vendor_records(s, &r.page(operation)?.records, operation)?);
-    }
-    Ok(newest_first(b, all, limit))
-}
-
-/// Reference ids of the opportunity queries, one per link.
-const OPPORTUNITY_REFS: [&str; 3] = [
-    "opportunities_by_contact",
-    "opportunities_by_account",
-    "opportunities_by_role",
-];
-
-/// One open-opportunity query per link to the contact `id_expr` (a quoted id or the quoted
-/// reference token), in [`OPPORTUNITY_REFS`] order, newest first, `limit` each.
-fn opportunity_subs(b: &SalesforceBackend, id_expr: &str, limit: usize) -> Result<Vec<Value>> {
-    if limit == 0 {
-        return Ok(Vec::new());
-    }
-    let fields = b.read_fields(SObject::Opportunity)?;
-    let links = [
-        format!("ContactId = {id_expr}"),
-        format!("AccountId IN (SELECT AccountId FROM Contact WHERE Id = {id_expr})"),
-        format!(
-            "Id IN (SELECT OpportunityId FROM OpportunityContactRole WHERE ContactId = {id_expr})"
-        ),
-    ];
-    Ok(OPPORTUNITY_REFS
-        .iter()
-        .zip(links)
-        .map(|(refid, link)| {
-            let select = Select::new("Opportunity", &fields)
-                .and(link)
-                .and("IsClosed = false")
-                .order_by(RECENT)
-                .limit(limit);
-            query_sub(b, refid, &select.text())
-        })
-        .collect())
-}
-
-/// The open opportunities of the three link queries: each once, newest first, at most `limit`.
-fn merged_opportunities(
-    b: &SalesforceBackend,
-    responses: &[SubResponse],
-    limit: usize,
-    operation: &str,
-) -> Result<Vec<VendorRecord>> {
-    let mut all: Vec<VendorRecord> = Vec::new();
-    for refid in OPPORTUNITY_REFS {
-        let found = responses.iter().find(|r| r.reference_id == refid);
-        for o in rows(b, SObject::Opportunity, found, operation)? {
-            if !all.iter().any(|seen| seen.id == o.id) {
-                all.push(o);
-            }
-        }
-    }
-    all.sort_by(|a, b| {
-        b.updated_at
-            .cmp(&a.updated_at)
-            .then_with(|| b.id.as_str().cmp(a.id.as_str()))
-    });
-    all.truncate(limit);
-    Ok(all)
-}
-
-/// `Opportunities::open_for` a contact: the three link queries in one Composite request.
-pub(crate) async fn open_opportunities_for_contact(
-    b: &SalesforceBackend,
-    contact: &RecordId,
-    limit: usize,
-    operation: &str,
-) -> Result<Vec<VendorRecord>> {
-    let subs = opportunity_subs(b, &quote(contact.as_str()), limit)?;
-    if subs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let responses = b.composite(subs, true, operation).await?;
-    merged_opportunities(b, &responses, limit, operation)
-}
 
 /// The dependent queries for the contact `id_expr` (a quoted id or the quoted reference
 /// token): its open opportunities by each link and its open cases.
@@ -208,18 +76,6 @@ fn child_activities(
             })?;
             b.vendor_records(s, &page.records, operation)
         }
-    }
-}
-
-fn rows(
-    b: &SalesforceBackend,
-    s: SObject,
-    r: Option<&SubResponse>,
-    operation: &str,
-) -> Result<Vec<VendorRecord>> {
-    match r {
-        None => Ok(Vec::new()),
-        Some(r) => b.vendor_records(s, &r.page(operation)?.records, operation),
     }
 }
 

@@ -15,11 +15,12 @@ use crm_core::transport::Request;
 use crm_core::{Error, ErrorKind, FieldMap, ObjectKind, RecordId, Result, UpsertKey};
 use serde_json::{Map, Value, json};
 
-use crate::backend::{COLLECTIONS_MAX, SalesforceBackend};
 use crate::error::missing_external_id;
 use crate::extras::id;
+use crate::extras::org::SalesforceBackend;
 use crate::extras::soql::{Select, quote};
 use crate::lister;
+use crate::wire::COLLECTIONS_MAX;
 use crate::wire::{self, CollItem, SObject, candidates};
 
 /// One record of a Collections request.
