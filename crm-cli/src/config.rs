@@ -501,7 +501,7 @@ impl Connection {
             b = b.with_api_version(v.clone());
         }
         if let Some(ca) = &self.ca_file {
-            b = b.with_root_ca_file(dir.join(ca));
+            b = b.with_ca_file(dir.join(ca));
         }
         if let Some(secs) = self.timeout_secs {
             b = b.with_timeout(Duration::from_secs(secs));

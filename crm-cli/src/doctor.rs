@@ -78,7 +78,7 @@ pub(crate) async fn run(conn: &Connection, dir: &Path) -> Result<(String, Vec<Ch
         }
         "salesforce" => {
             let org = conn.salesforce(dir, None)?;
-            let setup = org.check_setup().await.map(|checks| {
+            let setup = org.backend().check_setup().await.map(|checks| {
                 checks
                     .into_iter()
                     .map(|c| Setup {

@@ -149,7 +149,7 @@ async fn live_problems(
         "salesforce" => {
             let org = conn.salesforce(dir, None)?;
             for (target, mapping) in &tables {
-                let problems = org.check_mapping(target, mapping).await?;
+                let problems = org.backend().check_mapping(target, mapping).await?;
                 schema_problems(&mut found, target, mapping, problems);
             }
         }

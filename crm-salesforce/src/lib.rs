@@ -34,21 +34,20 @@
 
 mod backend;
 pub mod config;
-mod core;
 pub mod credential;
-mod id;
+mod error;
+pub mod extras;
 pub mod limits;
 mod lister;
-pub mod outbound;
-pub mod schema;
-mod soql;
-mod view;
+mod wire;
 
-pub use backend::{SObjectFamily, Salesforce, SalesforceBuilder};
+pub use backend::{Salesforce, SalesforceBuilder};
 pub use config::{SalesforceConfig, SalesforceConfigKey};
 pub use credential::{Grant, JwtKey, SalesforceCredentials};
+pub use extras::org::SalesforceBackend;
+pub use extras::outbound::{self, OutboundMessages};
+pub use extras::schema::{self, SetupCheck};
 pub use limits::{DAILY_BUCKET, LimitEntry, parse_limit_info};
-pub use outbound::OutboundMessages;
 
 /// The vendor name this adapter reports.
 pub const VENDOR: &str = "salesforce";
@@ -58,7 +57,7 @@ pub const DEFAULT_API_VERSION: &str = "v62.0";
 
 /// The default mapping between common fields and Salesforce fields, as TOML (one
 /// `crm_core::mapping::ObjectMapping` per table).
-pub const DEFAULT_MAPPING: &str = core::DEFAULT_MAPPING;
+pub const DEFAULT_MAPPING: &str = wire::DEFAULT_MAPPING;
 
 /// Salesforce's standard fields per mapping table (`known_fields.toml`, from the Salesforce
 /// Object Reference), for checking a mapping file offline (see
@@ -82,7 +81,7 @@ pub fn known_fields() -> crm_core::Result<crm_core::mapping::KnownFields> {
 
 /// The tables a mapping file may hold for this adapter, and the kind each maps; give it to
 /// `crm_core::mapping::MappingFile::load`.
-pub const MAPPING_TARGETS: &[(&str, crm_core::ObjectKind)] = &[
+pub const MAPPING_TARGETS: &[crm_core::raw::Target] = &[
     ("contact", crm_core::ObjectKind::Contact),
     ("account", crm_core::ObjectKind::Account),
     ("lead", crm_core::ObjectKind::Lead),
@@ -103,7 +102,7 @@ pub fn parse_error(
     use crm_core::raw::http::{ErrorParser, ErrorResponse};
     let status = crm_core::reexports::http::StatusCode::from_u16(status)
         .unwrap_or(crm_core::reexports::http::StatusCode::BAD_GATEWAY);
-    core::SalesforceErrorParser.parse_error(&ErrorResponse {
+    error::SalesforceErrorParser.parse_error(&ErrorResponse {
         status,
         headers,
         body,
@@ -117,7 +116,7 @@ pub fn parse_error(
 pub fn parse_collections_result(
     body: &[u8],
 ) -> crm_core::Result<Vec<crm_core::Result<crm_core::RecordId>>> {
-    backend::parse_collections(body)
+    wire::parse_collections(body)
 }
 
 #[cfg(test)]
@@ -127,6 +126,7 @@ mod send_sync {
     #[test]
     fn public_types_are_send_and_sync() {
         assert_send_sync::<crate::Salesforce>();
+        assert_send_sync::<crate::SalesforceBackend>();
         assert_send_sync::<crate::SalesforceBuilder>();
         assert_send_sync::<crate::SalesforceCredentials>();
         assert_send_sync::<crate::SalesforceConfig>();

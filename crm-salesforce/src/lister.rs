@@ -1,53 +1,32 @@
-//! SOQL results page by page (Salesforce REST API Developer Guide, "Query" and `nextRecordsUrl`);
-//! core turns pages into streams.
+//! One page of a query, in SOQL (Salesforce REST API Developer Guide, "Query" and
+//! `nextRecordsUrl`); core's connection pages on and collects.
 //!
-//! Every listing asks Salesforce for its batch size (`Sforce-Query-Options: batchSize=N`,
-//! 200–2,000, the connection's `query_batch_size`, default 2,000) and follows
-//! `nextRecordsUrl`, so 5,000 records cost three requests whatever page size the caller wants.
-//! Two cursors, both opaque to callers and resumable:
+//! Finds, lookups and linked records are one query (or one Composite request) each, newest
+//! first, cut to the caller's limit. Listings ask Salesforce for the connection's batch size
+//! (`Sforce-Query-Options: batchSize=N`, 200–2,000, `query_batch_size`, default 2,000) and
+//! follow `nextRecordsUrl`, so 5,000 records cost three requests whatever page size the caller
+//! wants. Two cursors, both opaque to callers and resumable:
 //! - `next:<nextRecordsUrl>` — Salesforce's own query locator, for pages of 200–2,000 records
 //!   (one page per batch). Locators expire after about 15 minutes unused.
-//! - `after:<Id>` — for pages smaller than Salesforce's 200-record minimum batch: the listing
-//!   cuts them from the batches it holds, and the cursor names the last record handed out. A
-//!   listing resumed from it queries `WHERE Id > '…' ORDER BY Id` (again with the batch size).
+//! - `after:<Id>` — for pages smaller than Salesforce's 200-record minimum batch: the backend
+//!   cuts them from the batch it holds for the listing (keyed by the cursor it handed out), and
+//!   the cursor names the last record handed out. A listing resumed from it elsewhere queries
+//!   `WHERE Id > '…' ORDER BY Id` (again with the batch size).
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
-
-use crm_core::raw::Paging;
 use crm_core::raw::http::Request;
+use crm_core::raw::{Query, QueryFilter, VendorCondition, VendorRecord};
 use crm_core::reexports::http::{HeaderName, Method};
-use crm_core::{Entity, Error, ListQuery, Page, PageStream, Record, Result};
-use serde::Deserialize;
+use crm_core::{Error, FieldValue, Lookup, ObjectKind, Page, Phone, RecordRef, Result};
 use serde_json::Value;
 
-use crate::core::{Core, SObject};
-use crate::soql::{Select, quote};
-
-/// Salesforce's smallest and largest query batch.
-pub(crate) const MIN_BATCH: u32 = 200;
-pub(crate) const MAX_BATCH: u32 = 2000;
-
-/// A query result page as Salesforce sends it.
-#[derive(Debug, Deserialize)]
-pub(crate) struct QueryPage {
-    #[serde(default)]
-    pub(crate) done: bool,
-    #[serde(rename = "nextRecordsUrl", default)]
-    pub(crate) next_records_url: Option<String>,
-    pub(crate) records: Vec<Value>,
-}
-
-/// What to list.
-#[derive(Debug, Clone)]
-pub(crate) struct ListSpec {
-    pub(crate) sobject: SObject,
-    pub(crate) conditions: Vec<String>,
-    /// Records per page the caller gets, 1–2,000.
-    pub(crate) page_size: u32,
-    /// Records per query batch Salesforce is asked for, 200–2,000.
-    pub(crate) batch: u32,
-}
+use crate::extras::id;
+use crate::extras::org::SalesforceBackend;
+use crate::extras::queries::{
+    RECENT, latest_activities, lookup_condition, open_opportunities_for_contact, owner_condition,
+    same_phone,
+};
+use crate::extras::soql::{self, Select, quote};
+use crate::wire::{Held, MAX_BATCH, MIN_BATCH, QueryPage, SObject};
 
 fn batch_header(size: u32) -> (HeaderName, String) {
     (
@@ -58,7 +37,7 @@ fn batch_header(size: u32) -> (HeaderName, String) {
 
 /// Runs one SOQL query and returns its first page.
 pub(crate) async fn query(
-    core: &Core,
+    b: &SalesforceBackend,
     soql: &str,
     batch: Option<u32>,
     operation: &str,
@@ -68,110 +47,235 @@ pub(crate) async fn query(
         let (h, v) = batch_header(size);
         req = req.header(h, v);
     }
-    core.send(req).await?.json()
+    b.send(req).await?.json()
 }
 
 /// Fetches the page `nextRecordsUrl` points at. A link to another host is refused by the
 /// transport (`Request::absolute`), so a tampered response cannot send the token elsewhere.
-pub(crate) async fn query_more(
-    core: &Core,
+async fn query_more(
+    b: &SalesforceBackend,
     next: &str,
-    batch: Option<u32>,
-    operation: &str,
-) -> Result<QueryPage> {
-    let url = core.vendor_url(next).await?;
-    let mut req = Request::absolute(Method::GET, url, operation);
-    if let Some(size) = batch {
-        let (h, v) = batch_header(size);
-        req = req.header(h, v);
-    }
-    core.send(req).await?.json()
-}
-
-/// Decodes a page's records, naming the record that failed.
-pub(crate) fn records<T: Entity>(
-    core: &Core,
-    s: SObject,
-    page: &QueryPage,
-    operation: &str,
-) -> Result<Vec<Record<T>>> {
-    decode::<T>(core, s, page.records.iter(), operation)
-}
-
-fn decode<'a, T: Entity>(
-    core: &Core,
-    s: SObject,
-    rows: impl Iterator<Item = &'a Value>,
-    operation: &str,
-) -> Result<Vec<Record<T>>> {
-    rows.enumerate()
-        .map(|(i, r)| {
-            core.record_from_json::<T>(s, r).map_err(|e| {
-                Error::new(
-                    e.kind().clone(),
-                    format!("record {i} of the page: {}", e.message()),
-                )
-                .with_operation(operation.to_owned())
-            })
-        })
-        .collect()
-}
-
-/// Records fetched in Salesforce's batch and not yet handed out as pages smaller than it.
-#[derive(Debug, Default)]
-pub(crate) struct Held {
-    /// The cursor these records continue from (the last `after:` cursor handed out).
-    at: String,
-    records: VecDeque<Value>,
-    /// The locator of the rest of the query.
-    more: Option<String>,
-}
-
-/// A lazy stream of pages, within the caller's paging limits.
-pub(crate) fn stream<T: Entity>(
-    core: Arc<Core>,
-    spec: ListSpec,
-    query: &ListQuery,
-    operation: &'static str,
-) -> PageStream<T> {
-    let paging = Paging::for_query(query);
-    let held = Arc::new(Mutex::new(Held::default()));
-    crm_core::raw::paginate(paging, query.resume.clone(), move |cursor| {
-        let core = core.clone();
-        let spec = spec.clone();
-        let held = held.clone();
-        async move { fetch_page::<T>(&core, &spec, cursor, &held, operation).await }
-    })
-}
-
-/// The first batch of the listing, from the start or after the record `after`.
-async fn first_batch(
-    core: &Core,
-    spec: &ListSpec,
-    after: Option<&str>,
     batch: u32,
     operation: &str,
 ) -> Result<QueryPage> {
-    let fields = core.read_fields(spec.sobject);
-    let mut select = Select::new(spec.sobject.name(), &fields).order_by("Id ASC");
-    for c in &spec.conditions {
-        select = select.and(c.clone());
+    let url = b.vendor_url(next).await?;
+    let (h, v) = batch_header(batch);
+    let req = Request::absolute(Method::GET, url, operation).header(h, v);
+    b.send(req).await?.json()
+}
+
+/// The operation a query serves, as the connection names it.
+fn operation(query: &Query) -> String {
+    let verb = match (&query.filter, query.kind) {
+        (QueryFilter::All, _) => "list",
+        (QueryFilter::Where(_), _) => "find",
+        (QueryFilter::Lookup(_), _) => "find_by",
+        (QueryFilter::Linked { .. }, ObjectKind::Activity) => "latest_for",
+        (QueryFilter::Linked { .. }, _) => "open_for",
+    };
+    format!("{}.{verb}", query.kind)
+}
+
+/// One page of `query` (see the module docs).
+pub(crate) async fn query_page(
+    b: &SalesforceBackend,
+    query: &Query,
+    cursor: Option<String>,
+) -> Result<Page<VendorRecord>> {
+    let op = operation(query);
+    let s = SObject::for_kind(query.kind);
+    let limit = query.page_size.clamp(1, MAX_BATCH) as usize;
+    let items = match &query.filter {
+        QueryFilter::All => return list_page(b, query, cursor, &op).await,
+        QueryFilter::Where(conditions) => find(b, s, conditions, limit, &op).await?,
+        QueryFilter::Lookup(lookup) => find_by(b, s, lookup, &op).await?,
+        QueryFilter::Linked { owner, open_only } => {
+            linked(b, query.kind, owner, *open_only, limit, &op).await?
+        }
+    };
+    Ok(Page { items, next: None })
+}
+
+/// Records of `s` matching `conditions`, newest first.
+pub(crate) async fn where_(
+    b: &SalesforceBackend,
+    s: SObject,
+    conditions: Vec<String>,
+    limit: usize,
+    operation: &str,
+) -> Result<Vec<VendorRecord>> {
+    let mut select = Select::new(s.name(), &b.read_fields(s)?)
+        .order_by(RECENT)
+        .limit(limit.min(MAX_BATCH as usize));
+    for c in conditions {
+        select = select.and(c);
+    }
+    let page = query(b, &select.text(), None, operation).await?;
+    b.vendor_records(s, &page.records, operation)
+}
+
+/// The SOQL literal for a condition value.
+fn literal(field: &str, v: &FieldValue) -> Result<String> {
+    Ok(match v {
+        FieldValue::Text(s) => quote(s),
+        FieldValue::Number(n) => n.to_string(),
+        FieldValue::Bool(b) => b.to_string(),
+        FieldValue::Date(d) => d.format("%Y-%m-%d").to_string(),
+        FieldValue::DateTime(dt) => soql::datetime(*dt),
+        FieldValue::Null => "null".into(),
+        other => {
+            return Err(Error::invalid_input(format!(
+                "cannot filter `{field}` by a {} value",
+                other.type_name()
+            )));
+        }
+    })
+}
+
+async fn find(
+    b: &SalesforceBackend,
+    s: SObject,
+    conditions: &[VendorCondition],
+    limit: usize,
+    op: &str,
+) -> Result<Vec<VendorRecord>> {
+    let mut soql = Vec::new();
+    for c in conditions {
+        if let ("phone", FieldValue::Text(text)) = (c.common.as_str(), &c.value) {
+            if conditions.len() > 1 {
+                return Err(Error::unsupported(
+                    op,
+                    "a phone condition cannot be combined with others",
+                ));
+            }
+            let phone = Phone::parse(text, b.region)?;
+            let mut found = find_by(b, s, &Lookup::Phone(phone), op).await?;
+            found.truncate(limit);
+            return Ok(found);
+        }
+        let vendor = match &c.vendor {
+            Some(v) => soql::ident(v)?.to_owned(),
+            None => {
+                return Err(Error::mapping(format!(
+                    "{}.{}: no Salesforce field",
+                    s.kind(),
+                    c.common
+                )));
+            }
+        };
+        soql.push(format!("{vendor} = {}", literal(&c.common, &c.value)?));
+    }
+    where_(b, s, soql, limit, op).await
+}
+
+/// At most 10 records matching a lookup, newest first.
+async fn find_by(
+    b: &SalesforceBackend,
+    s: SObject,
+    lookup: &Lookup,
+    op: &str,
+) -> Result<Vec<VendorRecord>> {
+    let condition = lookup_condition(b, s, lookup)?;
+    let Lookup::Phone(phone) = lookup else {
+        return where_(b, s, vec![condition], 10, op).await;
+    };
+    let mut fields = b.read_fields(s)?;
+    fields.push("MobilePhone".into());
+    fields.dedup();
+    let select = Select::new(s.name(), &fields)
+        .and(condition)
+        .order_by(RECENT)
+        .limit(200);
+    let page = query(b, &select.text(), None, op).await?;
+    let phone_field = b.vendor_field(s, "phone")?;
+    let mut rows = Vec::new();
+    for row in &page.records {
+        if !same_phone(b, row, &[phone_field.as_str(), "MobilePhone"], phone) {
+            continue;
+        }
+        let mut row = row.clone();
+        if phone_field != "MobilePhone"
+            && let Some(m) = row.as_object_mut()
+        {
+            m.remove("MobilePhone");
+        }
+        rows.push(row);
+        if rows.len() == 10 {
+            break;
+        }
+    }
+    b.vendor_records(s, &rows, op)
+}
+
+async fn linked(
+    b: &SalesforceBackend,
+    kind: ObjectKind,
+    owner: &RecordRef,
+    open_only: bool,
+    limit: usize,
+    op: &str,
+) -> Result<Vec<VendorRecord>> {
+    match (kind, owner.kind) {
+        (ObjectKind::Opportunity, ObjectKind::Contact) => {
+            // By account, contact role and ContactId, as real orgs link them.
+            let id = id::check(&owner.id)?;
+            open_opportunities_for_contact(b, &id, limit, op).await
+        }
+        (ObjectKind::Activity, _) => latest_activities(b, owner, limit, op).await,
+        _ => {
+            let s = SObject::for_kind(kind);
+            let mut conditions = vec![owner_condition(b, s, owner, op)?];
+            if open_only {
+                conditions.push("IsClosed = false".into());
+            }
+            where_(b, s, conditions, limit, op).await
+        }
+    }
+}
+
+/// The first batch of a listing, from the start or after the record `after`.
+async fn first_batch(
+    b: &SalesforceBackend,
+    q: &Query,
+    after: Option<&str>,
+    batch: u32,
+    op: &str,
+) -> Result<QueryPage> {
+    let s = SObject::for_kind(q.kind);
+    let mut select = Select::new(s.name(), &b.read_fields(s)?).order_by("Id ASC");
+    if let Some(since) = q.changed_since {
+        select = select.and(format!("LastModifiedDate >= {}", soql::datetime(since)));
     }
     if let Some(last) = after {
         select = select.and(format!("Id > {}", quote(last)));
     }
-    query(core, &select.text(), Some(batch), operation).await
+    query(b, &select.text(), Some(batch), op).await
 }
 
-/// Fetches the page at `cursor` (`None`: the first page).
-pub(crate) async fn fetch_page<T: Entity>(
-    core: &Core,
-    spec: &ListSpec,
+/// The batch at `cursor`: the locator's, or the first after the record it names.
+async fn batch_at(
+    b: &SalesforceBackend,
+    query: &Query,
+    cursor: Option<&str>,
+    batch: u32,
+    op: &str,
+) -> Result<QueryPage> {
+    match cursor.and_then(|c| c.strip_prefix("next:")) {
+        Some(next) => query_more(b, next, batch, op).await,
+        None => {
+            let after = cursor.and_then(|c| c.strip_prefix("after:"));
+            first_batch(b, query, after, batch, op).await
+        }
+    }
+}
+
+/// One page of a listing.
+async fn list_page(
+    b: &SalesforceBackend,
+    query: &Query,
     cursor: Option<String>,
-    held: &Mutex<Held>,
-    operation: &str,
-) -> Result<Page<Record<T>>> {
-    let s = spec.sobject;
+    op: &str,
+) -> Result<Page<VendorRecord>> {
     if let Some(c) = cursor.as_deref()
         && !c.starts_with("next:")
         && !c.starts_with("after:")
@@ -179,84 +283,56 @@ pub(crate) async fn fetch_page<T: Entity>(
         return Err(Error::invalid_input(
             "this page cursor did not come from a Salesforce listing",
         )
-        .with_operation(operation.to_owned()));
+        .with_operation(op.to_owned()));
     }
-    if spec.page_size < MIN_BATCH {
-        return small_page(core, spec, cursor, held, operation).await;
+    let s = SObject::for_kind(query.kind);
+    let page_size = query.page_size.clamp(1, MAX_BATCH);
+    if page_size < MIN_BATCH {
+        return small_page(b, query, cursor, page_size as usize, op).await;
     }
-    let page = match cursor.as_deref() {
-        Some(c) if c.starts_with("next:") => {
-            let next = c.strip_prefix("next:").unwrap_or_default();
-            query_more(core, next, Some(spec.page_size), operation).await?
-        }
-        after => {
-            let after = after.and_then(|c| c.strip_prefix("after:"));
-            first_batch(core, spec, after, spec.page_size, operation).await?
-        }
-    };
-    let items = records::<T>(core, s, &page, operation)?;
-    let next = match (&page.next_records_url, page.done) {
-        (Some(n), false) => Some(format!("next:{n}")),
-        _ => None,
-    };
+    let page = batch_at(b, query, cursor.as_deref(), page_size, op).await?;
+    let items = b.vendor_records(s, &page.records, op)?;
+    let next = page.more().map(|n| format!("next:{n}"));
     Ok(Page { items, next })
 }
 
 /// A page smaller than Salesforce's smallest batch, cut from the batch the listing holds; a
 /// batch is fetched only when the held records run short.
-async fn small_page<T: Entity>(
-    core: &Core,
-    spec: &ListSpec,
+async fn small_page(
+    b: &SalesforceBackend,
+    query: &Query,
     cursor: Option<String>,
-    held: &Mutex<Held>,
-    operation: &str,
-) -> Result<Page<Record<T>>> {
-    let want = spec.page_size as usize;
+    want: usize,
+    op: &str,
+) -> Result<Page<VendorRecord>> {
+    let batch = b.query_batch_size;
+    let listing = format!("{:?}|{:?}|{want}", query.kind, query.changed_since);
     let at = cursor.clone().unwrap_or_default();
-    // Take what this listing holds; none of it counts when the cursor is not where it stopped
-    // (a resumed listing starts afresh).
-    let mut h = {
-        let mut guard = held
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        std::mem::take(&mut *guard)
+    let mut h = match b.held.take(&format!("{listing}|{at}")) {
+        Some(h) if !(h.records.is_empty() && h.more.is_none()) => h,
+        _ => {
+            let page = batch_at(b, query, cursor.as_deref(), batch, op).await?;
+            Held {
+                more: page.more(),
+                records: page.records.into(),
+            }
+        }
     };
-    if h.at != at || (h.records.is_empty() && h.more.is_none()) {
-        let page = match cursor.as_deref() {
-            Some(c) if c.starts_with("next:") => {
-                let next = c.strip_prefix("next:").unwrap_or_default();
-                query_more(core, next, Some(spec.batch), operation).await?
-            }
-            after => {
-                let after = after.and_then(|c| c.strip_prefix("after:"));
-                first_batch(core, spec, after, spec.batch, operation).await?
-            }
-        };
-        h = Held {
-            at,
-            records: page.records.into(),
-            more: page.next_records_url.filter(|_| !page.done),
-        };
-    }
     while h.records.len() < want {
         let Some(next) = h.more.take() else { break };
-        let page = query_more(core, &next, Some(spec.batch), operation).await?;
+        let page = query_more(b, &next, batch, op).await?;
+        h.more = page.more();
         h.records.extend(page.records);
-        h.more = page.next_records_url.filter(|_| !page.done);
     }
     let rows: Vec<Value> = h.records.drain(..want.min(h.records.len())).collect();
-    let items = decode::<T>(core, spec.sobject, rows.iter(), operation)?;
+    let items = b.vendor_records(SObject::for_kind(query.kind), &rows, op)?;
     let next = if h.records.is_empty() && h.more.is_none() {
         None
     } else {
         items.last().map(|r| format!("after:{}", r.id))
     };
     if let Some(n) = &next {
-        h.at = n.clone();
-        let mut guard = held
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *guard = h;
+        b.held.put(format!("{listing}|{n}"), h);
     }
     Ok(Page { items, next })
 }

@@ -212,13 +212,32 @@ async fn issue14_a_small_page_cursor_resumes_with_the_batch_size() {
         .try_collect()
         .await
         .unwrap();
-    // 4,700 records left: three batches (2,000 + 2,000 + 700).
-    assert_eq!(org.requests().total - before, 3);
+    // 4,700 records left: the connection still holds the 1,700 of the first batch the
+    // dropped stream did not hand out, so two more batches (2,000 + 1,000).
+    assert_eq!(org.requests().total - before, 2);
     let mut all = ids(&first);
     let n = all.len();
     all.extend(ids(&rest));
     assert_eq!(n, 300);
     assert_eq!(all.len(), 5000, "a record was skipped or repeated");
+    // Resumed on another connection (another process), the listing reads the org afresh from
+    // the record the cursor names: three batches (2,000 + 2,000 + 700).
+    let elsewhere = common::connect(&org);
+    let before = org.requests().total;
+    let rest: Vec<_> = elsewhere
+        .contacts()
+        .list(ListQuery {
+            page_size: NonZeroU32::new(100),
+            resume: first[2].next.clone(),
+            ..ListQuery::default()
+        })
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(org.requests().total - before, 3);
+    let again = ids(&rest);
+    assert_eq!(again.len(), 4700);
+    assert!(again.is_disjoint(&ids(&first)), "a record was repeated");
 }
 
 #[tokio::test]

@@ -501,7 +501,7 @@ async fn the_daily_allocation_is_tracked_and_respected() {
     .await;
     let crm = common::connect(&org);
     crm.contacts().find_by(&jane_email()).await.unwrap();
-    assert_eq!(crm.api_usage(), (101, 15_000));
+    assert_eq!(crm.backend().api_usage(), (101, 15_000));
 
     // The org is out of calls: 403 REQUEST_LIMIT_EXCEEDED → RateLimited { Daily }.
     org.set_api_usage(15_000);

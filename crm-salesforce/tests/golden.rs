@@ -207,7 +207,7 @@ async fn every_recorded_record_and_query_decodes_with_types() {
                 other => panic!("unexpected recorded type {other}"),
             }
         }
-        assert_eq!(crm.api_usage(), (8688, 15000));
+        assert_eq!(crm.backend().api_usage(), (8688, 15000));
         checked += 1;
     }
     assert_eq!(checked, 16);

@@ -163,7 +163,7 @@ async fn issue12_item15_a_missing_external_id_field_is_a_config_error_naming_fie
 #[tokio::test]
 async fn issue12_item15_check_setup_verifies_the_idempotency_field_through_describe() {
     let org = org().await;
-    let ok = common::connect(&org).check_setup().await.unwrap();
+    let ok = common::connect(&org).backend().check_setup().await.unwrap();
     let idem: Vec<_> = ok
         .iter()
         .filter(|c| c.setting == "idempotency_field")
@@ -175,6 +175,7 @@ async fn issue12_item15_check_setup_verifies_the_idempotency_field_through_descr
         .with_idempotency_field(Some("Missing_Key__c"))
         .build()
         .unwrap()
+        .backend()
         .check_setup()
         .await
         .unwrap();
@@ -195,6 +196,7 @@ async fn issue12_item15_check_setup_verifies_the_idempotency_field_through_descr
         .with_idempotency_field(Some("Legacy_Id__c"))
         .build()
         .unwrap()
+        .backend()
         .check_setup()
         .await
         .unwrap();
@@ -212,6 +214,6 @@ async fn issue12_item15_check_setup_verifies_the_idempotency_field_through_descr
     );
 
     // Nothing configured: nothing to check for idempotency.
-    let off = unconfigured(&org).check_setup().await.unwrap();
+    let off = unconfigured(&org).backend().check_setup().await.unwrap();
     assert!(off.iter().all(|c| c.setting != "idempotency_field"));
 }

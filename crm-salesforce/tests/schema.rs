@@ -189,15 +189,17 @@ async fn a_new_mapping_file_is_swapped_in_without_a_restart() {
     crm.set_mapping_file(Some(&v2)).unwrap();
     let err = crm.contacts().create(&long(2), &ctx).await.unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::Mapping);
-    let bad = [(
-        "contact".to_owned(),
-        toml::from_str::<ObjectMapping>("[fields]\nemail = \"Bad Name\"\n").unwrap(),
-    )]
-    .into();
-    assert!(
-        crm.set_mappings(&bad).is_err(),
-        "a field name that is not an API name is refused"
-    );
+    // A field name that is not an API name never reaches SOQL: the next call is refused
+    // with a `Config` error naming the table, before any request.
+    let bad = file("version = \"bad\"\n[contact.fields]\nemail = \"Bad Name\"\n");
+    crm.set_mapping_file(Some(&bad)).unwrap();
+    let sent = org.requests().total;
+    let lookup = crm_core::Lookup::Email(Email::parse("swap1@example.com").unwrap());
+    let err = crm.contacts().find_by(&lookup).await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Config, "{err}");
+    assert!(err.message().contains("mapping.contact"), "{err}");
+    assert_eq!(org.requests().total, sent, "a request was sent");
+    crm.set_mapping_file(Some(&v2)).unwrap();
     assert_eq!(crm.mapping_label(), Some(v2.label()));
     crm.set_mapping_file(None).unwrap();
     crm.contacts().create(&long(3), &ctx).await.unwrap();

@@ -197,6 +197,15 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         Ok(())
     }
 
+    /// Common fields of a write of `kind` that the backend writes itself rather than through
+    /// the mapping: the connection leaves them out when it maps the write (so a mapping need
+    /// not name them) and passes them in [`VendorWrite::common`]. The default is none;
+    /// Salesforce writes an activity's links to its polymorphic `WhoId`/`WhatId` fields.
+    fn unmapped_fields(&self, kind: ObjectKind) -> &'static [&'static str] {
+        let _ = kind;
+        &[]
+    }
+
     /// Reads one record. A missing record is `NotFound`.
     async fn get(&self, kind: ObjectKind, id: &RecordId) -> Result<VendorRecord>;
 

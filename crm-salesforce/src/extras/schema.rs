@@ -1,13 +1,13 @@
 //! The org's own schema, from `GET /sobjects/{S}/describe`, for checking a mapping against it
-//! and the upsert-key fields the connection uses ([`Salesforce::check_setup`]).
+//! and the upsert-key fields the connection uses ([`SalesforceBackend::check_setup`]).
 
 use crm_core::mapping::{ObjectMapping, SchemaField, SchemaProblem};
 use crm_core::raw::http::Request;
 use crm_core::reexports::serde_json::Value;
 use crm_core::{Error, ObjectKind, Result};
 
-use crate::backend::Salesforce;
-use crate::core::{Core, SObject};
+use crate::extras::org::SalesforceBackend;
+use crate::wire::SObject;
 
 /// The fields of a `describe` body: name, createable / updateable, active picklist values,
 /// length of text fields.
@@ -55,7 +55,7 @@ pub fn from_describe(body: &Value) -> Result<Vec<SchemaField>> {
         .collect()
 }
 
-impl Salesforce {
+impl SalesforceBackend {
     /// The fields of `sobject` (`Contact`, `Case`...) as the org describes them.
     pub async fn schema(&self, sobject: &str) -> Result<Vec<SchemaField>> {
         let path = format!(
@@ -63,7 +63,6 @@ impl Salesforce {
             crm_core::raw::http::encode_segment(sobject)
         );
         let resp = self
-            .core
             .send(Request::get(path, format!("{sobject}.describe")).addresses_record())
             .await?;
         from_describe(&resp.json()?)
@@ -76,7 +75,8 @@ impl Salesforce {
         table: &str,
         mapping: &ObjectMapping,
     ) -> Result<Vec<SchemaProblem>> {
-        let sobject = Core::sobject_for_table(table)
+        let sobject = SObject::for_target(table)
+            .map(SObject::name)
             .ok_or_else(|| Error::config(format!("`{table}` is not a Salesforce mapping table")))?;
         let schema = self.schema(sobject).await?;
         Ok(mapping.check_schema(table, &schema))
@@ -84,7 +84,7 @@ impl Salesforce {
 }
 
 /// One field the connection's settings need from the org, and whether the org has it, from
-/// [`Salesforce::check_setup`].
+/// [`SalesforceBackend::check_setup`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SetupCheck {
@@ -111,7 +111,7 @@ fn create_step(sobject: &str, field: &str) -> String {
     )
 }
 
-impl Salesforce {
+impl SalesforceBackend {
     /// Checks through `describe` that the upsert-key fields the connection uses exist on every
     /// sObject it creates records in: `idempotency_field` (when set) must be an External ID
     /// field with unique values, and the field the mapping gives `external_id` must be an
@@ -120,12 +120,12 @@ impl Salesforce {
         let mut out = Vec::new();
         for s in SObject::ALL {
             let mut needs: Vec<(&'static str, String, bool)> = Vec::new();
-            if let Some(f) = &self.core.idempotency_field {
+            if let Some(f) = &self.idempotency_field {
                 needs.push(("idempotency_field", f.clone(), true));
             }
             // Activities carry no external id (the mapping has no such field for them).
             if s.kind() != ObjectKind::Activity
-                && let Ok(f) = self.core.vendor_field(s, "external_id")
+                && let Ok(f) = self.vendor_field(s, "external_id")
             {
                 needs.push(("mapping.external_id", f, false));
             }
@@ -134,7 +134,6 @@ impl Salesforce {
             }
             let path = format!("/sobjects/{}/describe", s.name());
             let resp = self
-                .core
                 .send(Request::get(path, format!("{}.describe", s.name())))
                 .await?;
             let body: Value = resp.json()?;

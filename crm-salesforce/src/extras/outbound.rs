@@ -21,7 +21,7 @@ use crm_core::{Error, ErrorKind, ObjectKind, RecordId, Result};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use crate::id::to18;
+use crate::extras::id::to18;
 
 /// The SOAP acknowledgement Salesforce waits for; without it the message is retried.
 pub const ACK: &str = concat!(
