@@ -285,7 +285,21 @@ impl HubSpotBuilder {
         self
     }
 
-    fn http(&self, credentials: Arc<dyn CredentialProvider>) -> Result<HttpClient> {
+    /// The limiter every request of the connection draws from, token requests included: the
+    /// one given or the adapter's own, with the observer in front.
+    fn limiter(&self) -> Option<Arc<dyn RateLimiter>> {
+        let limiter: Arc<dyn RateLimiter> = match &self.limiter {
+            Some(l) => l.clone(),
+            None => Arc::new(crate::limits::limiter_for(&self.config)),
+        };
+        crm_core::limits::Observed::layer(Some(limiter), self.observer.as_ref())
+    }
+
+    fn http(
+        &self,
+        credentials: Arc<dyn CredentialProvider>,
+        limiter: Option<Arc<dyn RateLimiter>>,
+    ) -> Result<HttpClient> {
         let mut http = HttpClientBuilder::new(VENDOR, self.config.base_url.clone())
             .with_credentials(credentials)
             .with_correlation_headers(&["x-hubspot-correlation-id", "x-request-id"])
@@ -299,11 +313,7 @@ impl HubSpotBuilder {
         if let Some(r) = &self.retry {
             http = http.with_retry(r.clone());
         }
-        let limiter: Arc<dyn RateLimiter> = match &self.limiter {
-            Some(l) => l.clone(),
-            None => Arc::new(crate::limits::limiter_for(&self.config)),
-        };
-        match crm_core::limits::Observed::layer(Some(limiter), self.observer.as_ref()) {
+        match limiter {
             Some(limiter) => http.with_limiter(limiter).build(),
             None => http.build(),
         }
@@ -317,6 +327,7 @@ impl HubSpotBuilder {
         }
         let c = &self.config;
         c.validate()?;
+        let limiter = self.limiter();
         let credentials: Arc<dyn CredentialProvider> = match (
             &self.credentials,
             &c.client_id,
@@ -325,13 +336,16 @@ impl HubSpotBuilder {
             &c.token,
         ) {
             (Some(p), ..) => p.clone(),
-            (None, Some(id), Some(secret), Some(refresh), _) => Arc::new(crate::credential::oauth(
-                &c.base_url,
-                id,
-                secret.clone(),
-                refresh.clone(),
-                self.token_store.clone(),
-            )?),
+            (None, Some(id), Some(secret), Some(refresh), _) => {
+                Arc::new(crate::credential::oauth_paced(
+                    &c.base_url,
+                    id,
+                    secret.clone(),
+                    refresh.clone(),
+                    self.token_store.clone(),
+                    limiter.clone(),
+                )?)
+            }
             (None, _, _, _, Some(token)) => Arc::new(StaticCredential::bearer(token.clone())),
             _ => {
                 return Err(Error::config(
@@ -339,7 +353,7 @@ impl HubSpotBuilder {
                 ));
             }
         };
-        let http = self.http(credentials)?;
+        let http = self.http(credentials, limiter)?;
         let region = Region::parse(&c.phone_region)?;
         let mappings = Mappings::build(
             &CustomProps {

@@ -20,7 +20,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crm_core::limits::RateLimiter;
+use crm_core::limits::{Bucket, RateLimiter, RequestObserver};
+use crm_core::reexports::http::HeaderMap;
 use crm_core::{Crm, RecordId};
 use crm_hubspot::{HubSpot, HubSpotBuilder, HubSpotConfig, HubSpotConfigKey};
 use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, HubSpotFaults, Limits, demo};
@@ -44,6 +45,17 @@ fn max_in_any_window(times: &[Duration], window: Duration) -> usize {
         most = most.max(end - start);
     }
     most
+}
+
+/// Counts the permits the shared budget handed out, over both connections.
+#[derive(Debug, Default)]
+struct Permits(AtomicUsize);
+
+impl RequestObserver for Permits {
+    fn on_send(&self, _bucket: Bucket) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+    fn on_response(&self, _bucket: Bucket, _status: u16, _headers: &HeaderMap) {}
 }
 
 /// One worker: reads the demo contact until the shared call budget is spent; every call must
@@ -86,6 +98,7 @@ async fn item14_one_budget_for_workers_retries_and_refreshes_no_429_at_90_percen
     config.set(HubSpotConfigKey::RateLimit, "100/1s").unwrap();
     let shared: Arc<dyn RateLimiter> = Arc::new(crm_hubspot::limits::limiter_for(&config));
 
+    let permits = Arc::new(Permits::default());
     let oauth = fake.oauth_client();
     let public_app = Arc::new(
         HubSpotBuilder::new()
@@ -97,6 +110,7 @@ async fn item14_one_budget_for_workers_retries_and_refreshes_no_429_at_90_percen
             )
             .with_config("rate_limit", "100/1s")
             .with_limiter(shared.clone())
+            .with_request_observer(permits.clone())
             .build()
             .unwrap(),
     );
@@ -106,6 +120,7 @@ async fn item14_one_budget_for_workers_retries_and_refreshes_no_429_at_90_percen
             .with_token(fake.token().to_owned().into())
             .with_config("rate_limit", "100/1s")
             .with_limiter(shared.clone())
+            .with_request_observer(permits.clone())
             .build()
             .unwrap(),
     );
@@ -168,6 +183,14 @@ async fn item14_one_budget_for_workers_retries_and_refreshes_no_429_at_90_percen
     assert!(stats.faults_injected >= 20, "{stats:?}");
     assert!(fake.tokens_issued() >= 3, "{}", fake.tokens_issued());
     assert!(requests >= 1_000, "{requests}");
+    // Every request the fake saw drew a permit from the one budget: token refreshes, the 401s
+    // before them and the retries of 503s included.
+    assert_eq!(
+        permits.0.load(Ordering::SeqCst),
+        requests,
+        "requests sent outside the shared budget ({} token calls)",
+        stats.token
+    );
     // Never a 429, never more than the window allows, at ≥ 90 % of the allowed rate.
     assert_eq!(stats.rate_limited, 0, "429s from the fake's window");
     assert!(most <= LIMIT, "{most} requests in one rolling window");
