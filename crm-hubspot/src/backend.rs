@@ -285,7 +285,21 @@ impl HubSpotBuilder {
         self
     }
 
-    fn http(&self, credentials: Arc<dyn CredentialProvider>) -> Result<HttpClient> {
+    /// The limiter every request of the connection draws from, token requests included: the
+    /// one given or the adapter's own, with the observer in front.
+    fn limiter(&self) -> Option<Arc<dyn RateLimiter>> {
+        let limiter: Arc<dyn RateLimiter> = match &self.limiter {
+            Some(l) => l.clone(),
+            None => Arc::new(crate::limits::limiter_for(&self.config)),
+        };
+        crm_core::limits::Observed::layer(Some(limiter), self.observer.as_ref())
+    }
+
+    fn http(
+        &self,
+        credentials: Arc<dyn CredentialProvider>,
+        limiter: Option<Arc<dyn RateLimiter>>,
+    ) -> Result<HttpClient> {
         let mut http = HttpClientBuilder::new(VENDOR, self.config.base_url.clone())
             .with_credentials(credentials)
             .with_correlation_headers(&["x-hubspot-correlation-id", "x-request-id"])
@@ -299,17 +313,18 @@ impl HubSpotBuilder {
         if let Some(r) = &self.retry {
             http = http.with_retry(r.clone());
         }
-        let limiter: Arc<dyn RateLimiter> = match &self.limiter {
-            Some(l) => l.clone(),
-            None => Arc::new(crate::limits::limiter_for(&self.config)),
-        };
-        match crm_core::limits::Observed::layer(Some(limiter), self.observer.as_ref()) {
+        match limiter {
             Some(limiter) => http.with_limiter(limiter).build(),
             None => http.build(),
         }
     }
 
-    fn credentials(&self) -> Result<Arc<dyn CredentialProvider>> {
+    /// The connection's credentials; OAuth token refreshes draw from `limiter` too, since
+    /// HubSpot counts its token endpoint against the same limit.
+    fn credentials(
+        &self,
+        limiter: Option<Arc<dyn RateLimiter>>,
+    ) -> Result<Arc<dyn CredentialProvider>> {
         let c = &self.config;
         Ok(
             match (
@@ -321,12 +336,13 @@ impl HubSpotBuilder {
             ) {
                 (Some(p), ..) => p.clone(),
                 (None, Some(id), Some(secret), Some(refresh), _) => {
-                    Arc::new(crate::credential::oauth(
+                    Arc::new(crate::credential::oauth_paced(
                         &c.base_url,
                         id,
                         secret.clone(),
                         refresh.clone(),
                         self.token_store.clone(),
+                        limiter,
                     )?)
                 }
                 (None, _, _, _, Some(token)) => Arc::new(StaticCredential::bearer(token.clone())),
@@ -375,7 +391,8 @@ impl HubSpotBuilder {
         }
         let c = &self.config;
         c.validate()?;
-        let http = self.http(self.credentials()?)?;
+        let limiter = self.limiter();
+        let http = self.http(self.credentials(limiter.clone())?, limiter)?;
         let mappings = Arc::new(Mappings::new(
             "the HubSpot adapter",
             MAPPING_TARGETS,

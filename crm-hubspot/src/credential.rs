@@ -12,6 +12,7 @@ use crm_core::Result;
 use crm_core::credential::{
     CachedToken, MemoryTokenStore, OAuthClient, RefreshTokenGrant, TokenStore,
 };
+use crm_core::limits::RateLimiter;
 use crm_core::reexports::secrecy::SecretString;
 
 /// The token endpoint's path.
@@ -30,11 +31,35 @@ pub fn oauth(
     refresh_token: SecretString,
     store: Option<Arc<dyn TokenStore>>,
 ) -> Result<HubSpotOAuth> {
+    oauth_paced(
+        base_url,
+        client_id,
+        client_secret,
+        refresh_token,
+        store,
+        None,
+    )
+}
+
+/// [`oauth`] whose token requests draw from `limiter`'s `general` bucket, as the connection's
+/// own calls do: the token endpoint is on HubSpot's API host, and a refresh sent outside the
+/// budget could tip a full rolling window into a 429.
+pub(crate) fn oauth_paced(
+    base_url: &str,
+    client_id: &str,
+    client_secret: SecretString,
+    refresh_token: SecretString,
+    store: Option<Arc<dyn TokenStore>>,
+    limiter: Option<Arc<dyn RateLimiter>>,
+) -> Result<HubSpotOAuth> {
     let token_url = format!("{}{TOKEN_PATH}", base_url.trim_end_matches('/'));
-    let client = OAuthClient::new(&token_url, client_id, Some(client_secret))?;
+    let mut client = OAuthClient::builder(&token_url, client_id, Some(client_secret));
+    if let Some(limiter) = limiter {
+        client = client.with_limiter(limiter, crate::limits::GENERAL);
+    }
     let store = store.unwrap_or_else(|| Arc::new(MemoryTokenStore::default()));
     Ok(CachedToken::new(RefreshTokenGrant::new(
-        client,
+        client.build()?,
         Some(refresh_token),
         store,
     )))

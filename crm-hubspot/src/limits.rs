@@ -138,7 +138,7 @@ pub fn hints() -> HintParser {
 
 /// The limiter a HubSpot connection uses unless given one: `general` at the app's 10-second
 /// budget, `search` at 5 per second, corrected by HubSpot's headers (the stated
-/// `X-HubSpot-RateLimit-Max` re-sizes `general`). Token requests (bucket `oauth`) are not paced.
+/// `X-HubSpot-RateLimit-Max` re-sizes `general`). Token requests draw from `general` too.
 /// Share one per HubSpot account across clients.
 pub fn default_limiter(app: AppKind) -> PacingLimiter {
     let burst = NonZeroU32::new(app.burst_per_10s()).unwrap_or(NonZeroU32::MIN);

@@ -46,6 +46,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::limits::{Bucket, DEFAULT_BUCKET, RateLimiter};
 use crate::raw::http::{
     ErrorParser, ErrorResponse, HttpClient, HttpClientBuilder, Request, Response,
 };
@@ -190,6 +191,8 @@ pub struct OAuthClient {
     client_secret: Option<SecretString>,
     scopes: Vec<String>,
     operation: Arc<str>,
+    /// The rate-limit bucket token requests draw from ([`OAuthClientBuilder::with_limiter`]).
+    bucket: Bucket,
 }
 
 impl fmt::Debug for OAuthClient {
@@ -216,6 +219,7 @@ pub struct OAuthClientBuilder {
     retry: RetryPolicy,
     timeout: Duration,
     root_ca_files: Vec<PathBuf>,
+    limiter: Option<(Arc<dyn RateLimiter>, Bucket)>,
 }
 
 impl fmt::Debug for OAuthClientBuilder {
@@ -259,6 +263,16 @@ impl OAuthClientBuilder {
         self
     }
 
+    /// Paces token requests in `bucket` of the connection's `limiter`. Where the token
+    /// endpoint sits on the API host and counts toward the same rate limit (HubSpot's
+    /// `/oauth/v1/token` on `api.hubapi.com`), a refresh is one more request in the vendor's
+    /// window: drawing it from the same budget as every other call keeps a refresh from
+    /// tipping a full window into a 429. Default: token requests are not paced.
+    pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>, bucket: Bucket) -> Self {
+        self.limiter = Some((limiter, bucket));
+        self
+    }
+
     /// Checks the settings and builds the client. Makes no network call.
     pub fn build(self) -> Result<OAuthClient> {
         if self.client_id.trim().is_empty() {
@@ -272,6 +286,13 @@ impl OAuthClientBuilder {
         for ca in self.root_ca_files {
             http = http.with_root_ca_file(ca);
         }
+        let bucket = match self.limiter {
+            Some((limiter, bucket)) => {
+                http = http.with_limiter(limiter);
+                bucket
+            }
+            None => DEFAULT_BUCKET,
+        };
         let http = http
             .build()
             .map_err(|e| Error::config(format!("token_url: {}", e.message())))?;
@@ -292,6 +313,7 @@ impl OAuthClientBuilder {
             client_secret: self.client_secret,
             scopes: self.scopes,
             operation: Arc::from(format!("{}.token", self.label)),
+            bucket,
         })
     }
 }
@@ -326,6 +348,7 @@ impl OAuthClient {
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(30),
             root_ca_files: Vec::new(),
+            limiter: None,
         }
     }
 
@@ -407,7 +430,8 @@ impl OAuthClient {
     async fn post(&self, form: Vec<(String, String)>, replayable: bool) -> Result<Response> {
         let request = Request::new(Method::POST, "", &*self.operation)
             .form(form)
-            .idempotent(replayable);
+            .idempotent(replayable)
+            .bucket(self.bucket);
         self.http.send(request).await
     }
 

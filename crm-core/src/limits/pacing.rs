@@ -47,13 +47,20 @@ impl BucketConfig {
 
     /// The GCRA quota that stays under `limit` in any rolling `window`, with headroom.
     ///
-    /// A tenth of the limit (at least one request) is kept back: nine tenths are spread evenly
-    /// over the window (the steady rate, 90 % of the allowed rate), and half of the headroom may
-    /// go at once as a burst. So no rolling window ever holds more than about 95 % of the
-    /// limit, and the rest absorbs what pacing on the client cannot see: requests that reach
-    /// the server bunched up by network and scheduling jitter. A full burst of `limit` plus a
-    /// steady `limit / window` would allow up to twice the limit in one window, which is exactly
-    /// what rolling-window vendors (HubSpot) answer with 429s.
+    /// About 6 % of the limit (rounded up, at least one request) is kept back: the rest is
+    /// spread evenly over the window (the steady rate, about 94 % of the allowed rate), and a
+    /// third of the headroom (at least one request) may go at once as a burst. So no rolling
+    /// window ever holds more than about 96 % of the limit, and the rest absorbs what pacing on
+    /// the client cannot see: requests that reach the server bunched up by network and
+    /// scheduling jitter. A full burst of `limit` plus a steady `limit / window` would allow up
+    /// to twice the limit in one window, which is exactly what rolling-window vendors (HubSpot)
+    /// answer with 429s.
+    ///
+    /// The steady rate sits well above 90 % on purpose: a permit taken late (timers fire on
+    /// whole milliseconds, a busy runtime wakes a waiter after its turn) is only partly made
+    /// up by the small burst, so a pace of exactly 90 % would deliver less than 90 % as the
+    /// server counts it. The burst is what makes up for lateness: with room for two requests,
+    /// a permit taken up to one period late does not push every later one back.
     fn quota(&self) -> Quota {
         let (burst, steady) = self.shape();
         let period = (self.window / steady).max(Duration::from_nanos(1));
@@ -66,9 +73,12 @@ impl BucketConfig {
     /// `(burst, steady requests per window)` of [`BucketConfig::quota`].
     fn shape(&self) -> (u32, u32) {
         let limit = self.limit.get();
-        let headroom = (limit / 10).max(1);
+        // 6 % of the limit, rounded up; fits in u32 since it is at most the limit.
+        let headroom = u32::try_from((u64::from(limit) * 6).div_ceil(100))
+            .unwrap_or(limit)
+            .max(1);
         let steady = limit.saturating_sub(headroom).max(1);
-        let burst = (headroom / 2).max(1);
+        let burst = (headroom / 3).max(1);
         (burst, steady)
     }
 
@@ -709,17 +719,67 @@ mod tests {
         })
     }
 
-    /// Issue 14: no rolling window ever holds more than about 95 % of the limit, so jitter
+    /// Issue 14: no rolling window ever holds more than about 96 % of the limit, so jitter
     /// between the client's pacing and the server's clock does not turn into 429s.
     #[tokio::test(start_paused = true)]
     async fn item14_every_window_keeps_headroom_below_the_limit() {
         let window = Duration::from_secs(1);
-        for limit in [5, 10, 100, 190] {
+        for limit in [5, 10, 100, 110, 190, 250] {
             let limiter = PacingLimiter::new([BucketConfig::new("b", nz(limit), window)]);
             let times = acquire_times(&limiter, "b", 4 * limit as usize).await;
             let most = max_in_any_window(&times, window);
             assert!(most < limit as usize, "{most} of {limit}");
-            assert!(most as f64 <= 0.95 * f64::from(limit), "{most} of {limit}");
+            assert!(most as f64 <= 0.96 * f64::from(limit), "{most} of {limit}");
+        }
+    }
+
+    /// Issue 14: concurrent callers sharing one bucket, each taking a while before it asks
+    /// again (a request on the wire), still get at least 92 % of the allowed rate between the
+    /// first permit and the last, so that what a server counts stays at or above 90 % once
+    /// its own jitter is taken off. A steady pace of exactly 90 % fell below that.
+    #[tokio::test(start_paused = true)]
+    async fn item14_concurrent_callers_get_well_over_90_percent_of_the_rate() {
+        let window = Duration::from_secs(1);
+        for limit in [100, 110, 190, 250] {
+            let limiter = Arc::new(PacingLimiter::new([BucketConfig::new(
+                "b",
+                nz(limit),
+                window,
+            )]));
+            let start = Instant::now();
+            let times = Arc::new(Mutex::new(Vec::new()));
+            let permits = 10 * limit as usize;
+            let mut callers = Vec::new();
+            for caller in 0..5u64 {
+                let (limiter, times) = (limiter.clone(), times.clone());
+                callers.push(tokio::spawn(async move {
+                    loop {
+                        limiter.acquire("b", FOREVER).await.unwrap();
+                        {
+                            let mut times = times.lock().unwrap();
+                            if times.len() == permits {
+                                return;
+                            }
+                            times.push(start.elapsed());
+                        }
+                        // The request's round trip: 3 to 7 ms, whole milliseconds as timers.
+                        tokio::time::sleep(Duration::from_millis(3 + caller)).await;
+                    }
+                }));
+            }
+            for caller in callers {
+                caller.await.unwrap();
+            }
+            let mut times = times.lock().unwrap().clone();
+            times.sort();
+            let span = (*times.last().unwrap() - times[0]).as_secs_f64();
+            let rate = (times.len() - 1) as f64 / span;
+            assert!(
+                rate >= 0.92 * f64::from(limit),
+                "{rate:.1} of {limit} per second"
+            );
+            let most = max_in_any_window(&times, window);
+            assert!(most as f64 <= 0.96 * f64::from(limit), "{most} of {limit}");
         }
     }
 

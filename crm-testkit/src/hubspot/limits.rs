@@ -5,6 +5,9 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use super::HubSpotFake;
+use super::routes::lock;
+
 /// HubSpot's rolling window.
 const WINDOW: Duration = Duration::from_secs(10);
 const SECOND: Duration = Duration::from_secs(1);
@@ -55,6 +58,11 @@ pub(crate) struct Counters {
     window: VecDeque<Instant>,
     search: VecDeque<Instant>,
     pub(crate) daily_used: u64,
+    /// When the fake started counting: the origin of [`HubSpotFake::request_times`].
+    started: Instant,
+    /// When each request arrived, whatever its outcome (token calls, faults, 401s and 429s
+    /// included), in order.
+    arrivals: Vec<Instant>,
 }
 
 impl Counters {
@@ -64,7 +72,14 @@ impl Counters {
             window: VecDeque::new(),
             search: VecDeque::new(),
             daily_used: 0,
+            started: Instant::now(),
+            arrivals: Vec::new(),
         }
+    }
+
+    /// Notes that a request arrived at `now`, before anything decides its outcome.
+    pub(crate) fn arrived(&mut self, now: Instant) {
+        self.arrivals.push(now);
     }
 
     /// The rolling window; a zero window (a config mistake) counts as HubSpot's.
@@ -159,6 +174,23 @@ impl Counters {
                     .to_string(),
             ),
         ]
+    }
+}
+
+impl HubSpotFake {
+    /// When every request reached the fake, as time since it started, in order of arrival:
+    /// token calls, injected faults, 401s and 429s included, as the requests in
+    /// [`HubSpotFake::requests`]' log are. A test measures pacing on these server-side times
+    /// (the most requests in any rolling window, the rate achieved) rather than on its own
+    /// clock, which does not see how requests bunch up on the way.
+    pub fn request_times(&self) -> Vec<Duration> {
+        let st = lock(&self.state);
+        let origin = st.limits.started;
+        st.limits
+            .arrivals
+            .iter()
+            .map(|t| t.saturating_duration_since(origin))
+            .collect()
     }
 }
 

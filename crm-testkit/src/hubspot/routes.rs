@@ -101,6 +101,7 @@ impl Respond for HubSpotResponder {
         let method = req.method.as_str().to_owned();
         let cid = st.correlation_id();
         st.stats.count(&method, req.url.path());
+        st.limits.arrived(Instant::now());
         let path = req.url.path();
         // Searches and batch reads are POSTs that change nothing.
         let is_write = matches!(method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
