@@ -11,7 +11,7 @@ use crate::audit::{AuditRecord, AuditSink};
 use crate::mapping::ObjectMapping;
 use crate::model::Personal;
 use crate::model::{FieldValue, Ticket};
-use crate::raw::{Mappings, Target};
+use crate::raw::{Backend, Mappings, Query, Target, VendorRecord, VendorWrite, WriteOp, Written};
 use crate::{Crm, ErrorKind, IdempotencyKey, ObjectKind, Page, RecordId, Region, Result};
 
 #[derive(Debug, Default)]

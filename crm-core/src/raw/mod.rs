@@ -14,13 +14,15 @@
 
 mod backend;
 mod connection;
+mod family;
 pub mod http;
 mod mappings;
 
 pub use backend::{
     Backend, Query, QueryFilter, VendorCondition, VendorRecord, VendorWrite, WriteOp, Written,
 };
-pub use connection::{Connection, Family};
+pub use connection::Connection;
+pub use family::Family;
 pub use mappings::{Mappings, Target};
 
 use std::collections::HashSet;
