@@ -1,10 +1,9 @@
 //! The 360° view of a customer: contact, account, open opportunities, open tickets and the latest
-//! activities, loaded with concurrent calls.
+//! activities. Plain data: [`CustomerView::load`], which composes it from the record families,
+//! lives beside the traits it calls, in [`crate::api`].
 
 use serde::Serialize;
 
-use crate::api::{Crm, Lookup};
-use crate::error::{ErrorKind, Result};
 use crate::model::{Account, Activity, Contact, Opportunity, Record, RecordId, Ticket};
 
 /// How much of the view to load.
@@ -43,68 +42,4 @@ pub struct CustomerView {
     pub open_tickets: Vec<Record<Ticket>>,
     /// The latest activities linked to the contact, newest first.
     pub recent_activities: Vec<Record<Activity>>,
-}
-
-impl CustomerView {
-    /// Loads the view through the record families: one lookup, then the account, open
-    /// opportunities, open tickets and latest activities concurrently.
-    ///
-    /// Returns `Ok(None)` when no contact matches. When several match, the first (the adapter
-    /// orders them most recently changed first) is used and the others are listed in
-    /// [`CustomerView::other_matches`]. An account id that no longer resolves gives no account
-    /// rather than an error; any other failure fails the load.
-    pub async fn load<C: Crm + ?Sized>(
-        crm: &C,
-        lookup: &Lookup,
-        options: &ViewOptions,
-    ) -> Result<Option<Self>> {
-        let mut matches = crm.contacts().find_by(lookup).await?.into_iter();
-        let Some(contact) = matches.next() else {
-            return Ok(None);
-        };
-        let other_matches = matches.map(|r| r.id).collect();
-        let me = contact.to_ref();
-
-        let account = async {
-            match &contact.account_id {
-                None => Ok(None),
-                Some(id) => match crm.accounts().get(id).await {
-                    Ok(account) => Ok(Some(account)),
-                    Err(e) if e.kind() == &ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(e),
-                },
-            }
-        };
-        let opportunities = async {
-            if options.opportunities == 0 {
-                return Ok(Vec::new());
-            }
-            crm.opportunities()
-                .open_for(&me, options.opportunities)
-                .await
-        };
-        let tickets = async {
-            if options.tickets == 0 {
-                return Ok(Vec::new());
-            }
-            crm.tickets().open_for(&me, options.tickets).await
-        };
-        let activities = async {
-            if options.activities == 0 {
-                return Ok(Vec::new());
-            }
-            crm.activities().latest_for(&me, options.activities).await
-        };
-        let (account, open_opportunities, open_tickets, recent_activities) =
-            futures::try_join!(account, opportunities, tickets, activities)?;
-
-        Ok(Some(Self {
-            contact,
-            other_matches,
-            account,
-            open_opportunities,
-            open_tickets,
-            recent_activities,
-        }))
-    }
 }

@@ -633,7 +633,11 @@ impl Backend for RestBackend {
             _ => format!("{}.find", query.kind),
         };
         let params = self.params(query, &operation)?;
-        fetch_page(self, query.kind, &params, cursor, &operation).await
+        let object = self.object(query.kind, &operation)?;
+        fetch_page(
+            &self.http, &self.spec, object, query.kind, &params, cursor, &operation,
+        )
+        .await
     }
 
     /// Sets `from`'s link field for `to`'s kind (`ticket.contact_id = <contact>`).

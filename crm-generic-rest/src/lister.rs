@@ -7,9 +7,9 @@ use crm_core::reexports::serde_json::Value;
 use crm_core::reexports::url::Url;
 use crm_core::{Error, ObjectKind, Page, Result};
 
-use crate::backend::RestBackend;
-use crate::config::PagingStyle;
+use crate::config::{ObjectSpec, PagingStyle, Spec};
 use crate::wire::vendor_record;
+use crm_core::raw::http::HttpClient;
 
 /// What to list: filters as vendor query parameters, sort, page size.
 #[derive(Debug, Clone, Default)]
@@ -22,14 +22,14 @@ pub(crate) struct ListParams {
 
 /// Fetches the page of `kind` at `cursor` (`None`: the first page).
 pub(crate) async fn fetch_page(
-    backend: &RestBackend,
+    http: &HttpClient,
+    spec: &Spec,
+    object: &ObjectSpec,
     kind: ObjectKind,
     params: &ListParams,
     cursor: Option<String>,
     operation: &str,
 ) -> Result<Page<VendorRecord>> {
-    let spec = &backend.spec;
-    let object = backend.object(kind, operation)?;
     let paging = &spec.paging;
     let size = params.page_size.clamp(1, paging.max_page_size);
     let mut request = match (&paging.style, &cursor) {
@@ -78,7 +78,7 @@ pub(crate) async fn fetch_page(
         _ => {}
     }
 
-    let resp = backend.http.send(request).await?;
+    let resp = http.send(request).await?;
     let body: Value = resp.json()?;
     let items = if paging.items_pointer.is_empty() {
         Some(&body)
@@ -122,7 +122,7 @@ pub(crate) async fn fetch_page(
         PagingStyle::Link => resp
             .header("link")
             .and_then(next_link)
-            .map(|u| resolve(backend, &u))
+            .map(|u| resolve(http, &u))
             .transpose()?,
     };
     Ok(Page {
@@ -131,10 +131,8 @@ pub(crate) async fn fetch_page(
     })
 }
 
-fn resolve(backend: &RestBackend, link: &str) -> Result<String> {
-    backend
-        .http
-        .base_url()
+fn resolve(http: &HttpClient, link: &str) -> Result<String> {
+    http.base_url()
         .join(link)
         .map(|u| u.to_string())
         .map_err(|_| Error::decode("the next-page link is not a URL"))
