@@ -14,6 +14,7 @@
 
 mod backend;
 mod connection;
+mod connector;
 pub mod http;
 mod mappings;
 
@@ -21,6 +22,7 @@ pub use backend::{
     Backend, Query, QueryFilter, VendorCondition, VendorRecord, VendorWrite, WriteOp, Written,
 };
 pub use connection::{Connection, Family};
+pub use connector::{Advice, Connector, ConnectorConfig, SetupCheck, TableCheck, find};
 pub use mappings::{Mappings, Target};
 
 use std::collections::HashSet;
