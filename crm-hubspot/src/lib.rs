@@ -34,6 +34,7 @@
 
 mod backend;
 pub mod config;
+mod connector;
 mod credential;
 mod error;
 mod extras;
@@ -46,6 +47,7 @@ use crm_core::mapping::{KnownFields, MappingFile, ObjectMapping};
 use crm_core::{ObjectKind, Result};
 
 pub use backend::{HubSpot, HubSpotBackend, HubSpotBuilder};
+pub use connector::{HubSpotConnector, connector};
 pub use config::{AppKind, ConversationLogAs, HubSpotConfig, HubSpotConfigKey, PathFamily};
 pub use credential::{HubSpotOAuth, TOKEN_PATH, oauth};
 pub use error::HubSpotErrorParser;
