@@ -213,15 +213,19 @@ mod tests {
     #[test]
     fn connector_idempotency_field_is_the_one_name_and_idempotency_property_an_alias() {
         for key in ["idempotency_field", "idempotency_property"] {
-            let hub = HubSpotConnector::connection(
-                &pairs().with_setting(key, "crm_idempotency_key"),
-            )
-            .unwrap();
+            let hub =
+                HubSpotConnector::connection(&pairs().with_setting(key, "crm_idempotency_key"))
+                    .unwrap();
             let caps = hub.capabilities();
             assert!(caps.objects.values().all(|o| o.idempotent_create), "{key}");
         }
         let hub = HubSpotConnector::connection(&pairs()).unwrap();
-        assert!(!hub.capabilities().objects.values().any(|o| o.idempotent_create));
+        assert!(
+            !hub.capabilities()
+                .objects
+                .values()
+                .any(|o| o.idempotent_create)
+        );
     }
 
     #[test]

@@ -47,8 +47,8 @@ use crm_core::mapping::{KnownFields, MappingFile, ObjectMapping};
 use crm_core::{ObjectKind, Result};
 
 pub use backend::{HubSpot, HubSpotBackend, HubSpotBuilder};
-pub use connector::{HubSpotConnector, connector};
 pub use config::{AppKind, ConversationLogAs, HubSpotConfig, HubSpotConfigKey, PathFamily};
+pub use connector::{HubSpotConnector, connector};
 pub use credential::{HubSpotOAuth, TOKEN_PATH, oauth};
 pub use error::HubSpotErrorParser;
 pub use extras::create_or_update_contact;

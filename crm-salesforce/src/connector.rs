@@ -100,8 +100,8 @@ impl SalesforceConnector {
                 config.require_secret("auth.refresh_token")?,
             ),
             "client_credentials" => {
-                let secret = client_secret
-                    .ok_or_else(|| Error::config("auth.client_secret is required"))?;
+                let secret =
+                    client_secret.ok_or_else(|| Error::config("auth.client_secret is required"))?;
                 b.with_client_credentials(client_id()?, secret)
             }
             "jwt_bearer" => {

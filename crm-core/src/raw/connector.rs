@@ -230,8 +230,7 @@ pub trait Connector: Send + Sync + fmt::Debug {
     fn default_mapping_source(&self) -> &'static str;
 
     /// The default mapping of a connection `config` describes, per table.
-    fn default_mapping(&self, config: &ConnectorConfig)
-    -> Result<BTreeMap<String, ObjectMapping>>;
+    fn default_mapping(&self, config: &ConnectorConfig) -> Result<BTreeMap<String, ObjectMapping>>;
 
     /// The vendor's standard fields per table, for checking a mapping file offline; `None`
     /// when the adapter cannot know them (a generic REST CRM's fields are its own).
