@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use crm_core::limits::{Bucket, HintParser, RequestObserver};
 use crm_core::outbox::{Outbox, OutboxConfig, PendingWrite};
 use crm_core::reexports::futures::StreamExt;
+use crm_core::reexports::futures::future::LocalBoxFuture;
 use crm_core::reexports::http::HeaderMap;
 use crm_core::{
     Activity, ActivityKind, Actor, Contact, Crm, Email, IdempotencyKey, ListQuery, ObjectKind,
@@ -690,9 +691,9 @@ pub(crate) struct Options {
     pub(crate) json: bool,
 }
 
-struct SandboxFake<'a>(&'a crm_testkit::sandbox::Sandbox);
+struct SandboxFake(crm_testkit::sandbox::Sandbox);
 
-impl FaultControl for SandboxFake<'_> {
+impl FaultControl for SandboxFake {
     fn set(&self, fail_rate: f64, after_commit: f64, seed: u64) {
         self.0.set_faults(crm_testkit::sandbox::Faults {
             fail_rate,
@@ -717,9 +718,9 @@ impl FaultControl for SandboxFake<'_> {
     }
 }
 
-struct HubSpotFake<'a>(&'a crm_testkit::hubspot::HubSpotFake);
+struct HubSpotFake(crm_testkit::hubspot::HubSpotFake);
 
-impl FaultControl for HubSpotFake<'_> {
+impl FaultControl for HubSpotFake {
     fn set(&self, fail_rate: f64, after_commit: f64, seed: u64) {
         self.0.set_faults(crm_testkit::hubspot::HubSpotFaults {
             fail_rate,
@@ -745,9 +746,9 @@ impl FaultControl for HubSpotFake<'_> {
     }
 }
 
-struct SalesforceFake<'a>(&'a crm_testkit::salesforce::SalesforceFake);
+struct SalesforceFake(crm_testkit::salesforce::SalesforceFake);
 
-impl FaultControl for SalesforceFake<'_> {
+impl FaultControl for SalesforceFake {
     fn set(&self, fail_rate: f64, after_commit: f64, seed: u64) {
         self.0.set_faults(crm_testkit::salesforce::Faults {
             fail_rate,
@@ -773,88 +774,102 @@ impl FaultControl for SalesforceFake<'_> {
     }
 }
 
+/// An embedded fake the bench runs against without `--config`, with a connection to it that
+/// reports to the bench's observer.
+type Embedded = (Box<dyn FaultControl>, Arc<dyn Crm>);
+
+/// Starts an embedded fake and connects to it.
+type StartFake = fn(Arc<dyn RequestObserver>) -> LocalBoxFuture<'static, Result<Embedded>>;
+
+/// The embedded fakes `--vendor` chooses from, by their adapter's name.
+fn embedded_fakes() -> [(&'static str, StartFake); 3] {
+    [
+        (crm_generic_rest::VENDOR, |o| Box::pin(start_sandbox(o))),
+        (crm_hubspot::VENDOR, |o| Box::pin(start_hubspot(o))),
+        (crm_salesforce::VENDOR, |o| Box::pin(start_salesforce(o))),
+    ]
+}
+
+async fn start_sandbox(observer: Arc<dyn RequestObserver>) -> Result<Embedded> {
+    use crm_testkit::sandbox::{Sandbox, SandboxConfig};
+    let sandbox = Sandbox::start(SandboxConfig::default().with_demo_data(false)).await;
+    let crm = crm_generic_rest::GenericRestBuilder::new()
+        .with_base_url(sandbox.base_url())
+        .with_token(sandbox.token().to_owned().into())
+        .with_request_observer(observer)
+        .build()?;
+    Ok((Box::new(SandboxFake(sandbox)), Arc::new(crm)))
+}
+
+async fn start_hubspot(observer: Arc<dyn RequestObserver>) -> Result<Embedded> {
+    use crm_testkit::hubspot::{HubSpotFakeConfig, Limits, demo as hs};
+    // A strict rolling window of 100 requests per second: runs stay short, and the
+    // connection's own limiter (sized from the fake's `X-HubSpot-RateLimit-Max` and
+    // `-Interval-Milliseconds` headers) must keep every window under it.
+    let hub = crm_testkit::hubspot::HubSpotFake::start(HubSpotFakeConfig {
+        demo_data: false,
+        limits: Limits {
+            ten_second_max: 100,
+            window: Duration::from_secs(1),
+            daily_max: 10_000_000,
+            search_per_second: 5,
+        },
+        ..HubSpotFakeConfig::with_demo_properties()
+    })
+    .await;
+    let crm = crm_hubspot::HubSpotBuilder::new()
+        .with_base_url(hub.base_url())
+        .with_token(hub.token().to_owned().into())
+        .with_idempotency_field(Some(hs::IDEMPOTENCY_PROPERTY))
+        .with_request_observer(observer)
+        .build()?;
+    Ok((Box::new(HubSpotFake(hub)), Arc::new(crm)))
+}
+
+async fn start_salesforce(observer: Arc<dyn RequestObserver>) -> Result<Embedded> {
+    use crm_testkit::salesforce::SalesforceFakeConfig;
+    let org = crm_testkit::salesforce::SalesforceFake::start(SalesforceFakeConfig {
+        demo_data: false,
+        daily_api_limit: 1_000_000,
+        ..SalesforceFakeConfig::default()
+    })
+    .await;
+    let c = org.config();
+    let crm = crm_salesforce::SalesforceBuilder::new()
+        .with_login_url(org.login_url())
+        .with_idempotency_field(Some("Idempotency_Key__c"))
+        .with_refresh_token(
+            c.client_id.clone(),
+            Some(c.client_secret.clone().into()),
+            c.refresh_token.clone().into(),
+        )
+        .with_request_observer(observer)
+        .build()?;
+    Ok((Box::new(SalesforceFake(org)), Arc::new(crm)))
+}
+
 /// `crm-connect bench`: runs the workloads and prints the table (or JSON).
 pub(crate) async fn run(opts: Options) -> Result<ExitCode> {
-    use crm_testkit::sandbox::{Sandbox, SandboxConfig};
     // Every argument is checked before anything runs or prints: an error never follows a
     // half-printed table.
     let wanted = workloads(&opts.workloads)?;
-    let sandbox;
-    let org;
-    let hub;
-    let faults: Option<Box<dyn FaultControl + '_>>;
-    let counter = Arc::new(Counter::new());
-    let observer: Arc<dyn RequestObserver> = counter.clone();
-    let (crm, counter): (Box<dyn Crm>, Arc<Counter>) = match (&opts.config, opts.vendor.as_str()) {
-        (Some(path), _) => {
-            let (conn, dir) = Connection::load(path)?;
-            faults = None;
-            conn.build_counted(&dir)?
-        }
-        (None, "generic-rest") => {
-            sandbox = Sandbox::start(SandboxConfig::default().with_demo_data(false)).await;
-            faults = Some(Box::new(SandboxFake(&sandbox)));
-            let crm = crm_generic_rest::GenericRestBuilder::new()
-                .with_base_url(sandbox.base_url())
-                .with_token(sandbox.token().to_owned().into())
-                .with_request_observer(observer)
-                .build()?;
-            (Box::new(crm), counter)
-        }
-        (None, "hubspot") => {
-            use crm_testkit::hubspot::{HubSpotFakeConfig, Limits, demo as hs};
-            // A strict rolling window of 100 requests per second: runs stay short, and the
-            // connection's own limiter (sized from the fake's `X-HubSpot-RateLimit-Max` and
-            // `-Interval-Milliseconds` headers) must keep every window under it.
-            hub = crm_testkit::hubspot::HubSpotFake::start(HubSpotFakeConfig {
-                demo_data: false,
-                limits: Limits {
-                    ten_second_max: 100,
-                    window: Duration::from_secs(1),
-                    daily_max: 10_000_000,
-                    search_per_second: 5,
-                },
-                ..HubSpotFakeConfig::with_demo_properties()
-            })
-            .await;
-            faults = Some(Box::new(HubSpotFake(&hub)));
-            let crm = crm_hubspot::HubSpotBuilder::new()
-                .with_base_url(hub.base_url())
-                .with_token(hub.token().to_owned().into())
-                .with_idempotency_field(Some(hs::IDEMPOTENCY_PROPERTY))
-                .with_request_observer(observer)
-                .build()?;
-            (Box::new(crm), counter)
-        }
-        (None, "salesforce") => {
-            use crm_testkit::salesforce::SalesforceFakeConfig;
-            org = crm_testkit::salesforce::SalesforceFake::start(SalesforceFakeConfig {
-                demo_data: false,
-                daily_api_limit: 1_000_000,
-                ..SalesforceFakeConfig::default()
-            })
-            .await;
-            faults = Some(Box::new(SalesforceFake(&org)));
-            let c = org.config();
-            let crm = crm_salesforce::SalesforceBuilder::new()
-                .with_login_url(org.login_url())
-                .with_idempotency_field(Some("Idempotency_Key__c"))
-                .with_refresh_token(
-                    c.client_id.clone(),
-                    Some(c.client_secret.clone().into()),
-                    c.refresh_token.clone().into(),
-                )
-                .with_request_observer(observer)
-                .build()?;
-            (Box::new(crm), counter)
-        }
-        (None, other) => {
-            return Err(crm_core::Error::invalid_input(format!(
-                "--vendor: `{other}` is not generic-rest, hubspot or salesforce"
-            )));
-        }
+    if let Some(path) = &opts.config {
+        let (conn, dir) = Connection::load(path)?;
+        let (crm, counter) = conn.build_counted(&dir)?;
+        return run_workloads(&opts, &wanted, crm.as_ref(), counter, None).await;
+    }
+    let fakes = embedded_fakes();
+    let Some((_, start)) = fakes.iter().find(|(name, _)| *name == opts.vendor) else {
+        let names: Vec<&str> = fakes.iter().map(|(n, _)| *n).collect();
+        return Err(crm_core::Error::invalid_input(format!(
+            "--vendor: `{}` is not one of {}",
+            opts.vendor,
+            names.join(", ")
+        )));
     };
-    run_workloads(&opts, &wanted, crm.as_ref(), counter, faults.as_deref()).await
+    let counter = Arc::new(Counter::new());
+    let (faults, crm) = start(counter.clone()).await?;
+    run_workloads(&opts, &wanted, crm.as_ref(), counter, Some(faults.as_ref())).await
 }
 
 async fn run_workloads(

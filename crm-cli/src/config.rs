@@ -1,7 +1,7 @@
 //! The connection file: which CRM to talk to and how.
 //!
 //! ```toml
-//! vendor = "generic-rest"                 # generic-rest | hubspot | salesforce
+//! vendor = "generic-rest"                 # generic-rest | hubspot | salesforce | pipedrive
 //! base_url = "https://crm.acme.example/api/v1"   # overrides the spec's; https unless loopback
 //! spec = "specs/acme.toml"                # generic-rest: the spec file; the sandbox's by default
 //! ca_file = "certs/corp-root.pem"         # optional extra root CA
@@ -20,7 +20,7 @@
 //! base_url = "https://api.hubapi.com"
 //! [settings]                              # the adapter's config keys (crm-hubspot docs)
 //! path_family = "v3"
-//! idempotency_property = "crm_idempotency_key"   # idempotent creates: off unless set (doctor checks it)
+//! idempotency_field = "crm_idempotency_key"   # idempotent creates: off unless set (doctor checks it)
 //! rate_limit = "190/10s"                  # the app's budget if not its tier's; or requests_per_10s = 190
 //! [auth]
 //! kind = "bearer"                         # a private-app token; or oauth_refresh
@@ -43,22 +43,32 @@
 //! # client_secret = "${SF_CLIENT_SECRET}"  refresh_token = "${SF_REFRESH_TOKEN}"
 //! ```
 //!
+//! Pipedrive:
+//!
+//! ```toml
+//! vendor = "pipedrive"
+//! base_url = "https://api.pipedrive.com"  # or the company's own https://{company}.pipedrive.com
+//! [settings]                              # the adapter's config keys (crm-pipedrive docs)
+//! external_id_field = "7bafbfca0119ceac54fa031aa2433d0b918d1c56"
+//! [auth]
+//! kind = "api_token"                      # a personal API token; or bearer (an OAuth access token)
+//! token = "${PIPEDRIVE_API_TOKEN}"
+//! ```
+//!
+//! Every file's keys reach the vendor's adapter as config pairs (its [`Connector`]): the
+//! adapter names a key it does not take, and lists the keys it does. `idempotency_field` is
+//! the one name of the idempotency setting (HubSpot's `idempotency_property` still works).
+//!
 //! Relative paths are read relative to the connection file's directory.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-
 use std::sync::Arc;
 
-use crm_core::ObjectKind;
-use crm_core::credential::StaticCredential;
 use crm_core::limits::RequestObserver;
-use crm_core::mapping::{KnownFields, MappingFile, ObjectMapping};
+use crm_core::mapping::MappingFile;
+use crm_core::raw::{Connector, ConnectorConfig};
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Crm, Error, Result};
-use crm_generic_rest::{GenericRestBuilder, Spec};
-use crm_hubspot::HubSpotBuilder;
-use crm_salesforce::SalesforceBuilder;
 
 use crate::bench::Counter;
 use serde::Deserialize;
@@ -83,7 +93,7 @@ pub(crate) struct Connection {
     #[serde(default)]
     api_version: Option<String>,
     /// Vendor-specific keys, named as the adapter's config keys (`path_family`, `app`,
-    /// `idempotency_property`, `rate_limit` for HubSpot; `idempotency_field`, `query_batch_size`
+    /// `idempotency_field`, `rate_limit` for HubSpot; `idempotency_field`, `query_batch_size`
     /// for Salesforce...). Unknown keys are errors at build time. Values may be written as
     /// strings, numbers or booleans (`requests_per_10s = 190`).
     #[serde(default, deserialize_with = "settings_from_scalars")]
@@ -186,6 +196,18 @@ impl std::fmt::Debug for Auth {
     }
 }
 
+/// Every adapter the CLI knows, by the name connection files give as `vendor`. The CLI
+/// iterates this registry; whatever differs between vendors lives in each adapter's
+/// [`Connector`].
+pub(crate) fn registry() -> [&'static dyn Connector; 4] {
+    [
+        crm_generic_rest::connector(),
+        crm_hubspot::connector(),
+        crm_salesforce::connector(),
+        crm_pipedrive::connector(),
+    ]
+}
+
 impl Connection {
     /// Reads and parses a connection file; errors name the file, line and key.
     pub(crate) fn load(path: &Path) -> Result<(Self, PathBuf)> {
@@ -199,159 +221,124 @@ impl Connection {
         Ok((conn, dir))
     }
 
-    /// Builds the connection it describes. Makes no network call.
-    pub(crate) fn build(&self, dir: &Path) -> Result<Box<dyn Crm>> {
-        self.build_inner(dir, None)
-    }
-
-    /// Builds the connection with a request counter in front of the vendor's own limiter
-    /// (the bench counts requests this way): the counter only watches, through the builder's
-    /// `with_request_observer`, so the connection paces exactly as [`Connection::build`]'s does.
-    pub(crate) fn build_counted(&self, dir: &Path) -> Result<(Box<dyn Crm>, Arc<Counter>)> {
-        let counter = Arc::new(Counter::default());
-        let crm = self.build_inner(dir, Some(counter.clone()))?;
-        Ok((crm, counter))
-    }
-
-    fn build_inner(
-        &self,
-        dir: &Path,
-        observer: Option<Arc<dyn RequestObserver>>,
-    ) -> Result<Box<dyn Crm>> {
-        match self.vendor.as_str() {
-            "generic-rest" if !self.settings.is_empty() => Err(Error::config(
-                "settings: generic-rest connections are configured by their spec file",
-            )),
-            "generic-rest" => self.build_generic(dir, observer),
-            "salesforce" => self.build_salesforce(dir, observer),
-            "hubspot" => self.build_hubspot(dir, observer),
-            other => Err(Error::config(format!(
-                "vendor: `{other}` is not one of generic-rest, hubspot, salesforce"
-            ))),
-        }
-    }
-
-    fn build_generic(
-        &self,
-        dir: &Path,
-        observer: Option<Arc<dyn RequestObserver>>,
-    ) -> Result<Box<dyn Crm>> {
-        Ok(Box::new(self.generic_rest(dir, observer)?))
-    }
-
-    /// The generic-REST connection itself.
-    pub(crate) fn generic_rest(
-        &self,
-        dir: &Path,
-        observer: Option<Arc<dyn RequestObserver>>,
-    ) -> Result<crm_generic_rest::GenericRest> {
-        let mut b = GenericRestBuilder::new();
-        if let Some(o) = observer {
-            b = b.with_request_observer(o);
-        }
-        if let Some(file) = self.mapping_file(dir)? {
-            b = b.with_mapping_file(file);
-        }
-        if let Some(spec) = &self.spec {
-            b = b.with_spec_file(dir.join(spec));
-        }
-        if let Some(url) = &self.base_url {
-            b = b.with_base_url(url.clone());
-        }
-        if let Some(ca) = &self.ca_file {
-            b = b.with_ca_file(dir.join(ca));
-        }
-        if let Some(secs) = self.timeout_secs {
-            b = b.with_timeout(Duration::from_secs(secs));
-        }
-        if let Some(auth) = &self.auth {
-            if let Some(header) = &auth.header
-                && auth.kind != "api_key"
-            {
-                return Err(Error::config(format!(
-                    "auth.header `{header}` is only used with kind = \"api_key\""
-                )));
-            }
-            match auth.kind.as_str() {
-                "none" => b = b.with_credentials(Arc::new(StaticCredential::none())),
-                "bearer" | "api_key" => b = b.with_token(secret(auth, dir)?),
-                other => {
-                    return Err(Error::config(format!(
-                        "auth.kind: `{other}` is not supported here (none, bearer, api_key)"
-                    )));
-                }
-            }
-        }
-        b.build()
-    }
-}
-
-/// What the CLI knows about one adapter's mappings.
-pub(crate) struct AdapterMapping {
-    /// The object tables a mapping file may hold, and the kind each maps.
-    pub(crate) targets: &'static [(&'static str, ObjectKind)],
-    /// Where the default mapping comes from, for people.
-    pub(crate) defaults_from: &'static str,
-    /// The adapter's default mapping for a connection: its shipped `mapping.toml` (generic
-    /// REST: the connection's spec's object tables).
-    pub(crate) defaults: fn(&Connection, &Path) -> Result<MappingTables>,
-    /// The adapter's list of known vendor fields, for offline checks (generic REST has none:
-    /// a spec names only the fields it renames).
-    pub(crate) known_fields: Option<fn() -> Result<KnownFields>>,
-}
-
-/// Mapping tables by target name.
-pub(crate) type MappingTables = std::collections::BTreeMap<String, ObjectMapping>;
-
-/// The mapping facts of the adapter for `vendor`.
-pub(crate) fn adapter_mapping(vendor: &str) -> AdapterMapping {
-    match vendor {
-        "hubspot" => AdapterMapping {
-            targets: crm_hubspot::MAPPING_TARGETS,
-            defaults_from: "crm-hubspot/mapping.toml",
-            defaults: |_, _| crm_hubspot::default_mapping(),
-            known_fields: Some(crm_hubspot::known_fields),
-        },
-        "salesforce" => AdapterMapping {
-            targets: crm_salesforce::MAPPING_TARGETS,
-            defaults_from: "crm-salesforce/mapping.toml",
-            defaults: |_, _| crm_salesforce::default_mapping(),
-            known_fields: Some(crm_salesforce::known_fields),
-        },
-        _ => AdapterMapping {
-            targets: crm_generic_rest::MAPPING_TARGETS,
-            defaults_from: "the spec's object tables",
-            defaults: |conn, dir| conn.spec(dir).map(|s| s.default_mapping()),
-            known_fields: None,
-        },
-    }
-}
-
-impl Connection {
     /// The vendor this file connects to.
     pub(crate) fn vendor(&self) -> &str {
         &self.vendor
     }
 
+    /// The adapter of [`Connection::vendor`]; an unknown vendor is an error listing the
+    /// registered ones.
+    pub(crate) fn connector(&self) -> Result<&'static dyn Connector> {
+        crm_core::raw::find(&registry(), &self.vendor)
+    }
+
+    /// The file's settings as the adapter's config pairs, without secrets or the mapping file:
+    /// enough for offline work (the default mapping, a webhook verifier). `[settings]` first,
+    /// then the top-level keys, then `[auth]`'s plain keys as `auth.*`.
+    pub(crate) fn settings_config(&self, dir: &Path) -> ConnectorConfig {
+        let mut config = ConnectorConfig::new(dir);
+        config.settings = self
+            .settings
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        let top = [
+            ("base_url", self.base_url.clone()),
+            ("spec", path(&self.spec)),
+            ("ca_file", path(&self.ca_file)),
+            ("timeout_secs", self.timeout_secs.map(|s| s.to_string())),
+            ("login_url", self.login_url.clone()),
+            ("instance_url", self.instance_url.clone()),
+            ("api_version", self.api_version.clone()),
+        ];
+        for (key, value) in top {
+            if let Some(v) = value {
+                config.settings.push((key.to_owned(), v));
+            }
+        }
+        if let Some(auth) = &self.auth {
+            let plain = [
+                ("auth.kind", Some(auth.kind.clone())),
+                ("auth.header", auth.header.clone()),
+                ("auth.client_id", auth.client_id.clone()),
+                ("auth.username", auth.username.clone()),
+                ("auth.private_key_file", path(&auth.private_key_file)),
+                ("auth.jwt_audience", auth.jwt_audience.clone()),
+            ];
+            for (key, value) in plain {
+                if let Some(v) = value {
+                    config.settings.push((key.to_owned(), v));
+                }
+            }
+        }
+        config
+    }
+
+    /// Everything the adapter builds the connection from: [`Connection::settings_config`],
+    /// the `[auth]` secrets (read from the environment or their files here) as `auth.*`
+    /// secrets, the mapping file and the request observer.
+    pub(crate) fn connector_config(
+        &self,
+        dir: &Path,
+        observer: Option<Arc<dyn RequestObserver>>,
+    ) -> Result<ConnectorConfig> {
+        let mut config = self.settings_config(dir);
+        if let Some(auth) = &self.auth {
+            let secrets = [
+                ("token", &auth.token, &auth.token_file),
+                (
+                    "client_secret",
+                    &auth.client_secret,
+                    &auth.client_secret_file,
+                ),
+                (
+                    "refresh_token",
+                    &auth.refresh_token,
+                    &auth.refresh_token_file,
+                ),
+            ];
+            for (key, value, file) in secrets {
+                if value.is_some() || file.is_some() {
+                    let secret = secret_from(value.as_deref(), file.as_deref(), dir, key)?;
+                    config.secrets.push((format!("auth.{key}"), secret));
+                }
+            }
+        }
+        config.mapping = self.mapping_file(dir)?;
+        config.observer = observer;
+        Ok(config)
+    }
+
+    /// Builds the connection it describes. Makes no network call.
+    pub(crate) fn build(&self, dir: &Path) -> Result<Arc<dyn Crm>> {
+        let connector = self.connector()?;
+        connector.build(&self.connector_config(dir, None)?)
+    }
+
+    /// Builds the connection with a request counter in front of the vendor's own limiter
+    /// (the bench counts requests this way): the counter only watches, through the
+    /// connector's request observer, so the connection paces exactly as
+    /// [`Connection::build`]'s does.
+    pub(crate) fn build_counted(&self, dir: &Path) -> Result<(Arc<dyn Crm>, Arc<Counter>)> {
+        let counter = Arc::new(Counter::default());
+        let connector = self.connector()?;
+        let crm = connector.build(&self.connector_config(dir, Some(counter.clone()))?)?;
+        Ok((crm, counter))
+    }
+
     /// The connection's mapping file, loaded and validated, if it names one.
     pub(crate) fn mapping_file(&self, dir: &Path) -> Result<Option<MappingFile>> {
-        self.mapping
-            .as_ref()
-            .map(|p| MappingFile::load(&dir.join(p), adapter_mapping(&self.vendor).targets))
-            .transpose()
+        let Some(p) = &self.mapping else {
+            return Ok(None);
+        };
+        let targets = self.connector()?.mapping_targets();
+        MappingFile::load(&dir.join(p), targets).map(Some)
     }
 
     /// The path of the mapping file the connection names, if any.
     pub(crate) fn mapping_path(&self, dir: &Path) -> Option<PathBuf> {
         self.mapping.as_ref().map(|p| dir.join(p))
-    }
-
-    /// The generic-REST spec the connection names (the default spec without one).
-    pub(crate) fn spec(&self, dir: &Path) -> Result<Spec> {
-        match &self.spec {
-            Some(path) => Spec::from_file(&dir.join(path)),
-            None => Spec::default_spec(),
-        }
     }
 
     /// The webhook source this connection's CRM signs with, and the public URL prefix.
@@ -370,218 +357,11 @@ impl Connection {
             "secret",
         )?;
         let base = hook.public_base.clone().unwrap_or_default();
-        match self.vendor.as_str() {
-            "generic-rest" => {
-                let spec = match &self.spec {
-                    Some(path) => Spec::from_file(&dir.join(path))?,
-                    None => Spec::default_spec()?,
-                };
-                let source =
-                    crm_generic_rest::GenericWebhook::new(&spec, secret, spec.name.clone())?;
-                Ok((Box::new(source), base))
-            }
-            "hubspot" => Ok((
-                Box::new(crm_hubspot::HubSpotWebhook::new(secret, "hubspot")?),
-                base,
-            )),
-            other => Err(Error::config(format!(
-                "webhook: no webhook verifier for vendor `{other}` yet"
-            ))),
-        }
+        let connector = self.connector()?;
+        // The webhook verifier needs the settings (a spec), not the credential.
+        let config = self.settings_config(dir);
+        Ok((connector.webhook_source(&config, secret)?, base))
     }
-
-    fn build_hubspot(
-        &self,
-        dir: &Path,
-        observer: Option<Arc<dyn RequestObserver>>,
-    ) -> Result<Box<dyn Crm>> {
-        Ok(Box::new(self.hubspot(dir, observer)?))
-    }
-
-    /// The HubSpot connection itself.
-    pub(crate) fn hubspot(
-        &self,
-        dir: &Path,
-        observer: Option<Arc<dyn RequestObserver>>,
-    ) -> Result<crm_hubspot::HubSpot> {
-        if self.spec.is_some() || self.login_url.is_some() {
-            return Err(Error::config(
-                "hubspot connections take base_url, not spec or login_url",
-            ));
-        }
-        let mut b = HubSpotBuilder::new();
-        for (k, v) in &self.settings {
-            b = b.with_config(k, v);
-        }
-        if let Some(file) = self.mapping_file(dir)? {
-            b = b.with_mapping_file(file);
-        }
-        if let Some(o) = observer {
-            b = b.with_request_observer(o);
-        }
-        if let Some(url) = &self.base_url {
-            b = b.with_base_url(url.clone());
-        }
-        if let Some(ca) = &self.ca_file {
-            b = b.with_ca_file(dir.join(ca));
-        }
-        if let Some(secs) = self.timeout_secs {
-            b = b.with_timeout(Duration::from_secs(secs));
-        }
-        let auth = self
-            .auth
-            .as_ref()
-            .ok_or_else(|| Error::config("auth: a hubspot connection needs an [auth] table"))?;
-        b = match auth.kind.as_str() {
-            "bearer" => b.with_token(secret(auth, dir)?),
-            "oauth_refresh" => {
-                let id = auth
-                    .client_id
-                    .clone()
-                    .ok_or_else(|| Error::config("auth.client_id is required"))?;
-                let secret = secret_from(
-                    auth.client_secret.as_deref(),
-                    auth.client_secret_file.as_deref(),
-                    dir,
-                    "client_secret",
-                )?;
-                let refresh = secret_from(
-                    auth.refresh_token.as_deref(),
-                    auth.refresh_token_file.as_deref(),
-                    dir,
-                    "refresh_token",
-                )?;
-                b.with_oauth(id, secret, refresh)
-            }
-            other => {
-                return Err(Error::config(format!(
-                    "auth.kind: `{other}` is not one of bearer (private app), oauth_refresh"
-                )));
-            }
-        };
-        b.build()
-    }
-
-    fn build_salesforce(
-        &self,
-        dir: &Path,
-        observer: Option<Arc<dyn RequestObserver>>,
-    ) -> Result<Box<dyn Crm>> {
-        Ok(Box::new(self.salesforce(dir, observer)?))
-    }
-
-    /// The Salesforce connection itself.
-    pub(crate) fn salesforce(
-        &self,
-        dir: &Path,
-        observer: Option<Arc<dyn RequestObserver>>,
-    ) -> Result<crm_salesforce::Salesforce> {
-        if self.spec.is_some() || self.base_url.is_some() {
-            return Err(Error::config(
-                "salesforce connections take login_url (and optionally instance_url), not base_url or spec",
-            ));
-        }
-        let mut b = SalesforceBuilder::new();
-        for (k, v) in &self.settings {
-            b = b.with_config(k, v.clone());
-        }
-        if let Some(file) = self.mapping_file(dir)? {
-            b = b.with_mapping_file(file);
-        }
-        if let Some(o) = observer {
-            b = b.with_request_observer(o);
-        }
-        if let Some(v) = &self.login_url {
-            b = b.with_login_url(v.clone());
-        }
-        if let Some(v) = &self.instance_url {
-            b = b.with_instance_url(v.clone());
-        }
-        if let Some(v) = &self.api_version {
-            b = b.with_api_version(v.clone());
-        }
-        if let Some(ca) = &self.ca_file {
-            b = b.with_ca_file(dir.join(ca));
-        }
-        if let Some(secs) = self.timeout_secs {
-            b = b.with_timeout(Duration::from_secs(secs));
-        }
-        let auth = self
-            .auth
-            .as_ref()
-            .ok_or_else(|| Error::config("auth: a salesforce connection needs an [auth] table"))?;
-        let client_id = || {
-            auth.client_id
-                .clone()
-                .ok_or_else(|| Error::config("auth.client_id is required"))
-        };
-        let optional_secret =
-            |value: &Option<String>, file: &Option<PathBuf>, key: &str| match (value, file) {
-                (None, None) => Ok(None),
-                (v, f) => secret_from(v.as_deref(), f.as_deref(), dir, key).map(Some),
-            };
-        let client_secret = optional_secret(
-            &auth.client_secret,
-            &auth.client_secret_file,
-            "client_secret",
-        )?;
-        b = match auth.kind.as_str() {
-            "oauth_refresh" => {
-                let refresh = optional_secret(
-                    &auth.refresh_token,
-                    &auth.refresh_token_file,
-                    "refresh_token",
-                )?
-                .ok_or_else(|| Error::config("auth.refresh_token is required"))?;
-                b.with_refresh_token(client_id()?, client_secret, refresh)
-            }
-            "client_credentials" => {
-                let secret =
-                    client_secret.ok_or_else(|| Error::config("auth.client_secret is required"))?;
-                b.with_client_credentials(client_id()?, secret)
-            }
-            "jwt_bearer" => {
-                let username = auth
-                    .username
-                    .clone()
-                    .ok_or_else(|| Error::config("auth.username is required"))?;
-                let key_file = auth
-                    .private_key_file
-                    .as_ref()
-                    .ok_or_else(|| Error::config("auth.private_key_file is required"))?;
-                let pem = std::fs::read_to_string(dir.join(key_file)).map_err(|e| {
-                    Error::config(format!("auth.private_key_file: cannot read it: {e}"))
-                })?;
-                let mut b = b.with_jwt_bearer(client_id()?, username, SecretString::from(pem));
-                if let Some(aud) = &auth.jwt_audience {
-                    b = b.with_jwt_audience(aud.clone());
-                }
-                b
-            }
-            "bearer" => {
-                let instance = self.instance_url.clone().ok_or_else(|| {
-                    Error::config("instance_url is required with auth.kind = \"bearer\"")
-                })?;
-                b.with_access_token(secret(auth, dir)?, instance)
-            }
-            other => {
-                return Err(Error::config(format!(
-                    "auth.kind: `{other}` is not one of oauth_refresh, client_credentials, jwt_bearer, bearer"
-                )));
-            }
-        };
-        b.build()
-    }
-}
-
-/// The token: `${VAR}` from the environment, `token_file`, or (discouraged) inline.
-fn secret(auth: &Auth, dir: &Path) -> Result<SecretString> {
-    secret_from(
-        auth.token.as_deref(),
-        auth.token_file.as_deref(),
-        dir,
-        "token",
-    )
 }
 
 /// A secret from `"${VAR}"`, a file, or (discouraged) inline text; errors name the key.
@@ -630,6 +410,7 @@ fn secret_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let p = dir.join(name);
@@ -770,7 +551,7 @@ mod tests {
         ] {
             let p = hubspot_file(dir.path(), "http://127.0.0.1:9", "pat-na1-x", settings);
             let (conn, d) = Connection::load(&p).unwrap();
-            conn.hubspot(&d, None).unwrap();
+            conn.build(&d).unwrap();
         }
         let p = hubspot_file(
             dir.path(),
@@ -779,7 +560,7 @@ mod tests {
             "rate_limit = \"fast\"",
         );
         let (conn, d) = Connection::load(&p).unwrap();
-        let err = conn.hubspot(&d, None).unwrap_err();
+        let err = conn.build(&d).unwrap_err();
         assert!(err.message().contains("rate_limit"), "{err}");
         let p = hubspot_file(
             dir.path(),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crm_core::events::WebhookSource;
 use crm_core::reexports::async_trait;
+use crm_core::reexports::futures::future::LocalBoxFuture;
 use crm_core::{RecordId, Result};
 use crm_examples::conversation::{CrmDesk, SandboxDesk, Script, play_demo};
 use crm_testkit::hubspot::HubSpotFake;
@@ -14,57 +15,82 @@ use crm_testkit::sandbox::{Sandbox, SandboxConfig, demo};
 
 use crate::output::Stdout;
 
+/// Plays one demo: starts its fake and plays `script` against it.
+type Play = for<'a> fn(&'a Script, &'a mut Stdout) -> LocalBoxFuture<'a, Result<()>>;
+
+/// The demos `--vendor` chooses from, by their adapter's name.
+fn demos() -> [(&'static str, Play); 3] {
+    [
+        (crm_generic_rest::VENDOR, |s, o| {
+            Box::pin(play_sandbox(s, o))
+        }),
+        (crm_hubspot::VENDOR, |s, o| Box::pin(play_hubspot(s, o))),
+        (crm_salesforce::VENDOR, |s, o| {
+            Box::pin(play_salesforce(s, o))
+        }),
+    ]
+}
+
 /// Plays the conversation against the fake of `vendor`.
 pub(crate) async fn run(vendor: &str) -> Result<ExitCode> {
-    let script = Script::demo(vendor, demo::CUSTOMER_EMAIL);
-    let mut out = Stdout;
-    match vendor {
-        "generic-rest" => {
-            let sandbox = Sandbox::start(SandboxConfig::default()).await;
-            let crm = crm_generic_rest::GenericRestBuilder::new()
-                .with_base_url(sandbox.base_url())
-                .with_token(sandbox.token().to_owned().into())
-                .with_connection_name(vendor)
-                .build()?;
-            let desk = SandboxDesk::new(&sandbox, vendor);
-            play_demo(&crm, &desk, &script, &mut out).await?;
-        }
-        "hubspot" => {
-            use crm_testkit::hubspot::{HubSpotFakeConfig, demo as hs};
-            // The demo portal as an admin set it up for the bot: its custom properties declared.
-            let fake = HubSpotFake::start(HubSpotFakeConfig::with_demo_properties()).await;
-            let crm = crm_hubspot::HubSpotBuilder::new()
-                .with_base_url(fake.base_url())
-                .with_token(fake.token().to_owned().into())
-                .with_idempotency_field(Some(hs::IDEMPOTENCY_PROPERTY))
-                .with_external_id_property(Some(hs::EXTERNAL_ID_PROPERTY))
-                .with_lead_source_property(Some(hs::LEAD_SOURCE_PROPERTY))
-                .build()?;
-            play_demo(&crm, &HubSpotDesk::new(&fake), &script, &mut out).await?;
-        }
-        "salesforce" => {
-            use crm_testkit::salesforce::SalesforceFakeConfig;
-            let org = SalesforceFake::start(SalesforceFakeConfig::default()).await;
-            let c = org.config();
-            let crm = crm_salesforce::SalesforceBuilder::new()
-                .with_login_url(org.login_url())
-                // The demo org has the external-id field the bot's idempotency keys go to.
-                .with_idempotency_field(Some("Idempotency_Key__c"))
-                .with_refresh_token(
-                    c.client_id.clone(),
-                    Some(c.client_secret.clone().into()),
-                    c.refresh_token.clone().into(),
-                )
-                .build()?;
-            play_demo(&crm, &SalesforceDesk(&org), &script, &mut out).await?;
-        }
-        other => {
-            return Err(crm_core::Error::invalid_input(format!(
-                "--vendor: `{other}` is not generic-rest, hubspot or salesforce"
-            )));
-        }
-    }
+    let demos = demos();
+    let Some((name, play)) = demos.iter().find(|(name, _)| *name == vendor) else {
+        let names: Vec<&str> = demos.iter().map(|(n, _)| *n).collect();
+        return Err(crm_core::Error::invalid_input(format!(
+            "--vendor: `{vendor}` is not one of {}",
+            names.join(", ")
+        )));
+    };
+    let script = Script::demo(name, demo::CUSTOMER_EMAIL);
+    play(&script, &mut Stdout).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn play_sandbox(script: &Script, out: &mut Stdout) -> Result<()> {
+    let vendor = crm_generic_rest::VENDOR;
+    let sandbox = Sandbox::start(SandboxConfig::default()).await;
+    let crm = crm_generic_rest::GenericRestBuilder::new()
+        .with_base_url(sandbox.base_url())
+        .with_token(sandbox.token().to_owned().into())
+        .with_connection_name(vendor)
+        .build()?;
+    let desk = SandboxDesk::new(&sandbox, vendor);
+    play_demo(&crm, &desk, script, out).await.map(drop)
+}
+
+async fn play_hubspot(script: &Script, out: &mut Stdout) -> Result<()> {
+    use crm_testkit::hubspot::{HubSpotFakeConfig, demo as hs};
+    // The demo portal as an admin set it up for the bot: its custom properties declared.
+    let fake = HubSpotFake::start(HubSpotFakeConfig::with_demo_properties()).await;
+    let crm = crm_hubspot::HubSpotBuilder::new()
+        .with_base_url(fake.base_url())
+        .with_token(fake.token().to_owned().into())
+        .with_idempotency_field(Some(hs::IDEMPOTENCY_PROPERTY))
+        .with_external_id_property(Some(hs::EXTERNAL_ID_PROPERTY))
+        .with_lead_source_property(Some(hs::LEAD_SOURCE_PROPERTY))
+        .build()?;
+    play_demo(&crm, &HubSpotDesk::new(&fake), script, out)
+        .await
+        .map(drop)
+}
+
+async fn play_salesforce(script: &Script, out: &mut Stdout) -> Result<()> {
+    use crm_testkit::salesforce::SalesforceFakeConfig;
+    let org = SalesforceFake::start(SalesforceFakeConfig::default()).await;
+    let c = org.config();
+    let crm = crm_salesforce::SalesforceBuilder::new()
+        .with_login_url(org.login_url())
+        // The demo org has the external-id field the bot's idempotency keys go to.
+        .with_idempotency_field(Some("Idempotency_Key__c"))
+        .with_refresh_token(
+            c.client_id.clone(),
+            Some(c.client_secret.clone().into()),
+            c.refresh_token.clone().into(),
+        )
+        .build()?;
+    play_demo(&crm, &SalesforceDesk(&org), script, out)
+        .await
+        .map(drop)
 }
 
 /// The HubSpot fake's side: agents move tickets between the default pipeline's stages, and the
@@ -108,7 +134,8 @@ impl CrmDesk for HubSpotDesk<'_> {
 
     fn webhook_source(&self) -> Result<Arc<dyn WebhookSource>> {
         let source =
-            crm_hubspot::HubSpotWebhook::new(self.secret.clone().into(), "hubspot")?.v3_only();
+            crm_hubspot::HubSpotWebhook::new(self.secret.clone().into(), crm_hubspot::VENDOR)?
+                .v3_only();
         Ok(Arc::new(source))
     }
 
@@ -157,7 +184,8 @@ impl CrmDesk for SalesforceDesk<'_> {
     }
 
     fn webhook_source(&self) -> Result<Arc<dyn WebhookSource>> {
-        let source = crm_salesforce::OutboundMessages::new(&self.0.org_id(), "salesforce")?;
+        let source =
+            crm_salesforce::OutboundMessages::new(&self.0.org_id(), crm_salesforce::VENDOR)?;
         Ok(Arc::new(source))
     }
 

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::num::NonZeroU32;
 use std::path::Path;
 
+use crm_core::raw::{Connector, SetupCheck};
 use crm_core::reexports::futures::StreamExt;
 use crm_core::{Crm, ErrorKind, ListQuery, ObjectKind, Result};
 
@@ -30,19 +31,6 @@ pub(crate) struct Check {
     pub(crate) detail: String,
 }
 
-/// What one setting needs from the CRM's schema, checked on one object.
-struct Setup {
-    setting: &'static str,
-    name: String,
-    object: String,
-    kinds: Vec<ObjectKind>,
-    problem: Option<String>,
-}
-
-fn is_idempotency(setting: &str) -> bool {
-    matches!(setting, "idempotency_property" | "idempotency_field")
-}
-
 async fn probe<T: crm_core::Entity>(
     records: &dyn crm_core::Records<T>,
 ) -> std::result::Result<usize, crm_core::Error> {
@@ -57,67 +45,24 @@ async fn probe<T: crm_core::Entity>(
     }
 }
 
-/// Runs every check against the connection of a connection file.
+/// Runs every check against the connection of a connection file: the adapter's connector
+/// builds it and checks its settings against the CRM's schema.
 pub(crate) async fn run(conn: &Connection, dir: &Path) -> Result<(String, Vec<Check>)> {
-    match conn.vendor() {
-        "hubspot" => {
-            let hub = conn.hubspot(dir, None)?;
-            let setup = hub.backend().check_setup().await.map(|checks| {
-                checks
-                    .into_iter()
-                    .map(|c| Setup {
-                        setting: c.setting,
-                        name: c.property,
-                        object: c.object,
-                        kinds: c.kinds,
-                        problem: c.problem,
-                    })
-                    .collect()
-            });
-            Ok((hub.vendor().to_owned(), checks(&hub, setup).await))
-        }
-        "salesforce" => {
-            let org = conn.salesforce(dir, None)?;
-            let setup = org.backend().check_setup().await.map(|checks| {
-                checks
-                    .into_iter()
-                    .map(|c| Setup {
-                        setting: c.setting,
-                        name: c.field,
-                        object: c.object,
-                        kinds: c.kinds,
-                        problem: c.problem,
-                    })
-                    .collect()
-            });
-            Ok((org.vendor().to_owned(), checks(&org, setup).await))
-        }
-        _ => {
-            let crm = conn.build(dir)?;
-            Ok((
-                crm.vendor().to_owned(),
-                checks(crm.as_ref(), Ok(Vec::new())).await,
-            ))
-        }
-    }
+    let connector = conn.connector()?;
+    let config = conn.connector_config(dir, None)?;
+    let crm = connector.build(&config)?;
+    let setup = connector.check_setup(&config).await;
+    Ok((
+        crm.vendor().to_owned(),
+        checks(crm.as_ref(), connector, setup).await,
+    ))
 }
 
-/// How to turn idempotent creates on, per vendor.
-fn how_to_turn_on(vendor: &str) -> &'static str {
-    match vendor {
-        "hubspot" => {
-            "off: a create carrying an idempotency key fails until `idempotency_property` names a property with unique values on every object the bot creates (see the adapter docs)"
-        }
-        "salesforce" => {
-            "off: a create carrying an idempotency key fails until `idempotency_field` names a Text field marked Unique and External ID on every object the bot creates (see the adapter docs)"
-        }
-        _ => {
-            "off: declare an idempotency header or an idempotency_key upsert path (see the adapter docs); until then the outbox will not retry a create that may have reached the CRM"
-        }
-    }
-}
-
-async fn checks(crm: &dyn Crm, setup: Result<Vec<Setup>>) -> Vec<Check> {
+async fn checks(
+    crm: &dyn Crm,
+    connector: &dyn Connector,
+    setup: Result<Vec<SetupCheck>>,
+) -> Vec<Check> {
     let caps = crm.capabilities();
     let mut checks = Vec::new();
     let setup = match setup {
@@ -168,9 +113,9 @@ async fn checks(crm: &dyn Crm, setup: Result<Vec<Setup>>) -> Vec<Check> {
         });
         // Idempotent create holds only where the schema has the key's field on every object
         // this kind is written to.
-        let keyed: Vec<&Setup> = setup
+        let keyed: Vec<&SetupCheck> = setup
             .iter()
-            .filter(|s| is_idempotency(s.setting) && s.kinds.contains(&kind))
+            .filter(|s| s.idempotency && s.kinds.contains(&kind))
             .collect();
         let problems: Vec<&str> = keyed.iter().filter_map(|s| s.problem.as_deref()).collect();
         let what = format!("{kind}: idempotent create");
@@ -178,7 +123,7 @@ async fn checks(crm: &dyn Crm, setup: Result<Vec<Setup>>) -> Vec<Check> {
             Check {
                 what,
                 level: Level::Warn,
-                detail: how_to_turn_on(crm.vendor()).into(),
+                detail: connector.idempotency_advice().into(),
             }
         } else if let Some(first) = problems.first() {
             let more = match problems.len() {
@@ -205,19 +150,14 @@ async fn checks(crm: &dyn Crm, setup: Result<Vec<Setup>>) -> Vec<Check> {
             }
         });
     }
-    if crm.vendor() == "hubspot" && !caps.lookup_by_external_id {
-        // Off by default (a stock portal has no property for it): say so, and how to turn it
-        // on, without failing the check.
+    for advice in connector.advice(caps) {
         checks.push(Check {
-            what: "external id look-up".into(),
+            what: advice.what,
             level: Level::Warn,
-            detail: "off: look-ups and upserts by external id fail until `external_id_property` \
-                     names a property with unique values on contacts, companies, deals and \
-                     tickets (see the adapter docs)"
-                .into(),
+            detail: advice.detail,
         });
     }
-    for s in setup.iter().filter(|s| !is_idempotency(s.setting)) {
+    for s in setup.iter().filter(|s| !s.idempotency) {
         checks.push(Check {
             what: format!("{} on {}", s.setting, s.object),
             level: if s.problem.is_some() {

@@ -10,10 +10,11 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crm_core::mapping::{MappingCheck, MappingFile, ObjectMapping, SchemaProblem, Severity};
-use crm_core::{Error, ObjectKind, Result};
+use crm_core::mapping::{MappingCheck, MappingFile, ObjectMapping, Severity};
+use crm_core::raw::{Connector, TableCheck};
+use crm_core::{Error, Result};
 
-use crate::config::{AdapterMapping, Connection, adapter_mapping};
+use crate::config::Connection;
 use crate::output::outln;
 
 /// What a check found, when the connection file itself could be read.
@@ -57,20 +58,20 @@ pub(crate) async fn run_mapping_check(config: &Path, json: bool, live: bool) -> 
 async fn check(config: &Path, live: bool) -> Result<Outcome> {
     let (conn, dir) = Connection::load(config)?;
     let vendor = conn.vendor().to_owned();
-    let adapter = adapter_mapping(&vendor);
+    let adapter = conn.connector()?;
     let Some(path) = conn.mapping_path(&dir) else {
         return Ok(Outcome::NoFile { vendor });
     };
-    let mut check = MappingFile::check_file(&path, adapter.targets)?;
-    if let Some(known) = adapter.known_fields {
-        check.check_known_fields(&known()?);
+    let mut check = MappingFile::check_file(&path, adapter.mapping_targets())?;
+    if let Some(known) = adapter.known_fields()? {
+        check.check_known_fields(&known);
     }
-    let defaults = (adapter.defaults)(&conn, &dir)?;
-    check_over_defaults(&mut check, &defaults, &adapter);
+    let defaults = adapter.default_mapping(&conn.settings_config(&dir))?;
+    check_over_defaults(&mut check, &defaults, adapter);
     if live && !check.has_errors() {
         // Building checks the rest of the connection (credentials, URLs) before any request.
         conn.build(&dir)?;
-        live_problems(&conn, &dir, &mut check, &adapter).await?;
+        live_problems(&conn, &dir, &mut check, adapter).await?;
     }
     Ok(Outcome::Checked { vendor, check })
 }
@@ -80,11 +81,11 @@ async fn check(config: &Path, live: bool) -> Result<Outcome> {
 fn check_over_defaults(
     check: &mut MappingCheck,
     defaults: &std::collections::BTreeMap<String, ObjectMapping>,
-    adapter: &AdapterMapping,
+    adapter: &dyn Connector,
 ) {
     let mut found = Vec::new();
     for (target, over) in check.tables() {
-        let Some((_, kind)) = adapter.targets.iter().find(|(t, _)| t == target) else {
+        let Some((_, kind)) = adapter.mapping_targets().iter().find(|(t, _)| t == target) else {
             continue;
         };
         let Some(base) = defaults.get(target) else {
@@ -92,7 +93,7 @@ fn check_over_defaults(
                 target.clone(),
                 format!(
                     "[{target}]: the adapter's default mapping ({}) has no such object",
-                    adapter.defaults_from
+                    adapter.default_mapping_source()
                 ),
             ));
             continue;
@@ -113,76 +114,39 @@ fn check_over_defaults(
     }
 }
 
-/// The file's tables against the CRM's live schema: HubSpot's properties API, Salesforce's
-/// describe, and for generic REST the field names of a live record (it has no schema API).
+/// The file's tables against the CRM's live schema, as the adapter's connector checks them
+/// (HubSpot's properties API, Salesforce's describe, a generic CRM's live record).
 async fn live_problems(
     conn: &Connection,
     dir: &Path,
     check: &mut MappingCheck,
-    adapter: &AdapterMapping,
+    adapter: &dyn Connector,
 ) -> Result<()> {
     let tables = check.tables().clone();
+    let config = conn.connector_config(dir, None)?;
     let mut found: Vec<(Severity, String, String)> = Vec::new();
-    let schema_problems = |found: &mut Vec<_>,
-                           target: &str,
-                           mapping: &ObjectMapping,
-                           problems: Vec<SchemaProblem>| {
-        for p in problems {
-            let vendor = p.field.split_once('.').map_or(p.field.as_str(), |(_, f)| f);
-            let key = mapping
-                .common_name(vendor)
-                .map_or_else(|| target.to_owned(), |c| format!("{target}.fields.{c}"));
-            found.push((Severity::Error, key, format!("{}: {}", p.field, p.problem)));
-        }
-    };
-    match conn.vendor() {
-        "hubspot" => {
-            let hub = conn.hubspot(dir, None)?;
-            for (target, mapping) in &tables {
-                let problems = hub
-                    .backend()
-                    .check_mapping(target.parse()?, mapping)
-                    .await?;
-                schema_problems(&mut found, target, mapping, problems);
-            }
-        }
-        "salesforce" => {
-            let org = conn.salesforce(dir, None)?;
-            for (target, mapping) in &tables {
-                let problems = org.backend().check_mapping(target, mapping).await?;
-                schema_problems(&mut found, target, mapping, problems);
-            }
-        }
-        _ => {
-            let crm = conn.generic_rest(dir, None)?;
-            for (target, mapping) in &tables {
-                let kind = kind_of(adapter, target)?;
-                match crm.backend().check_mapping(kind, mapping).await? {
-                    Some(problems) => schema_problems(&mut found, target, mapping, problems),
-                    None => found.push((
-                        Severity::Warning,
-                        target.clone(),
-                        format!(
-                            "[{target}]: the CRM has no {kind} record yet, so its field names could not be compared"
-                        ),
-                    )),
+    for (target, result) in adapter.check_mapping_live(&config, &tables).await? {
+        match result {
+            TableCheck::Checked(problems) => {
+                let Some(mapping) = tables.get(&target) else {
+                    continue;
+                };
+                for p in problems {
+                    let vendor = p.field.split_once('.').map_or(p.field.as_str(), |(_, f)| f);
+                    let key = mapping
+                        .common_name(vendor)
+                        .map_or_else(|| target.clone(), |c| format!("{target}.fields.{c}"));
+                    found.push((Severity::Error, key, format!("{}: {}", p.field, p.problem)));
                 }
             }
+            TableCheck::Unchecked(why) => found.push((Severity::Warning, target, why)),
+            _ => {}
         }
     }
     for (severity, key, message) in found {
         check.push(severity, &key, message);
     }
     Ok(())
-}
-
-fn kind_of(adapter: &AdapterMapping, target: &str) -> Result<ObjectKind> {
-    adapter
-        .targets
-        .iter()
-        .find(|(t, _)| *t == target)
-        .map(|(_, k)| *k)
-        .ok_or_else(|| Error::config(format!("`{target}` is not a mapping target")))
 }
 
 fn report(vendor: &str, check: &MappingCheck, json: bool) -> ExitCode {
@@ -273,14 +237,14 @@ fn report(vendor: &str, check: &MappingCheck, json: bool) -> ExitCode {
 
 pub(crate) fn run_mapping_show(config: &Path) -> Result<ExitCode> {
     let (conn, dir) = Connection::load(config)?;
-    let adapter = adapter_mapping(conn.vendor());
+    let adapter = conn.connector()?;
     let file = conn.mapping_file(&dir)?;
-    let defaults = (adapter.defaults)(&conn, &dir)?;
+    let defaults = adapter.default_mapping(&conn.settings_config(&dir))?;
     let effective = crm_core::mapping::effective(&defaults, file.as_ref());
     outln!(
         "# the effective mapping of this {} connection: the adapter's default ({})",
         conn.vendor(),
-        adapter.defaults_from
+        adapter.default_mapping_source()
     );
     match &file {
         Some(f) => outln!(

@@ -473,3 +473,116 @@ fn item22_region_uk_suggests_gb() {
     let err = String::from_utf8_lossy(&gb.stderr);
     assert!(!err.contains("region"), "{err}");
 }
+
+/// Issue 13: Pipedrive is usable from a connection file through its connector, the same way as
+/// the other vendors: `vendor = "pipedrive"`, its settings as config pairs, an API token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item13_lookup_against_pipedrive_through_a_connection_file() {
+    use crm_testkit::pipedrive::{PipedriveFake, PipedriveFakeConfig, demo as pd};
+    let fake = PipedriveFake::start(PipedriveFakeConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pd.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "vendor = \"pipedrive\"\nbase_url = \"{}\"\n[settings]\nexternal_id_field = \"{}\"\n[auth]\nkind = \"api_token\"\ntoken = \"${{PD_TOKEN}}\"\n",
+            fake.base_url(),
+            pd::EXTERNAL_ID_FIELD
+        ),
+    )
+    .unwrap();
+    let conn = path.display().to_string();
+    let token = fake.api_token().to_owned();
+    let (by_email, by_external_id) = tokio::task::spawn_blocking(move || {
+        let env = [("PD_TOKEN", token.as_str())];
+        (
+            run(
+                &[
+                    "lookup",
+                    "--config",
+                    &conn,
+                    "--email",
+                    pd::CUSTOMER_EMAIL,
+                    "--json",
+                ],
+                &env,
+            ),
+            run(
+                &[
+                    "lookup",
+                    "--config",
+                    &conn,
+                    "--external-id",
+                    pd::CUSTOMER_EXTERNAL_ID,
+                    "--json",
+                ],
+                &env,
+            ),
+        )
+    })
+    .await
+    .unwrap();
+    for out in [by_email, by_external_id] {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let view: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(view["contact"]["id"], pd::CUSTOMER_PERSON_ID);
+        assert_eq!(
+            view["account"]["data"]["name"],
+            pd::CUSTOMER_ORG_NAME,
+            "{view}"
+        );
+    }
+    assert!(fake.requests().total > 0);
+}
+
+/// Issue 13: an unknown vendor is an error listing every registered connector, and a key the
+/// vendor's adapter does not take is named with the keys it does.
+#[test]
+fn item13_unknown_vendors_and_keys_are_named_with_what_is_registered() {
+    let dir = tempfile::tempdir().unwrap();
+    let zoho = dir.path().join("zoho.toml");
+    std::fs::write(&zoho, "vendor = \"zoho\"\n[auth]\nkind = \"bearer\"\n").unwrap();
+    let out = run(
+        &[
+            "lookup",
+            "--config",
+            zoho.to_str().unwrap(),
+            "--email",
+            "a@b.example",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for name in ["zoho", "generic-rest", "hubspot", "salesforce", "pipedrive"] {
+        assert!(err.contains(name), "{name}: {err}");
+    }
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(
+        &typo,
+        "vendor = \"pipedrive\"\nbase_url = \"http://127.0.0.1:9\"\n[settings]\nexternal_id_feild = \"x\"\n[auth]\nkind = \"api_token\"\ntoken_file = \"t\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("t"), "tok\n").unwrap();
+    let out = run(
+        &[
+            "lookup",
+            "--config",
+            typo.to_str().unwrap(),
+            "--email",
+            "a@b.example",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("external_id_feild: not a pipedrive setting"),
+        "{err}"
+    );
+    assert!(err.contains("external_id_field"), "{err}");
+}

@@ -34,6 +34,7 @@
 
 mod backend;
 pub mod config;
+mod connector;
 mod error;
 mod limits;
 mod lister;
@@ -43,6 +44,7 @@ mod wire;
 
 pub use backend::{GenericRest, GenericRestBuilder, RestBackend, VENDOR};
 pub use config::{DEFAULT_MAPPING, DEFAULT_SPEC, Spec};
+pub use connector::{GenericRestConnector, connector};
 pub use webhook::GenericWebhook;
 
 /// The mapping targets of a generic REST connection: one per common kind, named like it.

@@ -34,6 +34,7 @@
 
 mod backend;
 pub mod config;
+mod connector;
 mod credential;
 mod error;
 mod extras;
@@ -47,6 +48,7 @@ use crm_core::{ObjectKind, Result};
 
 pub use backend::{HubSpot, HubSpotBackend, HubSpotBuilder};
 pub use config::{AppKind, ConversationLogAs, HubSpotConfig, HubSpotConfigKey, PathFamily};
+pub use connector::{HubSpotConnector, connector};
 pub use credential::{HubSpotOAuth, TOKEN_PATH, oauth};
 pub use error::HubSpotErrorParser;
 pub use extras::create_or_update_contact;

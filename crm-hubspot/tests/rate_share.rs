@@ -99,6 +99,13 @@ async fn item14_one_budget_for_workers_retries_and_refreshes_no_429_at_90_percen
     let shared: Arc<dyn RateLimiter> = Arc::new(crm_hubspot::limits::limiter_for(&config));
 
     let permits = Arc::new(Permits::default());
+    // More attempts than the default: with 5 % of answers failing at random, a call whose four
+    // attempts all draw a fault (about one run in two hundred) would fail the run for a reason
+    // this test is not about. Every retry still draws from the shared budget.
+    let retry = crm_core::retry::RetryPolicy {
+        max_attempts: std::num::NonZeroU32::new(10).unwrap(),
+        ..crm_core::retry::RetryPolicy::default()
+    };
     let oauth = fake.oauth_client();
     let public_app = Arc::new(
         HubSpotBuilder::new()
@@ -110,6 +117,7 @@ async fn item14_one_budget_for_workers_retries_and_refreshes_no_429_at_90_percen
             )
             .with_config("rate_limit", "100/1s")
             .with_limiter(shared.clone())
+            .with_retry(retry.clone())
             .with_request_observer(permits.clone())
             .build()
             .unwrap(),
@@ -120,6 +128,7 @@ async fn item14_one_budget_for_workers_retries_and_refreshes_no_429_at_90_percen
             .with_token(fake.token().to_owned().into())
             .with_config("rate_limit", "100/1s")
             .with_limiter(shared.clone())
+            .with_retry(retry.clone())
             .with_request_observer(permits.clone())
             .build()
             .unwrap(),

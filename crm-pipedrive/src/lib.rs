@@ -14,6 +14,7 @@
 
 mod backend;
 pub mod config;
+mod connector;
 pub mod credential;
 mod error;
 pub mod limits;
@@ -28,6 +29,7 @@ use crm_core::{ObjectKind, Result};
 
 pub use backend::{CONVERSATION_LOG_MARKER, Pipedrive, PipedriveBackend, PipedriveBuilder};
 pub use config::PipedriveConfig;
+pub use connector::{PipedriveConnector, connector};
 pub use error::PipedriveErrors;
 pub use webhook::PipedriveWebhook;
 pub use wire::Entity;

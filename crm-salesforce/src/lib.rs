@@ -34,6 +34,7 @@
 
 mod backend;
 pub mod config;
+mod connector;
 pub mod credential;
 mod error;
 pub mod extras;
@@ -43,6 +44,7 @@ mod wire;
 
 pub use backend::{Salesforce, SalesforceBuilder};
 pub use config::{SalesforceConfig, SalesforceConfigKey};
+pub use connector::{SalesforceConnector, connector};
 pub use credential::{Grant, JwtKey, SalesforceCredentials};
 pub use extras::org::SalesforceBackend;
 pub use extras::outbound::{self, OutboundMessages};

@@ -14,6 +14,7 @@
 
 mod backend;
 mod connection;
+mod connector;
 mod family;
 pub mod http;
 mod mappings;
@@ -22,6 +23,7 @@ pub use backend::{
     Backend, Query, QueryFilter, VendorCondition, VendorRecord, VendorWrite, WriteOp, Written,
 };
 pub use connection::Connection;
+pub use connector::{Advice, Connector, ConnectorConfig, SetupCheck, TableCheck, find};
 pub use family::Family;
 pub use mappings::{Mappings, Target};
 

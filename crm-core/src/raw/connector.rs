@@ -1,0 +1,362 @@
+//! The connector registry's entry for one adapter: what a tool (the `crm-connect` CLI, a
+//! tenant registry) needs to build and check a connection of a vendor it knows only by name.
+//!
+//! Each adapter exports `connector() -> &'static dyn Connector`; a registry is a slice of them,
+//! found by [`Connector::name`] (see [`find`]). The registry never branches on a vendor name:
+//! whatever differs between vendors — which settings exist, how the credential is made, what
+//! the schema check asks the CRM — lives in the adapter's implementation of this trait.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+
+use crate::audit::AuditSink;
+use crate::error::{Error, Result};
+use crate::limits::RequestObserver;
+use crate::mapping::{KnownFields, MappingFile, ObjectMapping, SchemaProblem};
+use crate::model::ObjectKind;
+use crate::raw::Target;
+use crate::{Capabilities, Crm};
+
+/// What a connector builds a connection from: settings as text pairs, secrets apart, and the
+/// context a configuration file gives (its directory, a mapping file, the connection's name).
+///
+/// Setting keys are the adapter's own (`base_url`, `idempotency_field`, …); the credential
+/// is described by `auth.*` keys (`auth.kind`, `auth.client_id`) and `auth.*` secrets
+/// (`auth.token`, `auth.client_secret`, `auth.refresh_token`). Secrets never appear in
+/// `Debug`.
+#[derive(Default, Clone)]
+#[non_exhaustive]
+pub struct ConnectorConfig {
+    /// The connection's name in audit records and logs; the adapter's default without one.
+    pub connection_name: Option<String>,
+    /// The directory relative paths (`ca_file`, `spec`, `auth.private_key_file`) resolve
+    /// against: a configuration file's own directory.
+    pub dir: PathBuf,
+    /// The settings, in order; a later pair overrides an earlier one with the same key.
+    pub settings: Vec<(String, String)>,
+    /// The secrets (`auth.token`…), already read from wherever the file keeps them.
+    pub secrets: Vec<(String, SecretString)>,
+    /// A mapping file laid over the adapter's default mapping (loaded with the connector's
+    /// [`Connector::mapping_targets`]).
+    pub mapping: Option<MappingFile>,
+    /// Watches every request the connection sends (a benchmark counts them), in front of the
+    /// adapter's own limiter, which stays in place.
+    pub observer: Option<Arc<dyn RequestObserver>>,
+    /// Where audit records go; the adapter's default without one.
+    pub audit: Option<Arc<dyn AuditSink>>,
+}
+
+impl fmt::Debug for ConnectorConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secrets: Vec<&str> = self.secrets.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("ConnectorConfig")
+            .field("connection_name", &self.connection_name)
+            .field("dir", &self.dir)
+            .field("settings", &self.settings)
+            .field("secrets", &secrets)
+            .field("mapping", &self.mapping.as_ref().map(|m| &m.origin))
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectorConfig {
+    /// A configuration whose relative paths resolve against `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Adds a setting.
+    pub fn with_setting(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.settings.push((key.into(), value.into()));
+        self
+    }
+
+    /// Adds a secret.
+    pub fn with_secret(mut self, key: impl Into<String>, value: SecretString) -> Self {
+        self.secrets.push((key.into(), value));
+        self
+    }
+
+    /// The value of setting `key` (the last one given).
+    pub fn setting(&self, key: &str) -> Option<&str> {
+        self.settings
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The secret `key` (the last one given).
+    pub fn secret(&self, key: &str) -> Option<&SecretString> {
+        self.secrets
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// The secret `key`, or a `Config` error saying it is required.
+    pub fn require_secret(&self, key: &str) -> Result<SecretString> {
+        self.secret(key)
+            .cloned()
+            .ok_or_else(|| Error::config(format!("{key} is required")))
+    }
+
+    /// The setting `key`, or a `Config` error saying it is required.
+    pub fn require(&self, key: &str) -> Result<&str> {
+        self.setting(key)
+            .ok_or_else(|| Error::config(format!("{key} is required")))
+    }
+
+    /// `path` resolved against [`ConnectorConfig::dir`] (an absolute path stays as it is).
+    pub fn path(&self, path: impl AsRef<Path>) -> PathBuf {
+        self.dir.join(path)
+    }
+
+    /// Fails with a `Config` error naming the first setting or secret whose key is not in
+    /// `accepted`, and listing the keys `vendor` accepts, so a typo is caught before any
+    /// request is sent.
+    pub fn check_keys(&self, vendor: &str, accepted: &[&str]) -> Result<()> {
+        let keys = self
+            .settings
+            .iter()
+            .map(|(k, _)| k)
+            .chain(self.secrets.iter().map(|(k, _)| k));
+        for key in keys {
+            if !accepted.contains(&key.as_str()) {
+                return Err(Error::config(format!(
+                    "{key}: not a {vendor} setting; {vendor} connections take {}",
+                    accepted.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One thing a connection's settings need from the CRM's schema (a custom property, an
+/// external-id field) on one object, and whether the CRM has it: what `crm-connect doctor`
+/// prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SetupCheck {
+    /// The setting that names the field (`idempotency_field`, `external_id_property`).
+    pub setting: String,
+    /// Whether the setting is the idempotency key's field: creates of [`SetupCheck::kinds`]
+    /// are idempotent only where it exists.
+    pub idempotency: bool,
+    /// The field's name in the CRM.
+    pub name: String,
+    /// The vendor object checked (`tickets`, `Case`).
+    pub object: String,
+    /// The common kinds whose records live in that object.
+    pub kinds: Vec<ObjectKind>,
+    /// `None` when the CRM has what the setting needs; otherwise what is missing and the
+    /// admin step that adds it. Names only, never values.
+    pub problem: Option<String>,
+}
+
+impl SetupCheck {
+    /// A check of `name`, named by `setting`, on `object`.
+    pub fn new(
+        setting: impl Into<String>,
+        name: impl Into<String>,
+        object: impl Into<String>,
+        kinds: Vec<ObjectKind>,
+        problem: Option<String>,
+    ) -> Self {
+        let setting = setting.into();
+        Self {
+            idempotency: setting.starts_with("idempotency"),
+            setting,
+            name: name.into(),
+            object: object.into(),
+            kinds,
+            problem,
+        }
+    }
+}
+
+/// A feature that is off and how to turn it on: a warning line of `crm-connect doctor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Advice {
+    /// What is off (`external id look-up`).
+    pub what: String,
+    /// Why, and the setting that turns it on.
+    pub detail: String,
+}
+
+impl Advice {
+    /// Advice about `what`.
+    pub fn new(what: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            what: what.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The live check of one mapping table against the CRM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TableCheck {
+    /// Compared with the CRM's schema: the problems found (none: the table fits).
+    Checked(Vec<SchemaProblem>),
+    /// Not compared, and why (the adapter has no schema check; the CRM has no sample record).
+    Unchecked(String),
+}
+
+/// One adapter, as a registry sees it: its name, its mapping facts, how to build a connection
+/// from a [`ConnectorConfig`], and the checks `crm-connect doctor` and `mapping check --live`
+/// run. Object-safe: a registry holds `&'static dyn Connector`s.
+#[async_trait]
+pub trait Connector: Send + Sync + fmt::Debug {
+    /// The vendor name, as connection files and [`Crm::vendor`] give it (`hubspot`).
+    fn name(&self) -> &'static str;
+
+    /// The tables a mapping file may hold, and the kind each maps.
+    fn mapping_targets(&self) -> &'static [Target];
+
+    /// Where the default mapping comes from, for people (`crm-hubspot/mapping.toml`).
+    fn default_mapping_source(&self) -> &'static str;
+
+    /// The default mapping of a connection `config` describes, per table.
+    fn default_mapping(&self, config: &ConnectorConfig) -> Result<BTreeMap<String, ObjectMapping>>;
+
+    /// The vendor's standard fields per table, for checking a mapping file offline; `None`
+    /// when the adapter cannot know them (a generic REST CRM's fields are its own).
+    fn known_fields(&self) -> Result<Option<KnownFields>> {
+        Ok(None)
+    }
+
+    /// Builds the connection `config` describes. Makes no network call. An unknown key is a
+    /// `Config` error naming it and the accepted keys.
+    fn build(&self, config: &ConnectorConfig) -> Result<Arc<dyn Crm>>;
+
+    /// Checks through the CRM's schema API that what the settings name exists (one request
+    /// per object involved). The default checks nothing.
+    async fn check_setup(&self, config: &ConnectorConfig) -> Result<Vec<SetupCheck>> {
+        let _ = config;
+        Ok(Vec::new())
+    }
+
+    /// How to make creates idempotent where they are not, for a warning line.
+    fn idempotency_advice(&self) -> &'static str {
+        "off: the adapter has no idempotency setting; the outbox will not retry a create that \
+         may have reached the CRM"
+    }
+
+    /// Features this connection has off that a bot usually wants, and how to turn them on.
+    fn advice(&self, capabilities: &Capabilities) -> Vec<Advice> {
+        let _ = capabilities;
+        Vec::new()
+    }
+
+    /// Checks each mapping table against the CRM's live schema. The default compares nothing.
+    async fn check_mapping_live(
+        &self,
+        config: &ConnectorConfig,
+        tables: &BTreeMap<String, ObjectMapping>,
+    ) -> Result<Vec<(String, TableCheck)>> {
+        let _ = config;
+        Ok(tables
+            .keys()
+            .map(|t| {
+                let why = format!("the {} adapter has no live schema check", self.name());
+                (t.clone(), TableCheck::Unchecked(why))
+            })
+            .collect())
+    }
+
+    /// The verifier of the webhooks the CRM signs with `secret`. The default: none.
+    #[cfg(feature = "events")]
+    fn webhook_source(
+        &self,
+        config: &ConnectorConfig,
+        secret: SecretString,
+    ) -> Result<Box<dyn crate::events::WebhookSource>> {
+        let _ = (config, secret);
+        Err(Error::config(format!(
+            "webhook: no webhook verifier for vendor `{}` yet",
+            self.name()
+        )))
+    }
+}
+
+/// The connector named `name` in `registry`; an unknown name is a `Config` error listing the
+/// registered ones.
+pub fn find(registry: &[&'static dyn Connector], name: &str) -> Result<&'static dyn Connector> {
+    registry
+        .iter()
+        .copied()
+        .find(|c| c.name() == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = registry.iter().map(|c| c.name()).collect();
+            Error::config(format!(
+                "vendor: `{name}` is not one of {}",
+                names.join(", ")
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    #[derive(Debug)]
+    struct Fake;
+
+    impl Connector for Fake {
+        fn name(&self) -> &'static str {
+            "fake"
+        }
+        fn mapping_targets(&self) -> &'static [Target] {
+            &[("contact", ObjectKind::Contact)]
+        }
+        fn default_mapping_source(&self) -> &'static str {
+            "none"
+        }
+        fn default_mapping(&self, _: &ConnectorConfig) -> Result<BTreeMap<String, ObjectMapping>> {
+            Ok(BTreeMap::new())
+        }
+        fn build(&self, config: &ConnectorConfig) -> Result<Arc<dyn Crm>> {
+            config.check_keys("fake", &["base_url"])?;
+            Err(Error::config("not buildable"))
+        }
+    }
+
+    static FAKE: Fake = Fake;
+
+    #[test]
+    fn an_unknown_vendor_lists_the_registered_names() {
+        let registry: [&'static dyn Connector; 1] = [&FAKE];
+        assert_eq!(find(&registry, "fake").unwrap().name(), "fake");
+        let err = find(&registry, "zoho").unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::Config);
+        assert!(err.message().contains("`zoho`"), "{err}");
+        assert!(err.message().contains("fake"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_the_accepted_keys_and_secrets_stay_out_of_debug() {
+        let config = ConnectorConfig::new("/tmp")
+            .with_setting("base_ulr", "x")
+            .with_secret("auth.token", SecretString::from("s3cr3t".to_owned()));
+        let err = FAKE.build(&config).unwrap_err();
+        assert!(err.message().starts_with("base_ulr:"), "{err}");
+        assert!(err.message().contains("base_url"), "{err}");
+        assert!(!format!("{config:?}").contains("s3cr3t"));
+        assert!(config.secret("auth.token").is_some());
+        assert_eq!(config.setting("base_ulr"), Some("x"));
+    }
+}

@@ -1,0 +1,198 @@
+//! The registry's entry for this adapter ([`connector`]): a connection built from config pairs
+//! (`base_url`, `spec`, `ca_file`, `timeout_secs`, `auth.kind` = `none` | `bearer` |
+//! `api_key`, the secret `auth.token`), the spec's object tables as the default mapping, and
+//! the live mapping check against a sample record.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crm_core::credential::StaticCredential;
+use crm_core::mapping::ObjectMapping;
+use crm_core::raw::{Connector, ConnectorConfig, TableCheck, Target};
+use crm_core::reexports::async_trait;
+use crm_core::reexports::secrecy::SecretString;
+use crm_core::{Crm, Error, ObjectKind, Result};
+
+use crate::{GenericRest, GenericRestBuilder, GenericWebhook, MAPPING_TARGETS, Spec, VENDOR};
+
+/// The keys a generic REST connection takes; everything else about the CRM is in its spec.
+const KEYS: &[&str] = &[
+    "base_url",
+    "spec",
+    "ca_file",
+    "timeout_secs",
+    "connection_name",
+    "auth.kind",
+    "auth.header",
+    "auth.token",
+];
+
+/// The generic REST adapter as a registry sees it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GenericRestConnector;
+
+/// This adapter's entry in a connector registry.
+pub fn connector() -> &'static dyn Connector {
+    &GenericRestConnector
+}
+
+impl GenericRestConnector {
+    /// The spec the connection names (the default spec, which describes the sandbox, without
+    /// one).
+    pub fn spec(config: &ConnectorConfig) -> Result<Spec> {
+        match config.setting("spec") {
+            Some(path) => Spec::from_file(&config.path(path)),
+            None => Spec::default_spec(),
+        }
+    }
+
+    /// The connection itself, as its concrete type.
+    pub fn connection(config: &ConnectorConfig) -> Result<GenericRest> {
+        config.check_keys(VENDOR, KEYS)?;
+        let mut b = GenericRestBuilder::new();
+        if let Some(o) = &config.observer {
+            b = b.with_request_observer(o.clone());
+        }
+        if let Some(a) = &config.audit {
+            b = b.with_audit_sink(a.clone());
+        }
+        if let Some(name) = config
+            .connection_name
+            .as_deref()
+            .or(config.setting("connection_name"))
+        {
+            b = b.with_connection_name(name);
+        }
+        if let Some(file) = &config.mapping {
+            b = b.with_mapping_file(file.clone());
+        }
+        if let Some(spec) = config.setting("spec") {
+            b = b.with_spec_file(config.path(spec));
+        }
+        if let Some(url) = config.setting("base_url") {
+            b = b.with_base_url(url);
+        }
+        if let Some(ca) = config.setting("ca_file") {
+            b = b.with_ca_file(config.path(ca));
+        }
+        if let Some(secs) = config.setting("timeout_secs") {
+            let secs: u64 = secs.trim().parse().map_err(|_| {
+                Error::config(format!("timeout_secs: `{secs}` is not a whole number"))
+            })?;
+            b = b.with_timeout(Duration::from_secs(secs));
+        }
+        if let Some(kind) = config.setting("auth.kind") {
+            if let Some(header) = config.setting("auth.header")
+                && kind != "api_key"
+            {
+                return Err(Error::config(format!(
+                    "auth.header `{header}` is only used with kind = \"api_key\""
+                )));
+            }
+            b = match kind {
+                "none" => b.with_credentials(Arc::new(StaticCredential::none())),
+                "bearer" | "api_key" => b.with_token(config.require_secret("auth.token")?),
+                other => {
+                    return Err(Error::config(format!(
+                        "auth.kind: `{other}` is not supported here (none, bearer, api_key)"
+                    )));
+                }
+            };
+        }
+        b.build()
+    }
+}
+
+#[async_trait]
+impl Connector for GenericRestConnector {
+    fn name(&self) -> &'static str {
+        VENDOR
+    }
+
+    fn mapping_targets(&self) -> &'static [Target] {
+        MAPPING_TARGETS
+    }
+
+    fn default_mapping_source(&self) -> &'static str {
+        "the spec's object tables"
+    }
+
+    fn default_mapping(&self, config: &ConnectorConfig) -> Result<BTreeMap<String, ObjectMapping>> {
+        Self::spec(config).map(|s| s.default_mapping())
+    }
+
+    fn build(&self, config: &ConnectorConfig) -> Result<Arc<dyn Crm>> {
+        Ok(Arc::new(Self::connection(config)?))
+    }
+
+    fn idempotency_advice(&self) -> &'static str {
+        "off: declare an idempotency header or an idempotency_key upsert path (see the adapter docs); until then the outbox will not retry a create that may have reached the CRM"
+    }
+
+    /// A generic CRM has no schema API: each table is compared with the field names of one
+    /// live record of its kind.
+    async fn check_mapping_live(
+        &self,
+        config: &ConnectorConfig,
+        tables: &BTreeMap<String, ObjectMapping>,
+    ) -> Result<Vec<(String, TableCheck)>> {
+        let crm = Self::connection(config)?;
+        let mut out = Vec::new();
+        for (target, mapping) in tables {
+            let kind = kind_of(target)?;
+            let check = match crm.backend().check_mapping(kind, mapping).await? {
+                Some(problems) => TableCheck::Checked(problems),
+                None => TableCheck::Unchecked(format!(
+                    "[{target}]: the CRM has no {kind} record yet, so its field names could not be compared"
+                )),
+            };
+            out.push((target.clone(), check));
+        }
+        Ok(out)
+    }
+
+    fn webhook_source(
+        &self,
+        config: &ConnectorConfig,
+        secret: SecretString,
+    ) -> Result<Box<dyn crm_core::events::WebhookSource>> {
+        let spec = Self::spec(config)?;
+        let source = GenericWebhook::new(&spec, secret, spec.name.clone())?;
+        Ok(Box::new(source))
+    }
+}
+
+fn kind_of(target: &str) -> Result<ObjectKind> {
+    MAPPING_TARGETS
+        .iter()
+        .find(|(t, _)| *t == target)
+        .map(|(_, k)| *k)
+        .ok_or_else(|| Error::config(format!("`{target}` is not a mapping target")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connector_an_unknown_key_names_it_and_the_accepted_keys() {
+        let config = ConnectorConfig::new(".").with_setting("path_family", "v3");
+        let err = connector().build(&config).unwrap_err();
+        assert!(err.message().starts_with("path_family:"), "{err}");
+        assert!(err.message().contains("base_url, spec"), "{err}");
+    }
+
+    #[test]
+    fn connector_builds_from_pairs() {
+        let config = ConnectorConfig::new(".")
+            .with_setting("base_url", "http://127.0.0.1:9/api")
+            .with_setting("auth.kind", "bearer")
+            .with_secret("auth.token", SecretString::from("t".to_owned()));
+        let crm = connector().build(&config).unwrap();
+        assert_eq!(crm.vendor(), VENDOR);
+        let missing = ConnectorConfig::new(".").with_setting("auth.kind", "bearer");
+        let err = connector().build(&missing).unwrap_err();
+        assert!(err.message().contains("auth.token"), "{err}");
+    }
+}
