@@ -642,6 +642,17 @@ impl Backend for HubSpotBackend {
         self.region
     }
 
+    /// A stock portal has no property for external ids: say how an admin adds one.
+    fn setup_hint(&self, _kind: ObjectKind, what: &str) -> Option<String> {
+        (what == "external_id" && self.settings.external_id.is_none()).then(|| {
+            "no `external_id_property` is configured: in HubSpot, Settings > Data Management > \
+             Properties, create a single-line text property with \"Require unique values for \
+             this property\" checked on each object (contacts, companies, deals, tickets), and \
+             set `external_id_property` to its internal name"
+                .to_owned()
+        })
+    }
+
     fn idempotency_setting(&self) -> &'static str {
         "idempotency_property` (a unique-value property, \"Require unique values for this \
          property\", on every object the bot creates, named by its internal name"

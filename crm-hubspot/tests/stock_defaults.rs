@@ -52,8 +52,9 @@ async fn stock_portal_external_ids_are_off_by_default_and_say_how_to_turn_them_o
     for e in [&err, &upsert] {
         assert_eq!(e.kind(), &ErrorKind::Unsupported, "{e}");
         let text = e.to_string();
-        // Core's capability check refuses it; the capabilities and docs.md name the setting.
-        assert!(text.contains("external_id"), "{text}");
+        // Core's capability check refuses it, with HubSpot's advice on turning it on.
+        assert!(text.contains("external_id_property"), "{text}");
+        assert!(text.contains("Require unique values"), "{text}");
         assert!(!text.contains("shop-"), "{text}");
     }
 }

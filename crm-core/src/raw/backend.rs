@@ -173,6 +173,14 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// the error of a keyed create on a connection without it.
     fn idempotency_setting(&self) -> &'static str;
 
+    /// What an admin does to make `what` (a lookup or upsert key: `phone`, `external_id`)
+    /// available on `kind` records, when the connection declares it absent; the connection adds
+    /// it to the `Unsupported` error it returns before any request. Default none.
+    fn setup_hint(&self, kind: ObjectKind, what: &str) -> Option<String> {
+        let _ = (kind, what);
+        None
+    }
+
     /// The mapping target a write of `kind` with these common fields goes to. The default is
     /// the kind's own name; HubSpot sends an activity to its notes, tasks or calls by kind.
     fn target(&self, kind: ObjectKind, common: &FieldMap) -> &'static str {

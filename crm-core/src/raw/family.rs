@@ -199,6 +199,14 @@ impl<B: Backend> Shared<B> {
         audit::emit(self.audit.as_ref(), &record);
     }
 
+    /// `why`, followed by the backend's advice on turning `what` on, if it has any.
+    fn hinted(&self, kind: ObjectKind, why: String, what: &str) -> String {
+        match self.backend.setup_hint(kind, what) {
+            Some(hint) => format!("{why}: {hint}"),
+            None => why,
+        }
+    }
+
     /// The error of a keyed create on a connection that cannot honour the key: sent without
     /// it, a retry could duplicate the record, which the caller asked to prevent.
     fn key_refused(&self, kind: ObjectKind, op: &'static str) -> Error {
@@ -316,13 +324,14 @@ impl<B: Backend, T: Entity> Family<B, T> {
             Lookup::ExternalId(_) => caps.lookup_by_external_id,
         };
         if !supported {
+            let why = format!(
+                "this connection cannot look {} up by {}",
+                T::KIND,
+                lookup.by()
+            );
             return Err(Error::unsupported(
                 op,
-                format!(
-                    "this connection cannot look {} up by {}",
-                    T::KIND,
-                    lookup.by()
-                ),
+                self.shared.hinted(T::KIND, why, lookup.by()),
             ));
         }
         lookup.condition().map_err(|e| stamp(e, op))?;
@@ -384,9 +393,10 @@ impl<B: Backend, T: Entity> Family<B, T> {
             WriteOp::Upsert { key } => {
                 let object = self.shared.object(T::KIND, name, |_| true)?;
                 if !object.upsert_keys.iter().any(|k| k == key.field()) {
+                    let why = format!("{} records cannot be upserted by {}", T::KIND, key.field());
                     return Err(Error::unsupported(
                         name,
-                        format!("{} records cannot be upserted by {}", T::KIND, key.field()),
+                        self.shared.hinted(T::KIND, why, key.field()),
                     ));
                 }
                 if key.value().is_empty() {
