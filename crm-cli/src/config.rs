@@ -70,7 +70,7 @@ use crm_core::raw::{Connector, ConnectorConfig};
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Crm, Error, Result};
 
-use crate::bench::Counter;
+use crate::counter::Counter;
 use serde::Deserialize;
 
 /// A parsed connection file.

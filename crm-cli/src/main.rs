@@ -11,6 +11,7 @@
 
 mod bench;
 mod config;
+mod counter;
 mod demo;
 mod doctor;
 mod mapping_cmd;

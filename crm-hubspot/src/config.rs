@@ -4,6 +4,7 @@
 //! Every key and its default is listed in `docs.md`.
 
 use std::fmt;
+use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -199,7 +200,7 @@ pub struct HubSpotConfig {
     /// The app's request budget when it is not the [`AppKind`]'s (`rate_limit = "190/10s"`).
     /// A ceiling: HubSpot's `X-HubSpot-RateLimit-Max` headers may lower it, never raise it.
     /// Default none: the app kind's budget, re-sized to whatever HubSpot's headers state.
-    pub rate_limit: Option<crate::limits::RateLimit>,
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Default for HubSpotConfig {
@@ -509,6 +510,84 @@ fn check_base_url(base_url: &str) -> Result<()> {
              the SDK adds the API paths itself",
             segments.get(at..).unwrap_or_default().join("/")
         ))),
+    }
+}
+
+/// An app's request budget: `requests` per rolling `window`. HubSpot's private apps get 100
+/// (Free, Starter), 190 (Professional, Enterprise) or 250 (with the API limit increase) per
+/// 10 seconds, public apps 110 per 10 seconds per installing account (HubSpot's API usage
+/// guidelines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed per window.
+    pub requests: NonZeroU32,
+    /// The rolling window.
+    pub window: Duration,
+}
+
+impl RateLimit {
+    /// `requests` per 10 seconds, HubSpot's window.
+    pub fn per_10s(requests: NonZeroU32) -> Self {
+        Self {
+            requests,
+            window: Duration::from_secs(10),
+        }
+    }
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.window.as_millis();
+        if ms.is_multiple_of(1000) {
+            write!(f, "{}/{}s", self.requests, ms / 1000)
+        } else {
+            write!(f, "{}/{ms}ms", self.requests)
+        }
+    }
+}
+
+/// `190/10s`, `100/1s`, `100/500ms`, or a bare `190` (per 10 seconds).
+impl FromStr for RateLimit {
+    type Err = Error;
+    fn from_str(s: &str) -> crm_core::Result<Self> {
+        let bad = || {
+            Error::config(format!(
+                "rate_limit: `{s}` is not requests per window such as `190/10s`, `100/1s` or `190` (per 10 s)"
+            ))
+        };
+        let (count, window) = match s.split_once('/') {
+            Some((c, w)) => (c.trim(), Some(w.trim())),
+            None => (s.trim(), None),
+        };
+        let requests = count
+            .parse::<u32>()
+            .ok()
+            .and_then(NonZeroU32::new)
+            .ok_or_else(bad)?;
+        let Some(window) = window else {
+            return Ok(Self::per_10s(requests));
+        };
+        let (number, unit) = match window.find(|c: char| !c.is_ascii_digit()) {
+            Some(at) => window.split_at(at),
+            None => (window, "s"),
+        };
+        let number = if number.is_empty() {
+            1
+        } else {
+            number.parse::<u64>().map_err(|_| bad())?
+        };
+        let window = match unit.trim() {
+            "s" | "sec" | "secs" | "second" | "seconds" => Duration::from_secs(number),
+            "ms" => Duration::from_millis(number),
+            "m" | "min" | "minute" | "minutes" => {
+                Duration::from_secs(number.checked_mul(60).ok_or_else(bad)?)
+            }
+            _ => return Err(bad()),
+        };
+        if window.is_zero() {
+            return Err(bad());
+        }
+        Ok(Self { requests, window })
     }
 }
 

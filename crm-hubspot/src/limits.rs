@@ -3,95 +3,17 @@
 //! `X-HubSpot-RateLimit-*` headers (HubSpot's API usage guidelines) — and which of those limits
 //! a 429 says was hit.
 
-use std::fmt;
 use std::num::NonZeroU32;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crm_core::LimitScope;
 use crm_core::limits::{Bucket, BucketConfig, HintParser, LimitHint, PacingLimiter};
 use crm_core::reexports::http::HeaderMap;
-use crm_core::{Error, LimitScope};
 
 use crate::config::{AppKind, HubSpotConfig};
 
-/// An app's request budget: `requests` per rolling `window`. HubSpot's private apps get 100
-/// (Free, Starter), 190 (Professional, Enterprise) or 250 (with the API limit increase) per
-/// 10 seconds, public apps 110 per 10 seconds per installing account (HubSpot's API usage
-/// guidelines).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    /// Requests allowed per window.
-    pub requests: NonZeroU32,
-    /// The rolling window.
-    pub window: Duration,
-}
-
-impl RateLimit {
-    /// `requests` per 10 seconds, HubSpot's window.
-    pub fn per_10s(requests: NonZeroU32) -> Self {
-        Self {
-            requests,
-            window: Duration::from_secs(10),
-        }
-    }
-}
-
-impl fmt::Display for RateLimit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = self.window.as_millis();
-        if ms.is_multiple_of(1000) {
-            write!(f, "{}/{}s", self.requests, ms / 1000)
-        } else {
-            write!(f, "{}/{ms}ms", self.requests)
-        }
-    }
-}
-
-/// `190/10s`, `100/1s`, `100/500ms`, or a bare `190` (per 10 seconds).
-impl FromStr for RateLimit {
-    type Err = Error;
-    fn from_str(s: &str) -> crm_core::Result<Self> {
-        let bad = || {
-            Error::config(format!(
-                "rate_limit: `{s}` is not requests per window such as `190/10s`, `100/1s` or `190` (per 10 s)"
-            ))
-        };
-        let (count, window) = match s.split_once('/') {
-            Some((c, w)) => (c.trim(), Some(w.trim())),
-            None => (s.trim(), None),
-        };
-        let requests = count
-            .parse::<u32>()
-            .ok()
-            .and_then(NonZeroU32::new)
-            .ok_or_else(bad)?;
-        let Some(window) = window else {
-            return Ok(Self::per_10s(requests));
-        };
-        let (number, unit) = match window.find(|c: char| !c.is_ascii_digit()) {
-            Some(at) => window.split_at(at),
-            None => (window, "s"),
-        };
-        let number = if number.is_empty() {
-            1
-        } else {
-            number.parse::<u64>().map_err(|_| bad())?
-        };
-        let window = match unit.trim() {
-            "s" | "sec" | "secs" | "second" | "seconds" => Duration::from_secs(number),
-            "ms" => Duration::from_millis(number),
-            "m" | "min" | "minute" | "minutes" => {
-                Duration::from_secs(number.checked_mul(60).ok_or_else(bad)?)
-            }
-            _ => return Err(bad()),
-        };
-        if window.is_zero() {
-            return Err(bad());
-        }
-        Ok(Self { requests, window })
-    }
-}
+pub use crate::config::RateLimit;
 
 /// The bucket of every CRM call but search.
 pub const GENERAL: &str = "general";

@@ -15,4 +15,5 @@ pub mod hubspot;
 pub mod pipedrive;
 pub mod salesforce;
 pub mod sandbox;
+mod sync;
 mod wire;

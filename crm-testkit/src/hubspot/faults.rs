@@ -6,9 +6,9 @@ use std::time::Duration;
 use crm_core::ObjectKind;
 
 use super::HubSpotFake;
-use super::routes::lock;
 use crate::conformance::{Arrival, FaultInjector, LostAnswer};
 use crate::faults::Plan;
+use crate::sync::lock;
 
 /// Faults the fake injects (test control, not part of HubSpot's API).
 ///

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::HubSpotFake;
-use super::routes::lock;
+use crate::sync::lock;
 
 /// HubSpot's rolling window.
 const WINDOW: Duration = Duration::from_secs(10);

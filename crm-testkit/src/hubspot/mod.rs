@@ -66,9 +66,10 @@ pub use schema::{CustomKind, CustomProperty};
 
 use crate::clock::Clock;
 use crate::faults::{FaultState, Injected};
+use crate::sync::lock;
 use limits::Counters;
 use oauth::OAuthState;
-use routes::{HubSpotResponder, State, lock};
+use routes::{HubSpotResponder, State};
 use store::Store;
 
 /// Which path families the fake serves: classic `/crm/v3/…` and date-versioned (HubSpot's specs).

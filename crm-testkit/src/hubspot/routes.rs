@@ -1,7 +1,8 @@
 //! The HTTP side of the fake: the `wiremock` responder, faults, auth, limits, routing and the
 //! headers every response carries (`X-HubSpot-Correlation-Id`, `X-HubSpot-RateLimit-*`).
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use crate::sync::lock;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde_json::Value;
@@ -67,11 +68,6 @@ impl State {
             r.u64(..1 << 48)
         )
     }
-}
-
-/// Locks the state; the state changes in whole steps, so a poisoned lock is still usable.
-pub(crate) fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The single responder: routes on method and path itself.

@@ -56,7 +56,8 @@ pub use store::{ACTIVITY_TYPES, CustomField, Entity};
 
 use crate::conformance::{Arrival, FaultInjector, LostAnswer};
 use crate::faults::{FaultState, Injected, Plan};
-use routes::{OAuthState, PipedriveResponder, State, lock};
+use crate::sync::lock;
+use routes::{OAuthState, PipedriveResponder, State};
 use store::Store;
 
 /// The OAuth app a fake company has installed.

@@ -2,8 +2,9 @@
 //! header, the legacy `api_token` query parameter, or an OAuth bearer token), limits, routing,
 //! and the OAuth token endpoint.
 
+use crate::sync::lock;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
@@ -118,11 +119,6 @@ pub(crate) struct State {
     pub(crate) api_token: String,
     /// Webhook events of UI-side changes, not yet taken.
     pub(crate) webhooks: Vec<Value>,
-}
-
-/// Locks the state; it changes in whole steps, so a poisoned lock is still usable.
-pub(crate) fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The single responder: routes on method and path itself.

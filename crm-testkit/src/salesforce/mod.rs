@@ -63,9 +63,10 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use wiremock::{Mock, MockServer, matchers};
 
+use crate::sync::lock;
 pub use faults::Faults;
 pub use keys::test_rsa_key_pair;
-use routes::{InstanceResponder, LoginResponder, State, lock};
+use routes::{InstanceResponder, LoginResponder, State};
 use store::{Store, WriteOpts};
 
 /// How to start a fake org.

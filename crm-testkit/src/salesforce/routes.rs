@@ -2,8 +2,9 @@
 //! limits, auth, faults, sObject CRUD, ext-id upsert, SOQL with cursors, Collections and
 //! Composite.
 
+use crate::sync::lock;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
 use wiremock::{Request, Respond, ResponseTemplate};
@@ -65,11 +66,6 @@ impl State {
             outbound: Vec::new(),
         }
     }
-}
-
-/// Locks the state; a panic elsewhere while holding the lock must not take the fake down.
-pub(crate) fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A response before it becomes a template.

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::Sandbox;
-use super::routes::lock;
+use crate::sync::lock;
 use crm_core::ObjectKind;
 
 use crate::conformance::{Arrival, FaultInjector, LostAnswer};

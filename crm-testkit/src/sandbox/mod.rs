@@ -37,8 +37,9 @@ use serde_json::{Map, Value};
 use wiremock::{Mock, MockServer, matchers};
 
 use crate::faults::Injected;
+use crate::sync::lock;
 pub use faults::Faults;
-use routes::{SandboxResponder, State, lock};
+use routes::{SandboxResponder, State};
 use store::Store;
 
 /// How to start a sandbox.

@@ -1,6 +1,7 @@
 //! HTTP side of the sandbox: the `wiremock` responder, auth, faults, routing and responses.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use crate::sync::lock;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
 use wiremock::{Request, Respond, ResponseTemplate};
@@ -51,12 +52,6 @@ impl State {
             r.u64(..1 << 48)
         )
     }
-}
-
-/// Locks the state; a panic elsewhere while holding the lock must not take the sandbox down,
-/// and the state is only ever mutated in whole steps, so the poisoned value is still usable.
-pub(crate) fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The single `wiremock` responder: routes on method and path itself.
