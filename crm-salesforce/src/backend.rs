@@ -13,7 +13,9 @@ use crm_core::credential::CredentialProvider;
 use crm_core::limits::RateLimiter;
 use crm_core::mapping::{MappingFile, WriteMode};
 use crm_core::raw::http::{Request, parse_base_url};
-use crm_core::raw::{Backend, Connection, Mappings, Query, VendorRecord, VendorWrite, Written};
+use crm_core::raw::{
+    Backend, Connection, Mappings, Query, VendorRecord, VendorWrite, WriteOp, Written,
+};
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::secrecy::{ExposeSecret, SecretString};
@@ -607,11 +609,20 @@ impl Backend for SalesforceBackend {
         SObject::for_kind(kind).table()
     }
 
-    fn unmapped_fields(&self, kind: ObjectKind) -> &'static [&'static str] {
-        match kind {
-            ObjectKind::Activity => ACTIVITY_UNMAPPED,
-            _ => &[],
+    /// An activity's links go to the polymorphic `WhoId`/`WhatId` (and its timestamp is
+    /// Salesforce's own), written by the backend from [`VendorWrite::common`], not through the
+    /// Task mapping: they are taken out of what the connection maps.
+    fn before_mapping(
+        &self,
+        kind: ObjectKind,
+        _op: &WriteOp,
+        _target: &mut &'static str,
+        common: &mut FieldMap,
+    ) -> Result<()> {
+        if kind == ObjectKind::Activity {
+            common.retain(|k, _| !ACTIVITY_UNMAPPED.contains(&k.as_str()));
         }
+        Ok(())
     }
 
     async fn get(&self, kind: ObjectKind, id: &RecordId) -> Result<VendorRecord> {

@@ -193,7 +193,8 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// whatever the patch says). [`VendorWrite::common`] keeps the fields as the caller gave
     /// them. The default leaves both as they are; HubSpot folds a note's subject into its body,
     /// marks conversation logs and takes out the fields it writes as associations or resolves
-    /// from pipelines.
+    /// from pipelines; Salesforce takes out an activity's links, which it writes to
+    /// `WhoId`/`WhatId` itself.
     fn before_mapping(
         &self,
         kind: ObjectKind,
@@ -203,15 +204,6 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     ) -> Result<()> {
         let _ = (kind, op, target, common);
         Ok(())
-    }
-
-    /// Common fields of a write of `kind` that the backend writes itself rather than through
-    /// the mapping: the connection leaves them out when it maps the write (so a mapping need
-    /// not name them) and passes them in [`VendorWrite::common`]. The default is none;
-    /// Salesforce writes an activity's links to its polymorphic `WhoId`/`WhatId` fields.
-    fn unmapped_fields(&self, kind: ObjectKind) -> &'static [&'static str] {
-        let _ = kind;
-        &[]
     }
 
     /// Reads one record. A missing record is `NotFound`.

@@ -155,8 +155,6 @@ impl<B: Backend> Shared<B> {
         self.backend
             .before_mapping(kind, &op, &mut target, &mut prepared)?;
         let mapping = self.mappings.get(target)?;
-        let unmapped = self.backend.unmapped_fields(kind);
-        prepared.retain(|k, _| !unmapped.contains(&k.as_str()));
         let fields = mapping
             .to_vendor_as(kind, &prepared, mode)
             .map_err(|e| mapping.name_error_fields(e))?;
