@@ -4,22 +4,19 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use crm_core::audit::{AuditSink, TracingAudit};
 use crm_core::credential::{CredentialProvider, StaticCredential};
 use crm_core::limits::RateLimiter;
-use crm_core::mapping::{MappingFile, ObjectMapping, WriteMode};
+use crm_core::mapping::{ObjectMapping, WriteMode};
 use crm_core::raw::http::{HttpClient, HttpClientBuilder, Request, encode_segment};
 use crm_core::raw::{
-    Backend, Connection, Mappings, Query, QueryFilter, VendorCondition, VendorRecord, VendorWrite,
-    WriteOp, Written,
+    Backend, Connection, ConnectionOptions, Mappings, Query, QueryFilter, VendorCondition,
+    VendorRecord, VendorWrite, WriteOp, Written,
 };
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::{HeaderName, Method};
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::reexports::serde_json::{Map, Value};
-use crm_core::retry::RetryPolicy;
 use crm_core::{
     Capabilities, Error, FieldMap, FieldValue, Lookup, ObjectCapabilities, ObjectKind, Page,
     RecordId, RecordRef, Region, Result, UpsertKey,
@@ -36,20 +33,13 @@ use crate::wire::{body, decode_record};
 pub const VENDOR: &str = "generic-rest";
 
 #[doc = include_str!("../docs.md")]
+#[derive(Default)]
 pub struct GenericRestBuilder {
     spec: Option<Spec>,
     spec_file: Option<PathBuf>,
     base_url: Option<String>,
     token: Option<SecretString>,
-    credentials: Option<Arc<dyn CredentialProvider>>,
-    root_ca_files: Vec<PathBuf>,
-    timeout: Option<Duration>,
-    retry: Option<RetryPolicy>,
-    limiter: Option<Arc<dyn RateLimiter>>,
-    observer: Option<Arc<dyn crm_core::limits::RequestObserver>>,
-    connection: Option<String>,
-    audit: Option<Arc<dyn AuditSink>>,
-    mapping: Option<MappingFile>,
+    pub(crate) options: ConnectionOptions,
 }
 
 impl fmt::Debug for GenericRestBuilder {
@@ -59,36 +49,20 @@ impl fmt::Debug for GenericRestBuilder {
             .field("spec_file", &self.spec_file)
             .field("base_url", &self.base_url)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("credentials", &self.credentials)
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
 
-impl Default for GenericRestBuilder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+crm_core::connection_options!(GenericRestBuilder);
 
 impl GenericRestBuilder {
     /// A builder with the default spec (the sandbox's), no credential and the default transport
-    /// settings (30 s timeout, [`RetryPolicy::default`], no pacing).
+    /// settings (30 s timeout, [`RetryPolicy`](crm_core::retry::RetryPolicy)'s default, no
+    /// pacing unless the spec has a `[rate_limit]`). The connection's name defaults to the
+    /// spec's `name`.
     pub fn new() -> Self {
-        Self {
-            spec: None,
-            spec_file: None,
-            base_url: None,
-            token: None,
-            credentials: None,
-            root_ca_files: Vec::new(),
-            timeout: None,
-            retry: None,
-            limiter: None,
-            observer: None,
-            connection: None,
-            audit: None,
-            mapping: None,
-        }
+        Self::default()
     }
 
     /// A builder from the environment, as every adapter's `from_env` does: `GENERIC_REST_SPEC_FILE`
@@ -105,26 +79,6 @@ impl GenericRestBuilder {
             b = b.with_token(token.into());
         }
         b
-    }
-
-    /// Lays a mapping file over the spec's field mapping (see `crm_core::mapping::MappingFile`;
-    /// load it with [`crate::MAPPING_TARGETS`]). Its `version@hash` goes into every audit record.
-    pub fn with_mapping_file(mut self, file: MappingFile) -> Self {
-        self.mapping = Some(file);
-        self
-    }
-
-    /// A name for this connection (a tenant's CRM) in audit records and logs. Default: the
-    /// spec's `name`.
-    pub fn with_connection_name(mut self, name: impl Into<String>) -> Self {
-        self.connection = Some(name.into());
-        self
-    }
-
-    /// Where audit records of writes go. Default: [`TracingAudit`].
-    pub fn with_audit_sink(mut self, sink: Arc<dyn AuditSink>) -> Self {
-        self.audit = Some(sink);
-        self
     }
 
     /// Uses a parsed spec instead of the default.
@@ -151,51 +105,10 @@ impl GenericRestBuilder {
         self
     }
 
-    /// A credential provider (rotation, OAuth); replaces `with_token`.
-    pub fn with_credentials(mut self, provider: Arc<dyn CredentialProvider>) -> Self {
-        self.credentials = Some(provider);
-        self
-    }
-
-    /// Trusts an extra root CA (PEM file).
-    pub fn with_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.root_ca_files.push(path.into());
-        self
-    }
-
-    /// Per-attempt timeout.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// Retry policy.
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = Some(retry);
-        self
-    }
-
-    /// Rate limiter (share one per vendor account). Default: a [`PacingLimiter`](crm_core::limits::PacingLimiter) for the
-    /// spec's `[rate_limit]`, or none.
-    pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
-        self.limiter = Some(limiter);
-        self
-    }
-
-    /// Shows every request and response to `observer` (a request counter, metrics), in front
-    /// of the limiter the connection uses anyway (the given one, or the spec's pacing):
-    /// observing never replaces the pacing.
-    pub fn with_request_observer(
-        mut self,
-        observer: Arc<dyn crm_core::limits::RequestObserver>,
-    ) -> Self {
-        self.observer = Some(observer);
-        self
-    }
-
     /// Checks everything and builds the connection. Makes no network call.
     pub fn build(self) -> Result<GenericRest> {
         crm_core::warm_up(); // the phone metadata loads now, off the first call's latency
+        let o = self.options;
         let spec = match (self.spec, &self.spec_file) {
             (Some(spec), _) => spec,
             (None, Some(path)) => Spec::from_file(path)?,
@@ -205,7 +118,7 @@ impl GenericRestBuilder {
             .base_url
             .or_else(|| spec.base_url.clone())
             .ok_or_else(|| Error::config("base_url: not set in the spec nor the connection"))?;
-        let credentials: Arc<dyn CredentialProvider> = match (self.credentials, self.token) {
+        let credentials: Arc<dyn CredentialProvider> = match (o.credentials.clone(), self.token) {
             (Some(p), _) => p,
             (None, token) => match (spec.auth.kind, token) {
                 (AuthKind::None, _) => Arc::new(StaticCredential::none()),
@@ -234,49 +147,31 @@ impl GenericRestBuilder {
         if !headers.is_empty() {
             http = http.with_correlation_headers(&headers);
         }
-        for ca in self.root_ca_files {
-            http = http.with_root_ca_file(ca);
-        }
-        if let Some(t) = self.timeout {
-            http = http.with_timeout(t);
-        }
-        if let Some(r) = self.retry {
-            http = http.with_retry(r);
-        }
-        let limiter: Option<Arc<dyn RateLimiter>> = match (self.limiter, &spec.rate_limit) {
-            (Some(l), _) => Some(l),
-            (None, Some(rl)) => Some(Arc::new(pacing_for(rl))),
-            (None, None) => None,
+        // The spec's `[rate_limit]`, if it has one, paces the connection unless a limiter is given.
+        let own = || -> Option<Arc<dyn RateLimiter>> {
+            Some(Arc::new(pacing_for(spec.rate_limit.as_ref()?)))
         };
-        if let Some(l) = crm_core::limits::Observed::layer(limiter, self.observer.as_ref()) {
+        if let Some(l) = o.limiter(own) {
             http = http.with_limiter(l);
         }
-        let capabilities = capabilities(&spec);
-        let connection = self.connection.unwrap_or_else(|| spec.name.clone());
-        let audit = self.audit.unwrap_or_else(|| Arc::new(TracingAudit));
         let defaults = ObjectKind::ALL
             .iter()
             .filter_map(|kind| Some((kind.as_str(), spec.object(*kind)?.mapping())))
             .collect();
-        let mappings = Arc::new(Mappings::new(
+        let mappings = o.mappings(
             format!("the spec `{}`", spec.name),
             MAPPING_TARGETS,
             defaults,
-            self.mapping.as_ref(),
-        )?);
+        )?;
+        let name = spec.name.clone();
         let backend = RestBackend {
-            http: http.build()?,
+            http: o.transport(http).build()?,
             region: spec.region()?,
+            capabilities: capabilities(&spec),
             spec,
-            capabilities,
             mappings: mappings.clone(),
         };
-        Ok(Connection::new(
-            Arc::new(backend),
-            mappings,
-            connection,
-            audit,
-        ))
+        Ok(o.connect(backend, mappings, name))
     }
 }
 

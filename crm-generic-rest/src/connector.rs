@@ -5,16 +5,17 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crm_core::credential::StaticCredential;
 use crm_core::mapping::ObjectMapping;
-use crm_core::raw::{Connector, ConnectorConfig, TableCheck, Target};
+use crm_core::raw::{AdapterFacts, Connector, ConnectorConfig, TableCheck};
 use crm_core::reexports::async_trait;
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Crm, Error, ObjectKind, Result};
 
-use crate::{GenericRest, GenericRestBuilder, GenericWebhook, MAPPING_TARGETS, Spec, VENDOR};
+use crate::{
+    FACTS, GenericRest, GenericRestBuilder, GenericWebhook, MAPPING_TARGETS, Spec, VENDOR,
+};
 
 /// The keys a generic REST connection takes; everything else about the CRM is in its spec.
 const KEYS: &[&str] = &[
@@ -51,36 +52,12 @@ impl GenericRestConnector {
     pub fn connection(config: &ConnectorConfig) -> Result<GenericRest> {
         config.check_keys(VENDOR, KEYS)?;
         let mut b = GenericRestBuilder::new();
-        if let Some(o) = &config.observer {
-            b = b.with_request_observer(o.clone());
-        }
-        if let Some(a) = &config.audit {
-            b = b.with_audit_sink(a.clone());
-        }
-        if let Some(name) = config
-            .connection_name
-            .as_deref()
-            .or(config.setting("connection_name"))
-        {
-            b = b.with_connection_name(name);
-        }
-        if let Some(file) = &config.mapping {
-            b = b.with_mapping_file(file.clone());
-        }
+        b.options.read_connector_config(config)?;
         if let Some(spec) = config.setting("spec") {
             b = b.with_spec_file(config.path(spec));
         }
         if let Some(url) = config.setting("base_url") {
             b = b.with_base_url(url);
-        }
-        if let Some(ca) = config.setting("ca_file") {
-            b = b.with_ca_file(config.path(ca));
-        }
-        if let Some(secs) = config.setting("timeout_secs") {
-            let secs: u64 = secs.trim().parse().map_err(|_| {
-                Error::config(format!("timeout_secs: `{secs}` is not a whole number"))
-            })?;
-            b = b.with_timeout(Duration::from_secs(secs));
         }
         if let Some(kind) = config.setting("auth.kind") {
             if let Some(header) = config.setting("auth.header")
@@ -106,18 +83,11 @@ impl GenericRestConnector {
 
 #[async_trait]
 impl Connector for GenericRestConnector {
-    fn name(&self) -> &'static str {
-        VENDOR
+    fn facts(&self) -> &'static AdapterFacts {
+        &FACTS
     }
 
-    fn mapping_targets(&self) -> &'static [Target] {
-        MAPPING_TARGETS
-    }
-
-    fn default_mapping_source(&self) -> &'static str {
-        "the spec's object tables"
-    }
-
+    /// The spec's object tables: the default spec's, or those of the spec the connection names.
     fn default_mapping(&self, config: &ConnectorConfig) -> Result<BTreeMap<String, ObjectMapping>> {
         Self::spec(config).map(|s| s.default_mapping())
     }

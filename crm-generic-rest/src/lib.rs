@@ -47,6 +47,15 @@ pub use config::{DEFAULT_MAPPING, DEFAULT_SPEC, Spec};
 pub use connector::{GenericRestConnector, connector};
 pub use webhook::GenericWebhook;
 
+/// What the connector registry knows of this adapter without a connection: its default mapping
+/// is the default spec's object tables (a connection's own spec may have others).
+pub const FACTS: crm_core::raw::AdapterFacts = crm_core::raw::AdapterFacts::new(
+    VENDOR,
+    MAPPING_TARGETS,
+    DEFAULT_MAPPING,
+    "the spec's object tables",
+);
+
 /// The mapping targets of a generic REST connection: one per common kind, named like it.
 pub const MAPPING_TARGETS: &[crm_core::raw::Target] = &[
     ("contact", crm_core::ObjectKind::Contact),

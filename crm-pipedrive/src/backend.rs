@@ -13,18 +13,16 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use crm_core::audit::{AuditSink, TracingAudit};
 use crm_core::credential::CredentialProvider;
 use crm_core::limits::RateLimiter;
-use crm_core::mapping::MappingFile;
 use crm_core::raw::http::{HttpClient, HttpClientBuilder, Request, encode_segment};
 use crm_core::raw::{
-    Backend, Connection, Mappings, Query, QueryFilter, VendorRecord, VendorWrite, WriteOp, Written,
+    Backend, Connection, ConnectionOptions, Query, QueryFilter, VendorRecord, VendorWrite, WriteOp,
+    Written,
 };
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::{Map, Value, json};
-use crm_core::retry::RetryPolicy;
 use crm_core::{
     Capabilities, Crm, CustomerView, Error, FieldMap, FieldValue, Lookup, ObjectCapabilities,
     ObjectKind, Page, RecordId, Region, Result, ViewOptions,
@@ -44,12 +42,7 @@ const NOTE_ID_PREFIX: &str = "note-";
 #[derive(Default)]
 pub struct PipedriveBuilder {
     config: PipedriveConfig,
-    credentials: Option<Arc<dyn CredentialProvider>>,
-    retry: Option<RetryPolicy>,
-    limiter: Option<Arc<dyn RateLimiter>>,
-    connection: Option<String>,
-    audit: Option<Arc<dyn AuditSink>>,
-    mapping: Option<MappingFile>,
+    pub(crate) options: ConnectionOptions,
 }
 
 impl fmt::Debug for PipedriveBuilder {
@@ -59,6 +52,8 @@ impl fmt::Debug for PipedriveBuilder {
             .finish_non_exhaustive()
     }
 }
+
+crm_core::connection_options!(PipedriveBuilder);
 
 impl PipedriveBuilder {
     /// A builder with the default settings.
@@ -79,47 +74,11 @@ impl PipedriveBuilder {
         Ok(self)
     }
 
-    /// A credential provider (an OAuth token cache); replaces the tokens.
-    pub fn with_credentials(mut self, provider: Arc<dyn CredentialProvider>) -> Self {
-        self.credentials = Some(provider);
-        self
-    }
-
-    /// The retry policy.
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = Some(retry);
-        self
-    }
-
-    /// The rate limiter (share one per token). Default: [`limits::limiter`] at `burst`.
-    pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
-        self.limiter = Some(limiter);
-        self
-    }
-
-    /// A mapping file laid over the defaults (load it with [`MAPPING_TARGETS`]).
-    pub fn with_mapping_file(mut self, file: MappingFile) -> Self {
-        self.mapping = Some(file);
-        self
-    }
-
-    /// The connection's name in audit records. Default `pipedrive`.
-    pub fn with_connection_name(mut self, name: impl Into<String>) -> Self {
-        self.connection = Some(name.into());
-        self
-    }
-
-    /// Where audit records go. Default: [`TracingAudit`].
-    pub fn with_audit_sink(mut self, sink: Arc<dyn AuditSink>) -> Self {
-        self.audit = Some(sink);
-        self
-    }
-
     /// Checks everything and builds the connection. Makes no network call.
     pub fn build(self) -> Result<Pipedrive> {
-        let c = self.config;
+        let (c, o) = (self.config, self.options);
         let credentials: Arc<dyn CredentialProvider> = match (
-            self.credentials,
+            o.credentials.clone(),
             c.api_token.clone(),
             c.access_token.clone(),
         ) {
@@ -132,16 +91,13 @@ impl PipedriveBuilder {
                 ));
             }
         };
-        let limiter = self
-            .limiter
-            .unwrap_or_else(|| Arc::new(limits::limiter(c.burst)));
+        let own: Arc<dyn RateLimiter> = Arc::new(limits::limiter(c.burst));
         let mut http = HttpClientBuilder::new(VENDOR, c.base_url.clone())
             .with_credentials(credentials)
             .with_error_parser(Arc::new(PipedriveErrors))
-            .with_limiter(limiter)
             .with_timeout(c.timeout);
-        if let Some(r) = self.retry {
-            http = http.with_retry(r);
+        if let Some(limiter) = o.limiter(|| Some(own)) {
+            http = http.with_limiter(limiter);
         }
         let mut defaults = default_mapping()?;
         let mut defaults: BTreeMap<&'static str, _> = MAPPING_TARGETS
@@ -154,23 +110,13 @@ impl PipedriveBuilder {
         if let (Some(key), Some(m)) = (&c.lead_source_field, defaults.get_mut("lead")) {
             m.fields.insert("source".into(), key.clone());
         }
-        let mappings = Arc::new(Mappings::new(
-            "Pipedrive's defaults",
-            MAPPING_TARGETS,
-            defaults,
-            self.mapping.as_ref(),
-        )?);
+        let mappings = o.mappings("Pipedrive's defaults", MAPPING_TARGETS, defaults)?;
         let backend = PipedriveBackend {
-            http: http.build()?,
+            http: o.transport(http).build()?,
             capabilities: capabilities(&c),
             external_id_field: c.external_id_field,
         };
-        Ok(Connection::new(
-            Arc::new(backend),
-            mappings,
-            self.connection.unwrap_or_else(|| VENDOR.to_owned()),
-            self.audit.unwrap_or_else(|| Arc::new(TracingAudit)),
-        ))
+        Ok(o.connect(backend, mappings, VENDOR))
     }
 }
 

@@ -3,16 +3,13 @@
 //! API token) or `bearer` (an OAuth access token) with the secret `auth.token`), and the
 //! shipped default mapping with Pipedrive's standard fields for offline checks.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crm_core::limits::{Observed, RateLimiter};
-use crm_core::mapping::{KnownFields, ObjectMapping};
-use crm_core::raw::{Connector, ConnectorConfig, Target};
+use crm_core::raw::{AdapterFacts, Connector, ConnectorConfig};
 use crm_core::{Crm, Error, Result};
 
 use crate::config::{KEYS as CONFIG_KEYS, PipedriveConfig};
-use crate::{MAPPING_TARGETS, Pipedrive, PipedriveBuilder, VENDOR, limits};
+use crate::{FACTS, Pipedrive, PipedriveBuilder, VENDOR};
 
 /// The keys a Pipedrive connection takes: the [`crate::config::KEYS`] and the credential's
 /// `auth.*` keys.
@@ -25,6 +22,7 @@ const KEYS: &[&str] = &[
     "lead_source_field",
     "timeout_secs",
     "connection_name",
+    "ca_file",
     "auth.kind",
     "auth.token",
 ];
@@ -58,51 +56,15 @@ impl PipedriveConnector {
                 )));
             }
         }
-        let burst = c.burst;
         let mut b = PipedriveBuilder::new().with_config(c);
-        // The observer watches in front of the adapter's own limiter, which keeps pacing.
-        let own: Arc<dyn RateLimiter> = Arc::new(limits::limiter(burst));
-        if let Some(limiter) = Observed::layer(Some(own), config.observer.as_ref())
-            && config.observer.is_some()
-        {
-            b = b.with_limiter(limiter);
-        }
-        if let Some(file) = &config.mapping {
-            b = b.with_mapping_file(file.clone());
-        }
-        if let Some(a) = &config.audit {
-            b = b.with_audit_sink(a.clone());
-        }
-        if let Some(name) = config
-            .connection_name
-            .as_deref()
-            .or(config.setting("connection_name"))
-        {
-            b = b.with_connection_name(name);
-        }
+        b.options.read_connector_config(config)?;
         b.build()
     }
 }
 
 impl Connector for PipedriveConnector {
-    fn name(&self) -> &'static str {
-        VENDOR
-    }
-
-    fn mapping_targets(&self) -> &'static [Target] {
-        MAPPING_TARGETS
-    }
-
-    fn default_mapping_source(&self) -> &'static str {
-        "crm-pipedrive/mapping.toml"
-    }
-
-    fn default_mapping(&self, _: &ConnectorConfig) -> Result<BTreeMap<String, ObjectMapping>> {
-        crate::default_mapping()
-    }
-
-    fn known_fields(&self) -> Result<Option<KnownFields>> {
-        crate::known_fields().map(Some)
+    fn facts(&self) -> &'static AdapterFacts {
+        &FACTS
     }
 
     fn build(&self, config: &ConnectorConfig) -> Result<Arc<dyn Crm>> {

@@ -24,7 +24,8 @@ pub mod wire;
 
 use std::collections::BTreeMap;
 
-use crm_core::mapping::{KnownFields, MappingFile, ObjectMapping};
+use crm_core::mapping::{KnownFields, ObjectMapping};
+use crm_core::raw::AdapterFacts;
 use crm_core::{ObjectKind, Result};
 
 pub use backend::{CONVERSATION_LOG_MARKER, Pipedrive, PipedriveBackend, PipedriveBuilder};
@@ -54,13 +55,18 @@ pub const DEFAULT_MAPPING: &str = include_str!("../mapping.toml");
 /// Pipedrive's standard fields per mapping table (`known_fields.toml`), for offline checks.
 pub const KNOWN_FIELDS: &str = include_str!("../known_fields.toml");
 
+/// What the connector registry knows of this adapter without a connection.
+pub const FACTS: AdapterFacts = AdapterFacts::new(
+    VENDOR,
+    MAPPING_TARGETS,
+    DEFAULT_MAPPING,
+    "crm-pipedrive/mapping.toml",
+)
+.with_known_fields(KNOWN_FIELDS, "crm-pipedrive/known_fields.toml");
+
 /// The default mapping's tables, read by core's loader.
 pub fn default_mapping() -> Result<BTreeMap<String, ObjectMapping>> {
-    MappingFile::defaults(
-        DEFAULT_MAPPING,
-        "crm-pipedrive/mapping.toml",
-        MAPPING_TARGETS,
-    )
+    FACTS.default_mapping()
 }
 
 /// [`KNOWN_FIELDS`], parsed.

@@ -215,27 +215,99 @@ pub enum TableCheck {
     Unchecked(String),
 }
 
+/// What an adapter's crate declares about itself as constants: its name, its mapping tables,
+/// its shipped default mapping and the vendor's standard fields. A connector hands them to
+/// the registry through [`Connector::facts`], and the trait's default methods answer from them.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct AdapterFacts {
+    /// The vendor name (`hubspot`).
+    pub name: &'static str,
+    /// The tables a mapping file may hold, and the kind each maps.
+    pub mapping_targets: &'static [Target],
+    /// The default mapping, in core's mapping format (the adapter's `mapping.toml`).
+    pub default_mapping: &'static str,
+    /// Where [`AdapterFacts::default_mapping`] comes from, for people (`crm-hubspot/mapping.toml`).
+    pub default_mapping_source: &'static str,
+    /// The vendor's standard fields per table (`known_fields.toml`) and where they come from;
+    /// `None` when the adapter cannot know them.
+    pub known_fields: Option<(&'static str, &'static str)>,
+}
+
+impl AdapterFacts {
+    /// The facts of adapter `name`, with no standard fields known.
+    pub const fn new(
+        name: &'static str,
+        mapping_targets: &'static [Target],
+        default_mapping: &'static str,
+        default_mapping_source: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            mapping_targets,
+            default_mapping,
+            default_mapping_source,
+            known_fields: None,
+        }
+    }
+
+    /// The same facts with the vendor's standard fields (`known_fields.toml`) from `source`.
+    pub const fn with_known_fields(mut self, text: &'static str, source: &'static str) -> Self {
+        self.known_fields = Some((text, source));
+        self
+    }
+
+    /// The default mapping's tables, read by core's loader.
+    pub fn default_mapping(&self) -> Result<BTreeMap<String, ObjectMapping>> {
+        MappingFile::defaults(
+            self.default_mapping,
+            self.default_mapping_source,
+            self.mapping_targets,
+        )
+    }
+
+    /// The vendor's standard fields, parsed.
+    pub fn known_fields(&self) -> Result<Option<KnownFields>> {
+        self.known_fields
+            .map(|(text, source)| KnownFields::parse(text, source))
+            .transpose()
+    }
+}
+
 /// One adapter, as a registry sees it: its name, its mapping facts, how to build a connection
 /// from a [`ConnectorConfig`], and the checks `crm-connect doctor` and `mapping check --live`
 /// run. Object-safe: a registry holds `&'static dyn Connector`s.
 #[async_trait]
 pub trait Connector: Send + Sync + fmt::Debug {
+    /// The adapter's constants, which the default methods below answer from.
+    fn facts(&self) -> &'static AdapterFacts;
+
     /// The vendor name, as connection files and [`Crm::vendor`] give it (`hubspot`).
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &'static str {
+        self.facts().name
+    }
 
     /// The tables a mapping file may hold, and the kind each maps.
-    fn mapping_targets(&self) -> &'static [Target];
+    fn mapping_targets(&self) -> &'static [Target] {
+        self.facts().mapping_targets
+    }
 
     /// Where the default mapping comes from, for people (`crm-hubspot/mapping.toml`).
-    fn default_mapping_source(&self) -> &'static str;
+    fn default_mapping_source(&self) -> &'static str {
+        self.facts().default_mapping_source
+    }
 
-    /// The default mapping of a connection `config` describes, per table.
-    fn default_mapping(&self, config: &ConnectorConfig) -> Result<BTreeMap<String, ObjectMapping>>;
+    /// The default mapping of a connection `config` describes, per table. The default: the
+    /// adapter's shipped one, whatever the configuration.
+    fn default_mapping(&self, config: &ConnectorConfig) -> Result<BTreeMap<String, ObjectMapping>> {
+        let _ = config;
+        self.facts().default_mapping()
+    }
 
     /// The vendor's standard fields per table, for checking a mapping file offline; `None`
     /// when the adapter cannot know them (a generic REST CRM's fields are its own).
     fn known_fields(&self) -> Result<Option<KnownFields>> {
-        Ok(None)
+        self.facts().known_fields()
     }
 
     /// Builds the connection `config` describes. Makes no network call. An unknown key is a
@@ -316,18 +388,12 @@ mod tests {
     #[derive(Debug)]
     struct Fake;
 
+    static FACTS: AdapterFacts =
+        AdapterFacts::new("fake", &[("contact", ObjectKind::Contact)], "", "none");
+
     impl Connector for Fake {
-        fn name(&self) -> &'static str {
-            "fake"
-        }
-        fn mapping_targets(&self) -> &'static [Target] {
-            &[("contact", ObjectKind::Contact)]
-        }
-        fn default_mapping_source(&self) -> &'static str {
-            "none"
-        }
-        fn default_mapping(&self, _: &ConnectorConfig) -> Result<BTreeMap<String, ObjectMapping>> {
-            Ok(BTreeMap::new())
+        fn facts(&self) -> &'static AdapterFacts {
+            &FACTS
         }
         fn build(&self, config: &ConnectorConfig) -> Result<Arc<dyn Crm>> {
             config.check_keys("fake", &["base_url"])?;
@@ -345,6 +411,17 @@ mod tests {
         assert_eq!(err.kind(), &ErrorKind::Config);
         assert!(err.message().contains("`zoho`"), "{err}");
         assert!(err.message().contains("fake"), "{err}");
+    }
+
+    #[test]
+    fn connector_defaults_answer_from_the_adapter_facts() {
+        assert_eq!(FAKE.name(), "fake");
+        assert_eq!(FAKE.mapping_targets().len(), 1);
+        assert_eq!(FAKE.default_mapping_source(), "none");
+        assert!(FAKE.known_fields().unwrap().is_none());
+        let known = "vendor = \"Fake\"\nsource = \"inline\"\n[tables]\ncontact = [\"email\"]\n";
+        let facts = FACTS.with_known_fields(known, "inline");
+        assert!(facts.known_fields().unwrap().is_some());
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //!   backend: capability checks, operation names, audit, mapping, batch chunking, per-item
 //!   idempotency keys, paging.
 //! - [`Mappings`]: a connection's field mappings per target, hot-swappable.
+//! - [`ConnectionOptions`] and [`connection_options!`](crate::connection_options): the options
+//!   and `with_*` setters every adapter's builder shares; [`config_keys!`](crate::config_keys):
+//!   an adapter's configuration keys as an enum; [`Connector`]: the registry's entry.
 //! - [`http`]: the one HTTP layer adapters send requests through: request, response, client,
 //!   and the send pipeline ([`http::pipeline`]) every attempt goes through.
 //! - Paging ([`Paging`], [`paginate`]): one-page fetches into guarded streams; batches
@@ -17,15 +20,21 @@ mod connection;
 mod connector;
 mod family;
 pub mod http;
+mod keys;
 mod mappings;
+mod options;
 
 pub use backend::{
     Backend, Query, QueryFilter, VendorCondition, VendorRecord, VendorWrite, WriteOp, Written,
 };
 pub use connection::Connection;
-pub use connector::{Advice, Connector, ConnectorConfig, SetupCheck, TableCheck, find};
+pub use connector::{
+    AdapterFacts, Advice, Connector, ConnectorConfig, SetupCheck, TableCheck, find,
+};
 pub use family::Family;
+pub use keys::{parse_config_key, parse_flag, parse_number};
 pub use mappings::{Mappings, Target};
+pub use options::ConnectionOptions;
 
 use std::collections::HashSet;
 use std::future::Future;
