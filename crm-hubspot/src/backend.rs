@@ -4,23 +4,20 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use crm_core::audit::{AuditSink, TracingAudit};
 use crm_core::credential::{CredentialProvider, StaticCredential};
 use crm_core::limits::RateLimiter;
-use crm_core::mapping::{MappingFile, ObjectMapping};
+use crm_core::mapping::ObjectMapping;
 use crm_core::raw::http::{HttpClient, HttpClientBuilder, Request, Response};
 use crm_core::raw::{
-    Backend, Connection, Mappings, Query, VendorRecord, VendorWrite, WriteOp, Written,
+    Backend, Connection, ConnectionOptions, Mappings, Query, VendorRecord, VendorWrite, WriteOp,
+    Written,
 };
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::reexports::serde_json::{Value, json};
-use crm_core::retry::RetryPolicy;
 use crm_core::{
     Capabilities, Crm, CustomerView, Error, ErrorKind, FieldMap, FieldValue, Lookup,
     ObjectCapabilities, ObjectKind, Page, RecordId, RecordRef, Region, Result, UpsertKey,
@@ -41,18 +38,12 @@ pub(crate) const MAX_BATCH: usize = 100;
 pub(crate) const MAX_LIST_PAGE: u32 = 100;
 
 #[doc = include_str!("../docs.md")]
+#[derive(Default)]
 pub struct HubSpotBuilder {
     config: HubSpotConfig,
-    credentials: Option<Arc<dyn CredentialProvider>>,
+    pub(crate) options: ConnectionOptions,
     mappings: BTreeMap<MappingTarget, ObjectMapping>,
-    mapping_file: Option<MappingFile>,
-    root_ca_files: Vec<PathBuf>,
-    timeout: Option<Duration>,
-    retry: Option<RetryPolicy>,
-    limiter: Option<Arc<dyn RateLimiter>>,
-    observer: Option<Arc<dyn crm_core::limits::RequestObserver>>,
     token_store: Option<Arc<dyn crm_core::credential::TokenStore>>,
-    audit: Option<Arc<dyn AuditSink>>,
     deferred: Option<Error>,
 }
 
@@ -60,16 +51,12 @@ impl fmt::Debug for HubSpotBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HubSpotBuilder")
             .field("config", &self.config)
-            .field("credentials", &self.credentials)
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
 
-impl Default for HubSpotBuilder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+crm_core::connection_options!(HubSpotBuilder);
 
 impl HubSpotBuilder {
     /// A builder with the defaults of [`HubSpotConfig::default`]: `https://api.hubapi.com`,
@@ -77,29 +64,14 @@ impl HubSpotBuilder {
     /// idempotency keys and lead sources off: what a stock portal supports), 30 s timeout,
     /// [`RetryPolicy::default`], no pacing.
     pub fn new() -> Self {
-        Self {
-            config: HubSpotConfig::default(),
-            credentials: None,
-            mappings: BTreeMap::new(),
-            mapping_file: None,
-            root_ca_files: Vec::new(),
-            timeout: None,
-            retry: None,
-            limiter: None,
-            observer: None,
-            token_store: None,
-            audit: None,
-            deferred: None,
-        }
+        Self::default()
     }
 
     /// A builder configured from every `CRM_HUBSPOT_*` environment variable that is set.
     pub fn from_env() -> HubSpotBuilder {
         let mut b = Self::new();
-        for key in HubSpotConfigKey::ALL {
-            if let Ok(value) = std::env::var(key.env_var()) {
-                b = b.with_config(key.as_ref(), value);
-            }
+        for (key, value) in HubSpotConfigKey::from_env() {
+            b = b.with_config(key.as_str(), value);
         }
         b
     }
@@ -168,12 +140,6 @@ impl HubSpotBuilder {
         self
     }
 
-    /// A credential provider; replaces the token and OAuth settings.
-    pub fn with_credentials(mut self, provider: Arc<dyn CredentialProvider>) -> Self {
-        self.credentials = Some(provider);
-        self
-    }
-
     /// The unique custom property holding `external_id`. Default none: look-ups and upserts by
     /// external id fail with an `Unsupported` error naming the setting before any request, and
     /// [`Capabilities::lookup_by_external_id`] and the upsert keys say so.
@@ -222,77 +188,18 @@ impl HubSpotBuilder {
     /// Overrides (part of) the mapping of one target, merged over the default: its fields,
     /// states, labels and values replace entries of the same name, and its `pass_through`
     /// replaces the default's (`true`; note that `ObjectMapping::default()` has `false`, a
-    /// mapping parsed from TOML `true`).
+    /// mapping parsed from TOML `true`). A mapping file (`with_mapping_file`) is laid over the
+    /// result the same way, table by table.
     pub fn with_mapping(mut self, target: MappingTarget, mapping: ObjectMapping) -> Self {
         self.mappings.insert(target, mapping);
-        self
-    }
-
-    /// Lays an admin's mapping file over the default mapping: each table is merged as
-    /// [`HubSpotBuilder::with_mapping`] merges (load it with [`crate::MAPPING_TARGETS`]). Its
-    /// `version@hash` goes into every audit record; `HubSpot::set_mapping_file` swaps it at
-    /// run time.
-    pub fn with_mapping_file(mut self, file: MappingFile) -> Self {
-        self.mapping_file = Some(file);
-        self
-    }
-
-    /// A name for this connection in audit records. Default `hubspot`.
-    pub fn with_connection_name(mut self, name: impl Into<String>) -> Self {
-        self.config.connection_name = name.into();
-        self
-    }
-
-    /// Where audit records go. Default [`TracingAudit`].
-    pub fn with_audit_sink(mut self, sink: Arc<dyn AuditSink>) -> Self {
-        self.audit = Some(sink);
-        self
-    }
-
-    /// Trusts an extra root CA (PEM file; the connection file's `ca_file`).
-    pub fn with_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.root_ca_files.push(path.into());
-        self
-    }
-
-    /// Per-attempt timeout. Default 30 s.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// Retry policy. Default [`RetryPolicy::default`].
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = Some(retry);
-        self
-    }
-
-    /// Rate limiter; requests draw from the buckets `general` and `search`. Default:
-    /// [`crate::limits::limiter_for`] the configured app kind or `rate_limit`. Share one per
-    /// HubSpot account.
-    pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
-        self.limiter = Some(limiter);
-        self
-    }
-
-    /// Shows every request and response to `observer` (a request counter, metrics), in front
-    /// of the limiter the connection uses anyway: observing never replaces HubSpot's pacing.
-    pub fn with_request_observer(
-        mut self,
-        observer: Arc<dyn crm_core::limits::RequestObserver>,
-    ) -> Self {
-        self.observer = Some(observer);
         self
     }
 
     /// The limiter every request of the connection draws from, token requests included: the
     /// one given or the adapter's own, with the observer in front.
     fn limiter(&self) -> Option<Arc<dyn RateLimiter>> {
-        let limiter: Arc<dyn RateLimiter> = match &self.limiter {
-            Some(l) => l.clone(),
-            None => Arc::new(crate::limits::limiter_for(&self.config)),
-        };
-        crm_core::limits::Observed::layer(Some(limiter), self.observer.as_ref())
+        self.options
+            .limiter(|| Some(Arc::new(crate::limits::limiter_for(&self.config))))
     }
 
     fn http(
@@ -300,19 +207,11 @@ impl HubSpotBuilder {
         credentials: Arc<dyn CredentialProvider>,
         limiter: Option<Arc<dyn RateLimiter>>,
     ) -> Result<HttpClient> {
-        let mut http = HttpClientBuilder::new(VENDOR, self.config.base_url.clone())
+        let http = HttpClientBuilder::new(VENDOR, self.config.base_url.clone())
             .with_credentials(credentials)
             .with_correlation_headers(&["x-hubspot-correlation-id", "x-request-id"])
             .with_error_parser(Arc::new(crate::error::HubSpotErrorParser));
-        for ca in &self.root_ca_files {
-            http = http.with_root_ca_file(ca.clone());
-        }
-        if let Some(t) = self.timeout {
-            http = http.with_timeout(t);
-        }
-        if let Some(r) = &self.retry {
-            http = http.with_retry(r.clone());
-        }
+        let http = self.options.transport(http);
         match limiter {
             Some(limiter) => http.with_limiter(limiter).build(),
             None => http.build(),
@@ -328,7 +227,7 @@ impl HubSpotBuilder {
         let c = &self.config;
         Ok(
             match (
-                &self.credentials,
+                &self.options.credentials,
                 &c.client_id,
                 &c.client_secret,
                 &c.refresh_token,
@@ -393,12 +292,9 @@ impl HubSpotBuilder {
         c.validate()?;
         let limiter = self.limiter();
         let http = self.http(self.credentials(limiter.clone())?, limiter)?;
-        let mappings = Arc::new(Mappings::new(
-            "the HubSpot adapter",
-            MAPPING_TARGETS,
-            self.defaults()?,
-            self.mapping_file.as_ref(),
-        )?);
+        let mappings =
+            self.options
+                .mappings("the HubSpot adapter", MAPPING_TARGETS, self.defaults()?)?;
         let settings = Settings {
             external_id: c.external_id_property.clone(),
             idempotency: c.idempotency_property.clone(),
@@ -418,9 +314,7 @@ impl HubSpotBuilder {
             pipelines: PipelineCache::new(c.pipelines_ttl),
             app: c.app,
         };
-        let audit = self.audit.unwrap_or_else(|| Arc::new(TracingAudit));
-        let name = c.connection_name.clone();
-        Ok(Connection::new(Arc::new(backend), mappings, name, audit))
+        Ok(self.options.connect(backend, mappings, &c.connection_name))
     }
 }
 

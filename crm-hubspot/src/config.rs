@@ -8,6 +8,7 @@ use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crm_core::raw::parse_flag;
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Error, Result};
 
@@ -254,123 +255,59 @@ impl fmt::Debug for HubSpotConfig {
     }
 }
 
-/// A configuration key, for [`crate::HubSpotBuilder::with_config`] and `CRM_HUBSPOT_<KEY>`
-/// environment variables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum HubSpotConfigKey {
-    /// `base_url`.
-    BaseUrl,
-    /// `path_family`: `v3` or a version such as `2026-03`.
-    PathFamily,
-    /// `app`: `private_starter`, `private_professional`, `private_with_limit_increase`,
-    /// `public_app`.
-    App,
-    /// `token`: a private-app token.
-    Token,
-    /// `client_id`.
-    ClientId,
-    /// `client_secret`.
-    ClientSecret,
-    /// `refresh_token`.
-    RefreshToken,
-    /// `phone_region`.
-    PhoneRegion,
-    /// `external_id_property` (empty disables).
-    ExternalIdProperty,
-    /// `idempotency_property` (empty disables).
-    IdempotencyProperty,
-    /// `lead_source_property` (empty disables).
-    LeadSourceProperty,
-    /// `activity_kind_property` (empty disables).
-    ActivityKindProperty,
-    /// `conversation_log_as`: `note` or `call`.
-    ConversationLogAs,
-    /// `lead_lifecycle_stage`.
-    LeadLifecycleStage,
-    /// `phone_search_calculated`: `true`/`false`.
-    PhoneSearchCalculated,
-    /// `pipelines_ttl_secs`.
-    PipelinesTtlSecs,
-    /// `connection_name`.
-    ConnectionName,
-    /// `rate_limit`: requests per window, `190/10s` or `100/1s` (alias `requests_per_10s`
-    /// with a bare number: `190`).
-    RateLimit,
-}
-
-impl HubSpotConfigKey {
-    /// Every key.
-    pub const ALL: [HubSpotConfigKey; 18] = [
-        HubSpotConfigKey::BaseUrl,
-        HubSpotConfigKey::PathFamily,
-        HubSpotConfigKey::App,
-        HubSpotConfigKey::Token,
-        HubSpotConfigKey::ClientId,
-        HubSpotConfigKey::ClientSecret,
-        HubSpotConfigKey::RefreshToken,
-        HubSpotConfigKey::PhoneRegion,
-        HubSpotConfigKey::ExternalIdProperty,
-        HubSpotConfigKey::IdempotencyProperty,
-        HubSpotConfigKey::LeadSourceProperty,
-        HubSpotConfigKey::ActivityKindProperty,
-        HubSpotConfigKey::ConversationLogAs,
-        HubSpotConfigKey::LeadLifecycleStage,
-        HubSpotConfigKey::PhoneSearchCalculated,
-        HubSpotConfigKey::PipelinesTtlSecs,
-        HubSpotConfigKey::ConnectionName,
-        HubSpotConfigKey::RateLimit,
-    ];
-
-    /// The environment variable of this key: `CRM_HUBSPOT_BASE_URL`...
-    pub fn env_var(self) -> String {
-        format!("CRM_HUBSPOT_{}", self.as_ref().to_ascii_uppercase())
-    }
-}
-
-impl AsRef<str> for HubSpotConfigKey {
-    fn as_ref(&self) -> &str {
-        match self {
-            HubSpotConfigKey::BaseUrl => "base_url",
-            HubSpotConfigKey::PathFamily => "path_family",
-            HubSpotConfigKey::App => "app",
-            HubSpotConfigKey::Token => "token",
-            HubSpotConfigKey::ClientId => "client_id",
-            HubSpotConfigKey::ClientSecret => "client_secret",
-            HubSpotConfigKey::RefreshToken => "refresh_token",
-            HubSpotConfigKey::PhoneRegion => "phone_region",
-            HubSpotConfigKey::ExternalIdProperty => "external_id_property",
-            HubSpotConfigKey::IdempotencyProperty => "idempotency_property",
-            HubSpotConfigKey::LeadSourceProperty => "lead_source_property",
-            HubSpotConfigKey::ActivityKindProperty => "activity_kind_property",
-            HubSpotConfigKey::ConversationLogAs => "conversation_log_as",
-            HubSpotConfigKey::LeadLifecycleStage => "lead_lifecycle_stage",
-            HubSpotConfigKey::PhoneSearchCalculated => "phone_search_calculated",
-            HubSpotConfigKey::PipelinesTtlSecs => "pipelines_ttl_secs",
-            HubSpotConfigKey::ConnectionName => "connection_name",
-            HubSpotConfigKey::RateLimit => "rate_limit",
-        }
-    }
-}
-
-impl FromStr for HubSpotConfigKey {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        let t = s.trim().to_ascii_lowercase();
-        let t = t
-            .strip_prefix("crm_hubspot_")
-            .or_else(|| t.strip_prefix("hubspot_"))
-            .unwrap_or(&t);
-        let t = match t {
-            "access_token" | "private_app_token" => "token",
-            "api_base_url" | "url" => "base_url",
+crm_core::config_keys! {
+    /// A configuration key, for [`crate::HubSpotBuilder::with_config`] and `CRM_HUBSPOT_<KEY>`
+    /// environment variables; a name parses with or without that prefix, and with the aliases
+    /// `access_token` and `private_app_token` (`token`), `api_base_url` and `url`
+    /// (`base_url`), `requests_per_10s` (`rate_limit`).
+    pub enum HubSpotConfigKey {
+        vendor: "HubSpot",
+        env_prefix: "CRM_HUBSPOT_",
+        aliases: {
+            "access_token" => "token",
+            "private_app_token" => "token",
+            "api_base_url" => "base_url",
+            "url" => "base_url",
             "requests_per_10s" => "rate_limit",
-            other => other,
-        };
-        HubSpotConfigKey::ALL
-            .into_iter()
-            .find(|k| k.as_ref() == t)
-            .ok_or_else(|| Error::config(format!("unknown HubSpot configuration key `{s}`")))
+        },
+        /// `base_url`.
+        BaseUrl = "base_url",
+        /// `path_family`: `v3` or a version such as `2026-03`.
+        PathFamily = "path_family",
+        /// `app`: `private_starter`, `private_professional`, `private_with_limit_increase`,
+        /// `public_app`.
+        App = "app",
+        /// `token`: a private-app token.
+        Token = "token",
+        /// `client_id`.
+        ClientId = "client_id",
+        /// `client_secret`.
+        ClientSecret = "client_secret",
+        /// `refresh_token`.
+        RefreshToken = "refresh_token",
+        /// `phone_region`.
+        PhoneRegion = "phone_region",
+        /// `external_id_property` (empty disables).
+        ExternalIdProperty = "external_id_property",
+        /// `idempotency_property` (empty disables).
+        IdempotencyProperty = "idempotency_property",
+        /// `lead_source_property` (empty disables).
+        LeadSourceProperty = "lead_source_property",
+        /// `activity_kind_property` (empty disables).
+        ActivityKindProperty = "activity_kind_property",
+        /// `conversation_log_as`: `note` or `call`.
+        ConversationLogAs = "conversation_log_as",
+        /// `lead_lifecycle_stage`.
+        LeadLifecycleStage = "lead_lifecycle_stage",
+        /// `phone_search_calculated`: `true`/`false`.
+        PhoneSearchCalculated = "phone_search_calculated",
+        /// `pipelines_ttl_secs`.
+        PipelinesTtlSecs = "pipelines_ttl_secs",
+        /// `connection_name`.
+        ConnectionName = "connection_name",
+        /// `rate_limit`: requests per window, `190/10s` or `100/1s` (alias `requests_per_10s`
+        /// with a bare number: `190`).
+        RateLimit = "rate_limit",
     }
 }
 
@@ -399,15 +336,9 @@ impl HubSpotConfig {
             K::ConversationLogAs => self.conversation_log_as = value.parse()?,
             K::LeadLifecycleStage => self.lead_lifecycle_stage = value.trim().to_owned(),
             K::PhoneSearchCalculated => {
-                self.phone_search_calculated = match value.trim().to_ascii_lowercase().as_str() {
-                    "true" | "yes" | "on" | "1" => true,
-                    "false" | "no" | "off" | "0" | "" => false,
-                    _ => {
-                        return Err(Error::config(format!(
-                            "phone_search_calculated: `{value}` is not a boolean"
-                        )));
-                    }
-                }
+                // Empty is off, as an empty property name is.
+                self.phone_search_calculated =
+                    !value.trim().is_empty() && parse_flag(key.as_str(), value)?;
             }
             K::PipelinesTtlSecs => {
                 let secs: u64 = value.trim().parse().map_err(|_| {

@@ -7,43 +7,20 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use crm_core::mapping::{KnownFields, ObjectMapping};
-use crm_core::raw::{Advice, Connector, ConnectorConfig, SetupCheck, TableCheck, Target};
+use crm_core::mapping::ObjectMapping;
+use crm_core::raw::{AdapterFacts, Advice, Connector, ConnectorConfig, SetupCheck, TableCheck};
 use crm_core::reexports::async_trait;
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Capabilities, Crm, Error, Result};
 
-use crate::{HubSpot, HubSpotBuilder, HubSpotConfigKey, HubSpotWebhook, MAPPING_TARGETS, VENDOR};
+use crate::{HubSpot, HubSpotBuilder, HubSpotConfigKey, HubSpotWebhook, VENDOR};
 
-/// The keys a HubSpot connection takes: the [`HubSpotConfigKey`]s, their aliases, and the
-/// connection-file keys every adapter shares.
-const KEYS: &[&str] = &[
-    "base_url",
-    "path_family",
-    "app",
-    "token",
-    "client_id",
-    "client_secret",
-    "refresh_token",
-    "phone_region",
-    "external_id_property",
+/// The connection-file keys a HubSpot connection takes besides the [`HubSpotConfigKey`]s and
+/// their aliases: the name every adapter shares for `idempotency_property`, the transport's
+/// keys, and the credential's.
+const SHARED_KEYS: &[&str] = &[
     "idempotency_field",
-    "idempotency_property",
-    "lead_source_property",
-    "activity_kind_property",
-    "conversation_log_as",
-    "lead_lifecycle_stage",
-    "phone_search_calculated",
-    "pipelines_ttl_secs",
-    "connection_name",
-    "rate_limit",
-    "requests_per_10s",
-    "access_token",
-    "private_app_token",
-    "api_base_url",
-    "url",
     "ca_file",
     "timeout_secs",
     "auth.kind",
@@ -65,8 +42,15 @@ pub fn connector() -> &'static dyn Connector {
 impl HubSpotConnector {
     /// The connection itself, as its concrete type.
     pub fn connection(config: &ConnectorConfig) -> Result<HubSpot> {
-        config.check_keys(VENDOR, KEYS)?;
+        let keys = HubSpotConfigKey::ALL.iter().map(|k| k.as_str());
+        let aliases = HubSpotConfigKey::ALIASES.iter().map(|(alias, _)| *alias);
+        let keys: Vec<&str> = keys
+            .chain(aliases)
+            .chain(SHARED_KEYS.iter().copied())
+            .collect();
+        config.check_keys(VENDOR, &keys)?;
         let mut b = HubSpotBuilder::new();
+        b.options.read_connector_config(config)?;
         for (key, value) in &config.settings {
             if key.starts_with("auth.") || matches!(key.as_str(), "ca_file" | "timeout_secs") {
                 continue;
@@ -77,27 +61,6 @@ impl HubSpotConnector {
                 other => other,
             };
             b = b.with_config(key, value);
-        }
-        if let Some(file) = &config.mapping {
-            b = b.with_mapping_file(file.clone());
-        }
-        if let Some(o) = &config.observer {
-            b = b.with_request_observer(o.clone());
-        }
-        if let Some(a) = &config.audit {
-            b = b.with_audit_sink(a.clone());
-        }
-        if let Some(name) = &config.connection_name {
-            b = b.with_connection_name(name.clone());
-        }
-        if let Some(ca) = config.setting("ca_file") {
-            b = b.with_ca_file(config.path(ca));
-        }
-        if let Some(secs) = config.setting("timeout_secs") {
-            let secs: u64 = secs.trim().parse().map_err(|_| {
-                Error::config(format!("timeout_secs: `{secs}` is not a whole number"))
-            })?;
-            b = b.with_timeout(Duration::from_secs(secs));
         }
         let kind = config
             .setting("auth.kind")
@@ -121,24 +84,8 @@ impl HubSpotConnector {
 
 #[async_trait]
 impl Connector for HubSpotConnector {
-    fn name(&self) -> &'static str {
-        VENDOR
-    }
-
-    fn mapping_targets(&self) -> &'static [Target] {
-        MAPPING_TARGETS
-    }
-
-    fn default_mapping_source(&self) -> &'static str {
-        "crm-hubspot/mapping.toml"
-    }
-
-    fn default_mapping(&self, _: &ConnectorConfig) -> Result<BTreeMap<String, ObjectMapping>> {
-        crate::default_mapping()
-    }
-
-    fn known_fields(&self) -> Result<Option<KnownFields>> {
-        crate::known_fields().map(Some)
+    fn facts(&self) -> &'static AdapterFacts {
+        &crate::FACTS
     }
 
     fn build(&self, config: &ConnectorConfig) -> Result<Arc<dyn Crm>> {
@@ -146,12 +93,7 @@ impl Connector for HubSpotConnector {
     }
 
     async fn check_setup(&self, config: &ConnectorConfig) -> Result<Vec<SetupCheck>> {
-        let hub = Self::connection(config)?;
-        let checks = hub.backend().check_setup().await?;
-        Ok(checks
-            .into_iter()
-            .map(|c| SetupCheck::new(c.setting, c.property, c.object, c.kinds, c.problem))
-            .collect())
+        Self::connection(config)?.backend().check_setup().await
     }
 
     fn idempotency_advice(&self) -> &'static str {

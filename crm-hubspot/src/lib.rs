@@ -43,7 +43,8 @@ mod lister;
 pub mod webhook;
 mod wire;
 
-use crm_core::mapping::{KnownFields, MappingFile, ObjectMapping};
+use crm_core::mapping::{KnownFields, ObjectMapping};
+use crm_core::raw::AdapterFacts;
 use crm_core::{ObjectKind, Result};
 
 pub use backend::{HubSpot, HubSpotBackend, HubSpotBuilder};
@@ -82,6 +83,15 @@ pub const DEFAULT_MAPPING: &str = include_str!("../mapping.toml");
 /// [`crm_core::mapping::KnownFields`]).
 pub const KNOWN_FIELDS: &str = include_str!("../known_fields.toml");
 
+/// What the connector registry knows of this adapter without a connection.
+pub const FACTS: AdapterFacts = AdapterFacts::new(
+    VENDOR,
+    MAPPING_TARGETS,
+    DEFAULT_MAPPING,
+    "crm-hubspot/mapping.toml",
+)
+.with_known_fields(KNOWN_FIELDS, "crm-hubspot/known_fields.toml");
+
 /// [`KNOWN_FIELDS`], parsed.
 pub fn known_fields() -> Result<KnownFields> {
     KnownFields::parse(KNOWN_FIELDS, "crm-hubspot/known_fields.toml")
@@ -89,7 +99,7 @@ pub fn known_fields() -> Result<KnownFields> {
 
 /// The default mapping's tables, read by core's loader.
 pub fn default_mapping() -> Result<std::collections::BTreeMap<String, ObjectMapping>> {
-    MappingFile::defaults(DEFAULT_MAPPING, "crm-hubspot/mapping.toml", MAPPING_TARGETS)
+    FACTS.default_mapping()
 }
 
 #[cfg(test)]

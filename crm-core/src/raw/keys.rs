@@ -52,7 +52,7 @@ pub fn parse_number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T> {
         .map_err(|_| Error::config(format!("{key}: `{value}` is not a valid number")))
 }
 
-/// Declares an adapter's configuration keys: the enum, `ALL` (every key, in order),
+/// Declares an adapter's configuration keys: the enum, `ALL` (every key, in order), `ALIASES`,
 /// `as_str`/`AsRef<str>` (the key's name), `env_var` (`<env prefix><NAME>`), and `FromStr`
 /// through [`parse_config_key`] (prefixes, case, `-`, aliases). The enum derives `Debug`,
 /// `Clone`, `Copy`, `PartialEq`, `Eq` and `Hash` and is `#[non_exhaustive]`; attributes given
@@ -99,6 +99,9 @@ macro_rules! config_keys {
             /// Every key.
             pub const ALL: [$name; [$(stringify!($key)),+].len()] = [$($name::$key),+];
 
+            /// Other names a key is known by: `(alias, key)`.
+            pub const ALIASES: &'static [(&'static str, &'static str)] = &[$(($alias, $target)),*];
+
             /// The key's name (`base_url`).
             pub fn as_str(self) -> &'static str {
                 match self {
@@ -133,7 +136,7 @@ macro_rules! config_keys {
                     s,
                     $vendor,
                     $prefix,
-                    &[$(($alias, $target)),*],
+                    Self::ALIASES,
                     &Self::ALL,
                 )
             }

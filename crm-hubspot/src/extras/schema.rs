@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crm_core::mapping::{ObjectMapping, SchemaField, SchemaProblem};
+pub use crm_core::raw::SetupCheck;
 use crm_core::raw::http::Request;
 use crm_core::reexports::serde_json::Value;
 use crm_core::{Error, ObjectKind, Result};
@@ -80,24 +81,6 @@ impl HubSpotBackend {
         let schema = self.schema(target).await?;
         Ok(mapping.check_schema(target.as_str(), &schema))
     }
-}
-
-/// One thing the connection's settings need from the portal, and whether the portal has it,
-/// from [`HubSpotBackend::check_setup`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SetupCheck {
-    /// The setting that names the property (`idempotency_property`...).
-    pub setting: &'static str,
-    /// The property's internal name.
-    pub property: String,
-    /// The HubSpot object checked (`tickets`).
-    pub object: String,
-    /// The common kinds whose records live in that object.
-    pub kinds: Vec<ObjectKind>,
-    /// `None` when the portal has what the setting needs; otherwise what is missing and the
-    /// admin step that adds it. Names only, never values.
-    pub problem: Option<String>,
 }
 
 /// One property definition, as far as the setup check needs it.
@@ -294,13 +277,13 @@ impl HubSpotBackend {
                     }
                     Some(_) => None,
                 };
-                out.push(SetupCheck {
-                    setting: need.setting,
-                    property: need.property.clone(),
-                    object: object.name().to_owned(),
-                    kinds: kinds_of(*object),
+                out.push(SetupCheck::new(
+                    need.setting,
+                    need.property.clone(),
+                    object.name(),
+                    kinds_of(*object),
                     problem,
-                });
+                ));
             }
         }
         Ok(out)
