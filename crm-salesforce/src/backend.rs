@@ -4,22 +4,18 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crm_core::audit::{AuditSink, TracingAudit};
 use crm_core::credential::CredentialProvider;
-use crm_core::limits::RateLimiter;
-use crm_core::mapping::{MappingFile, WriteMode};
+use crm_core::mapping::WriteMode;
 use crm_core::raw::http::{Request, parse_base_url};
 use crm_core::raw::{
-    Backend, Connection, Mappings, Query, VendorRecord, VendorWrite, WriteOp, Written,
+    Backend, Connection, ConnectionOptions, Query, VendorRecord, VendorWrite, WriteOp, Written,
 };
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::secrecy::{ExposeSecret, SecretString};
-use crm_core::retry::RetryPolicy;
 use crm_core::{
     Capabilities, Crm, CustomerView, Error, FieldMap, FieldValue, Lookup, ObjectCapabilities,
     ObjectKind, Page, RecordId, RecordRef, Region, Result, ViewOptions,
@@ -45,12 +41,7 @@ pub type Salesforce = Connection<SalesforceBackend>;
 pub struct SalesforceBuilder {
     config: SalesforceConfig,
     pending: Vec<(String, String)>,
-    credentials: Option<Arc<dyn CredentialProvider>>,
-    limiter: Option<Arc<dyn RateLimiter>>,
-    observer: Option<Arc<dyn crm_core::limits::RequestObserver>>,
-    retry: Option<RetryPolicy>,
-    audit: Option<Arc<dyn AuditSink>>,
-    mapping_file: Option<MappingFile>,
+    pub(crate) options: ConnectionOptions,
     /// A configuration error found before `build()` (in the environment), reported by it.
     error: Option<Error>,
     session_lifetime: Option<Duration>,
@@ -60,10 +51,12 @@ impl fmt::Debug for SalesforceBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SalesforceBuilder")
             .field("config", &self.config)
-            .field("credentials", &self.credentials)
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
+
+crm_core::connection_options!(SalesforceBuilder);
 
 impl Default for SalesforceBuilder {
     fn default() -> Self {
@@ -82,12 +75,7 @@ impl SalesforceBuilder {
         Self {
             config,
             pending: Vec::new(),
-            credentials: None,
-            limiter: None,
-            observer: None,
-            retry: None,
-            audit: None,
-            mapping_file: None,
+            options: ConnectionOptions::default(),
             error: None,
             session_lifetime: None,
         }
@@ -197,12 +185,6 @@ impl SalesforceBuilder {
         self
     }
 
-    /// A custom credential provider (then `instance_url` is required).
-    pub fn with_credentials(mut self, provider: Arc<dyn CredentialProvider>) -> Self {
-        self.credentials = Some(provider);
-        self
-    }
-
     /// Refresh the session proactively at 90 % of this age (the org's session timeout).
     /// Default: only when Salesforce answers `INVALID_SESSION_ID`.
     pub fn with_session_lifetime(mut self, lifetime: Duration) -> Self {
@@ -210,64 +192,9 @@ impl SalesforceBuilder {
         self
     }
 
-    /// Trusts an extra root CA (PEM file); the connection file's `ca_file`.
-    pub fn with_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.config.ca_file = Some(path.into());
-        self
-    }
-
-    /// Per-attempt timeout. Default 30 s.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.config.timeout_secs = Some(timeout.as_secs().max(1));
-        self
-    }
-
-    /// Retry policy. Default [`RetryPolicy::default`].
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = Some(retry);
-        self
-    }
-
-    /// A rate limiter shared by every connection to the same org; it sees every call.
-    pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
-        self.limiter = Some(limiter);
-        self
-    }
-
-    /// Shows every request and response to `observer` (a request counter, metrics), in front
-    /// of the org's daily budget and any limiter given: observing never replaces them, and a
-    /// request the budget refuses is never sent, so never shown.
-    pub fn with_request_observer(
-        mut self,
-        observer: Arc<dyn crm_core::limits::RequestObserver>,
-    ) -> Self {
-        self.observer = Some(observer);
-        self
-    }
-
     /// Percent of the daily API allocation left for other integrations. Default 10.
     pub fn with_daily_reserve_percent(mut self, percent: u8) -> Self {
         self.config.daily_reserve_percent = Some(percent);
-        self
-    }
-
-    /// Where audit records go. Default [`TracingAudit`].
-    pub fn with_audit_sink(mut self, sink: Arc<dyn AuditSink>) -> Self {
-        self.audit = Some(sink);
-        self
-    }
-
-    /// A name for this connection in audit records and logs. Default `salesforce`.
-    pub fn with_connection_name(mut self, name: impl Into<String>) -> Self {
-        self.config.connection_name = Some(name.into());
-        self
-    }
-
-    /// Lays an admin's mapping file over the default tables (load it with
-    /// [`crate::MAPPING_TARGETS`]). Its `version@hash` goes into every audit record;
-    /// `Connection::set_mapping_file` swaps it at run time.
-    pub fn with_mapping_file(mut self, file: MappingFile) -> Self {
-        self.mapping_file = Some(file);
         self
     }
 
@@ -449,13 +376,18 @@ impl SalesforceBuilder {
         if c.daily_reserve_percent.is_some_and(|p| p > 100) {
             return Err(Error::config("daily_reserve_percent: must be 0–100"));
         }
-        let timeout = c.timeout_secs.map(Duration::from_secs);
-        if timeout.is_some_and(|t| t.is_zero()) {
+        // The builder's options and the config file's keys for the same things add up (CAs)
+        // or the builder's win (the timeout).
+        let mut transport = self.options.clone();
+        transport.ca_files.extend(c.ca_file.iter().cloned());
+        transport.timeout = transport
+            .timeout
+            .or(c.timeout_secs.map(Duration::from_secs));
+        if transport.timeout.is_some_and(|t| t.is_zero()) {
             return Err(Error::config("timeout_secs: must be more than zero"));
         }
-        let root_ca_files: Vec<PathBuf> = c.ca_file.iter().cloned().collect();
         let (credentials, sf_credentials): (Arc<dyn CredentialProvider>, _) =
-            match self.credentials.clone() {
+            match self.options.credentials.clone() {
                 Some(p) => {
                     if instance_override.is_none() {
                         return Err(Error::config(
@@ -468,9 +400,9 @@ impl SalesforceBuilder {
                     let mut creds = SalesforceCredentials::new(
                         Self::grant(c)?,
                         &login_url,
-                        &root_ca_files,
-                        timeout,
-                        self.retry.clone(),
+                        &transport.ca_files,
+                        transport.timeout,
+                        transport.retry.clone(),
                     )?;
                     if let Some(l) = self.session_lifetime {
                         creds = creds.with_session_lifetime(l);
@@ -484,12 +416,11 @@ impl SalesforceBuilder {
             .iter()
             .filter_map(|(t, _)| Some((*t, defaults.get(*t)?.clone())))
             .collect();
-        let mappings = Arc::new(Mappings::new(
+        let mappings = self.options.mappings(
             "Salesforce's default mapping",
             crate::MAPPING_TARGETS,
             defaults,
-            self.mapping_file.as_ref(),
-        )?);
+        )?;
         for s in SObject::ALL {
             read_fields(&mappings, s)?;
         }
@@ -509,9 +440,8 @@ impl SalesforceBuilder {
             c.daily_reserve_percent.unwrap_or(10),
         )?);
         // A caller's limiter (shared by every connection to the org) sees every call too.
-        let paced = crm_core::limits::Stacked::layer(self.limiter.clone(), limiter.clone());
-        let paced = crm_core::limits::Observed::layer(Some(paced.clone()), self.observer.as_ref())
-            .unwrap_or(paced);
+        let paced = crm_core::limits::Stacked::layer(self.options.limiter.clone(), limiter.clone());
+        let paced = self.options.observed(Some(paced.clone())).unwrap_or(paced);
         let batch = c.query_batch_size.unwrap_or(MAX_BATCH);
         let backend = SalesforceBackend {
             credentials,
@@ -527,24 +457,13 @@ impl SalesforceBuilder {
             query_batch_size: batch,
             read_back: c.batch_read_back.unwrap_or(false),
             concurrency: tokio::sync::Semaphore::new(MAX_CONCURRENCY),
-            timeout,
-            root_ca_files,
-            retry: self.retry.clone(),
+            transport,
             limiter: paced,
             budget: limiter,
             held: HeldBatches::default(),
         };
-        let connection = c
-            .connection_name
-            .clone()
-            .unwrap_or_else(|| crate::VENDOR.into());
-        let audit = self.audit.clone().unwrap_or_else(|| Arc::new(TracingAudit));
-        Ok(Connection::new(
-            Arc::new(backend),
-            mappings,
-            connection,
-            audit,
-        ))
+        let name = c.connection_name.as_deref().unwrap_or(crate::VENDOR);
+        Ok(self.options.connect(backend, mappings, name))
     }
 }
 

@@ -3,10 +3,10 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 
+use crm_core::Result;
+use crm_core::raw::{parse_flag, parse_number};
 use crm_core::reexports::secrecy::SecretString;
-use crm_core::{Error, Result};
 use serde::Deserialize;
 
 /// A Salesforce connection's settings. Secrets are [`SecretString`]s and never appear in
@@ -99,121 +99,37 @@ fn secret<'de, D: serde::Deserializer<'de>>(
     Ok(Option::<String>::deserialize(d)?.map(SecretString::from))
 }
 
-/// The name of one configuration key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-#[allow(missing_docs)]
-pub enum SalesforceConfigKey {
-    LoginUrl,
-    InstanceUrl,
-    ApiVersion,
-    Auth,
-    ClientId,
-    ClientSecret,
-    RefreshToken,
-    Username,
-    PrivateKey,
-    PrivateKeyFile,
-    JwtAudience,
-    AccessToken,
-    CaFile,
-    TimeoutSecs,
-    PhoneRegion,
-    QueryBatchSize,
-    BatchReadBack,
-    IdempotencyField,
-    AllowDuplicates,
-    DailyReservePercent,
-    ConnectionName,
-}
-
-impl SalesforceConfigKey {
-    /// Every key.
-    pub const ALL: [SalesforceConfigKey; 21] = [
-        Self::LoginUrl,
-        Self::InstanceUrl,
-        Self::ApiVersion,
-        Self::Auth,
-        Self::ClientId,
-        Self::ClientSecret,
-        Self::RefreshToken,
-        Self::Username,
-        Self::PrivateKey,
-        Self::PrivateKeyFile,
-        Self::JwtAudience,
-        Self::AccessToken,
-        Self::CaFile,
-        Self::TimeoutSecs,
-        Self::PhoneRegion,
-        Self::QueryBatchSize,
-        Self::BatchReadBack,
-        Self::IdempotencyField,
-        Self::AllowDuplicates,
-        Self::DailyReservePercent,
-        Self::ConnectionName,
-    ];
-}
-
-impl AsRef<str> for SalesforceConfigKey {
-    fn as_ref(&self) -> &str {
-        match self {
-            Self::LoginUrl => "login_url",
-            Self::InstanceUrl => "instance_url",
-            Self::ApiVersion => "api_version",
-            Self::Auth => "auth",
-            Self::ClientId => "client_id",
-            Self::ClientSecret => "client_secret",
-            Self::RefreshToken => "refresh_token",
-            Self::Username => "username",
-            Self::PrivateKey => "private_key",
-            Self::PrivateKeyFile => "private_key_file",
-            Self::JwtAudience => "jwt_audience",
-            Self::AccessToken => "access_token",
-            Self::CaFile => "ca_file",
-            Self::TimeoutSecs => "timeout_secs",
-            Self::PhoneRegion => "phone_region",
-            Self::QueryBatchSize => "query_batch_size",
-            Self::BatchReadBack => "batch_read_back",
-            Self::IdempotencyField => "idempotency_field",
-            Self::AllowDuplicates => "allow_duplicates",
-            Self::DailyReservePercent => "daily_reserve_percent",
-            Self::ConnectionName => "connection_name",
-        }
-    }
-}
-
-impl FromStr for SalesforceConfigKey {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        let norm = s
-            .trim()
-            .to_ascii_lowercase()
-            .trim_start_matches("crm_salesforce_")
-            .trim_start_matches("salesforce_")
-            .replace('-', "_");
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_ref() == norm)
-            .ok_or_else(|| Error::config(format!("unknown Salesforce configuration key `{s}`")))
-    }
-}
-
-fn parse_num<T: FromStr>(key: SalesforceConfigKey, value: &str) -> Result<T> {
-    value
-        .trim()
-        .parse()
-        .map_err(|_| Error::config(format!("{}: `{value}` is not a valid number", key.as_ref())))
-}
-
-fn parse_bool(key: SalesforceConfigKey, value: &str) -> Result<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" | "1" => Ok(true),
-        "false" | "no" | "off" | "0" => Ok(false),
-        _ => Err(Error::config(format!(
-            "{}: `{value}` is not a boolean",
-            key.as_ref()
-        ))),
+crm_core::config_keys! {
+    /// The name of one configuration key, for [`crate::SalesforceBuilder::with_config`] and
+    /// `CRM_SALESFORCE_<KEY>` environment variables (a name parses with or without that prefix).
+    #[derive(Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    #[allow(missing_docs)]
+    pub enum SalesforceConfigKey {
+        vendor: "Salesforce",
+        env_prefix: "CRM_SALESFORCE_",
+        aliases: {},
+        LoginUrl = "login_url",
+        InstanceUrl = "instance_url",
+        ApiVersion = "api_version",
+        Auth = "auth",
+        ClientId = "client_id",
+        ClientSecret = "client_secret",
+        RefreshToken = "refresh_token",
+        Username = "username",
+        PrivateKey = "private_key",
+        PrivateKeyFile = "private_key_file",
+        JwtAudience = "jwt_audience",
+        AccessToken = "access_token",
+        CaFile = "ca_file",
+        TimeoutSecs = "timeout_secs",
+        PhoneRegion = "phone_region",
+        QueryBatchSize = "query_batch_size",
+        BatchReadBack = "batch_read_back",
+        IdempotencyField = "idempotency_field",
+        AllowDuplicates = "allow_duplicates",
+        DailyReservePercent = "daily_reserve_percent",
+        ConnectionName = "connection_name",
     }
 }
 
@@ -221,6 +137,7 @@ impl SalesforceConfig {
     /// Sets one key from text (bools: `true yes on 1` / `false no off 0`). Errors name the key.
     pub fn set(&mut self, key: SalesforceConfigKey, value: &str) -> Result<()> {
         use SalesforceConfigKey as K;
+        let name = key.as_str();
         let text = || Some(value.trim().to_owned());
         let secret = || Some(SecretString::from(value.trim().to_owned()));
         match key {
@@ -237,13 +154,13 @@ impl SalesforceConfig {
             K::JwtAudience => self.jwt_audience = text(),
             K::AccessToken => self.access_token = secret(),
             K::CaFile => self.ca_file = Some(PathBuf::from(value.trim())),
-            K::TimeoutSecs => self.timeout_secs = Some(parse_num(key, value)?),
+            K::TimeoutSecs => self.timeout_secs = Some(parse_number(name, value)?),
             K::PhoneRegion => self.phone_region = text(),
-            K::QueryBatchSize => self.query_batch_size = Some(parse_num(key, value)?),
+            K::QueryBatchSize => self.query_batch_size = Some(parse_number(name, value)?),
             K::IdempotencyField => self.idempotency_field = text(),
-            K::AllowDuplicates => self.allow_duplicates = Some(parse_bool(key, value)?),
-            K::BatchReadBack => self.batch_read_back = Some(parse_bool(key, value)?),
-            K::DailyReservePercent => self.daily_reserve_percent = Some(parse_num(key, value)?),
+            K::AllowDuplicates => self.allow_duplicates = Some(parse_flag(name, value)?),
+            K::BatchReadBack => self.batch_read_back = Some(parse_flag(name, value)?),
+            K::DailyReservePercent => self.daily_reserve_percent = Some(parse_number(name, value)?),
             K::ConnectionName => self.connection_name = text(),
         }
         Ok(())
@@ -252,11 +169,8 @@ impl SalesforceConfig {
     /// Reads every `CRM_SALESFORCE_<KEY>` variable of the environment.
     pub fn from_env() -> Result<Self> {
         let mut c = Self::default();
-        for key in SalesforceConfigKey::ALL {
-            let var = format!("CRM_SALESFORCE_{}", key.as_ref().to_ascii_uppercase());
-            if let Ok(v) = std::env::var(&var) {
-                c.set(key, &v)?;
-            }
+        for (key, value) in SalesforceConfigKey::from_env() {
+            c.set(key, &value)?;
         }
         Ok(c)
     }

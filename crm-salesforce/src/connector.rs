@@ -8,13 +8,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crm_core::mapping::{KnownFields, ObjectMapping};
-use crm_core::raw::{Connector, ConnectorConfig, SetupCheck, TableCheck, Target};
+use crm_core::mapping::ObjectMapping;
+use crm_core::raw::{AdapterFacts, Connector, ConnectorConfig, SetupCheck, TableCheck};
 use crm_core::reexports::async_trait;
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Crm, Error, Result};
 
-use crate::{MAPPING_TARGETS, Salesforce, SalesforceBuilder, VENDOR};
+use crate::{Salesforce, SalesforceBuilder, VENDOR};
 
 /// The keys a Salesforce connection takes: the [`crate::SalesforceConfigKey`]s and the
 /// credential's `auth.*` keys.
@@ -64,26 +64,13 @@ impl SalesforceConnector {
     pub fn connection(config: &ConnectorConfig) -> Result<Salesforce> {
         config.check_keys(VENDOR, KEYS)?;
         let mut b = SalesforceBuilder::new();
+        b.options.read_connector_config(config)?;
         for (key, value) in &config.settings {
-            if key.starts_with("auth.") || matches!(key.as_str(), "ca_file" | "private_key_file") {
+            let shared = ["ca_file", "timeout_secs", "private_key_file"];
+            if key.starts_with("auth.") || shared.contains(&key.as_str()) {
                 continue;
             }
             b = b.with_config(key, value.clone());
-        }
-        if let Some(file) = &config.mapping {
-            b = b.with_mapping_file(file.clone());
-        }
-        if let Some(o) = &config.observer {
-            b = b.with_request_observer(o.clone());
-        }
-        if let Some(a) = &config.audit {
-            b = b.with_audit_sink(a.clone());
-        }
-        if let Some(name) = &config.connection_name {
-            b = b.with_connection_name(name.clone());
-        }
-        if let Some(ca) = config.setting("ca_file") {
-            b = b.with_ca_file(config.path(ca));
         }
         if let Some(file) = config.setting("private_key_file") {
             b = b.with_config("private_key_file", config.path(file).display().to_string());
@@ -134,24 +121,8 @@ impl SalesforceConnector {
 
 #[async_trait]
 impl Connector for SalesforceConnector {
-    fn name(&self) -> &'static str {
-        VENDOR
-    }
-
-    fn mapping_targets(&self) -> &'static [Target] {
-        MAPPING_TARGETS
-    }
-
-    fn default_mapping_source(&self) -> &'static str {
-        "crm-salesforce/mapping.toml"
-    }
-
-    fn default_mapping(&self, _: &ConnectorConfig) -> Result<BTreeMap<String, ObjectMapping>> {
-        crate::default_mapping()
-    }
-
-    fn known_fields(&self) -> Result<Option<KnownFields>> {
-        crate::known_fields().map(Some)
+    fn facts(&self) -> &'static AdapterFacts {
+        &crate::FACTS
     }
 
     fn build(&self, config: &ConnectorConfig) -> Result<Arc<dyn Crm>> {
@@ -159,12 +130,7 @@ impl Connector for SalesforceConnector {
     }
 
     async fn check_setup(&self, config: &ConnectorConfig) -> Result<Vec<SetupCheck>> {
-        let org = Self::connection(config)?;
-        let checks = org.backend().check_setup().await?;
-        Ok(checks
-            .into_iter()
-            .map(|c| SetupCheck::new(c.setting, c.field, c.object, c.kinds, c.problem))
-            .collect())
+        Self::connection(config)?.backend().check_setup().await
     }
 
     fn idempotency_advice(&self) -> &'static str {

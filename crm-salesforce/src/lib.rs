@@ -46,9 +46,10 @@ pub use backend::{Salesforce, SalesforceBuilder};
 pub use config::{SalesforceConfig, SalesforceConfigKey};
 pub use connector::{SalesforceConnector, connector};
 pub use credential::{Grant, JwtKey, SalesforceCredentials};
+pub use crm_core::raw::SetupCheck;
 pub use extras::org::SalesforceBackend;
 pub use extras::outbound::{self, OutboundMessages};
-pub use extras::schema::{self, SetupCheck};
+pub use extras::schema;
 pub use limits::{DAILY_BUCKET, LimitEntry, parse_limit_info};
 
 /// The vendor name this adapter reports.
@@ -66,14 +67,19 @@ pub const DEFAULT_MAPPING: &str = wire::DEFAULT_MAPPING;
 /// `crm_core::mapping::KnownFields`).
 pub const KNOWN_FIELDS: &str = include_str!("../known_fields.toml");
 
+/// What the connector registry knows of this adapter without a connection.
+pub const FACTS: crm_core::raw::AdapterFacts = crm_core::raw::AdapterFacts::new(
+    VENDOR,
+    MAPPING_TARGETS,
+    DEFAULT_MAPPING,
+    "crm-salesforce/mapping.toml",
+)
+.with_known_fields(KNOWN_FIELDS, "crm-salesforce/known_fields.toml");
+
 /// The default mapping's tables (`mapping.toml`), read by core's loader.
 pub fn default_mapping()
 -> crm_core::Result<std::collections::BTreeMap<String, crm_core::mapping::ObjectMapping>> {
-    crm_core::mapping::MappingFile::defaults(
-        DEFAULT_MAPPING,
-        "crm-salesforce/mapping.toml",
-        MAPPING_TARGETS,
-    )
+    FACTS.default_mapping()
 }
 
 /// [`KNOWN_FIELDS`], parsed.

@@ -6,18 +6,15 @@
 //! API Developer Guide, "Composite").
 
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use crm_core::credential::CredentialProvider;
 use crm_core::limits::RateLimiter;
 use crm_core::mapping::ObjectMapping;
 use crm_core::raw::http::{HttpClient, HttpClientBuilder, Request, Response, encode_segment};
-use crm_core::raw::{Mappings, VendorRecord};
+use crm_core::raw::{ConnectionOptions, Mappings, VendorRecord};
 use crm_core::reexports::http::{HeaderName, Method};
 use crm_core::reexports::url::Url;
-use crm_core::retry::RetryPolicy;
 use crm_core::{Capabilities, Entity, Error, ErrorKind, Record, Region, Result};
 use serde_json::{Value, json};
 
@@ -63,9 +60,8 @@ pub struct SalesforceBackend {
     /// Read records back after a Collections write (`batch_read_back`).
     pub(crate) read_back: bool,
     pub(crate) concurrency: tokio::sync::Semaphore,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) root_ca_files: Vec<PathBuf>,
-    pub(crate) retry: Option<RetryPolicy>,
+    /// The builder's transport options (CAs, timeout, retry), for the instance's client.
+    pub(crate) transport: ConnectionOptions,
     pub(crate) limiter: Arc<dyn RateLimiter>,
     pub(crate) budget: Arc<crm_core::limits::PacingLimiter>,
     pub(crate) held: HeldBatches,
@@ -171,20 +167,11 @@ impl SalesforceBackend {
             instance.as_str().trim_end_matches('/'),
             self.api_version
         );
-        let mut b = HttpClientBuilder::new(crate::VENDOR, base)
+        let b = HttpClientBuilder::new(crate::VENDOR, base)
             .with_credentials(self.credentials.clone())
             .with_error_parser(Arc::new(SalesforceErrorParser))
             .with_limiter(self.limiter.clone());
-        for ca in &self.root_ca_files {
-            b = b.with_root_ca_file(ca.clone());
-        }
-        if let Some(t) = self.timeout {
-            b = b.with_timeout(t);
-        }
-        if let Some(r) = &self.retry {
-            b = b.with_retry(r.clone());
-        }
-        let client = b.build()?;
+        let client = self.transport.transport(b).build()?;
         *guard = Some((instance, client.clone()));
         Ok(client)
     }

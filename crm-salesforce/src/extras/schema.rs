@@ -2,6 +2,7 @@
 //! and the upsert-key fields the connection uses ([`SalesforceBackend::check_setup`]).
 
 use crm_core::mapping::{ObjectMapping, SchemaField, SchemaProblem};
+use crm_core::raw::SetupCheck;
 use crm_core::raw::http::Request;
 use crm_core::reexports::serde_json::Value;
 use crm_core::{Error, ObjectKind, Result};
@@ -83,25 +84,6 @@ impl SalesforceBackend {
     }
 }
 
-/// One field the connection's settings need from the org, and whether the org has it, from
-/// [`SalesforceBackend::check_setup`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SetupCheck {
-    /// The setting (or mapping entry) that names the field: `idempotency_field`,
-    /// `mapping.external_id`.
-    pub setting: &'static str,
-    /// The field's API name.
-    pub field: String,
-    /// The sObject checked (`Case`).
-    pub object: String,
-    /// The common kinds whose records live in that sObject.
-    pub kinds: Vec<ObjectKind>,
-    /// `None` when the org has what the setting needs; otherwise what is missing and the admin
-    /// step that adds it. Names only, never values.
-    pub problem: Option<String>,
-}
-
 /// The admin step that creates `field` on `sobject` as an upsert key.
 fn create_step(sobject: &str, field: &str) -> String {
     format!(
@@ -171,13 +153,13 @@ impl SalesforceBackend {
                     )),
                     Some(_) => None,
                 };
-                out.push(SetupCheck {
+                out.push(SetupCheck::new(
                     setting,
                     field,
-                    object: s.name().to_owned(),
-                    kinds: vec![s.kind()],
+                    s.name(),
+                    vec![s.kind()],
                     problem,
-                });
+                ));
             }
         }
         Ok(out)
