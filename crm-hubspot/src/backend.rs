@@ -11,8 +11,7 @@ use crm_core::limits::RateLimiter;
 use crm_core::mapping::ObjectMapping;
 use crm_core::raw::http::{HttpClient, HttpClientBuilder, Request, Response};
 use crm_core::raw::{
-    Backend, Connection, ConnectionOptions, Mappings, Query, VendorRecord, VendorWrite, WriteOp,
-    Written,
+    Backend, Connection, ConnectionOptions, Query, VendorRecord, VendorWrite, WriteOp, Written,
 };
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::Method;
@@ -29,6 +28,8 @@ use crate::extras::logs;
 use crate::extras::objects::{HubObject, MappingTarget, Paths};
 use crate::extras::pipelines::PipelineCache;
 use crate::limits::GENERAL;
+pub use crate::state::HubSpotBackend;
+use crate::state::Settings;
 use crate::wire::{HsBatch, HsObject, link_fields, locate, ref_object, status_field, text};
 use crate::{MAPPING_TARGETS, VENDOR};
 
@@ -347,42 +348,8 @@ fn capabilities(s: &Settings) -> Capabilities {
     caps
 }
 
-/// The resolved settings the request code needs.
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    pub(crate) external_id: Option<String>,
-    pub(crate) idempotency: Option<String>,
-    pub(crate) activity_kind: Option<String>,
-    pub(crate) log_as_call: bool,
-    pub(crate) lead_stage: String,
-    pub(crate) phone_calculated: bool,
-    pub(crate) lead_source: Option<String>,
-}
-
 /// A connection to one HubSpot account.
 pub type HubSpot = Connection<HubSpotBackend>;
-
-/// The vendor hooks of a HubSpot connection; `HubSpot::backend()` reaches the HubSpot-only
-/// calls (schema and setup checks, the burst budget).
-pub struct HubSpotBackend {
-    pub(crate) http: HttpClient,
-    pub(crate) paths: Paths,
-    pub(crate) settings: Settings,
-    pub(crate) region: Region,
-    pub(crate) mappings: Arc<Mappings>,
-    pub(crate) pipelines: PipelineCache,
-    capabilities: Capabilities,
-    app: AppKind,
-}
-
-impl fmt::Debug for HubSpotBackend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HubSpotBackend")
-            .field("http", &self.http)
-            .field("app", &self.app)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Whether a failed keyed create may have hit its own key: a conflict, or a validation error
 /// naming the key's property (HubSpot reports duplicate unique values either way).

@@ -16,10 +16,10 @@ use crm_core::reexports::serde_json::{Map, Value, json};
 use crm_core::{Error, ErrorKind, FieldMap, FieldValue, ObjectKind, RecordId, RecordRef, Result};
 use serde::{Deserialize, Deserializer};
 
-use crate::backend::HubSpotBackend;
 use crate::extras::logs;
 use crate::extras::objects::{HubObject, MappingTarget, assoc_types};
 use crate::limits::GENERAL;
+use crate::state::HubSpotBackend;
 
 fn id_text<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
     match Value::deserialize(d)? {

@@ -19,7 +19,6 @@ use crm_core::{Error, Result};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use crate::backend::HubSpotBackend;
 use crate::extras::objects::{HubObject, Paths};
 
 const MIN_REFRESH: Duration = Duration::from_secs(30);
@@ -270,19 +269,6 @@ impl PipelineCache {
             set: set.clone(),
         });
         Ok(set)
-    }
-}
-
-impl HubSpotBackend {
-    /// The pipelines of tickets or deals, from the connection's cache.
-    pub(crate) async fn pipelines(
-        &self,
-        object: HubObject,
-        stage: Option<&str>,
-    ) -> Result<Arc<PipelineSet>> {
-        self.pipelines
-            .get(&self.http, &self.paths, object, stage)
-            .await
     }
 }
 

@@ -239,7 +239,9 @@ pub(crate) fn list_v1(store: &Store, e: Entity, q: &Query) -> Answer {
 }
 
 pub(crate) fn get(store: &Store, e: Entity, id: &str) -> Answer {
-    let row = store.get(e, id).ok_or_else(|| ApiError::not_found(e))?;
+    let row = store
+        .get(e, id)
+        .ok_or_else(|| ApiError::not_found(e.singular()))?;
     ok(store.render(e, row), Value::Null)
 }
 

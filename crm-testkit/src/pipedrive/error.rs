@@ -4,8 +4,6 @@
 
 use serde_json::{Value, json};
 
-use super::store::Entity;
-
 /// What every error's `error_info` says.
 pub(crate) const ERROR_INFO: &str =
     "Please check developers.pipedrive.com for more information about Pipedrive API.";
@@ -33,18 +31,20 @@ impl ApiError {
         Self::new(400, format!("Validation failed: {field}: {why}"))
     }
 
-    /// A record that does not exist (`Person not found`, …).
-    pub(crate) fn not_found(e: Entity) -> Self {
-        let mut noun = e.singular().to_owned();
+    /// A record that does not exist (`Person not found`, …), named by its entity's singular
+    /// noun (`person`), as the store's `Entity::singular` gives it.
+    pub(crate) fn not_found(singular: &str) -> Self {
+        let mut noun = singular.to_owned();
         if let Some(first) = noun.get_mut(0..1) {
             first.make_ascii_uppercase();
         }
         Self::new(404, format!("{noun} not found"))
     }
 
-    /// A link (`org_id`, …) to a record that does not exist: a 400 naming the field.
-    pub(crate) fn not_found_link(field: &str, target: Entity) -> Self {
-        Self::validation(field, &format!("{} not found", target.singular()))
+    /// A link (`org_id`, …) to a record that does not exist: a 400 naming the field and the
+    /// target's singular noun.
+    pub(crate) fn not_found_link(field: &str, target: &str) -> Self {
+        Self::validation(field, &format!("{target} not found"))
     }
 
     /// A path the API does not have.

@@ -351,7 +351,7 @@ impl Store {
         let link = |k: &str, target: Entity| match body.get(k) {
             None | Some(Value::Null) => Ok(()),
             Some(v) if self.exists(target, v) => Ok(()),
-            Some(_) => Err(ApiError::not_found_link(k, target)),
+            Some(_) => Err(ApiError::not_found_link(k, target.singular())),
         };
         match e {
             Entity::Persons => {
@@ -538,7 +538,7 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<(), ApiError> {
         if self.get(e, id).is_none() {
-            return Err(ApiError::not_found(e));
+            return Err(ApiError::not_found(e.singular()));
         }
         self.validate(e, body, false)?;
         let lag = self.search_lag;
@@ -546,7 +546,7 @@ impl Store {
             .table_mut(e)
             .and_then(|t| t.by_id.get(id).copied().and_then(|s| t.rows.get_mut(&s)))
         else {
-            return Err(ApiError::not_found(e));
+            return Err(ApiError::not_found(e.singular()));
         };
         for (k, v) in body {
             if k == "custom_fields" {
@@ -569,8 +569,13 @@ impl Store {
 
     /// Deletes a record.
     pub(crate) fn delete(&mut self, e: Entity, id: &str) -> Result<(), ApiError> {
-        let t = self.table_mut(e).ok_or_else(|| ApiError::not_found(e))?;
-        let seq = t.by_id.remove(id).ok_or_else(|| ApiError::not_found(e))?;
+        let t = self
+            .table_mut(e)
+            .ok_or_else(|| ApiError::not_found(e.singular()))?;
+        let seq = t
+            .by_id
+            .remove(id)
+            .ok_or_else(|| ApiError::not_found(e.singular()))?;
         t.rows.remove(&seq);
         Ok(())
     }
