@@ -7,8 +7,8 @@
 //! pipelines API. See [`HubSpotBuilder`] for configuration, capabilities and limits.
 //!
 //! The adapter is HubSpot's hooks on core's [`crm_core::raw::Connection`]: `backend.rs` (the
-//! builder and core's `Backend` on [`HubSpotBackend`], whose fields are in `state.rs`), `wire.rs` (HubSpot JSON ↔ vendor records), `error.rs`,
-//! `lister.rs` (list and search pages), and `extras/` for what only HubSpot has (pipelines,
+//! builder and core's `Backend` on [`HubSpotBackend`], whose fields are in `state.rs`),
+//! `wire.rs` (HubSpot JSON ↔ vendor records), `error.rs`, `lister.rs` (list and search pages), and `extras/` for what only HubSpot has (pipelines,
 //! search by phone, associations, batches matched by trace id, the two-round-trip view).
 //!
 //! ```
