@@ -148,30 +148,42 @@ macro_rules! config_keys {
 mod tests {
     use super::*;
 
-    crate::config_keys! {
-        /// Test keys.
-        pub enum Key {
-            vendor: "Acme",
-            env_prefix: "CRM_ACME_",
-            aliases: { "url" => "base_url" },
-            /// `base_url`.
-            BaseUrl = "base_url",
-            /// `token`.
-            Token = "token",
+    /// Keys as an adapter declares them (`pub`, as in an adapter's crate).
+    #[allow(unreachable_pub)]
+    mod acme {
+        crate::config_keys! {
+            /// Test keys.
+            pub enum Key {
+                vendor: "Acme",
+                env_prefix: "CRM_ACME_TEST_UNSET_",
+                aliases: { "url" => "base_url" },
+                /// `base_url`.
+                BaseUrl = "base_url",
+                /// `token`.
+                Token = "token",
+            }
         }
     }
+    use acme::Key;
 
     #[test]
     fn config_keys_parse_with_prefixes_case_dashes_and_aliases() {
         for k in Key::ALL {
             assert_eq!(k.as_str().parse::<Key>().unwrap(), k);
         }
-        for name in ["CRM_ACME_BASE_URL", "acme_base_url", "Base-Url", " url "] {
+        for name in [
+            "CRM_ACME_TEST_UNSET_BASE_URL",
+            "acme_test_unset_base_url",
+            "Base-Url",
+            " url ",
+        ] {
             assert_eq!(name.parse::<Key>().unwrap(), Key::BaseUrl, "{name}");
         }
         let err = "tokn".parse::<Key>().unwrap_err();
         assert_eq!(err.message(), "unknown Acme configuration key `tokn`");
-        assert_eq!(Key::Token.env_var(), "CRM_ACME_TOKEN");
+        assert_eq!(Key::Token.env_var(), "CRM_ACME_TEST_UNSET_TOKEN");
+        assert_eq!(Key::ALIASES, &[("url", "base_url")]);
+        assert!(Key::from_env().is_empty(), "no such variable is set");
     }
 
     #[test]

@@ -260,6 +260,7 @@ macro_rules! connection_options {
 }
 
 #[cfg(test)]
+#[allow(unreachable_pub)] // the setters are `pub`, as on an adapter's public builder
 mod tests {
     use super::*;
     use crate::ErrorKind;
@@ -270,10 +271,25 @@ mod tests {
     }
     crate::connection_options!(Builder);
 
+    #[derive(Debug)]
+    struct Watch;
+
+    impl RequestObserver for Watch {
+        fn on_send(&self, _: crate::limits::Bucket) {}
+        fn on_response(&self, _: crate::limits::Bucket, _: u16, _: &http::HeaderMap) {}
+    }
+
     #[test]
     fn connection_options_setters_fill_the_options() {
+        let observer: Arc<dyn RequestObserver> = Arc::new(Watch);
+        let file = MappingFile::parse("version = \"1\"\n", "inline", &[]).unwrap();
         let b = Builder::default()
             .with_connection_name("eu")
+            .with_audit_sink(Arc::new(TracingAudit))
+            .with_credentials(Arc::new(crate::credential::StaticCredential::none()))
+            .with_limiter(Arc::new(crate::limits::Unlimited))
+            .with_request_observer(observer)
+            .with_mapping_file(file)
             .with_ca_file("/etc/ca.pem")
             .with_ca_file("/etc/ca2.pem")
             .with_timeout(Duration::from_secs(7))
@@ -282,6 +298,9 @@ mod tests {
         assert_eq!(b.options.ca_files.len(), 2);
         assert_eq!(b.options.timeout, Some(Duration::from_secs(7)));
         assert!(b.options.retry.is_some());
+        let o = &b.options;
+        assert!(o.audit.is_some() && o.credentials.is_some() && o.mapping_file.is_some());
+        assert!(o.limiter(|| None).is_some(), "the given limiter, observed");
     }
 
     #[test]
