@@ -63,7 +63,7 @@ impl HubSpotBuilder {
     /// A builder with the defaults of [`HubSpotConfig::default`]: `https://api.hubapi.com`,
     /// `/crm/v3` paths, a Professional private app, no custom properties (external ids,
     /// idempotency keys and lead sources off: what a stock portal supports), 30 s timeout,
-    /// [`RetryPolicy::default`], no pacing.
+    /// [`RetryPolicy::default`](crm_core::retry::RetryPolicy::default), no pacing.
     pub fn new() -> Self {
         Self::default()
     }
