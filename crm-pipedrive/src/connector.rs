@@ -11,21 +11,9 @@ use crm_core::{Crm, Error, Result};
 use crate::config::{KEYS as CONFIG_KEYS, PipedriveConfig};
 use crate::{FACTS, Pipedrive, PipedriveBuilder, VENDOR};
 
-/// The keys a Pipedrive connection takes: the [`crate::config::KEYS`] and the credential's
-/// `auth.*` keys.
-const KEYS: &[&str] = &[
-    "base_url",
-    "api_token",
-    "access_token",
-    "burst",
-    "external_id_field",
-    "lead_source_field",
-    "timeout_secs",
-    "connection_name",
-    "ca_file",
-    "auth.kind",
-    "auth.token",
-];
+/// The keys a Pipedrive connection takes besides the [`crate::config::KEYS`]: the ones every
+/// adapter shares, and the credential's.
+const SHARED_KEYS: &[&str] = &["connection_name", "ca_file", "auth.kind", "auth.token"];
 
 /// The Pipedrive adapter as a registry sees it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -39,7 +27,8 @@ pub fn connector() -> &'static dyn Connector {
 impl PipedriveConnector {
     /// The connection itself, as its concrete type.
     pub fn connection(config: &ConnectorConfig) -> Result<Pipedrive> {
-        config.check_keys(VENDOR, KEYS)?;
+        let keys: Vec<&str> = CONFIG_KEYS.iter().chain(SHARED_KEYS).copied().collect();
+        config.check_keys(VENDOR, &keys)?;
         let mut c = PipedriveConfig::default();
         for (key, value) in &config.settings {
             if CONFIG_KEYS.contains(&key.as_str()) {
