@@ -56,6 +56,7 @@ pub mod redact;
 pub mod retry;
 pub mod telemetry;
 pub mod view;
+mod view_text;
 
 pub use api::{
     Accounts, Activities, Actor, BatchResult, Capabilities, Condition, Contacts, Crm, Filter,
@@ -69,6 +70,7 @@ pub use model::{
     RecordRef, Region, State, Status, TaskState, Ticket, TicketState,
 };
 pub use view::{CustomerView, ViewOptions};
+pub use view_text::MaskedView;
 
 /// Prepares, once per process and off the calling thread, what the first record read would
 /// otherwise pay for inside its latency: the phone library's numbering-plan metadata. Adapters'
