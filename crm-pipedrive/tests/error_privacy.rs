@@ -32,7 +32,8 @@ const VALUES: &[&str] = &[
     NAME,
     TOKEN,
 ];
-const INFO: &str = "Please check developers.pipedrive.com for more information about Pipedrive API.";
+const INFO: &str =
+    "Please check developers.pipedrive.com for more information about Pipedrive API.";
 
 fn connect(server: &MockServer) -> Pipedrive {
     PipedriveBuilder::new()
