@@ -370,7 +370,12 @@ impl PipedriveBackend {
         match entity {
             Entity::Activities => {
                 fields.remove("kind");
-                fields.insert("type".into(), json!(w.target));
+                // A task's or a call's kind sets the type; a note's kind on an activity's update
+                // (an `Activity`'s default) leaves it as it is.
+                let kind = w.common.get("kind").and_then(FieldValue::as_text);
+                if matches!(kind, Some("task" | "call")) {
+                    fields.insert("type".into(), json!(w.target));
+                }
             }
             Entity::Notes => {
                 let log = fields
@@ -525,6 +530,27 @@ impl Backend for PipedriveBackend {
             (ObjectKind::Activity, _) => "note",
             _ => kind.as_str(),
         }
+    }
+
+    /// An activity's update goes where its id says, whatever kind the patch names: a `note-`
+    /// id to its note, any other to its activity, so that it never writes the record of the
+    /// other id space with the same number.
+    fn before_mapping(
+        &self,
+        kind: ObjectKind,
+        op: &WriteOp,
+        target: &mut &'static str,
+        _common: &mut FieldMap,
+    ) -> Result<()> {
+        if let (ObjectKind::Activity, WriteOp::Update { id }) = (kind, op) {
+            let note = id.as_str().starts_with(NOTE_ID_PREFIX);
+            *target = match (note, *target) {
+                (true, _) => "note",
+                (false, "note") => "task",
+                (false, t) => t,
+            };
+        }
+        Ok(())
     }
 
     async fn get(&self, kind: ObjectKind, id: &RecordId) -> Result<VendorRecord> {
