@@ -64,6 +64,7 @@ use crate::api::{
     WriteContext,
 };
 use crate::error::{Error, ErrorKind, Result};
+use crate::linked::{AnyEntity, LinkedCreate};
 use crate::model::{
     Account, Activity, Contact, Email, Entity, Lead, ObjectKind, Opportunity, RecordId, Ticket,
 };
@@ -381,20 +382,7 @@ fn listed(w: StoredWrite) -> ListedWrite {
     }
 }
 
-/// The field of a `child` write that holds the link to a `parent` record, if a `child` can be
-/// linked to a `parent` at all.
-fn link_slot(child: ObjectKind, parent: ObjectKind) -> Option<&'static str> {
-    use ObjectKind::{Account, Activity, Contact, Lead, Opportunity, Ticket};
-    match (child, parent) {
-        (Activity, Contact | Lead) => Some("who"),
-        (Activity, Ticket | Opportunity | Account) => Some("what"),
-        (Contact, Account) => Some("account_id"),
-        (Lead, Contact) => Some("contact_id"),
-        (Opportunity | Ticket, Contact) => Some("contact_id"),
-        (Opportunity | Ticket, Account) => Some("account_id"),
-        _ => None,
-    }
-}
+use crate::linked::link_slot;
 
 /// Links a `child` payload to the `parent` record `id`: sets the field [`link_slot`] names
 /// (an activity's `who`/`what` as a record reference, other kinds' `*_id` as the id). The
@@ -594,8 +582,35 @@ impl Outbox {
             return Ok(DeliveryReport::default());
         }
         let claimed = store::claim(&self.db(), connection, max, self.config.lease)?;
+        let mut room = max.saturating_sub(claimed.len());
         let mut report = DeliveryReport::default();
-        let units = plan(crm, claimed);
+        let mut units = plan(crm, claimed);
+        // A create that goes out alone takes the writes that depend on it along, so that they
+        // need not wait for another round.
+        for unit in &mut units {
+            let Some(parent) = unit.lone_create(crm) else {
+                continue;
+            };
+            let parent_kind = parent.kind;
+            let keep = |row: &store::Row| {
+                groupable(crm, row) && link_slot(row.kind, parent_kind).is_some()
+            };
+            let children =
+                store::claim_dependents(&self.db(), parent.id, room, self.config.lease, keep)?;
+            if children.is_empty() {
+                continue;
+            }
+            room = room.saturating_sub(children.len());
+            let lone = std::mem::replace(unit, Unit::Creates(Vec::new()));
+            let parent = match lone {
+                Unit::One(row) => Some(row),
+                Unit::Creates(rows) => rows.into_iter().next(),
+                Unit::Linked { parent, .. } => Some(parent),
+            };
+            if let Some(parent) = parent {
+                *unit = Unit::Linked { parent, children };
+            }
+        }
         let outcomes = futures::stream::iter(units.into_iter().map(|unit| deliver_unit(crm, unit)))
             .buffer_unordered(4)
             .collect::<Vec<_>>()
@@ -645,8 +660,19 @@ impl Outbox {
     ) -> Result<()> {
         match outcome {
             Outcome::Delivered(record_id) => {
+                if row.linked {
+                    store::store_payload(db, row.id, &row.payload)?;
+                }
                 store::mark_delivered(db, row.id, &record_id)?;
                 report.delivered += 1;
+            }
+            Outcome::NotSent { parent } => {
+                // Back as before the claim, not counted; if the parent has failed for good
+                // (recorded just before), it fails with it, as a write waiting for it would.
+                store::mark_unsent(db, row)?;
+                if store::is_failed(db, parent)? {
+                    report.failed += store::fail_dependents(db, parent)?;
+                }
             }
             Outcome::Parked(reason) => {
                 tracing::warn!(
@@ -687,4 +713,4 @@ impl Outbox {
     }
 }
 
-use deliver::{Outcome, deliver_unit, may_have_created, plan};
+use deliver::{Outcome, Unit, deliver_unit, groupable, may_have_created, plan};
