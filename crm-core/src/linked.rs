@@ -353,3 +353,44 @@ pub async fn create_in_order<C: Crm + ?Sized>(
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn issue14_link_to_sets_the_field_link_slot_names_and_refuses_the_rest() {
+        let id = RecordId::new("500").unwrap();
+        for parent in ObjectKind::ALL {
+            for child in [
+                AnyEntity::from(Contact::default()),
+                Account::default().into(),
+                Lead::default().into(),
+                Opportunity::default().into(),
+                Ticket::default().into(),
+                Activity::default().into(),
+            ] {
+                let mut linked = child.clone();
+                let result = linked.link_to(&RecordRef::new(parent, id.clone()));
+                let slot = link_slot(child.kind(), parent);
+                assert_eq!(
+                    result.is_ok(),
+                    slot.is_some(),
+                    "{} -> {parent}",
+                    child.kind()
+                );
+                if result.is_ok() {
+                    // In common fields the link is the parent kind's link field.
+                    let fields = linked.to_fields();
+                    assert_eq!(
+                        fields.get(parent.link_field()),
+                        Some(&crate::FieldValue::Text("500".to_owned())),
+                        "{} -> {parent}",
+                        child.kind()
+                    );
+                }
+            }
+        }
+    }
+}
