@@ -32,10 +32,20 @@
 //!
 //! # Writes that follow another
 //! A write built with [`PendingWrite::depends_on`] (a note on a ticket created in the same
-//! conversation) is not claimed until the write it depends on is delivered; it is then linked to
-//! that write's record (an activity's `what` or `who`, a ticket's `contact_id`...) before it is
-//! sent, and the link is stored with it. If the write it depends on fails for good, it fails too,
-//! with a reason naming that write; retrying the parent ([`Outbox::retry`]) re-queues it.
+//! conversation) is never sent before the write it depends on is created; it is then linked to
+//! that write's record (an activity's `what` or `who`, a ticket's `contact_id`...), and the link
+//! is stored with it. If the write it depends on fails for good, it fails too, with a reason
+//! naming that write; retrying the parent ([`Outbox::retry`]) re-queues it.
+//!
+//! It need not wait for another round: a create that goes out on its own in a round (not in a
+//! vendor batch with others) takes the due creates that depend on it along, through
+//! [`Crm::create_linked`] — one request where the vendor can refer to the parent's new record
+//! (Salesforce Composite), else the parent and then, with its id, the children. Each keeps its
+//! own key and gets its own outcome; a child the vendor did not keep because its parent was not
+//! created goes back to waiting, its attempt not counted. A create in doubt on a connection that
+//! cannot make creates idempotent is never sent in a group (it is looked up or parked first).
+//! Batched creates leave their dependents to the next round's batches (fewer requests than a
+//! group per create), and a chain advances one link per round.
 //!
 //! # Operating it
 //! [`Outbox::overview`] counts each connection's writes, [`Outbox::list`] lists them with their
@@ -570,7 +580,9 @@ impl Outbox {
     /// [`Records::create_batch_keyed`] with each write's own stored key; the per-item results
     /// are recorded on each write. Updates, upserts, creates on adapters without a batch
     /// endpoint, and creates in doubt on connections that cannot make creates idempotent go one
-    /// by one. Four requests are in flight at a time. Pass a `max` of at least the batch size
+    /// by one. A create that goes out alone takes the due writes that depend on it along
+    /// ([`Crm::create_linked`]; see the module docs), within the same `max`. Four requests are
+    /// in flight at a time. Pass a `max` of at least the batch size
     /// (200 on Salesforce, 100 on HubSpot) to fill whole batches.
     pub async fn deliver(
         &self,
