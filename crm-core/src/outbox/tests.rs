@@ -1195,8 +1195,8 @@ async fn issue14_default_path_batched_tickets_leave_their_notes_to_the_next_roun
 }
 
 #[tokio::test]
-async fn issue14_default_path_a_note_in_doubt_is_not_sent_with_its_ticket_where_creates_are_not_idempotent()
- {
+async fn issue14_default_path_a_parked_ticket_keeps_its_note_waiting_until_an_operator_resolves_it()
+{
     let dir = tempfile::tempdir().unwrap();
     let outbox = open(&dir);
     let crm = Fake::new(false, false);
