@@ -47,6 +47,7 @@ pub mod error;
 #[cfg(feature = "events")]
 pub mod events;
 pub mod limits;
+pub mod linked;
 pub mod mapping;
 pub mod model;
 #[cfg(feature = "outbox")]

@@ -14,7 +14,8 @@ use crm_core::limits::RateLimiter;
 use crm_core::mapping::{MappingFile, WriteMode};
 use crm_core::raw::http::{Request, parse_base_url};
 use crm_core::raw::{
-    Backend, Connection, Mappings, Query, VendorRecord, VendorWrite, WriteOp, Written,
+    Backend, Connection, LinkedWrites, LinkedWritten, Mappings, Query, VendorRecord, VendorWrite,
+    WriteOp, Written,
 };
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::Method;
@@ -642,6 +643,14 @@ impl Backend for SalesforceBackend {
 
     async fn write_batch(&self, writes: Vec<VendorWrite>) -> Vec<Result<Written>> {
         self.collections(writes).await
+    }
+
+    /// One all-or-none Composite request, children referring to `@{parent.id}`.
+    async fn write_linked(
+        &self,
+        writes: LinkedWrites,
+    ) -> std::result::Result<LinkedWritten, LinkedWrites> {
+        self.composite_linked(writes).await
     }
 
     async fn query_page(

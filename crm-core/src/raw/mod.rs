@@ -17,10 +17,12 @@ mod connection;
 mod connector;
 mod family;
 pub mod http;
+mod linked;
 mod mappings;
 
 pub use backend::{
-    Backend, Query, QueryFilter, VendorCondition, VendorRecord, VendorWrite, WriteOp, Written,
+    Backend, LinkedWrites, LinkedWritten, Query, QueryFilter, VendorCondition, VendorRecord,
+    VendorWrite, WriteOp, Written,
 };
 pub use connection::Connection;
 pub use connector::{Advice, Connector, ConnectorConfig, SetupCheck, TableCheck, find};
