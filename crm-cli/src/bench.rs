@@ -37,7 +37,6 @@ use crm_core::{
 use serde_json::{Value, json};
 
 use self::fakes::{FaultControl, embedded_fakes};
-use crate::config::Connection;
 use crate::counter::Counter;
 use crate::output::outln;
 
@@ -605,8 +604,8 @@ pub(crate) async fn run(opts: Options) -> Result<ExitCode> {
     // half-printed table.
     let wanted = workloads(&opts.workloads)?;
     if let Some(path) = &opts.config {
-        let (conn, dir) = Connection::load(path)?;
-        let (crm, counter) = conn.build_counted(&dir)?;
+        let conn = crate::config::load(path)?;
+        let (crm, counter) = crate::config::build_counted(&conn)?;
         return run_workloads(&opts, &wanted, crm.as_ref(), counter, None).await;
     }
     let fakes = embedded_fakes();

@@ -5,13 +5,12 @@
 
 use std::fmt::Write as _;
 use std::num::NonZeroU32;
-use std::path::Path;
 
 use crm_core::raw::{Connector, SetupCheck};
 use crm_core::reexports::futures::StreamExt;
 use crm_core::{Crm, ErrorKind, ListQuery, ObjectKind, Result};
 
-use crate::config::Connection;
+use crm_connect::ConnectionFile;
 
 /// How a line of the report came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,9 +46,9 @@ async fn probe<T: crm_core::Entity>(
 
 /// Runs every check against the connection of a connection file: the adapter's connector
 /// builds it and checks its settings against the CRM's schema.
-pub(crate) async fn run(conn: &Connection, dir: &Path) -> Result<(String, Vec<Check>)> {
+pub(crate) async fn run(conn: &ConnectionFile) -> Result<(String, Vec<Check>)> {
     let connector = conn.connector()?;
-    let config = conn.connector_config(dir, None)?;
+    let config = conn.connector_config(None)?;
     let crm = connector.build(&config)?;
     let setup = connector.check_setup(&config).await;
     Ok((

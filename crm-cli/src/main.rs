@@ -9,9 +9,12 @@
 //!
 //! Every command writes through [`output::Stdout`], so a closed pipe ends it quietly.
 
+#[cfg(feature = "sandbox")]
 mod bench;
 mod config;
+#[cfg(feature = "sandbox")]
 mod counter;
+#[cfg(feature = "sandbox")]
 mod demo;
 mod doctor;
 mod mapping_cmd;
@@ -25,10 +28,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use crm_core::{Email, Lookup, Phone, Region, ViewOptions};
+#[cfg(feature = "sandbox")]
 use crm_testkit::sandbox::{Sandbox, SandboxConfig};
 
-use crate::config::Connection;
-use crate::output::{Stdout, outln};
+use crate::output::outln;
 
 /// How to turn logging on, shown at the end of `--help`.
 const LOGGING_HELP: &str = "\
@@ -54,12 +57,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    #[cfg(feature = "sandbox")]
     /// Play the scripted support conversation against an embedded fake CRM.
     Demo {
         /// Which fake to talk to: generic-rest (the sandbox), hubspot or salesforce.
         #[arg(long, default_value = "generic-rest")]
         vendor: String,
     },
+    #[cfg(feature = "sandbox")]
     /// Serve the sandbox CRM on 127.0.0.1 until stopped (Ctrl-C).
     Sandbox {
         /// Port to listen on.
@@ -71,6 +76,7 @@ enum Command {
     },
     /// Print the 360° view of a customer.
     Lookup(LookupArgs),
+    #[cfg(feature = "sandbox")]
     /// Run the workloads W1–W4b and print requests, 429s, lost and duplicates.
     Bench(BenchArgs),
     /// Mapping files: check one, or show the effective mapping.
@@ -130,6 +136,7 @@ enum WebhookCommand {
     },
 }
 
+#[cfg(feature = "sandbox")]
 #[derive(Args)]
 struct BenchArgs {
     /// Workloads to run (W1, W2, W3, W4, W4b); all by default.
@@ -178,6 +185,7 @@ struct LookupArgs {
     activities: usize,
 }
 
+#[cfg(feature = "sandbox")]
 /// `--count`: a whole number of records, at least one (a run of none measures nothing).
 fn parse_count(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {
@@ -192,9 +200,12 @@ async fn main() -> ExitCode {
     output::init_logging();
     let cli = Cli::parse();
     let result = match cli.command {
+        #[cfg(feature = "sandbox")]
         Command::Demo { vendor } => demo::run(&vendor).await,
+        #[cfg(feature = "sandbox")]
         Command::Sandbox { port, token } => run_sandbox(port, token).await,
         Command::Lookup(args) => run_lookup(args).await,
+        #[cfg(feature = "sandbox")]
         Command::Bench(args) => run_bench(args).await,
         Command::Doctor { config } => run_doctor(config).await,
         Command::Outbox(args) => outbox_cmd::run(args).await,
@@ -218,6 +229,7 @@ async fn main() -> ExitCode {
     }
 }
 
+#[cfg(feature = "sandbox")]
 async fn run_sandbox(port: u16, token: String) -> crm_core::Result<ExitCode> {
     let config = SandboxConfig {
         token,
@@ -244,8 +256,8 @@ async fn run_sandbox(port: u16, token: String) -> crm_core::Result<ExitCode> {
 }
 
 async fn run_lookup(args: LookupArgs) -> crm_core::Result<ExitCode> {
-    let (conn, dir) = Connection::load(&args.config)?;
-    let crm = conn.build(&dir)?;
+    let conn = config::load(&args.config)?;
+    let crm = conn.build()?;
     let lookup = if let Some(e) = &args.email {
         Lookup::Email(Email::parse(e)?)
     } else if let Some(p) = &args.phone {
@@ -273,12 +285,13 @@ async fn run_lookup(args: LookupArgs) -> crm_core::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(view) => {
-            crm_examples::conversation::print_view(&mut Stdout, &view);
+            outln!("{}", view.masked().to_string().trim_end());
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
+#[cfg(feature = "sandbox")]
 async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
     bench::run(bench::Options {
         workloads: args.workloads,
@@ -291,8 +304,8 @@ async fn run_bench(args: BenchArgs) -> crm_core::Result<ExitCode> {
 }
 
 async fn run_doctor(config: PathBuf) -> crm_core::Result<ExitCode> {
-    let (conn, dir) = Connection::load(&config)?;
-    let (vendor, checks) = doctor::run(&conn, &dir).await?;
+    let conn = config::load(&config)?;
+    let (vendor, checks) = doctor::run(&conn).await?;
     {
         use std::io::Write as _;
         // `Stdout` ends the process itself on a write error (a closed pipe quietly).
@@ -307,8 +320,8 @@ async fn run_doctor(config: PathBuf) -> crm_core::Result<ExitCode> {
 }
 
 fn run_webhook_verify(config: PathBuf, request: PathBuf) -> crm_core::Result<ExitCode> {
-    let (conn, dir) = Connection::load(&config)?;
-    let (source, base) = conn.webhook_source(&dir)?;
+    let conn = config::load(&config)?;
+    let (source, base) = conn.webhook_source()?;
     let raw = std::fs::read(&request).map_err(|e| {
         crm_core::Error::invalid_input(format!("cannot read `{}`: {e}", request.display()))
     })?;

@@ -14,8 +14,8 @@ use crm_core::mapping::{MappingCheck, MappingFile, ObjectMapping, Severity};
 use crm_core::raw::{Connector, TableCheck};
 use crm_core::{Error, Result};
 
-use crate::config::Connection;
 use crate::output::outln;
+use crm_connect::ConnectionFile;
 
 /// What a check found, when the connection file itself could be read.
 enum Outcome {
@@ -56,22 +56,22 @@ pub(crate) async fn run_mapping_check(config: &Path, json: bool, live: bool) -> 
 }
 
 async fn check(config: &Path, live: bool) -> Result<Outcome> {
-    let (conn, dir) = Connection::load(config)?;
+    let conn = crate::config::load(config)?;
     let vendor = conn.vendor().to_owned();
     let adapter = conn.connector()?;
-    let Some(path) = conn.mapping_path(&dir) else {
+    let Some(path) = conn.mapping_path() else {
         return Ok(Outcome::NoFile { vendor });
     };
     let mut check = MappingFile::check_file(&path, adapter.mapping_targets())?;
     if let Some(known) = adapter.known_fields()? {
         check.check_known_fields(&known);
     }
-    let defaults = adapter.default_mapping(&conn.settings_config(&dir))?;
+    let defaults = adapter.default_mapping(&conn.settings_config())?;
     check_over_defaults(&mut check, &defaults, adapter);
     if live && !check.has_errors() {
         // Building checks the rest of the connection (credentials, URLs) before any request.
-        conn.build(&dir)?;
-        live_problems(&conn, &dir, &mut check, adapter).await?;
+        conn.build()?;
+        live_problems(&conn, &mut check, adapter).await?;
     }
     Ok(Outcome::Checked { vendor, check })
 }
@@ -117,13 +117,12 @@ fn check_over_defaults(
 /// The file's tables against the CRM's live schema, as the adapter's connector checks them
 /// (HubSpot's properties API, Salesforce's describe, a generic CRM's live record).
 async fn live_problems(
-    conn: &Connection,
-    dir: &Path,
+    conn: &ConnectionFile,
     check: &mut MappingCheck,
     adapter: &dyn Connector,
 ) -> Result<()> {
     let tables = check.tables().clone();
-    let config = conn.connector_config(dir, None)?;
+    let config = conn.connector_config(None)?;
     let mut found: Vec<(Severity, String, String)> = Vec::new();
     for (target, result) in adapter.check_mapping_live(&config, &tables).await? {
         match result {
@@ -236,10 +235,10 @@ fn report(vendor: &str, check: &MappingCheck, json: bool) -> ExitCode {
 }
 
 pub(crate) fn run_mapping_show(config: &Path) -> Result<ExitCode> {
-    let (conn, dir) = Connection::load(config)?;
+    let conn = crate::config::load(config)?;
     let adapter = conn.connector()?;
-    let file = conn.mapping_file(&dir)?;
-    let defaults = adapter.default_mapping(&conn.settings_config(&dir))?;
+    let file = conn.mapping_file()?;
+    let defaults = adapter.default_mapping(&conn.settings_config())?;
     let effective = crm_core::mapping::effective(&defaults, file.as_ref());
     outln!(
         "# the effective mapping of this {} connection: the adapter's default ({})",

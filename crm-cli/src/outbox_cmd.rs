@@ -25,7 +25,6 @@ use crm_core::outbox::{
 use crm_core::{Error, Result};
 use serde_json::{Value, json};
 
-use crate::config::Connection;
 use crate::output::outln;
 
 /// `crm-connect outbox …`.
@@ -433,8 +432,8 @@ async fn drain(
             "connection `{connection}` is paused: `crm-connect outbox resume {connection}` first"
         )));
     }
-    let (conn, dir) = Connection::load(config)?;
-    let crm = conn.build(&dir)?;
+    let conn = crate::config::load(config)?;
+    let crm = conn.build()?;
 
     let bar = (!json && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(u64::try_from(left).unwrap_or(u64::MAX));

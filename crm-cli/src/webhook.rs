@@ -86,10 +86,7 @@ pub(crate) fn verify(
             .map(|e| {
                 format!(
                     "{} {} {} at {}",
-                    e.object,
-                    e.record_id,
-                    crm_examples::conversation::describe_change(&e.change),
-                    e.occurred_at
+                    e.object, e.record_id, e.change, e.occurred_at
                 )
             })
             .collect()),

@@ -2,9 +2,13 @@
 //!
 //! One dependency for a support bot's backend: the vendor-neutral API of
 //! [`crm_core`] (re-exported at this crate's root) and the adapters chosen by cargo feature —
-//! `hubspot`, `salesforce`, `generic-rest` — with the durable `outbox` and the change `events`
+//! `hubspot`, `salesforce`, `generic-rest`, `pipedrive` — with the durable `outbox` and the change `events`
 //! from core. All are on by default; `default-features = false, features = ["hubspot"]` builds
 //! only what a HubSpot-only backend needs.
+//!
+//! Connections come from code (each adapter's builder) or from connection files, the same files
+//! the `crm-connect` CLI reads: [`ConnectionFile`] builds one, [`Tenants`] keeps one per tenant
+//! in a process, and [`connectors`] lists the adapters this build has.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -38,3 +42,30 @@ pub use crm_salesforce as salesforce;
 /// `generic-rest`).
 #[cfg(feature = "generic-rest")]
 pub use crm_generic_rest as generic_rest;
+
+/// The Pipedrive adapter (feature `pipedrive`).
+#[cfg(feature = "pipedrive")]
+pub use crm_pipedrive as pipedrive;
+
+mod file;
+mod tenants;
+
+pub use file::ConnectionFile;
+pub use tenants::Tenants;
+
+/// Every adapter this build has (one per enabled cargo feature), by the name connection files
+/// give as `vendor`. Whatever differs between vendors lives in each adapter's
+/// [`raw::Connector`]; nothing here names a vendor but the features.
+pub fn connectors() -> Vec<&'static dyn raw::Connector> {
+    [
+        #[cfg(feature = "generic-rest")]
+        crm_generic_rest::connector(),
+        #[cfg(feature = "hubspot")]
+        crm_hubspot::connector(),
+        #[cfg(feature = "salesforce")]
+        crm_salesforce::connector(),
+        #[cfg(feature = "pipedrive")]
+        crm_pipedrive::connector(),
+    ]
+    .to_vec()
+}

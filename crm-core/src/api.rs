@@ -550,6 +550,26 @@ pub trait Crm: Send + Sync + fmt::Debug {
     /// [`Capabilities::link`].
     async fn link(&self, from: &RecordRef, to: &RecordRef, ctx: &WriteContext) -> Result<()>;
 
+    /// Creates `parent` and then `children`, each linked to the parent's new record (an
+    /// activity's `what` or `who`, a ticket's `contact_id`...; see
+    /// [`crate::linked::AnyEntity::link_to`]), in this one call: a bot that writes a ticket and
+    /// the note on it in one conversation need not wait for the ticket's id. Each write has its
+    /// own context (actor and idempotency key) and its own result.
+    ///
+    /// The default ([`crate::linked::create_in_order`]) creates the parent, then the children
+    /// with its id (children of one kind together through the batch path). An adapter whose
+    /// vendor can reference a record created earlier in the same request sends the group as one
+    /// request: Salesforce, one all-or-none Composite request (a failed write rolls the others
+    /// back; each reports its own error). A child not written because its parent was not
+    /// carries [`crate::linked::not_sent`]'s error.
+    async fn create_linked(
+        &self,
+        parent: &crate::linked::LinkedCreate,
+        children: &[crate::linked::LinkedCreate],
+    ) -> crate::linked::LinkedCreated {
+        crate::linked::create_in_order(self, parent, children).await
+    }
+
     /// The 360° view of a customer, or `None` when no contact matches. The default composes it
     /// from the record families with concurrent calls ([`CustomerView::load`]); an adapter
     /// overrides it where the vendor has a cheaper path.

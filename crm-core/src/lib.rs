@@ -47,6 +47,7 @@ pub mod error;
 #[cfg(feature = "events")]
 pub mod events;
 pub mod limits;
+pub mod linked;
 pub mod mapping;
 pub mod model;
 #[cfg(feature = "outbox")]
@@ -56,6 +57,7 @@ pub mod redact;
 pub mod retry;
 pub mod telemetry;
 pub mod view;
+mod view_text;
 
 pub use api::{
     Accounts, Activities, Actor, BatchResult, Capabilities, Condition, Contacts, Crm, Filter,
@@ -69,6 +71,7 @@ pub use model::{
     RecordRef, Region, State, Status, TaskState, Ticket, TicketState,
 };
 pub use view::{CustomerView, ViewOptions};
+pub use view_text::MaskedView;
 
 /// Prepares, once per process and off the calling thread, what the first record read would
 /// otherwise pay for inside its latency: the phone library's numbering-plan metadata. Adapters'

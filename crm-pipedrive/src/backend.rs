@@ -254,10 +254,16 @@ impl PipedriveBackend {
         Ok(r)
     }
 
-    fn path(entity: Entity, id: &RecordId) -> String {
+    /// The record's path; an id that cannot be one of `entity`'s is refused before a request
+    /// ([`crate::wire::check_id`]). Only a note's id carries the `note-` prefix.
+    fn path(entity: Entity, id: &RecordId) -> Result<String> {
         let raw = id.as_str();
-        let raw = raw.strip_prefix(NOTE_ID_PREFIX).unwrap_or(raw);
-        format!("{}/{}", entity.path(), encode_segment(raw))
+        let raw = match entity {
+            Entity::Notes => raw.strip_prefix(NOTE_ID_PREFIX).unwrap_or(raw),
+            _ => raw,
+        };
+        crate::wire::check_id(entity, raw)?;
+        Ok(format!("{}/{}", entity.path(), encode_segment(raw)))
     }
 
     /// A lead's person's fields, as `person.*`.
@@ -310,7 +316,12 @@ impl PipedriveBackend {
         match entity {
             Entity::Activities => {
                 fields.remove("kind");
-                fields.insert("type".into(), json!(w.target));
+                // A task's or a call's kind sets the type; a note's kind on an activity's update
+                // (an `Activity`'s default) leaves it as it is.
+                let kind = w.common.get("kind").and_then(FieldValue::as_text);
+                if matches!(kind, Some("task" | "call")) {
+                    fields.insert("type".into(), json!(w.target));
+                }
             }
             Entity::Notes => {
                 let log = fields
@@ -357,7 +368,7 @@ impl PipedriveBackend {
             WriteOp::Update { id } => {
                 let method = Method::from_bytes(entity.update_method().as_bytes())
                     .map_err(|_| Error::config("update method"))?;
-                Request::new(method, Self::path(entity, id), &op)
+                Request::new(method, Self::path(entity, id)?, &op)
                     .json(body)
                     .addresses_record()
                     .idempotent(true)
@@ -388,7 +399,7 @@ impl PipedriveBackend {
         let req = q
             .into_iter()
             .fold(Request::get(path, op), |r, (k, v)| r.query(k, v));
-        let hits = self.send(req).await?.records();
+        let hits = self.send(req).await?.records()?;
         let ids: Vec<String> = hits
             .iter()
             .filter_map(|h| h.get("id").map(Value::to_string))
@@ -397,7 +408,7 @@ impl PipedriveBackend {
             return Ok(Vec::new());
         }
         let req = Request::get(Entity::Persons.path(), op).query("ids", ids.join(","));
-        let mut persons = self.send(req).await?.records();
+        let mut persons = self.send(req).await?.records()?;
         // A search on custom fields matches any of them: keep the external-id field's.
         if let (Lookup::ExternalId(_), Some(key)) = (lookup, &self.external_id_field) {
             persons.retain(|p| {
@@ -428,9 +439,9 @@ impl PipedriveBackend {
             .into_iter()
             .fold(Request::get(path, op), |r, (k, v)| r.query(k, v));
         let env = self.send(req).await?;
-        let next = env.next();
+        let next = env.next()?;
         let records = env
-            .records()
+            .records()?
             .into_iter()
             .map(|j| self.record(entity, j))
             .collect::<Result<Vec<_>>>()?;
@@ -467,10 +478,31 @@ impl Backend for PipedriveBackend {
         }
     }
 
+    /// An activity's update goes where its id says, whatever kind the patch names: a `note-`
+    /// id to its note, any other to its activity, so that it never writes the record of the
+    /// other id space with the same number.
+    fn before_mapping(
+        &self,
+        kind: ObjectKind,
+        op: &WriteOp,
+        target: &mut &'static str,
+        _common: &mut FieldMap,
+    ) -> Result<()> {
+        if let (ObjectKind::Activity, WriteOp::Update { id }) = (kind, op) {
+            let note = id.as_str().starts_with(NOTE_ID_PREFIX);
+            *target = match (note, *target) {
+                (true, _) => "note",
+                (false, "note") => "task",
+                (false, t) => t,
+            };
+        }
+        Ok(())
+    }
+
     async fn get(&self, kind: ObjectKind, id: &RecordId) -> Result<VendorRecord> {
         let note = id.as_str().starts_with(NOTE_ID_PREFIX);
         let entity = entity_of(kind, if note { "note" } else { "task" })?;
-        let req = Request::get(Self::path(entity, id), format!("{kind}.get")).addresses_record();
+        let req = Request::get(Self::path(entity, id)?, format!("{kind}.get")).addresses_record();
         let env = self.send(req).await?;
         let mut record = self.record(entity, env.data)?;
         if entity == Entity::Leads {

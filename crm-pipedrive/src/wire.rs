@@ -49,6 +49,18 @@ impl Entity {
         !matches!(self, Entity::Leads | Entity::Notes)
     }
 
+    /// One record's name in messages: `person`, `lead`, ….
+    pub fn noun(self) -> &'static str {
+        match self {
+            Entity::Persons => "person",
+            Entity::Organizations => "organization",
+            Entity::Deals => "deal",
+            Entity::Activities => "activity",
+            Entity::Leads => "lead",
+            Entity::Notes => "note",
+        }
+    }
+
     /// The method of an update: PATCH, but notes are updated with PUT.
     pub fn update_method(self) -> &'static str {
         if self == Entity::Notes {
@@ -73,37 +85,146 @@ pub struct Envelope {
 
 impl Envelope {
     /// The cursor of the next page, whichever paging the entity uses (v1 offsets as text).
-    pub fn next(&self) -> Option<String> {
+    ///
+    /// A paging field of the wrong type is a decode error naming it: read as "no next page", it
+    /// would end the listing early without a word.
+    pub fn next(&self) -> Result<Option<String>> {
         let a = &self.additional_data;
-        if let Some(c) = a
-            .get("next_cursor")
-            .and_then(Value::as_str)
-            .filter(|c| !c.is_empty())
-        {
-            return Some(c.to_owned());
+        match a.get("next_cursor") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(c)) if c.is_empty() => {}
+            Some(Value::String(c)) => return Ok(Some(c.clone())),
+            Some(other) => {
+                return Err(wrong_type(
+                    "additional_data.next_cursor",
+                    "a text cursor",
+                    other,
+                ));
+            }
         }
-        let p = a.get("pagination")?;
-        let more = p.get("more_items_in_collection").and_then(Value::as_bool) == Some(true);
-        p.get("next_start")
-            .and_then(Value::as_u64)
-            .filter(|_| more)
-            .map(|n| n.to_string())
+        let Some(p) = a.get("pagination").filter(|p| !p.is_null()) else {
+            return Ok(None);
+        };
+        let more = match p.get("more_items_in_collection") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                return Err(wrong_type(
+                    "additional_data.pagination.more_items_in_collection",
+                    "a boolean",
+                    other,
+                ));
+            }
+        };
+        match p.get("next_start") {
+            _ if !more => Ok(None),
+            Some(Value::Number(n)) if n.is_u64() => Ok(Some(n.to_string())),
+            None | Some(Value::Null) => Err(Error::decode(
+                "field `additional_data.pagination.next_start`: missing, while \
+                 `more_items_in_collection` says there are more records",
+            )),
+            Some(other) => Err(wrong_type(
+                "additional_data.pagination.next_start",
+                "a whole number",
+                other,
+            )),
+        }
     }
 
-    /// The records of a listing, or of a search (`data.items[].item`).
-    pub fn records(self) -> Vec<Value> {
-        match self.data {
-            Value::Array(a) => a,
-            Value::Object(mut o) => match o.remove("items") {
-                Some(Value::Array(items)) => items
-                    .into_iter()
-                    .filter_map(|mut i| i.get_mut("item").map(Value::take))
-                    .collect(),
-                _ => Vec::new(),
+    /// The records of a listing (`data`, a list; `null` when API v1 has none), or of a search
+    /// (`data.items[].item`). Anything else is a decode error naming where it went wrong.
+    pub fn records(self) -> Result<Vec<Value>> {
+        let (records, at) = match self.data {
+            Value::Null => return Ok(Vec::new()),
+            Value::Array(a) => (a, "data"),
+            Value::Object(mut o) if o.contains_key("items") => match o.remove("items") {
+                Some(Value::Array(items)) => {
+                    let mut hits = Vec::with_capacity(items.len());
+                    for (i, mut hit) in items.into_iter().enumerate() {
+                        match hit.get_mut("item").map(Value::take) {
+                            Some(item) => hits.push(item),
+                            None => {
+                                return Err(Error::decode(format!(
+                                    "field `data.items[{i}].item`: missing"
+                                )));
+                            }
+                        }
+                    }
+                    (hits, "data.items")
+                }
+                Some(other) => return Err(wrong_type("data.items", "a list", &other)),
+                None => (Vec::new(), "data.items"),
             },
-            _ => Vec::new(),
+            other => return Err(wrong_type("data", "a list of records", &other)),
+        };
+        if let Some((i, r)) = records.iter().enumerate().find(|(_, r)| !r.is_object()) {
+            return Err(wrong_type(
+                &format!("{at}[{i}]"),
+                "a record (a JSON object)",
+                r,
+            ));
         }
+        Ok(records)
     }
+}
+
+/// A decode error naming the JSON `path` and what was expected there, never the value found.
+fn wrong_type(path: &str, expected: &str, found: &Value) -> Error {
+    let found = match found {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    };
+    Error::decode(format!(
+        "field `{path}`: expected {expected}, found {found}"
+    ))
+}
+
+/// Whether `raw` can be the id of a record of `entity`, checked before it goes into a path.
+///
+/// Pipedrive's API reference types the `id` path parameter as an integer for persons,
+/// organizations, deals, activities and notes, and as a `string <uuid>` for leads. A `.` or
+/// `..` segment (in any encoding) would change the resource the path addresses: `InvalidInput`.
+/// Any other id names no record: `NotFound`, the answer for an id Pipedrive does not hold,
+/// without spending a request of the rate-limit window on it.
+pub fn check_id(entity: Entity, raw: &str) -> Result<()> {
+    if crm_core::raw::http::is_dot_segment(raw) {
+        return Err(Error::invalid_input(
+            "record id is `.` or `..` (possibly percent-encoded), not a Pipedrive record id",
+        ));
+    }
+    let (ok, shape) = if entity == Entity::Leads {
+        (is_uuid(raw), "a UUID")
+    } else {
+        (
+            !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()),
+            "decimal digits",
+        )
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            crm_core::ErrorKind::NotFound,
+            format!(
+                "not a Pipedrive {} id (Pipedrive's are {shape}); nothing was sent",
+                entity.noun()
+            ),
+        ))
+    }
+}
+
+/// `8-4-4-4-12` hexadecimal digits.
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// A record in the flat view.
@@ -136,35 +257,39 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         })
 }
 
-fn id_text(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::Number(n) => Some(n.to_string()),
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        _ => None,
+fn id_text(v: Option<&Value>) -> Result<String> {
+    match v {
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(Value::String(_)) | None => Err(Error::decode("field `id`: missing or empty")),
+        Some(other) => Err(wrong_type("id", "an integer or a UUID", other)),
     }
 }
 
-fn primary(items: Option<&Value>) -> Value {
-    let items = items.and_then(Value::as_array);
-    let pick = items.and_then(|a| {
-        a.iter()
-            .find(|i| i.get("primary") == Some(&Value::Bool(true)))
-            .or(a.first())
-    });
-    pick.and_then(|i| i.get("value"))
+/// The primary entry's value of `key` (`emails`, `phones`: lists of `{value, primary,
+/// label}`); absent or `null` is none, another type a decode error naming `key`.
+fn primary(o: &Map<String, Value>, key: &str) -> Result<Value> {
+    let items = match o.get(key) {
+        None | Some(Value::Null) => return Ok(Value::Null),
+        Some(Value::Array(a)) => a,
+        Some(other) => return Err(wrong_type(key, "a list of `{value, primary}`", other)),
+    };
+    let pick = items
+        .iter()
+        .find(|i| i.get("primary") == Some(&Value::Bool(true)))
+        .or(items.first());
+    Ok(pick
+        .and_then(|i| i.get("value"))
         .cloned()
-        .unwrap_or(Value::Null)
+        .unwrap_or(Value::Null))
 }
 
 /// A record as Pipedrive returns it → the flat view.
 pub fn to_flat(entity: Entity, record: Value) -> Result<Flat> {
     let Value::Object(mut o) = record else {
-        return Err(Error::decode(
-            "Pipedrive returned a record that is not a JSON object",
-        ));
+        return Err(wrong_type("data", "a record (a JSON object)", &record));
     };
-    let id = id_text(o.get("id"))
-        .ok_or_else(|| Error::decode("Pipedrive returned a record without an id"))?;
+    let id = id_text(o.get("id"))?;
     let time =
         |o: &Map<String, Value>, k: &str| o.get(k).and_then(Value::as_str).and_then(parse_time);
     let (created, updated) = (time(&o, "add_time"), time(&o, "update_time"));
@@ -174,7 +299,7 @@ pub fn to_flat(entity: Entity, record: Value) -> Result<Flat> {
     }
     match entity {
         Entity::Persons => {
-            let (email, phone) = (primary(o.get("emails")), primary(o.get("phones")));
+            let (email, phone) = (primary(&o, "emails")?, primary(&o, "phones")?);
             fields.insert("email".into(), email);
             fields.insert("phone".into(), phone);
         }
@@ -430,21 +555,43 @@ mod tests {
     }
 
     #[test]
+    fn ids_are_checked_by_the_entitys_id_type() {
+        use crm_core::ErrorKind;
+        assert!(check_id(Entity::Persons, "101").is_ok());
+        assert!(check_id(Entity::Leads, "adf21080-0e10-11eb-879b-05d71fb426ec").is_ok());
+        for (e, bad) in [
+            (Entity::Deals, "abc"),
+            (Entity::Deals, ""),
+            (Entity::Notes, "-1"),
+            (Entity::Leads, "101"),
+            (Entity::Leads, "adf21080-0e10-11eb-879b-05d71fb426eg"),
+        ] {
+            assert_eq!(
+                check_id(e, bad).unwrap_err().kind(),
+                &ErrorKind::NotFound,
+                "{bad}"
+            );
+        }
+        let err = check_id(Entity::Notes, "%2e%2e").unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::InvalidInput);
+    }
+
+    #[test]
     fn envelopes_page_by_cursor_or_offset_and_unwrap_search_hits() {
         let v2: Envelope = crm_core::reexports::serde_json::from_value(json!({"success": true,
             "data": [{"id": 1}], "additional_data": {"next_cursor": "eyJ4IjoxfQ"}}))
         .unwrap();
-        assert_eq!(v2.next().as_deref(), Some("eyJ4IjoxfQ"));
+        assert_eq!(v2.next().unwrap().as_deref(), Some("eyJ4IjoxfQ"));
         let v1: Envelope = crm_core::reexports::serde_json::from_value(json!({"success": true,
             "data": [], "additional_data": {"pagination": {"start": 0, "limit": 1,
             "more_items_in_collection": true, "next_start": 1}}}))
         .unwrap();
-        assert_eq!(v1.next().as_deref(), Some("1"));
+        assert_eq!(v1.next().unwrap().as_deref(), Some("1"));
         let s: Envelope = crm_core::reexports::serde_json::from_value(json!({"success": true,
             "data": {"items": [{"result_score": 1.0, "item": {"id": 101}}]},
             "additional_data": {"next_cursor": null}}))
         .unwrap();
-        assert_eq!(s.next(), None);
-        assert_eq!(s.records(), vec![json!({"id": 101})]);
+        assert_eq!(s.next().unwrap(), None);
+        assert_eq!(s.records().unwrap(), vec![json!({"id": 101})]);
     }
 }

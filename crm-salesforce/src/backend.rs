@@ -11,7 +11,8 @@ use crm_core::credential::CredentialProvider;
 use crm_core::mapping::WriteMode;
 use crm_core::raw::http::{Request, parse_base_url};
 use crm_core::raw::{
-    Backend, Connection, ConnectionOptions, Query, VendorRecord, VendorWrite, WriteOp, Written,
+    Backend, Connection, ConnectionOptions, LinkedWrites, LinkedWritten, Query, VendorRecord,
+    VendorWrite, WriteOp, Written,
 };
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::Method;
@@ -561,6 +562,14 @@ impl Backend for SalesforceBackend {
 
     async fn write_batch(&self, writes: Vec<VendorWrite>) -> Vec<Result<Written>> {
         self.collections(writes).await
+    }
+
+    /// One all-or-none Composite request, children referring to `@{parent.id}`.
+    async fn write_linked(
+        &self,
+        writes: LinkedWrites,
+    ) -> std::result::Result<LinkedWritten, LinkedWrites> {
+        self.composite_linked(writes).await
     }
 
     async fn query_page(

@@ -478,6 +478,120 @@ async fn collections_and_composite() {
     assert_eq!(status, 400);
 }
 
+/// Composite writes linked by `@{ref.id}`, as Salesforce documents them: upserts by external id
+/// as subrequests, `allOrNone: true` rolling every write back when one fails (the others answer
+/// `400 PROCESSING_HALTED`), `allOrNone: false` keeping the independent ones and halting the
+/// ones that refer to a failed subrequest, and reference ids of letters, digits and
+/// underscores, unique in the request.
+#[tokio::test]
+async fn issue14_composite_references_upserts_and_all_or_none_rollback() {
+    use reqwest::Method as M;
+    let org = SalesforceFake::start(SalesforceFakeConfig::default()).await;
+    let (_, s) = login(&org).await;
+    let v = "/services/data/v62.0";
+    let case = |key: &str| {
+        json!({"method": "PATCH", "url": format!("{v}/sobjects/Case/Idempotency_Key__c/{key}"),
+               "referenceId": "parent", "body": {"Subject": "Linked"}})
+    };
+    let task = |key: &str, subject: &str| {
+        json!({"method": "PATCH", "url": format!("{v}/sobjects/Task/Idempotency_Key__c/{key}"),
+               "referenceId": "child0", "body": {"Subject": subject, "WhatId": "@{parent.id}"}})
+    };
+    let (cases, tasks) = (org.records("Case").len(), org.records("Task").len());
+    // Both upserts create; the task's WhatId is the case's new id.
+    let (status, _, body) = s
+        .call(
+            M::POST,
+            "/composite",
+            Some(json!({"allOrNone": true,
+            "compositeRequest": [case("k-case"), task("k-task", "Note")]})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let r = body["compositeResponse"].as_array().unwrap();
+    assert_eq!(r[0]["httpStatusCode"], 201, "{body}");
+    assert_eq!(r[1]["httpStatusCode"], 201, "{body}");
+    let case_id = r[0]["body"]["id"].as_str().unwrap().to_owned();
+    let task_id = r[1]["body"]["id"].as_str().unwrap();
+    assert_eq!(
+        org.record("Task", task_id).unwrap()["WhatId"],
+        case_id.as_str()
+    );
+    // Sent again: the same records are found by their keys (200 with the id), none is added.
+    let (_, _, body) = s
+        .call(
+            M::POST,
+            "/composite",
+            Some(json!({"allOrNone": true,
+            "compositeRequest": [case("k-case"), task("k-task", "Note")]})),
+        )
+        .await;
+    let r = body["compositeResponse"].as_array().unwrap();
+    assert_eq!(r[0]["httpStatusCode"], 200);
+    assert_eq!(r[0]["body"]["id"], case_id.as_str());
+    assert_eq!(org.records("Case").len(), cases + 1);
+    assert_eq!(org.records("Task").len(), tasks + 1);
+
+    // allOrNone: the task fails validation, so the case written before it is rolled back.
+    let long = "x".repeat(300);
+    let (_, _, body) = s
+        .call(
+            M::POST,
+            "/composite",
+            Some(json!({"allOrNone": true,
+            "compositeRequest": [case("k-case-2"), task("k-task-2", &long)]})),
+        )
+        .await;
+    let r = body["compositeResponse"].as_array().unwrap();
+    assert_eq!(r[0]["httpStatusCode"], 400);
+    assert_eq!(r[0]["body"][0]["errorCode"], "PROCESSING_HALTED");
+    assert_eq!(r[1]["body"][0]["errorCode"], "STRING_TOO_LONG");
+    assert_eq!(
+        org.records("Case").len(),
+        cases + 1,
+        "the case was rolled back"
+    );
+
+    // Without allOrNone: a subrequest that refers to a failed one is halted, the rest is kept.
+    let bad_case = json!({"method": "POST", "url": format!("{v}/sobjects/Case"),
+        "referenceId": "parent", "body": {"NoSuchField__c": 1}});
+    let account = json!({"method": "POST", "url": format!("{v}/sobjects/Account"),
+        "referenceId": "acc", "body": {"Name": "Independent"}});
+    let (_, _, body) = s
+        .call(
+            M::POST,
+            "/composite",
+            Some(json!({"allOrNone": false,
+            "compositeRequest": [bad_case, task("k-task-3", "Orphan"), account]})),
+        )
+        .await;
+    let r = body["compositeResponse"].as_array().unwrap();
+    assert_eq!(r[0]["httpStatusCode"], 400);
+    assert_eq!(r[1]["body"][0]["errorCode"], "PROCESSING_HALTED");
+    assert_eq!(r[2]["httpStatusCode"], 201);
+    assert_eq!(
+        org.records("Task").len(),
+        tasks + 1,
+        "no task without its case"
+    );
+
+    // Reference ids: letters, digits and underscores, each used once.
+    for ids in [["a-b", "c"], ["same", "same"], ["", "c"]] {
+        let subs: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"method": "GET", "url": format!("{v}/limits"), "referenceId": id}))
+            .collect();
+        let (status, _, _) = s
+            .call(
+                M::POST,
+                "/composite",
+                Some(json!({"compositeRequest": subs})),
+            )
+            .await;
+        assert_eq!(status, 400, "{ids:?}");
+    }
+}
+
 #[tokio::test]
 async fn faults_are_injected_on_the_api_only() {
     let org = SalesforceFake::start(SalesforceFakeConfig::default()).await;

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use crm_core::events::{Change, ViewCache, WebhookSource};
+use crm_core::events::{ViewCache, WebhookSource};
 use crm_core::reexports::async_trait;
 use crm_core::{
     Activity, ActivityKind, Actor, Crm, CustomerView, Email, Entity, IdempotencyKey, Lead, Lookup,
@@ -465,7 +465,7 @@ pub async fn play_demo(
             "event> {} {} {}, verified and deduplicated",
             event.object,
             event.record_id,
-            describe_change(&event.change)
+            event.change
         );
         say!(
             out,
@@ -512,30 +512,6 @@ pub async fn play_demo(
     Ok(outcome)
 }
 
-/// A change in words, for people: `created`, `updated: status, priority`, `deleted`, ...
-pub fn describe_change(change: &Change) -> String {
-    match change {
-        Change::Created => "created".into(),
-        Change::Updated { fields } if fields.is_empty() => "updated".into(),
-        Change::Updated { fields } => format!("updated: {}", fields.join(", ")),
-        Change::Deleted => "deleted".into(),
-        Change::Restored => "restored".into(),
-        Change::Merged { merged_ids } => {
-            let ids: Vec<&str> = merged_ids.iter().map(RecordId::as_str).collect();
-            format!("merged with {}", ids.join(", "))
-        }
-        Change::AssociationChanged { to, removed } => {
-            let what = if *removed { "removed" } else { "added" };
-            match to {
-                Some(to) => format!("link to {} {} {what}", to.kind, to.id),
-                None => format!("a link {what}"),
-            }
-        }
-        // A kind of change this tool does not know yet.
-        _ => "changed".into(),
-    }
-}
-
 fn open_word(state: TicketState) -> &'static str {
     if state.is_open() { "open" } else { "closed" }
 }
@@ -560,95 +536,7 @@ fn masked(p: Option<&Personal<String>>) -> String {
     p.map(Personal::masked).unwrap_or_else(|| "-".into())
 }
 
-/// Prints the 360° view readably, personal values masked.
-pub fn print_view(out: &mut dyn Write, view: &CustomerView) {
-    let c = &view.contact;
-    say!(
-        out,
-        "  contact      {}  {}",
-        c.id,
-        masked(c.full_name().as_ref())
-    );
-    say!(
-        out,
-        "               email {}  phone {}  title {}",
-        c.email
-            .as_ref()
-            .map(Email::masked)
-            .unwrap_or_else(|| "-".into()),
-        c.phone
-            .as_ref()
-            .map(Phone::masked)
-            .unwrap_or_else(|| "-".into()),
-        c.title.as_deref().unwrap_or("-")
-    );
-    match &view.account {
-        Some(a) => say!(
-            out,
-            "  account      {}  {} ({})",
-            a.id,
-            a.name.as_deref().unwrap_or("-"),
-            a.industry.as_deref().unwrap_or("-")
-        ),
-        None => say!(out, "  account      -"),
-    }
-    say!(
-        out,
-        "  opportunities ({} open)",
-        view.open_opportunities.len()
-    );
-    for o in &view.open_opportunities {
-        say!(
-            out,
-            "    {}  {}  stage \"{}\"  amount {} {}",
-            o.id,
-            // Orgs often name deals after the person ("Jane Doe - training seats"): masked
-            // like a subject.
-            o.name
-                .as_deref()
-                .map(|n| Personal::new(n.to_owned()).masked())
-                .unwrap_or_else(|| "-".into()),
-            o.stage.as_ref().map(|s| s.display()).unwrap_or("-"),
-            o.amount
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_else(|| "-".into()),
-            o.currency.as_deref().unwrap_or("")
-        );
-    }
-    say!(out, "  tickets ({} open)", view.open_tickets.len());
-    for t in &view.open_tickets {
-        say!(
-            out,
-            "    {}  \"{}\"  subject {}",
-            t.id,
-            t.status.as_ref().map(|s| s.display()).unwrap_or("-"),
-            masked(t.subject.as_ref())
-        );
-    }
-    say!(
-        out,
-        "  recent activities ({})",
-        view.recent_activities.len()
-    );
-    for a in &view.recent_activities {
-        say!(
-            out,
-            "    {}  {:<16} {}  subject {}",
-            a.id,
-            a.kind.as_str(),
-            a.timestamp
-                .or(a.created_at)
-                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-                .unwrap_or_else(|| "-".into()),
-            masked(a.subject.as_ref())
-        );
-    }
-    if !view.other_matches.is_empty() {
-        say!(
-            out,
-            "  (also matched: {} other contact(s))",
-            view.other_matches.len()
-        );
-    }
+/// Prints the 360° view readably, personal values masked ([`CustomerView::masked`]).
+fn print_view(out: &mut dyn Write, view: &CustomerView) {
+    say!(out, "{}", view.masked().to_string().trim_end());
 }

@@ -290,3 +290,198 @@ async fn issue14_salesforce_a_task_that_depends_on_a_case_gets_its_what_id() {
         assert_eq!(task["WhatId"], case_id.as_str(), "{task}");
     }
 }
+
+// --- a create and the writes that depend on it, in one round ---------------------------------
+
+/// Enqueues one ticket and a note depending on it; `note_subject` sets the note's subject.
+fn enqueue_ticket_and_note(
+    outbox: &Outbox,
+    run: &str,
+    note_subject: Option<String>,
+) -> (WriteId, WriteId) {
+    let ticket = enqueue(outbox, 1, run)[0];
+    let note = Activity {
+        subject: note_subject.map(Personal::new),
+        body: Some(Personal::new(format!("{run} note"))),
+        ..Activity::default()
+    };
+    let key = IdempotencyKey::derive("acme", run, "note");
+    let note = outbox
+        .enqueue(
+            "acme",
+            &PendingWrite::create(&note, key, Actor::Bot)
+                .unwrap()
+                .depends_on(ticket),
+        )
+        .unwrap();
+    (ticket, note)
+}
+
+/// Tasks of the org whose description starts with `<run> note`.
+fn tasks_of(org: &SalesforceFake, run: &str) -> Vec<serde_json::Value> {
+    org.records("Task")
+        .into_iter()
+        .filter(|t| {
+            t["Description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with(&format!("{run} note")))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn issue14_salesforce_a_case_and_its_task_go_in_one_composite_request() {
+    let (org, crm) = salesforce().await;
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(dir.path().join("o.sqlite"), config()).unwrap();
+    let (ticket, note) = enqueue_ticket_and_note(&outbox, "sf-linked", None);
+    let report = outbox.deliver("acme", &crm, 200).await.unwrap();
+    assert_eq!(report.delivered, 2, "{report:?}");
+    let stats = org.requests();
+    assert_eq!(stats.total, 1, "one data request: {stats:?}");
+    assert_eq!(stats.token_requests, 1);
+    let log = org.request_log();
+    assert!(log[0].1.ends_with("/composite"), "{log:?}");
+    let case_id = delivered_one(&outbox, ticket);
+    let task_id = delivered_one(&outbox, note);
+    let task = org.record("Task", task_id.as_str()).unwrap();
+    assert_eq!(task["WhatId"], case_id.as_str(), "{task}");
+    assert_eq!(subjects(&org.records("Case"), "/Subject", "sf-linked"), 1);
+}
+
+#[tokio::test]
+async fn issue14_salesforce_a_lost_composite_answer_is_sent_again_by_key_without_a_duplicate() {
+    let (org, crm) = salesforce().await;
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(dir.path().join("o.sqlite"), config()).unwrap();
+    let (ticket, note) = enqueue_ticket_and_note(&outbox, "sf-lost", None);
+    // The org writes both, and the answer is lost.
+    org.set_faults(Faults {
+        after_commit_next: 1,
+        ..Faults::default()
+    });
+    let report = outbox.deliver("acme", &crm, 200).await.unwrap();
+    assert_eq!(report.retried, 2, "{report:?}");
+    assert_eq!(subjects(&org.records("Case"), "/Subject", "sf-lost"), 1);
+    // Sent again as the same two upserts on their own keys: found, not created again.
+    let report = outbox.deliver("acme", &crm, 200).await.unwrap();
+    assert_eq!(report.delivered, 2, "{report:?}");
+    assert_eq!(org.requests().total, 2);
+    assert_eq!(
+        subjects(&org.records("Case"), "/Subject", "sf-lost"),
+        1,
+        "the case was duplicated"
+    );
+    let tasks = tasks_of(&org, "sf-lost");
+    assert_eq!(tasks.len(), 1, "the task was duplicated");
+    let case_id = delivered_one(&outbox, ticket);
+    let task_id = delivered_one(&outbox, note);
+    assert_eq!(tasks[0]["Id"], task_id.as_str());
+    assert_eq!(tasks[0]["WhatId"], case_id.as_str());
+}
+
+#[tokio::test]
+async fn issue14_salesforce_a_group_whose_task_fails_validation_is_rolled_back_and_reported_per_item()
+ {
+    let (org, crm) = salesforce().await;
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(dir.path().join("o.sqlite"), config()).unwrap();
+    // Task.Subject holds 255 characters.
+    let (ticket, note) = enqueue_ticket_and_note(&outbox, "sf-invalid", Some("x".repeat(300)));
+    let report = outbox.deliver("acme", &crm, 200).await.unwrap();
+    assert_eq!((report.retried, report.failed), (1, 1), "{report:?}");
+    assert_eq!(
+        subjects(&org.records("Case"), "/Subject", "sf-invalid"),
+        0,
+        "the case was not rolled back"
+    );
+    let WriteStatus::Failed { error } = outbox.status(note).unwrap() else {
+        panic!("the task is not failed");
+    };
+    assert!(
+        error.contains("subject"),
+        "its own error, naming its field: {error}"
+    );
+    let WriteStatus::Pending {
+        last_error: Some(why),
+        ..
+    } = outbox.status(ticket).unwrap()
+    else {
+        panic!("the case is not pending");
+    };
+    assert!(why.contains("rolled back"), "{why}");
+    // The case goes alone in the next round.
+    let report = outbox.deliver("acme", &crm, 200).await.unwrap();
+    assert_eq!(report.delivered, 1);
+    delivered_one(&outbox, ticket);
+    assert_eq!(subjects(&org.records("Case"), "/Subject", "sf-invalid"), 1);
+    assert!(tasks_of(&org, "sf-invalid").is_empty());
+}
+
+#[tokio::test]
+async fn issue14_salesforce_without_an_idempotency_field_a_lost_group_is_parked_not_sent_again() {
+    let org = SalesforceFake::start(SalesforceFakeConfig::default()).await;
+    let c = org.config();
+    let crm = SalesforceBuilder::new()
+        .with_login_url(org.login_url())
+        .with_refresh_token(
+            c.client_id.clone(),
+            Some(c.client_secret.clone().into()),
+            c.refresh_token.clone().into(),
+        )
+        .with_retry(RetryPolicy::never())
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(dir.path().join("o.sqlite"), config()).unwrap();
+    let (ticket, note) = enqueue_ticket_and_note(&outbox, "sf-unkeyed", None);
+    org.set_faults(Faults {
+        after_commit_next: 1,
+        ..Faults::default()
+    });
+    let report = outbox.deliver("acme", &crm, 200).await.unwrap();
+    assert_eq!(report.parked, 2, "{report:?}");
+    for id in [ticket, note] {
+        assert!(matches!(
+            outbox.status(id).unwrap(),
+            WriteStatus::Parked { .. }
+        ));
+    }
+    outbox.deliver("acme", &crm, 200).await.unwrap();
+    assert_eq!(org.requests().total, 1, "a create in doubt was sent again");
+    assert_eq!(subjects(&org.records("Case"), "/Subject", "sf-unkeyed"), 1);
+}
+
+#[tokio::test]
+async fn issue14_hubspot_a_ticket_and_its_note_go_in_one_round_2_requests_no_association_call() {
+    let (fake, crm) = hubspot().await;
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Outbox::open(dir.path().join("o.sqlite"), config()).unwrap();
+    let (ticket, note) = enqueue_ticket_and_note(&outbox, "hs-linked", None);
+    let before = fake.requests().log.len();
+    let report = outbox.deliver("acme", &crm, 100).await.unwrap();
+    assert_eq!(report.delivered, 2, "{report:?}");
+    // Besides the connection's one read of the ticket pipelines (cached metadata), the round
+    // costs two requests: the ticket, then the note with its association inline.
+    let log: Vec<String> = fake.requests().log[before..]
+        .iter()
+        .filter(|l| *l != "GET /crm/v3/pipelines/tickets")
+        .cloned()
+        .collect();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert!(
+        log[0].contains("tickets") && log[1].contains("notes"),
+        "{log:?}"
+    );
+    assert!(
+        !log.iter().any(|l| l.contains("/associations")),
+        "the note's association went inline: {log:?}"
+    );
+    let ticket_id = delivered_one(&outbox, ticket);
+    let note_id = delivered_one(&outbox, note);
+    let raw = note_id.as_str().trim_start_matches("note:");
+    assert_eq!(
+        fake.associations("notes", raw, "tickets"),
+        [ticket_id.as_str()]
+    );
+}

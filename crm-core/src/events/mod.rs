@@ -52,6 +52,31 @@ pub enum Change {
     },
 }
 
+/// One line for a person reading a change feed: `created`, `updated: email, phone`, `merged
+/// with 12, 13`, `link to ticket 7 added`. Field names and ids only, never values.
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::Created => f.write_str("created"),
+            Change::Updated { fields } if fields.is_empty() => f.write_str("updated"),
+            Change::Updated { fields } => write!(f, "updated: {}", fields.join(", ")),
+            Change::Deleted => f.write_str("deleted"),
+            Change::Restored => f.write_str("restored"),
+            Change::Merged { merged_ids } => {
+                let ids: Vec<&str> = merged_ids.iter().map(RecordId::as_str).collect();
+                write!(f, "merged with {}", ids.join(", "))
+            }
+            Change::AssociationChanged { to, removed } => {
+                let what = if *removed { "removed" } else { "added" };
+                match to {
+                    Some(to) => write!(f, "link to {} {} {what}", to.kind, to.id),
+                    None => write!(f, "a link {what}"),
+                }
+            }
+        }
+    }
+}
+
 /// The raw payload of an event, kept for debugging. `Debug` shows only its size; call
 /// [`RawPayload::redact`] before storing events anywhere long-lived.
 #[derive(Clone, PartialEq, Serialize)]

@@ -15,6 +15,11 @@ pub(super) enum Outcome {
         error: Error,
         in_doubt: bool,
     },
+    /// A write sent with the write it depends on (`parent`), which was not created: the vendor
+    /// certainly did not keep it either. It waits for its parent again, or fails with it.
+    NotSent {
+        parent: WriteId,
+    },
 }
 
 /// Whether a create that failed with `e` may nevertheless exist in the CRM: no answer (a
@@ -41,6 +46,35 @@ pub(super) enum Unit {
     One(store::Row),
     /// Creates of one kind by one actor, sent as one vendor batch.
     Creates(Vec<store::Row>),
+    /// A create and the creates that depend on it, sent together through
+    /// [`Crm::create_linked`]: in one request where the vendor allows, else the parent and
+    /// then, with its id, the children, in this round.
+    Linked {
+        parent: store::Row,
+        children: Vec<store::Row>,
+    },
+}
+
+impl Unit {
+    /// The create this unit sends on its own, if it could take the writes that depend on it
+    /// along: a lone create (in a batch of one, or on an adapter without a batch endpoint) that
+    /// is not in doubt on a connection that cannot make creates idempotent (that one is looked
+    /// up or parked, never sent blind). Batched creates are not: their dependents go in the next
+    /// round's batches, which costs fewer requests than one group per create.
+    pub(super) fn lone_create(&self, crm: &dyn Crm) -> Option<&store::Row> {
+        let row = match self {
+            Unit::One(row) => row,
+            Unit::Creates(rows) if rows.len() == 1 => rows.first()?,
+            _ => return None,
+        };
+        (row.op == WriteOp::Create && groupable(crm, row)).then_some(row)
+    }
+}
+
+/// Whether a create may go out in a group: sent again with its key where creates are
+/// idempotent, or never sent before.
+pub(super) fn groupable(crm: &dyn Crm, row: &store::Row) -> bool {
+    row.op == WriteOp::Create && (caps_of(crm, row.kind).idempotent_create || !row.in_doubt)
 }
 
 /// The capabilities of `kind` on `crm`; none when the connection does not support it.
@@ -94,6 +128,7 @@ pub(super) async fn deliver_unit(crm: &dyn Crm, unit: Unit) -> Vec<(store::Row, 
             let outcome = deliver_one(crm, &row).await;
             vec![(row, outcome)]
         }
+        Unit::Linked { parent, children } => deliver_linked(crm, parent, children).await,
         Unit::Creates(rows) => {
             let Some(first) = rows.first() else {
                 return Vec::new();
@@ -360,4 +395,112 @@ pub(super) async fn create<T: Entity>(
         &unkeyed
     };
     unkeyed_outcome(kind, records.create(entity, ctx).await.map(|r| r.id))
+}
+
+/// A stored write's payload as a record of its kind.
+#[allow(clippy::result_large_err)]
+fn any_entity(row: &store::Row) -> std::result::Result<AnyEntity, Outcome> {
+    Ok(match row.kind {
+        ObjectKind::Contact => AnyEntity::Contact(entity(row)?),
+        ObjectKind::Account => AnyEntity::Account(entity(row)?),
+        ObjectKind::Lead => AnyEntity::Lead(entity(row)?),
+        ObjectKind::Opportunity => AnyEntity::Opportunity(entity(row)?),
+        ObjectKind::Ticket => AnyEntity::Ticket(entity(row)?),
+        ObjectKind::Activity => AnyEntity::Activity(entity(row)?),
+    })
+}
+
+/// A create of a group as `crm` can send it: with its own stored key where the connection can
+/// honour one (as [`create`] sends it).
+fn linked_create(crm: &dyn Crm, row: &store::Row, entity: AnyEntity) -> LinkedCreate {
+    let caps = caps_of(crm, row.kind);
+    let key = (caps.idempotent_create || caps.find_by_idempotency_key).then(|| row.key.clone());
+    LinkedCreate {
+        entity,
+        ctx: WriteContext {
+            actor: row.actor.clone(),
+            idempotency_key: key,
+        },
+    }
+}
+
+/// The outcome of one create of a group, by the rules of a single create on this connection.
+fn create_outcome(crm: &dyn Crm, kind: ObjectKind, result: Result<RecordId>) -> Outcome {
+    if caps_of(crm, kind).idempotent_create {
+        idempotent_outcome(result)
+    } else {
+        unkeyed_outcome(kind, result)
+    }
+}
+
+/// Sends a create and the creates that depend on it through [`Crm::create_linked`], and gives
+/// each write its own outcome: the parent's first (so that a failure is recorded before its
+/// children are put back or failed with it), then each child's. A child the vendor did not keep
+/// because its parent was not created waits for the parent again ([`Outcome::NotSent`]); a child
+/// that failed on its own is retried, failed or parked by the usual rules.
+pub(super) async fn deliver_linked(
+    crm: &dyn Crm,
+    parent: store::Row,
+    children: Vec<store::Row>,
+) -> Vec<(store::Row, Outcome)> {
+    let mut out = Vec::with_capacity(children.len() + 1);
+    let parent_entity = match any_entity(&parent) {
+        Ok(entity) => entity,
+        Err(outcome) => {
+            let id = parent.id;
+            out.push((parent, outcome));
+            out.extend(
+                children
+                    .into_iter()
+                    .map(|c| (c, Outcome::NotSent { parent: id })),
+            );
+            return out;
+        }
+    };
+    let mut sent = Vec::with_capacity(children.len());
+    let mut unreadable = Vec::new();
+    let mut creates = Vec::with_capacity(children.len());
+    for child in children {
+        match any_entity(&child) {
+            Ok(entity) => {
+                creates.push(linked_create(crm, &child, entity));
+                sent.push(child);
+            }
+            Err(outcome) => unreadable.push((child, outcome)),
+        }
+    }
+    let group = linked_create(crm, &parent, parent_entity);
+    tracing::debug!(
+        kind = %parent.kind,
+        children = creates.len(),
+        "outbox: sending a create with the writes that depend on it"
+    );
+    let answer = crm.create_linked(&group, &creates).await;
+    let parent_record = answer.parent.as_ref().ok().cloned();
+    let (parent_id, parent_kind) = (parent.id, parent.kind);
+    out.push((parent, create_outcome(crm, parent_kind, answer.parent)));
+    let mut answers = answer.children.into_iter();
+    for mut child in sent {
+        let result = answers.next().unwrap_or_else(|| {
+            Err(Error::new(
+                ErrorKind::Unexpected,
+                "the adapter returned no result for this write",
+            ))
+        });
+        let outcome = match (&parent_record, result) {
+            (None, Err(e)) if e.certainly_not_processed() => Outcome::NotSent { parent: parent_id },
+            (parent_record, result) => {
+                // The link the call set, stored with the delivery as a claim stores it.
+                if let (Some(id), Ok(_)) = (parent_record, &result)
+                    && link_into(child.kind, &mut child.payload, parent_kind, id).is_ok()
+                {
+                    child.linked = true;
+                }
+                create_outcome(crm, child.kind, result)
+            }
+        };
+        out.push((child, outcome));
+    }
+    out.extend(unreadable);
+    out
 }

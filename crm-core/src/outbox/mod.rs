@@ -32,10 +32,20 @@
 //!
 //! # Writes that follow another
 //! A write built with [`PendingWrite::depends_on`] (a note on a ticket created in the same
-//! conversation) is not claimed until the write it depends on is delivered; it is then linked to
-//! that write's record (an activity's `what` or `who`, a ticket's `contact_id`...) before it is
-//! sent, and the link is stored with it. If the write it depends on fails for good, it fails too,
-//! with a reason naming that write; retrying the parent ([`Outbox::retry`]) re-queues it.
+//! conversation) is never sent before the write it depends on is created; it is then linked to
+//! that write's record (an activity's `what` or `who`, a ticket's `contact_id`...), and the link
+//! is stored with it. If the write it depends on fails for good, it fails too, with a reason
+//! naming that write; retrying the parent ([`Outbox::retry`]) re-queues it.
+//!
+//! It need not wait for another round: a create that goes out on its own in a round (not in a
+//! vendor batch with others) takes the due creates that depend on it along, through
+//! [`Crm::create_linked`] — one request where the vendor can refer to the parent's new record
+//! (Salesforce Composite), else the parent and then, with its id, the children. Each keeps its
+//! own key and gets its own outcome; a child the vendor did not keep because its parent was not
+//! created goes back to waiting, its attempt not counted. A create in doubt on a connection that
+//! cannot make creates idempotent is never sent in a group (it is looked up or parked first).
+//! Batched creates leave their dependents to the next round's batches (fewer requests than a
+//! group per create), and a chain advances one link per round.
 //!
 //! # Operating it
 //! [`Outbox::overview`] counts each connection's writes, [`Outbox::list`] lists them with their
@@ -64,6 +74,7 @@ use crate::api::{
     WriteContext,
 };
 use crate::error::{Error, ErrorKind, Result};
+use crate::linked::{AnyEntity, LinkedCreate};
 use crate::model::{
     Account, Activity, Contact, Email, Entity, Lead, ObjectKind, Opportunity, RecordId, Ticket,
 };
@@ -381,20 +392,7 @@ fn listed(w: StoredWrite) -> ListedWrite {
     }
 }
 
-/// The field of a `child` write that holds the link to a `parent` record, if a `child` can be
-/// linked to a `parent` at all.
-fn link_slot(child: ObjectKind, parent: ObjectKind) -> Option<&'static str> {
-    use ObjectKind::{Account, Activity, Contact, Lead, Opportunity, Ticket};
-    match (child, parent) {
-        (Activity, Contact | Lead) => Some("who"),
-        (Activity, Ticket | Opportunity | Account) => Some("what"),
-        (Contact, Account) => Some("account_id"),
-        (Lead, Contact) => Some("contact_id"),
-        (Opportunity | Ticket, Contact) => Some("contact_id"),
-        (Opportunity | Ticket, Account) => Some("account_id"),
-        _ => None,
-    }
-}
+use crate::linked::link_slot;
 
 /// Links a `child` payload to the `parent` record `id`: sets the field [`link_slot`] names
 /// (an activity's `who`/`what` as a record reference, other kinds' `*_id` as the id). The
@@ -582,7 +580,9 @@ impl Outbox {
     /// [`Records::create_batch_keyed`] with each write's own stored key; the per-item results
     /// are recorded on each write. Updates, upserts, creates on adapters without a batch
     /// endpoint, and creates in doubt on connections that cannot make creates idempotent go one
-    /// by one. Four requests are in flight at a time. Pass a `max` of at least the batch size
+    /// by one. A create that goes out alone takes the due writes that depend on it along
+    /// ([`Crm::create_linked`]; see the module docs), within the same `max`. Four requests are
+    /// in flight at a time. Pass a `max` of at least the batch size
     /// (200 on Salesforce, 100 on HubSpot) to fill whole batches.
     pub async fn deliver(
         &self,
@@ -594,8 +594,35 @@ impl Outbox {
             return Ok(DeliveryReport::default());
         }
         let claimed = store::claim(&self.db(), connection, max, self.config.lease)?;
+        let mut room = max.saturating_sub(claimed.len());
         let mut report = DeliveryReport::default();
-        let units = plan(crm, claimed);
+        let mut units = plan(crm, claimed);
+        // A create that goes out alone takes the writes that depend on it along, so that they
+        // need not wait for another round.
+        for unit in &mut units {
+            let Some(parent) = unit.lone_create(crm) else {
+                continue;
+            };
+            let parent_kind = parent.kind;
+            let keep = |row: &store::Row| {
+                groupable(crm, row) && link_slot(row.kind, parent_kind).is_some()
+            };
+            let children =
+                store::claim_dependents(&self.db(), parent.id, room, self.config.lease, keep)?;
+            if children.is_empty() {
+                continue;
+            }
+            room = room.saturating_sub(children.len());
+            let lone = std::mem::replace(unit, Unit::Creates(Vec::new()));
+            let parent = match lone {
+                Unit::One(row) => Some(row),
+                Unit::Creates(rows) => rows.into_iter().next(),
+                Unit::Linked { parent, .. } => Some(parent),
+            };
+            if let Some(parent) = parent {
+                *unit = Unit::Linked { parent, children };
+            }
+        }
         let outcomes = futures::stream::iter(units.into_iter().map(|unit| deliver_unit(crm, unit)))
             .buffer_unordered(4)
             .collect::<Vec<_>>()
@@ -645,8 +672,19 @@ impl Outbox {
     ) -> Result<()> {
         match outcome {
             Outcome::Delivered(record_id) => {
+                if row.linked {
+                    store::store_payload(db, row.id, &row.payload)?;
+                }
                 store::mark_delivered(db, row.id, &record_id)?;
                 report.delivered += 1;
+            }
+            Outcome::NotSent { parent } => {
+                // Back as before the claim, not counted; if the parent has failed for good
+                // (recorded just before), it fails with it, as a write waiting for it would.
+                store::mark_unsent(db, row)?;
+                if store::is_failed(db, parent)? {
+                    report.failed += store::fail_dependents(db, parent)?;
+                }
             }
             Outcome::Parked(reason) => {
                 tracing::warn!(
@@ -687,4 +725,4 @@ impl Outbox {
     }
 }
 
-use deliver::{Outcome, deliver_unit, may_have_created, plan};
+use deliver::{Outcome, Unit, deliver_unit, groupable, may_have_created, plan};

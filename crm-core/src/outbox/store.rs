@@ -408,8 +408,9 @@ pub(super) struct Row {
     pub(super) attempts: u32,
     /// An earlier attempt was started and may have reached the CRM.
     pub(super) in_doubt: bool,
-    /// The payload was linked to the record of the write it depends on at this claim (stored
-    /// with the claim, so later attempts send the same link).
+    /// The payload was linked to the record of the write it depends on: at this claim (stored
+    /// with the claim, so later attempts send the same link), or when it was sent with that
+    /// write (stored with its delivery).
     pub(super) linked: bool,
 }
 
@@ -418,7 +419,11 @@ type Raw = std::result::Result<Row, (WriteId, String)>;
 
 /// Reads and decodes one row. A value of the wrong type (a blob, invalid UTF-8, text where a
 /// number belongs) is this row's problem, reported as a reason, not an error of the whole claim.
-pub(super) fn decode(id: WriteId, r: &rusqlite::Row<'_>) -> Raw {
+///
+/// With `link`, a write that depends on another is linked to that one's record (columns 8–10:
+/// the parent's id, kind and record id); without, it is read as stored (a child claimed with its
+/// parent, which is linked when the group is sent).
+pub(super) fn decode(id: WriteId, r: &rusqlite::Row<'_>, link: bool) -> Raw {
     let bad = |what: &str| (id, format!("corrupt outbox row: {what}"));
     let text = |i: usize, what: &str| r.get::<_, String>(i).map_err(|_| bad(what));
     let attempts = r
@@ -433,9 +438,12 @@ pub(super) fn decode(id: WriteId, r: &rusqlite::Row<'_>) -> Raw {
     let mut payload: serde_json::Value = serde_json::from_str(&text(4, "unreadable payload")?)
         .map_err(|_| bad("unreadable payload"))?;
     // A dependent write (claimed only once its parent is delivered) gets the parent's record.
-    let parent = r
-        .get::<_, Option<WriteId>>(8)
-        .map_err(|_| bad("unreadable dependency"))?;
+    let parent = if link {
+        r.get::<_, Option<WriteId>>(8)
+            .map_err(|_| bad("unreadable dependency"))?
+    } else {
+        None
+    };
     if let Some(parent) = parent {
         let parent_kind: ObjectKind = text(9, "unreadable kind of the write it depends on")?
             .parse()
@@ -497,7 +505,7 @@ pub(super) fn claim(
         let rows = stmt
             .query_map(
                 params![connection, now, i64::try_from(max).unwrap_or(i64::MAX)],
-                |r| Ok(decode(r.get(0)?, r)),
+                |r| Ok(decode(r.get(0)?, r, true)),
             )
             .map_err(storage("claim writes"))?;
         rows.collect::<std::result::Result<Vec<_>, _>>()
@@ -536,6 +544,97 @@ pub(super) fn claim(
     }
     tx.commit().map_err(storage("commit the claim"))?;
     Ok(claimed)
+}
+
+/// Claims, for a write claimed in this round (`parent`, not yet delivered), up to `max` of the
+/// writes that depend on it and are due (pending, or left `delivering` past their lease by a
+/// crashed worker) and that `keep` accepts, so that they are sent with it in the same round.
+/// They are claimed as [`claim`] claims (the attempt counted, in doubt) but not linked: the
+/// parent's record does not exist yet. A row that cannot be read is left for the claim that
+/// follows the parent's delivery, which fails it with the reason.
+pub(super) fn claim_dependents(
+    db: &Connection,
+    parent: WriteId,
+    max: usize,
+    lease: Duration,
+    keep: impl Fn(&Row) -> bool,
+) -> Result<Vec<Row>> {
+    if max == 0 {
+        return Ok(Vec::new());
+    }
+    let now = now_ms();
+    let tx = db.unchecked_transaction().map_err(storage("begin"))?;
+    let raws = {
+        let mut stmt = tx
+            .prepare(
+                "SELECT w.id, w.idempotency_key, w.kind, w.operation, w.payload, w.actor,
+                        w.attempts, w.in_doubt
+                 FROM outbox_writes w
+                 WHERE w.depends_on = ?1
+                   AND ((w.state = 'pending' AND w.next_attempt_at <= ?2)
+                     OR (w.state = 'delivering' AND w.lease_until <= ?2))
+                 ORDER BY w.id",
+            )
+            .map_err(storage("prepare the claim of dependent writes"))?;
+        let rows = stmt
+            .query_map(params![parent, now], |r| Ok(decode(r.get(0)?, r, false)))
+            .map_err(storage("claim dependent writes"))?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(storage("read claimed dependent writes"))?
+    };
+    let mut claimed = Vec::new();
+    for row in raws.into_iter().flatten().filter(|row| keep(row)).take(max) {
+        tx.execute(
+            "UPDATE outbox_writes SET state = 'delivering', attempts = ?2, in_doubt = 1,
+                    lease_until = ?3, updated_at = ?4 WHERE id = ?1",
+            params![row.id, row.attempts, after(now, lease), now],
+        )
+        .map_err(storage("lease a dependent write"))?;
+        claimed.push(row);
+    }
+    tx.commit().map_err(storage("commit the claim"))?;
+    Ok(claimed)
+}
+
+/// Puts a write claimed with its parent back as it was before the claim (pending, due now, its
+/// attempt not counted, in doubt only if it was before): the vendor certainly did not keep it,
+/// because its parent was not created. It waits for its parent again.
+pub(super) fn mark_unsent(db: &Connection, row: &Row) -> Result<()> {
+    let now = now_ms();
+    db.execute(
+        "UPDATE outbox_writes SET state = 'pending', attempts = ?2, in_doubt = ?3,
+                next_attempt_at = ?4, lease_until = NULL, updated_at = ?4 WHERE id = ?1",
+        params![row.id, row.attempts.saturating_sub(1), row.in_doubt, now],
+    )
+    .map_err(storage("put back a write that was not sent"))?;
+    Ok(())
+}
+
+/// Whether write `id` has failed for good.
+pub(super) fn is_failed(db: &Connection, id: WriteId) -> Result<bool> {
+    let state: Option<String> = db
+        .query_row(
+            "SELECT state FROM outbox_writes WHERE id = ?1",
+            params![id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(storage("read a write"))?;
+    Ok(state.as_deref() == Some("failed"))
+}
+
+/// Stores a write's payload as it was sent (linked to the record of the write it depends on).
+pub(super) fn store_payload(
+    db: &Connection,
+    id: WriteId,
+    payload: &serde_json::Value,
+) -> Result<()> {
+    db.execute(
+        "UPDATE outbox_writes SET payload = ?2 WHERE id = ?1",
+        params![id, payload.to_string()],
+    )
+    .map_err(storage("link a write to its parent's record"))?;
+    Ok(())
 }
 
 pub(super) fn mark_delivered(db: &Connection, id: WriteId, record: &RecordId) -> Result<()> {

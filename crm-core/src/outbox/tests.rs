@@ -53,6 +53,8 @@ struct State {
     batch_script: VecDeque<BatchScript>,
     /// What each single create sent: the kind and the entity as JSON.
     sent: Vec<(ObjectKind, serde_json::Value)>,
+    /// Single creates of this kind are refused with this error (a validation rule on notes).
+    refuse: Option<(ObjectKind, Error)>,
 }
 
 impl State {
@@ -167,6 +169,11 @@ impl<T: Entity> Records<T> for FakeRecords<T> {
         let mut s = self.state.lock().unwrap();
         s.creates += 1;
         s.sent.push((T::KIND, serde_json::to_value(input).unwrap()));
+        if let Some((kind, error)) = &s.refuse
+            && *kind == T::KIND
+        {
+            return Err(error.clone());
+        }
         let step = s.script.pop_front();
         let id = RecordId::new(format!("r-{}", s.creates)).unwrap();
         if step.as_ref().is_none_or(|step| step.committed) {
@@ -1047,7 +1054,8 @@ impl Fake {
 }
 
 #[tokio::test]
-async fn issue14_a_note_waits_for_its_ticket_then_is_linked_to_the_ticket_record() {
+async fn issue14_a_note_waits_for_its_ticket_then_follows_it_in_the_same_round_linked_to_its_record()
+ {
     let dir = tempfile::tempdir().unwrap();
     let outbox = open(&dir);
     let crm = Fake::new(true, false);
@@ -1066,19 +1074,16 @@ async fn issue14_a_note_waits_for_its_ticket_then_is_linked_to_the_ticket_record
     assert_eq!(status[0].pending, 2);
     assert_eq!(status[0].waiting, 1);
 
-    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
-    assert_eq!(
-        report.delivered, 1,
-        "only the ticket is delivered in this round"
-    );
-    let ticket_id = delivered_id(&outbox, ticket);
+    // The note was put back as it was: not counted as an attempt.
     assert!(matches!(
         outbox.status(note).unwrap(),
         WriteStatus::Pending { attempts: 0, .. }
     ));
 
+    // Once the ticket goes through, the note follows it in the same round.
     let report = outbox.deliver("acme", &crm, 10).await.unwrap();
-    assert_eq!(report.delivered, 1);
+    assert_eq!(report.delivered, 2);
+    let ticket_id = delivered_id(&outbox, ticket);
     delivered_id(&outbox, note);
     let sent = crm.sent(ObjectKind::Activity);
     assert_eq!(sent.len(), 1);
@@ -1091,6 +1096,131 @@ async fn issue14_a_note_waits_for_its_ticket_then_is_linked_to_the_ticket_record
     let stored = listed.iter().find(|w| w.id == note).unwrap();
     assert_eq!(stored.depends_on, Some(ticket));
     assert_eq!(stored.payload["what"]["id"], ticket_id.as_str());
+}
+
+#[tokio::test]
+async fn issue14_default_path_a_ticket_and_its_note_are_delivered_in_one_round_ticket_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    // Tickets and notes without a batch endpoint: the connection has no one-request path, so
+    // `Crm::create_linked`'s default sends the ticket, then the note with its id.
+    let crm = Fake::new(true, false);
+    let ticket = enqueue(&outbox, 1);
+    let note = enqueue_note(&outbox, 1, ticket);
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!(report.delivered, 2, "{report:?}");
+    let ticket_id = delivered_id(&outbox, ticket);
+    delivered_id(&outbox, note);
+    let order: Vec<ObjectKind> = crm
+        .state
+        .lock()
+        .unwrap()
+        .sent
+        .iter()
+        .map(|(k, _)| *k)
+        .collect();
+    assert_eq!(order, [ObjectKind::Ticket, ObjectKind::Activity]);
+    assert_eq!(
+        crm.sent(ObjectKind::Activity)[0]["what"]["id"],
+        ticket_id.as_str()
+    );
+    // Each went with its own stored key.
+    assert_eq!(crm.holding(&key(1)).len(), 1);
+    assert_eq!(crm.holding(&note_key(1)).len(), 1);
+    // The link the call set is stored with the delivered note.
+    let listed = outbox
+        .list(super::ListState::Delivered, Some("acme"), 10)
+        .unwrap();
+    let stored = listed.iter().find(|w| w.id == note).unwrap();
+    assert_eq!(stored.payload["what"]["id"], ticket_id.as_str());
+}
+
+#[tokio::test]
+async fn issue14_default_path_a_note_refused_on_its_own_fails_alone_and_its_ticket_is_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::new(true, false);
+    crm.state.lock().unwrap().refuse = Some((
+        ObjectKind::Activity,
+        Error::new(
+            ErrorKind::Validation { fields: Vec::new() },
+            "body is too long",
+        ),
+    ));
+    let ticket = enqueue(&outbox, 1);
+    let note = enqueue_note(&outbox, 1, ticket);
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!((report.delivered, report.failed), (1, 1), "{report:?}");
+    delivered_id(&outbox, ticket);
+    let WriteStatus::Failed { error } = outbox.status(note).unwrap() else {
+        panic!("the note is not failed");
+    };
+    assert!(error.contains("body is too long"), "its own error: {error}");
+}
+
+#[tokio::test]
+async fn issue14_default_path_batched_tickets_leave_their_notes_to_the_next_rounds_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    // Tickets go in batches: one group per ticket would cost more requests than a batch of
+    // tickets and then the notes.
+    let crm = Fake::batching(true, 10);
+    let tickets: Vec<_> = (0..3).map(|i| enqueue(&outbox, i)).collect();
+    let notes: Vec<_> = tickets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| enqueue_note(&outbox, i, *t))
+        .collect();
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!(report.delivered, 3);
+    assert_eq!(crm.batches().len(), 1);
+    assert!(crm.sent(ObjectKind::Activity).is_empty());
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!(report.delivered, 3);
+    for (t, n) in tickets.iter().zip(&notes) {
+        let ticket_id = delivered_id(&outbox, *t);
+        delivered_id(&outbox, *n);
+        assert!(
+            crm.sent(ObjectKind::Activity)
+                .iter()
+                .any(|s| s["what"]["id"] == ticket_id.as_str())
+        );
+    }
+    // A lone ticket (a batch of one) takes its note along.
+    let ticket = enqueue(&outbox, 7);
+    let note = enqueue_note(&outbox, 7, ticket);
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!(report.delivered, 2);
+    delivered_id(&outbox, note);
+}
+
+#[tokio::test]
+async fn issue14_default_path_a_parked_ticket_keeps_its_note_waiting_until_an_operator_resolves_it()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = open(&dir);
+    let crm = Fake::new(false, false);
+    let ticket = enqueue(&outbox, 1);
+    let note = enqueue_note(&outbox, 1, ticket);
+    // The ticket's answer is lost after the CRM created it: it is parked; the note waits.
+    crm.script(Error::new(ErrorKind::Timeout, "no answer"), true);
+    outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert!(matches!(
+        outbox.status(ticket).unwrap(),
+        WriteStatus::Parked { .. }
+    ));
+    assert!(crm.sent(ObjectKind::Activity).is_empty());
+    assert!(matches!(
+        outbox.status(note).unwrap(),
+        WriteStatus::Pending { attempts: 0, .. }
+    ));
+    // The operator finds the ticket: the note follows in the next round.
+    outbox
+        .resolve(ticket, &RecordId::new("r-1").unwrap())
+        .unwrap();
+    outbox.deliver("acme", &crm, 10).await.unwrap();
+    delivered_id(&outbox, note);
+    assert_eq!(crm.sent(ObjectKind::Activity)[0]["what"]["id"], "r-1");
 }
 
 #[tokio::test]
@@ -1173,13 +1303,17 @@ async fn issue14_a_dependency_survives_a_restart() {
         (ticket, note)
     };
     let outbox = open(&dir);
-    outbox.deliver("acme", &crm, 10).await.unwrap();
-    assert!(crm.sent(ObjectKind::Activity).is_empty());
+    // The ticket in doubt is sent again with its key (the connection makes creates
+    // idempotent), and the note follows it in the same round.
+    let report = outbox.deliver("acme", &crm, 10).await.unwrap();
+    assert_eq!(report.delivered, 2);
     let ticket_id = delivered_id(&outbox, ticket);
-    drop(outbox);
-    let outbox = open(&dir);
-    outbox.deliver("acme", &crm, 10).await.unwrap();
     delivered_id(&outbox, note);
+    assert_eq!(
+        crm.holding(&key(1)).len(),
+        1,
+        "the ticket was created twice"
+    );
     assert_eq!(
         crm.sent(ObjectKind::Activity)[0]["what"]["id"],
         ticket_id.as_str()

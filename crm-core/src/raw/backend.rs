@@ -103,6 +103,27 @@ pub struct Written {
     pub created: bool,
 }
 
+/// A create and the creates that link to it, mapped, for [`Backend::write_linked`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkedWrites {
+    /// The create the others link to.
+    pub parent: VendorWrite,
+    /// The creates that link to it, in order. Their link is not set: the backend writes it in
+    /// the vendor's way of referring to the parent's new record (Salesforce: `@{parent.id}`),
+    /// in the common field named by the parent kind's [`ObjectKind::link_field`]
+    /// (`ticket_id`, `contact_id`).
+    pub children: Vec<VendorWrite>,
+}
+
+/// What a linked group did: the parent's answer and each child's, in order.
+#[derive(Debug, Clone)]
+pub struct LinkedWritten {
+    /// The parent.
+    pub parent: Result<Written>,
+    /// The children, in order.
+    pub children: Vec<Result<Written>>,
+}
+
 /// One condition of a query, in both vocabularies: backends that filter by a lookup parameter
 /// rather than a field (`?email=`) use the common name, the others the vendor field.
 #[derive(Debug, Clone, PartialEq)]
@@ -221,6 +242,23 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
             .buffered(4)
             .collect()
             .await
+    }
+
+    /// Writes a create and the creates that link to it in one vendor request, where the vendor
+    /// can refer to a record created earlier in the same request (Salesforce Composite
+    /// references): one round trip instead of two, and, all-or-none, no note without its
+    /// ticket. Each write gets its own answer: a write the vendor rolled back because another
+    /// failed gets [`crate::linked::rolled_back`], a child not written because its parent was
+    /// not gets [`crate::linked::not_sent`].
+    ///
+    /// The default hands the writes back untouched (`Err`), as a backend does when the group
+    /// does not fit one request: the connection then writes the parent, and the children with
+    /// its id, in order ([`crate::linked::create_in_order`]).
+    async fn write_linked(
+        &self,
+        writes: LinkedWrites,
+    ) -> std::result::Result<LinkedWritten, LinkedWrites> {
+        Err(writes)
     }
 
     /// One page of a query, starting at `cursor` (`None`: the first page). The connection pages

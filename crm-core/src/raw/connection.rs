@@ -166,6 +166,16 @@ impl<B: Backend> Crm for Connection<B> {
         result
     }
 
+    /// Checked, mapped and audited per write as creates are, then sent in one request where
+    /// the backend can ([`Backend::write_linked`]), else in order.
+    async fn create_linked(
+        &self,
+        parent: &crate::linked::LinkedCreate,
+        children: &[crate::linked::LinkedCreate],
+    ) -> crate::linked::LinkedCreated {
+        super::linked::create(&self.shared, self, parent, children).await
+    }
+
     async fn customer_view(
         &self,
         lookup: &Lookup,

@@ -119,7 +119,7 @@ pub(super) struct Shared<B> {
 }
 
 impl<B: Backend> Shared<B> {
-    fn object(
+    pub(super) fn object(
         &self,
         kind: ObjectKind,
         op: &'static str,
@@ -143,7 +143,7 @@ impl<B: Backend> Shared<B> {
         })
     }
 
-    fn vendor_write(
+    pub(super) fn vendor_write(
         &self,
         kind: ObjectKind,
         op: WriteOp,
@@ -168,7 +168,7 @@ impl<B: Backend> Shared<B> {
     }
 
     /// Vendor field names in an error become common ones, by the write's target.
-    fn name_fields(&self, kind: ObjectKind, common: &FieldMap, err: Error) -> Error {
+    pub(super) fn name_fields(&self, kind: ObjectKind, common: &FieldMap, err: Error) -> Error {
         match self.mappings.get(self.backend.target(kind, common)) {
             Ok(mapping) => mapping.name_error_fields(err),
             Err(_) => err,
@@ -207,7 +207,7 @@ impl<B: Backend> Shared<B> {
 
     /// The error of a keyed create on a connection that cannot honour the key: sent without
     /// it, a retry could duplicate the record, which the caller asked to prevent.
-    fn key_refused(&self, kind: ObjectKind, op: &'static str) -> Error {
+    pub(super) fn key_refused(&self, kind: ObjectKind, op: &'static str) -> Error {
         Error::config(format!(
             "this {kind} create cannot honour its idempotency key: the connection needs \
              `{}`; or send the create without an idempotency key",

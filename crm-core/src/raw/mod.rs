@@ -21,11 +21,13 @@ mod connector;
 mod family;
 pub mod http;
 mod keys;
+mod linked;
 mod mappings;
 mod options;
 
 pub use backend::{
-    Backend, Query, QueryFilter, VendorCondition, VendorRecord, VendorWrite, WriteOp, Written,
+    Backend, LinkedWrites, LinkedWritten, Query, QueryFilter, VendorCondition, VendorRecord,
+    VendorWrite, WriteOp, Written,
 };
 pub use connection::Connection;
 pub use connector::{

@@ -244,8 +244,21 @@ impl SalesforceBackend {
         idempotent: bool,
         operation: &str,
     ) -> Result<Vec<SubResponse>> {
+        self.composite_with(subrequests, false, idempotent, operation)
+            .await
+    }
+
+    /// [`Self::composite`] with `allOrNone` set: `true` rolls every write back when one fails
+    /// (the others answer `400 PROCESSING_HALTED`).
+    pub(crate) async fn composite_with(
+        &self,
+        subrequests: Vec<Value>,
+        all_or_none: bool,
+        idempotent: bool,
+        operation: &str,
+    ) -> Result<Vec<SubResponse>> {
         let mut req = Request::new(Method::POST, "/composite", operation)
-            .json(json!({"allOrNone": false, "compositeRequest": subrequests}))
+            .json(json!({"allOrNone": all_or_none, "compositeRequest": subrequests}))
             .idempotent(idempotent);
         if let Some((h, v)) = self.duplicate_header() {
             req = req.header(h, v);

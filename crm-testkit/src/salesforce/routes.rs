@@ -838,6 +838,30 @@ fn composite(state: &mut State, body: Option<Value>, ctx: &Ctx) -> Result<Reply,
             ),
         ));
     }
+    // Every subrequest names a reference id of letters, digits and underscores, unique in the
+    // request (REST API Developer Guide, "Composite Subrequest Result": reference ids "must not
+    // contain anything besides letters, numbers, and underscores"; results are told apart by
+    // them). What Salesforce answers to a bad one depends on the version; the fake refuses the
+    // whole request before running any of it.
+    let mut seen = std::collections::BTreeSet::new();
+    for sub in &subs {
+        let id = sub.get("referenceId").and_then(Value::as_str).unwrap_or("");
+        let legal = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !legal {
+            return Err(ApiError::new(
+                400,
+                "INVALID_INPUT",
+                "every subrequest needs a referenceId of letters, numbers and underscores",
+            ));
+        }
+        if !seen.insert(id.to_owned()) {
+            return Err(ApiError::new(
+                400,
+                "INVALID_INPUT",
+                format!("Duplicate referenceId provided in the request: {id}"),
+            ));
+        }
+    }
     let snapshot = all_or_none.then(|| state.store.clone());
     let mut results: BTreeMap<String, Value> = BTreeMap::new();
     let mut out = Vec::with_capacity(subs.len());
@@ -865,8 +889,9 @@ fn composite(state: &mut State, body: Option<Value>, ctx: &Ctx) -> Result<Reply,
         };
         if reply.status >= 400 {
             failed = true;
-        }
-        if let Some(b) = &reply.body {
+        } else if let Some(b) = &reply.body {
+            // Only a result can be referred to: a reference to a failed subrequest halts the
+            // one that makes it.
             results.insert(reference_id.clone(), b.clone());
         }
         let headers: Map<String, Value> = reply
