@@ -565,7 +565,7 @@ impl HubSpotBackend {
     }
 
     async fn update(&self, w: VendorWrite, id: &RecordId) -> Result<Written> {
-        let operation = format!("{}.update", w.kind);
+        let operation = crm_core::raw::operation(w.kind, crm_core::raw::Verb::Update);
         let (target, raw) = locate(w.kind, id)?;
         let p = self.prepare(&w, Some(&raw)).await?;
         let object = target.object();
@@ -746,7 +746,7 @@ impl Backend for HubSpotBackend {
     }
 
     async fn get(&self, kind: ObjectKind, id: &RecordId) -> Result<VendorRecord> {
-        let operation = format!("{kind}.get");
+        let operation = crm_core::raw::operation(kind, crm_core::raw::Verb::Get);
         let (target, raw) = locate(kind, id)?;
         let hs = self.fetch(target, &raw, None, &operation).await?;
         self.record(target, hs, &[]).await

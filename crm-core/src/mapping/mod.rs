@@ -388,15 +388,36 @@ impl ObjectMapping {
     /// Vendor fields → common fields, for a read. Status fields gain `<field>_state` and
     /// `<field>_label` from the value maps.
     pub fn from_vendor(&self, kind: ObjectKind, vendor: FieldMap) -> FieldMap {
-        let reverse: BTreeMap<&str, &str> = self
-            .fields
-            .iter()
-            .map(|(c, v)| (v.as_str(), c.as_str()))
-            .collect();
+        self.from_vendor_iter(kind, vendor)
+    }
+
+    /// [`ObjectMapping::from_vendor`] for vendor fields as they come (each name once), so that
+    /// an adapter reading a record need not gather them into a map first.
+    pub fn from_vendor_iter(
+        &self,
+        kind: ObjectKind,
+        vendor: impl IntoIterator<Item = (String, FieldValue)>,
+    ) -> FieldMap {
         let mut out = FieldMap::new();
-        for (name, value) in vendor {
-            let common = match reverse.get(name.as_str()) {
-                Some(c) => (*c).to_owned(),
+        for (mut name, value) in vendor {
+            // The common name mapped to this vendor field; when several are, the last in name
+            // order, as a reverse map built from `fields` would hold. A scan rather than a
+            // reverse map built per call: this runs for every record read, and a mapping has
+            // a few dozen fields at most.
+            let mapped = self
+                .fields
+                .iter()
+                .rev()
+                .find(|(_, v)| **v == name)
+                .map(|(c, _)| c.as_str());
+            let common = match mapped {
+                Some(c) => {
+                    // The vendor name's buffer takes the common name: no allocation when it
+                    // fits, which it mostly does.
+                    name.clear();
+                    name.push_str(c);
+                    name
+                }
                 // A vendor field whose name is a mapped common name of another field would
                 // shadow it; keep only explicitly mapped names then.
                 None if self.pass_through && !self.fields.contains_key(&name) => name,

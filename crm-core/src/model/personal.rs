@@ -107,6 +107,22 @@ impl Email {
         Self(Personal::new(text.trim().to_lowercase()))
     }
 
+    /// [`Email::from_vendor`] for text the caller owns: kept without a copy when it is already
+    /// trimmed and lower case, as vendors mostly store addresses (a record read does this for
+    /// every address).
+    pub(crate) fn from_vendor_owned(text: String) -> Self {
+        // ASCII only: there lower-casing is exactly "no A-Z" (Unicode has letters that change
+        // case without being upper case).
+        let normal = text.is_ascii()
+            && !text.bytes().any(|b| b.is_ascii_uppercase())
+            && text.trim().len() == text.len();
+        if normal {
+            Self(Personal::new(text))
+        } else {
+            Self::from_vendor(&text)
+        }
+    }
+
     /// The address itself.
     pub fn expose(&self) -> &str {
         self.0.expose()
@@ -293,6 +309,20 @@ impl Phone {
             raw: Personal::new(text.trim().to_owned()),
             region,
             e164: OnceLock::new(),
+        }
+    }
+
+    /// [`Phone::from_vendor`] for text the caller owns: kept without a copy when it is already
+    /// trimmed.
+    pub(crate) fn from_vendor_owned(text: String, region: Region) -> Self {
+        if text.trim().len() == text.len() {
+            Self {
+                raw: Personal::new(text),
+                region,
+                e164: OnceLock::new(),
+            }
+        } else {
+            Self::from_vendor(&text, region)
         }
     }
 

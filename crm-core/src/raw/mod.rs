@@ -24,7 +24,7 @@ pub use backend::{
 };
 pub use connection::Connection;
 pub use connector::{Advice, Connector, ConnectorConfig, SetupCheck, TableCheck, find};
-pub use family::Family;
+pub use family::{Family, Verb, operation};
 pub use mappings::{Mappings, Target};
 
 use std::collections::HashSet;

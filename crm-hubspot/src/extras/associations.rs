@@ -3,7 +3,7 @@
 
 use crm_core::model::fields::parse_datetime;
 use crm_core::raw::http::Request;
-use crm_core::raw::{Paging, VendorRecord, paginate};
+use crm_core::raw::{Paging, VendorRecord, Verb, operation, paginate};
 use crm_core::reexports::chrono::{DateTime, Utc};
 use crm_core::reexports::futures::StreamExt;
 use crm_core::reexports::http::Method;
@@ -128,7 +128,7 @@ impl HubSpotBackend {
             let batch: HsBatch = self.send(req).await?.json()?;
             found.extend(batch.results);
         }
-        self.decode(target, &found, context).await
+        self.decode(target, found, context).await
     }
 
     /// `GET /objects/{o}/{id}?associations=notes,tasks,calls`.
@@ -176,7 +176,7 @@ impl HubSpotBackend {
         kind: ObjectKind,
         owner: &RecordRef,
     ) -> Result<Vec<VendorRecord>> {
-        let operation = format!("{kind}.find");
+        let operation = operation(kind, Verb::Find);
         let (from, id) = ref_object(owner);
         let context = [(owner.kind.link_field(), id.as_str())];
         let mut found = Vec::new();
