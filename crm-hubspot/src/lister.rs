@@ -112,7 +112,7 @@ impl HubSpotBackend {
         match lookup {
             Lookup::Email(email) => {
                 match self
-                    .fetch(target, email.expose(), Some("email"), &operation)
+                    .fetch(target, email.expose(), Some("email"), operation)
                     .await
                 {
                     Ok(hs) => Ok(vec![self.record(target, hs, &[]).await?]),
@@ -126,7 +126,7 @@ impl HubSpotBackend {
                     .ok_or_else(|| Error::invalid_input("phone number has no E.164 form"))?;
                 let groups = phone_groups(self.settings.phone_calculated, e164);
                 let found = self
-                    .search(target, groups, MAX_SEARCH_PAGE, &operation)
+                    .search(target, groups, MAX_SEARCH_PAGE, operation)
                     .await?;
                 // Search matched text forms; keep only those that are the same number.
                 Ok(found
@@ -142,7 +142,7 @@ impl HubSpotBackend {
                     return Err(Error::invalid_input("external id is empty"));
                 }
                 let filter = json!({"propertyName": prop, "operator": "EQ", "value": value});
-                self.search(target, vec![vec![filter]], 10, &operation)
+                self.search(target, vec![vec![filter]], 10, operation)
                     .await
             }
         }
@@ -347,7 +347,7 @@ impl HubSpotBackend {
                 let size = usize::try_from(query.page_size).unwrap_or(MAX_SEARCH_PAGE);
                 let after = cursor.after.as_deref();
                 let (page, next) = self
-                    .search_page(target, groups, size, after, &operation)
+                    .search_page(target, groups, size, after, operation)
                     .await?;
                 let next = next.map(|after| Cursor {
                     after: Some(after),
@@ -356,7 +356,7 @@ impl HubSpotBackend {
                 (page, next)
             }
             None => {
-                let mut req = Request::get(self.paths.collection(object), &operation)
+                let mut req = Request::get(self.paths.collection(object), operation)
                     .query("limit", query.page_size.clamp(1, MAX_LIST_PAGE).to_string())
                     .query("properties", self.read_props_query(target))
                     .bucket(GENERAL);
@@ -374,7 +374,7 @@ impl HubSpotBackend {
                 (page, next)
             }
             Some(since) => {
-                self.changed_page(query, target, &cursor, since, &operation)
+                self.changed_page(query, target, &cursor, since, operation)
                     .await?
             }
         };

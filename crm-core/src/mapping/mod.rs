@@ -582,4 +582,39 @@ mod tests {
         assert!(wrong_kind.validate(ObjectKind::Contact, "f").is_err());
         assert!(toml::from_str::<ObjectMapping>("[fieldz]\na = \"b\"\n").is_err());
     }
+
+    /// Issue 15: names are resolved by scanning the mapping rather than through a reverse map
+    /// built per record; what a read yields is unchanged, also for a vendor field two common
+    /// fields name (the last common name in order wins, as the reverse map had it) and for
+    /// fields passed through.
+    #[test]
+    fn reading_maps_names_as_the_reverse_map_did_issue15() {
+        let m: ObjectMapping = toml::from_str(
+            r#"
+            [fields]
+            subject = "title"
+            headline = "title"
+            status = "state"
+            [states.status]
+            solved = "closed"
+            "#,
+        )
+        .unwrap();
+        let vendor: FieldMap = [
+            ("title", FieldValue::from("Printer on fire")),
+            ("state", FieldValue::from("solved")),
+            ("loyalty", FieldValue::from("gold")),
+            // A vendor field named like a mapped common field is not passed through.
+            ("subject", FieldValue::from("shadow")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let common = m.from_vendor(ObjectKind::Ticket, vendor.clone());
+        let names: Vec<&str> = common.keys().map(String::as_str).collect();
+        assert_eq!(names, ["loyalty", "status", "status_state", "subject"]);
+        assert_eq!(common["subject"], FieldValue::from("Printer on fire"));
+        assert_eq!(common["status_state"], FieldValue::from("closed"));
+        assert_eq!(m.from_vendor_iter(ObjectKind::Ticket, vendor), common);
+    }
 }

@@ -641,6 +641,28 @@ mod tests {
     }
 
     #[test]
+    fn an_owned_vendor_value_reads_as_a_borrowed_one_issue15() {
+        for text in [
+            "jane.doe@example.com",
+            " Jane.Doe@Example.com ",
+            "JANE@EXAMPLE.COM",
+            "ǅemal@example.com",
+            "jürgen@example.de",
+            "Jürgen@example.de",
+            "+1 415 555 0100",
+            " (415) 555-0100\n",
+            "",
+        ] {
+            let owned = Email::from_vendor_owned(text.to_owned());
+            assert_eq!(owned, Email::from_vendor(text), "{text:?}");
+            let owned = Phone::from_vendor_owned(text.to_owned(), Region::us());
+            let borrowed = Phone::from_vendor(text, Region::us());
+            assert_eq!(owned.raw(), borrowed.raw(), "{text:?}");
+            assert_eq!(owned.e164(), borrowed.e164(), "{text:?}");
+        }
+    }
+
+    #[test]
     fn the_metadata_warm_up_starts_once_issue15() {
         let first = warm_up_phone_metadata();
         assert!(first, "the first call starts the load");

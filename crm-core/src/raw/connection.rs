@@ -159,10 +159,14 @@ impl<B: Backend> Crm for Connection<B> {
                 "this connection cannot link records",
             ))
         };
-        self.shared
-            .audit("link", from.kind, ctx, field_names(&common), &result, |_| {
-                from.id.clone()
-            });
+        self.shared.audit(
+            "link",
+            from.kind,
+            ctx,
+            field_names(&common),
+            &result,
+            |_| from.id.clone(),
+        );
         result
     }
 

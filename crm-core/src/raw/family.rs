@@ -419,10 +419,14 @@ impl<B: Backend, T: Entity> Family<B, T> {
         let trace = self.shared.trace(T::KIND, &common);
         let result = self.write_inner(verb, op, common).await;
         let result = result.map_err(|e| stamp(self.shared.name_fields(trace.target, e), name));
-        self.shared
-            .audit(verb.audit_name(), T::KIND, ctx, trace.fields, &result, |w| {
-                w.record.id.clone()
-            });
+        self.shared.audit(
+            verb.audit_name(),
+            T::KIND,
+            ctx,
+            trace.fields,
+            &result,
+            |w| w.record.id.clone(),
+        );
         result
     }
 

@@ -182,12 +182,12 @@ impl HubSpotBackend {
         let mut found = Vec::new();
         if kind == ObjectKind::Activity {
             // One read of the record names its notes, tasks and calls (`?associations=`).
-            let hs = self.owner_with_engagements(from, &id, &operation).await?;
+            let hs = self.owner_with_engagements(from, &id, operation).await?;
             for object in HubObject::ENGAGEMENTS {
-                let ids = self.inline_ids(&hs, from, &id, object, &operation).await?;
+                let ids = self.inline_ids(&hs, from, &id, object, operation).await?;
                 if !ids.is_empty() {
                     let target = MappingTarget::for_engagement(object);
-                    found.extend(self.read_batch(target, &ids, &context, &operation).await?);
+                    found.extend(self.read_batch(target, &ids, &context, operation).await?);
                 }
             }
             // Newest first by when they happened (or were created).
@@ -197,12 +197,12 @@ impl HubSpotBackend {
         let target = MappingTarget::main(kind);
         if from == HubObject::Contacts {
             // A contact's deals and tickets include its primary company's.
-            return self.open_for_contact(target, &id, &operation).await;
+            return self.open_for_contact(target, &id, operation).await;
         }
         let ids = self
-            .associated_ids(from, &id, target.object(), &operation)
+            .associated_ids(from, &id, target.object(), operation)
             .await?;
-        found = self.read_batch(target, &ids, &context, &operation).await?;
+        found = self.read_batch(target, &ids, &context, operation).await?;
         newest_changed(&mut found);
         Ok(found)
     }

@@ -267,7 +267,7 @@ impl HttpClient {
             .inner
             .correlation_headers
             .iter()
-            .find_map(|h| headers.get(h.as_str()))
+            .find_map(|h| headers.get(h))
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         tracing::trace!(attempt, status = status.as_u16(), "response");

@@ -175,11 +175,13 @@ fn too_large(max: usize) -> Error {
 }
 
 pub(super) fn strip_sensitive(headers: &mut HeaderMap) {
+    // Typed names: a `&str` name is parsed again on every look-up.
+    use http::header::{AUTHORIZATION, PROXY_AUTHENTICATE, SET_COOKIE, WWW_AUTHENTICATE};
     for name in [
-        "set-cookie",
-        "www-authenticate",
-        "authorization",
-        "proxy-authenticate",
+        SET_COOKIE,
+        WWW_AUTHENTICATE,
+        AUTHORIZATION,
+        PROXY_AUTHENTICATE,
     ] {
         headers.remove(name);
     }
