@@ -60,14 +60,18 @@ enum Command {
         #[arg(long, default_value = "generic-rest")]
         vendor: String,
     },
-    /// Serve the sandbox CRM on 127.0.0.1 until stopped (Ctrl-C).
+    /// Serve the sandbox CRM (or the HubSpot fake) on 127.0.0.1 until stopped (Ctrl-C).
     Sandbox {
         /// Port to listen on.
         #[arg(long, default_value_t = 8080)]
         port: u16,
-        /// The bearer token the sandbox accepts.
+        /// The bearer token the sandbox accepts (the HubSpot fake takes its own, printed).
         #[arg(long, default_value = "sandbox-token")]
         token: String,
+        /// Which fake to serve: generic-rest (the sandbox CRM) or hubspot (the HubSpot fake
+        /// with its demo portal).
+        #[arg(long, default_value = "generic-rest")]
+        vendor: String,
     },
     /// Print the 360° view of a customer.
     Lookup(LookupArgs),
@@ -176,6 +180,9 @@ struct LookupArgs {
     /// How many recent activities to show.
     #[arg(long, default_value_t = 5)]
     activities: usize,
+    /// Print the number of HTTP requests the lookup sent (every attempt) to stderr.
+    #[arg(long)]
+    count_requests: bool,
 }
 
 /// `--count`: a whole number of records, at least one (a run of none measures nothing).
@@ -193,7 +200,17 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo { vendor } => demo::run(&vendor).await,
-        Command::Sandbox { port, token } => run_sandbox(port, token).await,
+        Command::Sandbox {
+            port,
+            token,
+            vendor,
+        } => match vendor.as_str() {
+            "generic-rest" => run_sandbox(port, token).await,
+            "hubspot" => run_hubspot_fake(port).await,
+            other => Err(crm_core::Error::config(format!(
+                "sandbox --vendor {other}: serves generic-rest or hubspot"
+            ))),
+        },
         Command::Lookup(args) => run_lookup(args).await,
         Command::Bench(args) => run_bench(args).await,
         Command::Doctor { config } => run_doctor(config).await,
@@ -216,6 +233,29 @@ async fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Serves the HubSpot fake (the demo portal, with the demo properties declared) until Ctrl-C.
+async fn run_hubspot_fake(port: u16) -> crm_core::Result<ExitCode> {
+    use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig};
+    let fake = HubSpotFake::start_on(port, HubSpotFakeConfig::with_demo_properties())
+        .await
+        .map_err(|e| crm_core::Error::config(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+    outln!(
+        "HubSpot fake at {} (private-app token: {})",
+        fake.base_url(),
+        fake.token()
+    );
+    outln!("connection file for it:\n");
+    outln!(
+        "vendor = \"hubspot\"\nbase_url = \"{}\"\n[auth]\nkind = \"bearer\"\ntoken = \"${{HUBSPOT_TOKEN}}\"\n",
+        fake.base_url()
+    );
+    outln!("Ctrl-C stops it.");
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| crm_core::Error::config(format!("cannot wait for Ctrl-C: {e}")))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn run_sandbox(port: u16, token: String) -> crm_core::Result<ExitCode> {
@@ -245,7 +285,21 @@ async fn run_sandbox(port: u16, token: String) -> crm_core::Result<ExitCode> {
 
 async fn run_lookup(args: LookupArgs) -> crm_core::Result<ExitCode> {
     let (conn, dir) = Connection::load(&args.config)?;
-    let crm = conn.build(&dir)?;
+    let (crm, counter) = if args.count_requests {
+        let (crm, counter) = conn.build_counted(&dir)?;
+        (crm, Some(counter))
+    } else {
+        (conn.build(&dir)?, None)
+    };
+    let code = lookup(crm.as_ref(), &args).await;
+    if let Some(counter) = counter {
+        // On stderr, so that stdout stays the view (or its JSON) alone.
+        let _ = writeln!(std::io::stderr(), "requests: {}", counter.requests());
+    }
+    code
+}
+
+async fn lookup(crm: &dyn crm_core::Crm, args: &LookupArgs) -> crm_core::Result<ExitCode> {
     let lookup = if let Some(e) = &args.email {
         Lookup::Email(Email::parse(e)?)
     } else if let Some(p) = &args.phone {
