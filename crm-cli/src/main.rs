@@ -1,7 +1,8 @@
 //! `crm-connect`: the command-line tool of crm-connect.
 //!
 //! - `crm-connect demo`: play the support conversation against the embedded sandbox.
-//! - `crm-connect sandbox [--port 8080]`: serve the sandbox CRM until stopped.
+//! - `crm-connect sandbox [--port 8080] [--vendor hubspot]`: serve the sandbox CRM (or the
+//!   HubSpot fake) until stopped.
 //! - `crm-connect lookup --config conn.toml --email a@b.com [--json]`: the 360° view of a
 //!   customer, from any CRM a connection file describes.
 //! - `crm-connect outbox status|list|retry|pause|resume|drain --outbox file.sqlite`: operate a

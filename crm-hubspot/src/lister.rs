@@ -142,8 +142,7 @@ impl HubSpotBackend {
                     return Err(Error::invalid_input("external id is empty"));
                 }
                 let filter = json!({"propertyName": prop, "operator": "EQ", "value": value});
-                self.search(target, vec![vec![filter]], 10, operation)
-                    .await
+                self.search(target, vec![vec![filter]], 10, operation).await
             }
         }
     }
