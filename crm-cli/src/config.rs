@@ -5,7 +5,6 @@
 use crm_connect::ConnectionFile;
 use crm_core::Result;
 use std::path::Path;
-#[cfg(feature = "sandbox")]
 use {crate::counter::Counter, crm_core::Crm, std::sync::Arc};
 
 /// Reads a connection file and prints its warnings (a secret written inline) on stderr: the
@@ -18,7 +17,6 @@ pub(crate) fn load(path: &Path) -> Result<ConnectionFile> {
     Ok(file)
 }
 
-#[cfg(feature = "sandbox")]
 /// Builds the connection with a request counter watching every attempt (the bench counts
 /// requests this way): the counter only watches, through the connector's request observer, so
 /// the connection paces exactly as [`ConnectionFile::build`]'s does.

@@ -1,7 +1,8 @@
 //! `crm-connect`: the command-line tool of crm-connect.
 //!
 //! - `crm-connect demo`: play the support conversation against the embedded sandbox.
-//! - `crm-connect sandbox [--port 8080]`: serve the sandbox CRM until stopped.
+//! - `crm-connect sandbox [--port 8080] [--vendor hubspot]`: serve the sandbox CRM (or the
+//!   HubSpot fake) until stopped.
 //! - `crm-connect lookup --config conn.toml --email a@b.com [--json]`: the 360° view of a
 //!   customer, from any CRM a connection file describes.
 //! - `crm-connect outbox status|list|retry|pause|resume|drain --outbox file.sqlite`: operate a
@@ -12,7 +13,6 @@
 #[cfg(feature = "sandbox")]
 mod bench;
 mod config;
-#[cfg(feature = "sandbox")]
 mod counter;
 #[cfg(feature = "sandbox")]
 mod demo;
@@ -65,14 +65,18 @@ enum Command {
         vendor: String,
     },
     #[cfg(feature = "sandbox")]
-    /// Serve the sandbox CRM on 127.0.0.1 until stopped (Ctrl-C).
+    /// Serve the sandbox CRM (or the HubSpot fake) on 127.0.0.1 until stopped (Ctrl-C).
     Sandbox {
         /// Port to listen on.
         #[arg(long, default_value_t = 8080)]
         port: u16,
-        /// The bearer token the sandbox accepts.
+        /// The bearer token the sandbox accepts (the HubSpot fake takes its own, printed).
         #[arg(long, default_value = "sandbox-token")]
         token: String,
+        /// Which fake to serve: generic-rest (the sandbox CRM) or hubspot (the HubSpot fake
+        /// with its demo portal).
+        #[arg(long, default_value = "generic-rest")]
+        vendor: String,
     },
     /// Print the 360° view of a customer.
     Lookup(LookupArgs),
@@ -183,6 +187,9 @@ struct LookupArgs {
     /// How many recent activities to show.
     #[arg(long, default_value_t = 5)]
     activities: usize,
+    /// Print the number of HTTP requests the lookup sent (every attempt) to stderr.
+    #[arg(long)]
+    count_requests: bool,
 }
 
 #[cfg(feature = "sandbox")]
@@ -203,7 +210,17 @@ async fn main() -> ExitCode {
         #[cfg(feature = "sandbox")]
         Command::Demo { vendor } => demo::run(&vendor).await,
         #[cfg(feature = "sandbox")]
-        Command::Sandbox { port, token } => run_sandbox(port, token).await,
+        Command::Sandbox {
+            port,
+            token,
+            vendor,
+        } => match vendor.as_str() {
+            "generic-rest" => run_sandbox(port, token).await,
+            "hubspot" => run_hubspot_fake(port).await,
+            other => Err(crm_core::Error::config(format!(
+                "sandbox --vendor {other}: serves generic-rest or hubspot"
+            ))),
+        },
         Command::Lookup(args) => run_lookup(args).await,
         #[cfg(feature = "sandbox")]
         Command::Bench(args) => run_bench(args).await,
@@ -227,6 +244,30 @@ async fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+#[cfg(feature = "sandbox")]
+/// Serves the HubSpot fake (the demo portal, with the demo properties declared) until Ctrl-C.
+async fn run_hubspot_fake(port: u16) -> crm_core::Result<ExitCode> {
+    use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig};
+    let fake = HubSpotFake::start_on(port, HubSpotFakeConfig::with_demo_properties())
+        .await
+        .map_err(|e| crm_core::Error::config(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+    outln!(
+        "HubSpot fake at {} (private-app token: {})",
+        fake.base_url(),
+        fake.token()
+    );
+    outln!("connection file for it:\n");
+    outln!(
+        "vendor = \"hubspot\"\nbase_url = \"{}\"\n[auth]\nkind = \"bearer\"\ntoken = \"${{HUBSPOT_TOKEN}}\"\n",
+        fake.base_url()
+    );
+    outln!("Ctrl-C stops it.");
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| crm_core::Error::config(format!("cannot wait for Ctrl-C: {e}")))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(feature = "sandbox")]
@@ -257,7 +298,21 @@ async fn run_sandbox(port: u16, token: String) -> crm_core::Result<ExitCode> {
 
 async fn run_lookup(args: LookupArgs) -> crm_core::Result<ExitCode> {
     let conn = config::load(&args.config)?;
-    let crm = conn.build()?;
+    let (crm, counter) = if args.count_requests {
+        let (crm, counter) = config::build_counted(&conn)?;
+        (crm, Some(counter))
+    } else {
+        (conn.build()?, None)
+    };
+    let code = lookup(crm.as_ref(), &args).await;
+    if let Some(counter) = counter {
+        // On stderr, so that stdout stays the view (or its JSON) alone.
+        let _ = writeln!(std::io::stderr(), "requests: {}", counter.requests());
+    }
+    code
+}
+
+async fn lookup(crm: &dyn crm_core::Crm, args: &LookupArgs) -> crm_core::Result<ExitCode> {
     let lookup = if let Some(e) = &args.email {
         Lookup::Email(Email::parse(e)?)
     } else if let Some(p) = &args.phone {

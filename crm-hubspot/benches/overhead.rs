@@ -9,19 +9,26 @@
 //!   `serde_json::Value` like the bare client's (what the transport adds, without an adapter);
 //! - `get`: one contact, `GET /crm/v3/objects/contacts/{id}`;
 //! - `page`: one page of 100 contacts, `GET /crm/v3/objects/contacts?limit=100`;
-//! - `stream`: 10,000 contacts, 100 pages followed through their cursors.
+//! - `stream`: 10,000 contacts, 100 pages followed through their cursors;
+//! - `360° lookup`: the customer view of the demo customer by email against crm-testkit's
+//!   HubSpot fake (in process, limits lifted, pipelines already cached), the bare client sending
+//!   the same requests in the same two rounds (the contact with its associations; then the
+//!   company, the deal and ticket searches and the activity batch reads, concurrently).
 //!
 //! Each runs as a criterion benchmark, and then in a paired run that alternates the two clients
 //! in blocks (bare, SDK, SDK, bare, ...), so that a machine whose speed drifts during the run
 //! moves both alike; the ratio printed is the median of the blocks' ratios. Last, a stream of
-//! 100,000 contacts through the SDK prints the process's resident memory every 10,000 records
-//! (it should stay flat: pages are fetched as the stream is polled).
+//! 1,000,000 contacts through the SDK prints the process's resident memory every 100,000 records
+//! (it should stay flat: pages are fetched as the stream is polled; the server makes the pages
+//! past the first 10,000 records as they are asked for, so it holds none of them).
 //!
 //! ```text
 //! cargo bench -p crm-hubspot --bench overhead
 //! cargo bench -p crm-hubspot --bench overhead -- --warm-up-time 1 --measurement-time 3
 //! ```
-//! `OVERHEAD_BLOCKS` (default 15) sets the number of paired blocks.
+//! `OVERHEAD_BLOCKS` (default 15) sets the number of paired blocks. `OVERHEAD_RUN=get:sdk:2000`
+//! (`transport`, `get`, `page`, `stream` or `lookup`; `bare` or `sdk`; a count) runs only that,
+//! so that `perf stat -e instructions` or `perf record` see one side alone.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -45,17 +52,22 @@ use crm_core::limits::Unlimited;
 use crm_core::mapping::ObjectMapping;
 use crm_core::raw::http::{HttpClient, HttpClientBuilder, Request};
 use crm_core::{
-    Contact, Crm, Email, Entity, FieldValue, ListQuery, ObjectKind, Phone, RecordId, Region,
+    Contact, Crm, Email, Entity, FieldValue, ListQuery, Lookup, ObjectKind, Phone, RecordId,
+    Region, ViewOptions,
 };
 use crm_hubspot::HubSpot;
+use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, Limits, demo};
 use futures::StreamExt;
 use secrecy::SecretString;
 
 const PAGE: usize = 100;
-/// Records the paired stream reads.
+/// Records the paired stream reads (and the server holds canned).
 const STREAM_RECORDS: usize = 10_000;
-/// Records the memory check streams (and the server holds).
-const MEMORY_RECORDS: usize = 100_000;
+/// Records the memory check streams (the server makes the pages past `STREAM_RECORDS` as they
+/// are asked for).
+const MEMORY_RECORDS: usize = 1_000_000;
+/// Records between two resident-memory readings of the memory check.
+const MEMORY_MARK: usize = 100_000;
 const TOKEN: &str = "bench-token";
 
 fn mapping(c: &mut Criterion) {
@@ -107,34 +119,40 @@ fn contact_json(i: usize) -> serde_json::Value {
     })
 }
 
-/// The canned bodies: one contact, and every page of the listing.
+/// The page of the listing of `records` contacts that starts at `start`.
+fn page_body(start: usize, records: usize) -> Bytes {
+    let end = (start + PAGE).min(records);
+    let results: Vec<_> = (start..end).map(contact_json).collect();
+    let mut body = serde_json::json!({ "results": results });
+    if end < records {
+        body["paging"] = serde_json::json!({
+            "next": {
+                "after": end.to_string(),
+                "link": format!("?after={end}")
+            }
+        });
+    }
+    Bytes::from(serde_json::to_vec(&body).unwrap())
+}
+
+/// The canned bodies: one contact, and the pages of the listing's first `STREAM_RECORDS`
+/// records; the pages after those are made when asked for.
 struct Canned {
     contact: Bytes,
     pages: Vec<Bytes>,
+    records: usize,
 }
 
 impl Canned {
     fn new(records: usize) -> Self {
-        let pages = (0..records.div_ceil(PAGE))
-            .map(|p| {
-                let start = p * PAGE;
-                let end = (start + PAGE).min(records);
-                let results: Vec<_> = (start..end).map(contact_json).collect();
-                let mut body = serde_json::json!({ "results": results });
-                if end < records {
-                    body["paging"] = serde_json::json!({
-                        "next": {
-                            "after": end.to_string(),
-                            "link": format!("?after={end}")
-                        }
-                    });
-                }
-                Bytes::from(serde_json::to_vec(&body).unwrap())
-            })
+        let canned = records.min(STREAM_RECORDS);
+        let pages = (0..canned.div_ceil(PAGE))
+            .map(|p| page_body(p * PAGE, records))
             .collect();
         Self {
             contact: Bytes::from(serde_json::to_vec(&contact_json(0)).unwrap()),
             pages,
+            records,
         }
     }
 
@@ -150,10 +168,11 @@ impl Canned {
                 .find_map(|kv| kv.strip_prefix("after="))
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
-            self.pages
-                .get(after / PAGE)
-                .cloned()
-                .unwrap_or_else(|| Bytes::from_static(b"{\"results\":[]}"))
+            match self.pages.get(after / PAGE) {
+                Some(page) => page.clone(),
+                None if after < self.records => page_body(after, self.records),
+                None => Bytes::from_static(b"{\"results\":[]}"),
+            }
         } else {
             self.contact.clone()
         };
@@ -164,8 +183,8 @@ impl Canned {
     }
 }
 
-/// Serves the canned bodies on a loopback port; the listing holds `MEMORY_RECORDS` contacts
-/// (the paired stream's clients both stop by count at `STREAM_RECORDS`).
+/// Serves the canned bodies on a loopback port; the listing holds `records` contacts (the
+/// paired stream's clients both stop by count at `STREAM_RECORDS`).
 async fn serve(rt: &tokio::runtime::Runtime, records: usize) -> String {
     let canned = Arc::new(Canned::new(records));
     let listener = rt
@@ -189,22 +208,44 @@ enum Work {
     Get,
     Page,
     Stream,
+    /// The 360° view of the demo customer against the HubSpot fake.
+    Lookup,
 }
 
 impl Work {
+    const ALL: [Work; 5] = [
+        Work::Transport,
+        Work::Get,
+        Work::Page,
+        Work::Stream,
+        Work::Lookup,
+    ];
+
     fn name(self) -> &'static str {
         match self {
             Work::Transport => "get, transport only",
             Work::Get => "get one contact",
             Work::Page => "one page of 100 contacts",
             Work::Stream => "stream 10,000 contacts",
+            Work::Lookup => "360° lookup by email (6 requests, 2 rounds)",
         }
     }
 
-    /// Records one run reads.
+    fn parse(text: &str) -> Option<Work> {
+        Some(match text {
+            "transport" => Work::Transport,
+            "get" => Work::Get,
+            "page" => Work::Page,
+            "stream" => Work::Stream,
+            "lookup" => Work::Lookup,
+            _ => return None,
+        })
+    }
+
+    /// Records one run reads (for a lookup: one view).
     fn records(self) -> usize {
         match self {
-            Work::Transport | Work::Get => 1,
+            Work::Transport | Work::Get | Work::Lookup => 1,
             Work::Page => PAGE,
             Work::Stream => STREAM_RECORDS,
         }
@@ -218,10 +259,64 @@ struct Clients {
     bare: reqwest::Client,
     sdk: HubSpot,
     transport: HttpClient,
+    /// The HubSpot fake the lookups read, and the SDK connected to it.
+    fake: HubSpotFake,
+    fake_sdk: HubSpot,
+}
+
+/// The properties the adapter reads of each object the view reads (its default mapping).
+const CONTACT_PROPS: &str =
+    "associatedcompanyid,email,firstname,jobtitle,lastmodifieddate,lastname,mobilephone,phone";
+const COMPANY_PROPS: &[&str] = &["domain", "hs_lastmodifieddate", "industry", "name", "phone"];
+const DEAL_PROPS: &[&str] = &[
+    "amount",
+    "closedate",
+    "dealname",
+    "dealstage",
+    "deal_currency_code",
+    "hs_lastmodifieddate",
+    "pipeline",
+];
+const TICKET_PROPS: &[&str] = &[
+    "content",
+    "hs_lastmodifieddate",
+    "hs_pipeline",
+    "hs_pipeline_stage",
+    "hs_ticket_priority",
+    "subject",
+];
+const NOTE_PROPS: &[&str] = &["hs_lastmodifieddate", "hs_note_body", "hs_timestamp"];
+const CALL_PROPS: &[&str] = &[
+    "hs_call_body",
+    "hs_call_title",
+    "hs_lastmodifieddate",
+    "hs_timestamp",
+];
+const TASK_PROPS: &[&str] = &[
+    "hs_lastmodifieddate",
+    "hs_task_body",
+    "hs_task_status",
+    "hs_task_subject",
+    "hs_timestamp",
+];
+
+/// The ids of `object` the contact's read names.
+fn associated(contact: &serde_json::Value, object: &str) -> Vec<String> {
+    let mut ids: Vec<String> = contact["associations"][object]["results"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|a| a["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 impl Clients {
-    fn new(base: String) -> Self {
+    fn new(rt: &tokio::runtime::Runtime, base: String) -> Self {
         let sdk = HubSpot::builder()
             .with_base_url(base.clone())
             .with_token(SecretString::from(TOKEN))
@@ -235,6 +330,24 @@ impl Clients {
             ))))
             .build()
             .unwrap();
+        // Limits lifted: the bench measures the clients, not the fake's pacing.
+        let config = HubSpotFakeConfig {
+            limits: Limits {
+                ten_second_max: u32::MAX,
+                daily_max: u64::MAX,
+                search_per_second: u32::MAX,
+                ..Limits::default()
+            },
+            ..HubSpotFakeConfig::with_demo_properties()
+        }
+        .without_search_lag();
+        let fake = rt.block_on(HubSpotFake::start(config));
+        let fake_sdk = HubSpot::builder()
+            .with_base_url(fake.base_url())
+            .with_token(SecretString::from(fake.token().to_owned()))
+            .with_limiter(Arc::new(Unlimited))
+            .build()
+            .unwrap();
         Self {
             base,
             transport,
@@ -242,7 +355,149 @@ impl Clients {
                 .into(),
             bare: reqwest::Client::new(),
             sdk,
+            fake,
+            fake_sdk,
         }
+    }
+
+    async fn bare_post_json(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        self.bare
+            .post(format!("{}{path}", self.fake.base_url()))
+            .bearer_auth(self.fake.token())
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// A batch read of `ids` (none: no request).
+    async fn bare_batch(&self, object: &str, ids: &[String], props: &[&str]) -> usize {
+        if ids.is_empty() {
+            return 0;
+        }
+        let inputs: Vec<_> = ids.iter().map(|id| serde_json::json!({"id": id})).collect();
+        let body = serde_json::json!({"inputs": inputs, "properties": props});
+        let v = self
+            .bare_post_json(&format!("/crm/v3/objects/{object}/batch/read"), body)
+            .await;
+        v["results"].as_array().map_or(0, Vec::len)
+    }
+
+    /// The view's search for the deals or tickets of the contact or of its company.
+    async fn bare_search(
+        &self,
+        object: &str,
+        contact: &str,
+        company: &str,
+        stage: (&str, &[&str]),
+        props: &[&str],
+    ) -> usize {
+        let body = serde_json::json!({
+            "filterGroups": [
+                {"filters": [{"propertyName": "associations.contact", "operator": "EQ", "value": contact}]},
+                {"filters": [
+                    {"propertyName": "associations.company", "operator": "EQ", "value": company},
+                    {"propertyName": stage.0, "operator": "NOT_IN", "values": stage.1}
+                ]}
+            ],
+            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "DESCENDING"}],
+            "properties": props,
+            "limit": 200,
+        });
+        let v = self
+            .bare_post_json(&format!("/crm/v3/objects/{object}/search"), body)
+            .await;
+        v["results"].as_array().map_or(0, Vec::len)
+    }
+
+    /// The bare client's view: the same requests as the SDK's, in the same two rounds.
+    async fn bare_lookup(&self) -> usize {
+        let url = format!(
+            "{}/crm/v3/objects/contacts/{}?properties={CONTACT_PROPS}&associations=companies,deals,tickets,notes,tasks,calls&idProperty=email",
+            self.fake.base_url(),
+            demo::CUSTOMER_EMAIL.replace('@', "%40")
+        );
+        let contact: serde_json::Value = self
+            .bare
+            .get(url)
+            .bearer_auth(self.fake.token())
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = contact["id"].as_str().unwrap().to_owned();
+        let company = contact["properties"]["associatedcompanyid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (notes, tasks, calls) = (
+            associated(&contact, "notes"),
+            associated(&contact, "tasks"),
+            associated(&contact, "calls"),
+        );
+        let companies = [company.clone()];
+        let (account, deals, tickets, n, t, c) = futures::join!(
+            self.bare_batch("companies", &companies, COMPANY_PROPS),
+            self.bare_search(
+                "deals",
+                &id,
+                &company,
+                ("dealstage", &["closedlost", "closedwon"]),
+                DEAL_PROPS
+            ),
+            self.bare_search(
+                "tickets",
+                &id,
+                &company,
+                ("hs_pipeline_stage", &["4"]),
+                TICKET_PROPS
+            ),
+            self.bare_batch("notes", &notes, NOTE_PROPS),
+            self.bare_batch("tasks", &tasks, TASK_PROPS),
+            self.bare_batch("calls", &calls, CALL_PROPS),
+        );
+        usize::from(account == 1 && deals + tickets + n + t + c > 0)
+    }
+
+    async fn sdk_lookup(&self) -> usize {
+        let lookup = Lookup::Email(Email::parse(demo::CUSTOMER_EMAIL).unwrap());
+        let view = self
+            .fake_sdk
+            .customer_view(&lookup, &ViewOptions::default())
+            .await
+            .unwrap()
+            .unwrap();
+        usize::from(view.account.is_some() && !view.open_opportunities.is_empty())
+    }
+
+    /// Each client's lookup once, checking they sent the same requests (method and path) in
+    /// the same number: a view whose requests drifted from the bare client's would compare
+    /// unlike work. The SDK's first view also reads the pipelines into its cache.
+    fn check_lookups(&self, rt: &tokio::runtime::Runtime) {
+        rt.block_on(self.sdk_lookup());
+        let requests = |f: &dyn Fn()| {
+            let before = self.fake.requests().log.len();
+            f();
+            let mut log: Vec<String> = self.fake.requests().log.split_off(before);
+            log.sort();
+            log
+        };
+        let sdk = requests(&|| {
+            rt.block_on(self.sdk_lookup());
+        });
+        let bare = requests(&|| {
+            rt.block_on(self.bare_lookup());
+        });
+        assert_eq!(sdk, bare, "the bare lookup must send the SDK's requests");
     }
 
     async fn bare_get_json(&self, url: &str) -> serde_json::Value {
@@ -262,6 +517,7 @@ impl Clients {
     /// The bare client: the same requests, bodies decoded into `serde_json::Value`.
     async fn bare(&self, work: Work) -> usize {
         match work {
+            Work::Lookup => self.bare_lookup().await,
             Work::Transport | Work::Get => {
                 let url = format!(
                     "{}/crm/v3/objects/contacts/1000?properties={}&associations=companies",
@@ -297,6 +553,7 @@ impl Clients {
     /// The SDK: typed records through the HubSpot adapter.
     async fn sdk(&self, work: Work) -> usize {
         match work {
+            Work::Lookup => self.sdk_lookup().await,
             Work::Transport => {
                 let resp = self
                     .transport
@@ -336,7 +593,7 @@ impl Clients {
 }
 
 fn criterion_benches(c: &mut Criterion, rt: &tokio::runtime::Runtime, clients: &Clients) {
-    for work in [Work::Transport, Work::Get, Work::Page, Work::Stream] {
+    for work in Work::ALL {
         let mut group = c.benchmark_group(work.name());
         if matches!(work, Work::Stream) {
             group.sample_size(10);
@@ -375,7 +632,7 @@ fn paired(
     // About 50 ms of work per side and block.
     let runs = match work {
         Work::Transport | Work::Get => 300,
-        Work::Page => 30,
+        Work::Page | Work::Lookup => 30,
         Work::Stream => 1,
     };
     let time = |sdk: bool| {
@@ -440,14 +697,15 @@ fn memory_check(rt: &tokio::runtime::Runtime, clients: &Clients) {
         let start = Instant::now();
         while let Some(page) = stream.next().await {
             seen += black_box(page.unwrap().items).len();
-            if seen.is_multiple_of(10_000) {
+            if seen.is_multiple_of(MEMORY_MARK) {
                 marks.push(resident_mib().map_or("?".to_owned(), |m| format!("{m:.1}")));
             }
         }
         assert_eq!(seen, MEMORY_RECORDS);
         let per_record = start.elapsed() / MEMORY_RECORDS as u32;
         println!(
-            "\nstreamed {seen} contacts through the SDK ({per_record:?}/record); resident MiB every 10,000: {}",
+            "\nstreamed {seen} contacts through the SDK ({per_record:?}/record, the server making \
+             the pages); resident MiB every {MEMORY_MARK}: {}",
             marks.join(" ")
         );
     });
@@ -464,7 +722,29 @@ fn main() {
         && !std::env::var("OVERHEAD_PAIRED").is_ok_and(|v| v == "0");
     let records = if full { MEMORY_RECORDS } else { STREAM_RECORDS };
     let base = rt.block_on(serve(&rt, records));
-    let clients = Clients::new(base);
+    let clients = Clients::new(&rt, base);
+    clients.check_lookups(&rt);
+
+    // One side of one work alone, for `perf stat` / `perf record`.
+    if let Ok(spec) = std::env::var("OVERHEAD_RUN") {
+        let mut parts = spec.split(':');
+        let work = parts
+            .next()
+            .and_then(Work::parse)
+            .expect("OVERHEAD_RUN: which work");
+        let sdk = parts.next() == Some("sdk");
+        let runs: usize = parts.next().and_then(|n| n.parse().ok()).unwrap_or(1000);
+        rt.block_on(async {
+            for _ in 0..runs {
+                if sdk {
+                    black_box(clients.sdk(work).await);
+                } else {
+                    black_box(clients.bare(work).await);
+                }
+            }
+        });
+        return;
+    }
 
     let mut c = Criterion::default().configure_from_args();
     mapping(&mut c);
@@ -481,7 +761,7 @@ fn main() {
     println!("\npaired run, {blocks} blocks alternating the clients (medians):\n");
     println!("| what | bare client | crm-connect | ratio |");
     println!("|---|---:|---:|---:|");
-    for work in [Work::Transport, Work::Get, Work::Page, Work::Stream] {
+    for work in Work::ALL {
         let (bare, sdk, ratio) = paired(&rt, &clients, work, blocks);
         let per = |d: Duration| {
             let us = d.as_secs_f64() * 1e6;

@@ -426,13 +426,13 @@ impl HubSpotBackend {
     }
 
     async fn update(&self, w: VendorWrite, id: &RecordId) -> Result<Written> {
-        let operation = format!("{}.update", w.kind);
+        let operation = crm_core::raw::operation(w.kind, crm_core::raw::Verb::Update);
         let (target, raw) = locate(w.kind, id)?;
         let p = self.prepare(&w, Some(&raw)).await?;
         let object = target.object();
         let mut hs = None;
         if !p.props.is_empty() {
-            let req = Request::new(Method::PATCH, self.paths.record(object, &raw), &operation)
+            let req = Request::new(Method::PATCH, self.paths.record(object, &raw), operation)
                 .addresses_record()
                 .json(json!({"properties": p.props}))
                 .idempotent(true)
@@ -440,10 +440,10 @@ impl HubSpotBackend {
             let resp = self.send(req).await.map_err(|e| self.rename(e, target))?;
             hs = Some(resp.json::<HsObject>()?);
         }
-        self.put_links(object, &raw, &p.links, &operation).await?;
+        self.put_links(object, &raw, &p.links, operation).await?;
         let hs = match hs {
             Some(hs) if p.links.is_empty() => hs,
-            _ => self.fetch(target, &raw, None, &operation).await?,
+            _ => self.fetch(target, &raw, None, operation).await?,
         };
         let record = self.record(target, hs, &p.context()).await?;
         Ok(Written {
@@ -607,9 +607,9 @@ impl Backend for HubSpotBackend {
     }
 
     async fn get(&self, kind: ObjectKind, id: &RecordId) -> Result<VendorRecord> {
-        let operation = format!("{kind}.get");
+        let operation = crm_core::raw::operation(kind, crm_core::raw::Verb::Get);
         let (target, raw) = locate(kind, id)?;
-        let hs = self.fetch(target, &raw, None, &operation).await?;
+        let hs = self.fetch(target, &raw, None, operation).await?;
         self.record(target, hs, &[]).await
     }
 

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crm_core::model::fields::parse_datetime;
 use crm_core::raw::http::Request;
-use crm_core::raw::{Paging, Query, QueryFilter, VendorRecord, paginate};
+use crm_core::raw::{Paging, Query, QueryFilter, VendorRecord, Verb, operation, paginate};
 use crm_core::reexports::futures::StreamExt;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::{Value, json};
@@ -108,11 +108,11 @@ impl HubSpotBackend {
         lookup: &Lookup,
     ) -> Result<Vec<VendorRecord>> {
         let target = MappingTarget::main(kind);
-        let operation = format!("{kind}.find_by");
+        let operation = operation(kind, Verb::FindBy);
         match lookup {
             Lookup::Email(email) => {
                 match self
-                    .fetch(target, email.expose(), Some("email"), &operation)
+                    .fetch(target, email.expose(), Some("email"), operation)
                     .await
                 {
                     Ok(hs) => Ok(vec![self.record(target, hs, &[]).await?]),
@@ -126,7 +126,7 @@ impl HubSpotBackend {
                     .ok_or_else(|| Error::invalid_input("phone number has no E.164 form"))?;
                 let groups = phone_groups(self.settings.phone_calculated, e164);
                 let found = self
-                    .search(target, groups, MAX_SEARCH_PAGE, &operation)
+                    .search(target, groups, MAX_SEARCH_PAGE, operation)
                     .await?;
                 // Search matched text forms; keep only those that are the same number.
                 Ok(found
@@ -136,14 +136,13 @@ impl HubSpotBackend {
             }
             Lookup::ExternalId(value) => {
                 let prop = self.settings.external_id.clone().ok_or_else(|| {
-                    Error::unsupported(operation.as_str(), "no external_id_property is configured")
+                    Error::unsupported(operation, "no external_id_property is configured")
                 })?;
                 if value.trim().is_empty() {
                     return Err(Error::invalid_input("external id is empty"));
                 }
                 let filter = json!({"propertyName": prop, "operator": "EQ", "value": value});
-                self.search(target, vec![vec![filter]], 10, &operation)
-                    .await
+                self.search(target, vec![vec![filter]], 10, operation).await
             }
         }
     }
@@ -192,7 +191,7 @@ impl HubSpotBackend {
         });
         let mut found = Vec::new();
         while let Some(page) = pages.next().await {
-            found.extend(self.decode(target, &page?.items, &[]).await?);
+            found.extend(self.decode(target, page?.items, &[]).await?);
             wanted.store(limit.saturating_sub(found.len()), Ordering::Relaxed);
             if found.len() >= limit {
                 break;
@@ -321,7 +320,7 @@ impl HubSpotBackend {
         cursor: Option<String>,
     ) -> Result<(Page<VendorRecord>, bool, bool)> {
         let find = matches!(query.filter, QueryFilter::Where(_));
-        let operation = format!("{}.{}", query.kind, if find { "find" } else { "list" });
+        let operation = operation(query.kind, if find { Verb::Find } else { Verb::List });
         let start_since = match query.changed_since {
             _ if find => None,
             Some(s) => Some(s.timestamp_millis()),
@@ -347,7 +346,7 @@ impl HubSpotBackend {
                 let size = usize::try_from(query.page_size).unwrap_or(MAX_SEARCH_PAGE);
                 let after = cursor.after.as_deref();
                 let (page, next) = self
-                    .search_page(target, groups, size, after, &operation)
+                    .search_page(target, groups, size, after, operation)
                     .await?;
                 let next = next.map(|after| Cursor {
                     after: Some(after),
@@ -356,9 +355,9 @@ impl HubSpotBackend {
                 (page, next)
             }
             None => {
-                let mut req = Request::get(self.paths.collection(object), &operation)
+                let mut req = Request::get(self.paths.collection(object), operation)
                     .query("limit", query.page_size.clamp(1, MAX_LIST_PAGE).to_string())
-                    .query("properties", self.read_props(target).join(","))
+                    .query("properties", self.read_props_query(target))
                     .bucket(GENERAL);
                 if let Some(links) = link_query(target.kind()) {
                     req = req.query("associations", links);
@@ -374,18 +373,18 @@ impl HubSpotBackend {
                 (page, next)
             }
             Some(since) => {
-                self.changed_page(query, target, &cursor, since, &operation)
+                self.changed_page(query, target, &cursor, since, operation)
                     .await?
             }
         };
+        let listed = page.results.len();
         let fresh: Vec<HsObject> = page
             .results
-            .iter()
+            .into_iter()
             .filter(|hs| !cursor.skip.contains(&hs.id))
-            .cloned()
             .collect();
-        let items = self.decode(target, &fresh, &[]).await?;
-        let all_skipped = items.is_empty() && !page.results.is_empty();
+        let items = self.decode(target, fresh, &[]).await?;
+        let all_skipped = items.is_empty() && listed > 0;
         let (next, moved_on) = match next_in_target {
             Some(c) => (Some(c), false),
             None if cursor.target + 1 < targets.len() => (

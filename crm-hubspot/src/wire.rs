@@ -156,12 +156,12 @@ pub(crate) fn to_hubspot(value: &FieldValue) -> String {
     }
 }
 
-/// A property value from a response: strings stay text, `null` (requested but unset) is
-/// [`FieldValue::Null`]; anything else (HubSpot sends none) keeps its JSON text.
-pub(crate) fn from_hubspot(value: &Value) -> FieldValue {
+/// A property value from a response: strings stay text (moved, not copied), `null` (requested
+/// but unset) is [`FieldValue::Null`]; anything else (HubSpot sends none) keeps its JSON text.
+pub(crate) fn from_hubspot(value: Value) -> FieldValue {
     match value {
         Value::Null => FieldValue::Null,
-        Value::String(s) => FieldValue::Text(s.clone()),
+        Value::String(s) => FieldValue::Text(s),
         Value::Bool(b) => FieldValue::Text(b.to_string()),
         Value::Number(n) => FieldValue::Text(n.to_string()),
         other => FieldValue::Text(other.to_string()),
@@ -173,15 +173,6 @@ pub(crate) fn to_properties(fields: &FieldMap) -> Map<String, Value> {
     fields
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(to_hubspot(v))))
-        .collect()
-}
-
-/// A `properties` object → vendor fields, without the names in `skip`.
-pub(crate) fn from_properties(props: &Map<String, Value>, skip: &[&str]) -> FieldMap {
-    props
-        .iter()
-        .filter(|(k, _)| !skip.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), from_hubspot(v)))
         .collect()
 }
 
@@ -353,7 +344,7 @@ impl HubSpotBackend {
     ) -> Result<HsObject> {
         let mut req = Request::get(self.paths.record(target.object(), id), operation)
             .addresses_record()
-            .query("properties", self.read_props(target).join(","))
+            .query("properties", self.read_props_query(target))
             .bucket(GENERAL);
         if let Some(assocs) = link_query(target.kind()) {
             req = req.query("associations", assocs);
@@ -371,9 +362,7 @@ impl HubSpotBackend {
         hs: HsObject,
         context: &[(&str, &str)],
     ) -> Result<VendorRecord> {
-        let mut records = self
-            .decode(target, std::slice::from_ref(&hs), context)
-            .await?;
+        let mut records = self.decode(target, vec![hs], context).await?;
         records
             .pop()
             .ok_or_else(|| Error::decode("HubSpot's answer has no record"))
@@ -390,25 +379,49 @@ impl HubSpotBackend {
 
     /// Properties requested on reads of `target`.
     pub(crate) fn read_props(&self, target: MappingTarget) -> Vec<String> {
-        let mut names: BTreeSet<String> = self
-            .mappings
-            .get(target.as_str())
-            .map(|m| m.fields.values().cloned().collect())
+        self.with_read_props(target, |names| names.map(str::to_owned).collect())
+    }
+
+    /// [`HubSpotBackend::read_props`] as the `properties` query parameter (`a,b,c`), built
+    /// without a copy of each name: every read sends it.
+    pub(crate) fn read_props_query(&self, target: MappingTarget) -> String {
+        self.with_read_props(target, |names| {
+            let mut joined = String::new();
+            for name in names {
+                if !joined.is_empty() {
+                    joined.push(',');
+                }
+                joined.push_str(name);
+            }
+            joined
+        })
+    }
+
+    /// Calls `f` with the names of the properties read for `target`, sorted and each once.
+    fn with_read_props<R>(
+        &self,
+        target: MappingTarget,
+        f: impl FnOnce(&mut dyn Iterator<Item = &str>) -> R,
+    ) -> R {
+        let mapping = self.mappings.get(target.as_str()).ok();
+        let mut names: BTreeSet<&str> = mapping
+            .as_ref()
+            .map(|m| m.fields.values().map(String::as_str).collect())
             .unwrap_or_default();
         let object = target.object();
         if let Some(p) = pipeline_prop(object) {
-            names.insert(p.to_owned());
+            names.insert(p);
         }
         if target == MappingTarget::Lead {
-            names.insert("lifecyclestage".to_owned());
+            names.insert("lifecyclestage");
         }
         if let Some(kind_prop) = &self.settings.activity_kind
             && object == self.log_object()
         {
-            names.insert(kind_prop.clone());
+            names.insert(kind_prop);
         }
-        names.insert(object.modified_prop().to_owned());
-        names.into_iter().collect()
+        names.insert(object.modified_prop());
+        f(&mut names.into_iter())
     }
 
     /// The mapping to read `target` records with: for tickets and deals, with every stage's
@@ -433,13 +446,13 @@ impl HubSpotBackend {
     pub(crate) async fn decode(
         &self,
         target: MappingTarget,
-        objects: &[HsObject],
+        objects: Vec<HsObject>,
         context: &[(&str, &str)],
     ) -> Result<Vec<VendorRecord>> {
         let stage = objects.iter().find_map(|hs| stage_of(target, hs));
         let mapping = self.read_mapping(target, stage.as_deref()).await?;
         objects
-            .iter()
+            .into_iter()
             .map(|hs| self.decode_with(target, &mapping, hs, context))
             .collect()
     }
@@ -450,37 +463,50 @@ impl HubSpotBackend {
         &self,
         target: MappingTarget,
         mapping: &ObjectMapping,
-        hs: &HsObject,
+        mut hs: HsObject,
         context: &[(&str, &str)],
     ) -> Result<VendorRecord> {
         let kind = target.kind();
         let object = target.object();
-        let mut vendor = from_properties(&hs.properties, object.system_props());
-        if let Some(p) = pipeline_prop(object) {
-            vendor.remove(p);
-        }
-        let lifecycle = vendor.remove("lifecyclestage");
+        let properties = std::mem::take(&mut hs.properties);
+        let skip = object.system_props();
+        let pipeline = pipeline_prop(object);
+        let kind_prop = self.settings.activity_kind.as_deref();
+        let (mut lifecycle, mut marker) = (None, None);
+        // The properties go straight into the mapping, without a map of vendor fields in
+        // between; the ones that are not fields are taken out on the way.
+        let vendor = properties.into_iter().filter_map(|(name, value)| {
+            if skip.contains(&name.as_str()) || pipeline == Some(name.as_str()) {
+                return None;
+            }
+            if name == "lifecyclestage" {
+                lifecycle = Some(from_hubspot(value));
+                return None;
+            }
+            if kind_prop == Some(name.as_str()) {
+                marker = Some(from_hubspot(value));
+                return None;
+            }
+            Some((name, from_hubspot(value)))
+        });
+        let mut common = mapping.from_vendor_iter(kind, vendor);
         let mut activity_kind = match target {
             MappingTarget::Task => "task",
             MappingTarget::Call => "call",
             _ => "note",
         };
-        if let Some(p) = &self.settings.activity_kind {
-            let marker = vendor.remove(p);
-            if object == self.log_object()
-                && matches!(marker, Some(FieldValue::Text(ref m)) if m == "conversation_log")
-            {
-                activity_kind = "conversation_log";
-            }
+        if object == self.log_object()
+            && matches!(marker, Some(FieldValue::Text(ref m)) if m == "conversation_log")
+        {
+            activity_kind = "conversation_log";
         }
-        let mut common = mapping.from_vendor(kind, vendor);
         if kind == ObjectKind::Activity && object == self.log_object() && logs::unmark(&mut common)
         {
             activity_kind = "conversation_log";
         }
         for (field, to) in link_fields(kind) {
             if !common.contains_key(*field)
-                && let Some(id) = associated_id(hs, *to)
+                && let Some(id) = associated_id(&hs, *to)
             {
                 common.insert((*field).to_owned(), FieldValue::Text(id));
             }
@@ -492,7 +518,7 @@ impl HubSpotBackend {
         }
         let created_at = hs.created_at.as_deref().and_then(parse_datetime);
         let updated_at = hs.updated_at.as_deref().and_then(parse_datetime);
-        let mut id = hs.id.clone();
+        let mut id = std::mem::take(&mut hs.id);
         if kind == ObjectKind::Activity {
             common.insert("kind".into(), FieldValue::Text(activity_kind.to_owned()));
             if target == MappingTarget::Task
@@ -503,7 +529,7 @@ impl HubSpotBackend {
             id = format!("{}:{id}", object.singular());
         }
         if kind == ObjectKind::Lead {
-            common.insert("contact_id".into(), FieldValue::Text(hs.id.clone()));
+            common.insert("contact_id".into(), FieldValue::Text(id.clone()));
             // A contact past the lead stages has been converted.
             if let Some(FieldValue::Text(stage)) = lifecycle
                 && matches!(stage.as_str(), "opportunity" | "customer" | "evangelist")
@@ -714,7 +740,7 @@ mod tests {
             ("iso", "2019-10-31T00:00:00.000Z"),
             ("d", "2026-12-15"),
         ] {
-            map.insert(name.into(), from_hubspot(&Value::String(text.into())));
+            map.insert(name.into(), from_hubspot(Value::String(text.into())));
         }
         let mut r = FieldReader::new(ObjectKind::Contact, map, Region::us());
         assert_eq!(r.number("n").unwrap().unwrap().as_str(), "17");
@@ -728,7 +754,7 @@ mod tests {
             DateTime::from_timestamp_millis(1_572_480_000_000)
         );
         assert_eq!(r.date("d").unwrap(), NaiveDate::from_ymd_opt(2026, 12, 15));
-        assert_eq!(from_hubspot(&Value::Null), FieldValue::Null);
+        assert_eq!(from_hubspot(Value::Null), FieldValue::Null);
     }
 
     #[test]

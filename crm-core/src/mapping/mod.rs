@@ -388,15 +388,36 @@ impl ObjectMapping {
     /// Vendor fields → common fields, for a read. Status fields gain `<field>_state` and
     /// `<field>_label` from the value maps.
     pub fn from_vendor(&self, kind: ObjectKind, vendor: FieldMap) -> FieldMap {
-        let reverse: BTreeMap<&str, &str> = self
-            .fields
-            .iter()
-            .map(|(c, v)| (v.as_str(), c.as_str()))
-            .collect();
+        self.from_vendor_iter(kind, vendor)
+    }
+
+    /// [`ObjectMapping::from_vendor`] for vendor fields as they come (each name once), so that
+    /// an adapter reading a record need not gather them into a map first.
+    pub fn from_vendor_iter(
+        &self,
+        kind: ObjectKind,
+        vendor: impl IntoIterator<Item = (String, FieldValue)>,
+    ) -> FieldMap {
         let mut out = FieldMap::new();
-        for (name, value) in vendor {
-            let common = match reverse.get(name.as_str()) {
-                Some(c) => (*c).to_owned(),
+        for (mut name, value) in vendor {
+            // The common name mapped to this vendor field; when several are, the last in name
+            // order, as a reverse map built from `fields` would hold. A scan rather than a
+            // reverse map built per call: this runs for every record read, and a mapping has
+            // a few dozen fields at most.
+            let mapped = self
+                .fields
+                .iter()
+                .rev()
+                .find(|(_, v)| **v == name)
+                .map(|(c, _)| c.as_str());
+            let common = match mapped {
+                Some(c) => {
+                    // The vendor name's buffer takes the common name: no allocation when it
+                    // fits, which it mostly does.
+                    name.clear();
+                    name.push_str(c);
+                    name
+                }
                 // A vendor field whose name is a mapped common name of another field would
                 // shadow it; keep only explicitly mapped names then.
                 None if self.pass_through && !self.fields.contains_key(&name) => name,
@@ -560,5 +581,40 @@ mod tests {
         let wrong_kind: ObjectMapping = toml::from_str("[states.status]\nx = \"new\"\n").unwrap();
         assert!(wrong_kind.validate(ObjectKind::Contact, "f").is_err());
         assert!(toml::from_str::<ObjectMapping>("[fieldz]\na = \"b\"\n").is_err());
+    }
+
+    /// Issue 15: names are resolved by scanning the mapping rather than through a reverse map
+    /// built per record; what a read yields is unchanged, also for a vendor field two common
+    /// fields name (the last common name in order wins, as the reverse map had it) and for
+    /// fields passed through.
+    #[test]
+    fn reading_maps_names_as_the_reverse_map_did_issue15() {
+        let m: ObjectMapping = toml::from_str(
+            r#"
+            [fields]
+            subject = "title"
+            headline = "title"
+            status = "state"
+            [states.status]
+            solved = "closed"
+            "#,
+        )
+        .unwrap();
+        let vendor: FieldMap = [
+            ("title", FieldValue::from("Printer on fire")),
+            ("state", FieldValue::from("solved")),
+            ("loyalty", FieldValue::from("gold")),
+            // A vendor field named like a mapped common field is not passed through.
+            ("subject", FieldValue::from("shadow")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let common = m.from_vendor(ObjectKind::Ticket, vendor.clone());
+        let names: Vec<&str> = common.keys().map(String::as_str).collect();
+        assert_eq!(names, ["loyalty", "status", "status_state", "subject"]);
+        assert_eq!(common["subject"], FieldValue::from("Printer on fire"));
+        assert_eq!(common["status_state"], FieldValue::from("closed"));
+        assert_eq!(m.from_vendor_iter(ObjectKind::Ticket, vendor), common);
     }
 }

@@ -62,7 +62,7 @@ impl FieldReader {
         Ok(self
             .text(field)?
             .filter(|s| !s.trim().is_empty())
-            .map(|s| Email::from_vendor(&s)))
+            .map(Email::from_vendor_owned))
     }
 
     /// A phone number as the vendor stored it, with its E.164 form when it parses.
@@ -71,7 +71,7 @@ impl FieldReader {
         Ok(self
             .text(field)?
             .filter(|s| !s.trim().is_empty())
-            .map(|s| Phone::from_vendor(&s, region)))
+            .map(|s| Phone::from_vendor_owned(s, region)))
     }
 
     /// A record id.
@@ -177,7 +177,10 @@ impl FieldReader {
     /// Everything not read yet: the record's custom fields. Null values are left out: on a
     /// read, a null custom field is simply unset.
     pub fn rest(self) -> FieldMap {
-        self.map.into_iter().filter(|(_, v)| !v.is_null()).collect()
+        // In place: rebuilding the map would allocate it again for every record read.
+        let mut map = self.map;
+        map.retain(|_, v| !v.is_null());
+        map
     }
 }
 

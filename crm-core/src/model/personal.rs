@@ -107,6 +107,22 @@ impl Email {
         Self(Personal::new(text.trim().to_lowercase()))
     }
 
+    /// [`Email::from_vendor`] for text the caller owns: kept without a copy when it is already
+    /// trimmed and lower case, as vendors mostly store addresses (a record read does this for
+    /// every address).
+    pub(crate) fn from_vendor_owned(text: String) -> Self {
+        // ASCII only: there lower-casing is exactly "no A-Z" (Unicode has letters that change
+        // case without being upper case).
+        let normal = text.is_ascii()
+            && !text.bytes().any(|b| b.is_ascii_uppercase())
+            && text.trim().len() == text.len();
+        if normal {
+            Self(Personal::new(text))
+        } else {
+            Self::from_vendor(&text)
+        }
+    }
+
     /// The address itself.
     pub fn expose(&self) -> &str {
         self.0.expose()
@@ -293,6 +309,20 @@ impl Phone {
             raw: Personal::new(text.trim().to_owned()),
             region,
             e164: OnceLock::new(),
+        }
+    }
+
+    /// [`Phone::from_vendor`] for text the caller owns: kept without a copy when it is already
+    /// trimmed.
+    pub(crate) fn from_vendor_owned(text: String, region: Region) -> Self {
+        if text.trim().len() == text.len() {
+            Self {
+                raw: Personal::new(text),
+                region,
+                e164: OnceLock::new(),
+            }
+        } else {
+            Self::from_vendor(&text, region)
         }
     }
 
@@ -608,6 +638,28 @@ mod tests {
         assert_eq!(kept.e164(), Some("+15550000004"));
         let absent: Phone = serde_json::from_value(serde_json::json!({"raw": "x"})).unwrap();
         assert_eq!(absent.e164(), None);
+    }
+
+    #[test]
+    fn an_owned_vendor_value_reads_as_a_borrowed_one_issue15() {
+        for text in [
+            "jane.doe@example.com",
+            " Jane.Doe@Example.com ",
+            "JANE@EXAMPLE.COM",
+            "ǅemal@example.com",
+            "jürgen@example.de",
+            "Jürgen@example.de",
+            "+1 415 555 0100",
+            " (415) 555-0100\n",
+            "",
+        ] {
+            let owned = Email::from_vendor_owned(text.to_owned());
+            assert_eq!(owned, Email::from_vendor(text), "{text:?}");
+            let owned = Phone::from_vendor_owned(text.to_owned(), Region::us());
+            let borrowed = Phone::from_vendor(text, Region::us());
+            assert_eq!(owned.raw(), borrowed.raw(), "{text:?}");
+            assert_eq!(owned.e164(), borrowed.e164(), "{text:?}");
+        }
     }
 
     #[test]

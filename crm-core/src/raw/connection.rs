@@ -11,7 +11,7 @@ use crate::api::{
     Accounts, Activities, Capabilities, Contacts, Crm, Leads, Lookup, Opportunities, Tickets,
     WriteContext,
 };
-use crate::audit::AuditSink;
+use crate::audit::{AuditSink, field_names};
 use crate::error::{Error, Result};
 use crate::mapping::MappingFile;
 use crate::model::{
@@ -159,10 +159,14 @@ impl<B: Backend> Crm for Connection<B> {
                 "this connection cannot link records",
             ))
         };
-        self.shared
-            .audit("link", from.kind, ctx, &common, &result, |_| {
-                from.id.clone()
-            });
+        self.shared.audit(
+            "link",
+            from.kind,
+            ctx,
+            field_names(&common),
+            &result,
+            |_| from.id.clone(),
+        );
         result
     }
 

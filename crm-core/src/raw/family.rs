@@ -21,7 +21,7 @@ use crate::api::{
 };
 use crate::audit::{self, AuditRecord, AuditSink};
 use crate::error::{Error, ErrorKind, Result};
-use crate::mapping::WriteMode;
+use crate::mapping::{ObjectMapping, WriteMode};
 use crate::model::{
     Account, Activity, Contact, Entity, FieldMap, Lead, ObjectKind, Opportunity, Record, RecordId,
     RecordRef, Ticket,
@@ -65,17 +65,27 @@ static OPERATIONS: [[&str; 9]; 6] = operation_table!(
     "activity"
 );
 
-/// A call on one record family.
+/// A call on one record family: with the record kind, it names the operation in errors, logs
+/// and metric labels (see [`operation`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verb {
+pub enum Verb {
+    /// `get`: one record by id.
     Get,
+    /// `find`: records matching a filter.
     Find,
+    /// `find_by`: a customer look-up (email, phone, external id).
     FindBy,
+    /// `create`.
     Create,
+    /// `update`.
     Update,
+    /// `upsert`.
     Upsert,
+    /// `list`: a listing or stream.
     List,
+    /// `open_for`: open records linked to another.
     OpenFor,
+    /// `latest_for`: the latest records linked to another.
     LatestFor,
 }
 
@@ -90,8 +100,10 @@ impl Verb {
     }
 }
 
-/// `contact.get`, `ticket.create`, …
-fn operation(kind: ObjectKind, verb: Verb) -> &'static str {
+/// `contact.get`, `ticket.create`, …: the operation name of a call, as a static string, so
+/// that naming a call (in its request, errors and metric labels) allocates nothing. Adapters
+/// name their own requests for a family call with it.
+pub fn operation(kind: ObjectKind, verb: Verb) -> &'static str {
     let row = ObjectKind::ALL
         .iter()
         .position(|k| *k == kind)
@@ -108,6 +120,12 @@ pub(super) fn stamp(err: Error, operation: &'static str) -> Error {
     } else {
         err.with_operation(operation)
     }
+}
+
+/// A write's target and common field names (see [`Shared::trace`]).
+struct WriteTrace {
+    target: &'static str,
+    fields: Vec<String>,
 }
 
 /// What every family of a connection shares.
@@ -132,8 +150,24 @@ impl<B: Backend> Shared<B> {
 
     fn to_record<T: Entity>(&self, record: VendorRecord) -> Result<Record<T>> {
         let mapping = self.mappings.get(record.target)?;
+        self.to_record_with(&mapping, record)
+    }
+
+    /// [`Shared::to_record`] with the record target's mapping already at hand (a page's
+    /// records share it).
+    fn to_record_with<T: Entity>(
+        &self,
+        mapping: &ObjectMapping,
+        record: VendorRecord,
+    ) -> Result<Record<T>> {
         let mut common = mapping.from_vendor(T::KIND, record.fields);
-        common.extend(record.resolved);
+        if common.is_empty() {
+            // Backends that resolve every field themselves: the resolved map as it is, not
+            // copied entry by entry into a new one.
+            common = record.resolved;
+        } else {
+            common.extend(record.resolved);
+        }
         let data = T::from_fields(common, self.backend.region())?;
         Ok(Record {
             id: record.id,
@@ -167,30 +201,41 @@ impl<B: Backend> Shared<B> {
         })
     }
 
+    /// What a write's error naming and audit record need of its common fields, taken before
+    /// the fields move into the write (so the write does not need a copy of them).
+    fn trace(&self, kind: ObjectKind, common: &FieldMap) -> WriteTrace {
+        WriteTrace {
+            target: self.backend.target(kind, common),
+            fields: audit::field_names(common),
+        }
+    }
+
     /// Vendor field names in an error become common ones, by the write's target.
-    pub(super) fn name_fields(&self, kind: ObjectKind, common: &FieldMap, err: Error) -> Error {
-        match self.mappings.get(self.backend.target(kind, common)) {
+    pub(super) fn name_fields(&self, target: &str, err: Error) -> Error {
+        match self.mappings.get(target) {
             Ok(mapping) => mapping.name_error_fields(err),
             Err(_) => err,
         }
     }
 
+    /// Emits the audit record of a write of the common fields named `fields` (see
+    /// [`audit::field_names`]).
     pub(super) fn audit<R>(
         &self,
         verb: &str,
         kind: ObjectKind,
         ctx: &WriteContext,
-        common: &FieldMap,
+        fields: Vec<String>,
         result: &Result<R>,
         id: impl FnOnce(&R) -> RecordId,
     ) {
-        let mut record = AuditRecord::for_write(
+        let mut record = AuditRecord::new(
             &self.connection,
             self.backend.vendor(),
             verb,
             kind,
             ctx,
-            common,
+            fields,
         )
         .finish(result, id);
         record.mapping_version = self.mappings.label();
@@ -283,17 +328,24 @@ impl<B: Backend, T: Entity> Family<B, T> {
             let query = query.clone();
             async move {
                 let page = shared.backend.query_page(&query, cursor).await?;
-                let items = page
-                    .items
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, r)| {
-                        shared.to_record::<T>(r).map_err(|e| {
-                            let message = format!("record {i} of the page: {}", e.message());
-                            Error::new(e.kind().clone(), message)
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
+                // One mapping look-up per target on the page, not per record.
+                let mut mapping: Option<(&'static str, Arc<ObjectMapping>)> = None;
+                let mut items = Vec::with_capacity(page.items.len());
+                for (i, r) in page.items.into_iter().enumerate() {
+                    let target = r.target;
+                    let record = match &mapping {
+                        Some((t, m)) if *t == target => shared.to_record_with(m, r),
+                        _ => shared.mappings.get(target).and_then(|m| {
+                            let record = shared.to_record_with(&m, r);
+                            mapping = Some((target, m));
+                            record
+                        }),
+                    };
+                    items.push(record.map_err(|e| {
+                        let message = format!("record {i} of the page: {}", e.message());
+                        Error::new(e.kind().clone(), message)
+                    })?);
+                }
                 Ok(Page {
                     items,
                     next: page.next,
@@ -364,12 +416,17 @@ impl<B: Backend, T: Entity> Family<B, T> {
     ) -> Result<Written> {
         let name = Self::op(verb);
         let common = input.to_fields();
-        let result = self.write_inner(verb, op, common.clone()).await;
-        let result = result.map_err(|e| stamp(self.shared.name_fields(T::KIND, &common, e), name));
-        self.shared
-            .audit(verb.audit_name(), T::KIND, ctx, &common, &result, |w| {
-                w.record.id.clone()
-            });
+        let trace = self.shared.trace(T::KIND, &common);
+        let result = self.write_inner(verb, op, common).await;
+        let result = result.map_err(|e| stamp(self.shared.name_fields(trace.target, e), name));
+        self.shared.audit(
+            verb.audit_name(),
+            T::KIND,
+            ctx,
+            trace.fields,
+            &result,
+            |w| w.record.id.clone(),
+        );
         result
     }
 
@@ -421,9 +478,9 @@ impl<B: Backend, T: Entity> Family<B, T> {
         let name = Self::op(verb);
         let mut results: Vec<Option<Result<Written>>> = Vec::with_capacity(items.len());
         let mut ready = Vec::new();
-        let mut commons = Vec::with_capacity(items.len());
+        let mut traces = Vec::with_capacity(items.len());
         for (i, (op, common)) in items.into_iter().enumerate() {
-            commons.push(common.clone());
+            traces.push(self.shared.trace(T::KIND, &common));
             match self.prepare(verb, op, common) {
                 Ok(write) => {
                     ready.push((i, write));
@@ -460,10 +517,10 @@ impl<B: Backend, T: Entity> Family<B, T> {
             }
         }
         let mut out = Vec::with_capacity(results.len());
-        for (i, (result, common)) in results.into_iter().zip(commons).enumerate() {
+        for (i, (result, trace)) in results.into_iter().zip(traces).enumerate() {
             let result = result
                 .unwrap_or_else(|| Err(Error::new(ErrorKind::Unexpected, "batch item lost")))
-                .map_err(|e| stamp(self.shared.name_fields(T::KIND, &common, e), name));
+                .map_err(|e| stamp(self.shared.name_fields(trace.target, e), name));
             let item_ctx = per_item_ctx(i);
             self.shared.audit(
                 verb.audit_name(),
@@ -473,7 +530,7 @@ impl<B: Backend, T: Entity> Family<B, T> {
                 } else {
                     ctx
                 },
-                &common,
+                trace.fields,
                 &result,
                 |w| w.record.id.clone(),
             );

@@ -8,18 +8,11 @@ use crate::linked::{LinkedCreate, LinkedCreated, create_in_order, link_slot, not
 use crate::mapping::WriteMode;
 use crate::model::{FieldMap, FieldValue, ObjectKind, RecordId};
 use crate::raw::backend::{Backend, LinkedWrites, VendorWrite, WriteOp, Written};
-use crate::raw::family::{Shared, stamp};
+use crate::raw::family::{Shared, Verb, operation, stamp};
 
 /// `ticket.create`, …: the operation a linked create reports, as a plain create does.
 fn create_op(kind: ObjectKind) -> &'static str {
-    match kind {
-        ObjectKind::Contact => "contact.create",
-        ObjectKind::Account => "account.create",
-        ObjectKind::Lead => "lead.create",
-        ObjectKind::Opportunity => "opportunity.create",
-        ObjectKind::Ticket => "ticket.create",
-        ObjectKind::Activity => "activity.create",
-    }
+    operation(kind, Verb::Create)
 }
 
 impl<B: Backend> Shared<B> {
@@ -40,7 +33,7 @@ impl<B: Backend> Shared<B> {
             key: ctx.idempotency_key.clone(),
         };
         self.vendor_write(kind, write_op, common.clone(), WriteMode::Create)
-            .map_err(|e| stamp(self.name_fields(kind, common, e), op))
+            .map_err(|e| stamp(self.name_fields(self.backend.target(kind, common), e), op))
     }
 
     /// One create's answer as a plain create gives it: vendor field names in the error turned
@@ -53,10 +46,16 @@ impl<B: Backend> Shared<B> {
         result: Result<Written>,
     ) -> Result<RecordId> {
         let op = create_op(kind);
-        let result = result.map_err(|e| stamp(self.name_fields(kind, common, e), op));
-        self.audit("create", kind, ctx, common, &result, |w| {
-            w.record.id.clone()
-        });
+        let result =
+            result.map_err(|e| stamp(self.name_fields(self.backend.target(kind, common), e), op));
+        self.audit(
+            "create",
+            kind,
+            ctx,
+            crate::audit::field_names(common),
+            &result,
+            |w| w.record.id.clone(),
+        );
         result.map(|w| w.record.id)
     }
 }

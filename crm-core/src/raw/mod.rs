@@ -33,7 +33,7 @@ pub use connection::Connection;
 pub use connector::{
     AdapterFacts, Advice, Connector, ConnectorConfig, SetupCheck, TableCheck, find,
 };
-pub use family::Family;
+pub use family::{Family, Verb, operation};
 pub use keys::{parse_config_key, parse_flag, parse_number};
 pub use mappings::{Mappings, Target};
 pub use options::ConnectionOptions;

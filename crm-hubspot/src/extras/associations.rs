@@ -3,7 +3,7 @@
 
 use crm_core::model::fields::parse_datetime;
 use crm_core::raw::http::Request;
-use crm_core::raw::{Paging, VendorRecord, paginate};
+use crm_core::raw::{Paging, VendorRecord, Verb, operation, paginate};
 use crm_core::reexports::chrono::{DateTime, Utc};
 use crm_core::reexports::futures::StreamExt;
 use crm_core::reexports::http::Method;
@@ -128,7 +128,7 @@ impl HubSpotBackend {
             let batch: HsBatch = self.send(req).await?.json()?;
             found.extend(batch.results);
         }
-        self.decode(target, &found, context).await
+        self.decode(target, found, context).await
     }
 
     /// `GET /objects/{o}/{id}?associations=notes,tasks,calls`.
@@ -176,18 +176,18 @@ impl HubSpotBackend {
         kind: ObjectKind,
         owner: &RecordRef,
     ) -> Result<Vec<VendorRecord>> {
-        let operation = format!("{kind}.find");
+        let operation = operation(kind, Verb::Find);
         let (from, id) = ref_object(owner);
         let context = [(owner.kind.link_field(), id.as_str())];
         let mut found = Vec::new();
         if kind == ObjectKind::Activity {
             // One read of the record names its notes, tasks and calls (`?associations=`).
-            let hs = self.owner_with_engagements(from, &id, &operation).await?;
+            let hs = self.owner_with_engagements(from, &id, operation).await?;
             for object in HubObject::ENGAGEMENTS {
-                let ids = self.inline_ids(&hs, from, &id, object, &operation).await?;
+                let ids = self.inline_ids(&hs, from, &id, object, operation).await?;
                 if !ids.is_empty() {
                     let target = MappingTarget::for_engagement(object);
-                    found.extend(self.read_batch(target, &ids, &context, &operation).await?);
+                    found.extend(self.read_batch(target, &ids, &context, operation).await?);
                 }
             }
             // Newest first by when they happened (or were created).
@@ -197,12 +197,12 @@ impl HubSpotBackend {
         let target = MappingTarget::main(kind);
         if from == HubObject::Contacts {
             // A contact's deals and tickets include its primary company's.
-            return self.open_for_contact(target, &id, &operation).await;
+            return self.open_for_contact(target, &id, operation).await;
         }
         let ids = self
-            .associated_ids(from, &id, target.object(), &operation)
+            .associated_ids(from, &id, target.object(), operation)
             .await?;
-        found = self.read_batch(target, &ids, &context, &operation).await?;
+        found = self.read_batch(target, &ids, &context, operation).await?;
         newest_changed(&mut found);
         Ok(found)
     }

@@ -254,7 +254,7 @@ impl HubSpotBackend {
         });
         let page = self.search_request(object, body, operation).await?;
         page.results
-            .iter()
+            .into_iter()
             .map(|hs| {
                 // The hit says neither which group matched: the contact's own ids are hers,
                 // the rest came through the company.
@@ -307,7 +307,7 @@ impl HubSpotBackend {
         options: &ViewOptions,
     ) -> Result<Option<CustomerView>> {
         let operation = "customer_view";
-        let properties = self.read_props(MappingTarget::Contact).join(",");
+        let properties = self.read_props_query(MappingTarget::Contact);
         let first = async {
             let (id, id_property, others) = match lookup {
                 Lookup::Email(email) => (email.expose().to_owned(), Some("email"), Vec::new()),

@@ -170,7 +170,13 @@ impl HttpClientBuilder {
                 base_url,
                 timeout: self.timeout,
                 max_response_bytes: self.max_response_bytes,
-                correlation_headers: self.correlation_headers,
+                // Parsed once here, not on every response; a name that is not a valid header
+                // name could never match one.
+                correlation_headers: self
+                    .correlation_headers
+                    .iter()
+                    .filter_map(|n| http::header::HeaderName::from_bytes(n.as_bytes()).ok())
+                    .collect(),
                 credentials: self.credentials,
                 limiter: self.limiter,
                 retry: self.retry,
@@ -193,7 +199,7 @@ pub(super) struct Inner {
     pub(super) base_url: Url,
     pub(super) timeout: Duration,
     pub(super) max_response_bytes: usize,
-    pub(super) correlation_headers: Vec<String>,
+    pub(super) correlation_headers: Vec<http::header::HeaderName>,
     pub(super) credentials: Arc<dyn CredentialProvider>,
     pub(super) limiter: Arc<dyn RateLimiter>,
     pub(super) retry: RetryPolicy,

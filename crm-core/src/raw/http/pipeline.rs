@@ -238,10 +238,12 @@ impl HttpClient {
             Err(e) => return Attempt::Failed(e, None),
         };
         let fut = async {
-            let resp = builder.send().await.map_err(|e| send_error(e, url))?;
+            let mut resp = builder.send().await.map_err(|e| send_error(e, url))?;
             let status = resp.status();
-            let mut headers = resp.headers().clone();
-            let body = read_bounded(resp, self.inner.max_response_bytes).await?;
+            // Taken, not copied: the body is read through the response, which no longer needs
+            // its headers.
+            let mut headers = std::mem::take(resp.headers_mut());
+            let body = read_bounded(resp, url, self.inner.max_response_bytes).await?;
             strip_sensitive(&mut headers);
             Ok::<_, Error>((status, headers, body))
         };
@@ -265,7 +267,7 @@ impl HttpClient {
             .inner
             .correlation_headers
             .iter()
-            .find_map(|h| headers.get(h.as_str()))
+            .find_map(|h| headers.get(h))
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         tracing::trace!(attempt, status = status.as_u16(), "response");

@@ -9,6 +9,7 @@ use futures::StreamExt;
 use http::StatusCode;
 use http::header::{HeaderMap, RETRY_AFTER};
 use serde::de::DeserializeOwned;
+use url::Url;
 
 use super::classify::send_error;
 use super::decode_json;
@@ -124,23 +125,47 @@ impl ErrorResponse<'_> {
         .with_vendor(self.vendor())
     }
 }
-pub(super) async fn read_bounded(resp: reqwest::Response, max: usize) -> Result<Bytes> {
-    if let Some(len) = resp.content_length()
+/// Reads the body of `resp` (sent to `url`), refusing one larger than `max` bytes.
+///
+/// A body that arrives in one chunk (most API answers) is kept as that chunk, without a copy;
+/// one in several is gathered into a buffer sized by `Content-Length` when the server sent it.
+pub(super) async fn read_bounded(resp: reqwest::Response, url: &Url, max: usize) -> Result<Bytes> {
+    let declared = resp.content_length();
+    if let Some(len) = declared
         && len > max as u64
     {
         return Err(too_large(max));
     }
-    let url = resp.url().clone();
-    let mut body = BytesMut::new();
+    let mut first: Option<Bytes> = None;
+    let mut gathered: Option<BytesMut> = None;
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| send_error(e, &url))?;
-        if body.len() + chunk.len() > max {
+        let chunk = chunk.map_err(|e| send_error(e, url))?;
+        let so_far = match (&gathered, &first) {
+            (Some(g), _) => g.len(),
+            (None, Some(f)) => f.len(),
+            (None, None) => 0,
+        };
+        if so_far + chunk.len() > max {
             return Err(too_large(max));
         }
-        body.extend_from_slice(&chunk);
+        match (&mut gathered, first.take()) {
+            (Some(g), _) => g.extend_from_slice(&chunk),
+            (None, None) => first = Some(chunk),
+            (None, Some(f)) => {
+                let hint = declared.and_then(|d| usize::try_from(d).ok()).unwrap_or(0);
+                let mut g = BytesMut::with_capacity(hint.clamp(f.len() + chunk.len(), max));
+                g.extend_from_slice(&f);
+                g.extend_from_slice(&chunk);
+                gathered = Some(g);
+            }
+        }
     }
-    Ok(body.freeze())
+    Ok(match (gathered, first) {
+        (Some(g), _) => g.freeze(),
+        (None, Some(f)) => f,
+        (None, None) => Bytes::new(),
+    })
 }
 
 fn too_large(max: usize) -> Error {
@@ -150,11 +175,13 @@ fn too_large(max: usize) -> Error {
 }
 
 pub(super) fn strip_sensitive(headers: &mut HeaderMap) {
+    // Typed names: a `&str` name is parsed again on every look-up.
+    use http::header::{AUTHORIZATION, PROXY_AUTHENTICATE, SET_COOKIE, WWW_AUTHENTICATE};
     for name in [
-        "set-cookie",
-        "www-authenticate",
-        "authorization",
-        "proxy-authenticate",
+        SET_COOKIE,
+        WWW_AUTHENTICATE,
+        AUTHORIZATION,
+        PROXY_AUTHENTICATE,
     ] {
         headers.remove(name);
     }

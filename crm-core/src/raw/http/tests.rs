@@ -646,3 +646,67 @@ mod item1_permit_waits_are_bounded {
         assert_eq!(requests_seen(&server).await, 1);
     }
 }
+
+/// A loopback server that answers every request with a chunked body made of `chunks`, each
+/// written (and flushed) on its own so that the client sees them arrive one by one.
+async fn chunked_server(chunks: Vec<&'static str>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let chunks = chunks.clone();
+            tokio::spawn(async move {
+                read_head(&stream).await;
+                write_all(
+                    &stream,
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
+                )
+                .await;
+                for chunk in chunks {
+                    write_all(
+                        &stream,
+                        format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes(),
+                    )
+                    .await;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                write_all(&stream, b"0\r\n\r\n").await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// Issue 15: a body is kept as its one chunk without a copy, and gathered when it comes in
+/// several: every byte, in order, and the size limit still holds without a `Content-Length`.
+#[tokio::test]
+async fn item15_a_body_in_several_chunks_is_read_whole_and_bounded() {
+    let base = chunked_server(vec![r#"{"id":"a-"#, r#"1","count""#, ":7}"]).await;
+    let c = HttpClientBuilder::new("test", base.clone())
+        .build()
+        .unwrap();
+    let resp = c.send(Request::get("/thing", "thing.get")).await.unwrap();
+    assert_eq!(&resp.body[..], br#"{"id":"a-1","count":7}"#);
+    let thing: Thing = resp.json().unwrap();
+    assert_eq!(thing.count, 7);
+
+    let one = chunked_server(vec![r#"{"id":"b","count":1}"#]).await;
+    let c = HttpClientBuilder::new("test", one).build().unwrap();
+    let resp = c.send(Request::get("/thing", "thing.get")).await.unwrap();
+    assert_eq!(&resp.body[..], br#"{"id":"b","count":1}"#);
+
+    // 9 + 11 bytes fit in 20; the third chunk passes the limit.
+    let c = HttpClientBuilder::new("test", base)
+        .with_max_response_bytes(20)
+        .build()
+        .unwrap();
+    let err = c
+        .send(Request::get("/thing", "thing.get"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Decode);
+    assert!(err.message().contains("20-byte limit"), "{err}");
+}
