@@ -346,8 +346,21 @@ impl Phone {
     }
 
     /// `+1*******00`: the country prefix and the last two digits.
+    ///
+    /// A number already in international form (`+…`) is masked from its own digits, without
+    /// parsing: masking is what a log line or a printed view does with a number read from a CRM,
+    /// and parsing would load the phone library's metadata (tens of milliseconds) for nothing.
+    /// A national number is parsed first, so that it shows its country prefix like the others.
     pub fn masked(&self) -> String {
-        let text = self.for_vendor();
+        let raw = self.raw().trim();
+        let text = match self.e164.get() {
+            Some(Some(e164)) => e164.expose().as_str(),
+            // The national trunk prefix `(0)` some write after the country code is not part
+            // of the number (E.164 drops it).
+            _ if raw.starts_with('+') => raw,
+            _ => self.for_vendor(),
+        };
+        let text = &text.replacen("(0)", "", 1);
         let digits: Vec<char> = text.chars().filter(char::is_ascii_digit).collect();
         if digits.len() < 5 {
             return "***".to_owned();
@@ -682,5 +695,28 @@ mod tests {
         let phone = Phone::parse("+1 415 555 0100", Region::us()).unwrap();
         assert_eq!(phone.masked(), "+1********00");
         assert_eq!(Personal::new("Jane".to_owned()).masked(), "J***");
+    }
+
+    #[test]
+    fn an_international_vendor_phone_is_masked_without_parsing_issue15() {
+        for (raw, masked) in [
+            ("+1 415 555 0100", "+1********00"),
+            ("+44 20 7946 0018", "+4*********18"),
+        ] {
+            let phone = Phone::from_vendor(raw, Region::us());
+            assert_eq!(phone.masked(), masked, "{raw}");
+            assert!(phone.e164.get().is_none(), "{raw} was parsed to be masked");
+            // The same mask as the parsed number gives.
+            assert_eq!(
+                phone.e164().map(|_| phone.masked()),
+                Some(masked.to_owned())
+            );
+        }
+        // The trunk prefix written after the country code is not counted.
+        let trunk = Phone::from_vendor("+44 (0)20 7946 0018", Region::us());
+        assert_eq!(trunk.masked(), "+4*********18");
+        // A national number needs its country: it is parsed.
+        let national = Phone::from_vendor("(415) 555-0100", Region::us());
+        assert_eq!(national.masked(), "+1********00");
     }
 }
