@@ -10,7 +10,6 @@
 //!   whose hits are then read in one `ids=` listing (search hits carry few fields).
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
 
 use crm_core::credential::CredentialProvider;
@@ -18,7 +17,7 @@ use crm_core::limits::RateLimiter;
 use crm_core::raw::http::{HttpClient, HttpClientBuilder, Request, encode_segment};
 use crm_core::raw::{
     Backend, Connection, ConnectionOptions, Query, QueryFilter, VendorRecord, VendorWrite, WriteOp,
-    Written,
+    Written, json,
 };
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::Method;
@@ -39,18 +38,10 @@ pub const CONVERSATION_LOG_MARKER: &str = "[conversation log]\n";
 const NOTE_ID_PREFIX: &str = "note-";
 
 #[doc = include_str!("../docs.md")]
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct PipedriveBuilder {
     config: PipedriveConfig,
     pub(crate) options: ConnectionOptions,
-}
-
-impl fmt::Debug for PipedriveBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PipedriveBuilder")
-            .field("base_url", &self.config.base_url)
-            .finish_non_exhaustive()
-    }
 }
 
 crm_core::connection_options!(PipedriveBuilder);
@@ -146,18 +137,11 @@ fn capabilities(c: &PipedriveConfig) -> Capabilities {
 pub type Pipedrive = Connection<PipedriveBackend>;
 
 /// Pipedrive's hooks.
+#[derive(Debug)]
 pub struct PipedriveBackend {
     http: HttpClient,
     capabilities: Capabilities,
     external_id_field: Option<String>,
-}
-
-impl fmt::Debug for PipedriveBackend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PipedriveBackend")
-            .field("http", &self.http)
-            .finish_non_exhaustive()
-    }
 }
 
 fn entity_of(kind: ObjectKind, target: &str) -> Result<Entity> {
@@ -187,13 +171,6 @@ fn target_of(entity: Entity, fields: &Map<String, Value>) -> &'static str {
         Entity::Activities if fields.get("type").and_then(Value::as_str) == Some("call") => "call",
         Entity::Activities => "task",
     }
-}
-
-fn to_map(fields: &FieldMap) -> Map<String, Value> {
-    fields
-        .iter()
-        .map(|(k, v)| (k.clone(), v.to_json()))
-        .collect()
 }
 
 fn text(v: &FieldValue) -> Option<String> {
@@ -242,12 +219,7 @@ impl PipedriveBackend {
             _ => {}
         }
         let target = target_of(entity, &flat.fields);
-        let fields = flat
-            .fields
-            .iter()
-            .map(|(k, v)| (k.clone(), FieldValue::from_json(v)))
-            .collect();
-        let mut r = VendorRecord::new(RecordId::new(id)?, target, fields);
+        let mut r = VendorRecord::new(RecordId::new(id)?, target, json::to_fields(&flat.fields));
         r.created_at = flat.created;
         r.updated_at = flat.updated;
         r.resolved = resolved;
@@ -304,7 +276,7 @@ impl PipedriveBackend {
 
     async fn write_one(&self, w: VendorWrite) -> Result<Written> {
         let entity = entity_of(w.kind, w.target)?;
-        let mut fields = to_map(&w.fields);
+        let mut fields = json::from_fields(&w.fields);
         let creating = matches!(w.op, WriteOp::Create { .. });
         if let WriteOp::Upsert { .. } = w.op {
             return Err(Error::unsupported(
