@@ -23,8 +23,8 @@ use crm_core::reexports::async_trait;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::{Map, Value, json};
 use crm_core::{
-    Capabilities, Crm, CustomerView, Error, FieldMap, FieldValue, Lookup, ObjectCapabilities,
-    ObjectKind, Page, RecordId, Region, Result, ViewOptions,
+    Capabilities, Error, FieldMap, FieldValue, Lookup, ObjectCapabilities, ObjectKind, Page,
+    RecordId, Region, Result,
 };
 
 use crate::config::PipedriveConfig;
@@ -276,7 +276,7 @@ impl PipedriveBackend {
 
     async fn write_one(&self, w: VendorWrite) -> Result<Written> {
         let entity = entity_of(w.kind, w.target)?;
-        let mut fields = json::from_fields(&w.fields);
+        let mut fields = json::from_fields(w.fields);
         let creating = matches!(w.op, WriteOp::Create { .. });
         if let WriteOp::Upsert { .. } = w.op {
             return Err(Error::unsupported(
@@ -485,20 +485,6 @@ impl Backend for PipedriveBackend {
 
     async fn write(&self, write: VendorWrite) -> Result<Written> {
         self.write_one(write).await
-    }
-
-    /// Core's view, without tickets: Pipedrive has none.
-    async fn customer_view(
-        &self,
-        crm: &dyn Crm,
-        lookup: &Lookup,
-        options: &ViewOptions,
-    ) -> Result<Option<CustomerView>> {
-        let options = ViewOptions {
-            tickets: 0,
-            ..options.clone()
-        };
-        CustomerView::load(crm, lookup, &options).await
     }
 
     async fn query_page(

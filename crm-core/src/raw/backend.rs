@@ -276,14 +276,26 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     }
 
     /// The 360° view; the default composes it from the record families
-    /// ([`CustomerView::load`]). A backend overrides it where its vendor has a cheaper path
-    /// (one Composite request).
+    /// ([`CustomerView::load`]), without tickets where the connection declares none (Pipedrive
+    /// has no tickets: the view is still there, its ticket list empty). A backend overrides it
+    /// where its vendor has a cheaper path (one Composite request).
     async fn customer_view(
         &self,
         crm: &dyn Crm,
         lookup: &Lookup,
         options: &ViewOptions,
     ) -> Result<Option<CustomerView>> {
-        CustomerView::load(crm, lookup, options).await
+        if self
+            .capabilities()
+            .objects
+            .contains_key(&ObjectKind::Ticket)
+        {
+            return CustomerView::load(crm, lookup, options).await;
+        }
+        let options = ViewOptions {
+            tickets: 0,
+            ..options.clone()
+        };
+        CustomerView::load(crm, lookup, &options).await
     }
 }

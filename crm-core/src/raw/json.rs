@@ -101,11 +101,8 @@ pub fn to_fields(obj: &Map<String, Value>) -> FieldMap {
 }
 
 /// Vendor fields as a JSON object, the body of a write ([`FieldValue::to_json`]).
-pub fn from_fields(fields: &FieldMap) -> Map<String, Value> {
-    fields
-        .iter()
-        .map(|(k, v)| (k.clone(), v.to_json()))
-        .collect()
+pub fn from_fields(fields: FieldMap) -> Map<String, Value> {
+    fields.into_iter().map(|(k, v)| (k, v.to_json())).collect()
 }
 
 #[cfg(test)]
@@ -179,6 +176,6 @@ mod tests {
         let fields = to_fields(&obj);
         assert_eq!(fields.get("name"), Some(&FieldValue::Text("Acme".into())));
         assert_eq!(fields.get("gone"), Some(&FieldValue::Null));
-        assert_eq!(from_fields(&fields), obj);
+        assert_eq!(from_fields(fields), obj);
     }
 }
