@@ -10,8 +10,8 @@ use crm_core::limits::RateLimiter;
 use crm_core::mapping::{ObjectMapping, WriteMode};
 use crm_core::raw::http::{HttpClient, HttpClientBuilder, Request, encode_segment};
 use crm_core::raw::{
-    Backend, Connection, ConnectionOptions, Mappings, Query, QueryFilter, VendorCondition,
-    VendorRecord, VendorWrite, WriteOp, Written, json,
+    Backend, BackendFacts, Connection, ConnectionOptions, Mappings, Query, QueryFilter,
+    VendorCondition, VendorRecord, VendorWrite, WriteOp, Written, json,
 };
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::{HeaderName, Method};
@@ -484,22 +484,11 @@ fn condition_text(field: &str, value: &FieldValue) -> Result<String> {
 impl Backend for RestBackend {
     type Builder = GenericRestBuilder;
 
-    fn vendor(&self) -> &'static str {
-        VENDOR
-    }
-
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
-    }
-
-    fn region(&self) -> Region {
-        self.region
-    }
-
-    fn idempotency_setting(&self) -> &'static str {
-        "[idempotency] header` (if the server de-duplicates creates on a header) or an \
-         `idempotency_key` upsert path for the object (if it has a unique field for the key) in \
-         the spec"
+    fn facts(&self) -> BackendFacts<'_> {
+        let setting = "[idempotency] header` (if the server de-duplicates creates on a header) or an \
+             `idempotency_key` upsert path for the object (if it has a unique field for the key) in \
+             the spec";
+        BackendFacts::new(VENDOR, &self.capabilities, self.region, setting)
     }
 
     async fn get(&self, kind: ObjectKind, id: &RecordId) -> Result<VendorRecord> {

@@ -16,8 +16,8 @@ use crm_core::credential::CredentialProvider;
 use crm_core::limits::RateLimiter;
 use crm_core::raw::http::{HttpClient, HttpClientBuilder, Request, encode_segment};
 use crm_core::raw::{
-    Backend, Connection, ConnectionOptions, Query, QueryFilter, VendorRecord, VendorWrite, WriteOp,
-    Written, json,
+    Backend, BackendFacts, Connection, ConnectionOptions, Query, QueryFilter, VendorRecord,
+    VendorWrite, WriteOp, Written, json,
 };
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::Method;
@@ -425,20 +425,9 @@ impl PipedriveBackend {
 impl Backend for PipedriveBackend {
     type Builder = PipedriveBuilder;
 
-    fn vendor(&self) -> &'static str {
-        VENDOR
-    }
-
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
-    }
-
-    fn region(&self) -> Region {
-        Region::us()
-    }
-
-    fn idempotency_setting(&self) -> &'static str {
-        "an idempotency key, which Pipedrive does not have"
+    fn facts(&self) -> BackendFacts<'_> {
+        let setting = "an idempotency key, which Pipedrive does not have";
+        BackendFacts::new(VENDOR, &self.capabilities, Region::us(), setting)
     }
 
     fn target(&self, kind: ObjectKind, common: &FieldMap) -> &'static str {

@@ -11,7 +11,9 @@ use crate::audit::{AuditRecord, AuditSink};
 use crate::mapping::ObjectMapping;
 use crate::model::Personal;
 use crate::model::{FieldValue, Ticket};
-use crate::raw::{Backend, Mappings, Query, Target, VendorRecord, VendorWrite, WriteOp, Written};
+use crate::raw::{
+    Backend, BackendFacts, Mappings, Query, Target, VendorRecord, VendorWrite, WriteOp, Written,
+};
 use crate::{Crm, ErrorKind, IdempotencyKey, ObjectKind, Page, RecordId, Region, Result};
 
 #[derive(Debug, Default)]
@@ -26,18 +28,11 @@ struct Memory {
 impl Backend for Memory {
     type Builder = ();
 
-    fn vendor(&self) -> &'static str {
-        "memory"
+    fn facts(&self) -> BackendFacts<'_> {
+        let setting = "memory_key";
+        BackendFacts::new("memory", &self.capabilities, Region::default(), setting)
     }
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
-    }
-    fn region(&self) -> Region {
-        Region::default()
-    }
-    fn idempotency_setting(&self) -> &'static str {
-        "memory_key"
-    }
+
     async fn get(&self, _kind: ObjectKind, id: &RecordId) -> Result<VendorRecord> {
         self.gets.fetch_add(1, Ordering::SeqCst);
         let mut fields = crate::FieldMap::new();

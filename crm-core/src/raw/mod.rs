@@ -31,8 +31,8 @@ mod mappings;
 mod options;
 
 pub use backend::{
-    Backend, LinkedWrites, LinkedWritten, Query, QueryFilter, VendorCondition, VendorRecord,
-    VendorWrite, WriteOp, Written,
+    Backend, BackendFacts, LinkedWrites, LinkedWritten, Query, QueryFilter, VendorCondition,
+    VendorRecord, VendorWrite, WriteOp, Written,
 };
 pub use connection::Connection;
 pub use connector::{
