@@ -31,7 +31,7 @@ use crate::config::PipedriveConfig;
 use crate::error::PipedriveErrors;
 use crate::lister::{MAX_PAGE, page, search_persons};
 use crate::wire::{Entity, Envelope, from_flat, to_flat};
-use crate::{MAPPING_TARGETS, VENDOR, credential, default_mapping, limits};
+use crate::{FACTS, MAPPING_TARGETS, VENDOR, credential, limits};
 
 /// What a note's content starts with when it is a conversation log.
 pub const CONVERSATION_LOG_MARKER: &str = "[conversation log]\n";
@@ -90,7 +90,7 @@ impl PipedriveBuilder {
         if let Some(limiter) = o.limiter(|| Some(own)) {
             http = http.with_limiter(limiter);
         }
-        let mut defaults = default_mapping()?;
+        let mut defaults = FACTS.default_mapping()?;
         let mut defaults: BTreeMap<&'static str, _> = MAPPING_TARGETS
             .iter()
             .filter_map(|(t, _)| Some((*t, defaults.remove(*t)?)))
