@@ -186,43 +186,27 @@ impl PipedriveBackend {
         self.http.send(req).await?.json::<Envelope>()
     }
 
-    /// A vendor record from Pipedrive's JSON; the kind of an activity resolved.
+    /// A vendor record from Pipedrive's JSON; the kind of an activity or note resolved (an
+    /// activity's is its target, `task` or `call`).
     fn record(&self, entity: Entity, json: Value) -> Result<VendorRecord> {
         let mut flat = to_flat(entity, json)?;
-        let mut resolved = FieldMap::new();
-        let mut id = flat.id.clone();
-        match entity {
-            Entity::Notes => {
-                id = format!("{NOTE_ID_PREFIX}{id}");
-                let content = flat
-                    .fields
-                    .get("content")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let log = content
-                    .strip_prefix(CONVERSATION_LOG_MARKER)
-                    .map(str::to_owned);
-                let kind = if log.is_some() {
-                    "conversation_log"
-                } else {
-                    "note"
-                };
-                if let Some(body) = log {
-                    flat.fields.insert("content".into(), json!(body));
-                }
-                resolved.insert("kind".into(), kind.into());
-            }
-            Entity::Activities => {
-                let call = flat.fields.get("type").and_then(Value::as_str) == Some("call");
-                resolved.insert("kind".into(), if call { "call" } else { "task" }.into());
-            }
-            _ => {}
-        }
         let target = target_of(entity, &flat.fields);
+        let (mut id, mut kind) = (flat.id.clone(), target);
+        if entity == Entity::Notes {
+            id = format!("{NOTE_ID_PREFIX}{id}");
+            let content = flat.fields.get("content").and_then(Value::as_str);
+            let log = content.and_then(|c| c.strip_prefix(CONVERSATION_LOG_MARKER));
+            if let Some(body) = log.map(str::to_owned) {
+                flat.fields.insert("content".into(), json!(body));
+                kind = "conversation_log";
+            }
+        }
         let mut r = VendorRecord::new(RecordId::new(id)?, target, json::to_fields(&flat.fields));
         r.created_at = flat.created;
         r.updated_at = flat.updated;
-        r.resolved = resolved;
+        if matches!(entity, Entity::Notes | Entity::Activities) {
+            r.resolved.insert("kind".into(), kind.into());
+        }
         Ok(r)
     }
 
