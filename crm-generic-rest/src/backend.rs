@@ -10,8 +10,8 @@ use crm_core::limits::RateLimiter;
 use crm_core::mapping::{ObjectMapping, WriteMode};
 use crm_core::raw::http::{HttpClient, HttpClientBuilder, Request, encode_segment};
 use crm_core::raw::{
-    Backend, Connection, ConnectionOptions, Mappings, Query, QueryFilter, VendorCondition,
-    VendorRecord, VendorWrite, WriteOp, Written,
+    Backend, BackendFacts, Connection, ConnectionOptions, Mappings, Query, QueryFilter,
+    VendorCondition, VendorRecord, VendorWrite, WriteOp, Written, json,
 };
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::{HeaderName, Method};
@@ -27,7 +27,7 @@ use crate::config::{AuthKind, ObjectSpec, Spec};
 use crate::error::SpecErrorParser;
 use crate::limits::pacing_for;
 use crate::lister::{ListParams, fetch_page};
-use crate::wire::{body, decode_record};
+use crate::wire::decode_record;
 
 /// The vendor name this adapter reports.
 pub const VENDOR: &str = "generic-rest";
@@ -295,7 +295,7 @@ impl RestBackend {
                     &object.create_method,
                     object.path.clone(),
                     &operation,
-                    body(fields),
+                    json::from_fields(fields),
                 )?
                 .header(header, key.as_str())
                 .idempotent(true)
@@ -309,7 +309,7 @@ impl RestBackend {
                 &object.create_method,
                 object.path.clone(),
                 &operation,
-                body(fields),
+                json::from_fields(fields),
             )?,
         };
         let resp = self.http.send(request).await?;
@@ -330,9 +330,14 @@ impl RestBackend {
         let object = self.object(kind, &operation)?;
         let path = Self::record_path(object, id);
         // Setting fields to given values is idempotent, so an update may be retried.
-        let req = Self::request(&object.update_method, path, &operation, body(fields))?
-            .addresses_record()
-            .idempotent(true);
+        let req = Self::request(
+            &object.update_method,
+            path,
+            &operation,
+            json::from_fields(fields),
+        )?
+        .addresses_record()
+        .idempotent(true);
         let resp = self.http.send(req).await?;
         if resp.body.iter().all(u8::is_ascii_whitespace) {
             return self.get(kind, id).await;
@@ -359,9 +364,14 @@ impl RestBackend {
             fields.remove(&vendor_key);
         }
         let path = template.replace("{value}", &encode_segment(key.value()));
-        let req = Self::request(&object.upsert_method, path, operation, body(fields))?
-            .addresses_record()
-            .idempotent(true);
+        let req = Self::request(
+            &object.upsert_method,
+            path,
+            operation,
+            json::from_fields(fields),
+        )?
+        .addresses_record()
+        .idempotent(true);
         let resp = self.http.send(req).await?;
         let created = resp.status.as_u16() == 201;
         let record = decode_record(&self.spec, kind, &resp, object)?;
@@ -474,22 +484,11 @@ fn condition_text(field: &str, value: &FieldValue) -> Result<String> {
 impl Backend for RestBackend {
     type Builder = GenericRestBuilder;
 
-    fn vendor(&self) -> &'static str {
-        VENDOR
-    }
-
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
-    }
-
-    fn region(&self) -> Region {
-        self.region
-    }
-
-    fn idempotency_setting(&self) -> &'static str {
-        "[idempotency] header` (if the server de-duplicates creates on a header) or an \
-         `idempotency_key` upsert path for the object (if it has a unique field for the key) in \
-         the spec"
+    fn facts(&self) -> BackendFacts<'_> {
+        let setting = "[idempotency] header` (if the server de-duplicates creates on a header) or an \
+             `idempotency_key` upsert path for the object (if it has a unique field for the key) in \
+             the spec";
+        BackendFacts::new(VENDOR, &self.capabilities, self.region, setting)
     }
 
     async fn get(&self, kind: ObjectKind, id: &RecordId) -> Result<VendorRecord> {

@@ -2,9 +2,9 @@
 //! fields (all named by the spec), and typed JSON values ↔ field values.
 
 use crm_core::model::fields::parse_datetime;
-use crm_core::raw::VendorRecord;
 use crm_core::raw::http::Response;
-use crm_core::reexports::serde_json::{Map, Value};
+use crm_core::raw::{VendorRecord, json};
+use crm_core::reexports::serde_json::Value;
 use crm_core::{Error, FieldMap, FieldValue, ObjectKind, RecordId, Result};
 
 use crate::config::{ObjectSpec, Spec};
@@ -37,7 +37,7 @@ pub(crate) fn vendor_record(spec: &Spec, kind: ObjectKind, value: &Value) -> Res
     let Value::Object(obj) = value else {
         return Err(Error::decode(format!(
             "expected a {kind} record (a JSON object), got {}",
-            json_type(value)
+            json::type_name(value)
         )));
     };
     let id_field = &spec.id_field;
@@ -46,32 +46,20 @@ pub(crate) fn vendor_record(spec: &Spec, kind: ObjectKind, value: &Value) -> Res
         Some(Value::Number(n)) => RecordId::new(n.to_string()),
         Some(other) => Err(Error::decode(format!(
             "field `{id_field}`: expected a string or number id, got {}",
-            json_type(other)
+            json::type_name(other)
         ))),
         None => Err(Error::decode(format!(
             "field `{id_field}`: missing from the {kind} record"
         ))),
     }
     .map_err(|e| Error::decode(format!("field `{id_field}`: {}", e.message())))?;
-    let mut fields = json_to_fields(obj);
+    let mut fields = json::to_fields(obj);
     fields.remove(id_field);
     let mut record = VendorRecord::new(id, kind.as_str(), FieldMap::new());
     record.created_at = take_time(&mut fields, spec.created_at_field.as_deref())?;
     record.updated_at = take_time(&mut fields, spec.updated_at_field.as_deref())?;
     record.fields = fields;
     Ok(record)
-}
-
-/// Vendor fields as the JSON body of a write.
-pub(crate) fn body(fields: FieldMap) -> Map<String, Value> {
-    fields.into_iter().map(|(k, v)| (k, v.to_json())).collect()
-}
-
-/// Vendor JSON → typed values (the spec's CRMs speak typed JSON).
-pub(crate) fn json_to_fields(obj: &Map<String, Value>) -> FieldMap {
-    obj.iter()
-        .map(|(k, v)| (k.clone(), FieldValue::from_json(v)))
-        .collect()
 }
 
 fn take_time(
@@ -91,16 +79,5 @@ fn take_time(
             "field `{name}`: expected a timestamp, got {}",
             other.type_name()
         ))),
-    }
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }

@@ -11,7 +11,8 @@ use crm_core::limits::RateLimiter;
 use crm_core::mapping::ObjectMapping;
 use crm_core::raw::http::{HttpClient, HttpClientBuilder, Request, Response};
 use crm_core::raw::{
-    Backend, Connection, ConnectionOptions, Query, VendorRecord, VendorWrite, WriteOp, Written,
+    Backend, BackendFacts, Connection, ConnectionOptions, Query, VendorRecord, VendorWrite,
+    WriteOp, Written,
 };
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::Method;
@@ -491,16 +492,10 @@ impl HubSpotBackend {
 impl Backend for HubSpotBackend {
     type Builder = HubSpotBuilder;
 
-    fn vendor(&self) -> &'static str {
-        VENDOR
-    }
-
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
-    }
-
-    fn region(&self) -> Region {
-        self.region
+    fn facts(&self) -> BackendFacts<'_> {
+        let setting = "idempotency_property` (a unique-value property, \"Require unique values for this \
+             property\", on every object the bot creates, named by its internal name";
+        BackendFacts::new(VENDOR, &self.capabilities, self.region, setting)
     }
 
     /// A stock portal has no property for external ids: say how an admin adds one.
@@ -512,11 +507,6 @@ impl Backend for HubSpotBackend {
              set `external_id_property` to its internal name"
                 .to_owned()
         })
-    }
-
-    fn idempotency_setting(&self) -> &'static str {
-        "idempotency_property` (a unique-value property, \"Require unique values for this \
-         property\", on every object the bot creates, named by its internal name"
     }
 
     /// Activities go to notes, tasks or calls by their `kind` (conversation logs to notes, or

@@ -10,47 +10,38 @@
 //!   whose hits are then read in one `ids=` listing (search hits carry few fields).
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
 
 use crm_core::credential::CredentialProvider;
 use crm_core::limits::RateLimiter;
 use crm_core::raw::http::{HttpClient, HttpClientBuilder, Request, encode_segment};
 use crm_core::raw::{
-    Backend, Connection, ConnectionOptions, Query, QueryFilter, VendorRecord, VendorWrite, WriteOp,
-    Written,
+    Backend, BackendFacts, Connection, ConnectionOptions, Query, QueryFilter, VendorRecord,
+    VendorWrite, WriteOp, Written, json,
 };
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::{Map, Value, json};
 use crm_core::{
-    Capabilities, Crm, CustomerView, Error, FieldMap, FieldValue, Lookup, ObjectCapabilities,
-    ObjectKind, Page, RecordId, Region, Result, ViewOptions,
+    Capabilities, Error, FieldMap, FieldValue, Lookup, ObjectCapabilities, ObjectKind, Page,
+    RecordId, Region, Result,
 };
 
 use crate::config::PipedriveConfig;
 use crate::error::PipedriveErrors;
 use crate::lister::{MAX_PAGE, page, search_persons};
 use crate::wire::{Entity, Envelope, from_flat, to_flat};
-use crate::{MAPPING_TARGETS, VENDOR, credential, default_mapping, limits};
+use crate::{FACTS, MAPPING_TARGETS, VENDOR, credential, limits};
 
 /// What a note's content starts with when it is a conversation log.
 pub const CONVERSATION_LOG_MARKER: &str = "[conversation log]\n";
 const NOTE_ID_PREFIX: &str = "note-";
 
 #[doc = include_str!("../docs.md")]
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct PipedriveBuilder {
     config: PipedriveConfig,
     pub(crate) options: ConnectionOptions,
-}
-
-impl fmt::Debug for PipedriveBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PipedriveBuilder")
-            .field("base_url", &self.config.base_url)
-            .finish_non_exhaustive()
-    }
 }
 
 crm_core::connection_options!(PipedriveBuilder);
@@ -99,7 +90,7 @@ impl PipedriveBuilder {
         if let Some(limiter) = o.limiter(|| Some(own)) {
             http = http.with_limiter(limiter);
         }
-        let mut defaults = default_mapping()?;
+        let mut defaults = FACTS.default_mapping()?;
         let mut defaults: BTreeMap<&'static str, _> = MAPPING_TARGETS
             .iter()
             .filter_map(|(t, _)| Some((*t, defaults.remove(*t)?)))
@@ -146,18 +137,11 @@ fn capabilities(c: &PipedriveConfig) -> Capabilities {
 pub type Pipedrive = Connection<PipedriveBackend>;
 
 /// Pipedrive's hooks.
+#[derive(Debug)]
 pub struct PipedriveBackend {
     http: HttpClient,
     capabilities: Capabilities,
     external_id_field: Option<String>,
-}
-
-impl fmt::Debug for PipedriveBackend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PipedriveBackend")
-            .field("http", &self.http)
-            .finish_non_exhaustive()
-    }
 }
 
 fn entity_of(kind: ObjectKind, target: &str) -> Result<Entity> {
@@ -189,13 +173,6 @@ fn target_of(entity: Entity, fields: &Map<String, Value>) -> &'static str {
     }
 }
 
-fn to_map(fields: &FieldMap) -> Map<String, Value> {
-    fields
-        .iter()
-        .map(|(k, v)| (k.clone(), v.to_json()))
-        .collect()
-}
-
 fn text(v: &FieldValue) -> Option<String> {
     match v {
         FieldValue::Text(s) => Some(s.clone()),
@@ -209,48 +186,27 @@ impl PipedriveBackend {
         self.http.send(req).await?.json::<Envelope>()
     }
 
-    /// A vendor record from Pipedrive's JSON; the kind of an activity resolved.
+    /// A vendor record from Pipedrive's JSON; the kind of an activity or note resolved (an
+    /// activity's is its target, `task` or `call`).
     fn record(&self, entity: Entity, json: Value) -> Result<VendorRecord> {
         let mut flat = to_flat(entity, json)?;
-        let mut resolved = FieldMap::new();
-        let mut id = flat.id.clone();
-        match entity {
-            Entity::Notes => {
-                id = format!("{NOTE_ID_PREFIX}{id}");
-                let content = flat
-                    .fields
-                    .get("content")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let log = content
-                    .strip_prefix(CONVERSATION_LOG_MARKER)
-                    .map(str::to_owned);
-                let kind = if log.is_some() {
-                    "conversation_log"
-                } else {
-                    "note"
-                };
-                if let Some(body) = log {
-                    flat.fields.insert("content".into(), json!(body));
-                }
-                resolved.insert("kind".into(), kind.into());
-            }
-            Entity::Activities => {
-                let call = flat.fields.get("type").and_then(Value::as_str) == Some("call");
-                resolved.insert("kind".into(), if call { "call" } else { "task" }.into());
-            }
-            _ => {}
-        }
         let target = target_of(entity, &flat.fields);
-        let fields = flat
-            .fields
-            .iter()
-            .map(|(k, v)| (k.clone(), FieldValue::from_json(v)))
-            .collect();
-        let mut r = VendorRecord::new(RecordId::new(id)?, target, fields);
+        let (mut id, mut kind) = (flat.id.clone(), target);
+        if entity == Entity::Notes {
+            id = format!("{NOTE_ID_PREFIX}{id}");
+            let content = flat.fields.get("content").and_then(Value::as_str);
+            let log = content.and_then(|c| c.strip_prefix(CONVERSATION_LOG_MARKER));
+            if let Some(body) = log.map(str::to_owned) {
+                flat.fields.insert("content".into(), json!(body));
+                kind = "conversation_log";
+            }
+        }
+        let mut r = VendorRecord::new(RecordId::new(id)?, target, json::to_fields(&flat.fields));
         r.created_at = flat.created;
         r.updated_at = flat.updated;
-        r.resolved = resolved;
+        if matches!(entity, Entity::Notes | Entity::Activities) {
+            r.resolved.insert("kind".into(), kind.into());
+        }
         Ok(r)
     }
 
@@ -304,7 +260,7 @@ impl PipedriveBackend {
 
     async fn write_one(&self, w: VendorWrite) -> Result<Written> {
         let entity = entity_of(w.kind, w.target)?;
-        let mut fields = to_map(&w.fields);
+        let mut fields = json::from_fields(w.fields);
         let creating = matches!(w.op, WriteOp::Create { .. });
         if let WriteOp::Upsert { .. } = w.op {
             return Err(Error::unsupported(
@@ -453,20 +409,9 @@ impl PipedriveBackend {
 impl Backend for PipedriveBackend {
     type Builder = PipedriveBuilder;
 
-    fn vendor(&self) -> &'static str {
-        VENDOR
-    }
-
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
-    }
-
-    fn region(&self) -> Region {
-        Region::us()
-    }
-
-    fn idempotency_setting(&self) -> &'static str {
-        "an idempotency key, which Pipedrive does not have"
+    fn facts(&self) -> BackendFacts<'_> {
+        let setting = "an idempotency key, which Pipedrive does not have";
+        BackendFacts::new(VENDOR, &self.capabilities, Region::us(), setting)
     }
 
     fn target(&self, kind: ObjectKind, common: &FieldMap) -> &'static str {
@@ -513,20 +458,6 @@ impl Backend for PipedriveBackend {
 
     async fn write(&self, write: VendorWrite) -> Result<Written> {
         self.write_one(write).await
-    }
-
-    /// Core's view, without tickets: Pipedrive has none.
-    async fn customer_view(
-        &self,
-        crm: &dyn Crm,
-        lookup: &Lookup,
-        options: &ViewOptions,
-    ) -> Result<Option<CustomerView>> {
-        let options = ViewOptions {
-            tickets: 0,
-            ..options.clone()
-        };
-        CustomerView::load(crm, lookup, &options).await
     }
 
     async fn query_page(

@@ -2,8 +2,10 @@
 //! `api_token`, …; the `CRM_PIPEDRIVE_*` environment variables) so a registry or the CLI can
 //! build a connection from config pairs. Every key is listed in `docs.md`.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
+use crm_core::raw::parse_number;
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Error, Result};
 
@@ -77,15 +79,8 @@ impl PipedriveConfig {
     /// Sets `key` from its text; an unknown key or a bad value is a config error naming it
     /// (never the value of a secret).
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        let number = |v: &str| {
-            v.trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| {
-                    Error::config(format!("{key}: `{v}` is not a positive whole number"))
-                })
-        };
+        // Zero is no rate and no timeout: `NonZeroU32` refuses it.
+        let number = |v| parse_number::<NonZeroU32>(key, v).map(NonZeroU32::get);
         match key {
             "base_url" => self.base_url = value.trim().trim_end_matches('/').to_owned(),
             "api_token" => self.api_token = Some(SecretString::from(value.trim().to_owned())),

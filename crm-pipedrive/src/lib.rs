@@ -22,11 +22,8 @@ pub mod lister;
 pub mod webhook;
 pub mod wire;
 
-use std::collections::BTreeMap;
-
-use crm_core::mapping::{KnownFields, ObjectMapping};
+use crm_core::ObjectKind;
 use crm_core::raw::AdapterFacts;
-use crm_core::{ObjectKind, Result};
 
 pub use backend::{CONVERSATION_LOG_MARKER, Pipedrive, PipedriveBackend, PipedriveBuilder};
 pub use config::PipedriveConfig;
@@ -55,7 +52,8 @@ pub const DEFAULT_MAPPING: &str = include_str!("../mapping.toml");
 /// Pipedrive's standard fields per mapping table (`known_fields.toml`), for offline checks.
 pub const KNOWN_FIELDS: &str = include_str!("../known_fields.toml");
 
-/// What the connector registry knows of this adapter without a connection.
+/// What the connector registry knows of this adapter without a connection: the default mapping
+/// and the standard fields, parsed by core.
 pub const FACTS: AdapterFacts = AdapterFacts::new(
     VENDOR,
     MAPPING_TARGETS,
@@ -64,25 +62,15 @@ pub const FACTS: AdapterFacts = AdapterFacts::new(
 )
 .with_known_fields(KNOWN_FIELDS, "crm-pipedrive/known_fields.toml");
 
-/// The default mapping's tables, read by core's loader.
-pub fn default_mapping() -> Result<BTreeMap<String, ObjectMapping>> {
-    FACTS.default_mapping()
-}
-
-/// [`KNOWN_FIELDS`], parsed.
-pub fn known_fields() -> Result<KnownFields> {
-    KnownFields::parse(KNOWN_FIELDS, "crm-pipedrive/known_fields.toml")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_default_mapping_loads_and_knows_its_fields() {
-        let m = default_mapping().unwrap();
+        let m = FACTS.default_mapping().unwrap();
         assert_eq!(m.len(), MAPPING_TARGETS.len());
-        let known = known_fields().unwrap();
+        let known = FACTS.known_fields().unwrap().unwrap();
         for (table, mapping) in &m {
             for vendor in mapping.fields.values() {
                 assert!(known.judge(table, vendor).is_none(), "{table}.{vendor}");

@@ -10,6 +10,7 @@
 //! flat write back into Pipedrive's shape.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Utc};
+use crm_core::raw::{IdShape, json};
 use crm_core::reexports::serde_json::{Map, Value, json};
 use crm_core::{Error, Result};
 use serde::Deserialize;
@@ -90,43 +91,24 @@ impl Envelope {
     /// would end the listing early without a word.
     pub fn next(&self) -> Result<Option<String>> {
         let a = &self.additional_data;
-        match a.get("next_cursor") {
-            None | Some(Value::Null) => {}
-            Some(Value::String(c)) if c.is_empty() => {}
-            Some(Value::String(c)) => return Ok(Some(c.clone())),
-            Some(other) => {
-                return Err(wrong_type(
-                    "additional_data.next_cursor",
-                    "a text cursor",
-                    other,
-                ));
-            }
+        let cursor = json::opt_str(a.get("next_cursor"), "additional_data.next_cursor")?;
+        if let Some(c) = cursor.filter(|c| !c.is_empty()) {
+            return Ok(Some(c.to_owned()));
         }
         let Some(p) = a.get("pagination").filter(|p| !p.is_null()) else {
             return Ok(None);
         };
-        let more = match p.get("more_items_in_collection") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(other) => {
-                return Err(wrong_type(
-                    "additional_data.pagination.more_items_in_collection",
-                    "a boolean",
-                    other,
-                ));
-            }
-        };
-        match p.get("next_start") {
-            _ if !more => Ok(None),
-            Some(Value::Number(n)) if n.is_u64() => Ok(Some(n.to_string())),
-            None | Some(Value::Null) => Err(Error::decode(
+        let more = p.get("more_items_in_collection");
+        if json::opt_bool(more, "additional_data.pagination.more_items_in_collection")?
+            != Some(true)
+        {
+            return Ok(None);
+        }
+        match json::opt_u64(p.get("next_start"), "additional_data.pagination.next_start")? {
+            Some(n) => Ok(Some(n.to_string())),
+            None => Err(Error::decode(
                 "field `additional_data.pagination.next_start`: missing, while \
                  `more_items_in_collection` says there are more records",
-            )),
-            Some(other) => Err(wrong_type(
-                "additional_data.pagination.next_start",
-                "a whole number",
-                other,
             )),
         }
     }
@@ -134,97 +116,46 @@ impl Envelope {
     /// The records of a listing (`data`, a list; `null` when API v1 has none), or of a search
     /// (`data.items[].item`). Anything else is a decode error naming where it went wrong.
     pub fn records(self) -> Result<Vec<Value>> {
-        let (records, at) = match self.data {
-            Value::Null => return Ok(Vec::new()),
-            Value::Array(a) => (a, "data"),
-            Value::Object(mut o) if o.contains_key("items") => match o.remove("items") {
-                Some(Value::Array(items)) => {
-                    let mut hits = Vec::with_capacity(items.len());
-                    for (i, mut hit) in items.into_iter().enumerate() {
-                        match hit.get_mut("item").map(Value::take) {
-                            Some(item) => hits.push(item),
-                            None => {
-                                return Err(Error::decode(format!(
-                                    "field `data.items[{i}].item`: missing"
-                                )));
-                            }
-                        }
-                    }
-                    (hits, "data.items")
-                }
-                Some(other) => return Err(wrong_type("data.items", "a list", &other)),
-                None => (Vec::new(), "data.items"),
-            },
-            other => return Err(wrong_type("data", "a list of records", &other)),
+        let Value::Object(mut o) = self.data else {
+            return json::objects(self.data, "data");
         };
-        if let Some((i, r)) = records.iter().enumerate().find(|(_, r)| !r.is_object()) {
-            return Err(wrong_type(
-                &format!("{at}[{i}]"),
-                "a record (a JSON object)",
-                r,
+        let Some(items) = o.remove("items") else {
+            return Err(json::wrong_type(
+                "data",
+                "a list of records",
+                &Value::Object(o),
             ));
+        };
+        let Value::Array(items) = items else {
+            return Err(json::wrong_type("data.items", "a list", &items));
+        };
+        let mut hits = Vec::with_capacity(items.len());
+        for (i, mut hit) in items.into_iter().enumerate() {
+            match hit.get_mut("item").map(Value::take) {
+                Some(item) => hits.push(item),
+                None => {
+                    return Err(Error::decode(format!(
+                        "field `data.items[{i}].item`: missing"
+                    )));
+                }
+            }
         }
-        Ok(records)
+        json::objects(Value::Array(hits), "data.items")
     }
-}
-
-/// A decode error naming the JSON `path` and what was expected there, never the value found.
-fn wrong_type(path: &str, expected: &str, found: &Value) -> Error {
-    let found = match found {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    };
-    Error::decode(format!(
-        "field `{path}`: expected {expected}, found {found}"
-    ))
 }
 
 /// Whether `raw` can be the id of a record of `entity`, checked before it goes into a path.
 ///
 /// Pipedrive's API reference types the `id` path parameter as an integer for persons,
-/// organizations, deals, activities and notes, and as a `string <uuid>` for leads. A `.` or
-/// `..` segment (in any encoding) would change the resource the path addresses: `InvalidInput`.
-/// Any other id names no record: `NotFound`, the answer for an id Pipedrive does not hold,
-/// without spending a request of the rate-limit window on it.
+/// organizations, deals, activities and notes, and as a `string <uuid>` for leads
+/// ([`IdShape::check`]: another shape is `NotFound` without a request, a dot segment
+/// `InvalidInput`).
 pub fn check_id(entity: Entity, raw: &str) -> Result<()> {
-    if crm_core::raw::http::is_dot_segment(raw) {
-        return Err(Error::invalid_input(
-            "record id is `.` or `..` (possibly percent-encoded), not a Pipedrive record id",
-        ));
-    }
-    let (ok, shape) = if entity == Entity::Leads {
-        (is_uuid(raw), "a UUID")
-    } else {
-        (
-            !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()),
-            "decimal digits",
-        )
+    let shape = match entity {
+        Entity::Leads => IdShape::Uuid,
+        _ => IdShape::Digits,
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::new(
-            crm_core::ErrorKind::NotFound,
-            format!(
-                "not a Pipedrive {} id (Pipedrive's are {shape}); nothing was sent",
-                entity.noun()
-            ),
-        ))
-    }
-}
-
-/// `8-4-4-4-12` hexadecimal digits.
-fn is_uuid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+    shape.check("Pipedrive", entity.noun(), raw)
 }
 
 /// A record in the flat view.
@@ -257,22 +188,13 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         })
 }
 
-fn id_text(v: Option<&Value>) -> Result<String> {
-    match v {
-        Some(Value::Number(n)) => Ok(n.to_string()),
-        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        Some(Value::String(_)) | None => Err(Error::decode("field `id`: missing or empty")),
-        Some(other) => Err(wrong_type("id", "an integer or a UUID", other)),
-    }
-}
-
 /// The primary entry's value of `key` (`emails`, `phones`: lists of `{value, primary,
 /// label}`); absent or `null` is none, another type a decode error naming `key`.
 fn primary(o: &Map<String, Value>, key: &str) -> Result<Value> {
     let items = match o.get(key) {
         None | Some(Value::Null) => return Ok(Value::Null),
         Some(Value::Array(a)) => a,
-        Some(other) => return Err(wrong_type(key, "a list of `{value, primary}`", other)),
+        Some(other) => return Err(json::wrong_type(key, "a list of `{value, primary}`", other)),
     };
     let pick = items
         .iter()
@@ -287,9 +209,13 @@ fn primary(o: &Map<String, Value>, key: &str) -> Result<Value> {
 /// A record as Pipedrive returns it → the flat view.
 pub fn to_flat(entity: Entity, record: Value) -> Result<Flat> {
     let Value::Object(mut o) = record else {
-        return Err(wrong_type("data", "a record (a JSON object)", &record));
+        return Err(json::wrong_type(
+            "data",
+            "a record (a JSON object)",
+            &record,
+        ));
     };
-    let id = id_text(o.get("id"))?;
+    let id = json::id_text(o.get("id"), "id")?;
     let time =
         |o: &Map<String, Value>, k: &str| o.get(k).and_then(Value::as_str).and_then(parse_time);
     let (created, updated) = (time(&o, "add_time"), time(&o, "update_time"));
@@ -353,16 +279,6 @@ pub fn to_flat(entity: Entity, record: Value) -> Result<Flat> {
     })
 }
 
-/// `local@domain.tld`, without spaces: what any address has.
-fn plausible_email(e: &str) -> bool {
-    match e.rsplit_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty() && domain.contains('.') && !e.chars().any(char::is_whitespace)
-        }
-        None => false,
-    }
-}
-
 /// Pipedrive wants integer ids in links; the model holds them as text.
 fn id_value(v: Value) -> Value {
     match &v {
@@ -405,7 +321,7 @@ pub fn from_flat(entity: Entity, mut flat: Map<String, Value>, creating: bool) -
             }
             // Pipedrive stores what it is given; an address that cannot be one is refused here.
             if let Some(e) = flat.get("email").and_then(Value::as_str)
-                && !plausible_email(e)
+                && crm_core::Email::parse(e).is_err()
             {
                 return Err(Error::new(
                     crm_core::ErrorKind::Validation {

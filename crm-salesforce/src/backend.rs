@@ -11,8 +11,8 @@ use crm_core::credential::CredentialProvider;
 use crm_core::mapping::WriteMode;
 use crm_core::raw::http::{Request, parse_base_url};
 use crm_core::raw::{
-    Backend, Connection, ConnectionOptions, LinkedWrites, LinkedWritten, Query, VendorRecord,
-    VendorWrite, WriteOp, Written,
+    Backend, BackendFacts, Connection, ConnectionOptions, LinkedWrites, LinkedWritten, Query,
+    VendorRecord, VendorWrite, WriteOp, Written,
 };
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::Method;
@@ -507,21 +507,10 @@ const ACTIVITY_UNMAPPED: &[&str] = &[
 impl Backend for SalesforceBackend {
     type Builder = SalesforceBuilder;
 
-    fn vendor(&self) -> &'static str {
-        crate::VENDOR
-    }
-
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
-    }
-
-    fn region(&self) -> Region {
-        self.region
-    }
-
-    fn idempotency_setting(&self) -> &'static str {
-        "idempotency_field` (a Text field marked Unique and External ID, such as \
-         `Idempotency_Key__c`, on every object the bot creates"
+    fn facts(&self) -> BackendFacts<'_> {
+        let setting = "idempotency_field` (a Text field marked Unique and External ID, such as \
+             `Idempotency_Key__c`, on every object the bot creates";
+        BackendFacts::new(crate::VENDOR, &self.capabilities, self.region, setting)
     }
 
     /// Activities are written as Tasks.

@@ -171,6 +171,38 @@ pub struct Query {
     pub page_size: u32,
 }
 
+/// What a backend states about its connection ([`Backend::facts`]).
+#[derive(Debug, Clone, Copy)]
+pub struct BackendFacts<'a> {
+    /// The vendor's name (`hubspot`), reported by [`Crm::vendor`] and in audit records.
+    pub vendor: &'static str,
+    /// What the connection supports; checked by the connection before every call.
+    pub capabilities: &'a Capabilities,
+    /// Where national phone numbers in this CRM are read.
+    pub region: Region,
+    /// The connection setting that makes creates idempotent (`idempotency_property`), named in
+    /// the error of a keyed create on a connection without it.
+    pub idempotency_setting: &'static str,
+}
+
+impl<'a> BackendFacts<'a> {
+    /// The facts of a `vendor` connection: its capabilities, phone region and idempotency
+    /// setting.
+    pub fn new(
+        vendor: &'static str,
+        capabilities: &'a Capabilities,
+        region: Region,
+        idempotency_setting: &'static str,
+    ) -> Self {
+        Self {
+            vendor,
+            capabilities,
+            region,
+            idempotency_setting,
+        }
+    }
+}
+
 /// The vendor's hooks. See the [`raw`](crate::raw) module for what the connection does around them.
 ///
 /// Errors a backend returns get the operation name stamped by the connection when they carry
@@ -181,18 +213,31 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// adapter's alias: `HubSpot::builder()`) starts one.
     type Builder: Default;
 
+    /// What every connection of this backend states about itself: the vendor, the capabilities,
+    /// the phone region and the idempotency setting. The four methods below read it, so that a
+    /// backend writes one method instead of four that return its fields.
+    fn facts(&self) -> BackendFacts<'_>;
+
     /// The vendor's name (`hubspot`), reported by [`Crm::vendor`] and in audit records.
-    fn vendor(&self) -> &'static str;
+    fn vendor(&self) -> &'static str {
+        self.facts().vendor
+    }
 
     /// What this connection supports; checked by the connection before every call.
-    fn capabilities(&self) -> &Capabilities;
+    fn capabilities(&self) -> &Capabilities {
+        self.facts().capabilities
+    }
 
     /// Where national phone numbers in this CRM are read.
-    fn region(&self) -> Region;
+    fn region(&self) -> Region {
+        self.facts().region
+    }
 
     /// The connection setting that makes creates idempotent (`idempotency_property`), named in
     /// the error of a keyed create on a connection without it.
-    fn idempotency_setting(&self) -> &'static str;
+    fn idempotency_setting(&self) -> &'static str {
+        self.facts().idempotency_setting
+    }
 
     /// What an admin does to make `what` (a lookup or upsert key: `phone`, `external_id`)
     /// available on `kind` records, when the connection declares it absent; the connection adds
@@ -276,14 +321,26 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     }
 
     /// The 360° view; the default composes it from the record families
-    /// ([`CustomerView::load`]). A backend overrides it where its vendor has a cheaper path
-    /// (one Composite request).
+    /// ([`CustomerView::load`]), without tickets where the connection declares none (Pipedrive
+    /// has no tickets: the view is still there, its ticket list empty). A backend overrides it
+    /// where its vendor has a cheaper path (one Composite request).
     async fn customer_view(
         &self,
         crm: &dyn Crm,
         lookup: &Lookup,
         options: &ViewOptions,
     ) -> Result<Option<CustomerView>> {
-        CustomerView::load(crm, lookup, options).await
+        if self
+            .capabilities()
+            .objects
+            .contains_key(&ObjectKind::Ticket)
+        {
+            return CustomerView::load(crm, lookup, options).await;
+        }
+        let options = ViewOptions {
+            tickets: 0,
+            ..options.clone()
+        };
+        CustomerView::load(crm, lookup, &options).await
     }
 }

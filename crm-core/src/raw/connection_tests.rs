@@ -11,7 +11,9 @@ use crate::audit::{AuditRecord, AuditSink};
 use crate::mapping::ObjectMapping;
 use crate::model::Personal;
 use crate::model::{FieldValue, Ticket};
-use crate::raw::{Backend, Mappings, Query, Target, VendorRecord, VendorWrite, WriteOp, Written};
+use crate::raw::{
+    Backend, BackendFacts, Mappings, Query, Target, VendorRecord, VendorWrite, WriteOp, Written,
+};
 use crate::{Crm, ErrorKind, IdempotencyKey, ObjectKind, Page, RecordId, Region, Result};
 
 #[derive(Debug, Default)]
@@ -19,24 +21,18 @@ struct Memory {
     capabilities: Capabilities,
     batches: Mutex<Vec<Vec<Option<String>>>>,
     gets: AtomicUsize,
+    queried: Mutex<Vec<ObjectKind>>,
 }
 
 #[async_trait::async_trait]
 impl Backend for Memory {
     type Builder = ();
 
-    fn vendor(&self) -> &'static str {
-        "memory"
+    fn facts(&self) -> BackendFacts<'_> {
+        let setting = "memory_key";
+        BackendFacts::new("memory", &self.capabilities, Region::default(), setting)
     }
-    fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
-    }
-    fn region(&self) -> Region {
-        Region::default()
-    }
-    fn idempotency_setting(&self) -> &'static str {
-        "memory_key"
-    }
+
     async fn get(&self, _kind: ObjectKind, id: &RecordId) -> Result<VendorRecord> {
         self.gets.fetch_add(1, Ordering::SeqCst);
         let mut fields = crate::FieldMap::new();
@@ -71,15 +67,21 @@ impl Backend for Memory {
             })
             .collect()
     }
+    /// A look-up of contacts finds `c-1`; every other query finds nothing.
     async fn query_page(
         &self,
-        _query: &Query,
+        query: &Query,
         _cursor: Option<String>,
     ) -> Result<Page<VendorRecord>> {
-        Ok(Page {
-            items: Vec::new(),
-            next: None,
-        })
+        self.queried.lock().unwrap().push(query.kind);
+        let items = match (&query.kind, &query.filter) {
+            (ObjectKind::Contact, crate::raw::QueryFilter::Lookup(_)) => {
+                let id = RecordId::new("c-1")?;
+                vec![VendorRecord::new(id, "contact", crate::FieldMap::new())]
+            }
+            _ => Vec::new(),
+        };
+        Ok(Page { items, next: None })
     }
 }
 
@@ -200,4 +202,50 @@ async fn reads_are_mapped_back_to_common_fields() {
         t.data.subject.as_ref().map(|s| s.expose().as_str()),
         Some("printer")
     );
+}
+
+/// A connection that declares no tickets still answers the 360° view, its ticket list empty,
+/// without asking the backend for tickets (Pipedrive has none).
+#[tokio::test]
+async fn the_view_of_a_connection_without_tickets_has_none_and_asks_for_none() {
+    let mut capabilities = Capabilities::default();
+    for kind in [ObjectKind::Contact, ObjectKind::Activity] {
+        capabilities
+            .objects
+            .insert(kind, ObjectCapabilities::read_write());
+    }
+    let targets: &[Target] = &[
+        ("contact", ObjectKind::Contact),
+        ("activity", ObjectKind::Activity),
+    ];
+    let defaults = BTreeMap::from([
+        ("contact", ObjectMapping::default()),
+        ("activity", ObjectMapping::default()),
+    ]);
+    let mappings = std::sync::Arc::new(Mappings::new("memory", targets, defaults, None).unwrap());
+    let backend = std::sync::Arc::new(Memory {
+        capabilities,
+        ..Memory::default()
+    });
+    let conn = Connection::new(
+        backend.clone(),
+        mappings,
+        "acme",
+        std::sync::Arc::new(Audits::default()),
+    );
+    let lookup = crate::Lookup::Email(crate::Email::parse("jane@example.com").unwrap());
+    let options = crate::ViewOptions {
+        opportunities: 0,
+        ..crate::ViewOptions::default()
+    };
+    let view = conn
+        .customer_view(&lookup, &options)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.contact.id.as_str(), "c-1");
+    assert!(view.open_tickets.is_empty());
+    let queried = backend.queried.lock().unwrap().clone();
+    assert!(!queried.contains(&ObjectKind::Ticket), "{queried:?}");
+    assert!(queried.contains(&ObjectKind::Activity), "{queried:?}");
 }

@@ -14,26 +14,32 @@
 //!   and the send pipeline ([`http::pipeline`]) every attempt goes through.
 //! - Paging ([`Paging`], [`paginate`]): one-page fetches into guarded streams; batches
 //!   ([`chunks`]) in vendor-sized chunks.
+//! - [`json`]: a vendor's JSON read with errors naming the path, never the value, and JSON
+//!   objects ↔ vendor fields; [`IdShape`]: an id checked against the vendor's shape before a
+//!   request.
 
 mod backend;
 mod connection;
 mod connector;
 mod family;
 pub mod http;
+mod id_shape;
+pub mod json;
 mod keys;
 mod linked;
 mod mappings;
 mod options;
 
 pub use backend::{
-    Backend, LinkedWrites, LinkedWritten, Query, QueryFilter, VendorCondition, VendorRecord,
-    VendorWrite, WriteOp, Written,
+    Backend, BackendFacts, LinkedWrites, LinkedWritten, Query, QueryFilter, VendorCondition,
+    VendorRecord, VendorWrite, WriteOp, Written,
 };
 pub use connection::Connection;
 pub use connector::{
     AdapterFacts, Advice, Connector, ConnectorConfig, SetupCheck, TableCheck, find,
 };
 pub use family::{Family, Verb, operation};
+pub use id_shape::IdShape;
 pub use keys::{parse_config_key, parse_flag, parse_number};
 pub use mappings::{Mappings, Target};
 pub use options::ConnectionOptions;
