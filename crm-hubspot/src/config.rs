@@ -6,7 +6,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use crm_core::limits::RateLimit;
+pub use crm_core::limits::RateLimit;
 use crm_core::raw::parse_flag;
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Error, Result};
