@@ -6,21 +6,16 @@
 //! parsed before the size check and the signature pass.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use base64::Engine;
-use crm_core::events::{
-    Change, CrmEvent, RawPayload, WebhookRequest, WebhookSource, check_size, constant_time_eq,
-};
+use crm_core::events::signature::{self, Encoding};
+use crm_core::events::{Change, CrmEvent, RawPayload, WebhookRequest, WebhookSource, check_size};
 use crm_core::model::fields::parse_datetime;
 use crm_core::reexports::secrecy::{ExposeSecret, SecretString};
 use crm_core::reexports::serde_json::Value;
 use crm_core::{Error, ErrorKind, ObjectKind, RecordId, Result};
-use hmac::{KeyInit, Mac};
 
 use crate::config::{Spec, WebhookSpec};
-
-type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 /// The generic REST CRM's webhook source.
 pub struct GenericWebhook {
@@ -79,16 +74,20 @@ impl GenericWebhook {
         timestamp: Option<u64>,
         body: &[u8],
     ) -> Result<String> {
-        let tag = self.mac(method, uri, timestamp, body)?;
-        Ok(match self.spec.encoding.as_str() {
-            "base64" => base64::engine::general_purpose::STANDARD.encode(tag),
-            _ => tag.iter().map(|b| format!("{b:02x}")).collect(),
-        })
+        Ok(self
+            .encoding()
+            .encode(&self.mac(method, uri, timestamp, body)?))
+    }
+
+    /// The spec's `encoding` (checked to be `hex` or `base64` when the spec loaded).
+    fn encoding(&self) -> Encoding {
+        match self.spec.encoding.as_str() {
+            "base64" => Encoding::Base64,
+            _ => Encoding::Hex,
+        }
     }
 
     fn mac(&self, method: &str, uri: &str, timestamp: Option<u64>, body: &[u8]) -> Result<Vec<u8>> {
-        let mut mac = HmacSha256::new_from_slice(self.secret.expose_secret().as_bytes())
-            .map_err(|_| Error::config("webhook secret: unusable as an HMAC key"))?;
         let ts = timestamp.map(|t| t.to_string()).unwrap_or_default();
         let template = self.spec.signed_payload.as_str();
         let (before, after) = template.split_once("{body}").unwrap_or((template, ""));
@@ -97,10 +96,9 @@ impl GenericWebhook {
                 .replace("{uri}", uri)
                 .replace("{timestamp}", &ts)
         };
-        mac.update(fill(before).as_bytes());
-        mac.update(body);
-        mac.update(fill(after).as_bytes());
-        Ok(mac.finalize().into_bytes().to_vec())
+        let (before, after) = (fill(before), fill(after));
+        let parts = [before.as_bytes(), body, after.as_bytes()];
+        signature::hmac_sha256(self.secret.expose_secret().as_bytes(), &parts)
     }
 
     fn verify(&self, req: &WebhookRequest<'_>) -> Result<()> {
@@ -120,11 +118,9 @@ impl GenericWebhook {
                     .trim()
                     .parse()
                     .map_err(|_| signature_error("the timestamp header is not a number"))?;
-                let now = (self.now)()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or(Duration::ZERO)
-                    .as_secs();
-                if now.abs_diff(ts) > self.spec.tolerance_secs {
+                let now = signature::since_epoch(self.now).as_secs();
+                let tolerance = self.spec.tolerance_secs;
+                if !signature::within(ts.into(), now.into(), tolerance.into()) {
                     return Err(signature_error(
                         "the timestamp is outside the accepted window (stale or from the future)",
                     ));
@@ -133,19 +129,8 @@ impl GenericWebhook {
             }
         };
         let expected = self.mac(req.method, req.uri, timestamp, req.body)?;
-        // Decode what was given rather than encode what we computed, so case differences in hex
-        // do not matter and base64 keeps `+` and `/` exactly as sent.
-        let given = match self.spec.encoding.as_str() {
-            "base64" => base64::engine::general_purpose::STANDARD
-                .decode(given)
-                .map_err(|_| signature_error("the signature is not base64"))?,
-            _ => decode_hex(given).ok_or_else(|| signature_error("the signature is not hex"))?,
-        };
-        if constant_time_eq(&given, &expected) {
-            Ok(())
-        } else {
-            Err(signature_error("the signature does not match"))
-        }
+        signature::verify(given, &expected, self.encoding())
+            .map_err(|e| e.with_operation("webhook.verify"))
     }
 
     fn event(&self, value: &Value, index: usize) -> Result<CrmEvent> {
@@ -212,19 +197,6 @@ impl GenericWebhook {
     }
 }
 
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|b| u8::from_str_radix(b, 16).ok())
-        })
-        .collect()
-}
-
 impl WebhookSource for GenericWebhook {
     fn verify_and_parse(&self, req: &WebhookRequest<'_>) -> Result<Vec<CrmEvent>> {
         check_size(req.body, self.spec.max_body_bytes)?;
@@ -254,6 +226,8 @@ impl WebhookSource for GenericWebhook {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
     use crm_core::events::http_status;
     use crm_core::reexports::http::{HeaderMap, HeaderValue};
 

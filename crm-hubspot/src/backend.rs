@@ -3,7 +3,6 @@
 //! customer view in `extras/`.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
 
 use crm_core::credential::{CredentialProvider, StaticCredential};
@@ -40,22 +39,13 @@ pub(crate) const MAX_BATCH: usize = 100;
 pub(crate) const MAX_LIST_PAGE: u32 = 100;
 
 #[doc = include_str!("../docs.md")]
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct HubSpotBuilder {
     config: HubSpotConfig,
     pub(crate) options: ConnectionOptions,
     mappings: BTreeMap<MappingTarget, ObjectMapping>,
     token_store: Option<Arc<dyn crm_core::credential::TokenStore>>,
     deferred: Option<Error>,
-}
-
-impl fmt::Debug for HubSpotBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HubSpotBuilder")
-            .field("config", &self.config)
-            .field("options", &self.options)
-            .finish_non_exhaustive()
-    }
 }
 
 crm_core::connection_options!(HubSpotBuilder);

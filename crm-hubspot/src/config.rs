@@ -3,11 +3,10 @@
 //!
 //! Every key and its default is listed in `docs.md`.
 
-use std::fmt;
-use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use crm_core::limits::RateLimit;
 use crm_core::raw::parse_flag;
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Error, Result};
@@ -147,8 +146,9 @@ impl FromStr for ConversationLogAs {
 }
 
 /// The connection's settings. Build one with [`crate::HubSpotBuilder`]; every field has a
-/// setter there and a key in [`HubSpotConfigKey`].
-#[derive(Clone)]
+/// setter there and a key in [`HubSpotConfigKey`]. Secrets are [`SecretString`]s, whose
+/// `Debug` prints `[REDACTED]`, so the derived `Debug` never shows them.
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct HubSpotConfig {
     /// API base URL. Default [`DEFAULT_BASE_URL`].
@@ -226,32 +226,6 @@ impl Default for HubSpotConfig {
             connection_name: "hubspot".to_owned(),
             rate_limit: None,
         }
-    }
-}
-
-impl fmt::Debug for HubSpotConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secret = |s: &Option<SecretString>| s.as_ref().map(|_| "<redacted>");
-        f.debug_struct("HubSpotConfig")
-            .field("base_url", &self.base_url)
-            .field("path_family", &self.path_family)
-            .field("app", &self.app)
-            .field("token", &secret(&self.token))
-            .field("client_id", &self.client_id)
-            .field("client_secret", &secret(&self.client_secret))
-            .field("refresh_token", &secret(&self.refresh_token))
-            .field("phone_region", &self.phone_region)
-            .field("external_id_property", &self.external_id_property)
-            .field("idempotency_property", &self.idempotency_property)
-            .field("lead_source_property", &self.lead_source_property)
-            .field("activity_kind_property", &self.activity_kind_property)
-            .field("conversation_log_as", &self.conversation_log_as)
-            .field("lead_lifecycle_stage", &self.lead_lifecycle_stage)
-            .field("phone_search_calculated", &self.phone_search_calculated)
-            .field("pipelines_ttl", &self.pipelines_ttl)
-            .field("connection_name", &self.connection_name)
-            .field("rate_limit", &self.rate_limit)
-            .finish()
     }
 }
 
@@ -347,7 +321,11 @@ impl HubSpotConfig {
                 self.pipelines_ttl = Duration::from_secs(secs);
             }
             K::ConnectionName => self.connection_name = value.trim().to_owned(),
-            K::RateLimit => self.rate_limit = optional(value).map(|v| v.parse()).transpose()?,
+            K::RateLimit => {
+                self.rate_limit = optional(value)
+                    .map(|v| crate::limits::parse_rate(&v))
+                    .transpose()?;
+            }
         }
         Ok(())
     }
@@ -441,84 +419,6 @@ fn check_base_url(base_url: &str) -> Result<()> {
              the SDK adds the API paths itself",
             segments.get(at..).unwrap_or_default().join("/")
         ))),
-    }
-}
-
-/// An app's request budget: `requests` per rolling `window`. HubSpot's private apps get 100
-/// (Free, Starter), 190 (Professional, Enterprise) or 250 (with the API limit increase) per
-/// 10 seconds, public apps 110 per 10 seconds per installing account (HubSpot's API usage
-/// guidelines).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    /// Requests allowed per window.
-    pub requests: NonZeroU32,
-    /// The rolling window.
-    pub window: Duration,
-}
-
-impl RateLimit {
-    /// `requests` per 10 seconds, HubSpot's window.
-    pub fn per_10s(requests: NonZeroU32) -> Self {
-        Self {
-            requests,
-            window: Duration::from_secs(10),
-        }
-    }
-}
-
-impl fmt::Display for RateLimit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = self.window.as_millis();
-        if ms.is_multiple_of(1000) {
-            write!(f, "{}/{}s", self.requests, ms / 1000)
-        } else {
-            write!(f, "{}/{ms}ms", self.requests)
-        }
-    }
-}
-
-/// `190/10s`, `100/1s`, `100/500ms`, or a bare `190` (per 10 seconds).
-impl FromStr for RateLimit {
-    type Err = Error;
-    fn from_str(s: &str) -> crm_core::Result<Self> {
-        let bad = || {
-            Error::config(format!(
-                "rate_limit: `{s}` is not requests per window such as `190/10s`, `100/1s` or `190` (per 10 s)"
-            ))
-        };
-        let (count, window) = match s.split_once('/') {
-            Some((c, w)) => (c.trim(), Some(w.trim())),
-            None => (s.trim(), None),
-        };
-        let requests = count
-            .parse::<u32>()
-            .ok()
-            .and_then(NonZeroU32::new)
-            .ok_or_else(bad)?;
-        let Some(window) = window else {
-            return Ok(Self::per_10s(requests));
-        };
-        let (number, unit) = match window.find(|c: char| !c.is_ascii_digit()) {
-            Some(at) => window.split_at(at),
-            None => (window, "s"),
-        };
-        let number = if number.is_empty() {
-            1
-        } else {
-            number.parse::<u64>().map_err(|_| bad())?
-        };
-        let window = match unit.trim() {
-            "s" | "sec" | "secs" | "second" | "seconds" => Duration::from_secs(number),
-            "ms" => Duration::from_millis(number),
-            "m" | "min" | "minute" | "minutes" => {
-                Duration::from_secs(number.checked_mul(60).ok_or_else(bad)?)
-            }
-            _ => return Err(bad()),
-        };
-        if window.is_zero() {
-            return Err(bad());
-        }
-        Ok(Self { requests, window })
     }
 }
 

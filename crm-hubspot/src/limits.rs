@@ -13,7 +13,18 @@ use crm_core::reexports::http::HeaderMap;
 
 use crate::config::{AppKind, HubSpotConfig};
 
-pub use crate::config::RateLimit;
+pub use crm_core::limits::RateLimit;
+
+/// HubSpot's rolling window for an app's request budget (HubSpot's API usage guidelines):
+/// private apps get 100 (Free, Starter), 190 (Professional, Enterprise) or 250 (with the API
+/// limit increase) requests per 10 seconds, public apps 110 per installing account.
+pub const WINDOW: Duration = Duration::from_secs(10);
+
+/// A `rate_limit` setting: `190/10s`, `100/1s`, or a bare count per [`WINDOW`] (the
+/// `requests_per_10s` alias).
+pub(crate) fn parse_rate(text: &str) -> crm_core::Result<RateLimit> {
+    RateLimit::parse(text, "rate_limit", Some(WINDOW))
+}
 
 /// The bucket of every CRM call but search.
 pub const GENERAL: &str = "general";
@@ -64,7 +75,7 @@ pub fn hints() -> HintParser {
 /// Share one per HubSpot account across clients.
 pub fn default_limiter(app: AppKind) -> PacingLimiter {
     let burst = NonZeroU32::new(app.burst_per_10s()).unwrap_or(NonZeroU32::MIN);
-    paced(RateLimit::per_10s(burst), false)
+    paced(RateLimit::new(burst, WINDOW), false)
 }
 
 /// The limiter for a connection's settings: [`default_limiter`] for its app kind, or its
@@ -233,7 +244,7 @@ mod tests {
             ("50/500ms", 50, Duration::from_millis(500)),
             ("1000/1m", 1000, Duration::from_secs(60)),
         ] {
-            let rate: RateLimit = text.parse().unwrap();
+            let rate = parse_rate(text).unwrap();
             assert_eq!(
                 rate,
                 RateLimit {
@@ -253,7 +264,7 @@ mod tests {
             "-5",
             "100/x",
         ] {
-            let err = bad.parse::<RateLimit>().unwrap_err();
+            let err = parse_rate(bad).unwrap_err();
             assert!(err.message().contains("rate_limit"), "{bad}: {err}");
         }
         let mut config = HubSpotConfig::default();
@@ -268,7 +279,7 @@ mod tests {
         // `requests_per_10s = 100` is the same key with a bare number.
         let key: crate::config::HubSpotConfigKey = "requests_per_10s".parse().unwrap();
         config.set(key, "100").unwrap();
-        assert_eq!(config.rate_limit, Some(RateLimit::per_10s(nz(100))));
+        assert_eq!(config.rate_limit, Some(RateLimit::new(nz(100), WINDOW)));
         assert!(config.set(key, "lots").is_err());
     }
 

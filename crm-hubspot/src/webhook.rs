@@ -11,39 +11,28 @@
 //! Comparisons are constant-time on the decoded bytes; the signature header is never
 //! URL-decoded (`+` and `/` in base64 stay as sent).
 
-use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
-use base64::Engine;
-use crm_core::events::{
-    Change, CrmEvent, RawPayload, WebhookRequest, WebhookSource, check_size, constant_time_eq,
-};
+use crm_core::events::signature::{self, Encoding};
+use crm_core::events::{Change, CrmEvent, RawPayload, WebhookRequest, WebhookSource, check_size};
 use crm_core::reexports::secrecy::{ExposeSecret, SecretString};
 use crm_core::reexports::serde_json::Value;
 use crm_core::{Error, ErrorKind, ObjectKind, RecordId, RecordRef, Result};
-use hmac::{KeyInit, Mac};
-use sha2::{Digest, Sha256};
+
+use crate::extras::objects::HubObject;
 
 /// Largest clock difference accepted for v3 signatures.
 pub const MAX_AGE: Duration = Duration::from_secs(300);
 
-/// Verifies and parses HubSpot webhook deliveries for one app.
+/// Verifies and parses HubSpot webhook deliveries for one app. The client secret is a
+/// [`SecretString`], which `Debug` prints redacted.
+#[derive(Debug)]
 pub struct HubSpotWebhook {
     client_secret: SecretString,
     connection: String,
     max_body_bytes: usize,
     v3_only: bool,
     now: fn() -> SystemTime,
-}
-
-impl fmt::Debug for HubSpotWebhook {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HubSpotWebhook")
-            .field("connection", &self.connection)
-            .field("client_secret", &"<redacted>")
-            .field("v3_only", &self.v3_only)
-            .finish_non_exhaustive()
-    }
 }
 
 fn bad_signature(msg: &str) -> Error {
@@ -77,10 +66,6 @@ pub fn decode_uri_for_v3(uri: &str) -> String {
             .replace(&code.to_ascii_lowercase(), ch);
     }
     out
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl HubSpotWebhook {
@@ -118,32 +103,34 @@ impl HubSpotWebhook {
 
     /// The v1 signature of `body` (hex).
     pub fn sign_v1(&self, body: &[u8]) -> String {
-        let mut h = Sha256::new();
-        h.update(self.client_secret.expose_secret().as_bytes());
-        h.update(body);
-        hex(&h.finalize())
+        Encoding::Hex.encode(&self.v1_v2(&[body]))
     }
 
     /// The v2 signature (hex) of a request.
     pub fn sign_v2(&self, method: &str, uri: &str, body: &[u8]) -> String {
-        let mut h = Sha256::new();
-        h.update(self.client_secret.expose_secret().as_bytes());
-        h.update(method.as_bytes());
-        h.update(uri.as_bytes());
-        h.update(body);
-        hex(&h.finalize())
+        Encoding::Hex.encode(&self.v1_v2(&[method.as_bytes(), uri.as_bytes(), body]))
+    }
+
+    /// SHA-256 over the client secret, then `parts`: v1 and v2 differ only in the parts.
+    fn v1_v2(&self, parts: &[&[u8]]) -> Vec<u8> {
+        let secret = self.client_secret.expose_secret().as_bytes();
+        signature::sha256(&[&[secret], parts].concat())
     }
 
     /// The v3 signature (base64) of a request at `timestamp` (epoch ms, as sent).
     pub fn sign_v3(&self, method: &str, uri: &str, body: &[u8], timestamp: &str) -> Result<String> {
-        let mut mac =
-            hmac::Hmac::<Sha256>::new_from_slice(self.client_secret.expose_secret().as_bytes())
-                .map_err(|_| Error::config("client_secret: unusable as an HMAC key"))?;
-        mac.update(method.as_bytes());
-        mac.update(decode_uri_for_v3(uri).as_bytes());
-        mac.update(body);
-        mac.update(timestamp.as_bytes());
-        Ok(base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
+        Ok(Encoding::Base64.encode(&self.v3(method, uri, body, timestamp)?))
+    }
+
+    fn v3(&self, method: &str, uri: &str, body: &[u8], timestamp: &str) -> Result<Vec<u8>> {
+        let uri = decode_uri_for_v3(uri);
+        let parts = [
+            method.as_bytes(),
+            uri.as_bytes(),
+            body,
+            timestamp.as_bytes(),
+        ];
+        signature::hmac_sha256(self.client_secret.expose_secret().as_bytes(), &parts)
     }
 
     fn verify(&self, req: &WebhookRequest<'_>) -> Result<()> {
@@ -155,48 +142,31 @@ impl HubSpotWebhook {
             let ms: u64 = ts
                 .parse()
                 .map_err(|_| bad_signature("X-HubSpot-Request-Timestamp is not a number"))?;
-            let now_ms = (self.now)()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or(Duration::ZERO)
-                .as_millis();
-            if now_ms.abs_diff(u128::from(ms)) > MAX_AGE.as_millis() {
+            let now_ms = signature::since_epoch(self.now).as_millis();
+            if !signature::within(u128::from(ms), now_ms, MAX_AGE.as_millis()) {
                 return Err(bad_signature(
                     "the v3 timestamp is more than 5 minutes away from now (stale or replayed)",
                 ));
             }
-            let expected = self.sign_v3(req.method, req.uri, req.body, ts)?;
-            let expected = base64::engine::general_purpose::STANDARD
-                .decode(expected)
-                .map_err(|_| bad_signature("internal: cannot decode the expected signature"))?;
-            let given = base64::engine::general_purpose::STANDARD
-                .decode(given.trim())
-                .map_err(|_| bad_signature("X-HubSpot-Signature-v3 is not base64"))?;
-            return if constant_time_eq(&given, &expected) {
-                Ok(())
-            } else {
-                Err(bad_signature("the v3 signature does not match"))
-            };
+            let expected = self.v3(req.method, req.uri, req.body, ts)?;
+            return signature::verify(given, &expected, Encoding::Base64)
+                .map_err(|e| e.with_operation("hubspot.webhook.verify"));
         }
         let given = req
             .header("x-hubspot-signature")
-            .ok_or_else(|| bad_signature("no HubSpot signature header"))?
-            .trim()
-            .to_ascii_lowercase();
+            .ok_or_else(|| bad_signature("no HubSpot signature header"))?;
         if self.v3_only {
             return Err(bad_signature(
                 "only v3 signatures are accepted (v1 and v2 can be replayed)",
             ));
         }
         let expected = match req.header("x-hubspot-signature-version").map(str::trim) {
-            Some("v2") => self.sign_v2(req.method, req.uri, req.body),
-            Some("v1") | None => self.sign_v1(req.body),
+            Some("v2") => self.v1_v2(&[req.method.as_bytes(), req.uri.as_bytes(), req.body]),
+            Some("v1") | None => self.v1_v2(&[req.body]),
             Some(_) => return Err(bad_signature("unknown X-HubSpot-Signature-Version")),
         };
-        if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
-            Ok(())
-        } else {
-            Err(bad_signature("the signature does not match"))
-        }
+        signature::verify(given, &expected, Encoding::Hex)
+            .map_err(|e| e.with_operation("hubspot.webhook.verify"))
     }
 
     fn event(&self, v: &Value, i: usize) -> Result<CrmEvent> {
@@ -223,12 +193,9 @@ impl HubSpotWebhook {
         let object_id =
             num("objectId").ok_or_else(|| malformed(format!("event {i}: no objectId")))?;
         // Engagement ids carry their object in this adapter (`note:6001`), as they do in reads.
-        let engagement = match object_name.as_str() {
-            "note" | "0-46" => Some("note"),
-            "task" | "0-27" => Some("task"),
-            "call" | "0-48" => Some("call"),
-            _ => None,
-        };
+        let engagement = HubObject::from_name(&object_name)
+            .filter(|o| HubObject::ENGAGEMENTS.contains(o))
+            .map(HubObject::singular);
         let id_text = match engagement {
             Some(e) => format!("{e}:{object_id}"),
             None => object_id.clone(),
@@ -318,14 +285,7 @@ impl HubSpotWebhook {
 
 /// The modelled kind of a HubSpot object name or object type id.
 fn kind_of(name: &str) -> Option<ObjectKind> {
-    match name {
-        "contact" | "contacts" | "0-1" => Some(ObjectKind::Contact),
-        "company" | "companies" | "0-2" => Some(ObjectKind::Account),
-        "deal" | "deals" | "0-3" => Some(ObjectKind::Opportunity),
-        "ticket" | "tickets" | "0-5" => Some(ObjectKind::Ticket),
-        "note" | "task" | "call" | "0-27" | "0-46" | "0-48" => Some(ObjectKind::Activity),
-        _ => None,
-    }
+    HubObject::from_name(name).and_then(|o| o.kinds().first().copied())
 }
 
 impl WebhookSource for HubSpotWebhook {

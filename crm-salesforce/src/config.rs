@@ -1,7 +1,6 @@
 //! The connection's configuration as data: a serde struct (for config files), string keys (for
 //! `with_config` and the environment) and one `Default`.
 
-use std::fmt;
 use std::path::PathBuf;
 
 use crm_core::Result;
@@ -9,10 +8,10 @@ use crm_core::raw::{parse_flag, parse_number};
 use crm_core::reexports::secrecy::SecretString;
 use serde::Deserialize;
 
-/// A Salesforce connection's settings. Secrets are [`SecretString`]s and never appear in
-/// `Debug`. Every key is also settable by name ([`SalesforceConfigKey`]) and from
+/// A Salesforce connection's settings. Secrets are [`SecretString`]s, whose `Debug` prints
+/// `[REDACTED]`, so they never appear in the derived `Debug`. Every key is also settable by name ([`SalesforceConfigKey`]) and from
 /// `CRM_SALESFORCE_<KEY>` environment variables.
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct SalesforceConfig {
@@ -69,26 +68,6 @@ pub struct SalesforceConfig {
     pub daily_reserve_percent: Option<u8>,
     /// A name for audit records and logs (default `salesforce`).
     pub connection_name: Option<String>,
-}
-
-impl fmt::Debug for SalesforceConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redacted = |s: &Option<SecretString>| s.as_ref().map(|_| "<redacted>");
-        f.debug_struct("SalesforceConfig")
-            .field("login_url", &self.login_url)
-            .field("instance_url", &self.instance_url)
-            .field("api_version", &self.api_version)
-            .field("auth", &self.auth)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &redacted(&self.client_secret))
-            .field("refresh_token", &redacted(&self.refresh_token))
-            .field("username", &self.username)
-            .field("private_key", &redacted(&self.private_key))
-            .field("private_key_file", &self.private_key_file)
-            .field("access_token", &redacted(&self.access_token))
-            .field("ca_file", &self.ca_file)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Reads a secret from a config file straight into a [`SecretString`] (`secrecy` has no serde

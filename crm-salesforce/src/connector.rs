@@ -14,32 +14,11 @@ use crm_core::reexports::async_trait;
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Crm, Error, Result};
 
-use crate::{Salesforce, SalesforceBuilder, VENDOR};
+use crate::{Salesforce, SalesforceBuilder, SalesforceConfigKey, VENDOR};
 
-/// The keys a Salesforce connection takes: the [`crate::SalesforceConfigKey`]s and the
-/// credential's `auth.*` keys.
-const KEYS: &[&str] = &[
-    "login_url",
-    "instance_url",
-    "api_version",
-    "auth",
-    "client_id",
-    "client_secret",
-    "refresh_token",
-    "username",
-    "private_key",
-    "private_key_file",
-    "jwt_audience",
-    "access_token",
-    "ca_file",
-    "timeout_secs",
-    "phone_region",
-    "query_batch_size",
-    "batch_read_back",
-    "idempotency_field",
-    "allow_duplicates",
-    "daily_reserve_percent",
-    "connection_name",
+/// The credential's keys a Salesforce connection takes besides the
+/// [`crate::SalesforceConfigKey`]s.
+const AUTH_KEYS: &[&str] = &[
     "auth.kind",
     "auth.client_id",
     "auth.username",
@@ -62,7 +41,9 @@ pub fn connector() -> &'static dyn Connector {
 impl SalesforceConnector {
     /// The connection itself, as its concrete type.
     pub fn connection(config: &ConnectorConfig) -> Result<Salesforce> {
-        config.check_keys(VENDOR, KEYS)?;
+        let keys = SalesforceConfigKey::ALL.iter().map(|k| k.as_str());
+        let keys: Vec<&str> = keys.chain(AUTH_KEYS.iter().copied()).collect();
+        config.check_keys(VENDOR, &keys)?;
         let mut b = SalesforceBuilder::new();
         b.options.read_connector_config(config)?;
         for (key, value) in &config.settings {

@@ -23,6 +23,7 @@ use crm_core::credential::{
     JwtBearerGrant, MemoryTokenStore, OAuthClient, RefreshTokenGrant, Token, TokenFields,
     TokenSource,
 };
+use crm_core::events::signature::{self, Encoding};
 use crm_core::raw::http::parse_base_url;
 use crm_core::reexports::async_trait;
 use crm_core::reexports::secrecy::{ExposeSecret, SecretString};
@@ -87,8 +88,9 @@ impl JwtKey {
     }
 }
 
-/// How the connection gets its access token.
-#[derive(Clone)]
+/// How the connection gets its access token. Its `Debug` shows no secret: tokens and secrets
+/// are [`SecretString`]s and the key a [`JwtKey`], all of which print redacted.
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Grant {
     /// `grant_type=refresh_token` (a web-server flow's refresh token).
@@ -130,36 +132,6 @@ pub enum Grant {
     },
 }
 
-impl fmt::Debug for Grant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Grant::RefreshToken { client_id, .. } => f
-                .debug_struct("RefreshToken")
-                .field("client_id", client_id)
-                .finish_non_exhaustive(),
-            Grant::ClientCredentials { client_id, .. } => f
-                .debug_struct("ClientCredentials")
-                .field("client_id", client_id)
-                .finish_non_exhaustive(),
-            Grant::JwtBearer {
-                client_id,
-                username,
-                audience,
-                ..
-            } => f
-                .debug_struct("JwtBearer")
-                .field("client_id", client_id)
-                .field("username", username)
-                .field("audience", audience)
-                .finish_non_exhaustive(),
-            Grant::AccessToken { instance_url, .. } => f
-                .debug_struct("AccessToken")
-                .field("instance_url", instance_url)
-                .finish_non_exhaustive(),
-        }
-    }
-}
-
 /// The JWT bearer flow's claims, signed with the connected app's key: `iss` = consumer key,
 /// `sub` = username, `aud` = the login audience, `exp` within 3 minutes.
 #[derive(Debug)]
@@ -181,6 +153,7 @@ impl AssertionSigner for Assertion {
 /// Salesforce's sessions: one of core's grants with Salesforce's part of each answer (the
 /// signature checked, the `instance_url` read), or the access token given. A session is the
 /// token and the instance it belongs to.
+#[derive(Debug)]
 enum Sessions {
     Grant {
         grant: Box<dyn TokenSource<Extra = TokenFields>>,
@@ -192,15 +165,6 @@ enum Sessions {
         token: SecretString,
         instance_url: Url,
     },
-}
-
-impl fmt::Debug for Sessions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Sessions::Grant { grant, .. } => f.debug_tuple("Sessions").field(grant).finish(),
-            Sessions::Fixed { instance_url, .. } => write!(f, "Sessions::Fixed({instance_url})"),
-        }
-    }
 }
 
 #[async_trait]
@@ -247,41 +211,26 @@ impl TokenSource for Sessions {
 /// Checks `signature = base64(HMAC-SHA256(client_secret, id + issued_at))` (Salesforce's OAuth
 /// token response docs), in constant time. Responses without a signature (the JWT flow's) pass.
 fn verify_signature(fields: &TokenFields, secret: &SecretString) -> Result<()> {
-    use base64::Engine;
-    let Some(signature) = fields.get("signature") else {
+    let Some(given) = fields.get("signature") else {
         return Ok(());
     };
-    let bad = || {
+    let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
+    let parts = [field("id").as_bytes(), field("issued_at").as_bytes()];
+    let expected = signature::hmac_sha256(secret.expose_secret().as_bytes(), &parts)?;
+    signature::verify(given, &expected, Encoding::Base64).map_err(|_| {
         Error::new(
             ErrorKind::Signature,
             "the token response's signature does not verify with the client secret",
         )
         .with_operation("salesforce.token")
-    };
-    let tag = base64::engine::general_purpose::STANDARD
-        .decode(signature)
-        .map_err(|_| bad())?;
-    let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
-    let msg = format!("{}{}", field("id"), field("issued_at"));
-    let key = aws_lc_rs::hmac::Key::new(
-        aws_lc_rs::hmac::HMAC_SHA256,
-        secret.expose_secret().as_bytes(),
-    );
-    aws_lc_rs::hmac::verify(&key, msg.as_bytes(), &tag).map_err(|_| bad())
+    })
 }
 
 /// The Salesforce credential provider: core's token cache over Salesforce's sessions, which
 /// also knows the instance URL the last token response named.
+#[derive(Debug)]
 pub struct SalesforceCredentials {
     sessions: CachedToken<Sessions>,
-}
-
-impl fmt::Debug for SalesforceCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SalesforceCredentials")
-            .field("sessions", &self.sessions)
-            .finish()
-    }
 }
 
 impl SalesforceCredentials {

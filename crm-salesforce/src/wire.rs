@@ -11,7 +11,9 @@ use std::time::Duration;
 use crm_core::mapping::{ObjectMapping, WriteMode};
 use crm_core::model::fields::parse_datetime;
 use crm_core::raw::VendorRecord;
-use crm_core::{Entity, Error, FieldMap, FieldValue, ObjectKind, Record, RecordId, Region, Result};
+use crm_core::{
+    Entity, Error, ErrorKind, FieldMap, FieldValue, ObjectKind, Record, RecordId, Region, Result,
+};
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
@@ -527,16 +529,26 @@ pub(crate) fn parse_collections(body: &[u8]) -> Result<Vec<Result<RecordId>>> {
     Ok(items.iter().map(CollItem::outcome).collect())
 }
 
-/// The candidate ids of a `300 Multiple Choices` body: a list of record URLs.
-pub(crate) fn candidates(body: &Value) -> Vec<RecordId> {
-    body.as_array()
+/// The error of an upsert Salesforce answered with `300 Multiple Choices`: more than one record
+/// holds the external id, nothing was written, and the body lists the candidates' URLs.
+pub(crate) fn ambiguous(body: &Value, operation: &str) -> Error {
+    let candidates = body
+        .as_array()
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
         .filter_map(|url| url.rsplit('/').next())
         .filter_map(id::to18)
         .filter_map(|s| RecordId::new(s).ok())
-        .collect()
+        .collect();
+    Error::new(
+        ErrorKind::Conflict {
+            existing_id: None,
+            candidates,
+        },
+        "more than one record holds this external id (HTTP 300); nothing was written",
+    )
+    .with_operation(operation.to_owned())
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 
 mod cache;
 mod dedupe;
+pub mod signature;
 
 use std::fmt;
 

@@ -9,10 +9,12 @@
 
 mod observe;
 mod pacing;
+mod rate;
 mod seam;
 mod stack;
 
 pub use observe::{Observed, RequestObserver};
 pub use pacing::{BucketConfig, DailyReserve, HintParser, LimitHint, PacingLimiter};
+pub use rate::RateLimit;
 pub use seam::{Bucket, DEFAULT_BUCKET, RateLimiter, Unlimited};
 pub use stack::Stacked;

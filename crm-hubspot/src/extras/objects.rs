@@ -20,64 +20,67 @@ pub(crate) enum HubObject {
 }
 
 impl HubObject {
+    /// Every object, in declaration order.
+    pub(crate) const ALL: [HubObject; 7] = [
+        HubObject::Contacts,
+        HubObject::Companies,
+        HubObject::Deals,
+        HubObject::Tickets,
+        HubObject::Notes,
+        HubObject::Tasks,
+        HubObject::Calls,
+    ];
+
     /// The engagement objects that hold activities.
     pub(crate) const ENGAGEMENTS: [HubObject; 3] =
         [HubObject::Notes, HubObject::Tasks, HubObject::Calls];
 
+    /// Plural API name, singular name and object type id (HubSpot docs, "Understanding the
+    /// CRM"), in one place so that the three cannot drift apart.
+    fn names(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            HubObject::Contacts => ("contacts", "contact", "0-1"),
+            HubObject::Companies => ("companies", "company", "0-2"),
+            HubObject::Deals => ("deals", "deal", "0-3"),
+            HubObject::Tickets => ("tickets", "ticket", "0-5"),
+            HubObject::Notes => ("notes", "note", "0-46"),
+            HubObject::Tasks => ("tasks", "task", "0-27"),
+            HubObject::Calls => ("calls", "call", "0-48"),
+        }
+    }
+
     /// Plural API name.
     pub(crate) fn name(self) -> &'static str {
-        match self {
-            HubObject::Contacts => "contacts",
-            HubObject::Companies => "companies",
-            HubObject::Deals => "deals",
-            HubObject::Tickets => "tickets",
-            HubObject::Notes => "notes",
-            HubObject::Tasks => "tasks",
-            HubObject::Calls => "calls",
-        }
+        self.names().0
     }
 
     /// Singular, as in association type names (`contact_to_company`) and search's
     /// `associations.contact` pseudo-property.
     pub(crate) fn singular(self) -> &'static str {
-        match self {
-            HubObject::Contacts => "contact",
-            HubObject::Companies => "company",
-            HubObject::Deals => "deal",
-            HubObject::Tickets => "ticket",
-            HubObject::Notes => "note",
-            HubObject::Tasks => "task",
-            HubObject::Calls => "call",
-        }
+        self.names().1
     }
 
     /// Looks an object up by plural or singular name, or object type id.
     pub(crate) fn from_name(name: &str) -> Option<Self> {
         let n = name.to_ascii_lowercase();
-        [
-            HubObject::Contacts,
-            HubObject::Companies,
-            HubObject::Deals,
-            HubObject::Tickets,
-            HubObject::Notes,
-            HubObject::Tasks,
-            HubObject::Calls,
-        ]
-        .into_iter()
-        .find(|o| o.name() == n || o.singular() == n || o.type_id() == n)
+        Self::ALL
+            .into_iter()
+            .find(|o| o.name() == n || o.singular() == n || o.type_id() == n)
     }
 
     /// Object type id (HubSpot docs, "Understanding the CRM").
     pub(crate) fn type_id(self) -> &'static str {
-        match self {
-            HubObject::Contacts => "0-1",
-            HubObject::Companies => "0-2",
-            HubObject::Deals => "0-3",
-            HubObject::Tickets => "0-5",
-            HubObject::Notes => "0-46",
-            HubObject::Tasks => "0-27",
-            HubObject::Calls => "0-48",
-        }
+        self.names().2
+    }
+
+    /// The common kinds whose records live in this object (contacts hold leads too).
+    pub(crate) fn kinds(self) -> Vec<ObjectKind> {
+        let targets = MappingTarget::ALL
+            .into_iter()
+            .filter(|t| t.object() == self);
+        let mut kinds: Vec<ObjectKind> = targets.map(MappingTarget::kind).collect();
+        kinds.dedup();
+        kinds
     }
 
     /// The last-modified property: `lastmodifieddate` on contacts, `hs_lastmodifieddate`

@@ -8,14 +8,25 @@ use crm_core::mapping::{ObjectMapping, SchemaField, SchemaProblem};
 pub use crm_core::raw::SetupCheck;
 use crm_core::raw::http::Request;
 use crm_core::reexports::serde_json::Value;
-use crm_core::{Error, ObjectKind, Result};
+use crm_core::{Error, Result};
 
 use crate::backend::HubSpotBackend;
 use crate::extras::objects::{HubObject, MappingTarget};
 
+/// One property of a properties-API body: what the mapping check needs, and whether HubSpot
+/// requires its values to be unique (`hasUniqueValue`), which the setup check needs.
+struct Property {
+    field: SchemaField,
+    unique: bool,
+}
+
 /// The properties of a properties-API body: name, writability (`modificationMetadata.
 /// readOnlyValue`, `calculated`), and enumeration options.
 pub fn from_properties(body: &Value) -> Result<Vec<SchemaField>> {
+    Ok(properties(body)?.into_iter().map(|p| p.field).collect())
+}
+
+fn properties(body: &Value) -> Result<Vec<Property>> {
     let results = body
         .get("results")
         .and_then(Value::as_array)
@@ -30,13 +41,12 @@ pub fn from_properties(body: &Value) -> Result<Vec<SchemaField>> {
                 .get("name")
                 .and_then(Value::as_str)
                 .ok_or_else(|| Error::decode(format!("field `results[{i}].name`: missing")))?;
+            let flag = |key: &str| p.get(key).and_then(Value::as_bool).unwrap_or(false);
             let read_only = p
                 .pointer("/modificationMetadata/readOnlyValue")
                 .and_then(Value::as_bool)
                 .unwrap_or(false)
-                || p.get("calculated")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
+                || flag("calculated");
             let options = (p.get("type").and_then(Value::as_str) == Some("enumeration"))
                 .then(|| {
                     p.get("options").and_then(Value::as_array).map(|o| {
@@ -48,12 +58,16 @@ pub fn from_properties(body: &Value) -> Result<Vec<SchemaField>> {
                     })
                 })
                 .flatten();
-            Ok(SchemaField {
+            let field = SchemaField {
                 name: name.to_owned(),
                 createable: !read_only,
                 updateable: !read_only,
                 options,
                 max_length: None,
+            };
+            Ok(Property {
+                field,
+                unique: flag("hasUniqueValue"),
             })
         })
         .collect()
@@ -83,44 +97,6 @@ impl HubSpotBackend {
     }
 }
 
-/// One property definition, as far as the setup check needs it.
-struct PropertyDef {
-    unique: bool,
-    options: Option<Vec<String>>,
-}
-
-fn definitions(body: &Value) -> Result<BTreeMap<String, PropertyDef>> {
-    let results = body
-        .get("results")
-        .and_then(Value::as_array)
-        .ok_or_else(|| {
-            Error::decode("field `results`: the properties body has no results array")
-        })?;
-    Ok(results
-        .iter()
-        .filter_map(|p| {
-            let name = p.get("name").and_then(Value::as_str)?;
-            let unique = p
-                .get("hasUniqueValue")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            let options =
-                (p.get("type").and_then(Value::as_str) == Some("enumeration")).then(|| {
-                    p.get("options")
-                        .and_then(Value::as_array)
-                        .map(|o| {
-                            o.iter()
-                                .filter_map(|v| v.get("value").and_then(Value::as_str))
-                                .map(str::to_owned)
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                });
-            Some((name.to_owned(), PropertyDef { unique, options }))
-        })
-        .collect())
-}
-
 /// What a setting needs of its property.
 struct Need {
     setting: &'static str,
@@ -129,16 +105,6 @@ struct Need {
     unique: bool,
     /// An enumeration property must offer this option.
     option: Option<&'static str>,
-}
-
-fn kinds_of(object: HubObject) -> Vec<ObjectKind> {
-    match object {
-        HubObject::Contacts => vec![ObjectKind::Contact, ObjectKind::Lead],
-        HubObject::Companies => vec![ObjectKind::Account],
-        HubObject::Deals => vec![ObjectKind::Opportunity],
-        HubObject::Tickets => vec![ObjectKind::Ticket],
-        HubObject::Notes | HubObject::Tasks | HubObject::Calls => vec![ObjectKind::Activity],
-    }
 }
 
 /// The admin step that creates `property` on `object` for `setting`.
@@ -176,15 +142,7 @@ impl HubSpotBackend {
             needs.push(Need {
                 setting: "idempotency_property",
                 property: p.clone(),
-                objects: vec![
-                    HubObject::Contacts,
-                    HubObject::Companies,
-                    HubObject::Deals,
-                    HubObject::Tickets,
-                    HubObject::Notes,
-                    HubObject::Tasks,
-                    HubObject::Calls,
-                ],
+                objects: HubObject::ALL.to_vec(),
                 unique: true,
                 option: None,
             });
@@ -221,7 +179,7 @@ impl HubSpotBackend {
                 option: Some("conversation_log"),
             });
         }
-        let mut schemas: BTreeMap<&'static str, BTreeMap<String, PropertyDef>> = BTreeMap::new();
+        let mut schemas: BTreeMap<&'static str, Vec<Property>> = BTreeMap::new();
         let mut out = Vec::new();
         for need in &needs {
             for object in &need.objects {
@@ -231,11 +189,11 @@ impl HubSpotBackend {
                     let resp = self
                         .send(Request::get(path, operation).bucket(crate::limits::GENERAL))
                         .await?;
-                    schemas.insert(object.name(), definitions(&resp.json()?)?);
+                    schemas.insert(object.name(), properties(&resp.json()?)?);
                 }
                 let def = schemas
                     .get(object.name())
-                    .and_then(|d| d.get(&need.property));
+                    .and_then(|d| d.iter().find(|p| p.field.name == need.property));
                 let step = || {
                     create_step(
                         *object,
@@ -263,8 +221,12 @@ impl HubSpotBackend {
                         object.singular(),
                         need.setting
                     )),
-                    Some(PropertyDef {
-                        options: Some(options),
+                    Some(Property {
+                        field:
+                            SchemaField {
+                                options: Some(options),
+                                ..
+                            },
                         ..
                     }) if need.option.is_some_and(|o| !options.iter().any(|v| v == o)) => {
                         Some(format!(
@@ -281,7 +243,7 @@ impl HubSpotBackend {
                     need.setting,
                     need.property.clone(),
                     object.name(),
-                    kinds_of(*object),
+                    object.kinds(),
                     problem,
                 ));
             }

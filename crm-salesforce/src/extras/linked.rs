@@ -16,13 +16,13 @@ use std::collections::BTreeMap;
 use crm_core::linked::{not_sent, rolled_back};
 use crm_core::mapping::WriteMode;
 use crm_core::raw::{LinkedWrites, LinkedWritten, VendorRecord, VendorWrite, WriteOp, Written};
-use crm_core::{Error, ErrorKind, FieldMap, FieldValue, ObjectKind, RecordId, Result};
+use crm_core::{Error, FieldMap, FieldValue, ObjectKind, RecordId, Result};
 use serde_json::{Map, Value, json};
 
 use crate::error::missing_external_id;
 use crate::extras::id;
 use crate::extras::org::SalesforceBackend;
-use crate::wire::{self, SObject, SubResponse, candidates};
+use crate::wire::{self, SObject, SubResponse};
 
 /// Subrequests of one Composite request (REST API Developer Guide, "Composite").
 pub(crate) const COMPOSITE_MAX: usize = 25;
@@ -132,14 +132,7 @@ impl SalesforceBackend {
     /// A subresponse as a write's answer.
     fn linked_answer(&self, sub: &Sub, resp: &SubResponse, operation: &str) -> Result<Written> {
         if resp.status == 300 {
-            return Err(Error::new(
-                ErrorKind::Conflict {
-                    existing_id: None,
-                    candidates: candidates(&resp.body),
-                },
-                "more than one record holds this external id (HTTP 300); nothing was written",
-            )
-            .with_operation(operation.to_owned()));
+            return Err(wire::ambiguous(&resp.body, operation));
         }
         if !resp.ok() {
             let e = self.name_fields(sub.s, resp.error(operation));

@@ -21,7 +21,7 @@ use crate::extras::org::SalesforceBackend;
 use crate::extras::soql::{Select, quote};
 use crate::lister;
 use crate::wire::COLLECTIONS_MAX;
-use crate::wire::{self, CollItem, SObject, candidates};
+use crate::wire::{self, CollItem, SObject};
 
 /// One record of a Collections request.
 struct Item {
@@ -153,14 +153,7 @@ impl SalesforceBackend {
             );
         };
         if w.status == 300 {
-            return Err(Error::new(
-                ErrorKind::Conflict {
-                    existing_id: None,
-                    candidates: candidates(&w.body),
-                },
-                "more than one record holds this external id (HTTP 300); nothing was written",
-            )
-            .with_operation(operation.to_owned()));
+            return Err(wire::ambiguous(&w.body, operation));
         }
         if !w.ok() {
             return Err(self.name_fields(s, w.error(operation)));
