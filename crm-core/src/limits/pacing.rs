@@ -14,11 +14,12 @@
 //! window, so on its own the burst had to stay tiny (a third of the headroom). The grant log
 //! removes that bound: whatever the GCRA and the burst allow, a permit is granted only while
 //! the last `window` holds fewer than `limit − headroom` grants (see [`BucketConfig`]). The
-//! burst itself is only drawn while the window is nearly empty (fewer grants in it than the
-//! burst), so under continuous load the bucket paces exactly as the steady GCRA does, and a
-//! window whose burst expires all at once lets only the GCRA's small lateness allowance through
-//! at its edge — not a second burst that a server, seeing arrivals a little late or early,
-//! could count together with the first.
+//! burst itself is only drawn while the bucket is nearly idle (fewer grants than the burst in
+//! the last window and a tenth), so under continuous load the bucket paces exactly as the
+//! steady GCRA does. The extra tenth is for the vendor's clock: when a window's burst ages out
+//! all at once, only the GCRA's small lateness allowance may follow at that edge — not a second
+//! burst that a server, seeing the first one arrive a little late and the second a little
+//! early, would count in the same window.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -45,7 +46,7 @@ use crate::retry::{parse_retry_after, saturate_wire_delay};
 /// The limiter keeps about 6 % of the limit back as headroom (at least one request) and never
 /// grants more than `limit − headroom` permits in any rolling `window`. Inside that cap it
 /// paces at `limit − headroom` spread evenly over the window, and lets a burst of
-/// `max(headroom, 2)` permits go at once from an idle bucket (HubSpot: 2 searches in the
+/// `max(headroom, 3)` permits go at once from an idle bucket (HubSpot: 3 searches in the
 /// 5-per-second bucket, 6 requests at 100 per 10 s, 12 at 190 per 10 s).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketConfig {
@@ -117,17 +118,23 @@ impl BucketConfig {
         self.limit.get().saturating_sub(self.headroom()).max(1)
     }
 
-    /// How many permits may go at once from an idle bucket: the headroom, at least two (so
-    /// that two parallel searches in a 5-per-second bucket do not wait 250 ms for each other),
-    /// never more than the cap.
+    /// How many permits may go at once from an idle bucket: the headroom, at least three (a
+    /// HubSpot look-up by phone sends three searches, two of them in parallel, into a
+    /// 5-per-second bucket whose steady pace is one per 250 ms), never more than the cap.
     ///
-    /// Granted only while the last window holds fewer grants than this, so it is a burst *from
-    /// idle*: under load the window is full and the steady pace alone applies. The grant log
-    /// keeps even a burst followed at once by the steady pace under the cap; sizing the burst
-    /// at the headroom keeps what a server could count twice — one burst late, the requests at
-    /// the next window's edge early — within the headroom too.
+    /// Granted only while the last window and a tenth ([`BucketConfig::idle_span`]) hold fewer
+    /// grants than this, so it is a burst *from idle*: under load the window is full and the
+    /// steady pace alone applies. The grant log keeps even a burst followed at once by the
+    /// steady pace under the cap.
     fn idle_burst(&self) -> u32 {
-        self.headroom().max(2).min(self.cap())
+        self.headroom().max(3).min(self.cap())
+    }
+
+    /// How far back the bucket must be nearly idle for the burst: the window and a tenth of
+    /// it, the tenth a margin for the vendor counting arrivals a little later or earlier than
+    /// the grants were made.
+    fn idle_span(&self) -> Duration {
+        self.window + self.window / 10
     }
 
     /// Whether this bucket allows fewer requests per unit of time than `other`.
@@ -221,8 +228,8 @@ struct Sized {
     gcra: Limiter,
     /// When each of the last grants was made, oldest first: every grant of the last `horizon`.
     log: VecDeque<Instant>,
-    /// The longest window this bucket has had, so that a bucket re-sized to a longer window
-    /// still counts the grants of all of it.
+    /// The longest [`BucketConfig::idle_span`] this bucket has had, so that a bucket re-sized
+    /// to a longer window still counts the grants of all of it.
     horizon: Duration,
     /// No burst from idle before this: set one window ahead on resize, since a size the vendor
     /// corrected means our view of its window was off.
@@ -233,7 +240,7 @@ impl Sized {
     fn new(config: BucketConfig, clock: TokioClock) -> Self {
         let gcra = Gcra::direct_with_clock(config.quota(), clock);
         Self {
-            horizon: config.window,
+            horizon: config.idle_span(),
             config,
             gcra,
             log: VecDeque::new(),
@@ -253,6 +260,10 @@ impl Sized {
         let first = self.log.partition_point(|t| *t + window <= now);
         let in_window = self.log.len() - first;
         let cap = self.config.cap() as usize;
+        let idle_from = self
+            .log
+            .partition_point(|t| *t + self.config.idle_span() <= now);
+        let recent = self.log.len() - idle_from;
         if in_window >= cap {
             // Wait until enough of the window's grants age out to leave room for one more.
             let oldest = self.log.get(self.log.len() - cap).copied().unwrap_or(now);
@@ -261,7 +272,7 @@ impl Sized {
         let steady = self.gcra.check();
         let granted = match steady {
             Ok(()) => Ok(()),
-            Err(_) if now >= self.burst_from && in_window < self.config.idle_burst() as usize => {
+            Err(_) if now >= self.burst_from && recent < self.config.idle_burst() as usize => {
                 Ok(())
             }
             Err(not_until) => Err(not_until.wait_time_from(clock.now())),
@@ -400,7 +411,7 @@ impl PacingLimiter {
         for _ in 0..burst {
             let _ = gcra.check();
         }
-        sized.horizon = sized.horizon.max(wanted.window);
+        sized.horizon = sized.horizon.max(wanted.idle_span());
         sized.burst_from = saturating_after(Instant::now(), wanted.window);
         sized.config = wanted;
         sized.gcra = gcra;
@@ -744,8 +755,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn item1_a_pacing_wait_beyond_max_wait_is_refused() {
         let limiter = PacingLimiter::new([BucketConfig::new("b", nz(10), Duration::from_secs(10))]);
-        // The burst from idle (two requests) goes at once; the next permit is ~1.1 s away.
-        for _ in 0..2 {
+        // The burst from idle (three requests) goes at once; the next permit is ~1.1 s away.
+        for _ in 0..3 {
             limiter.acquire("b", Duration::ZERO).await.unwrap();
         }
         let start = Instant::now();
@@ -944,11 +955,11 @@ mod tests {
     }
 
     /// Issue 15: a customer look-up's parallel requests from an idle connection go at once —
-    /// two searches in HubSpot's 5-per-second bucket, six reads at 100 per 10 s, twelve at 190
+    /// three searches in HubSpot's 5-per-second bucket, six reads at 100 per 10 s, twelve at 190
     /// per 10 s — and the next one waits for the pace.
     #[tokio::test(start_paused = true)]
     async fn item15_a_burst_from_idle_goes_without_waiting() {
-        for (limit, window, burst) in [(5, 1, 2), (100, 10, 6), (190, 10, 12), (10, 10, 2)] {
+        for (limit, window, burst) in [(5, 1, 3), (100, 10, 6), (190, 10, 12), (10, 10, 3)] {
             let limiter = PacingLimiter::new([BucketConfig::new(
                 "b",
                 nz(limit),
@@ -960,8 +971,8 @@ mod tests {
             }
             let err = limiter.acquire("b", Duration::ZERO).await.unwrap_err();
             assert!(limited_for(&err) > Duration::ZERO, "{limit}/{window}s");
-            // Idle for a window, the burst is there again.
-            tokio::time::advance(Duration::from_secs(window)).await;
+            // Idle for a window and a tenth, the burst is there again.
+            tokio::time::advance(Duration::from_millis(1100 * window)).await;
             for _ in 0..burst {
                 limiter.acquire("b", Duration::ZERO).await.unwrap();
             }
