@@ -134,7 +134,7 @@ impl BucketConfig {
     /// it, the tenth a margin for the vendor counting arrivals a little later or earlier than
     /// the grants were made.
     fn idle_span(&self) -> Duration {
-        self.window + self.window / 10
+        self.window.saturating_add(self.window / 10)
     }
 
     /// Whether this bucket allows fewer requests per unit of time than `other`.
@@ -251,23 +251,25 @@ impl Sized {
     /// Takes a permit at `now` if the log, the steady pace or the idle burst allow one; else
     /// says how long to wait before asking again.
     fn try_grant(&mut self, now: Instant, clock: &TokioClock) -> std::result::Result<(), Duration> {
-        while self.log.front().is_some_and(|t| *t + self.horizon <= now) {
+        let horizon = self.horizon;
+        while self.log.front().is_some_and(|t| aged_out(*t, horizon, now)) {
             self.log.pop_front();
         }
         let window = self.config.window;
         // Grants still in the rolling window ending now: a grant at `t` counts until
         // `t + window`, as a vendor's rolling window counts it.
-        let first = self.log.partition_point(|t| *t + window <= now);
-        let in_window = self.log.len() - first;
+        let in_window = self.log.len() - self.log.partition_point(|t| aged_out(*t, window, now));
+        let span = self.config.idle_span();
+        let recent = self.log.len() - self.log.partition_point(|t| aged_out(*t, span, now));
         let cap = self.config.cap() as usize;
-        let idle_from = self
-            .log
-            .partition_point(|t| *t + self.config.idle_span() <= now);
-        let recent = self.log.len() - idle_from;
         if in_window >= cap {
             // Wait until enough of the window's grants age out to leave room for one more.
-            let oldest = self.log.get(self.log.len() - cap).copied().unwrap_or(now);
-            return Err((oldest + window).saturating_duration_since(now));
+            let oldest = self
+                .log
+                .get(self.log.len().saturating_sub(cap))
+                .copied()
+                .unwrap_or(now);
+            return Err(saturating_after(oldest, window).saturating_duration_since(now));
         }
         let steady = self.gcra.check();
         let granted = match steady {
@@ -455,6 +457,12 @@ impl PacingLimiter {
             *paused = Some(until);
         }
     }
+}
+
+/// Whether a grant made at `at` is out of a window of `span` ending at `now`. A window too
+/// long for the clock never lets it out.
+fn aged_out(at: Instant, span: Duration, now: Instant) -> bool {
+    at.checked_add(span).is_some_and(|end| end <= now)
 }
 
 /// `now + wait`, saturating: the wait is first clamped to [`MAX_WIRE_DELAY`](crate::retry::MAX_WIRE_DELAY), and should even
@@ -981,7 +989,7 @@ mod tests {
 
     /// Issue 15: several tasks under continuous load, with idle spells that refill the burst,
     /// never get more than `limit − headroom` permits into any rolling window (every window
-    /// starting at a grant, which covers every fullest window), and still get the rate.
+    /// starting at a grant, which covers every fullest window).
     #[tokio::test(start_paused = true)]
     async fn item15_no_rolling_window_ever_holds_more_than_limit_minus_headroom() {
         for (limit, window) in [(5, 1), (100, 1), (100, 10), (190, 10)] {
