@@ -107,18 +107,18 @@ mod tests {
         let observer: Arc<dyn RequestObserver> = count.clone();
         let limiter = Observed::layer(Some(Arc::new(pacing)), Some(&observer)).unwrap();
         let start = tokio::time::Instant::now();
-        for _ in 0..3 {
+        for _ in 0..5 {
             limiter.acquire("b", Duration::MAX).await.unwrap();
             limiter.observe("b", 200, &HeaderMap::new());
         }
-        // One burst request, then 9 per 10 s: the third permit comes after two periods.
+        // A burst of three from idle, then 9 per 10 s: the fifth permit comes after two periods.
         assert!(
             start.elapsed() >= Duration::from_secs(2),
             "{:?}",
             start.elapsed()
         );
-        assert_eq!(count.sent.load(Ordering::SeqCst), 3);
-        assert_eq!(count.answers.load(Ordering::SeqCst), 3);
+        assert_eq!(count.sent.load(Ordering::SeqCst), 5);
+        assert_eq!(count.answers.load(Ordering::SeqCst), 5);
         // Without an observer the limiter is handed on as it is.
         assert!(Observed::layer(None, None).is_none());
     }

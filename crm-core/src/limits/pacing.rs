@@ -1,10 +1,27 @@
-//! [`PacingLimiter`]: one GCRA limiter (`governor`) per vendor bucket, corrected by the
-//! vendor's headers, paused as a whole by a 429, and a daily budget with a reserve.
+//! [`PacingLimiter`]: per vendor bucket, a GCRA limiter (`governor`) for the steady pace, a
+//! short burst from idle, and a log of the grants of the last window that caps every rolling
+//! window; corrected by the vendor's headers, paused as a whole by a 429, and a daily budget
+//! with a reserve.
 //!
 //! The goal is to *pace, not bounce*: a well-configured connection sends about no request that
-//! gets a 429, while still using at least 90 % of the allowed rate on bulk work.
+//! gets a 429, while still using at least 90 % of the allowed rate on bulk work — and a
+//! handful of requests from an idle connection (a customer look-up's parallel reads) go at
+//! once instead of waiting for the steady pace.
+//!
+//! # Why a burst from idle is safe
+//!
+//! A GCRA burst `B` on top of the steady rate lets `B + steady` requests into one rolling
+//! window, so on its own the burst had to stay tiny (a third of the headroom). The grant log
+//! removes that bound: whatever the GCRA and the burst allow, a permit is granted only while
+//! the last `window` holds fewer than `limit − headroom` grants (see [`BucketConfig`]). The
+//! burst itself is only drawn while the bucket is nearly idle (fewer grants than the burst in
+//! the last window and a tenth), so under continuous load the bucket paces exactly as the
+//! steady GCRA does. The extra tenth is for the vendor's clock: when a window's burst ages out
+//! all at once, only the GCRA's small lateness allowance may follow at that edge — not a second
+//! burst that a server, seeing the first one arrive a little late and the second a little
+//! early, would count in the same window.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -25,6 +42,12 @@ use crate::retry::{parse_retry_after, saturate_wire_delay};
 
 /// A vendor limit: at most `limit` requests in any `window` (HubSpot: 100 per 10 s; search: 5
 /// per 1 s).
+///
+/// The limiter keeps about 6 % of the limit back as headroom (at least one request) and never
+/// grants more than `limit − headroom` permits in any rolling `window`. Inside that cap it
+/// paces at `limit − headroom` spread evenly over the window, and lets a burst of
+/// `max(headroom, 3)` permits go at once from an idle bucket (HubSpot: 3 searches in the
+/// 5-per-second bucket, 6 requests at 100 per 10 s, 12 at 190 per 10 s).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketConfig {
     /// The bucket's name, as requests name it.
@@ -45,16 +68,18 @@ impl BucketConfig {
         }
     }
 
-    /// The GCRA quota that stays under `limit` in any rolling `window`, with headroom.
+    /// The steady pace: a GCRA quota of `limit − headroom` spread evenly over the window
+    /// (about 94 % of the allowed rate), with a small burst of a third of the headroom (at
+    /// least one request) that only makes up for lateness.
     ///
-    /// About 6 % of the limit (rounded up, at least one request) is kept back: the rest is
-    /// spread evenly over the window (the steady rate, about 94 % of the allowed rate), and a
-    /// third of the headroom (at least one request) may go at once as a burst. So no rolling
-    /// window ever holds more than about 96 % of the limit, and the rest absorbs what pacing on
-    /// the client cannot see: requests that reach the server bunched up by network and
-    /// scheduling jitter. A full burst of `limit` plus a steady `limit / window` would allow up
-    /// to twice the limit in one window, which is exactly what rolling-window vendors (HubSpot)
-    /// answer with 429s.
+    /// The headroom (about 6 % of the limit, rounded up, at least one request) is never used:
+    /// the grant log refuses a permit while the last window already holds `limit − headroom`
+    /// grants, and the headroom absorbs what pacing on the client cannot see — requests that
+    /// reach the server bunched up by network and scheduling jitter. A GCRA burst alone could
+    /// put burst plus steady requests in one window (a full burst of `limit` on top of a
+    /// steady `limit / window`, twice the limit), which is exactly what rolling-window vendors
+    /// (HubSpot) answer with 429s; the log is what makes the larger burst from idle
+    /// ([`BucketConfig::idle_burst`]) safe.
     ///
     /// The steady rate sits well above 90 % on purpose: a permit taken late (timers fire on
     /// whole milliseconds, a busy runtime wakes a waiter after its turn) is only partly made
@@ -70,16 +95,46 @@ impl BucketConfig {
             .allow_burst(burst)
     }
 
-    /// `(burst, steady requests per window)` of [`BucketConfig::quota`].
+    /// `(burst, steady requests per window)` of [`BucketConfig::quota`]. The steady count is
+    /// also the most the grant log lets into any rolling window ([`BucketConfig::cap`]).
     fn shape(&self) -> (u32, u32) {
-        let limit = self.limit.get();
-        // 6 % of the limit, rounded up; fits in u32 since it is at most the limit.
-        let headroom = u32::try_from((u64::from(limit) * 6).div_ceil(100))
-            .unwrap_or(limit)
-            .max(1);
-        let steady = limit.saturating_sub(headroom).max(1);
+        let headroom = self.headroom();
+        let steady = self.cap();
         let burst = (headroom / 3).max(1);
         (burst, steady)
+    }
+
+    /// About 6 % of the limit, rounded up, at least one request: what no window ever uses.
+    fn headroom(&self) -> u32 {
+        let limit = self.limit.get();
+        // At most the limit, so it fits in u32.
+        u32::try_from((u64::from(limit) * 6).div_ceil(100))
+            .unwrap_or(limit)
+            .max(1)
+    }
+
+    /// The most permits granted in any rolling window: `limit − headroom` (at least one).
+    fn cap(&self) -> u32 {
+        self.limit.get().saturating_sub(self.headroom()).max(1)
+    }
+
+    /// How many permits may go at once from an idle bucket: the headroom, at least three (a
+    /// HubSpot look-up by phone sends three searches, two of them in parallel, into a
+    /// 5-per-second bucket whose steady pace is one per 250 ms), never more than the cap.
+    ///
+    /// Granted only while the last window and a tenth ([`BucketConfig::idle_span`]) hold fewer
+    /// grants than this, so it is a burst *from idle*: under load the window is full and the
+    /// steady pace alone applies. The grant log keeps even a burst followed at once by the
+    /// steady pace under the cap.
+    fn idle_burst(&self) -> u32 {
+        self.headroom().max(3).min(self.cap())
+    }
+
+    /// How far back the bucket must be nearly idle for the burst: the window and a tenth of
+    /// it, the tenth a margin for the vendor counting arrivals a little later or earlier than
+    /// the grants were made.
+    fn idle_span(&self) -> Duration {
+        self.window.saturating_add(self.window / 10)
     }
 
     /// Whether this bucket allows fewer requests per unit of time than `other`.
@@ -166,10 +221,69 @@ impl Clock for TokioClock {
 
 type Limiter = Gcra<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
 
-/// A bucket's current size and the GCRA state that paces it; replaced as a whole on resize.
+/// A bucket's current size, the GCRA state that paces it (both replaced on resize), and the
+/// grants it made (kept across a resize: they are still in the vendor's window).
 struct Sized {
     config: BucketConfig,
     gcra: Limiter,
+    /// When each of the last grants was made, oldest first: every grant of the last `horizon`.
+    log: VecDeque<Instant>,
+    /// The longest [`BucketConfig::idle_span`] this bucket has had, so that a bucket re-sized
+    /// to a longer window still counts the grants of all of it.
+    horizon: Duration,
+    /// No burst from idle before this: set one window ahead on resize, since a size the vendor
+    /// corrected means our view of its window was off.
+    burst_from: Instant,
+}
+
+impl Sized {
+    fn new(config: BucketConfig, clock: TokioClock) -> Self {
+        let gcra = Gcra::direct_with_clock(config.quota(), clock);
+        Self {
+            horizon: config.idle_span(),
+            config,
+            gcra,
+            log: VecDeque::new(),
+            burst_from: clock.origin,
+        }
+    }
+
+    /// Takes a permit at `now` if the log, the steady pace or the idle burst allow one; else
+    /// says how long to wait before asking again.
+    fn try_grant(&mut self, now: Instant, clock: &TokioClock) -> std::result::Result<(), Duration> {
+        let horizon = self.horizon;
+        while self.log.front().is_some_and(|t| aged_out(*t, horizon, now)) {
+            self.log.pop_front();
+        }
+        let window = self.config.window;
+        // Grants still in the rolling window ending now: a grant at `t` counts until
+        // `t + window`, as a vendor's rolling window counts it.
+        let in_window = self.log.len() - self.log.partition_point(|t| aged_out(*t, window, now));
+        let span = self.config.idle_span();
+        let recent = self.log.len() - self.log.partition_point(|t| aged_out(*t, span, now));
+        let cap = self.config.cap() as usize;
+        if in_window >= cap {
+            // Wait until enough of the window's grants age out to leave room for one more.
+            let oldest = self
+                .log
+                .get(self.log.len().saturating_sub(cap))
+                .copied()
+                .unwrap_or(now);
+            return Err(saturating_after(oldest, window).saturating_duration_since(now));
+        }
+        let steady = self.gcra.check();
+        let granted = match steady {
+            Ok(()) => Ok(()),
+            Err(_) if now >= self.burst_from && recent < self.config.idle_burst() as usize => {
+                Ok(())
+            }
+            Err(not_until) => Err(not_until.wait_time_from(clock.now())),
+        };
+        if granted.is_ok() {
+            self.log.push_back(now);
+        }
+        granted
+    }
 }
 
 struct BucketState {
@@ -222,11 +336,10 @@ impl PacingLimiter {
         let buckets = buckets
             .into_iter()
             .map(|config| {
-                let gcra = Gcra::direct_with_clock(config.quota(), clock);
                 (
                     config.name,
                     BucketState {
-                        sized: Mutex::new(Sized { config, gcra }),
+                        sized: Mutex::new(Sized::new(config, clock)),
                         ceiling: None,
                         paused_until: Mutex::new(None),
                     },
@@ -274,8 +387,10 @@ impl PacingLimiter {
     /// operator changed the tier). Returns whether the size changed; an unknown bucket or the
     /// same size changes nothing.
     ///
-    /// The new pacing starts with its burst already spent: what was just sent under the old
-    /// size is still in the vendor's window, and a fresh burst on top of it could overrun it.
+    /// The grants already made stay in the bucket's log and count against the new size's
+    /// window. The new pacing also starts with its steady burst spent and no burst from idle
+    /// for one window: a corrected size means the vendor's window may hold requests this
+    /// limiter did not count (sent before it knew the real size, or by another client).
     pub fn resize(&self, bucket: Bucket, limit: NonZeroU32, window: Duration) -> bool {
         let Some(state) = self.buckets.get(bucket) else {
             return false;
@@ -298,10 +413,10 @@ impl PacingLimiter {
         for _ in 0..burst {
             let _ = gcra.check();
         }
-        *sized = Sized {
-            config: wanted,
-            gcra,
-        };
+        sized.horizon = sized.horizon.max(wanted.idle_span());
+        sized.burst_from = saturating_after(Instant::now(), wanted.window);
+        sized.config = wanted;
+        sized.gcra = gcra;
         true
     }
 
@@ -342,6 +457,12 @@ impl PacingLimiter {
             *paused = Some(until);
         }
     }
+}
+
+/// Whether a grant made at `at` is out of a window of `span` ending at `now`. A window too
+/// long for the clock never lets it out.
+fn aged_out(at: Instant, span: Duration, now: Instant) -> bool {
+    at.checked_add(span).is_some_and(|end| end <= now)
 }
 
 /// `now + wait`, saturating: the wait is first clamped to [`MAX_WIRE_DELAY`](crate::retry::MAX_WIRE_DELAY), and should even
@@ -394,13 +515,11 @@ impl RateLimiter for PacingLimiter {
                 tokio::time::sleep_until(until).await;
                 continue;
             }
-            let checked = lock(&state.sized).gcra.check();
+            let checked = lock(&state.sized).try_grant(now, &self.clock);
             match checked {
                 Ok(()) => return Ok(()),
-                Err(not_until) => {
-                    let wait = not_until
-                        .wait_time_from(self.clock.now())
-                        .max(Duration::from_micros(100));
+                Err(wait) => {
+                    let wait = wait.max(Duration::from_micros(100));
                     if saturating_after(now, wait) > deadline {
                         return Err(too_long(bucket, wait, max_wait));
                     }
@@ -644,8 +763,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn item1_a_pacing_wait_beyond_max_wait_is_refused() {
         let limiter = PacingLimiter::new([BucketConfig::new("b", nz(10), Duration::from_secs(10))]);
-        // The burst (one request) goes at once; the next permit is ~1.1 s away.
-        limiter.acquire("b", Duration::ZERO).await.unwrap();
+        // The burst from idle (three requests) goes at once; the next permit is ~1.1 s away.
+        for _ in 0..3 {
+            limiter.acquire("b", Duration::ZERO).await.unwrap();
+        }
         let start = Instant::now();
         let err = limiter
             .acquire("b", Duration::from_millis(100))
@@ -833,5 +954,110 @@ mod tests {
             free.bucket_config("b"),
             Some(BucketConfig::new("b", nz(190), Duration::from_secs(10)))
         );
+    }
+
+    /// `limit − headroom` (headroom: 6 % of the limit, rounded up, at least one), computed
+    /// here on its own rather than through the code under test.
+    fn cap_of(limit: u32) -> usize {
+        limit as usize - (limit as usize * 6).div_ceil(100).max(1)
+    }
+
+    /// Issue 15: a customer look-up's parallel requests from an idle connection go at once —
+    /// three searches in HubSpot's 5-per-second bucket, six reads at 100 per 10 s, twelve at 190
+    /// per 10 s — and the next one waits for the pace.
+    #[tokio::test(start_paused = true)]
+    async fn item15_a_burst_from_idle_goes_without_waiting() {
+        for (limit, window, burst) in [(5, 1, 3), (100, 10, 6), (190, 10, 12), (10, 10, 3)] {
+            let limiter = PacingLimiter::new([BucketConfig::new(
+                "b",
+                nz(limit),
+                Duration::from_secs(window),
+            )]);
+            for i in 0..burst {
+                let got = limiter.acquire("b", Duration::ZERO).await;
+                assert!(got.is_ok(), "permit {i} of {limit}/{window}s: {got:?}");
+            }
+            let err = limiter.acquire("b", Duration::ZERO).await.unwrap_err();
+            assert!(limited_for(&err) > Duration::ZERO, "{limit}/{window}s");
+            // Idle for a window and a tenth, the burst is there again.
+            tokio::time::advance(Duration::from_millis(1100 * window)).await;
+            for _ in 0..burst {
+                limiter.acquire("b", Duration::ZERO).await.unwrap();
+            }
+        }
+    }
+
+    /// Issue 15: several tasks under continuous load, with idle spells that refill the burst,
+    /// never get more than `limit − headroom` permits into any rolling window (every window
+    /// starting at a grant, which covers every fullest window).
+    #[tokio::test(start_paused = true)]
+    async fn item15_no_rolling_window_ever_holds_more_than_limit_minus_headroom() {
+        for (limit, window) in [(5, 1), (100, 1), (100, 10), (190, 10)] {
+            let window = Duration::from_secs(window);
+            let limiter = Arc::new(PacingLimiter::new([BucketConfig::new(
+                "b",
+                nz(limit),
+                window,
+            )]));
+            let start = Instant::now();
+            let times = Arc::new(Mutex::new(Vec::new()));
+            let mut callers = Vec::new();
+            for caller in 0..4u32 {
+                let (limiter, times) = (limiter.clone(), times.clone());
+                callers.push(tokio::spawn(async move {
+                    for round in 0..(2 * limit) {
+                        limiter.acquire("b", FOREVER).await.unwrap();
+                        times.lock().unwrap().push(start.elapsed());
+                        // Mostly back to back; now and then idle for about a window, so the
+                        // burst from idle comes back in the middle of the run.
+                        let pause = if (round + caller) % (limit + 3) == 0 {
+                            window + Duration::from_millis(u64::from(caller) * 37)
+                        } else {
+                            Duration::from_millis(u64::from(1 + caller))
+                        };
+                        tokio::time::sleep(pause).await;
+                    }
+                }));
+            }
+            for caller in callers {
+                caller.await.unwrap();
+            }
+            let mut times = times.lock().unwrap().clone();
+            times.sort();
+            assert_eq!(times.len(), 8 * limit as usize);
+            let most = max_in_any_window(&times, window);
+            assert!(
+                most <= cap_of(limit),
+                "{most} grants in one window at {limit} per {window:?}"
+            );
+        }
+    }
+
+    /// Issue 15: a bucket re-sized by the vendor's headers still counts what it granted in the
+    /// window before: five permits just sent count against a stated 5 per second, so the next
+    /// waits until they age out instead of going out on a fresh pace.
+    #[tokio::test(start_paused = true)]
+    async fn item15_a_resized_bucket_counts_what_was_already_sent() {
+        let limiter =
+            PacingLimiter::new([BucketConfig::new("b", nz(250), Duration::from_secs(10))]);
+        for _ in 0..5 {
+            limiter.acquire("b", Duration::ZERO).await.unwrap();
+        }
+        assert!(limiter.resize("b", nz(5), Duration::from_secs(1)));
+        let err = limiter.acquire("b", Duration::ZERO).await.unwrap_err();
+        assert_eq!(limited_for(&err), Duration::from_secs(1));
+        let times = acquire_times(&limiter, "b", 8).await;
+        assert!(times[0] >= Duration::from_secs(1), "{:?}", times[0]);
+        // Every second that ends at a permit granted after the resize holds at most four,
+        // counting the five granted before it.
+        let mut all = vec![Duration::ZERO; 5];
+        all.extend(times.iter().copied());
+        for t in &times {
+            let held = all
+                .iter()
+                .filter(|u| **u <= *t && **u + Duration::from_secs(1) > *t)
+                .count();
+            assert!(held <= 4, "{held} in the second up to {t:?}");
+        }
     }
 }
