@@ -90,6 +90,18 @@ fn primary_company(hs: &HsObject) -> Option<String> {
         .map(|r| r.id.clone())
 }
 
+/// How current the records of a contact's open deals or tickets must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Freshness {
+    /// As search's index has them (it lags writes by seconds): the 360° view, which answers a
+    /// new conversation in two round trips and reads by id only what search has not caught up
+    /// with.
+    Indexed,
+    /// As last written: `open_for` after the bot's own update (a ticket it just closed must not
+    /// read as open). The contact's own records are read by id beside the search.
+    AsWritten,
+}
+
 /// Where a contact's deals or tickets are: associated with the contact (the ids its own read
 /// named) or with its primary company.
 struct Links<'a> {
@@ -172,6 +184,7 @@ impl HubSpotBackend {
         &self,
         target: MappingTarget,
         links: &Links<'_>,
+        fresh: Freshness,
         operation: &str,
     ) -> Result<Vec<VendorRecord>> {
         let mine = [("contact_id", links.contact)];
@@ -180,6 +193,22 @@ impl HubSpotBackend {
             None => {
                 self.read_batch(target, &links.contact_ids, &mine, operation)
                     .await?
+            }
+            Some(company) if fresh == Freshness::AsWritten && !links.contact_ids.is_empty() => {
+                // Search lags behind writes, and a hit carries the index's copy: a ticket
+                // closed a moment ago still reads as open there. The contact's own records are
+                // read by id (beside the search, so no extra round trip) and win over hits.
+                let (hits, own) = join!(
+                    self.search_linked(target, links, company, operation),
+                    self.read_batch(target, &links.contact_ids, &mine, operation)
+                );
+                let own = own?;
+                let mut all: Vec<VendorRecord> = hits?
+                    .into_iter()
+                    .filter(|h| !own.iter().any(|o| o.id == h.id))
+                    .collect();
+                all.extend(own);
+                all
             }
             Some(company) => {
                 let mut hits = self
@@ -297,7 +326,8 @@ impl HubSpotBackend {
             contact_ids,
             company: company.as_deref(),
         };
-        self.open_linked(target, &links, operation).await
+        self.open_linked(target, &links, Freshness::AsWritten, operation)
+            .await
     }
 
     /// Loads the view; `None` when no contact matches.
@@ -372,7 +402,8 @@ impl HubSpotBackend {
                 contact_ids: ids(target.object()).await?,
                 company: company_id,
             };
-            self.open_linked(target, &links, operation).await
+            self.open_linked(target, &links, Freshness::Indexed, operation)
+                .await
         };
         let deals = async {
             if options.opportunities == 0 {
