@@ -322,9 +322,7 @@ impl HubSpotConfig {
             }
             K::ConnectionName => self.connection_name = value.trim().to_owned(),
             K::RateLimit => {
-                self.rate_limit = optional(value)
-                    .map(|v| crate::limits::parse_rate(&v))
-                    .transpose()?;
+                self.rate_limit = optional(value).map(|v| parse_rate(&v)).transpose()?;
             }
         }
         Ok(())
@@ -420,6 +418,17 @@ fn check_base_url(base_url: &str) -> Result<()> {
             segments.get(at..).unwrap_or_default().join("/")
         ))),
     }
+}
+
+/// HubSpot's rolling window for an app's request budget (HubSpot's API usage guidelines):
+/// private apps get 100 (Free, Starter), 190 (Professional, Enterprise) or 250 (with the API
+/// limit increase) requests per 10 seconds, public apps 110 per installing account.
+pub const WINDOW: Duration = Duration::from_secs(10);
+
+/// A `rate_limit` setting: `190/10s`, `100/1s`, or a bare count per [`WINDOW`] (the
+/// `requests_per_10s` alias).
+pub(crate) fn parse_rate(text: &str) -> crm_core::Result<RateLimit> {
+    RateLimit::parse(text, "rate_limit", Some(WINDOW))
 }
 
 #[cfg(test)]

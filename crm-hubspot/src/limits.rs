@@ -11,20 +11,13 @@ use crm_core::LimitScope;
 use crm_core::limits::{Bucket, BucketConfig, HintParser, LimitHint, PacingLimiter};
 use crm_core::reexports::http::HeaderMap;
 
+#[cfg(test)]
+use crate::config::parse_rate;
 use crate::config::{AppKind, HubSpotConfig};
 
 pub use crm_core::limits::RateLimit;
 
-/// HubSpot's rolling window for an app's request budget (HubSpot's API usage guidelines):
-/// private apps get 100 (Free, Starter), 190 (Professional, Enterprise) or 250 (with the API
-/// limit increase) requests per 10 seconds, public apps 110 per installing account.
-pub const WINDOW: Duration = Duration::from_secs(10);
-
-/// A `rate_limit` setting: `190/10s`, `100/1s`, or a bare count per [`WINDOW`] (the
-/// `requests_per_10s` alias).
-pub(crate) fn parse_rate(text: &str) -> crm_core::Result<RateLimit> {
-    RateLimit::parse(text, "rate_limit", Some(WINDOW))
-}
+pub use crate::config::WINDOW;
 
 /// The bucket of every CRM call but search.
 pub const GENERAL: &str = "general";
