@@ -345,12 +345,13 @@ impl Phone {
         self.e164().unwrap_or_else(|| self.raw())
     }
 
-    /// `+1*******00`: the country prefix and the last two digits.
+    /// `+1*******00`: the country prefix and the last two digits; a national number not yet
+    /// parsed shows its last two digits only (`********00`).
     ///
-    /// A number already in international form (`+…`) is masked from its own digits, without
-    /// parsing: masking is what a log line or a printed view does with a number read from a CRM,
-    /// and parsing would load the phone library's metadata (tens of milliseconds) for nothing.
-    /// A national number is parsed first, so that it shows its country prefix like the others.
+    /// Masking never parses: it is what a log line or a printed view does with a number read
+    /// from a CRM, and parsing would load the phone library's metadata (tens of milliseconds,
+    /// most of a one-shot look-up's time) for nothing. A number already parsed, or written in
+    /// international form (`+…`), shows its country prefix from its own digits.
     pub fn masked(&self) -> String {
         let raw = self.raw().trim();
         let text = match self.e164.get() {
@@ -358,7 +359,18 @@ impl Phone {
             // The national trunk prefix `(0)` some write after the country code is not part
             // of the number (E.164 drops it).
             _ if raw.starts_with('+') => raw,
-            _ => self.for_vendor(),
+            _ => {
+                let digits = raw.chars().filter(char::is_ascii_digit).count();
+                if digits < 5 {
+                    return "***".to_owned();
+                }
+                let tail: String = raw
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .skip(digits - 2)
+                    .collect();
+                return format!("{}{tail}", "*".repeat(digits - 2));
+            }
         };
         let text = &text.replacen("(0)", "", 1);
         let digits: Vec<char> = text.chars().filter(char::is_ascii_digit).collect();
@@ -715,8 +727,12 @@ mod tests {
         // The trunk prefix written after the country code is not counted.
         let trunk = Phone::from_vendor("+44 (0)20 7946 0018", Region::us());
         assert_eq!(trunk.masked(), "+4*********18");
-        // A national number needs its country: it is parsed.
+        // A national number is not parsed to be masked: its last two digits only.
         let national = Phone::from_vendor("(415) 555-0100", Region::us());
+        assert_eq!(national.masked(), "********00");
+        assert!(national.e164.get().is_none(), "parsed to be masked");
+        // Once parsed (compared, sent), it shows its country prefix like the others.
+        assert_eq!(national.e164(), Some("+14155550100"));
         assert_eq!(national.masked(), "+1********00");
     }
 }
