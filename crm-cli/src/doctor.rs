@@ -45,15 +45,15 @@ async fn probe<T: crm_core::Entity>(
 }
 
 /// Runs every check against the connection of a connection file: the adapter's connector
-/// builds it and checks its settings against the CRM's schema.
+/// builds it once (one credential, one limiter for every check) and checks its settings
+/// against the CRM's schema.
 pub(crate) async fn run(conn: &ConnectionFile) -> Result<(String, Vec<Check>)> {
     let connector = conn.connector()?;
-    let config = conn.connector_config(None)?;
-    let crm = connector.build(&config)?;
-    let setup = connector.check_setup(&config).await;
+    let live = connector.connect(&conn.connector_config(None)?)?;
+    let setup = live.check_setup().await;
     Ok((
-        crm.vendor().to_owned(),
-        checks(crm.as_ref(), connector, setup).await,
+        live.vendor().to_owned(),
+        checks(live.as_ref(), connector, setup).await,
     ))
 }
 

@@ -207,9 +207,13 @@ async fn issue12_item15_doctor_checks_the_salesforce_external_id_field() {
         "{text}"
     );
 
+    let tokens = |org: &SalesforceFake| org.requests().token_requests;
+    let before = tokens(&org);
     let out = doctor(&write("Idempotency_Key__c"), env).await;
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success(), "{text}");
+    // One connection for every check: one token grant, not one per check.
+    assert_eq!(tokens(&org) - before, 1, "token grants of one doctor run");
     assert!(
         text.contains("`Idempotency_Key__c` checked on Case"),
         "{text}"

@@ -548,4 +548,19 @@ impl Backend for RestBackend {
         )?;
         self.update(from.kind, &from.id, fields).await.map(drop)
     }
+
+    /// A generic CRM has no schema API: the table is compared with the field names of one live
+    /// record of its kind (`schema.rs`).
+    async fn check_table(
+        &self,
+        (target, kind): crm_core::raw::Target,
+        mapping: &crm_core::mapping::ObjectMapping,
+    ) -> Result<crm_core::raw::TableCheck> {
+        Ok(match self.check_mapping(kind, mapping).await? {
+            Some(problems) => crm_core::raw::TableCheck::Checked(problems),
+            None => crm_core::raw::TableCheck::Unchecked(format!(
+                "[{target}]: the CRM has no {kind} record yet, so its field names could not be compared"
+            )),
+        })
+    }
 }

@@ -8,26 +8,14 @@ use std::sync::Arc;
 
 use crm_core::credential::StaticCredential;
 use crm_core::mapping::ObjectMapping;
-use crm_core::raw::{AdapterFacts, Connector, ConnectorConfig, TableCheck};
-use crm_core::reexports::async_trait;
+use crm_core::raw::{AdapterFacts, Connector, ConnectorConfig, LiveConnection};
 use crm_core::reexports::secrecy::SecretString;
-use crm_core::{Crm, Error, ObjectKind, Result};
+use crm_core::{Error, Result};
 
-use crate::{
-    FACTS, GenericRest, GenericRestBuilder, GenericWebhook, MAPPING_TARGETS, Spec, VENDOR,
-};
+use crate::{FACTS, GenericRest, GenericRestBuilder, GenericWebhook, Spec, VENDOR};
 
 /// The keys a generic REST connection takes; everything else about the CRM is in its spec.
-const KEYS: &[&str] = &[
-    "base_url",
-    "spec",
-    "ca_file",
-    "timeout_secs",
-    "connection_name",
-    "auth.kind",
-    "auth.header",
-    "auth.token",
-];
+const KEYS: &[&str] = &["base_url", "spec", "auth.kind", "auth.header", "auth.token"];
 
 /// The generic REST adapter as a registry sees it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -81,7 +69,6 @@ impl GenericRestConnector {
     }
 }
 
-#[async_trait]
 impl Connector for GenericRestConnector {
     fn facts(&self) -> &'static AdapterFacts {
         &FACTS
@@ -92,34 +79,12 @@ impl Connector for GenericRestConnector {
         Self::spec(config).map(|s| s.default_mapping())
     }
 
-    fn build(&self, config: &ConnectorConfig) -> Result<Arc<dyn Crm>> {
+    fn connect(&self, config: &ConnectorConfig) -> Result<Arc<dyn LiveConnection>> {
         Ok(Arc::new(Self::connection(config)?))
     }
 
     fn idempotency_advice(&self) -> &'static str {
         "off: declare an idempotency header or an idempotency_key upsert path (see the adapter docs); until then the outbox will not retry a create that may have reached the CRM"
-    }
-
-    /// A generic CRM has no schema API: each table is compared with the field names of one
-    /// live record of its kind.
-    async fn check_mapping_live(
-        &self,
-        config: &ConnectorConfig,
-        tables: &BTreeMap<String, ObjectMapping>,
-    ) -> Result<Vec<(String, TableCheck)>> {
-        let crm = Self::connection(config)?;
-        let mut out = Vec::new();
-        for (target, mapping) in tables {
-            let kind = kind_of(target)?;
-            let check = match crm.backend().check_mapping(kind, mapping).await? {
-                Some(problems) => TableCheck::Checked(problems),
-                None => TableCheck::Unchecked(format!(
-                    "[{target}]: the CRM has no {kind} record yet, so its field names could not be compared"
-                )),
-            };
-            out.push((target.clone(), check));
-        }
-        Ok(out)
     }
 
     fn webhook_source(
@@ -131,14 +96,6 @@ impl Connector for GenericRestConnector {
         let source = GenericWebhook::new(&spec, secret, spec.name.clone())?;
         Ok(Box::new(source))
     }
-}
-
-fn kind_of(target: &str) -> Result<ObjectKind> {
-    MAPPING_TARGETS
-        .iter()
-        .find(|(t, _)| *t == target)
-        .map(|(_, k)| *k)
-        .ok_or_else(|| Error::config(format!("`{target}` is not a mapping target")))
 }
 
 #[cfg(test)]

@@ -634,6 +634,20 @@ impl Backend for HubSpotBackend {
     ) -> Result<Option<CustomerView>> {
         self.view(lookup, options).await
     }
+
+    /// The settings' properties, through the properties API (`extras/schema.rs`).
+    async fn check_setup(&self) -> Result<Vec<crm_core::raw::SetupCheck>> {
+        HubSpotBackend::check_setup(self).await
+    }
+
+    async fn check_table(
+        &self,
+        (target, _): crm_core::raw::Target,
+        mapping: &crm_core::mapping::ObjectMapping,
+    ) -> Result<crm_core::raw::TableCheck> {
+        let problems = self.check_mapping(target.parse()?, mapping).await?;
+        Ok(crm_core::raw::TableCheck::Checked(problems))
+    }
 }
 
 /// The vendor value a write of a bare state gets, where several values share the state.

@@ -5,24 +5,19 @@
 //! (`auth.client_id` and the secrets `auth.client_secret`, `auth.refresh_token`)), the shipped
 //! default mapping, and the setup and mapping checks through HubSpot's properties API.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crm_core::mapping::ObjectMapping;
-use crm_core::raw::{AdapterFacts, Advice, Connector, ConnectorConfig, SetupCheck, TableCheck};
-use crm_core::reexports::async_trait;
+use crm_core::raw::{AdapterFacts, Advice, Connector, ConnectorConfig, LiveConnection};
 use crm_core::reexports::secrecy::SecretString;
-use crm_core::{Capabilities, Crm, Error, Result};
+use crm_core::{Capabilities, Error, Result};
 
 use crate::{HubSpot, HubSpotBuilder, HubSpotConfigKey, HubSpotWebhook, VENDOR};
 
-/// The connection-file keys a HubSpot connection takes besides the [`HubSpotConfigKey`]s and
-/// their aliases: the name every adapter shares for `idempotency_property`, the transport's
-/// keys, and the credential's.
-const SHARED_KEYS: &[&str] = &[
+/// The connection-file keys a HubSpot connection takes besides the [`HubSpotConfigKey`]s, their
+/// aliases and the keys every adapter takes: the name every adapter shares for
+/// `idempotency_property`, and the credential's.
+const OTHER_KEYS: &[&str] = &[
     "idempotency_field",
-    "ca_file",
-    "timeout_secs",
     "auth.kind",
     "auth.client_id",
     "auth.token",
@@ -46,17 +41,14 @@ impl HubSpotConnector {
         let aliases = HubSpotConfigKey::ALIASES.iter().map(|(alias, _)| *alias);
         let keys: Vec<&str> = keys
             .chain(aliases)
-            .chain(SHARED_KEYS.iter().copied())
+            .chain(OTHER_KEYS.iter().copied())
             .collect();
         config.check_keys(VENDOR, &keys)?;
         let mut b = HubSpotBuilder::new();
         b.options.read_connector_config(config)?;
-        for (key, value) in &config.settings {
-            if key.starts_with("auth.") || matches!(key.as_str(), "ca_file" | "timeout_secs") {
-                continue;
-            }
+        for (key, value) in config.vendor_settings() {
             // One name across adapters; HubSpot's own key stays an alias.
-            let key = match key.as_str() {
+            let key = match key {
                 "idempotency_field" => HubSpotConfigKey::IdempotencyProperty.as_ref(),
                 other => other,
             };
@@ -82,18 +74,13 @@ impl HubSpotConnector {
     }
 }
 
-#[async_trait]
 impl Connector for HubSpotConnector {
     fn facts(&self) -> &'static AdapterFacts {
         &crate::FACTS
     }
 
-    fn build(&self, config: &ConnectorConfig) -> Result<Arc<dyn Crm>> {
+    fn connect(&self, config: &ConnectorConfig) -> Result<Arc<dyn LiveConnection>> {
         Ok(Arc::new(Self::connection(config)?))
-    }
-
-    async fn check_setup(&self, config: &ConnectorConfig) -> Result<Vec<SetupCheck>> {
-        Self::connection(config)?.backend().check_setup().await
     }
 
     fn idempotency_advice(&self) -> &'static str {
@@ -114,23 +101,6 @@ impl Connector for HubSpotConnector {
         )]
     }
 
-    async fn check_mapping_live(
-        &self,
-        config: &ConnectorConfig,
-        tables: &BTreeMap<String, ObjectMapping>,
-    ) -> Result<Vec<(String, TableCheck)>> {
-        let hub = Self::connection(config)?;
-        let mut out = Vec::new();
-        for (target, mapping) in tables {
-            let problems = hub
-                .backend()
-                .check_mapping(target.parse()?, mapping)
-                .await?;
-            out.push((target.clone(), TableCheck::Checked(problems)));
-        }
-        Ok(out)
-    }
-
     fn webhook_source(
         &self,
         config: &ConnectorConfig,
@@ -144,6 +114,7 @@ impl Connector for HubSpotConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crm_core::Crm;
 
     fn pairs() -> ConnectorConfig {
         ConnectorConfig::new(".")

@@ -44,10 +44,6 @@ mod state;
 pub mod webhook;
 mod wire;
 
-use crm_core::mapping::{KnownFields, ObjectMapping};
-use crm_core::raw::AdapterFacts;
-use crm_core::{ObjectKind, Result};
-
 pub use backend::{HubSpot, HubSpotBackend, HubSpotBuilder};
 pub use config::{AppKind, ConversationLogAs, HubSpotConfig, HubSpotConfigKey, PathFamily};
 pub use connector::{HubSpotConnector, connector};
@@ -59,48 +55,18 @@ pub use extras::objects::MappingTarget;
 pub use extras::schema;
 pub use webhook::HubSpotWebhook;
 
-/// The vendor name this adapter reports.
-pub const VENDOR: &str = "hubspot";
-
-/// The object tables a mapping file may hold for this adapter, and the kind each maps; give it
-/// to `MappingFile::load`.
-pub const MAPPING_TARGETS: &[(&str, ObjectKind)] = &[
-    ("contact", ObjectKind::Contact),
-    ("account", ObjectKind::Account),
-    ("lead", ObjectKind::Lead),
-    ("opportunity", ObjectKind::Opportunity),
-    ("ticket", ObjectKind::Ticket),
-    ("note", ObjectKind::Activity),
-    ("task", ObjectKind::Activity),
-    ("call", ObjectKind::Activity),
-];
-
-/// The default mapping: HubSpot's default properties per mapping target, in core's mapping
-/// format (see [`crm_core::mapping::MappingFile::defaults`]).
-pub const DEFAULT_MAPPING: &str = include_str!("../mapping.toml");
-
-/// HubSpot's default properties per mapping table (`known_fields.toml`, from HubSpot's
-/// developer docs), for checking a mapping file offline (see
-/// [`crm_core::mapping::KnownFields`]).
-pub const KNOWN_FIELDS: &str = include_str!("../known_fields.toml");
-
-/// What the connector registry knows of this adapter without a connection.
-pub const FACTS: AdapterFacts = AdapterFacts::new(
-    VENDOR,
-    MAPPING_TARGETS,
-    DEFAULT_MAPPING,
-    "crm-hubspot/mapping.toml",
-)
-.with_known_fields(KNOWN_FIELDS, "crm-hubspot/known_fields.toml");
-
-/// [`KNOWN_FIELDS`], parsed.
-pub fn known_fields() -> Result<KnownFields> {
-    KnownFields::parse(KNOWN_FIELDS, "crm-hubspot/known_fields.toml")
-}
-
-/// The default mapping's tables, read by core's loader.
-pub fn default_mapping() -> Result<std::collections::BTreeMap<String, ObjectMapping>> {
-    FACTS.default_mapping()
+crm_core::adapter_facts! {
+    vendor: "hubspot",
+    targets: [
+        contact => Contact,
+        account => Account,
+        lead => Lead,
+        opportunity => Opportunity,
+        ticket => Ticket,
+        note => Activity,
+        task => Activity,
+        call => Activity,
+    ],
 }
 
 #[cfg(test)]

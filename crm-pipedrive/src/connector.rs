@@ -5,15 +5,15 @@
 
 use std::sync::Arc;
 
-use crm_core::raw::{AdapterFacts, Connector, ConnectorConfig};
-use crm_core::{Crm, Error, Result};
+use crm_core::raw::{AdapterFacts, Connector, ConnectorConfig, LiveConnection};
+use crm_core::{Error, Result};
 
 use crate::config::{KEYS as CONFIG_KEYS, PipedriveConfig};
 use crate::{FACTS, Pipedrive, PipedriveBuilder, VENDOR};
 
-/// The keys a Pipedrive connection takes besides the [`crate::config::KEYS`]: the ones every
-/// adapter shares, and the credential's.
-const SHARED_KEYS: &[&str] = &["connection_name", "ca_file", "auth.kind", "auth.token"];
+/// The keys a Pipedrive connection takes besides the [`crate::config::KEYS`] and the ones every
+/// adapter takes: the credential's.
+const AUTH_KEYS: &[&str] = &["auth.kind", "auth.token"];
 
 /// The Pipedrive adapter as a registry sees it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -27,13 +27,11 @@ pub fn connector() -> &'static dyn Connector {
 impl PipedriveConnector {
     /// The connection itself, as its concrete type.
     pub fn connection(config: &ConnectorConfig) -> Result<Pipedrive> {
-        let keys: Vec<&str> = CONFIG_KEYS.iter().chain(SHARED_KEYS).copied().collect();
+        let keys: Vec<&str> = CONFIG_KEYS.iter().chain(AUTH_KEYS).copied().collect();
         config.check_keys(VENDOR, &keys)?;
         let mut c = PipedriveConfig::default();
-        for (key, value) in &config.settings {
-            if CONFIG_KEYS.contains(&key.as_str()) {
-                c.set(key, value)?;
-            }
+        for (key, value) in config.vendor_settings() {
+            c.set(key, value)?;
         }
         match config.setting("auth.kind") {
             None => {}
@@ -56,7 +54,7 @@ impl Connector for PipedriveConnector {
         &FACTS
     }
 
-    fn build(&self, config: &ConnectorConfig) -> Result<Arc<dyn Crm>> {
+    fn connect(&self, config: &ConnectorConfig) -> Result<Arc<dyn LiveConnection>> {
         Ok(Arc::new(Self::connection(config)?))
     }
 

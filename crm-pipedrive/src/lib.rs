@@ -22,9 +22,6 @@ pub mod lister;
 pub mod webhook;
 pub mod wire;
 
-use crm_core::ObjectKind;
-use crm_core::raw::AdapterFacts;
-
 pub use backend::{CONVERSATION_LOG_MARKER, Pipedrive, PipedriveBackend, PipedriveBuilder};
 pub use config::PipedriveConfig;
 pub use connector::{PipedriveConnector, connector};
@@ -32,35 +29,18 @@ pub use error::PipedriveErrors;
 pub use webhook::PipedriveWebhook;
 pub use wire::Entity;
 
-/// The vendor's name, as connections and events name it.
-pub const VENDOR: &str = "pipedrive";
-
-/// The tables a mapping file may hold for this adapter, and the kind each maps.
-pub const MAPPING_TARGETS: &[(&str, ObjectKind)] = &[
-    ("contact", ObjectKind::Contact),
-    ("account", ObjectKind::Account),
-    ("lead", ObjectKind::Lead),
-    ("opportunity", ObjectKind::Opportunity),
-    ("note", ObjectKind::Activity),
-    ("task", ObjectKind::Activity),
-    ("call", ObjectKind::Activity),
-];
-
-/// The default mapping (`mapping.toml`).
-pub const DEFAULT_MAPPING: &str = include_str!("../mapping.toml");
-
-/// Pipedrive's standard fields per mapping table (`known_fields.toml`), for offline checks.
-pub const KNOWN_FIELDS: &str = include_str!("../known_fields.toml");
-
-/// What the connector registry knows of this adapter without a connection: the default mapping
-/// and the standard fields, parsed by core.
-pub const FACTS: AdapterFacts = AdapterFacts::new(
-    VENDOR,
-    MAPPING_TARGETS,
-    DEFAULT_MAPPING,
-    "crm-pipedrive/mapping.toml",
-)
-.with_known_fields(KNOWN_FIELDS, "crm-pipedrive/known_fields.toml");
+crm_core::adapter_facts! {
+    vendor: "pipedrive",
+    targets: [
+        contact => Contact,
+        account => Account,
+        lead => Lead,
+        opportunity => Opportunity,
+        note => Activity,
+        task => Activity,
+        call => Activity,
+    ],
+}
 
 #[cfg(test)]
 mod tests {

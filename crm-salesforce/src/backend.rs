@@ -604,4 +604,18 @@ impl Backend for SalesforceBackend {
     ) -> Result<Option<CustomerView>> {
         crate::extras::view::load(self, lookup, options).await
     }
+
+    /// The settings' fields, through `describe` (`extras/schema.rs`).
+    async fn check_setup(&self) -> Result<Vec<crm_core::raw::SetupCheck>> {
+        SalesforceBackend::check_setup(self).await
+    }
+
+    async fn check_table(
+        &self,
+        (target, _): crm_core::raw::Target,
+        mapping: &crm_core::mapping::ObjectMapping,
+    ) -> Result<crm_core::raw::TableCheck> {
+        let problems = self.check_mapping(target, mapping).await?;
+        Ok(crm_core::raw::TableCheck::Checked(problems))
+    }
 }

@@ -5,14 +5,11 @@
 //! `auth.refresh_token`, `auth.token`), the shipped default mapping, and the setup and mapping
 //! checks through `describe`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crm_core::mapping::ObjectMapping;
-use crm_core::raw::{AdapterFacts, Connector, ConnectorConfig, SetupCheck, TableCheck};
-use crm_core::reexports::async_trait;
+use crm_core::raw::{AdapterFacts, Connector, ConnectorConfig, LiveConnection};
 use crm_core::reexports::secrecy::SecretString;
-use crm_core::{Crm, Error, Result};
+use crm_core::{Error, Result};
 
 use crate::{Salesforce, SalesforceBuilder, SalesforceConfigKey, VENDOR};
 
@@ -46,12 +43,10 @@ impl SalesforceConnector {
         config.check_keys(VENDOR, &keys)?;
         let mut b = SalesforceBuilder::new();
         b.options.read_connector_config(config)?;
-        for (key, value) in &config.settings {
-            let shared = ["ca_file", "timeout_secs", "private_key_file"];
-            if key.starts_with("auth.") || shared.contains(&key.as_str()) {
-                continue;
+        for (key, value) in config.vendor_settings() {
+            if key != "private_key_file" {
+                b = b.with_config(key, value);
             }
-            b = b.with_config(key, value.clone());
         }
         if let Some(file) = config.setting("private_key_file") {
             b = b.with_config("private_key_file", config.path(file).display().to_string());
@@ -100,36 +95,17 @@ impl SalesforceConnector {
     }
 }
 
-#[async_trait]
 impl Connector for SalesforceConnector {
     fn facts(&self) -> &'static AdapterFacts {
         &crate::FACTS
     }
 
-    fn build(&self, config: &ConnectorConfig) -> Result<Arc<dyn Crm>> {
+    fn connect(&self, config: &ConnectorConfig) -> Result<Arc<dyn LiveConnection>> {
         Ok(Arc::new(Self::connection(config)?))
-    }
-
-    async fn check_setup(&self, config: &ConnectorConfig) -> Result<Vec<SetupCheck>> {
-        Self::connection(config)?.backend().check_setup().await
     }
 
     fn idempotency_advice(&self) -> &'static str {
         "off: a create carrying an idempotency key fails until `idempotency_field` names a Text field marked Unique and External ID on every object the bot creates (see the adapter docs)"
-    }
-
-    async fn check_mapping_live(
-        &self,
-        config: &ConnectorConfig,
-        tables: &BTreeMap<String, ObjectMapping>,
-    ) -> Result<Vec<(String, TableCheck)>> {
-        let org = Self::connection(config)?;
-        let mut out = Vec::new();
-        for (target, mapping) in tables {
-            let problems = org.backend().check_mapping(target, mapping).await?;
-            out.push((target.clone(), TableCheck::Checked(problems)));
-        }
-        Ok(out)
     }
 }
 

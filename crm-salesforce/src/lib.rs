@@ -52,52 +52,21 @@ pub use extras::outbound::{self, OutboundMessages};
 pub use extras::schema;
 pub use limits::{DAILY_BUCKET, LimitEntry, parse_limit_info};
 
-/// The vendor name this adapter reports.
-pub const VENDOR: &str = "salesforce";
+crm_core::adapter_facts! {
+    vendor: "salesforce",
+    targets: [
+        contact => Contact,
+        account => Account,
+        lead => Lead,
+        opportunity => Opportunity,
+        ticket => Ticket,
+        task => Activity,
+        event => Activity,
+    ],
+}
 
 /// The API version used unless configured (`vNN.N`).
 pub const DEFAULT_API_VERSION: &str = "v62.0";
-
-/// The default mapping between common fields and Salesforce fields, as TOML (one
-/// `crm_core::mapping::ObjectMapping` per table).
-pub const DEFAULT_MAPPING: &str = wire::DEFAULT_MAPPING;
-
-/// Salesforce's standard fields per mapping table (`known_fields.toml`, from the Salesforce
-/// Object Reference), for checking a mapping file offline (see
-/// `crm_core::mapping::KnownFields`).
-pub const KNOWN_FIELDS: &str = include_str!("../known_fields.toml");
-
-/// What the connector registry knows of this adapter without a connection.
-pub const FACTS: crm_core::raw::AdapterFacts = crm_core::raw::AdapterFacts::new(
-    VENDOR,
-    MAPPING_TARGETS,
-    DEFAULT_MAPPING,
-    "crm-salesforce/mapping.toml",
-)
-.with_known_fields(KNOWN_FIELDS, "crm-salesforce/known_fields.toml");
-
-/// The default mapping's tables (`mapping.toml`), read by core's loader.
-pub fn default_mapping()
--> crm_core::Result<std::collections::BTreeMap<String, crm_core::mapping::ObjectMapping>> {
-    FACTS.default_mapping()
-}
-
-/// [`KNOWN_FIELDS`], parsed.
-pub fn known_fields() -> crm_core::Result<crm_core::mapping::KnownFields> {
-    crm_core::mapping::KnownFields::parse(KNOWN_FIELDS, "crm-salesforce/known_fields.toml")
-}
-
-/// The tables a mapping file may hold for this adapter, and the kind each maps; give it to
-/// `crm_core::mapping::MappingFile::load`.
-pub const MAPPING_TARGETS: &[crm_core::raw::Target] = &[
-    ("contact", crm_core::ObjectKind::Contact),
-    ("account", crm_core::ObjectKind::Account),
-    ("lead", crm_core::ObjectKind::Lead),
-    ("opportunity", crm_core::ObjectKind::Opportunity),
-    ("ticket", crm_core::ObjectKind::Ticket),
-    ("task", crm_core::ObjectKind::Activity),
-    ("event", crm_core::ObjectKind::Activity),
-];
 
 /// Parses a failed Salesforce response the way a connection does: the error array
 /// `[{message, errorCode, fields}]` mapped to an error kind with the fields named, anything else

@@ -132,9 +132,6 @@ impl SObject {
     }
 }
 
-/// The default mapping (`mapping.toml`).
-pub(crate) const DEFAULT_MAPPING: &str = include_str!("../mapping.toml");
-
 /// Common fields of a write → the Salesforce JSON body. An activity's links go to the
 /// polymorphic `WhoId`/`WhatId`, its kind `call` also to `TaskSubtype`; unless `keep_kind`
 /// (creates and upserts) its `kind` is left alone: `Activity::kind` cannot say "unset", and

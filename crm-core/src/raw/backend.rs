@@ -18,7 +18,10 @@ use futures::StreamExt;
 
 use crate::api::{Capabilities, Crm, IdempotencyKey, Lookup, Page, UpsertKey};
 use crate::error::{Error, Result};
+use crate::mapping::ObjectMapping;
 use crate::model::{FieldMap, FieldValue, ObjectKind, RecordId, RecordRef, Region};
+use crate::raw::Target;
+use crate::raw::checks::{SetupCheck, TableCheck};
 use crate::view::{CustomerView, ViewOptions};
 
 /// A record as the vendor holds it.
@@ -310,6 +313,24 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// on through [`crate::raw::paginate`], which stops cycling or endless cursors.
     async fn query_page(&self, query: &Query, cursor: Option<String>)
     -> Result<Page<VendorRecord>>;
+
+    /// Checks through the CRM's schema API that the fields the connection's settings name
+    /// (an idempotency property, an external-id field) exist and fit, for `crm-connect
+    /// doctor`: one request per object involved. The default checks nothing.
+    async fn check_setup(&self) -> Result<Vec<SetupCheck>> {
+        Ok(Vec::new())
+    }
+
+    /// Compares the mapping table of `target` (one of the adapter's targets, with its kind)
+    /// with the CRM's live schema, for `crm-connect mapping check --live`. The default
+    /// compares nothing and says so.
+    async fn check_table(&self, target: Target, mapping: &ObjectMapping) -> Result<TableCheck> {
+        let _ = (target, mapping);
+        Ok(TableCheck::Unchecked(format!(
+            "the {} adapter has no live schema check",
+            self.vendor()
+        )))
+    }
 
     /// Links two existing records. The default says the connection cannot.
     async fn link(&self, from: &RecordRef, to: &RecordRef) -> Result<()> {

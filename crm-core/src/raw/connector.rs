@@ -17,10 +17,16 @@ use secrecy::SecretString;
 use crate::audit::AuditSink;
 use crate::error::{Error, Result};
 use crate::limits::RequestObserver;
-use crate::mapping::{KnownFields, MappingFile, ObjectMapping, SchemaProblem};
-use crate::model::ObjectKind;
-use crate::raw::Target;
+use crate::mapping::{KnownFields, MappingFile, ObjectMapping};
+use crate::raw::checks::{Advice, SetupCheck, TableCheck};
+use crate::raw::{Backend, Connection, Target};
 use crate::{Capabilities, Crm};
+
+/// The keys every connection takes, whatever the vendor, read by
+/// [`crate::raw::ConnectionOptions::read_connector_config`]: the connection's name, a CA
+/// certificate file to trust and the request timeout. [`ConnectorConfig::check_keys`] accepts
+/// them for every adapter, and [`ConnectorConfig::vendor_settings`] leaves them out.
+pub const SHARED_KEYS: &[&str] = &["connection_name", "ca_file", "timeout_secs"];
 
 /// What a connector builds a connection from: settings as text pairs, secrets apart, and the
 /// context a configuration file gives (its directory, a mapping file, the connection's name).
@@ -121,9 +127,9 @@ impl ConnectorConfig {
         self.dir.join(path)
     }
 
-    /// Fails with a `Config` error naming the first setting or secret whose key is not in
-    /// `accepted`, and listing the keys `vendor` accepts, so a typo is caught before any
-    /// request is sent.
+    /// Fails with a `Config` error naming the first setting or secret whose key is neither in
+    /// `accepted` nor one of the [`SHARED_KEYS`], and listing the keys `vendor` accepts, so a
+    /// typo is caught before any request is sent.
     pub fn check_keys(&self, vendor: &str, accepted: &[&str]) -> Result<()> {
         let keys = self
             .settings
@@ -131,88 +137,27 @@ impl ConnectorConfig {
             .map(|(k, _)| k)
             .chain(self.secrets.iter().map(|(k, _)| k));
         for key in keys {
-            if !accepted.contains(&key.as_str()) {
+            let key = key.as_str();
+            if !accepted.contains(&key) && !SHARED_KEYS.contains(&key) {
+                let all: Vec<&str> = accepted.iter().chain(SHARED_KEYS).copied().collect();
                 return Err(Error::config(format!(
                     "{key}: not a {vendor} setting; {vendor} connections take {}",
-                    accepted.join(", ")
+                    all.join(", ")
                 )));
             }
         }
         Ok(())
     }
-}
 
-/// One thing a connection's settings need from the CRM's schema (a custom property, an
-/// external-id field) on one object, and whether the CRM has it: what `crm-connect doctor`
-/// prints.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SetupCheck {
-    /// The setting that names the field (`idempotency_field`, `external_id_property`).
-    pub setting: String,
-    /// Whether the setting is the idempotency key's field: creates of [`SetupCheck::kinds`]
-    /// are idempotent only where it exists.
-    pub idempotency: bool,
-    /// The field's name in the CRM.
-    pub name: String,
-    /// The vendor object checked (`tickets`, `Case`).
-    pub object: String,
-    /// The common kinds whose records live in that object.
-    pub kinds: Vec<ObjectKind>,
-    /// `None` when the CRM has what the setting needs; otherwise what is missing and the
-    /// admin step that adds it. Names only, never values.
-    pub problem: Option<String>,
-}
-
-impl SetupCheck {
-    /// A check of `name`, named by `setting`, on `object`.
-    pub fn new(
-        setting: impl Into<String>,
-        name: impl Into<String>,
-        object: impl Into<String>,
-        kinds: Vec<ObjectKind>,
-        problem: Option<String>,
-    ) -> Self {
-        let setting = setting.into();
-        Self {
-            idempotency: setting.starts_with("idempotency"),
-            setting,
-            name: name.into(),
-            object: object.into(),
-            kinds,
-            problem,
-        }
+    /// The settings that are the adapter's own, in order: every pair but the [`SHARED_KEYS`]
+    /// (the connection options read them) and the credential's `auth.*` keys (the connector
+    /// makes the credential from them), for an adapter's `with_config(key, value)`.
+    pub fn vendor_settings(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .filter(|(k, _)| !k.starts_with("auth.") && !SHARED_KEYS.contains(k))
     }
-}
-
-/// A feature that is off and how to turn it on: a warning line of `crm-connect doctor`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Advice {
-    /// What is off (`external id look-up`).
-    pub what: String,
-    /// Why, and the setting that turns it on.
-    pub detail: String,
-}
-
-impl Advice {
-    /// Advice about `what`.
-    pub fn new(what: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self {
-            what: what.into(),
-            detail: detail.into(),
-        }
-    }
-}
-
-/// The live check of one mapping table against the CRM.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TableCheck {
-    /// Compared with the CRM's schema: the problems found (none: the table fits).
-    Checked(Vec<SchemaProblem>),
-    /// Not compared, and why (the adapter has no schema check; the CRM has no sample record).
-    Unchecked(String),
 }
 
 /// What an adapter's crate declares about itself as constants: its name, its mapping tables,
@@ -310,15 +255,23 @@ pub trait Connector: Send + Sync + fmt::Debug {
         self.facts().known_fields()
     }
 
-    /// Builds the connection `config` describes. Makes no network call. An unknown key is a
-    /// `Config` error naming it and the accepted keys.
-    fn build(&self, config: &ConnectorConfig) -> Result<Arc<dyn Crm>>;
+    /// Builds the connection `config` describes, with its schema checks. Makes no network
+    /// call. An unknown key is a `Config` error naming it and the accepted keys. An adapter
+    /// writes this one method (its `Connection<ItsBackend>` is a [`LiveConnection`]); the
+    /// registry's other calls go through it.
+    fn connect(&self, config: &ConnectorConfig) -> Result<Arc<dyn LiveConnection>>;
+
+    /// The connection `config` describes, as the bot uses it. Makes no network call.
+    fn build(&self, config: &ConnectorConfig) -> Result<Arc<dyn Crm>> {
+        let live: Arc<dyn Crm> = self.connect(config)?;
+        Ok(live)
+    }
 
     /// Checks through the CRM's schema API that what the settings name exists (one request
-    /// per object involved). The default checks nothing.
+    /// per object involved), on a connection of its own; [`LiveConnection::check_setup`] runs
+    /// it on one already built.
     async fn check_setup(&self, config: &ConnectorConfig) -> Result<Vec<SetupCheck>> {
-        let _ = config;
-        Ok(Vec::new())
+        self.connect(config)?.check_setup().await
     }
 
     /// How to make creates idempotent where they are not, for a warning line.
@@ -333,20 +286,13 @@ pub trait Connector: Send + Sync + fmt::Debug {
         Vec::new()
     }
 
-    /// Checks each mapping table against the CRM's live schema. The default compares nothing.
+    /// Checks each mapping table against the CRM's live schema, on a connection of its own.
     async fn check_mapping_live(
         &self,
         config: &ConnectorConfig,
         tables: &BTreeMap<String, ObjectMapping>,
     ) -> Result<Vec<(String, TableCheck)>> {
-        let _ = config;
-        Ok(tables
-            .keys()
-            .map(|t| {
-                let why = format!("the {} adapter has no live schema check", self.name());
-                (t.clone(), TableCheck::Unchecked(why))
-            })
-            .collect())
+        self.connect(config)?.check_tables(tables).await
     }
 
     /// The verifier of the webhooks the CRM signs with `secret`. The default: none.
@@ -361,6 +307,43 @@ pub trait Connector: Send + Sync + fmt::Debug {
             "webhook: no webhook verifier for vendor `{}` yet",
             self.name()
         )))
+    }
+}
+
+/// A connection a [`Connector`] built: the bot's [`Crm`], and the checks `crm-connect doctor`
+/// and `mapping check --live` run on it through the backend's schema hooks.
+#[async_trait]
+pub trait LiveConnection: Crm {
+    /// [`Backend::check_setup`]: whether what the settings name exists in the CRM's schema.
+    async fn check_setup(&self) -> Result<Vec<SetupCheck>>;
+
+    /// [`Backend::check_table`] for each table, in order; a target the adapter does not know
+    /// is a `Config` error naming it.
+    async fn check_tables(
+        &self,
+        tables: &BTreeMap<String, ObjectMapping>,
+    ) -> Result<Vec<(String, TableCheck)>>;
+}
+
+#[async_trait]
+impl<B: Backend> LiveConnection for Connection<B> {
+    async fn check_setup(&self) -> Result<Vec<SetupCheck>> {
+        self.backend().check_setup().await
+    }
+
+    async fn check_tables(
+        &self,
+        tables: &BTreeMap<String, ObjectMapping>,
+    ) -> Result<Vec<(String, TableCheck)>> {
+        let mut out = Vec::with_capacity(tables.len());
+        for (target, mapping) in tables {
+            let known = self.mappings().target(target)?;
+            out.push((
+                target.clone(),
+                self.backend().check_table(known, mapping).await?,
+            ));
+        }
+        Ok(out)
     }
 }
 
@@ -383,7 +366,7 @@ pub fn find(registry: &[&'static dyn Connector], name: &str) -> Result<&'static 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ErrorKind;
+    use crate::{ErrorKind, ObjectKind};
 
     #[derive(Debug)]
     struct Fake;
@@ -395,7 +378,7 @@ mod tests {
         fn facts(&self) -> &'static AdapterFacts {
             &FACTS
         }
-        fn build(&self, config: &ConnectorConfig) -> Result<Arc<dyn Crm>> {
+        fn connect(&self, config: &ConnectorConfig) -> Result<Arc<dyn LiveConnection>> {
             config.check_keys("fake", &["base_url"])?;
             Err(Error::config("not buildable"))
         }
@@ -435,5 +418,24 @@ mod tests {
         assert!(!format!("{config:?}").contains("s3cr3t"));
         assert!(config.secret("auth.token").is_some());
         assert_eq!(config.setting("base_ulr"), Some("x"));
+    }
+
+    #[test]
+    fn shared_keys_are_accepted_everywhere_and_left_out_of_vendor_settings() {
+        let config = ConnectorConfig::new("/tmp")
+            .with_setting("connection_name", "acme")
+            .with_setting("timeout_secs", "5")
+            .with_setting("base_url", "http://127.0.0.1:9")
+            .with_setting("auth.kind", "bearer");
+        config
+            .check_keys("fake", &["base_url", "auth.kind"])
+            .unwrap();
+        let own: Vec<_> = config.vendor_settings().collect();
+        assert_eq!(own, vec![("base_url", "http://127.0.0.1:9")]);
+        let err = config.check_keys("fake", &["auth.kind"]).unwrap_err();
+        assert!(
+            err.message().contains("auth.kind, connection_name"),
+            "{err}"
+        );
     }
 }

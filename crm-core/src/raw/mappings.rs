@@ -75,6 +75,23 @@ impl Mappings {
             })
     }
 
+    /// The target named `name` with its kind; a name the adapter does not know is a `Config`
+    /// error listing the ones it does.
+    pub fn target(&self, name: &str) -> Result<Target> {
+        self.targets
+            .iter()
+            .find(|(t, _)| *t == name)
+            .copied()
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.targets.iter().map(|(t, _)| *t).collect();
+                Error::config(format!(
+                    "[{name}]: not a mapping table of {}; its tables are {}",
+                    self.owner,
+                    known.join(", ")
+                ))
+            })
+    }
+
     /// The first target of `kind`, for adapters with one target per kind.
     pub fn target_of(&self, kind: ObjectKind) -> Option<&'static str> {
         self.targets

@@ -19,8 +19,10 @@
 //!   request.
 
 mod backend;
+mod checks;
 mod connection;
 mod connector;
+mod facts;
 mod family;
 pub mod http;
 mod id_shape;
@@ -34,10 +36,9 @@ pub use backend::{
     Backend, BackendFacts, LinkedWrites, LinkedWritten, Query, QueryFilter, VendorCondition,
     VendorRecord, VendorWrite, WriteOp, Written,
 };
+pub use checks::{Advice, SetupCheck, TableCheck};
 pub use connection::Connection;
-pub use connector::{
-    AdapterFacts, Advice, Connector, ConnectorConfig, SetupCheck, TableCheck, find,
-};
+pub use connector::{AdapterFacts, Connector, ConnectorConfig, LiveConnection, SHARED_KEYS, find};
 pub use family::{Family, Verb, operation};
 pub use id_shape::IdShape;
 pub use keys::{parse_config_key, parse_flag, parse_number};
