@@ -11,127 +11,17 @@ use std::num::NonZeroU32;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use futures::stream::BoxStream;
-use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
+use crate::linked::{AnyEntity, LinkedCreate, LinkedCreated, not_sent};
 use crate::model::{
     Account, Activity, Contact, Email, Entity, FieldValue, Lead, ObjectKind, Opportunity, Phone,
     Record, RecordId, RecordRef, Status, Ticket, TicketState,
 };
 use crate::view::{CustomerView, ViewOptions};
-
-/// Who a write is done for. Goes into the audit trail; never a personal value.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "id", rename_all = "snake_case")]
-pub enum Actor {
-    /// The bot itself.
-    #[default]
-    Bot,
-    /// A human agent, by the desk's agent id.
-    Agent(String),
-    /// Another system or job, by name.
-    System(String),
-}
-
-/// A key that makes a create safe to retry: the adapter stores it in a unique field (or sends it
-/// as an `Idempotency-Key` header) so that a second attempt finds the first record instead of
-/// creating another.
-///
-/// 1–100 characters from `A-Z a-z 0-9 . _ : -`, so it fits any vendor's unique text field.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct IdempotencyKey(String);
-
-impl IdempotencyKey {
-    /// Checks and wraps a caller-given key.
-    pub fn new(key: impl Into<String>) -> Result<Self> {
-        let key = key.into();
-        let ok = (1..=100).contains(&key.len())
-            && key
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
-        if ok {
-            Ok(Self(key))
-        } else {
-            Err(Error::invalid_input(
-                "idempotency key must be 1-100 characters of A-Z a-z 0-9 . _ : -",
-            ))
-        }
-    }
-
-    /// Derives a key from the connection, the conversation and the intent
-    /// (`"lead"`, `"ticket:1"`): the same three always give the same key, so a bot that replays a
-    /// conversation after a crash writes nothing twice.
-    pub fn derive(connection: &str, conversation: &str, intent: &str) -> Self {
-        use sha2::Digest;
-        let mut h = sha2::Sha256::new();
-        for part in [connection, conversation, intent] {
-            h.update((part.len() as u64).to_be_bytes());
-            h.update(part.as_bytes());
-        }
-        let digest = h.finalize();
-        let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-        Self(format!("cc1-{hex}"))
-    }
-
-    /// The key of item `index` of a batch created under this one key: `<key>.<index>`, or a
-    /// key derived from both when that would be longer than a key may be. The one rule every
-    /// adapter uses, so a batch replayed through any of them finds the items it created.
-    pub fn for_item(&self, index: usize) -> Self {
-        Self::new(format!("{}.{index}", self.0))
-            .unwrap_or_else(|_| Self::derive(&self.0, &index.to_string(), "batch"))
-    }
-
-    /// The key as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for IdempotencyKey {
-    type Error = Error;
-    fn try_from(value: String) -> Result<Self> {
-        Self::new(value)
-    }
-}
-
-impl From<IdempotencyKey> for String {
-    fn from(value: IdempotencyKey) -> Self {
-        value.0
-    }
-}
-
-impl fmt::Debug for IdempotencyKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IdempotencyKey({})", self.0)
-    }
-}
-
-/// Context every write carries: who it is for and, for creates, the idempotency key.
-#[derive(Debug, Clone, Default)]
-pub struct WriteContext {
-    /// Who the write is done for.
-    pub actor: Actor,
-    /// Makes a create safe to retry. Ignored by updates, which are idempotent already.
-    pub idempotency_key: Option<IdempotencyKey>,
-}
-
-impl WriteContext {
-    /// A write by `actor` without an idempotency key.
-    pub fn new(actor: Actor) -> Self {
-        Self {
-            actor,
-            idempotency_key: None,
-        }
-    }
-
-    /// Sets the idempotency key.
-    pub fn with_idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.idempotency_key = Some(key);
-        self
-    }
-}
+pub use crate::write_context::{Actor, IdempotencyKey, WriteContext};
 
 /// How to recognise a customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -556,7 +446,7 @@ pub trait Crm: Send + Sync + fmt::Debug {
     /// the note on it in one conversation need not wait for the ticket's id. Each write has its
     /// own context (actor and idempotency key) and its own result.
     ///
-    /// The default ([`crate::linked::create_in_order`]) creates the parent, then the children
+    /// The default ([`create_in_order`]) creates the parent, then the children
     /// with its id (children of one kind together through the batch path). An adapter whose
     /// vendor can reference a record created earlier in the same request sends the group as one
     /// request: Salesforce, one all-or-none Composite request (a failed write rolls the others
@@ -567,7 +457,7 @@ pub trait Crm: Send + Sync + fmt::Debug {
         parent: &crate::linked::LinkedCreate,
         children: &[crate::linked::LinkedCreate],
     ) -> crate::linked::LinkedCreated {
-        crate::linked::create_in_order(self, parent, children).await
+        create_in_order(self, parent, children).await
     }
 
     /// The 360° view of a customer, or `None` when no contact matches. The default composes it
@@ -645,5 +535,180 @@ impl CustomerView {
             open_tickets,
             recent_activities,
         }))
+    }
+}
+
+// The in-order default of `Crm::create_linked` writes through the traits defined here, so it
+// lives here: `linked.rs` holds only the data, and the two modules do not import each other.
+
+/// Creates `entity` through the family of its kind.
+async fn create_any<C: Crm + ?Sized>(
+    crm: &C,
+    entity: &AnyEntity,
+    ctx: &WriteContext,
+) -> Result<RecordId> {
+    match entity {
+        AnyEntity::Contact(e) => crm.contacts().create(e, ctx).await.map(|r| r.id),
+        AnyEntity::Account(e) => crm.accounts().create(e, ctx).await.map(|r| r.id),
+        AnyEntity::Lead(e) => crm.leads().create(e, ctx).await.map(|r| r.id),
+        AnyEntity::Opportunity(e) => crm.opportunities().create(e, ctx).await.map(|r| r.id),
+        AnyEntity::Ticket(e) => crm.tickets().create(e, ctx).await.map(|r| r.id),
+        AnyEntity::Activity(e) => crm.activities().create(e, ctx).await.map(|r| r.id),
+    }
+}
+
+/// Creates many records of one kind with their own keys ([`crate::Records::create_batch_keyed`])
+/// or, unkeyed, in one batch ([`crate::Records::create_batch`]); one result per input.
+async fn create_many<C: Crm + ?Sized>(
+    crm: &C,
+    kind: ObjectKind,
+    items: &[&LinkedCreate],
+    actor: &Actor,
+    keyed: bool,
+) -> Vec<Result<RecordId>> {
+    macro_rules! batch {
+        ($family:ident, $variant:ident) => {{
+            let inputs: Vec<(Option<IdempotencyKey>, _)> = items
+                .iter()
+                .filter_map(|c| match &c.entity {
+                    AnyEntity::$variant(e) => Some((c.ctx.idempotency_key.clone(), e.clone())),
+                    _ => None,
+                })
+                .collect();
+            let ctx = WriteContext::new(actor.clone());
+            let records = if keyed {
+                let keyed: Vec<_> = inputs
+                    .into_iter()
+                    .filter_map(|(k, e)| Some((k?, e)))
+                    .collect();
+                crm.$family().create_batch_keyed(&keyed, &ctx).await
+            } else {
+                let plain: Vec<_> = inputs.into_iter().map(|(_, e)| e).collect();
+                crm.$family().create_batch(&plain, &ctx).await
+            };
+            records.into_iter().map(|r| r.map(|r| r.id)).collect()
+        }};
+    }
+    let results: Vec<Result<RecordId>> = match kind {
+        ObjectKind::Contact => batch!(contacts, Contact),
+        ObjectKind::Account => batch!(accounts, Account),
+        ObjectKind::Lead => batch!(leads, Lead),
+        ObjectKind::Opportunity => batch!(opportunities, Opportunity),
+        ObjectKind::Ticket => batch!(tickets, Ticket),
+        ObjectKind::Activity => batch!(activities, Activity),
+    };
+    results
+}
+
+/// Children sent together: their kind, actor, whether they carry keys, and each one linked,
+/// with its input position.
+type ChildGroup = (ObjectKind, Actor, bool, Vec<(usize, LinkedCreate)>);
+
+/// The default of [`Crm::create_linked`]: creates the parent, then, with its id, the children,
+/// all in this one call. Children of one kind, actor and keying go out together through the
+/// family's batch path where the kind has a batch endpoint
+/// ([`crate::ObjectCapabilities::max_batch`]), else one create each, four at a time. A child that cannot be
+/// linked to the parent's kind fails alone (`InvalidInput`) and is not sent; when the parent
+/// fails, no child is sent and each gets [`not_sent`].
+pub async fn create_in_order<C: Crm + ?Sized>(
+    crm: &C,
+    parent: &LinkedCreate,
+    children: &[LinkedCreate],
+) -> LinkedCreated {
+    let parent_kind = parent.entity.kind();
+    let parent_result = create_any(crm, &parent.entity, &parent.ctx).await;
+    let parent_id = match &parent_result {
+        Ok(id) => id.clone(),
+        Err(e) => {
+            let children = children
+                .iter()
+                .map(|_| Err(not_sent(parent_kind, e)))
+                .collect();
+            return LinkedCreated {
+                parent: parent_result,
+                children,
+            };
+        }
+    };
+    let parent_ref = RecordRef::new(parent_kind, parent_id);
+    let mut results: Vec<Option<Result<RecordId>>> = children.iter().map(|_| None).collect();
+    // (kind, actor, keyed, the linked children with their input positions), in input order.
+    let mut groups: Vec<ChildGroup> = Vec::new();
+    for (i, child) in children.iter().enumerate() {
+        let mut linked = child.clone();
+        match linked.entity.link_to(&parent_ref) {
+            Ok(()) => {
+                let kind = linked.entity.kind();
+                let keyed = child.ctx.idempotency_key.is_some();
+                let actor = &child.ctx.actor;
+                match groups
+                    .iter_mut()
+                    .find(|(k, a, with_key, _)| *k == kind && a == actor && *with_key == keyed)
+                {
+                    Some((_, _, _, items)) => items.push((i, linked)),
+                    None => groups.push((kind, actor.clone(), keyed, vec![(i, linked)])),
+                }
+            }
+            Err(e) => {
+                if let Some(slot) = results.get_mut(i) {
+                    *slot = Some(Err(e));
+                }
+            }
+        }
+    }
+    // A kind without a batch endpoint: one create per child.
+    let batches = |kind: ObjectKind| {
+        crm.capabilities()
+            .objects
+            .get(&kind)
+            .and_then(|c| c.max_batch)
+            .is_some_and(|n| n > 1)
+    };
+    let mut units = Vec::with_capacity(groups.len());
+    for (kind, actor, keyed, items) in groups {
+        if batches(kind) {
+            units.push((kind, actor, keyed, items));
+        } else {
+            units.extend(
+                items
+                    .into_iter()
+                    .map(|item| (kind, actor.clone(), keyed, vec![item])),
+            );
+        }
+    }
+    let sends = units
+        .into_iter()
+        .map(|(kind, actor, keyed, items)| async move {
+            let answers = if let [(_, one)] = items.as_slice() {
+                vec![create_any(crm, &one.entity, &one.ctx).await]
+            } else {
+                let refs: Vec<&LinkedCreate> = items.iter().map(|(_, c)| c).collect();
+                create_many(crm, kind, &refs, &actor, keyed).await
+            };
+            let slots: Vec<usize> = items.iter().map(|(i, _)| *i).collect();
+            (slots, answers)
+        });
+    let answered: Vec<(Vec<usize>, Vec<Result<RecordId>>)> =
+        futures::stream::iter(sends).buffered(4).collect().await;
+    for (slots, answers) in answered {
+        let mut answers = answers.into_iter();
+        for slot in slots {
+            let answer = answers.next().unwrap_or_else(|| {
+                Err(Error::new(
+                    ErrorKind::Unexpected,
+                    "the adapter returned no result for this write",
+                ))
+            });
+            if let Some(r) = results.get_mut(slot) {
+                *r = Some(answer);
+            }
+        }
+    }
+    LinkedCreated {
+        parent: parent_result,
+        children: results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::new(ErrorKind::Unexpected, "write lost"))))
+            .collect(),
     }
 }

@@ -58,6 +58,7 @@ pub mod retry;
 pub mod telemetry;
 pub mod view;
 mod view_text;
+mod write_context;
 
 pub use api::{
     Accounts, Activities, Actor, BatchResult, Capabilities, Condition, Contacts, Crm, Filter,

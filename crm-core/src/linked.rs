@@ -2,19 +2,17 @@
 //! on it, written in one conversation), written together by [`Crm::create_linked`].
 //!
 //! The children need the parent's record id, which exists only once the parent is created. The
-//! default ([`create_in_order`]) creates the parent, then the children with its id, in the same
+//! default ([`crate::api::create_in_order`]) creates the parent, then the children with its id, in the same
 //! call; an adapter whose vendor can reference a record created earlier in the same request
 //! sends the whole group as one request (Salesforce: one Composite request with
 //! `@{parent.id}`; see [`crate::raw::Backend::write_linked`]).
 
-use futures::StreamExt;
-
-use crate::api::{Actor, Crm, IdempotencyKey, WriteContext};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
     Account, Activity, Contact, Entity, FieldMap, Lead, ObjectKind, Opportunity, RecordId,
     RecordRef, Ticket,
 };
+use crate::write_context::{Actor, IdempotencyKey, WriteContext};
 
 /// A record of any kind, for calls that write several kinds at once.
 #[derive(Debug, Clone, PartialEq)]
@@ -180,178 +178,6 @@ pub fn rolled_back(operation: &str) -> Error {
     )
     .with_not_processed()
     .with_operation(operation.to_owned())
-}
-
-/// Creates `entity` through the family of its kind.
-async fn create_any<C: Crm + ?Sized>(
-    crm: &C,
-    entity: &AnyEntity,
-    ctx: &WriteContext,
-) -> Result<RecordId> {
-    match entity {
-        AnyEntity::Contact(e) => crm.contacts().create(e, ctx).await.map(|r| r.id),
-        AnyEntity::Account(e) => crm.accounts().create(e, ctx).await.map(|r| r.id),
-        AnyEntity::Lead(e) => crm.leads().create(e, ctx).await.map(|r| r.id),
-        AnyEntity::Opportunity(e) => crm.opportunities().create(e, ctx).await.map(|r| r.id),
-        AnyEntity::Ticket(e) => crm.tickets().create(e, ctx).await.map(|r| r.id),
-        AnyEntity::Activity(e) => crm.activities().create(e, ctx).await.map(|r| r.id),
-    }
-}
-
-/// Creates many records of one kind with their own keys ([`crate::Records::create_batch_keyed`])
-/// or, unkeyed, in one batch ([`crate::Records::create_batch`]); one result per input.
-async fn create_many<C: Crm + ?Sized>(
-    crm: &C,
-    kind: ObjectKind,
-    items: &[&LinkedCreate],
-    actor: &Actor,
-    keyed: bool,
-) -> Vec<Result<RecordId>> {
-    macro_rules! batch {
-        ($family:ident, $variant:ident) => {{
-            let inputs: Vec<(Option<IdempotencyKey>, _)> = items
-                .iter()
-                .filter_map(|c| match &c.entity {
-                    AnyEntity::$variant(e) => Some((c.ctx.idempotency_key.clone(), e.clone())),
-                    _ => None,
-                })
-                .collect();
-            let ctx = WriteContext::new(actor.clone());
-            let records = if keyed {
-                let keyed: Vec<_> = inputs
-                    .into_iter()
-                    .filter_map(|(k, e)| Some((k?, e)))
-                    .collect();
-                crm.$family().create_batch_keyed(&keyed, &ctx).await
-            } else {
-                let plain: Vec<_> = inputs.into_iter().map(|(_, e)| e).collect();
-                crm.$family().create_batch(&plain, &ctx).await
-            };
-            records.into_iter().map(|r| r.map(|r| r.id)).collect()
-        }};
-    }
-    let results: Vec<Result<RecordId>> = match kind {
-        ObjectKind::Contact => batch!(contacts, Contact),
-        ObjectKind::Account => batch!(accounts, Account),
-        ObjectKind::Lead => batch!(leads, Lead),
-        ObjectKind::Opportunity => batch!(opportunities, Opportunity),
-        ObjectKind::Ticket => batch!(tickets, Ticket),
-        ObjectKind::Activity => batch!(activities, Activity),
-    };
-    results
-}
-
-/// Children sent together: their kind, actor, whether they carry keys, and each one linked,
-/// with its input position.
-type ChildGroup = (ObjectKind, Actor, bool, Vec<(usize, LinkedCreate)>);
-
-/// The default of [`Crm::create_linked`]: creates the parent, then, with its id, the children,
-/// all in this one call. Children of one kind, actor and keying go out together through the
-/// family's batch path where the kind has a batch endpoint
-/// ([`crate::ObjectCapabilities::max_batch`]), else one create each, four at a time. A child that cannot be
-/// linked to the parent's kind fails alone (`InvalidInput`) and is not sent; when the parent
-/// fails, no child is sent and each gets [`not_sent`].
-pub async fn create_in_order<C: Crm + ?Sized>(
-    crm: &C,
-    parent: &LinkedCreate,
-    children: &[LinkedCreate],
-) -> LinkedCreated {
-    let parent_kind = parent.entity.kind();
-    let parent_result = create_any(crm, &parent.entity, &parent.ctx).await;
-    let parent_id = match &parent_result {
-        Ok(id) => id.clone(),
-        Err(e) => {
-            let children = children
-                .iter()
-                .map(|_| Err(not_sent(parent_kind, e)))
-                .collect();
-            return LinkedCreated {
-                parent: parent_result,
-                children,
-            };
-        }
-    };
-    let parent_ref = RecordRef::new(parent_kind, parent_id);
-    let mut results: Vec<Option<Result<RecordId>>> = children.iter().map(|_| None).collect();
-    // (kind, actor, keyed, the linked children with their input positions), in input order.
-    let mut groups: Vec<ChildGroup> = Vec::new();
-    for (i, child) in children.iter().enumerate() {
-        let mut linked = child.clone();
-        match linked.entity.link_to(&parent_ref) {
-            Ok(()) => {
-                let kind = linked.entity.kind();
-                let keyed = child.ctx.idempotency_key.is_some();
-                let actor = &child.ctx.actor;
-                match groups
-                    .iter_mut()
-                    .find(|(k, a, with_key, _)| *k == kind && a == actor && *with_key == keyed)
-                {
-                    Some((_, _, _, items)) => items.push((i, linked)),
-                    None => groups.push((kind, actor.clone(), keyed, vec![(i, linked)])),
-                }
-            }
-            Err(e) => {
-                if let Some(slot) = results.get_mut(i) {
-                    *slot = Some(Err(e));
-                }
-            }
-        }
-    }
-    // A kind without a batch endpoint: one create per child.
-    let batches = |kind: ObjectKind| {
-        crm.capabilities()
-            .objects
-            .get(&kind)
-            .and_then(|c| c.max_batch)
-            .is_some_and(|n| n > 1)
-    };
-    let mut units = Vec::with_capacity(groups.len());
-    for (kind, actor, keyed, items) in groups {
-        if batches(kind) {
-            units.push((kind, actor, keyed, items));
-        } else {
-            units.extend(
-                items
-                    .into_iter()
-                    .map(|item| (kind, actor.clone(), keyed, vec![item])),
-            );
-        }
-    }
-    let sends = units
-        .into_iter()
-        .map(|(kind, actor, keyed, items)| async move {
-            let answers = if let [(_, one)] = items.as_slice() {
-                vec![create_any(crm, &one.entity, &one.ctx).await]
-            } else {
-                let refs: Vec<&LinkedCreate> = items.iter().map(|(_, c)| c).collect();
-                create_many(crm, kind, &refs, &actor, keyed).await
-            };
-            let slots: Vec<usize> = items.iter().map(|(i, _)| *i).collect();
-            (slots, answers)
-        });
-    let answered: Vec<(Vec<usize>, Vec<Result<RecordId>>)> =
-        futures::stream::iter(sends).buffered(4).collect().await;
-    for (slots, answers) in answered {
-        let mut answers = answers.into_iter();
-        for slot in slots {
-            let answer = answers.next().unwrap_or_else(|| {
-                Err(Error::new(
-                    ErrorKind::Unexpected,
-                    "the adapter returned no result for this write",
-                ))
-            });
-            if let Some(r) = results.get_mut(slot) {
-                *r = Some(answer);
-            }
-        }
-    }
-    LinkedCreated {
-        parent: parent_result,
-        children: results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(Error::new(ErrorKind::Unexpected, "write lost"))))
-            .collect(),
-    }
 }
 
 #[cfg(test)]

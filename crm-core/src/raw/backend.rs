@@ -301,7 +301,7 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     ///
     /// The default hands the writes back untouched (`Err`), as a backend does when the group
     /// does not fit one request: the connection then writes the parent, and the children with
-    /// its id, in order ([`crate::linked::create_in_order`]).
+    /// its id, in order ([`crate::api::create_in_order`]).
     async fn write_linked(
         &self,
         writes: LinkedWrites,

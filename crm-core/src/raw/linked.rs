@@ -1,10 +1,11 @@
 //! [`Crm::create_linked`] on the generic connection: every write of the group checked, mapped and
 //! audited as a create is, then sent in one request through [`Backend::write_linked`] where the
-//! backend can, else in order ([`crate::linked::create_in_order`]).
+//! backend can, else in order ([`crate::api::create_in_order`]).
 
+use crate::api::create_in_order;
 use crate::api::{Crm, WriteContext};
 use crate::error::{Error, Result};
-use crate::linked::{LinkedCreate, LinkedCreated, create_in_order, link_slot, not_sent};
+use crate::linked::{LinkedCreate, LinkedCreated, link_slot, not_sent};
 use crate::mapping::WriteMode;
 use crate::model::{FieldMap, FieldValue, ObjectKind, RecordId};
 use crate::raw::backend::{Backend, LinkedWrites, VendorWrite, WriteOp, Written};
