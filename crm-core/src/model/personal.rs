@@ -345,42 +345,35 @@ impl Phone {
         self.e164().unwrap_or_else(|| self.raw())
     }
 
-    /// `+1*******00`: the country prefix and the last two digits; a national number not yet
-    /// parsed shows its last two digits only (`********00`).
+    /// `+1*******00` for a number written in international form (its first digit and its last
+    /// two), `********00` for a national one (its last two digits): worked out from the text
+    /// alone, so one number always masks the same way.
     ///
     /// Masking never parses: it is what a log line or a printed view does with a number read
     /// from a CRM, and parsing would load the phone library's metadata (tens of milliseconds,
-    /// most of a one-shot look-up's time) for nothing. A number already parsed, or written in
-    /// international form (`+…`), shows its country prefix from its own digits.
+    /// most of a one-shot look-up's time) for nothing; nor does it read the E.164 form when
+    /// something else parsed the number, which would make the mask depend on history.
     pub fn masked(&self) -> String {
         let raw = self.raw().trim();
-        let text = match self.e164.get() {
-            Some(Some(e164)) => e164.expose().as_str(),
-            // The national trunk prefix `(0)` some write after the country code is not part
-            // of the number (E.164 drops it).
-            _ if raw.starts_with('+') => raw,
-            _ => {
-                let digits = raw.chars().filter(char::is_ascii_digit).count();
-                if digits < 5 {
-                    return "***".to_owned();
-                }
-                let tail: String = raw
-                    .chars()
-                    .filter(char::is_ascii_digit)
-                    .skip(digits - 2)
-                    .collect();
-                return format!("{}{tail}", "*".repeat(digits - 2));
-            }
+        // The national trunk prefix `(0)` some write after the country code is not part of
+        // the number (E.164 drops it).
+        let international = raw.starts_with('+');
+        let text = if international {
+            raw.replacen("(0)", "", 1)
+        } else {
+            raw.to_owned()
         };
-        let text = &text.replacen("(0)", "", 1);
         let digits: Vec<char> = text.chars().filter(char::is_ascii_digit).collect();
         if digits.len() < 5 {
             return "***".to_owned();
         }
         let tail: String = digits.iter().skip(digits.len() - 2).collect();
-        let head = if text.starts_with('+') { "+" } else { "" };
-        let first: String = digits.iter().take(1).collect();
-        format!("{head}{first}{}{tail}", "*".repeat(digits.len() - 3))
+        if international {
+            let first: String = digits.iter().take(1).collect();
+            format!("+{first}{}{tail}", "*".repeat(digits.len() - 3))
+        } else {
+            format!("{}{tail}", "*".repeat(digits.len() - 2))
+        }
     }
 }
 
@@ -606,7 +599,11 @@ mod tests {
         assert_eq!(phone.e164(), Some("+14155550100"));
         assert!(phone.e164.get().is_some(), "parsed once, then kept");
         assert_eq!(copy.for_vendor(), "+14155550100");
-        assert_eq!(copy.masked(), "+1********00");
+        assert_eq!(
+            copy.masked(),
+            "********00",
+            "a national number masks the same once parsed"
+        );
         // A caller's number is parsed up front (it must be refused at once when it is not one).
         assert!(
             Phone::parse("(415) 555-0100", Region::us())
@@ -731,8 +728,9 @@ mod tests {
         let national = Phone::from_vendor("(415) 555-0100", Region::us());
         assert_eq!(national.masked(), "********00");
         assert!(national.e164.get().is_none(), "parsed to be masked");
-        // Once parsed (compared, sent), it shows its country prefix like the others.
+        // Once parsed (compared, sent), it masks exactly as before: the mask depends on the
+        // text, never on what was done with the number.
         assert_eq!(national.e164(), Some("+14155550100"));
-        assert_eq!(national.masked(), "+1********00");
+        assert_eq!(national.masked(), "********00");
     }
 }
