@@ -144,34 +144,27 @@ pub struct PipedriveBackend {
     external_id_field: Option<String>,
 }
 
+/// The entity a `kind` record of mapping `target` lives in (an `Activity` is a note when its
+/// target is `note`, else an activity).
 fn entity_of(kind: ObjectKind, target: &str) -> Result<Entity> {
-    Ok(match (kind, target) {
-        (ObjectKind::Contact, _) => Entity::Persons,
-        (ObjectKind::Account, _) => Entity::Organizations,
-        (ObjectKind::Opportunity, _) => Entity::Deals,
-        (ObjectKind::Lead, _) => Entity::Leads,
-        (ObjectKind::Activity, "note") => Entity::Notes,
-        (ObjectKind::Activity, _) => Entity::Activities,
-        _ => {
-            return Err(Error::unsupported(
-                format!("{kind}"),
-                "Pipedrive has no tickets",
-            ));
-        }
-    })
+    let note = kind == ObjectKind::Activity && target == "note";
+    let mut all = Entity::ALL.into_iter();
+    all.find(|e| e.kind() == kind && (*e == Entity::Notes) == note)
+        .ok_or_else(|| Error::unsupported(format!("{kind}"), "Pipedrive has no tickets"))
 }
 
+/// The mapping target of a record read from `entity`: an activity's is its `type`.
 fn target_of(entity: Entity, fields: &Map<String, Value>) -> &'static str {
     match entity {
-        Entity::Persons => "contact",
-        Entity::Organizations => "account",
-        Entity::Deals => "opportunity",
-        Entity::Leads => "lead",
         Entity::Notes => "note",
         Entity::Activities if fields.get("type").and_then(Value::as_str) == Some("call") => "call",
         Entity::Activities => "task",
+        e => e.kind().as_str(),
     }
 }
+
+/// A lead's fields that are its person's, read and written as `person.*`.
+const PERSON_FIELDS: [&str; 4] = ["email", "phone", "first_name", "last_name"];
 
 fn text(v: &FieldValue) -> Option<String> {
     match v {
@@ -222,10 +215,12 @@ impl PipedriveBackend {
         Ok(format!("{}/{}", entity.path(), encode_segment(raw)))
     }
 
-    /// A lead's person's fields, as `person.*`.
-    async fn join_person(&self, record: &mut VendorRecord) -> Result<()> {
-        let Some(pid) = record.fields.get("person_id").and_then(text) else {
-            return Ok(());
+    /// The record `data` of `entity` holds; a lead's with its person's fields, as `person.*`.
+    async fn read(&self, entity: Entity, data: Value) -> Result<VendorRecord> {
+        let mut record = self.record(entity, data)?;
+        let pid = record.fields.get("person_id").and_then(text);
+        let Some(pid) = pid.filter(|_| entity == Entity::Leads) else {
+            return Ok(record);
         };
         let env = self
             .send(Request::get(
@@ -234,112 +229,26 @@ impl PipedriveBackend {
             ))
             .await?;
         let person = to_flat(Entity::Persons, env.data)?;
-        for k in ["email", "phone", "first_name", "last_name"] {
+        for k in PERSON_FIELDS {
             let v = person
                 .fields
                 .get(k)
                 .map_or(FieldValue::Null, FieldValue::from_json);
             record.fields.insert(format!("person.{k}"), v);
         }
-        Ok(())
+        Ok(record)
     }
 
     /// Takes the `person.*` fields of a lead write: the person's create or update body.
     fn person_part(fields: &mut Map<String, Value>, creating: bool) -> Result<Option<Value>> {
-        let mut person = Map::new();
-        for k in ["email", "phone", "first_name", "last_name"] {
-            if let Some(v) = fields.remove(&format!("person.{k}")) {
-                person.insert(k.to_owned(), v);
-            }
-        }
+        let person: Map<String, Value> = PERSON_FIELDS
+            .iter()
+            .filter_map(|k| Some(((*k).to_owned(), fields.remove(&format!("person.{k}"))?)))
+            .collect();
         if person.is_empty() {
             return Ok(None);
         }
         from_flat(Entity::Persons, person, creating).map(Some)
-    }
-
-    async fn write_one(&self, w: VendorWrite) -> Result<Written> {
-        let entity = entity_of(w.kind, w.target)?;
-        let mut fields = json::from_fields(w.fields);
-        let creating = matches!(w.op, WriteOp::Create { .. });
-        if let WriteOp::Upsert { .. } = w.op {
-            return Err(Error::unsupported(
-                format!("{}.upsert", w.kind),
-                "Pipedrive has no upsert",
-            ));
-        }
-        let op = format!("{}.{}", w.kind, if creating { "create" } else { "update" });
-        match entity {
-            Entity::Activities => {
-                fields.remove("kind");
-                // A task's or a call's kind sets the type; a note's kind on an activity's update
-                // (an `Activity`'s default) leaves it as it is.
-                let kind = w.common.get("kind").and_then(FieldValue::as_text);
-                if matches!(kind, Some("task" | "call")) {
-                    fields.insert("type".into(), json!(w.target));
-                }
-            }
-            Entity::Notes => {
-                let log = fields
-                    .remove("kind")
-                    .and_then(|k| k.as_str().map(str::to_owned));
-                if let (Some("conversation_log"), Some(Value::String(c))) =
-                    (log.as_deref(), fields.get_mut("content"))
-                {
-                    *c = format!("{CONVERSATION_LOG_MARKER}{c}");
-                }
-                // Notes take their time as `YYYY-MM-DD HH:MM:SS` in UTC.
-                if let Some(t) = fields
-                    .get("add_time")
-                    .and_then(Value::as_str)
-                    .and_then(crate::wire::parse_time)
-                {
-                    fields.insert(
-                        "add_time".into(),
-                        json!(t.format("%Y-%m-%d %H:%M:%S").to_string()),
-                    );
-                }
-            }
-            Entity::Leads => {
-                // A lead's name and email are its person's: a new lead gets its person first;
-                // an existing lead's person is updated as a contact.
-                if let Some(person) = Self::person_part(&mut fields, creating)? {
-                    if !creating {
-                        return Err(Error::invalid_input(
-                            "a lead's name, email and phone are its person's: update the contact",
-                        ));
-                    }
-                    if fields.get("person_id").is_none_or(Value::is_null) {
-                        let req =
-                            Request::new(Method::POST, Entity::Persons.path(), &op).json(person);
-                        let id = to_flat(Entity::Persons, self.send(req).await?.data)?.id;
-                        fields.insert("person_id".into(), json!(id));
-                    }
-                }
-            }
-            _ => {}
-        }
-        let body = from_flat(entity, fields, creating)?;
-        let req = match &w.op {
-            WriteOp::Update { id } => {
-                let method = Method::from_bytes(entity.update_method().as_bytes())
-                    .map_err(|_| Error::config("update method"))?;
-                Request::new(method, Self::path(entity, id)?, &op)
-                    .json(body)
-                    .addresses_record()
-                    .idempotent(true)
-            }
-            _ => Request::new(Method::POST, entity.path(), &op).json(body),
-        };
-        let env = self.send(req).await?;
-        let mut record = self.record(entity, env.data)?;
-        if entity == Entity::Leads {
-            self.join_person(&mut record).await?;
-        }
-        Ok(Written {
-            record,
-            created: creating,
-        })
     }
 
     /// Reads the persons found by a look-up, in one `ids=` listing.
@@ -448,16 +357,88 @@ impl Backend for PipedriveBackend {
         let note = id.as_str().starts_with(NOTE_ID_PREFIX);
         let entity = entity_of(kind, if note { "note" } else { "task" })?;
         let req = Request::get(Self::path(entity, id)?, format!("{kind}.get")).addresses_record();
-        let env = self.send(req).await?;
-        let mut record = self.record(entity, env.data)?;
-        if entity == Entity::Leads {
-            self.join_person(&mut record).await?;
-        }
-        Ok(record)
+        self.read(entity, self.send(req).await?.data).await
     }
 
-    async fn write(&self, write: VendorWrite) -> Result<Written> {
-        self.write_one(write).await
+    async fn write(&self, w: VendorWrite) -> Result<Written> {
+        let entity = entity_of(w.kind, w.target)?;
+        let mut fields = json::from_fields(w.fields);
+        let creating = matches!(w.op, WriteOp::Create { .. });
+        if let WriteOp::Upsert { .. } = w.op {
+            return Err(Error::unsupported(
+                format!("{}.upsert", w.kind),
+                "Pipedrive has no upsert",
+            ));
+        }
+        let op = format!("{}.{}", w.kind, if creating { "create" } else { "update" });
+        match entity {
+            Entity::Activities => {
+                fields.remove("kind");
+                // A task's or a call's kind sets the type; a note's kind on an activity's update
+                // (an `Activity`'s default) leaves it as it is.
+                let kind = w.common.get("kind").and_then(FieldValue::as_text);
+                if matches!(kind, Some("task" | "call")) {
+                    fields.insert("type".into(), json!(w.target));
+                }
+            }
+            Entity::Notes => {
+                let log = fields
+                    .remove("kind")
+                    .and_then(|k| k.as_str().map(str::to_owned));
+                if let (Some("conversation_log"), Some(Value::String(c))) =
+                    (log.as_deref(), fields.get_mut("content"))
+                {
+                    *c = format!("{CONVERSATION_LOG_MARKER}{c}");
+                }
+                // Notes take their time as `YYYY-MM-DD HH:MM:SS` in UTC.
+                if let Some(t) = fields
+                    .get("add_time")
+                    .and_then(Value::as_str)
+                    .and_then(crate::wire::parse_time)
+                {
+                    fields.insert(
+                        "add_time".into(),
+                        json!(t.format("%Y-%m-%d %H:%M:%S").to_string()),
+                    );
+                }
+            }
+            Entity::Leads => {
+                // A lead's name and email are its person's: a new lead gets its person first;
+                // an existing lead's person is updated as a contact.
+                if let Some(person) = Self::person_part(&mut fields, creating)? {
+                    if !creating {
+                        return Err(Error::invalid_input(
+                            "a lead's name, email and phone are its person's: update the contact",
+                        ));
+                    }
+                    if fields.get("person_id").is_none_or(Value::is_null) {
+                        let req =
+                            Request::new(Method::POST, Entity::Persons.path(), &op).json(person);
+                        let id = to_flat(Entity::Persons, self.send(req).await?.data)?.id;
+                        fields.insert("person_id".into(), json!(id));
+                    }
+                }
+            }
+            _ => {}
+        }
+        let body = from_flat(entity, fields, creating)?;
+        // Notes are updated with PUT, everything else with PATCH.
+        let put = entity == Entity::Notes;
+        let req = match &w.op {
+            WriteOp::Update { id } => {
+                let method = if put { Method::PUT } else { Method::PATCH };
+                Request::new(method, Self::path(entity, id)?, &op)
+                    .json(body)
+                    .addresses_record()
+                    .idempotent(true)
+            }
+            _ => Request::new(Method::POST, entity.path(), &op).json(body),
+        };
+        let record = self.read(entity, self.send(req).await?.data).await?;
+        Ok(Written {
+            record,
+            created: creating,
+        })
     }
 
     async fn query_page(

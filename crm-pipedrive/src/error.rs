@@ -17,12 +17,17 @@ use crm_core::raw::http::{ErrorParser, ErrorResponse};
 use crm_core::reexports::serde_json::{self, Value};
 use crm_core::{Error, ErrorKind, FieldError, LimitScope};
 
+use crate::limits::number;
+
 /// Classifies Pipedrive's failed responses.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PipedriveErrors;
 
-fn header_secs(r: &ErrorResponse<'_>, name: &str) -> Option<u64> {
-    r.headers.get(name)?.to_str().ok()?.trim().parse().ok()
+/// Pipedrive's `error` text (empty when absent), when the body is its JSON envelope.
+fn error_text(body: &[u8]) -> Option<String> {
+    let body = serde_json::from_slice::<Value>(body).ok()?;
+    let text = body.as_object()?.get("error").and_then(Value::as_str);
+    Some(text.unwrap_or_default().to_owned())
 }
 
 /// The field a validation message names, in the flat view's terms (`emails` is `email`, a
@@ -48,47 +53,36 @@ fn is_record_missing(error: &str) -> bool {
 impl ErrorParser for PipedriveErrors {
     fn parse_error(&self, r: &ErrorResponse<'_>) -> Error {
         let status = r.status.as_u16();
-        let body: Option<Value> = serde_json::from_slice(r.body).ok().filter(Value::is_object);
-        let text = body
-            .as_ref()
-            .and_then(|b| b.get("error"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let text = error_text(r.body);
         let mut vendor = r.vendor();
-        if body.is_some() {
+        if let Some(text) = &text {
             vendor.set_body(None);
             vendor.set_message((!text.is_empty()).then(|| text.clone()));
         }
         let kind = match status {
             400 | 422 => ErrorKind::Validation {
-                fields: field_of(&text)
+                fields: field_of(text.as_deref().unwrap_or_default())
                     .map(|f| FieldError::new(f, None))
                     .into_iter()
                     .collect(),
             },
-            404 if body.is_some() && !is_record_missing(&text) => {
+            404 if text.as_deref().is_some_and(|t| !is_record_missing(t)) => {
                 return Error::config(
                     "Pipedrive answered 404 for a path it does not have: check base_url (the \
                      company's https://{company}.pipedrive.com or https://api.pipedrive.com)",
                 )
                 .with_vendor(vendor);
             }
-            429 => {
-                // Room left in the burst window: the 429 is the daily budget's.
-                let daily = matches!(header_secs(r, "x-ratelimit-remaining"), Some(n) if n > 0);
-                let wait = r
+            429 => ErrorKind::RateLimited {
+                retry_after: r
                     .retry_after()
-                    .or_else(|| header_secs(r, "x-ratelimit-reset").map(Duration::from_secs));
-                ErrorKind::RateLimited {
-                    retry_after: wait,
-                    scope: if daily {
-                        LimitScope::Daily
-                    } else {
-                        LimitScope::Burst
-                    },
-                }
-            }
+                    .or_else(|| number(r.headers, "x-ratelimit-reset").map(Duration::from_secs)),
+                // Room left in the burst window: the 429 is the daily budget's.
+                scope: match number(r.headers, "x-ratelimit-remaining") {
+                    Some(n) if n > 0 => LimitScope::Daily,
+                    _ => LimitScope::Burst,
+                },
+            },
             _ => r.default_kind(),
         };
         let what = match &kind {
@@ -114,14 +108,7 @@ impl ErrorParser for PipedriveErrors {
     /// (`Unknown method .`, a proxy's page) is a wrong path, so a look-up does not answer "no
     /// match" for every value when `base_url` is wrong.
     fn is_missing_record(&self, r: &ErrorResponse<'_>) -> bool {
-        serde_json::from_slice::<Value>(r.body)
-            .ok()
-            .and_then(|b| {
-                b.get("error")
-                    .and_then(Value::as_str)
-                    .map(is_record_missing)
-            })
-            .unwrap_or(false)
+        error_text(r.body).is_some_and(|t| is_record_missing(&t))
     }
 }
 

@@ -18,9 +18,10 @@ use crm_core::events::{
 };
 use crm_core::reexports::secrecy::{ExposeSecret, SecretString};
 use crm_core::reexports::serde_json::{self, Value};
-use crm_core::{Error, ErrorKind, ObjectKind, RecordId, Result};
+use crm_core::{Error, ErrorKind, RecordId, Result};
 
 use crate::VENDOR;
+use crate::wire::Entity;
 
 /// Verifies and parses the deliveries of one webhook.
 pub struct PipedriveWebhook {
@@ -59,17 +60,6 @@ impl PipedriveWebhook {
             .and_then(|(_, b64)| STANDARD.decode(b64.trim()).ok());
         given.is_some_and(|g| constant_time_eq(&g, expected.as_bytes()))
     }
-}
-
-fn kind_of(entity: &str) -> Option<ObjectKind> {
-    Some(match entity {
-        "person" => ObjectKind::Contact,
-        "organization" => ObjectKind::Account,
-        "deal" => ObjectKind::Opportunity,
-        "lead" => ObjectKind::Lead,
-        "activity" | "note" => ObjectKind::Activity,
-        _ => return None,
-    })
 }
 
 /// Names of the fields whose values differ between `data` and `previous` (custom fields by
@@ -142,7 +132,10 @@ impl WebhookSource for PipedriveWebhook {
         Ok(vec![CrmEvent {
             connection: self.connection.clone(),
             vendor: VENDOR.to_owned(),
-            kind: kind_of(&entity),
+            kind: Entity::ALL
+                .into_iter()
+                .find(|e| e.noun() == entity)
+                .map(Entity::kind),
             object: entity,
             record_id: RecordId::new(id)?,
             change,
@@ -156,6 +149,7 @@ impl WebhookSource for PipedriveWebhook {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crm_core::ObjectKind;
     use crm_core::reexports::http::{HeaderMap, HeaderValue};
     use crm_core::reexports::serde_json::json;
 

@@ -12,7 +12,7 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Utc};
 use crm_core::raw::{IdShape, json};
 use crm_core::reexports::serde_json::{Map, Value, json};
-use crm_core::{Error, Result};
+use crm_core::{Error, ObjectKind, Result};
 use serde::Deserialize;
 
 /// Pipedrive's entities behind the adapter's objects.
@@ -33,42 +33,47 @@ pub enum Entity {
 }
 
 impl Entity {
+    /// Every entity.
+    pub const ALL: [Entity; 6] = [
+        Entity::Persons,
+        Entity::Organizations,
+        Entity::Deals,
+        Entity::Activities,
+        Entity::Leads,
+        Entity::Notes,
+    ];
+
+    /// The collection's path, one record's name (in messages, and a webhook's `meta.entity`)
+    /// and the kind it holds.
+    fn row(self) -> (&'static str, &'static str, ObjectKind) {
+        match self {
+            Entity::Persons => ("/api/v2/persons", "person", ObjectKind::Contact),
+            Entity::Organizations => ("/api/v2/organizations", "organization", ObjectKind::Account),
+            Entity::Deals => ("/api/v2/deals", "deal", ObjectKind::Opportunity),
+            Entity::Activities => ("/api/v2/activities", "activity", ObjectKind::Activity),
+            Entity::Leads => ("/api/v1/leads", "lead", ObjectKind::Lead),
+            Entity::Notes => ("/api/v1/notes", "note", ObjectKind::Activity),
+        }
+    }
+
     /// The collection's path: `/api/v2/persons`, `/api/v1/leads`, ….
     pub fn path(self) -> &'static str {
-        match self {
-            Entity::Persons => "/api/v2/persons",
-            Entity::Organizations => "/api/v2/organizations",
-            Entity::Deals => "/api/v2/deals",
-            Entity::Activities => "/api/v2/activities",
-            Entity::Leads => "/api/v1/leads",
-            Entity::Notes => "/api/v1/notes",
-        }
+        self.row().0
     }
 
     /// API v2 (cursor paging, `custom_fields` object, RFC 3339 times) rather than v1.
     pub fn is_v2(self) -> bool {
-        !matches!(self, Entity::Leads | Entity::Notes)
+        self.path().starts_with("/api/v2/")
     }
 
-    /// One record's name in messages: `person`, `lead`, ….
+    /// One record's name: `person`, `lead`, ….
     pub fn noun(self) -> &'static str {
-        match self {
-            Entity::Persons => "person",
-            Entity::Organizations => "organization",
-            Entity::Deals => "deal",
-            Entity::Activities => "activity",
-            Entity::Leads => "lead",
-            Entity::Notes => "note",
-        }
+        self.row().1
     }
 
-    /// The method of an update: PATCH, but notes are updated with PUT.
-    pub fn update_method(self) -> &'static str {
-        if self == Entity::Notes {
-            "PUT"
-        } else {
-            "PATCH"
-        }
+    /// The adapter's object kind it holds (activities and notes are both `Activity`).
+    pub fn kind(self) -> ObjectKind {
+        self.row().2
     }
 }
 
@@ -119,28 +124,19 @@ impl Envelope {
         let Value::Object(mut o) = self.data else {
             return json::objects(self.data, "data");
         };
-        let Some(items) = o.remove("items") else {
-            return Err(json::wrong_type(
-                "data",
-                "a list of records",
-                &Value::Object(o),
-            ));
-        };
-        let Value::Array(items) = items else {
-            return Err(json::wrong_type("data.items", "a list", &items));
-        };
-        let mut hits = Vec::with_capacity(items.len());
-        for (i, mut hit) in items.into_iter().enumerate() {
-            match hit.get_mut("item").map(Value::take) {
-                Some(item) => hits.push(item),
-                None => {
-                    return Err(Error::decode(format!(
-                        "field `data.items[{i}].item`: missing"
-                    )));
-                }
+        let items = match o.remove("items") {
+            Some(Value::Array(items)) => items,
+            Some(other) => return Err(json::wrong_type("data.items", "a list", &other)),
+            None => {
+                let found = Value::Object(o);
+                return Err(json::wrong_type("data", "a list of records", &found));
             }
-        }
-        json::objects(Value::Array(hits), "data.items")
+        };
+        let hits = items.into_iter().enumerate().map(|(i, mut hit)| {
+            let missing = || Error::decode(format!("field `data.items[{i}].item`: missing"));
+            hit.get_mut("item").map(Value::take).ok_or_else(missing)
+        });
+        json::objects(Value::Array(hits.collect::<Result<_>>()?), "data.items")
     }
 }
 
@@ -231,28 +227,16 @@ pub fn to_flat(entity: Entity, record: Value) -> Result<Flat> {
         }
         Entity::Leads => {
             let value = o.remove("value").unwrap_or(Value::Null);
-            fields.insert(
-                "value".into(),
-                value.get("amount").cloned().unwrap_or(Value::Null),
-            );
-            fields.insert(
-                "currency".into(),
-                value.get("currency").cloned().unwrap_or(Value::Null),
-            );
+            for (k, part) in [("value", "amount"), ("currency", "currency")] {
+                fields.insert(k.into(), value.get(part).cloned().unwrap_or(Value::Null));
+            }
         }
         Entity::Activities => {
-            let date = o.get("due_date").and_then(Value::as_str).map(str::to_owned);
-            let time = o
-                .get("due_time")
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty());
-            let due = date.and_then(|d| {
-                let d = NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()?;
-                let t = time
-                    .and_then(|t| NaiveTime::parse_from_str(t, "%H:%M").ok())
-                    .unwrap_or(NaiveTime::MIN);
-                Some(d.and_time(t).and_utc())
-            });
+            let at = |k: &str| o.get(k).and_then(Value::as_str);
+            let time = at("due_time").and_then(|t| NaiveTime::parse_from_str(t, "%H:%M").ok());
+            let due = at("due_date")
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .map(|d| d.and_time(time.unwrap_or(NaiveTime::MIN)).and_utc());
             let due = due.map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true));
             fields.insert("due".into(), due.map_or(Value::Null, Value::String));
             let done = o.get("done").and_then(Value::as_bool).unwrap_or(false);
@@ -279,28 +263,20 @@ pub fn to_flat(entity: Entity, record: Value) -> Result<Flat> {
     })
 }
 
-/// Pipedrive wants integer ids in links; the model holds them as text.
-fn id_value(v: Value) -> Value {
+/// `v` as a `T` (a link's integer id, an amount) when it is text that reads as one: the model
+/// holds them as text, Pipedrive wants numbers.
+fn parsed<T: std::str::FromStr + Into<Value>>(v: Value) -> Value {
     match &v {
-        Value::String(s) => s.parse::<u64>().map(Value::from).unwrap_or(v),
+        Value::String(s) => s.parse::<T>().map(Into::into).unwrap_or(v),
         _ => v,
     }
 }
 
 /// A flat write → the body Pipedrive takes. `creating` adds what a create needs.
-pub fn from_flat(entity: Entity, mut flat: Map<String, Value>, creating: bool) -> Result<Value> {
+pub fn from_flat(entity: Entity, flat: Map<String, Value>, creating: bool) -> Result<Value> {
     let mut body = Map::new();
-    let mut custom = Map::new();
-    for k in flat
-        .keys()
-        .filter(|k| is_custom_key(k))
-        .cloned()
-        .collect::<Vec<_>>()
-    {
-        if let Some(v) = flat.remove(&k) {
-            custom.insert(k, v);
-        }
-    }
+    let (custom, mut flat): (Map<String, Value>, Map<String, Value>) =
+        flat.into_iter().partition(|(k, _)| is_custom_key(k));
     match entity {
         Entity::Persons => {
             // Pipedrive keeps one name; first and last name are read-only parts of it.
@@ -320,18 +296,15 @@ pub fn from_flat(entity: Entity, mut flat: Map<String, Value>, creating: bool) -
                 body.insert("name".into(), json!(parts.join(" ")));
             }
             // Pipedrive stores what it is given; an address that cannot be one is refused here.
-            if let Some(e) = flat.get("email").and_then(Value::as_str)
-                && crm_core::Email::parse(e).is_err()
-            {
-                return Err(Error::new(
-                    crm_core::ErrorKind::Validation {
-                        fields: vec![crm_core::FieldError::new(
-                            "email",
-                            Some("INVALID_EMAIL".into()),
-                        )],
-                    },
-                    "the email is not an address (no local part, `@` and domain)",
-                ));
+            if let Some(e) = flat.get("email").and_then(Value::as_str) {
+                crm_core::Email::parse(e).map_err(|_| {
+                    let code = Some("INVALID_EMAIL".into());
+                    let fields = vec![crm_core::FieldError::new("email", code)];
+                    Error::new(
+                        crm_core::ErrorKind::Validation { fields },
+                        "the email is not an address (no local part, `@` and domain)",
+                    )
+                })?;
             }
             for (k, label) in [("email", "emails"), ("phone", "phones")] {
                 match flat.remove(k) {
@@ -349,30 +322,21 @@ pub fn from_flat(entity: Entity, mut flat: Map<String, Value>, creating: bool) -
             }
         }
         Entity::Leads => {
-            let amount = flat.remove("value");
-            let currency = flat.remove("currency");
+            let (amount, currency) = (flat.remove("value"), flat.remove("currency"));
             if let Some(a) = amount.filter(|a| !a.is_null()) {
-                let a = match &a {
-                    Value::String(s) => s.parse::<f64>().map(Value::from).unwrap_or(a),
-                    _ => a,
-                };
+                let currency = currency.unwrap_or(json!("USD"));
                 body.insert(
                     "value".into(),
-                    json!({"amount": a, "currency": currency.unwrap_or(json!("USD"))}),
+                    json!({"amount": parsed::<f64>(a), "currency": currency}),
                 );
             }
         }
         Entity::Activities => {
             if let Some(due) = flat.remove("due") {
                 let t = due.as_str().and_then(parse_time);
-                body.insert(
-                    "due_date".into(),
-                    t.map_or(Value::Null, |t| json!(t.format("%Y-%m-%d").to_string())),
-                );
-                body.insert(
-                    "due_time".into(),
-                    t.map_or(Value::Null, |t| json!(t.format("%H:%M").to_string())),
-                );
+                let part = |f| t.map_or(Value::Null, |t| json!(t.format(f).to_string()));
+                body.insert("due_date".into(), part("%Y-%m-%d"));
+                body.insert("due_time".into(), part("%H:%M"));
             }
             if let Some(done) = flat.remove("done") {
                 let done = matches!(&done, Value::Bool(true)) || done.as_str() == Some("true");
@@ -380,16 +344,18 @@ pub fn from_flat(entity: Entity, mut flat: Map<String, Value>, creating: bool) -
             }
         }
         Entity::Deals => {
-            if let Some(Value::String(s)) = flat.get("value")
-                && let Ok(n) = s.parse::<f64>()
-            {
-                flat.insert("value".into(), json!(n));
+            if let Some(v) = flat.remove("value") {
+                flat.insert("value".into(), parsed::<f64>(v));
             }
         }
         _ => {}
     }
     for (k, v) in flat {
-        let v = if k.ends_with("_id") { id_value(v) } else { v };
+        let v = if k.ends_with("_id") {
+            parsed::<u64>(v)
+        } else {
+            v
+        };
         body.insert(k, v);
     }
     if !custom.is_empty() {
