@@ -29,7 +29,7 @@ use crm_core::{
 
 use crate::config::PipedriveConfig;
 use crate::error::PipedriveErrors;
-use crate::lister::{MAX_PAGE, page, search_persons};
+use crate::lister::{MAX_PAGE, page, request, search_persons};
 use crate::wire::{Entity, Envelope, from_flat, to_flat};
 use crate::{FACTS, MAPPING_TARGETS, VENDOR, credential, limits};
 
@@ -222,13 +222,8 @@ impl PipedriveBackend {
         let Some(pid) = pid.filter(|_| entity == Entity::Leads) else {
             return Ok(record);
         };
-        let env = self
-            .send(Request::get(
-                format!("{}/{pid}", Entity::Persons.path()),
-                "lead.get",
-            ))
-            .await?;
-        let person = to_flat(Entity::Persons, env.data)?;
+        let req = Request::get(format!("{}/{pid}", Entity::Persons.path()), "lead.get");
+        let person = to_flat(Entity::Persons, self.send(req).await?.data)?;
         for k in PERSON_FIELDS {
             let v = person
                 .fields
@@ -260,10 +255,7 @@ impl PipedriveBackend {
             Lookup::Phone(_) => "phone",
             Lookup::ExternalId(_) => "custom_fields",
         };
-        let (path, q) = search_persons(field, &value, None);
-        let req = q
-            .into_iter()
-            .fold(Request::get(path, op), |r, (k, v)| r.query(k, v));
+        let req = request(search_persons(field, &value), op);
         let hits = self.send(req).await?.records()?;
         let ids: Vec<String> = hits
             .iter()
@@ -293,16 +285,7 @@ impl PipedriveBackend {
         filters: &[(&str, &str)],
         op: &str,
     ) -> Result<(Vec<VendorRecord>, Option<String>)> {
-        let (path, mut q) = page(entity, cursor, query.page_size, filters, query.newest_first);
-        if let (Some(t), true) = (query.changed_since, entity.is_v2()) {
-            q.push((
-                "updated_since".into(),
-                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            ));
-        }
-        let req = q
-            .into_iter()
-            .fold(Request::get(path, op), |r, (k, v)| r.query(k, v));
+        let req = request(page(entity, cursor, query, filters), op);
         let env = self.send(req).await?;
         let next = env.next()?;
         let records = env
@@ -382,24 +365,18 @@ impl Backend for PipedriveBackend {
                 }
             }
             Entity::Notes => {
-                let log = fields
-                    .remove("kind")
-                    .and_then(|k| k.as_str().map(str::to_owned));
-                if let (Some("conversation_log"), Some(Value::String(c))) =
-                    (log.as_deref(), fields.get_mut("content"))
-                {
+                let log = fields.remove("kind");
+                if let (Some("conversation_log"), Some(Value::String(c))) = (
+                    log.as_ref().and_then(Value::as_str),
+                    fields.get_mut("content"),
+                ) {
                     *c = format!("{CONVERSATION_LOG_MARKER}{c}");
                 }
                 // Notes take their time as `YYYY-MM-DD HH:MM:SS` in UTC.
-                if let Some(t) = fields
-                    .get("add_time")
-                    .and_then(Value::as_str)
-                    .and_then(crate::wire::parse_time)
-                {
-                    fields.insert(
-                        "add_time".into(),
-                        json!(t.format("%Y-%m-%d %H:%M:%S").to_string()),
-                    );
+                let at = fields.get("add_time").and_then(Value::as_str);
+                if let Some(t) = at.and_then(crate::wire::parse_time) {
+                    let t = t.format("%Y-%m-%d %H:%M:%S").to_string();
+                    fields.insert("add_time".into(), json!(t));
                 }
             }
             Entity::Leads => {
@@ -448,12 +425,9 @@ impl Backend for PipedriveBackend {
     ) -> Result<Page<VendorRecord>> {
         let kind = query.kind;
         let op = format!("{kind}.find");
-        let cursor = cursor.as_deref();
+        let (cursor, entity) = (cursor.as_deref(), entity_of(kind, "task")?);
         let (items, next) = match &query.filter {
-            QueryFilter::All => {
-                self.list(entity_of(kind, "task")?, cursor, query, &[], &op)
-                    .await?
-            }
+            QueryFilter::All => self.list(entity, cursor, query, &[], &op).await?,
             QueryFilter::Lookup(l) => {
                 if kind != ObjectKind::Contact {
                     return Err(Error::unsupported(
@@ -473,10 +447,8 @@ impl Backend for PipedriveBackend {
                     ObjectKind::Opportunity => "deal_id",
                     ObjectKind::Lead => "lead_id",
                     _ => {
-                        return Ok(Page {
-                            items: Vec::new(),
-                            next: None,
-                        });
+                        let (items, next) = (Vec::new(), None);
+                        return Ok(Page { items, next });
                     }
                 };
                 match kind {
@@ -516,14 +488,8 @@ impl Backend for PipedriveBackend {
                         (a, None)
                     }
                     _ => {
-                        self.list(
-                            entity_of(kind, "task")?,
-                            cursor,
-                            query,
-                            &[(key, id.as_str())],
-                            &op,
-                        )
-                        .await?
+                        let f = [(key, id.as_str())];
+                        self.list(entity, cursor, query, &f, &op).await?
                     }
                 }
             }
