@@ -115,13 +115,7 @@ impl PipedriveBuilder {
 /// not idempotent, and a batch is one request per item.
 fn capabilities(c: &PipedriveConfig) -> Capabilities {
     let mut caps = Capabilities::default();
-    for kind in [
-        ObjectKind::Contact,
-        ObjectKind::Account,
-        ObjectKind::Lead,
-        ObjectKind::Opportunity,
-        ObjectKind::Activity,
-    ] {
+    for kind in Entity::ALL.map(Entity::kind) {
         let mut o = ObjectCapabilities::read_write();
         o.max_batch = Some(1);
         o.max_page_size = Some(MAX_PAGE);
@@ -257,14 +251,12 @@ impl PipedriveBackend {
         };
         let req = request(search_persons(field, &value), op);
         let hits = self.send(req).await?.records()?;
-        let ids: Vec<String> = hits
-            .iter()
-            .filter_map(|h| h.get("id").map(Value::to_string))
-            .collect();
+        let ids = hits.iter().filter_map(|h| Some(h.get("id")?.to_string()));
+        let ids = ids.collect::<Vec<_>>().join(",");
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let req = Request::get(Entity::Persons.path(), op).query("ids", ids.join(","));
+        let req = Request::get(Entity::Persons.path(), op).query("ids", ids);
         let mut persons = self.send(req).await?.records()?;
         // A search on custom fields matches any of them: keep the external-id field's.
         if let (Lookup::ExternalId(_), Some(key)) = (lookup, &self.external_id_field) {

@@ -86,13 +86,13 @@ impl ErrorParser for PipedriveErrors {
             _ => r.default_kind(),
         };
         let what = match &kind {
-            ErrorKind::Validation { fields } => match fields.first() {
-                Some(f) => format!(
-                    "Pipedrive refused the input (HTTP {status}) on field `{}`",
-                    f.field
-                ),
-                None => format!("Pipedrive refused the input (HTTP {status})"),
-            },
+            ErrorKind::Validation { fields } => {
+                let on = fields.first().map(|f| format!(" on field `{}`", f.field));
+                format!(
+                    "Pipedrive refused the input (HTTP {status}){}",
+                    on.unwrap_or_default()
+                )
+            }
             ErrorKind::NotFound => "Pipedrive has no such record".to_owned(),
             ErrorKind::Unauthorized => "Pipedrive refused the API token or access token".to_owned(),
             _ => format!("Pipedrive answered HTTP {status}"),

@@ -8,8 +8,6 @@
 //! (no duplicates to merge), but a delivery can still be retried, so the event's `meta.id` is
 //! the dedupe key.
 
-use std::fmt;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
@@ -24,19 +22,12 @@ use crate::VENDOR;
 use crate::wire::Entity;
 
 /// Verifies and parses the deliveries of one webhook.
+#[derive(Debug)]
 pub struct PipedriveWebhook {
-    user: String,
-    password: SecretString,
+    /// `user:password`, as HTTP Basic authentication encodes it.
+    credentials: SecretString,
     connection: String,
     max_body_bytes: usize,
-}
-
-impl fmt::Debug for PipedriveWebhook {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PipedriveWebhook")
-            .field("connection", &self.connection)
-            .finish_non_exhaustive()
-    }
 }
 
 impl PipedriveWebhook {
@@ -44,21 +35,20 @@ impl PipedriveWebhook {
     /// the connection named `connection`; bodies up to 1 MiB.
     pub fn new(connection: &str, user: &str, password: SecretString) -> Self {
         Self {
-            user: user.to_owned(),
-            password,
+            credentials: format!("{user}:{}", password.expose_secret()).into(),
             connection: connection.to_owned(),
             max_body_bytes: 1024 * 1024,
         }
     }
 
     fn authenticated(&self, request: &WebhookRequest<'_>) -> bool {
-        let expected = format!("{}:{}", self.user, self.password.expose_secret());
+        let expected = self.credentials.expose_secret().as_bytes();
         let given = request
             .header("authorization")
             .and_then(|h| h.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
             .and_then(|(_, b64)| STANDARD.decode(b64.trim()).ok());
-        given.is_some_and(|g| constant_time_eq(&g, expected.as_bytes()))
+        given.is_some_and(|g| constant_time_eq(&g, expected))
     }
 }
 
@@ -112,15 +102,11 @@ impl WebhookSource for PipedriveWebhook {
                 "the webhook's meta lacks action, entity or entity_id",
             ));
         };
-        let null = Value::Null;
         let change = match action.as_str() {
             "create" => Change::Created,
             "delete" => Change::Deleted,
             "change" => Change::Updated {
-                fields: changed(
-                    v.get("data").unwrap_or(&null),
-                    v.get("previous").unwrap_or(&null),
-                ),
+                fields: changed(&v["data"], &v["previous"]),
             },
             _ => return Ok(Vec::new()),
         };

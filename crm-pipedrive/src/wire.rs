@@ -100,9 +100,7 @@ impl Envelope {
         if let Some(c) = cursor.filter(|c| !c.is_empty()) {
             return Ok(Some(c.to_owned()));
         }
-        let Some(p) = a.get("pagination").filter(|p| !p.is_null()) else {
-            return Ok(None);
-        };
+        let p = &a["pagination"];
         let more = p.get("more_items_in_collection");
         if json::opt_bool(more, "additional_data.pagination.more_items_in_collection")?
             != Some(true)
@@ -174,14 +172,10 @@ pub fn is_custom_key(key: &str) -> bool {
 
 /// Reads a Pipedrive time: RFC 3339 (v2, leads) or `YYYY-MM-DD HH:MM:SS` in UTC (v1).
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .ok()
-        .or_else(|| {
-            NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
-                .ok()
-                .map(|t| t.and_utc())
-        })
+    let v1 = || NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok();
+    let v2 = DateTime::parse_from_rfc3339(s).ok();
+    v2.map(|t| t.with_timezone(&Utc))
+        .or_else(|| Some(v1()?.and_utc()))
 }
 
 /// The primary entry's value of `key` (`emails`, `phones`: lists of `{value, primary,
@@ -192,14 +186,10 @@ fn primary(o: &Map<String, Value>, key: &str) -> Result<Value> {
         Some(Value::Array(a)) => a,
         Some(other) => return Err(json::wrong_type(key, "a list of `{value, primary}`", other)),
     };
-    let pick = items
-        .iter()
-        .find(|i| i.get("primary") == Some(&Value::Bool(true)))
-        .or(items.first());
-    Ok(pick
-        .and_then(|i| i.get("value"))
-        .cloned()
-        .unwrap_or(Value::Null))
+    let primary = items.iter().find(|i| i["primary"] == true);
+    Ok(primary
+        .or(items.first())
+        .map_or(Value::Null, |i| i["value"].clone()))
 }
 
 /// A record as Pipedrive returns it → the flat view.
