@@ -228,28 +228,13 @@ impl PipedriveBackend {
         Ok(record)
     }
 
-    /// Takes the `person.*` fields of a lead write: the person's create or update body.
-    fn person_part(fields: &mut Map<String, Value>, creating: bool) -> Result<Option<Value>> {
-        let person: Map<String, Value> = PERSON_FIELDS
-            .iter()
-            .filter_map(|k| Some(((*k).to_owned(), fields.remove(&format!("person.{k}"))?)))
-            .collect();
-        if person.is_empty() {
-            return Ok(None);
-        }
-        from_flat(Entity::Persons, person, creating).map(Some)
-    }
-
     /// Reads the persons found by a look-up, in one `ids=` listing.
     async fn lookup(&self, lookup: &Lookup, op: &str) -> Result<Vec<Value>> {
         let value = lookup.condition()?.value;
         let value = text(&value).unwrap_or_default();
-        let field = match lookup {
-            Lookup::Email(_) => "email",
-            Lookup::Phone(_) => "phone",
-            Lookup::ExternalId(_) => "custom_fields",
-        };
-        let req = request(search_persons(field, &value), op);
+        // The external id is in a custom field; Pipedrive searches them all at once.
+        let field = lookup.by().replace("external_id", "custom_fields");
+        let req = request(search_persons(&field, &value), op);
         let hits = self.send(req).await?.records()?;
         let ids = hits.iter().filter_map(|h| Some(h.get("id")?.to_string()));
         let ids = ids.collect::<Vec<_>>().join(",");
@@ -374,7 +359,10 @@ impl Backend for PipedriveBackend {
             Entity::Leads => {
                 // A lead's name and email are its person's: a new lead gets its person first;
                 // an existing lead's person is updated as a contact.
-                if let Some(person) = Self::person_part(&mut fields, creating)? {
+                let take = |k: &&str| Some((k.to_string(), fields.remove(&format!("person.{k}"))?));
+                let person: Map<String, Value> = PERSON_FIELDS.iter().filter_map(take).collect();
+                if !person.is_empty() {
+                    let person = from_flat(Entity::Persons, person, creating)?;
                     if !creating {
                         return Err(Error::invalid_input(
                             "a lead's name, email and phone are its person's: update the contact",
@@ -461,13 +449,6 @@ impl Backend for PipedriveBackend {
                         deals.sort_by_key(|d| std::cmp::Reverse(d.updated_at));
                         (deals, None)
                     }
-                    ObjectKind::Opportunity => {
-                        let mut f = vec![(key, id.as_str())];
-                        if *open_only {
-                            f.push(("status", "open"));
-                        }
-                        self.list(Entity::Deals, cursor, query, &f, &op).await?
-                    }
                     ObjectKind::Activity => {
                         // Activities and notes of the record, newest first, one merged page.
                         let f = [(key, id.as_str())];
@@ -480,7 +461,10 @@ impl Backend for PipedriveBackend {
                         (a, None)
                     }
                     _ => {
-                        let f = [(key, id.as_str())];
+                        let mut f = vec![(key, id.as_str())];
+                        if *open_only && kind == ObjectKind::Opportunity {
+                            f.push(("status", "open"));
+                        }
                         self.list(entity, cursor, query, &f, &op).await?
                     }
                 }
