@@ -147,16 +147,6 @@ fn entity_of(kind: ObjectKind, target: &str) -> Result<Entity> {
         .ok_or_else(|| Error::unsupported(format!("{kind}"), "Pipedrive has no tickets"))
 }
 
-/// The mapping target of a record read from `entity`: an activity's is its `type`.
-fn target_of(entity: Entity, fields: &Map<String, Value>) -> &'static str {
-    match entity {
-        Entity::Notes => "note",
-        Entity::Activities if fields.get("type").and_then(Value::as_str) == Some("call") => "call",
-        Entity::Activities => "task",
-        e => e.kind().as_str(),
-    }
-}
-
 /// A lead's fields that are its person's, read and written as `person.*`.
 const PERSON_FIELDS: [&str; 4] = ["email", "phone", "first_name", "last_name"];
 
@@ -176,21 +166,17 @@ impl PipedriveBackend {
     /// A vendor record from Pipedrive's JSON; the kind of an activity or note resolved (an
     /// activity's is its target, `task` or `call`).
     fn record(&self, entity: Entity, json: Value) -> Result<VendorRecord> {
-        let mut flat = to_flat(entity, json)?;
-        let target = target_of(entity, &flat.fields);
-        let (mut id, mut kind) = (flat.id.clone(), target);
+        let mut r = to_flat(entity, json)?;
+        let mut kind = r.target;
         if entity == Entity::Notes {
-            id = format!("{NOTE_ID_PREFIX}{id}");
-            let content = flat.fields.get("content").and_then(Value::as_str);
+            r.id = RecordId::new(format!("{NOTE_ID_PREFIX}{}", r.id.as_str()))?;
+            let content = r.fields.get("content").and_then(FieldValue::as_text);
             let log = content.and_then(|c| c.strip_prefix(CONVERSATION_LOG_MARKER));
             if let Some(body) = log.map(str::to_owned) {
-                flat.fields.insert("content".into(), json!(body));
+                r.fields.insert("content".into(), FieldValue::Text(body));
                 kind = "conversation_log";
             }
         }
-        let mut r = VendorRecord::new(RecordId::new(id)?, target, json::to_fields(&flat.fields));
-        r.created_at = flat.created;
-        r.updated_at = flat.updated;
         if matches!(entity, Entity::Notes | Entity::Activities) {
             r.resolved.insert("kind".into(), kind.into());
         }
@@ -201,10 +187,10 @@ impl PipedriveBackend {
     /// ([`crate::wire::check_id`]). Only a note's id carries the `note-` prefix.
     fn path(entity: Entity, id: &RecordId) -> Result<String> {
         let raw = id.as_str();
-        let raw = match entity {
-            Entity::Notes => raw.strip_prefix(NOTE_ID_PREFIX).unwrap_or(raw),
-            _ => raw,
-        };
+        let note = raw
+            .strip_prefix(NOTE_ID_PREFIX)
+            .filter(|_| entity == Entity::Notes);
+        let raw = note.unwrap_or(raw);
         crate::wire::check_id(entity, raw)?;
         Ok(format!("{}/{}", entity.path(), encode_segment(raw)))
     }
@@ -219,10 +205,7 @@ impl PipedriveBackend {
         let req = Request::get(format!("{}/{pid}", Entity::Persons.path()), "lead.get");
         let person = to_flat(Entity::Persons, self.send(req).await?.data)?;
         for k in PERSON_FIELDS {
-            let v = person
-                .fields
-                .get(k)
-                .map_or(FieldValue::Null, FieldValue::from_json);
+            let v = person.fields.get(k).cloned().unwrap_or(FieldValue::Null);
             record.fields.insert(format!("person.{k}"), v);
         }
         Ok(record)
@@ -260,17 +243,14 @@ impl PipedriveBackend {
         cursor: Option<&str>,
         query: &Query,
         filters: &[(&str, &str)],
-        op: &str,
     ) -> Result<(Vec<VendorRecord>, Option<String>)> {
-        let req = request(page(entity, cursor, query, filters), op);
-        let env = self.send(req).await?;
+        let op = format!("{}.find", query.kind);
+        let env = self
+            .send(request(page(entity, cursor, query, filters), &op))
+            .await?;
         let next = env.next()?;
-        let records = env
-            .records()?
-            .into_iter()
-            .map(|j| self.record(entity, j))
-            .collect::<Result<Vec<_>>>()?;
-        Ok((records, next))
+        let records = env.records()?.into_iter().map(|j| self.record(entity, j));
+        Ok((records.collect::<Result<_>>()?, next))
     }
 }
 
@@ -372,7 +352,7 @@ impl Backend for PipedriveBackend {
                         let req =
                             Request::new(Method::POST, Entity::Persons.path(), &op).json(person);
                         let id = to_flat(Entity::Persons, self.send(req).await?.data)?.id;
-                        fields.insert("person_id".into(), json!(id));
+                        fields.insert("person_id".into(), json!(id.as_str()));
                     }
                 }
             }
@@ -407,7 +387,7 @@ impl Backend for PipedriveBackend {
         let op = format!("{kind}.find");
         let (cursor, entity) = (cursor.as_deref(), entity_of(kind, "task")?);
         let (items, next) = match &query.filter {
-            QueryFilter::All => self.list(entity, cursor, query, &[], &op).await?,
+            QueryFilter::All => self.list(entity, cursor, query, &[]).await?,
             QueryFilter::Lookup(l) => {
                 if kind != ObjectKind::Contact {
                     return Err(Error::unsupported(
@@ -436,11 +416,11 @@ impl Backend for PipedriveBackend {
                         // A person's deals, and the deals of the person's organization.
                         let status = if *open_only { "open" } else { "open,won,lost" };
                         let f = [(key, id.as_str()), ("status", status)];
-                        let (mut deals, _) = self.list(Entity::Deals, None, query, &f, &op).await?;
+                        let (mut deals, _) = self.list(Entity::Deals, None, query, &f).await?;
                         let person = self.get(ObjectKind::Contact, &owner.id).await?;
                         if let Some(org) = person.fields.get("org_id").and_then(text) {
                             let f = [("org_id", org.as_str()), ("status", status)];
-                            let (more, _) = self.list(Entity::Deals, None, query, &f, &op).await?;
+                            let (more, _) = self.list(Entity::Deals, None, query, &f).await?;
                             deals.extend(more.into_iter().filter(|d| {
                                 d.fields.get("person_id").and_then(text).as_deref()
                                     != Some(id.as_str())
@@ -452,9 +432,8 @@ impl Backend for PipedriveBackend {
                     ObjectKind::Activity => {
                         // Activities and notes of the record, newest first, one merged page.
                         let f = [(key, id.as_str())];
-                        let (mut a, _) =
-                            self.list(Entity::Activities, None, query, &f, &op).await?;
-                        let (n, _) = self.list(Entity::Notes, None, query, &f, &op).await?;
+                        let (mut a, _) = self.list(Entity::Activities, None, query, &f).await?;
+                        let (n, _) = self.list(Entity::Notes, None, query, &f).await?;
                         a.extend(n);
                         a.sort_by_key(|r| std::cmp::Reverse(r.created_at));
                         a.truncate(query.page_size as usize);
@@ -465,7 +444,7 @@ impl Backend for PipedriveBackend {
                         if *open_only && kind == ObjectKind::Opportunity {
                             f.push(("status", "open"));
                         }
-                        self.list(entity, cursor, query, &f, &op).await?
+                        self.list(entity, cursor, query, &f).await?
                     }
                 }
             }

@@ -10,9 +10,9 @@
 //! flat write back into Pipedrive's shape.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Utc};
-use crm_core::raw::{IdShape, json};
+use crm_core::raw::{IdShape, VendorRecord, json};
 use crm_core::reexports::serde_json::{Map, Value, json};
-use crm_core::{Error, ObjectKind, Result};
+use crm_core::{Error, ObjectKind, RecordId, Result};
 use serde::Deserialize;
 
 /// Pipedrive's entities behind the adapter's objects.
@@ -152,19 +152,6 @@ pub fn check_id(entity: Entity, raw: &str) -> Result<()> {
     shape.check("Pipedrive", entity.noun(), raw)
 }
 
-/// A record in the flat view.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Flat {
-    /// The id, as text (integers, or a lead's UUID).
-    pub id: String,
-    /// `add_time`.
-    pub created: Option<DateTime<Utc>>,
-    /// `update_time`.
-    pub updated: Option<DateTime<Utc>>,
-    /// Every field, one level deep.
-    pub fields: Map<String, Value>,
-}
-
 /// Whether `key` is a custom field's key: 40 hexadecimal digits.
 pub fn is_custom_key(key: &str) -> bool {
     key.len() == 40 && key.bytes().all(|b| b.is_ascii_hexdigit())
@@ -192,19 +179,26 @@ fn primary(o: &Map<String, Value>, key: &str) -> Result<Value> {
         .map_or(Value::Null, |i| i["value"].clone()))
 }
 
-/// A record as Pipedrive returns it → the flat view.
-pub fn to_flat(entity: Entity, record: Value) -> Result<Flat> {
-    let Value::Object(mut o) = record else {
-        return Err(json::wrong_type(
-            "data",
-            "a record (a JSON object)",
-            &record,
-        ));
+/// The mapping target of a record of `entity` with these `fields`: an activity's is its
+/// `type`.
+fn target_of(entity: Entity, fields: &Map<String, Value>) -> &'static str {
+    match entity {
+        Entity::Notes => "note",
+        Entity::Activities if fields.get("type").and_then(Value::as_str) == Some("call") => "call",
+        Entity::Activities => "task",
+        e => e.kind().as_str(),
+    }
+}
+
+/// A record as Pipedrive returns it → a vendor record in the flat view, of its target.
+pub fn to_flat(entity: Entity, record: Value) -> Result<VendorRecord> {
+    let mut o = match record {
+        Value::Object(o) => o,
+        other => return Err(json::wrong_type("data", "a record (a JSON object)", &other)),
     };
     let id = json::id_text(o.get("id"), "id")?;
-    let time =
-        |o: &Map<String, Value>, k: &str| o.get(k).and_then(Value::as_str).and_then(parse_time);
-    let (created, updated) = (time(&o, "add_time"), time(&o, "update_time"));
+    let time = |k: &str| o.get(k).and_then(Value::as_str).and_then(parse_time);
+    let (created, updated) = (time("add_time"), time("update_time"));
     let mut fields = Map::new();
     if let Some(Value::Object(cf)) = o.remove("custom_fields") {
         fields.extend(cf);
@@ -245,12 +239,10 @@ pub fn to_flat(entity: Entity, record: Value) -> Result<Flat> {
         };
         fields.entry(k).or_insert(v);
     }
-    Ok(Flat {
-        id,
-        created,
-        updated,
-        fields,
-    })
+    let target = target_of(entity, &fields);
+    let mut r = VendorRecord::new(RecordId::new(id)?, target, json::to_fields(&fields));
+    (r.created_at, r.updated_at) = (created, updated);
+    Ok(r)
 }
 
 /// `v` as a `T` (a link's integer id, an amount) when it is text that reads as one: the model
@@ -278,11 +270,8 @@ pub fn from_flat(entity: Entity, flat: Map<String, Value>, creating: bool) -> Re
                         "Pipedrive keeps a person's name as one field: update first_name and last_name together",
                     ));
                 }
-                let parts: Vec<&str> = [&first, &last]
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
+                let parts = [&first, &last].map(|p| p.as_ref().and_then(Value::as_str));
+                let parts: Vec<&str> = parts.into_iter().flatten().collect();
                 body.insert("name".into(), json!(parts.join(" ")));
             }
             // Pipedrive stores what it is given; an address that cannot be one is refused here.
@@ -297,17 +286,9 @@ pub fn from_flat(entity: Entity, flat: Map<String, Value>, creating: bool) -> Re
                 })?;
             }
             for (k, label) in [("email", "emails"), ("phone", "phones")] {
-                match flat.remove(k) {
-                    Some(Value::Null) => {
-                        body.insert(label.into(), json!([]));
-                    }
-                    Some(v) => {
-                        body.insert(
-                            label.into(),
-                            json!([{"value": v, "primary": true, "label": "work"}]),
-                        );
-                    }
-                    None => {}
+                let entry = |v| json!([{"value": v, "primary": true, "label": "work"}]);
+                if let Some(v) = flat.remove(k) {
+                    body.insert(label.into(), if v.is_null() { json!([]) } else { entry(v) });
                 }
             }
         }
@@ -364,6 +345,13 @@ mod tests {
 
     const HASH: &str = "7bafbfca0119ceac54fa031aa2433d0b918d1c56";
 
+    /// A record's flat view, and its fields as JSON.
+    fn flat(entity: Entity, record: Value) -> (VendorRecord, Map<String, Value>) {
+        let r = to_flat(entity, record).unwrap();
+        let fields = json::from_fields(r.fields.clone());
+        (r, fields)
+    }
+
     #[test]
     fn a_person_flattens_to_its_primary_email_and_phone_and_its_custom_fields() {
         let p = json!({"id": 101, "name": "Jane Doe", "first_name": "Jane", "last_name": "Doe",
@@ -371,13 +359,16 @@ mod tests {
             "emails": [{"value": "j@home.example", "primary": false, "label": "home"},
                        {"value": "jane@example.com", "primary": true, "label": "work"}],
             "phones": [], "custom_fields": {HASH: "shop-42"}});
-        let f = to_flat(Entity::Persons, p).unwrap();
-        assert_eq!(f.id, "101");
-        assert_eq!(f.fields["email"], "jane@example.com");
-        assert_eq!(f.fields["phone"], Value::Null);
-        assert_eq!(f.fields["org_id"], "11");
-        assert_eq!(f.fields[HASH], "shop-42");
-        assert_eq!(f.created.unwrap().to_rfc3339(), "2024-01-04T09:30:00+00:00");
+        let (r, f) = flat(Entity::Persons, p);
+        assert_eq!((r.id.as_str(), r.target), ("101", "contact"));
+        assert_eq!(f["email"], "jane@example.com");
+        assert_eq!(f["phone"], Value::Null);
+        assert_eq!(f["org_id"], "11");
+        assert_eq!(f[HASH], "shop-42");
+        assert_eq!(
+            r.created_at.unwrap().to_rfc3339(),
+            "2024-01-04T09:30:00+00:00"
+        );
     }
 
     #[test]
@@ -400,10 +391,11 @@ mod tests {
     fn an_activity_due_moment_is_a_date_and_a_utc_time() {
         let a = json!({"id": 7, "type": "task", "due_date": "2030-01-02", "due_time": "15:30",
             "done": false, "person_id": 101});
-        let f = to_flat(Entity::Activities, a).unwrap();
-        assert_eq!(f.fields["due"], "2030-01-02T15:30:00Z");
-        assert_eq!(f.fields["done"], "false");
-        let body = from_flat(Entity::Activities, f.fields.clone(), true).unwrap();
+        let (r, f) = flat(Entity::Activities, a);
+        assert_eq!(r.target, "task");
+        assert_eq!(f["due"], "2030-01-02T15:30:00Z");
+        assert_eq!(f["done"], "false");
+        let body = from_flat(Entity::Activities, f, true).unwrap();
         assert_eq!(body["due_date"], "2030-01-02");
         assert_eq!(body["due_time"], "15:30");
         assert_eq!(body["done"], false);
@@ -415,12 +407,12 @@ mod tests {
         let l = json!({"id": "adf21080-0e10-11eb-879b-05d71fb426ec", "title": "Chat",
             "value": {"amount": 500, "currency": "EUR"}, HASH: "chatbot",
             "add_time": "2024-05-09T09:30:00.000Z"});
-        let f = to_flat(Entity::Leads, l).unwrap();
+        let (_, f) = flat(Entity::Leads, l);
         assert_eq!(
-            (f.fields["value"].clone(), f.fields["currency"].clone()),
+            (f["value"].clone(), f["currency"].clone()),
             (json!(500), json!("EUR"))
         );
-        let body = from_flat(Entity::Leads, f.fields, true).unwrap();
+        let body = from_flat(Entity::Leads, f, true).unwrap();
         assert_eq!(body["value"], json!({"amount": 500, "currency": "EUR"}));
         assert_eq!(body[HASH], "chatbot");
         assert!(body.get("custom_fields").is_none());
