@@ -150,14 +150,6 @@ fn entity_of(kind: ObjectKind, target: &str) -> Result<Entity> {
 /// A lead's fields that are its person's, read and written as `person.*`.
 const PERSON_FIELDS: [&str; 4] = ["email", "phone", "first_name", "last_name"];
 
-fn text(v: &FieldValue) -> Option<String> {
-    match v {
-        FieldValue::Text(s) => Some(s.clone()),
-        FieldValue::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 impl PipedriveBackend {
     async fn send(&self, req: Request) -> Result<Envelope> {
         self.http.send(req).await?.json::<Envelope>()
@@ -198,7 +190,9 @@ impl PipedriveBackend {
     /// The record `data` of `entity` holds; a lead's with its person's fields, as `person.*`.
     async fn read(&self, entity: Entity, data: Value) -> Result<VendorRecord> {
         let mut record = self.record(entity, data)?;
-        let pid = record.fields.get("person_id").and_then(text);
+        // Links are text in the flat view (`to_flat`), so `as_text` reads every id.
+        let pid = record.fields.get("person_id").and_then(FieldValue::as_text);
+        let pid = pid.map(str::to_owned);
         let Some(pid) = pid.filter(|_| entity == Entity::Leads) else {
             return Ok(record);
         };
@@ -213,11 +207,11 @@ impl PipedriveBackend {
 
     /// Reads the persons found by a look-up, in one `ids=` listing.
     async fn lookup(&self, lookup: &Lookup, op: &str) -> Result<Vec<Value>> {
-        let value = lookup.condition()?.value;
-        let value = text(&value).unwrap_or_default();
+        let condition = lookup.condition()?;
+        let value = condition.value.as_text().unwrap_or_default();
         // The external id is in a custom field; Pipedrive searches them all at once.
         let field = lookup.by().replace("external_id", "custom_fields");
-        let req = request(search_persons(&field, &value), op);
+        let req = request(search_persons(&field, value), op);
         let hits = self.send(req).await?.records()?;
         let ids = hits.iter().filter_map(|h| Some(h.get("id")?.to_string()));
         let ids = ids.collect::<Vec<_>>().join(",");
@@ -228,11 +222,7 @@ impl PipedriveBackend {
         let mut persons = self.send(req).await?.records()?;
         // A search on custom fields matches any of them: keep the external-id field's.
         if let (Lookup::ExternalId(_), Some(key)) = (lookup, &self.external_id_field) {
-            persons.retain(|p| {
-                p.pointer(&format!("/custom_fields/{key}"))
-                    .and_then(Value::as_str)
-                    == Some(value.as_str())
-            });
+            persons.retain(|p| p["custom_fields"][key] == value);
         }
         Ok(persons)
     }
@@ -418,11 +408,12 @@ impl Backend for PipedriveBackend {
                         let f = [(key, id.as_str()), ("status", status)];
                         let (mut deals, _) = self.list(Entity::Deals, None, query, &f).await?;
                         let person = self.get(ObjectKind::Contact, &owner.id).await?;
-                        if let Some(org) = person.fields.get("org_id").and_then(text) {
-                            let f = [("org_id", org.as_str()), ("status", status)];
+                        if let Some(org) = person.fields.get("org_id").and_then(FieldValue::as_text)
+                        {
+                            let f = [("org_id", org), ("status", status)];
                             let (more, _) = self.list(Entity::Deals, None, query, &f).await?;
                             deals.extend(more.into_iter().filter(|d| {
-                                d.fields.get("person_id").and_then(text).as_deref()
+                                d.fields.get("person_id").and_then(FieldValue::as_text)
                                     != Some(id.as_str())
                             }));
                         }
