@@ -222,7 +222,8 @@ impl PipedriveBackend {
         let mut persons = self.send(req).await?.records()?;
         // A search on custom fields matches any of them: keep the external-id field's.
         if let (Lookup::ExternalId(_), Some(key)) = (lookup, &self.external_id_field) {
-            persons.retain(|p| p["custom_fields"][key] == value);
+            let field = format!("/custom_fields/{key}");
+            persons.retain(|p| p.pointer(&field).and_then(Value::as_str) == Some(value));
         }
         Ok(persons)
     }

@@ -32,7 +32,7 @@ fn error_text(body: &[u8]) -> Option<String> {
 
 /// The field a validation message names, in the flat view's terms (`emails` is `email`, a
 /// custom field is its hash).
-fn field_of(message: &str) -> Option<String> {
+fn field_of(message: &str) -> Option<FieldError> {
     let rest = message.strip_prefix("Validation failed: ")?;
     let (field, _) = rest.split_once(':')?;
     let field = field.trim();
@@ -43,7 +43,7 @@ fn field_of(message: &str) -> Option<String> {
         "due_date" | "due_time" => "due",
         other => other,
     };
-    (!field.is_empty()).then(|| field.to_owned())
+    (!field.is_empty()).then(|| FieldError::new(field, None))
 }
 
 fn is_record_missing(error: &str) -> bool {
@@ -54,6 +54,7 @@ impl ErrorParser for PipedriveErrors {
     fn parse_error(&self, r: &ErrorResponse<'_>) -> Error {
         let status = r.status.as_u16();
         let text = error_text(r.body);
+        let message = text.as_deref().unwrap_or_default();
         let mut vendor = r.vendor();
         if let Some(text) = &text {
             vendor.set_body(None);
@@ -61,12 +62,9 @@ impl ErrorParser for PipedriveErrors {
         }
         let kind = match status {
             400 | 422 => ErrorKind::Validation {
-                fields: field_of(text.as_deref().unwrap_or_default())
-                    .map(|f| FieldError::new(f, None))
-                    .into_iter()
-                    .collect(),
+                fields: field_of(message).into_iter().collect(),
             },
-            404 if text.as_deref().is_some_and(|t| !is_record_missing(t)) => {
+            404 if text.is_some() && !is_record_missing(message) => {
                 return Error::config(
                     "Pipedrive answered 404 for a path it does not have: check base_url (the \
                      company's https://{company}.pipedrive.com or https://api.pipedrive.com)",

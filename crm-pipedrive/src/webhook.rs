@@ -52,10 +52,11 @@ impl PipedriveWebhook {
     }
 }
 
-/// Names of the fields whose values differ between `data` and `previous` (custom fields by
-/// their hash), never the values.
-fn changed(data: &Value, previous: &Value) -> Vec<String> {
-    let (Some(d), Some(p)) = (data.as_object(), previous.as_object()) else {
+/// Names of the fields whose values differ between the body's `data` and `previous` (custom
+/// fields by their hash), never the values.
+fn changed(body: &Value) -> Vec<String> {
+    let object = |k| body.get(k).and_then(Value::as_object);
+    let (Some(d), Some(p)) = (object("data"), object("previous")) else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -106,7 +107,7 @@ impl WebhookSource for PipedriveWebhook {
             "create" => Change::Created,
             "delete" => Change::Deleted,
             "change" => Change::Updated {
-                fields: changed(&v["data"], &v["previous"]),
+                fields: changed(&v),
             },
             _ => return Ok(Vec::new()),
         };

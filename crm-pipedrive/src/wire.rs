@@ -100,7 +100,7 @@ impl Envelope {
         if let Some(c) = cursor.filter(|c| !c.is_empty()) {
             return Ok(Some(c.to_owned()));
         }
-        let p = &a["pagination"];
+        let p = a.get("pagination").unwrap_or(&Value::Null);
         let more = p.get("more_items_in_collection");
         if json::opt_bool(more, "additional_data.pagination.more_items_in_collection")?
             != Some(true)
@@ -173,10 +173,11 @@ fn primary(o: &Map<String, Value>, key: &str) -> Result<Value> {
         Some(Value::Array(a)) => a,
         Some(other) => return Err(json::wrong_type(key, "a list of `{value, primary}`", other)),
     };
-    let primary = items.iter().find(|i| i["primary"] == true);
-    Ok(primary
-        .or(items.first())
-        .map_or(Value::Null, |i| i["value"].clone()))
+    let primary = items
+        .iter()
+        .find(|i| i.get("primary") == Some(&Value::Bool(true)));
+    let value = primary.or(items.first()).and_then(|i| i.get("value"));
+    Ok(value.cloned().unwrap_or_default())
 }
 
 /// The mapping target of a record of `entity` with these `fields`: an activity's is its
