@@ -115,18 +115,27 @@ mod tests {
     use super::*;
     use crm_core::reexports::http::{HeaderMap, HeaderValue, StatusCode};
 
-    fn parse(status: u16, body: &str, headers: &[(&'static str, &str)]) -> Error {
+    /// Runs `check` on a `status` response with `body` and `headers`.
+    fn with_response<T>(
+        status: u16,
+        body: &str,
+        headers: &[(&'static str, &str)],
+        check: impl FnOnce(&ErrorResponse<'_>) -> T,
+    ) -> T {
         let mut h = HeaderMap::new();
         for (k, v) in headers {
             h.insert(*k, HeaderValue::from_str(v).unwrap());
         }
-        let r = ErrorResponse {
+        check(&ErrorResponse {
             status: StatusCode::from_u16(status).unwrap(),
             headers: &h,
             body: body.as_bytes(),
             correlation_id: None,
-        };
-        PipedriveErrors.parse_error(&r)
+        })
+    }
+
+    fn parse(status: u16, body: &str, headers: &[(&'static str, &str)]) -> Error {
+        with_response(status, body, headers, |r| PipedriveErrors.parse_error(r))
     }
 
     const INFO: &str =
@@ -186,15 +195,8 @@ mod tests {
 
     #[test]
     fn only_a_record_404_means_missing() {
-        let h = HeaderMap::new();
-        let missing = |body: &str| {
-            PipedriveErrors.is_missing_record(&ErrorResponse {
-                status: StatusCode::NOT_FOUND,
-                headers: &h,
-                body: body.as_bytes(),
-                correlation_id: None,
-            })
-        };
+        let missing =
+            |body: &str| with_response(404, body, &[], |r| PipedriveErrors.is_missing_record(r));
         assert!(missing(&env("Deal not found")));
         assert!(!missing(&env("Unknown method .")));
         assert!(!missing("<html>404</html>"));
