@@ -29,7 +29,7 @@ use crm_core::{
 
 use crate::config::PipedriveConfig;
 use crate::error::PipedriveErrors;
-use crate::lister::{MAX_PAGE, page, search_persons};
+use crate::lister::{MAX_PAGE, page, request, search_persons};
 use crate::wire::{Entity, Envelope, from_flat, to_flat};
 use crate::{FACTS, MAPPING_TARGETS, VENDOR, credential, limits};
 
@@ -115,13 +115,7 @@ impl PipedriveBuilder {
 /// not idempotent, and a batch is one request per item.
 fn capabilities(c: &PipedriveConfig) -> Capabilities {
     let mut caps = Capabilities::default();
-    for kind in [
-        ObjectKind::Contact,
-        ObjectKind::Account,
-        ObjectKind::Lead,
-        ObjectKind::Opportunity,
-        ObjectKind::Activity,
-    ] {
+    for kind in Entity::ALL.map(Entity::kind) {
         let mut o = ObjectCapabilities::read_write();
         o.max_batch = Some(1);
         o.max_page_size = Some(MAX_PAGE);
@@ -144,42 +138,17 @@ pub struct PipedriveBackend {
     external_id_field: Option<String>,
 }
 
+/// The entity a `kind` record of mapping `target` lives in (an `Activity` is a note when its
+/// target is `note`, else an activity).
 fn entity_of(kind: ObjectKind, target: &str) -> Result<Entity> {
-    Ok(match (kind, target) {
-        (ObjectKind::Contact, _) => Entity::Persons,
-        (ObjectKind::Account, _) => Entity::Organizations,
-        (ObjectKind::Opportunity, _) => Entity::Deals,
-        (ObjectKind::Lead, _) => Entity::Leads,
-        (ObjectKind::Activity, "note") => Entity::Notes,
-        (ObjectKind::Activity, _) => Entity::Activities,
-        _ => {
-            return Err(Error::unsupported(
-                format!("{kind}"),
-                "Pipedrive has no tickets",
-            ));
-        }
-    })
+    let note = kind == ObjectKind::Activity && target == "note";
+    let mut all = Entity::ALL.into_iter();
+    all.find(|e| e.kind() == kind && (*e == Entity::Notes) == note)
+        .ok_or_else(|| Error::unsupported(format!("{kind}"), "Pipedrive has no tickets"))
 }
 
-fn target_of(entity: Entity, fields: &Map<String, Value>) -> &'static str {
-    match entity {
-        Entity::Persons => "contact",
-        Entity::Organizations => "account",
-        Entity::Deals => "opportunity",
-        Entity::Leads => "lead",
-        Entity::Notes => "note",
-        Entity::Activities if fields.get("type").and_then(Value::as_str) == Some("call") => "call",
-        Entity::Activities => "task",
-    }
-}
-
-fn text(v: &FieldValue) -> Option<String> {
-    match v {
-        FieldValue::Text(s) => Some(s.clone()),
-        FieldValue::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
+/// A lead's fields that are its person's, read and written as `person.*`.
+const PERSON_FIELDS: [&str; 4] = ["email", "phone", "first_name", "last_name"];
 
 impl PipedriveBackend {
     async fn send(&self, req: Request) -> Result<Envelope> {
@@ -189,21 +158,17 @@ impl PipedriveBackend {
     /// A vendor record from Pipedrive's JSON; the kind of an activity or note resolved (an
     /// activity's is its target, `task` or `call`).
     fn record(&self, entity: Entity, json: Value) -> Result<VendorRecord> {
-        let mut flat = to_flat(entity, json)?;
-        let target = target_of(entity, &flat.fields);
-        let (mut id, mut kind) = (flat.id.clone(), target);
+        let mut r = to_flat(entity, json)?;
+        let mut kind = r.target;
         if entity == Entity::Notes {
-            id = format!("{NOTE_ID_PREFIX}{id}");
-            let content = flat.fields.get("content").and_then(Value::as_str);
+            r.id = RecordId::new(format!("{NOTE_ID_PREFIX}{}", r.id.as_str()))?;
+            let content = r.fields.get("content").and_then(FieldValue::as_text);
             let log = content.and_then(|c| c.strip_prefix(CONVERSATION_LOG_MARKER));
             if let Some(body) = log.map(str::to_owned) {
-                flat.fields.insert("content".into(), json!(body));
+                r.fields.insert("content".into(), FieldValue::Text(body));
                 kind = "conversation_log";
             }
         }
-        let mut r = VendorRecord::new(RecordId::new(id)?, target, json::to_fields(&flat.fields));
-        r.created_at = flat.created;
-        r.updated_at = flat.updated;
         if matches!(entity, Entity::Notes | Entity::Activities) {
             r.resolved.insert("kind".into(), kind.into());
         }
@@ -214,164 +179,51 @@ impl PipedriveBackend {
     /// ([`crate::wire::check_id`]). Only a note's id carries the `note-` prefix.
     fn path(entity: Entity, id: &RecordId) -> Result<String> {
         let raw = id.as_str();
-        let raw = match entity {
-            Entity::Notes => raw.strip_prefix(NOTE_ID_PREFIX).unwrap_or(raw),
-            _ => raw,
-        };
+        let note = raw
+            .strip_prefix(NOTE_ID_PREFIX)
+            .filter(|_| entity == Entity::Notes);
+        let raw = note.unwrap_or(raw);
         crate::wire::check_id(entity, raw)?;
         Ok(format!("{}/{}", entity.path(), encode_segment(raw)))
     }
 
-    /// A lead's person's fields, as `person.*`.
-    async fn join_person(&self, record: &mut VendorRecord) -> Result<()> {
-        let Some(pid) = record.fields.get("person_id").and_then(text) else {
-            return Ok(());
+    /// The record `data` of `entity` holds; a lead's with its person's fields, as `person.*`.
+    async fn read(&self, entity: Entity, data: Value) -> Result<VendorRecord> {
+        let mut record = self.record(entity, data)?;
+        // Links are text in the flat view (`to_flat`), so `as_text` reads every id.
+        let pid = record.fields.get("person_id").and_then(FieldValue::as_text);
+        let pid = pid.map(str::to_owned);
+        let Some(pid) = pid.filter(|_| entity == Entity::Leads) else {
+            return Ok(record);
         };
-        let env = self
-            .send(Request::get(
-                format!("{}/{pid}", Entity::Persons.path()),
-                "lead.get",
-            ))
-            .await?;
-        let person = to_flat(Entity::Persons, env.data)?;
-        for k in ["email", "phone", "first_name", "last_name"] {
-            let v = person
-                .fields
-                .get(k)
-                .map_or(FieldValue::Null, FieldValue::from_json);
+        let req = Request::get(format!("{}/{pid}", Entity::Persons.path()), "lead.get");
+        let person = to_flat(Entity::Persons, self.send(req).await?.data)?;
+        for k in PERSON_FIELDS {
+            let v = person.fields.get(k).cloned().unwrap_or(FieldValue::Null);
             record.fields.insert(format!("person.{k}"), v);
         }
-        Ok(())
-    }
-
-    /// Takes the `person.*` fields of a lead write: the person's create or update body.
-    fn person_part(fields: &mut Map<String, Value>, creating: bool) -> Result<Option<Value>> {
-        let mut person = Map::new();
-        for k in ["email", "phone", "first_name", "last_name"] {
-            if let Some(v) = fields.remove(&format!("person.{k}")) {
-                person.insert(k.to_owned(), v);
-            }
-        }
-        if person.is_empty() {
-            return Ok(None);
-        }
-        from_flat(Entity::Persons, person, creating).map(Some)
-    }
-
-    async fn write_one(&self, w: VendorWrite) -> Result<Written> {
-        let entity = entity_of(w.kind, w.target)?;
-        let mut fields = json::from_fields(w.fields);
-        let creating = matches!(w.op, WriteOp::Create { .. });
-        if let WriteOp::Upsert { .. } = w.op {
-            return Err(Error::unsupported(
-                format!("{}.upsert", w.kind),
-                "Pipedrive has no upsert",
-            ));
-        }
-        let op = format!("{}.{}", w.kind, if creating { "create" } else { "update" });
-        match entity {
-            Entity::Activities => {
-                fields.remove("kind");
-                // A task's or a call's kind sets the type; a note's kind on an activity's update
-                // (an `Activity`'s default) leaves it as it is.
-                let kind = w.common.get("kind").and_then(FieldValue::as_text);
-                if matches!(kind, Some("task" | "call")) {
-                    fields.insert("type".into(), json!(w.target));
-                }
-            }
-            Entity::Notes => {
-                let log = fields
-                    .remove("kind")
-                    .and_then(|k| k.as_str().map(str::to_owned));
-                if let (Some("conversation_log"), Some(Value::String(c))) =
-                    (log.as_deref(), fields.get_mut("content"))
-                {
-                    *c = format!("{CONVERSATION_LOG_MARKER}{c}");
-                }
-                // Notes take their time as `YYYY-MM-DD HH:MM:SS` in UTC.
-                if let Some(t) = fields
-                    .get("add_time")
-                    .and_then(Value::as_str)
-                    .and_then(crate::wire::parse_time)
-                {
-                    fields.insert(
-                        "add_time".into(),
-                        json!(t.format("%Y-%m-%d %H:%M:%S").to_string()),
-                    );
-                }
-            }
-            Entity::Leads => {
-                // A lead's name and email are its person's: a new lead gets its person first;
-                // an existing lead's person is updated as a contact.
-                if let Some(person) = Self::person_part(&mut fields, creating)? {
-                    if !creating {
-                        return Err(Error::invalid_input(
-                            "a lead's name, email and phone are its person's: update the contact",
-                        ));
-                    }
-                    if fields.get("person_id").is_none_or(Value::is_null) {
-                        let req =
-                            Request::new(Method::POST, Entity::Persons.path(), &op).json(person);
-                        let id = to_flat(Entity::Persons, self.send(req).await?.data)?.id;
-                        fields.insert("person_id".into(), json!(id));
-                    }
-                }
-            }
-            _ => {}
-        }
-        let body = from_flat(entity, fields, creating)?;
-        let req = match &w.op {
-            WriteOp::Update { id } => {
-                let method = Method::from_bytes(entity.update_method().as_bytes())
-                    .map_err(|_| Error::config("update method"))?;
-                Request::new(method, Self::path(entity, id)?, &op)
-                    .json(body)
-                    .addresses_record()
-                    .idempotent(true)
-            }
-            _ => Request::new(Method::POST, entity.path(), &op).json(body),
-        };
-        let env = self.send(req).await?;
-        let mut record = self.record(entity, env.data)?;
-        if entity == Entity::Leads {
-            self.join_person(&mut record).await?;
-        }
-        Ok(Written {
-            record,
-            created: creating,
-        })
+        Ok(record)
     }
 
     /// Reads the persons found by a look-up, in one `ids=` listing.
     async fn lookup(&self, lookup: &Lookup, op: &str) -> Result<Vec<Value>> {
-        let value = lookup.condition()?.value;
-        let value = text(&value).unwrap_or_default();
-        let field = match lookup {
-            Lookup::Email(_) => "email",
-            Lookup::Phone(_) => "phone",
-            Lookup::ExternalId(_) => "custom_fields",
-        };
-        let (path, q) = search_persons(field, &value, None);
-        let req = q
-            .into_iter()
-            .fold(Request::get(path, op), |r, (k, v)| r.query(k, v));
+        let condition = lookup.condition()?;
+        let value = condition.value.as_text().unwrap_or_default();
+        // The external id is in a custom field; Pipedrive searches them all at once.
+        let field = lookup.by().replace("external_id", "custom_fields");
+        let req = request(search_persons(&field, value), op);
         let hits = self.send(req).await?.records()?;
-        let ids: Vec<String> = hits
-            .iter()
-            .filter_map(|h| h.get("id").map(Value::to_string))
-            .collect();
+        let ids = hits.iter().filter_map(|h| Some(h.get("id")?.to_string()));
+        let ids = ids.collect::<Vec<_>>().join(",");
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let req = Request::get(Entity::Persons.path(), op).query("ids", ids.join(","));
+        let req = Request::get(Entity::Persons.path(), op).query("ids", ids);
         let mut persons = self.send(req).await?.records()?;
         // A search on custom fields matches any of them: keep the external-id field's.
         if let (Lookup::ExternalId(_), Some(key)) = (lookup, &self.external_id_field) {
-            persons.retain(|p| {
-                p.pointer(&format!("/custom_fields/{key}"))
-                    .and_then(Value::as_str)
-                    == Some(value.as_str())
-            });
+            let field = format!("/custom_fields/{key}");
+            persons.retain(|p| p.pointer(&field).and_then(Value::as_str) == Some(value));
         }
         Ok(persons)
     }
@@ -382,26 +234,14 @@ impl PipedriveBackend {
         cursor: Option<&str>,
         query: &Query,
         filters: &[(&str, &str)],
-        op: &str,
     ) -> Result<(Vec<VendorRecord>, Option<String>)> {
-        let (path, mut q) = page(entity, cursor, query.page_size, filters, query.newest_first);
-        if let (Some(t), true) = (query.changed_since, entity.is_v2()) {
-            q.push((
-                "updated_since".into(),
-                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            ));
-        }
-        let req = q
-            .into_iter()
-            .fold(Request::get(path, op), |r, (k, v)| r.query(k, v));
-        let env = self.send(req).await?;
+        let op = format!("{}.find", query.kind);
+        let env = self
+            .send(request(page(entity, cursor, query, filters), &op))
+            .await?;
         let next = env.next()?;
-        let records = env
-            .records()?
-            .into_iter()
-            .map(|j| self.record(entity, j))
-            .collect::<Result<Vec<_>>>()?;
-        Ok((records, next))
+        let records = env.records()?.into_iter().map(|j| self.record(entity, j));
+        Ok((records.collect::<Result<_>>()?, next))
     }
 }
 
@@ -448,16 +288,85 @@ impl Backend for PipedriveBackend {
         let note = id.as_str().starts_with(NOTE_ID_PREFIX);
         let entity = entity_of(kind, if note { "note" } else { "task" })?;
         let req = Request::get(Self::path(entity, id)?, format!("{kind}.get")).addresses_record();
-        let env = self.send(req).await?;
-        let mut record = self.record(entity, env.data)?;
-        if entity == Entity::Leads {
-            self.join_person(&mut record).await?;
-        }
-        Ok(record)
+        self.read(entity, self.send(req).await?.data).await
     }
 
-    async fn write(&self, write: VendorWrite) -> Result<Written> {
-        self.write_one(write).await
+    async fn write(&self, w: VendorWrite) -> Result<Written> {
+        let entity = entity_of(w.kind, w.target)?;
+        let mut fields = json::from_fields(w.fields);
+        let creating = matches!(w.op, WriteOp::Create { .. });
+        if let WriteOp::Upsert { .. } = w.op {
+            return Err(Error::unsupported(
+                format!("{}.upsert", w.kind),
+                "Pipedrive has no upsert",
+            ));
+        }
+        let op = format!("{}.{}", w.kind, if creating { "create" } else { "update" });
+        match entity {
+            Entity::Activities => {
+                fields.remove("kind");
+                // A task's or a call's kind sets the type; a note's kind on an activity's update
+                // (an `Activity`'s default) leaves it as it is.
+                let kind = w.common.get("kind").and_then(FieldValue::as_text);
+                if matches!(kind, Some("task" | "call")) {
+                    fields.insert("type".into(), json!(w.target));
+                }
+            }
+            Entity::Notes => {
+                let log = fields.remove("kind");
+                if let (Some("conversation_log"), Some(Value::String(c))) = (
+                    log.as_ref().and_then(Value::as_str),
+                    fields.get_mut("content"),
+                ) {
+                    *c = format!("{CONVERSATION_LOG_MARKER}{c}");
+                }
+                // Notes take their time as `YYYY-MM-DD HH:MM:SS` in UTC.
+                let at = fields.get("add_time").and_then(Value::as_str);
+                if let Some(t) = at.and_then(crate::wire::parse_time) {
+                    let t = t.format("%Y-%m-%d %H:%M:%S").to_string();
+                    fields.insert("add_time".into(), json!(t));
+                }
+            }
+            Entity::Leads => {
+                // A lead's name and email are its person's: a new lead gets its person first;
+                // an existing lead's person is updated as a contact.
+                let take = |k: &&str| Some((k.to_string(), fields.remove(&format!("person.{k}"))?));
+                let person: Map<String, Value> = PERSON_FIELDS.iter().filter_map(take).collect();
+                if !person.is_empty() {
+                    let person = from_flat(Entity::Persons, person, creating)?;
+                    if !creating {
+                        return Err(Error::invalid_input(
+                            "a lead's name, email and phone are its person's: update the contact",
+                        ));
+                    }
+                    if fields.get("person_id").is_none_or(Value::is_null) {
+                        let req =
+                            Request::new(Method::POST, Entity::Persons.path(), &op).json(person);
+                        let id = to_flat(Entity::Persons, self.send(req).await?.data)?.id;
+                        fields.insert("person_id".into(), json!(id.as_str()));
+                    }
+                }
+            }
+            _ => {}
+        }
+        let body = from_flat(entity, fields, creating)?;
+        // Notes are updated with PUT, everything else with PATCH.
+        let put = entity == Entity::Notes;
+        let req = match &w.op {
+            WriteOp::Update { id } => {
+                let method = if put { Method::PUT } else { Method::PATCH };
+                Request::new(method, Self::path(entity, id)?, &op)
+                    .json(body)
+                    .addresses_record()
+                    .idempotent(true)
+            }
+            _ => Request::new(Method::POST, entity.path(), &op).json(body),
+        };
+        let record = self.read(entity, self.send(req).await?.data).await?;
+        Ok(Written {
+            record,
+            created: creating,
+        })
     }
 
     async fn query_page(
@@ -467,12 +376,9 @@ impl Backend for PipedriveBackend {
     ) -> Result<Page<VendorRecord>> {
         let kind = query.kind;
         let op = format!("{kind}.find");
-        let cursor = cursor.as_deref();
+        let (cursor, entity) = (cursor.as_deref(), entity_of(kind, "task")?);
         let (items, next) = match &query.filter {
-            QueryFilter::All => {
-                self.list(entity_of(kind, "task")?, cursor, query, &[], &op)
-                    .await?
-            }
+            QueryFilter::All => self.list(entity, cursor, query, &[]).await?,
             QueryFilter::Lookup(l) => {
                 if kind != ObjectKind::Contact {
                     return Err(Error::unsupported(
@@ -492,10 +398,8 @@ impl Backend for PipedriveBackend {
                     ObjectKind::Opportunity => "deal_id",
                     ObjectKind::Lead => "lead_id",
                     _ => {
-                        return Ok(Page {
-                            items: Vec::new(),
-                            next: None,
-                        });
+                        let (items, next) = (Vec::new(), None);
+                        return Ok(Page { items, next });
                     }
                 };
                 match kind {
@@ -503,46 +407,36 @@ impl Backend for PipedriveBackend {
                         // A person's deals, and the deals of the person's organization.
                         let status = if *open_only { "open" } else { "open,won,lost" };
                         let f = [(key, id.as_str()), ("status", status)];
-                        let (mut deals, _) = self.list(Entity::Deals, None, query, &f, &op).await?;
+                        let (mut deals, _) = self.list(Entity::Deals, None, query, &f).await?;
                         let person = self.get(ObjectKind::Contact, &owner.id).await?;
-                        if let Some(org) = person.fields.get("org_id").and_then(text) {
-                            let f = [("org_id", org.as_str()), ("status", status)];
-                            let (more, _) = self.list(Entity::Deals, None, query, &f, &op).await?;
+                        if let Some(org) = person.fields.get("org_id").and_then(FieldValue::as_text)
+                        {
+                            let f = [("org_id", org), ("status", status)];
+                            let (more, _) = self.list(Entity::Deals, None, query, &f).await?;
                             deals.extend(more.into_iter().filter(|d| {
-                                d.fields.get("person_id").and_then(text).as_deref()
+                                d.fields.get("person_id").and_then(FieldValue::as_text)
                                     != Some(id.as_str())
                             }));
                         }
                         deals.sort_by_key(|d| std::cmp::Reverse(d.updated_at));
                         (deals, None)
                     }
-                    ObjectKind::Opportunity => {
-                        let mut f = vec![(key, id.as_str())];
-                        if *open_only {
-                            f.push(("status", "open"));
-                        }
-                        self.list(Entity::Deals, cursor, query, &f, &op).await?
-                    }
                     ObjectKind::Activity => {
                         // Activities and notes of the record, newest first, one merged page.
                         let f = [(key, id.as_str())];
-                        let (mut a, _) =
-                            self.list(Entity::Activities, None, query, &f, &op).await?;
-                        let (n, _) = self.list(Entity::Notes, None, query, &f, &op).await?;
+                        let (mut a, _) = self.list(Entity::Activities, None, query, &f).await?;
+                        let (n, _) = self.list(Entity::Notes, None, query, &f).await?;
                         a.extend(n);
                         a.sort_by_key(|r| std::cmp::Reverse(r.created_at));
                         a.truncate(query.page_size as usize);
                         (a, None)
                     }
                     _ => {
-                        self.list(
-                            entity_of(kind, "task")?,
-                            cursor,
-                            query,
-                            &[(key, id.as_str())],
-                            &op,
-                        )
-                        .await?
+                        let mut f = vec![(key, id.as_str())];
+                        if *open_only && kind == ObjectKind::Opportunity {
+                            f.push(("status", "open"));
+                        }
+                        self.list(entity, cursor, query, &f).await?
                     }
                 }
             }

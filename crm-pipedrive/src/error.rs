@@ -17,17 +17,22 @@ use crm_core::raw::http::{ErrorParser, ErrorResponse};
 use crm_core::reexports::serde_json::{self, Value};
 use crm_core::{Error, ErrorKind, FieldError, LimitScope};
 
+use crate::limits::number;
+
 /// Classifies Pipedrive's failed responses.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PipedriveErrors;
 
-fn header_secs(r: &ErrorResponse<'_>, name: &str) -> Option<u64> {
-    r.headers.get(name)?.to_str().ok()?.trim().parse().ok()
+/// Pipedrive's `error` text (empty when absent), when the body is its JSON envelope.
+fn error_text(body: &[u8]) -> Option<String> {
+    let body = serde_json::from_slice::<Value>(body).ok()?;
+    let text = body.as_object()?.get("error").and_then(Value::as_str);
+    Some(text.unwrap_or_default().to_owned())
 }
 
 /// The field a validation message names, in the flat view's terms (`emails` is `email`, a
 /// custom field is its hash).
-fn field_of(message: &str) -> Option<String> {
+fn field_of(message: &str) -> Option<FieldError> {
     let rest = message.strip_prefix("Validation failed: ")?;
     let (field, _) = rest.split_once(':')?;
     let field = field.trim();
@@ -38,7 +43,7 @@ fn field_of(message: &str) -> Option<String> {
         "due_date" | "due_time" => "due",
         other => other,
     };
-    (!field.is_empty()).then(|| field.to_owned())
+    (!field.is_empty()).then(|| FieldError::new(field, None))
 }
 
 fn is_record_missing(error: &str) -> bool {
@@ -48,57 +53,44 @@ fn is_record_missing(error: &str) -> bool {
 impl ErrorParser for PipedriveErrors {
     fn parse_error(&self, r: &ErrorResponse<'_>) -> Error {
         let status = r.status.as_u16();
-        let body: Option<Value> = serde_json::from_slice(r.body).ok().filter(Value::is_object);
-        let text = body
-            .as_ref()
-            .and_then(|b| b.get("error"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let text = error_text(r.body);
+        let message = text.as_deref().unwrap_or_default();
         let mut vendor = r.vendor();
-        if body.is_some() {
+        if let Some(text) = &text {
             vendor.set_body(None);
             vendor.set_message((!text.is_empty()).then(|| text.clone()));
         }
         let kind = match status {
             400 | 422 => ErrorKind::Validation {
-                fields: field_of(&text)
-                    .map(|f| FieldError::new(f, None))
-                    .into_iter()
-                    .collect(),
+                fields: field_of(message).into_iter().collect(),
             },
-            404 if body.is_some() && !is_record_missing(&text) => {
+            404 if text.is_some() && !is_record_missing(message) => {
                 return Error::config(
                     "Pipedrive answered 404 for a path it does not have: check base_url (the \
                      company's https://{company}.pipedrive.com or https://api.pipedrive.com)",
                 )
                 .with_vendor(vendor);
             }
-            429 => {
-                // Room left in the burst window: the 429 is the daily budget's.
-                let daily = matches!(header_secs(r, "x-ratelimit-remaining"), Some(n) if n > 0);
-                let wait = r
+            429 => ErrorKind::RateLimited {
+                retry_after: r
                     .retry_after()
-                    .or_else(|| header_secs(r, "x-ratelimit-reset").map(Duration::from_secs));
-                ErrorKind::RateLimited {
-                    retry_after: wait,
-                    scope: if daily {
-                        LimitScope::Daily
-                    } else {
-                        LimitScope::Burst
-                    },
-                }
-            }
+                    .or_else(|| number(r.headers, "x-ratelimit-reset").map(Duration::from_secs)),
+                // Room left in the burst window: the 429 is the daily budget's.
+                scope: match number(r.headers, "x-ratelimit-remaining") {
+                    Some(n) if n > 0 => LimitScope::Daily,
+                    _ => LimitScope::Burst,
+                },
+            },
             _ => r.default_kind(),
         };
         let what = match &kind {
-            ErrorKind::Validation { fields } => match fields.first() {
-                Some(f) => format!(
-                    "Pipedrive refused the input (HTTP {status}) on field `{}`",
-                    f.field
-                ),
-                None => format!("Pipedrive refused the input (HTTP {status})"),
-            },
+            ErrorKind::Validation { fields } => {
+                let on = fields.first().map(|f| format!(" on field `{}`", f.field));
+                format!(
+                    "Pipedrive refused the input (HTTP {status}){}",
+                    on.unwrap_or_default()
+                )
+            }
             ErrorKind::NotFound => "Pipedrive has no such record".to_owned(),
             ErrorKind::Unauthorized => "Pipedrive refused the API token or access token".to_owned(),
             _ => format!("Pipedrive answered HTTP {status}"),
@@ -114,14 +106,7 @@ impl ErrorParser for PipedriveErrors {
     /// (`Unknown method .`, a proxy's page) is a wrong path, so a look-up does not answer "no
     /// match" for every value when `base_url` is wrong.
     fn is_missing_record(&self, r: &ErrorResponse<'_>) -> bool {
-        serde_json::from_slice::<Value>(r.body)
-            .ok()
-            .and_then(|b| {
-                b.get("error")
-                    .and_then(Value::as_str)
-                    .map(is_record_missing)
-            })
-            .unwrap_or(false)
+        error_text(r.body).is_some_and(|t| is_record_missing(&t))
     }
 }
 
@@ -130,18 +115,27 @@ mod tests {
     use super::*;
     use crm_core::reexports::http::{HeaderMap, HeaderValue, StatusCode};
 
-    fn parse(status: u16, body: &str, headers: &[(&'static str, &str)]) -> Error {
+    /// Runs `check` on a `status` response with `body` and `headers`.
+    fn with_response<T>(
+        status: u16,
+        body: &str,
+        headers: &[(&'static str, &str)],
+        check: impl FnOnce(&ErrorResponse<'_>) -> T,
+    ) -> T {
         let mut h = HeaderMap::new();
         for (k, v) in headers {
             h.insert(*k, HeaderValue::from_str(v).unwrap());
         }
-        let r = ErrorResponse {
+        check(&ErrorResponse {
             status: StatusCode::from_u16(status).unwrap(),
             headers: &h,
             body: body.as_bytes(),
             correlation_id: None,
-        };
-        PipedriveErrors.parse_error(&r)
+        })
+    }
+
+    fn parse(status: u16, body: &str, headers: &[(&'static str, &str)]) -> Error {
+        with_response(status, body, headers, |r| PipedriveErrors.parse_error(r))
     }
 
     const INFO: &str =
@@ -201,15 +195,8 @@ mod tests {
 
     #[test]
     fn only_a_record_404_means_missing() {
-        let h = HeaderMap::new();
-        let missing = |body: &str| {
-            PipedriveErrors.is_missing_record(&ErrorResponse {
-                status: StatusCode::NOT_FOUND,
-                headers: &h,
-                body: body.as_bytes(),
-                correlation_id: None,
-            })
-        };
+        let missing =
+            |body: &str| with_response(404, body, &[], |r| PipedriveErrors.is_missing_record(r));
         assert!(missing(&env("Deal not found")));
         assert!(!missing(&env("Unknown method .")));
         assert!(!missing("<html>404</html>"));

@@ -25,7 +25,8 @@ pub const WINDOW: Duration = Duration::from_secs(2);
 /// figure after the first answer.
 pub const DEFAULT_BURST: u32 = 80;
 
-fn number(headers: &HeaderMap, name: &str) -> Option<u64> {
+/// A header's whole number.
+pub(crate) fn number(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 

@@ -4,6 +4,10 @@
 //! become one opaque text cursor ([`crate::wire::Envelope::next`]), so the caller pages the same
 //! way whatever the entity.
 
+use chrono::SecondsFormat;
+use crm_core::raw::Query;
+use crm_core::raw::http::Request;
+
 use crate::wire::Entity;
 
 /// Pipedrive's largest page.
@@ -12,54 +16,73 @@ pub const MAX_PAGE: u32 = 500;
 /// A request: path and query pairs.
 pub type PageRequest = (String, Vec<(String, String)>);
 
-/// The request of one page of `entity`, from `cursor`, `size` records at most, narrowed by
-/// `filters` (`("person_id", "101")`, `("status", "open")`, …), newest change first when
-/// `newest_first` (v2 `sort_by=update_time`; v1 `sort=update_time DESC`).
+/// The request of one page of `entity` from `cursor`, as `query` asks (its page size, capped;
+/// newest change first: v2 `sort_by=update_time`, v1 `sort=update_time DESC`; changed since:
+/// v2 `updated_since`, v1 has no such filter), narrowed by `filters` (`("person_id", "101")`).
 pub fn page(
     entity: Entity,
     cursor: Option<&str>,
-    size: u32,
+    query: &Query,
     filters: &[(&str, &str)],
-    newest_first: bool,
 ) -> PageRequest {
     let mut q: Vec<(String, String)> = filters
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    q.push(("limit".into(), size.clamp(1, MAX_PAGE).to_string()));
+    let mut push = |k: &str, v: String| q.push((k.to_owned(), v));
+    push("limit", query.page_size.clamp(1, MAX_PAGE).to_string());
     let v2 = entity.is_v2();
     if let Some(c) = cursor {
-        q.push((if v2 { "cursor" } else { "start" }.into(), c.to_owned()));
+        push(if v2 { "cursor" } else { "start" }, c.to_owned());
     }
-    if newest_first {
-        if v2 {
-            q.push(("sort_by".into(), "update_time".into()));
-            q.push(("sort_direction".into(), "desc".into()));
-        } else {
-            q.push(("sort".into(), "update_time DESC".into()));
-        }
+    if query.newest_first && v2 {
+        push("sort_by", "update_time".into());
+        push("sort_direction", "desc".into());
+    } else if query.newest_first {
+        push("sort", "update_time DESC".into());
+    }
+    if let (Some(t), true) = (query.changed_since, v2) {
+        push(
+            "updated_since",
+            t.to_rfc3339_opts(SecondsFormat::Secs, true),
+        );
     }
     (entity.path().to_owned(), q)
 }
 
 /// The request of an exact search of persons by `field` (`email`, `phone`, `custom_fields`;
-/// exact matches are not case sensitive) for `term`.
-pub fn search_persons(field: &str, term: &str, cursor: Option<&str>) -> PageRequest {
-    let mut q = vec![
-        ("term".to_owned(), term.to_owned()),
-        ("fields".to_owned(), field.to_owned()),
-        ("exact_match".to_owned(), "true".to_owned()),
-        ("limit".to_owned(), "100".to_owned()),
+/// exact matches are not case sensitive) for `term`: one page of 100 hits, as many as a
+/// customer look-up needs.
+pub fn search_persons(field: &str, term: &str) -> PageRequest {
+    let q = [
+        ("term", term),
+        ("fields", field),
+        ("exact_match", "true"),
+        ("limit", "100"),
     ];
-    if let Some(c) = cursor {
-        q.push(("cursor".into(), c.to_owned()));
-    }
-    (format!("{}/search", Entity::Persons.path()), q)
+    let q = q.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+    (format!("{}/search", Entity::Persons.path()), q.collect())
+}
+
+/// `(path, pairs)` as a GET request named `op`.
+pub fn request((path, q): PageRequest, op: &str) -> Request {
+    q.into_iter()
+        .fold(Request::get(path, op), |r, (k, v)| r.query(k, v))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn query(page_size: u32, newest_first: bool) -> Query {
+        Query {
+            kind: crm_core::ObjectKind::Opportunity,
+            filter: crm_core::raw::QueryFilter::All,
+            changed_since: None,
+            newest_first,
+            page_size,
+        }
+    }
 
     fn pairs(q: &[(String, String)]) -> Vec<(&str, &str)> {
         q.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
@@ -70,9 +93,8 @@ mod tests {
         let (path, q) = page(
             Entity::Deals,
             Some("eyJ4IjoxfQ"),
-            900,
+            &query(900, false),
             &[("person_id", "101")],
-            false,
         );
         assert_eq!(path, "/api/v2/deals");
         assert_eq!(
@@ -83,7 +105,7 @@ mod tests {
                 ("cursor", "eyJ4IjoxfQ")
             ]
         );
-        let (path, q) = page(Entity::Notes, Some("100"), 50, &[], true);
+        let (path, q) = page(Entity::Notes, Some("100"), &query(50, true), &[]);
         assert_eq!(path, "/api/v1/notes");
         assert_eq!(
             pairs(&q),
@@ -97,7 +119,7 @@ mod tests {
 
     #[test]
     fn look_ups_are_exact_searches_of_one_field() {
-        let (path, q) = search_persons("email", "jane@example.com", None);
+        let (path, q) = search_persons("email", "jane@example.com");
         assert_eq!(path, "/api/v2/persons/search");
         assert!(pairs(&q).contains(&("fields", "email")));
         assert!(pairs(&q).contains(&("exact_match", "true")));

@@ -8,8 +8,6 @@
 //! (no duplicates to merge), but a delivery can still be retried, so the event's `meta.id` is
 //! the dedupe key.
 
-use std::fmt;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
@@ -18,24 +16,18 @@ use crm_core::events::{
 };
 use crm_core::reexports::secrecy::{ExposeSecret, SecretString};
 use crm_core::reexports::serde_json::{self, Value};
-use crm_core::{Error, ErrorKind, ObjectKind, RecordId, Result};
+use crm_core::{Error, ErrorKind, RecordId, Result};
 
 use crate::VENDOR;
+use crate::wire::Entity;
 
 /// Verifies and parses the deliveries of one webhook.
+#[derive(Debug)]
 pub struct PipedriveWebhook {
-    user: String,
-    password: SecretString,
+    /// `user:password`, as HTTP Basic authentication encodes it.
+    credentials: SecretString,
     connection: String,
     max_body_bytes: usize,
-}
-
-impl fmt::Debug for PipedriveWebhook {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PipedriveWebhook")
-            .field("connection", &self.connection)
-            .finish_non_exhaustive()
-    }
 }
 
 impl PipedriveWebhook {
@@ -43,39 +35,28 @@ impl PipedriveWebhook {
     /// the connection named `connection`; bodies up to 1 MiB.
     pub fn new(connection: &str, user: &str, password: SecretString) -> Self {
         Self {
-            user: user.to_owned(),
-            password,
+            credentials: format!("{user}:{}", password.expose_secret()).into(),
             connection: connection.to_owned(),
             max_body_bytes: 1024 * 1024,
         }
     }
 
     fn authenticated(&self, request: &WebhookRequest<'_>) -> bool {
-        let expected = format!("{}:{}", self.user, self.password.expose_secret());
+        let expected = self.credentials.expose_secret().as_bytes();
         let given = request
             .header("authorization")
             .and_then(|h| h.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
             .and_then(|(_, b64)| STANDARD.decode(b64.trim()).ok());
-        given.is_some_and(|g| constant_time_eq(&g, expected.as_bytes()))
+        given.is_some_and(|g| constant_time_eq(&g, expected))
     }
 }
 
-fn kind_of(entity: &str) -> Option<ObjectKind> {
-    Some(match entity {
-        "person" => ObjectKind::Contact,
-        "organization" => ObjectKind::Account,
-        "deal" => ObjectKind::Opportunity,
-        "lead" => ObjectKind::Lead,
-        "activity" | "note" => ObjectKind::Activity,
-        _ => return None,
-    })
-}
-
-/// Names of the fields whose values differ between `data` and `previous` (custom fields by
-/// their hash), never the values.
-fn changed(data: &Value, previous: &Value) -> Vec<String> {
-    let (Some(d), Some(p)) = (data.as_object(), previous.as_object()) else {
+/// Names of the fields whose values differ between the body's `data` and `previous` (custom
+/// fields by their hash), never the values.
+fn changed(body: &Value) -> Vec<String> {
+    let object = |k| body.get(k).and_then(Value::as_object);
+    let (Some(d), Some(p)) = (object("data"), object("previous")) else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -122,15 +103,11 @@ impl WebhookSource for PipedriveWebhook {
                 "the webhook's meta lacks action, entity or entity_id",
             ));
         };
-        let null = Value::Null;
         let change = match action.as_str() {
             "create" => Change::Created,
             "delete" => Change::Deleted,
             "change" => Change::Updated {
-                fields: changed(
-                    v.get("data").unwrap_or(&null),
-                    v.get("previous").unwrap_or(&null),
-                ),
+                fields: changed(&v),
             },
             _ => return Ok(Vec::new()),
         };
@@ -142,7 +119,10 @@ impl WebhookSource for PipedriveWebhook {
         Ok(vec![CrmEvent {
             connection: self.connection.clone(),
             vendor: VENDOR.to_owned(),
-            kind: kind_of(&entity),
+            kind: Entity::ALL
+                .into_iter()
+                .find(|e| e.noun() == entity)
+                .map(Entity::kind),
             object: entity,
             record_id: RecordId::new(id)?,
             change,
@@ -156,6 +136,7 @@ impl WebhookSource for PipedriveWebhook {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crm_core::ObjectKind;
     use crm_core::reexports::http::{HeaderMap, HeaderValue};
     use crm_core::reexports::serde_json::json;
 

@@ -10,9 +10,9 @@
 //! flat write back into Pipedrive's shape.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Utc};
-use crm_core::raw::{IdShape, json};
+use crm_core::raw::{IdShape, VendorRecord, json};
 use crm_core::reexports::serde_json::{Map, Value, json};
-use crm_core::{Error, Result};
+use crm_core::{Error, ObjectKind, RecordId, Result};
 use serde::Deserialize;
 
 /// Pipedrive's entities behind the adapter's objects.
@@ -33,42 +33,47 @@ pub enum Entity {
 }
 
 impl Entity {
+    /// Every entity.
+    pub const ALL: [Entity; 6] = [
+        Entity::Persons,
+        Entity::Organizations,
+        Entity::Deals,
+        Entity::Activities,
+        Entity::Leads,
+        Entity::Notes,
+    ];
+
+    /// The collection's path, one record's name (in messages, and a webhook's `meta.entity`)
+    /// and the kind it holds.
+    fn row(self) -> (&'static str, &'static str, ObjectKind) {
+        match self {
+            Entity::Persons => ("/api/v2/persons", "person", ObjectKind::Contact),
+            Entity::Organizations => ("/api/v2/organizations", "organization", ObjectKind::Account),
+            Entity::Deals => ("/api/v2/deals", "deal", ObjectKind::Opportunity),
+            Entity::Activities => ("/api/v2/activities", "activity", ObjectKind::Activity),
+            Entity::Leads => ("/api/v1/leads", "lead", ObjectKind::Lead),
+            Entity::Notes => ("/api/v1/notes", "note", ObjectKind::Activity),
+        }
+    }
+
     /// The collection's path: `/api/v2/persons`, `/api/v1/leads`, ….
     pub fn path(self) -> &'static str {
-        match self {
-            Entity::Persons => "/api/v2/persons",
-            Entity::Organizations => "/api/v2/organizations",
-            Entity::Deals => "/api/v2/deals",
-            Entity::Activities => "/api/v2/activities",
-            Entity::Leads => "/api/v1/leads",
-            Entity::Notes => "/api/v1/notes",
-        }
+        self.row().0
     }
 
     /// API v2 (cursor paging, `custom_fields` object, RFC 3339 times) rather than v1.
     pub fn is_v2(self) -> bool {
-        !matches!(self, Entity::Leads | Entity::Notes)
+        self.path().starts_with("/api/v2/")
     }
 
-    /// One record's name in messages: `person`, `lead`, ….
+    /// One record's name: `person`, `lead`, ….
     pub fn noun(self) -> &'static str {
-        match self {
-            Entity::Persons => "person",
-            Entity::Organizations => "organization",
-            Entity::Deals => "deal",
-            Entity::Activities => "activity",
-            Entity::Leads => "lead",
-            Entity::Notes => "note",
-        }
+        self.row().1
     }
 
-    /// The method of an update: PATCH, but notes are updated with PUT.
-    pub fn update_method(self) -> &'static str {
-        if self == Entity::Notes {
-            "PUT"
-        } else {
-            "PATCH"
-        }
+    /// The adapter's object kind it holds (activities and notes are both `Activity`).
+    pub fn kind(self) -> ObjectKind {
+        self.row().2
     }
 }
 
@@ -95,9 +100,7 @@ impl Envelope {
         if let Some(c) = cursor.filter(|c| !c.is_empty()) {
             return Ok(Some(c.to_owned()));
         }
-        let Some(p) = a.get("pagination").filter(|p| !p.is_null()) else {
-            return Ok(None);
-        };
+        let p = a.get("pagination").unwrap_or(&Value::Null);
         let more = p.get("more_items_in_collection");
         if json::opt_bool(more, "additional_data.pagination.more_items_in_collection")?
             != Some(true)
@@ -119,28 +122,19 @@ impl Envelope {
         let Value::Object(mut o) = self.data else {
             return json::objects(self.data, "data");
         };
-        let Some(items) = o.remove("items") else {
-            return Err(json::wrong_type(
-                "data",
-                "a list of records",
-                &Value::Object(o),
-            ));
-        };
-        let Value::Array(items) = items else {
-            return Err(json::wrong_type("data.items", "a list", &items));
-        };
-        let mut hits = Vec::with_capacity(items.len());
-        for (i, mut hit) in items.into_iter().enumerate() {
-            match hit.get_mut("item").map(Value::take) {
-                Some(item) => hits.push(item),
-                None => {
-                    return Err(Error::decode(format!(
-                        "field `data.items[{i}].item`: missing"
-                    )));
-                }
+        let items = match o.remove("items") {
+            Some(Value::Array(items)) => items,
+            Some(other) => return Err(json::wrong_type("data.items", "a list", &other)),
+            None => {
+                let found = Value::Object(o);
+                return Err(json::wrong_type("data", "a list of records", &found));
             }
-        }
-        json::objects(Value::Array(hits), "data.items")
+        };
+        let hits = items.into_iter().enumerate().map(|(i, mut hit)| {
+            let missing = || Error::decode(format!("field `data.items[{i}].item`: missing"));
+            hit.get_mut("item").map(Value::take).ok_or_else(missing)
+        });
+        json::objects(Value::Array(hits.collect::<Result<_>>()?), "data.items")
     }
 }
 
@@ -158,19 +152,6 @@ pub fn check_id(entity: Entity, raw: &str) -> Result<()> {
     shape.check("Pipedrive", entity.noun(), raw)
 }
 
-/// A record in the flat view.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Flat {
-    /// The id, as text (integers, or a lead's UUID).
-    pub id: String,
-    /// `add_time`.
-    pub created: Option<DateTime<Utc>>,
-    /// `update_time`.
-    pub updated: Option<DateTime<Utc>>,
-    /// Every field, one level deep.
-    pub fields: Map<String, Value>,
-}
-
 /// Whether `key` is a custom field's key: 40 hexadecimal digits.
 pub fn is_custom_key(key: &str) -> bool {
     key.len() == 40 && key.bytes().all(|b| b.is_ascii_hexdigit())
@@ -178,14 +159,10 @@ pub fn is_custom_key(key: &str) -> bool {
 
 /// Reads a Pipedrive time: RFC 3339 (v2, leads) or `YYYY-MM-DD HH:MM:SS` in UTC (v1).
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .ok()
-        .or_else(|| {
-            NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
-                .ok()
-                .map(|t| t.and_utc())
-        })
+    let v1 = || NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").ok();
+    let v2 = DateTime::parse_from_rfc3339(s).ok();
+    v2.map(|t| t.with_timezone(&Utc))
+        .or_else(|| Some(v1()?.and_utc()))
 }
 
 /// The primary entry's value of `key` (`emails`, `phones`: lists of `{value, primary,
@@ -196,29 +173,33 @@ fn primary(o: &Map<String, Value>, key: &str) -> Result<Value> {
         Some(Value::Array(a)) => a,
         Some(other) => return Err(json::wrong_type(key, "a list of `{value, primary}`", other)),
     };
-    let pick = items
+    let primary = items
         .iter()
-        .find(|i| i.get("primary") == Some(&Value::Bool(true)))
-        .or(items.first());
-    Ok(pick
-        .and_then(|i| i.get("value"))
-        .cloned()
-        .unwrap_or(Value::Null))
+        .find(|i| i.get("primary") == Some(&Value::Bool(true)));
+    let value = primary.or(items.first()).and_then(|i| i.get("value"));
+    Ok(value.cloned().unwrap_or_default())
 }
 
-/// A record as Pipedrive returns it → the flat view.
-pub fn to_flat(entity: Entity, record: Value) -> Result<Flat> {
-    let Value::Object(mut o) = record else {
-        return Err(json::wrong_type(
-            "data",
-            "a record (a JSON object)",
-            &record,
-        ));
+/// The mapping target of a record of `entity` with these `fields`: an activity's is its
+/// `type`.
+fn target_of(entity: Entity, fields: &Map<String, Value>) -> &'static str {
+    match entity {
+        Entity::Notes => "note",
+        Entity::Activities if fields.get("type").and_then(Value::as_str) == Some("call") => "call",
+        Entity::Activities => "task",
+        e => e.kind().as_str(),
+    }
+}
+
+/// A record as Pipedrive returns it → a vendor record in the flat view, of its target.
+pub fn to_flat(entity: Entity, record: Value) -> Result<VendorRecord> {
+    let mut o = match record {
+        Value::Object(o) => o,
+        other => return Err(json::wrong_type("data", "a record (a JSON object)", &other)),
     };
     let id = json::id_text(o.get("id"), "id")?;
-    let time =
-        |o: &Map<String, Value>, k: &str| o.get(k).and_then(Value::as_str).and_then(parse_time);
-    let (created, updated) = (time(&o, "add_time"), time(&o, "update_time"));
+    let time = |k: &str| o.get(k).and_then(Value::as_str).and_then(parse_time);
+    let (created, updated) = (time("add_time"), time("update_time"));
     let mut fields = Map::new();
     if let Some(Value::Object(cf)) = o.remove("custom_fields") {
         fields.extend(cf);
@@ -231,28 +212,16 @@ pub fn to_flat(entity: Entity, record: Value) -> Result<Flat> {
         }
         Entity::Leads => {
             let value = o.remove("value").unwrap_or(Value::Null);
-            fields.insert(
-                "value".into(),
-                value.get("amount").cloned().unwrap_or(Value::Null),
-            );
-            fields.insert(
-                "currency".into(),
-                value.get("currency").cloned().unwrap_or(Value::Null),
-            );
+            for (k, part) in [("value", "amount"), ("currency", "currency")] {
+                fields.insert(k.into(), value.get(part).cloned().unwrap_or(Value::Null));
+            }
         }
         Entity::Activities => {
-            let date = o.get("due_date").and_then(Value::as_str).map(str::to_owned);
-            let time = o
-                .get("due_time")
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty());
-            let due = date.and_then(|d| {
-                let d = NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()?;
-                let t = time
-                    .and_then(|t| NaiveTime::parse_from_str(t, "%H:%M").ok())
-                    .unwrap_or(NaiveTime::MIN);
-                Some(d.and_time(t).and_utc())
-            });
+            let at = |k: &str| o.get(k).and_then(Value::as_str);
+            let time = at("due_time").and_then(|t| NaiveTime::parse_from_str(t, "%H:%M").ok());
+            let due = at("due_date")
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .map(|d| d.and_time(time.unwrap_or(NaiveTime::MIN)).and_utc());
             let due = due.map(|d| d.to_rfc3339_opts(SecondsFormat::Secs, true));
             fields.insert("due".into(), due.map_or(Value::Null, Value::String));
             let done = o.get("done").and_then(Value::as_bool).unwrap_or(false);
@@ -271,36 +240,26 @@ pub fn to_flat(entity: Entity, record: Value) -> Result<Flat> {
         };
         fields.entry(k).or_insert(v);
     }
-    Ok(Flat {
-        id,
-        created,
-        updated,
-        fields,
-    })
+    let target = target_of(entity, &fields);
+    let mut r = VendorRecord::new(RecordId::new(id)?, target, json::to_fields(&fields));
+    (r.created_at, r.updated_at) = (created, updated);
+    Ok(r)
 }
 
-/// Pipedrive wants integer ids in links; the model holds them as text.
-fn id_value(v: Value) -> Value {
+/// `v` as a `T` (a link's integer id, an amount) when it is text that reads as one: the model
+/// holds them as text, Pipedrive wants numbers.
+fn parsed<T: std::str::FromStr + Into<Value>>(v: Value) -> Value {
     match &v {
-        Value::String(s) => s.parse::<u64>().map(Value::from).unwrap_or(v),
+        Value::String(s) => s.parse::<T>().map(Into::into).unwrap_or(v),
         _ => v,
     }
 }
 
 /// A flat write → the body Pipedrive takes. `creating` adds what a create needs.
-pub fn from_flat(entity: Entity, mut flat: Map<String, Value>, creating: bool) -> Result<Value> {
+pub fn from_flat(entity: Entity, flat: Map<String, Value>, creating: bool) -> Result<Value> {
     let mut body = Map::new();
-    let mut custom = Map::new();
-    for k in flat
-        .keys()
-        .filter(|k| is_custom_key(k))
-        .cloned()
-        .collect::<Vec<_>>()
-    {
-        if let Some(v) = flat.remove(&k) {
-            custom.insert(k, v);
-        }
-    }
+    let (custom, mut flat): (Map<String, Value>, Map<String, Value>) =
+        flat.into_iter().partition(|(k, _)| is_custom_key(k));
     match entity {
         Entity::Persons => {
             // Pipedrive keeps one name; first and last name are read-only parts of it.
@@ -312,67 +271,44 @@ pub fn from_flat(entity: Entity, mut flat: Map<String, Value>, creating: bool) -
                         "Pipedrive keeps a person's name as one field: update first_name and last_name together",
                     ));
                 }
-                let parts: Vec<&str> = [&first, &last]
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
+                let parts = [&first, &last].map(|p| p.as_ref().and_then(Value::as_str));
+                let parts: Vec<&str> = parts.into_iter().flatten().collect();
                 body.insert("name".into(), json!(parts.join(" ")));
             }
             // Pipedrive stores what it is given; an address that cannot be one is refused here.
-            if let Some(e) = flat.get("email").and_then(Value::as_str)
-                && crm_core::Email::parse(e).is_err()
-            {
-                return Err(Error::new(
-                    crm_core::ErrorKind::Validation {
-                        fields: vec![crm_core::FieldError::new(
-                            "email",
-                            Some("INVALID_EMAIL".into()),
-                        )],
-                    },
-                    "the email is not an address (no local part, `@` and domain)",
-                ));
+            if let Some(e) = flat.get("email").and_then(Value::as_str) {
+                crm_core::Email::parse(e).map_err(|_| {
+                    let code = Some("INVALID_EMAIL".into());
+                    let fields = vec![crm_core::FieldError::new("email", code)];
+                    Error::new(
+                        crm_core::ErrorKind::Validation { fields },
+                        "the email is not an address (no local part, `@` and domain)",
+                    )
+                })?;
             }
             for (k, label) in [("email", "emails"), ("phone", "phones")] {
-                match flat.remove(k) {
-                    Some(Value::Null) => {
-                        body.insert(label.into(), json!([]));
-                    }
-                    Some(v) => {
-                        body.insert(
-                            label.into(),
-                            json!([{"value": v, "primary": true, "label": "work"}]),
-                        );
-                    }
-                    None => {}
+                let entry = |v| json!([{"value": v, "primary": true, "label": "work"}]);
+                if let Some(v) = flat.remove(k) {
+                    body.insert(label.into(), if v.is_null() { json!([]) } else { entry(v) });
                 }
             }
         }
         Entity::Leads => {
-            let amount = flat.remove("value");
-            let currency = flat.remove("currency");
+            let (amount, currency) = (flat.remove("value"), flat.remove("currency"));
             if let Some(a) = amount.filter(|a| !a.is_null()) {
-                let a = match &a {
-                    Value::String(s) => s.parse::<f64>().map(Value::from).unwrap_or(a),
-                    _ => a,
-                };
+                let currency = currency.unwrap_or(json!("USD"));
                 body.insert(
                     "value".into(),
-                    json!({"amount": a, "currency": currency.unwrap_or(json!("USD"))}),
+                    json!({"amount": parsed::<f64>(a), "currency": currency}),
                 );
             }
         }
         Entity::Activities => {
             if let Some(due) = flat.remove("due") {
                 let t = due.as_str().and_then(parse_time);
-                body.insert(
-                    "due_date".into(),
-                    t.map_or(Value::Null, |t| json!(t.format("%Y-%m-%d").to_string())),
-                );
-                body.insert(
-                    "due_time".into(),
-                    t.map_or(Value::Null, |t| json!(t.format("%H:%M").to_string())),
-                );
+                let part = |f| t.map_or(Value::Null, |t| json!(t.format(f).to_string()));
+                body.insert("due_date".into(), part("%Y-%m-%d"));
+                body.insert("due_time".into(), part("%H:%M"));
             }
             if let Some(done) = flat.remove("done") {
                 let done = matches!(&done, Value::Bool(true)) || done.as_str() == Some("true");
@@ -380,16 +316,18 @@ pub fn from_flat(entity: Entity, mut flat: Map<String, Value>, creating: bool) -
             }
         }
         Entity::Deals => {
-            if let Some(Value::String(s)) = flat.get("value")
-                && let Ok(n) = s.parse::<f64>()
-            {
-                flat.insert("value".into(), json!(n));
+            if let Some(v) = flat.remove("value") {
+                flat.insert("value".into(), parsed::<f64>(v));
             }
         }
         _ => {}
     }
     for (k, v) in flat {
-        let v = if k.ends_with("_id") { id_value(v) } else { v };
+        let v = if k.ends_with("_id") {
+            parsed::<u64>(v)
+        } else {
+            v
+        };
         body.insert(k, v);
     }
     if !custom.is_empty() {
@@ -408,6 +346,13 @@ mod tests {
 
     const HASH: &str = "7bafbfca0119ceac54fa031aa2433d0b918d1c56";
 
+    /// A record's flat view, and its fields as JSON.
+    fn flat(entity: Entity, record: Value) -> (VendorRecord, Map<String, Value>) {
+        let r = to_flat(entity, record).unwrap();
+        let fields = json::from_fields(r.fields.clone());
+        (r, fields)
+    }
+
     #[test]
     fn a_person_flattens_to_its_primary_email_and_phone_and_its_custom_fields() {
         let p = json!({"id": 101, "name": "Jane Doe", "first_name": "Jane", "last_name": "Doe",
@@ -415,13 +360,16 @@ mod tests {
             "emails": [{"value": "j@home.example", "primary": false, "label": "home"},
                        {"value": "jane@example.com", "primary": true, "label": "work"}],
             "phones": [], "custom_fields": {HASH: "shop-42"}});
-        let f = to_flat(Entity::Persons, p).unwrap();
-        assert_eq!(f.id, "101");
-        assert_eq!(f.fields["email"], "jane@example.com");
-        assert_eq!(f.fields["phone"], Value::Null);
-        assert_eq!(f.fields["org_id"], "11");
-        assert_eq!(f.fields[HASH], "shop-42");
-        assert_eq!(f.created.unwrap().to_rfc3339(), "2024-01-04T09:30:00+00:00");
+        let (r, f) = flat(Entity::Persons, p);
+        assert_eq!((r.id.as_str(), r.target), ("101", "contact"));
+        assert_eq!(f["email"], "jane@example.com");
+        assert_eq!(f["phone"], Value::Null);
+        assert_eq!(f["org_id"], "11");
+        assert_eq!(f[HASH], "shop-42");
+        assert_eq!(
+            r.created_at.unwrap().to_rfc3339(),
+            "2024-01-04T09:30:00+00:00"
+        );
     }
 
     #[test]
@@ -444,10 +392,11 @@ mod tests {
     fn an_activity_due_moment_is_a_date_and_a_utc_time() {
         let a = json!({"id": 7, "type": "task", "due_date": "2030-01-02", "due_time": "15:30",
             "done": false, "person_id": 101});
-        let f = to_flat(Entity::Activities, a).unwrap();
-        assert_eq!(f.fields["due"], "2030-01-02T15:30:00Z");
-        assert_eq!(f.fields["done"], "false");
-        let body = from_flat(Entity::Activities, f.fields.clone(), true).unwrap();
+        let (r, f) = flat(Entity::Activities, a);
+        assert_eq!(r.target, "task");
+        assert_eq!(f["due"], "2030-01-02T15:30:00Z");
+        assert_eq!(f["done"], "false");
+        let body = from_flat(Entity::Activities, f, true).unwrap();
         assert_eq!(body["due_date"], "2030-01-02");
         assert_eq!(body["due_time"], "15:30");
         assert_eq!(body["done"], false);
@@ -459,12 +408,12 @@ mod tests {
         let l = json!({"id": "adf21080-0e10-11eb-879b-05d71fb426ec", "title": "Chat",
             "value": {"amount": 500, "currency": "EUR"}, HASH: "chatbot",
             "add_time": "2024-05-09T09:30:00.000Z"});
-        let f = to_flat(Entity::Leads, l).unwrap();
+        let (_, f) = flat(Entity::Leads, l);
         assert_eq!(
-            (f.fields["value"].clone(), f.fields["currency"].clone()),
+            (f["value"].clone(), f["currency"].clone()),
             (json!(500), json!("EUR"))
         );
-        let body = from_flat(Entity::Leads, f.fields, true).unwrap();
+        let body = from_flat(Entity::Leads, f, true).unwrap();
         assert_eq!(body["value"], json!({"amount": 500, "currency": "EUR"}));
         assert_eq!(body[HASH], "chatbot");
         assert!(body.get("custom_fields").is_none());
