@@ -690,8 +690,7 @@ impl VendorFake for Pipedrive {
             .await
             .map_err(|e| listen_error(options.port, e))?;
         let base_url = fake.base_url();
-        let mut connect =
-            ConnectorConfig::new(".").with_setting("base_url", base_url.clone());
+        let mut connect = ConnectorConfig::new(".").with_setting("base_url", base_url.clone());
         if !options.load {
             connect = connect
                 .with_setting("external_id_field", demo::EXTERNAL_ID_FIELD)
