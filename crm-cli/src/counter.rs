@@ -24,6 +24,8 @@ impl Counter {
         self.requests.load(Ordering::SeqCst)
     }
 
+    /// `(requests, 429s, other client errors)` so far, for the bench's rows.
+    #[cfg(feature = "sandbox")]
     pub(crate) fn snapshot(&self) -> (usize, usize, usize) {
         (
             self.requests.load(Ordering::SeqCst),
