@@ -36,7 +36,8 @@ use crm_core::{
 };
 use serde_json::{Value, json};
 
-use self::fakes::{FaultControl, embedded_fakes};
+use crm_connect::testkit::{FaultPlan, RunningFake};
+
 use crate::counter::Counter;
 use crate::output::outln;
 
@@ -206,7 +207,7 @@ pub(crate) const HEADER: &str = "| load | requests |  429s | client errors | exp
 pub(crate) struct Bench<'a> {
     pub(crate) crm: &'a dyn Crm,
     pub(crate) counter: Arc<Counter>,
-    pub(crate) faults: Option<&'a dyn FaultControl>,
+    pub(crate) faults: Option<&'a RunningFake>,
     pub(crate) count: usize,
     pub(crate) run: String,
     pub(crate) outbox_dir: std::path::PathBuf,
@@ -266,14 +267,14 @@ impl Bench<'_> {
         VF: std::future::Future<Output = Result<(usize, usize)>>,
     {
         let (r0, l0, c0) = self.counter.snapshot();
-        let s0 = self.faults.map(|f| f.served());
+        let s0 = self.faults.map(served);
         let started = Instant::now();
         work().await?;
         let wall = started.elapsed();
         let (r1, l1, c1) = self.counter.snapshot();
         let served = self
             .faults
-            .map(|f| f.served())
+            .map(served)
             .zip(s0)
             .map(|((t1, l1), (t0, l0))| (t1.saturating_sub(t0), l1.saturating_sub(l0)));
         self.no_faults();
@@ -364,13 +365,13 @@ impl Bench<'_> {
 
     fn faults(&self, seed: u64) {
         if let Some(f) = self.faults {
-            f.set(0.05, 0.5, seed);
+            f.set_faults(FaultPlan::new(0.05, 0.5, seed));
         }
     }
 
     fn no_faults(&self) {
         if let Some(f) = self.faults {
-            f.clear();
+            f.clear_faults();
         }
     }
 
@@ -608,18 +609,9 @@ pub(crate) async fn run(opts: Options) -> Result<ExitCode> {
         let (crm, counter) = crate::config::build_counted(&conn)?;
         return run_workloads(&opts, &wanted, crm.as_ref(), counter, None).await;
     }
-    let fakes = embedded_fakes();
-    let Some((_, start)) = fakes.iter().find(|(name, _)| *name == opts.vendor) else {
-        let names: Vec<&str> = fakes.iter().map(|(n, _)| *n).collect();
-        return Err(crm_core::Error::invalid_input(format!(
-            "--vendor: `{}` is not one of {}",
-            opts.vendor,
-            names.join(", ")
-        )));
-    };
-    let counter = Arc::new(Counter::new());
-    let (faults, crm) = start(counter.clone()).await?;
-    run_workloads(&opts, &wanted, crm.as_ref(), counter, Some(faults.as_ref())).await
+    let counter = Arc::new(Counter::default());
+    let (fake, crm) = fakes::start(&opts.vendor, counter.clone()).await?;
+    run_workloads(&opts, &wanted, crm.as_ref(), counter, Some(&fake)).await
 }
 
 async fn run_workloads(
@@ -627,7 +619,7 @@ async fn run_workloads(
     wanted: &[Workload],
     crm: &dyn Crm,
     counter: Arc<Counter>,
-    faults: Option<&dyn FaultControl>,
+    faults: Option<&RunningFake>,
 ) -> Result<ExitCode> {
     let run = format!("b{:06x}", std::process::id());
     let b = Bench {
@@ -683,7 +675,9 @@ async fn run_workloads(
         }
         rows.push(row);
     }
-    let stated = b.counter.stated_limit();
+    // The short-window limit the server states in its headers: an embedded fake's own (a
+    // connection file's server is not asked; its share of the limit is not shown).
+    let stated = faults.and_then(RunningFake::stated_limit);
     if opts.json {
         let doc = json!({
             "vendor": crm.vendor(),
@@ -708,6 +702,13 @@ async fn run_workloads(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `(requests, refused for a limit)` the fake has served so far, by its own counters: every
+/// request, token requests included.
+fn served(fake: &RunningFake) -> (usize, usize) {
+    let s = fake.served();
+    (s.requests + s.token_requests, s.limited)
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! `crm-connect`: the command-line tool of crm-connect.
 //!
 //! - `crm-connect demo`: play the support conversation against the embedded sandbox.
-//! - `crm-connect sandbox [--port 8080] [--vendor hubspot]`: serve the sandbox CRM (or the
-//!   HubSpot fake) until stopped.
+//! - `crm-connect sandbox [--port 8080] [--vendor hubspot]`: serve the sandbox CRM (or any
+//!   vendor's fake) until stopped.
 //! - `crm-connect lookup --config conn.toml --email a@b.com [--json]`: the 360° view of a
 //!   customer, from any CRM a connection file describes.
 //! - `crm-connect outbox status|list|retry|pause|resume|drain --outbox file.sqlite`: operate a
@@ -28,8 +28,6 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use crm_core::{Email, Lookup, Phone, Region, ViewOptions};
-#[cfg(feature = "sandbox")]
-use crm_testkit::sandbox::{Sandbox, SandboxConfig};
 
 use crate::output::outln;
 
@@ -60,21 +58,22 @@ enum Command {
     #[cfg(feature = "sandbox")]
     /// Play the scripted support conversation against an embedded fake CRM.
     Demo {
-        /// Which fake to talk to: generic-rest (the sandbox), hubspot or salesforce.
+        /// Which fake to talk to: generic-rest (the sandbox), hubspot or salesforce (a fake
+        /// that keeps tickets).
         #[arg(long, default_value = "generic-rest")]
         vendor: String,
     },
     #[cfg(feature = "sandbox")]
-    /// Serve the sandbox CRM (or the HubSpot fake) on 127.0.0.1 until stopped (Ctrl-C).
+    /// Serve the sandbox CRM (or another vendor's fake) on 127.0.0.1 until stopped (Ctrl-C).
     Sandbox {
         /// Port to listen on.
         #[arg(long, default_value_t = 8080)]
         port: u16,
-        /// The bearer token the sandbox accepts (the HubSpot fake takes its own, printed).
+        /// The bearer token the sandbox accepts (the other fakes take their own, printed).
         #[arg(long, default_value = "sandbox-token")]
         token: String,
-        /// Which fake to serve: generic-rest (the sandbox CRM) or hubspot (the HubSpot fake
-        /// with its demo portal).
+        /// Which fake to serve, by vendor: generic-rest (the sandbox CRM), hubspot,
+        /// salesforce or pipedrive, each with its demo records.
         #[arg(long, default_value = "generic-rest")]
         vendor: String,
     },
@@ -214,13 +213,7 @@ async fn main() -> ExitCode {
             port,
             token,
             vendor,
-        } => match vendor.as_str() {
-            "generic-rest" => run_sandbox(port, token).await,
-            "hubspot" => run_hubspot_fake(port).await,
-            other => Err(crm_core::Error::config(format!(
-                "sandbox --vendor {other}: serves generic-rest or hubspot"
-            ))),
-        },
+        } => run_sandbox(&vendor, port, token).await,
         Command::Lookup(args) => run_lookup(args).await,
         #[cfg(feature = "sandbox")]
         Command::Bench(args) => run_bench(args).await,
@@ -247,47 +240,19 @@ async fn main() -> ExitCode {
 }
 
 #[cfg(feature = "sandbox")]
-/// Serves the HubSpot fake (the demo portal, with the demo properties declared) until Ctrl-C.
-async fn run_hubspot_fake(port: u16) -> crm_core::Result<ExitCode> {
-    use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig};
-    let fake = HubSpotFake::start_on(port, HubSpotFakeConfig::with_demo_properties())
-        .await
-        .map_err(|e| crm_core::Error::config(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
-    outln!(
-        "HubSpot fake at {} (private-app token: {})",
-        fake.base_url(),
-        fake.token()
-    );
+/// Serves the fake of `vendor` (any of `crm_connect::fakes()`, with its demo records) on
+/// `port` until Ctrl-C, and prints the connection file that reaches it.
+async fn run_sandbox(vendor: &str, port: u16, token: String) -> crm_core::Result<ExitCode> {
+    let fake = crm_connect::fake(vendor)?;
+    let options = crm_connect::testkit::FakeOptions::demo()
+        .with_port(port)
+        .with_token(token);
+    let running = fake.start(&options).await?;
+    outln!("{}", running.summary());
     outln!("connection file for it:\n");
     outln!(
-        "vendor = \"hubspot\"\nbase_url = \"{}\"\n[auth]\nkind = \"bearer\"\ntoken = \"${{HUBSPOT_TOKEN}}\"\n",
-        fake.base_url()
-    );
-    outln!("Ctrl-C stops it.");
-    tokio::signal::ctrl_c()
-        .await
-        .map_err(|e| crm_core::Error::config(format!("cannot wait for Ctrl-C: {e}")))?;
-    Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(feature = "sandbox")]
-async fn run_sandbox(port: u16, token: String) -> crm_core::Result<ExitCode> {
-    let config = SandboxConfig {
-        token,
-        ..SandboxConfig::default()
-    };
-    let sandbox = Sandbox::start_on(port, config)
-        .await
-        .map_err(|e| crm_core::Error::config(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
-    outln!(
-        "sandbox CRM at {} (token: {})",
-        sandbox.base_url(),
-        sandbox.token()
-    );
-    outln!("connection file for it:\n");
-    outln!(
-        "vendor = \"generic-rest\"\nbase_url = \"{}\"\n[auth]\nkind = \"bearer\"\ntoken = \"${{SANDBOX_TOKEN}}\"\n",
-        sandbox.base_url()
+        "{}",
+        crm_connect::ConnectionFile::render(vendor, running.config(), running.env_prefix())
     );
     outln!("Ctrl-C stops it.");
     tokio::signal::ctrl_c()

@@ -131,13 +131,105 @@ fn issue15_sandbox_serves_the_hubspot_fake_to_look_up_against() {
     drop(serving);
 }
 
+/// Issue 13: `sandbox --vendor` serves any registered fake, Salesforce included: its first
+/// line names the fake and its credentials, and the connection file it prints (secrets from
+/// the environment) looks the demo customer up. Every wait is bounded.
 #[test]
-fn issue15_sandbox_names_the_fakes_it_serves() {
+fn item13_sandbox_serves_the_salesforce_fake_and_its_printed_file_looks_up() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crm-connect"))
+        .args([
+            "sandbox",
+            "--vendor",
+            "salesforce",
+            "--port",
+            &port.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let serving = Serving(child);
+    // Lines up to "Ctrl-C", read on a thread so a fake that never starts fails the test.
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let lines: Vec<String> = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .take_while(|l| !l.starts_with("Ctrl-C"))
+            .collect();
+        let _ = tx.send(lines);
+    });
+    let lines = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the fake printed its connection file in time");
+    let first = &lines[0];
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(
+        first.starts_with(&format!("Salesforce fake at {base}")),
+        "{first}"
+    );
+    let field = |name: &str| {
+        first
+            .split(&format!("{name}: "))
+            .nth(1)
+            .unwrap()
+            .split([',', ')'])
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let (secret, refresh) = (field("client secret"), field("refresh token"));
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with("vendor = "))
+        .unwrap();
+    let file = lines[start..].join("\n");
+    assert!(file.contains("vendor = \"salesforce\""), "{file}");
+    assert!(file.contains(&format!("login_url = \"{base}\"")), "{file}");
+    assert!(!file.contains(&secret), "no secret in the file: {file}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let conn = dir.path().join("salesforce.toml");
+    std::fs::write(&conn, file).unwrap();
+    let email = crm_testkit::salesforce::demo::CUSTOMER_EMAIL;
+    let mut lookup = Command::new(env!("CARGO_BIN_EXE_crm-connect"))
+        .args(["lookup", "--json", "--email", email, "--config"])
+        .arg(&conn)
+        .env("SALESFORCE_CLIENT_SECRET", &secret)
+        .env("SALESFORCE_REFRESH_TOKEN", &refresh)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while lookup.try_wait().unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "the look-up hung");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let found = lookup.wait_with_output().unwrap();
+    assert_eq!(found.status.code(), Some(0), "{found:?}");
+    let json: serde_json::Value = serde_json::from_slice(&found.stdout).unwrap();
+    assert_eq!(json["contact"]["data"]["email"], email);
+    drop(serving);
+}
+
+#[test]
+fn item13_sandbox_names_every_fake_for_an_unknown_vendor() {
     let out = Command::new(env!("CARGO_BIN_EXE_crm-connect"))
-        .args(["sandbox", "--vendor", "salesforce", "--port", "1"])
+        .args(["sandbox", "--vendor", "zendesk", "--port", "1"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("generic-rest or hubspot"), "{stderr}");
+    for vendor in ["generic-rest", "hubspot", "salesforce", "pipedrive"] {
+        assert!(stderr.contains(vendor), "{stderr}");
+    }
 }

@@ -154,13 +154,13 @@ fn the_shipped_defaults_map_only_known_fields() {
     for (name, defaults, known) in [
         (
             "hubspot",
-            crm_hubspot::default_mapping().unwrap(),
-            crm_hubspot::known_fields().unwrap(),
+            crm_connect::hubspot::default_mapping().unwrap(),
+            crm_connect::hubspot::known_fields().unwrap(),
         ),
         (
             "salesforce",
-            crm_salesforce::default_mapping().unwrap(),
-            crm_salesforce::known_fields().unwrap(),
+            crm_connect::salesforce::default_mapping().unwrap(),
+            crm_connect::salesforce::known_fields().unwrap(),
         ),
     ] {
         for (table, mapping) in &defaults {

@@ -276,7 +276,7 @@ async fn issue14_outbox_pause_is_stored_in_the_file_and_stops_every_worker() {
     );
     // Another process (this test) sharing the file sees the switch and delivers nothing.
     assert!(open(&path).is_paused("acme").unwrap());
-    let crm = crm_generic_rest::GenericRestBuilder::new()
+    let crm = crm_connect::generic_rest::GenericRestBuilder::new()
         .with_base_url(sandbox.base_url())
         .with_token(sandbox.token().to_owned().into())
         .build()

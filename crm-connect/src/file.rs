@@ -79,6 +79,16 @@ use serde::Deserialize;
 
 use crate::connectors;
 
+/// The string keys a file keeps at its top rather than in `[settings]`.
+const TOP_KEYS: &[&str] = &[
+    "base_url",
+    "spec",
+    "ca_file",
+    "login_url",
+    "instance_url",
+    "api_version",
+];
+
 /// The file's keys as parsed.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -250,6 +260,43 @@ impl ConnectionFile {
             dir,
             warnings,
         })
+    }
+
+    /// The text of a connection file for `vendor` that `config` describes — what a user
+    /// writes to connect the way `config` does (the CLI's `sandbox` prints it for a fake).
+    /// The keys a file keeps at its top stay there, `auth.*` settings go to `[auth]`, the
+    /// others to `[settings]`; each `auth.*` secret is written as `"${PREFIX_NAME}"` (the
+    /// environment variable `{env_prefix}_{NAME}`), never its value. Secrets outside `auth.*`
+    /// have no place in a file and are left out, as are the name, mapping and observer.
+    pub fn render(vendor: &str, config: &ConnectorConfig, env_prefix: &str) -> String {
+        let quote = |v: &str| toml::Value::String(v.to_owned()).to_string();
+        let mut top = vec![format!("vendor = {}", quote(vendor))];
+        let mut settings = Vec::new();
+        let mut auth = Vec::new();
+        for (key, value) in &config.settings {
+            if let Some(k) = key.strip_prefix("auth.") {
+                auth.push(format!("{k} = {}", quote(value)));
+            } else if key == "timeout_secs" && value.trim().parse::<u64>().is_ok() {
+                top.push(format!("{key} = {}", value.trim()));
+            } else if TOP_KEYS.contains(&key.as_str()) {
+                top.push(format!("{key} = {}", quote(value)));
+            } else {
+                settings.push(format!("{key} = {}", quote(value)));
+            }
+        }
+        for (key, _) in &config.secrets {
+            if let Some(k) = key.strip_prefix("auth.") {
+                let var = format!("{env_prefix}_{}", k.to_ascii_uppercase());
+                auth.push(format!("{k} = {}", quote(&format!("${{{var}}}"))));
+            }
+        }
+        let mut text = top.join("\n") + "\n";
+        for (table, lines) in [("settings", settings), ("auth", auth)] {
+            if !lines.is_empty() {
+                text.push_str(&format!("[{table}]\n{}\n", lines.join("\n")));
+            }
+        }
+        text
     }
 
     /// The file's path, as given to [`ConnectionFile::load`].

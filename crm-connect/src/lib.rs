@@ -69,3 +69,34 @@ pub fn connectors() -> Vec<&'static dyn raw::Connector> {
     ]
     .to_vec()
 }
+
+/// The fakes' crate (feature `testkit`): [`testkit::RunningFake`], [`testkit::FakeOptions`]
+/// and the vendors' fakes themselves.
+#[cfg(feature = "testkit")]
+pub use crm_testkit as testkit;
+
+/// Every enabled adapter's fake (feature `testkit`), as [`connectors`] lists the adapters:
+/// each starts its vendor's fake on 127.0.0.1 and hands out a [`raw::ConnectorConfig`] that
+/// connects to it through the adapter's connector. Nothing here names a vendor but the
+/// features.
+#[cfg(feature = "testkit")]
+pub fn fakes() -> Vec<&'static dyn crm_testkit::VendorFake> {
+    [
+        #[cfg(feature = "generic-rest")]
+        crm_generic_rest::testkit::fake(),
+        #[cfg(feature = "hubspot")]
+        crm_hubspot::testkit::fake(),
+        #[cfg(feature = "salesforce")]
+        crm_salesforce::testkit::fake(),
+        #[cfg(feature = "pipedrive")]
+        crm_pipedrive::testkit::fake(),
+    ]
+    .to_vec()
+}
+
+/// The fake of `vendor` among [`fakes`]; an unknown name is a `Config` error listing the
+/// vendors that have one.
+#[cfg(feature = "testkit")]
+pub fn fake(vendor: &str) -> Result<&'static dyn crm_testkit::VendorFake> {
+    crm_testkit::fake::find(&fakes(), vendor)
+}

@@ -39,6 +39,8 @@ mod error;
 mod limits;
 mod lister;
 mod schema;
+/// This adapter's fake, for tools that start fakes by vendor name (feature `testkit`).
+pub mod testkit;
 mod webhook;
 mod wire;
 

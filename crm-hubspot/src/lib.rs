@@ -41,6 +41,8 @@ mod extras;
 pub mod limits;
 mod lister;
 mod state;
+/// This adapter's fake, for tools that start fakes by vendor name (feature `testkit`).
+pub mod testkit;
 pub mod webhook;
 mod wire;
 

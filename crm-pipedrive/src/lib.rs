@@ -19,6 +19,8 @@ pub mod credential;
 mod error;
 pub mod limits;
 pub mod lister;
+/// This adapter's fake, for tools that start fakes by vendor name (feature `testkit`).
+pub mod testkit;
 pub mod webhook;
 pub mod wire;
 

@@ -40,6 +40,8 @@ mod error;
 pub mod extras;
 pub mod limits;
 mod lister;
+/// This adapter's fake, for tools that start fakes by vendor name (feature `testkit`).
+pub mod testkit;
 mod wire;
 
 pub use backend::{Salesforce, SalesforceBuilder};

@@ -7,9 +7,12 @@
 //!   with demo data and fault injection. See `SANDBOX_API.md` for its wire protocol.
 //! - [`hubspot`], [`salesforce`], [`pipedrive`]: stateful fakes of those vendors' APIs, faithful to their docs.
 //! - [`conformance`]: the behaviour suite.
+//! - [`fake`]: one vendor-neutral handle on every fake ([`VendorFake`], [`RunningFake`]), which the
+//!   adapters' `testkit` modules hand out.
 
 mod clock;
 pub mod conformance;
+pub mod fake;
 mod faults;
 pub mod hubspot;
 pub mod pipedrive;
@@ -17,3 +20,5 @@ pub mod salesforce;
 pub mod sandbox;
 mod sync;
 mod wire;
+
+pub use fake::{FakeOptions, FaultPlan, RunningFake, Served, VendorFake, Verified};

@@ -199,7 +199,19 @@ impl fmt::Debug for SalesforceFake {
 impl SalesforceFake {
     /// Starts the login and instance servers on two free ports of 127.0.0.1.
     pub async fn start(config: SalesforceFakeConfig) -> SalesforceFake {
-        let login = crate::wire::server().await;
+        Self::mount(crate::wire::server().await, config).await
+    }
+
+    /// Starts the login server on a fixed port of 127.0.0.1 (the CLI's `sandbox`), the
+    /// instance server on a free one; fails when the port is taken.
+    pub async fn start_on(
+        port: u16,
+        config: SalesforceFakeConfig,
+    ) -> std::io::Result<SalesforceFake> {
+        Ok(Self::mount(crate::wire::server_on(port).await?, config).await)
+    }
+
+    async fn mount(login: MockServer, config: SalesforceFakeConfig) -> SalesforceFake {
         let instance = crate::wire::server().await;
         let mut store = Store::new();
         store.duplicate_rule = config.duplicate_rule;
