@@ -342,6 +342,15 @@ fn capabilities(s: &Settings) -> Capabilities {
 /// A connection to one HubSpot account.
 pub type HubSpot = Connection<HubSpotBackend>;
 
+/// A replay-safe `POST` of a JSON body on the general bucket: batch reads and writes,
+/// association reads. A create that may not be sent twice says so with `.idempotent(false)`.
+pub(crate) fn post(path: String, operation: &str, body: Value) -> Request {
+    Request::new(Method::POST, path, operation)
+        .json(body)
+        .idempotent(true)
+        .bucket(GENERAL)
+}
+
 /// Whether a failed keyed create may have hit its own key: a conflict, or a validation error
 /// naming the key's property (HubSpot reports duplicate unique values either way).
 pub(crate) fn conflicts_on(err: &Error, prop: &str) -> bool {
@@ -362,6 +371,31 @@ impl HubSpotBackend {
     /// Sends a request.
     pub(crate) async fn send(&self, req: Request) -> Result<Response> {
         self.http.send(req).await
+    }
+
+    /// `POST /objects/{o}/batch/read` of `ids` in chunks of 100, by `id_property` when given
+    /// (with that property read too); ids that do not exist are left out.
+    pub(crate) async fn batch_read(
+        &self,
+        target: MappingTarget,
+        ids: &[impl AsRef<str>],
+        id_property: Option<&str>,
+        operation: &str,
+    ) -> Result<Vec<HsObject>> {
+        let mut properties = self.read_props(target);
+        properties.extend(id_property.map(str::to_owned));
+        let mut out = Vec::new();
+        for chunk in ids.chunks(MAX_BATCH) {
+            let inputs: Vec<Value> = chunk.iter().map(|id| json!({"id": id.as_ref()})).collect();
+            let mut body = json!({"inputs": inputs, "properties": properties});
+            if let (Some(p), Some(m)) = (id_property, body.as_object_mut()) {
+                m.insert("idProperty".into(), json!(p));
+            }
+            let path = self.paths.batch(target.object(), "read");
+            let batch: HsBatch = self.send(post(path, operation, body)).await?.json()?;
+            out.extend(batch.results);
+        }
+        Ok(out)
     }
 
     /// The upsert key's `idProperty` (the connection checked the key is one of the object's).
@@ -388,14 +422,8 @@ impl HubSpotBackend {
         let body = json!({"properties": p.props, "associations": p.inline_associations()});
         // With a key in a unique property the create is safe to send again: a second attempt
         // conflicts on the key, and the record is then read by it (HubSpot's object API docs).
-        let req = Request::new(
-            Method::POST,
-            self.paths.collection(target.object()),
-            &operation,
-        )
-        .json(body)
-        .idempotent(key.is_some())
-        .bucket(GENERAL);
+        let path = self.paths.collection(target.object());
+        let req = post(path, &operation, body).idempotent(key.is_some());
         let hs = match self.send(req).await.and_then(|r| r.json::<HsObject>()) {
             Ok(hs) => hs,
             Err(e) => match &key {
@@ -441,40 +469,6 @@ impl HubSpotBackend {
             record,
             created: false,
         })
-    }
-
-    async fn upsert(&self, w: VendorWrite, key: &UpsertKey) -> Result<Written> {
-        let operation = format!("{}.upsert", w.kind);
-        let prop = self.id_property(key);
-        let mut p = self.prepare(&w, None).await?;
-        p.props.remove(&prop);
-        let target = p.target;
-        let input = json!({"id": key.value(), "idProperty": prop, "properties": p.props,
-                           "objectWriteTraceId": "0"});
-        let req = Request::new(
-            Method::POST,
-            self.paths.batch(target.object(), "upsert"),
-            &operation,
-        )
-        .json(json!({"inputs": [input]}))
-        .idempotent(true)
-        .bucket(GENERAL);
-        let resp = self.send(req).await.map_err(|e| self.rename(e, target))?;
-        let batch: HsBatch = resp.json()?;
-        if let Some(err) = batch.errors.first() {
-            let err = crate::error::item_error(err, resp.correlation_id.as_deref());
-            return Err(self.rename(err, target));
-        }
-        let hs = batch
-            .results
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::decode("the upsert answer has no result"))?;
-        let created = hs.new.unwrap_or(false);
-        self.put_links(target.object(), &hs.id, &p.links, &operation)
-            .await?;
-        let record = self.record(target, hs, &p.context()).await?;
-        Ok(Written { record, created })
     }
 }
 
@@ -600,7 +594,12 @@ impl Backend for HubSpotBackend {
                 self.create(write, key).await
             }
             WriteOp::Update { id } => self.update(write, &id).await,
-            WriteOp::Upsert { key } => self.upsert(write, &key).await,
+            // One input of the batch endpoint (HubSpot has no single-record upsert).
+            WriteOp::Upsert { .. } => self
+                .batch(vec![write])
+                .await
+                .pop()
+                .unwrap_or_else(|| Err(Error::decode("HubSpot's upsert answer has no result"))),
         }
     }
 
