@@ -53,11 +53,11 @@ pub(crate) struct HsObject {
     pub(crate) new: Option<bool>,
 }
 
-/// `results` and `paging`: a list or search page ([`HsPage`]), or the `associations.{type}`
-/// of a read (`HsList<HsAssocId>`).
+/// `results` and `paging`: a list or search page ([`HsPage`]), the `associations.{type}` of a
+/// read (`HsList<HsAssocId>`), or a v4 associations batch read, whose inputs' lists are `to`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct HsList<T> {
-    #[serde(default = "Vec::new")]
+    #[serde(default = "Vec::new", alias = "to")]
     pub(crate) results: Vec<T>,
     #[serde(default)]
     pub(crate) paging: Option<HsPaging>,
@@ -66,10 +66,10 @@ pub(crate) struct HsList<T> {
 /// A list or search page.
 pub(crate) type HsPage = HsList<HsObject>;
 
-/// One associated id and its type name (`contact_to_company`).
+/// One associated id and its type name (`contact_to_company`); a v4 target's `toObjectId`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct HsAssocId {
-    #[serde(deserialize_with = "id_text")]
+    #[serde(deserialize_with = "id_text", alias = "toObjectId")]
     pub(crate) id: String,
     #[serde(default, rename = "type")]
     pub(crate) kind: Option<String>,
@@ -105,30 +105,6 @@ pub(crate) struct HsBatch {
     pub(crate) results: Vec<HsObject>,
     #[serde(default)]
     pub(crate) errors: Vec<Value>,
-}
-
-/// A v4 associations batch read answer.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct HsAssocBatch {
-    #[serde(default)]
-    pub(crate) results: Vec<HsAssocFrom>,
-}
-
-/// One input's associations in a v4 batch read.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct HsAssocFrom {
-    #[serde(default)]
-    pub(crate) to: Vec<HsAssocTo>,
-    #[serde(default)]
-    pub(crate) paging: Option<HsPaging>,
-}
-
-/// One v4 association target.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct HsAssocTo {
-    #[serde(deserialize_with = "id_text")]
-    pub(crate) to_object_id: String,
 }
 
 /// A typed value as HubSpot's string: numbers as written, booleans `true`/`false`, dates
@@ -378,16 +354,7 @@ impl HubSpotBackend {
     /// [`HubSpotBackend::read_props`] as the `properties` query parameter (`a,b,c`), built
     /// without a copy of each name: every read sends it.
     pub(crate) fn read_props_query(&self, target: MappingTarget) -> String {
-        self.with_read_props(target, |names| {
-            let mut joined = String::new();
-            for name in names {
-                if !joined.is_empty() {
-                    joined.push(',');
-                }
-                joined.push_str(name);
-            }
-            joined
-        })
+        self.with_read_props(target, |names| names.collect::<Vec<&str>>().join(","))
     }
 
     /// Calls `f` with the names of the properties read for `target`, sorted and each once.

@@ -13,7 +13,7 @@ use crm_core::{Error, FieldValue, ObjectKind, Page, RecordRef, Result};
 use crate::backend::{HubSpotBackend, post};
 use crate::extras::objects::{HubObject, MappingTarget, assoc_types};
 use crate::limits::GENERAL;
-use crate::wire::{HsAssocBatch, HsObject, HsPaging, ref_object};
+use crate::wire::{HsAssocId, HsList, HsObject, HsPaging, ref_object};
 
 /// PUTs an association with the HUBSPOT_DEFINED types for the pair.
 impl HubSpotBackend {
@@ -87,11 +87,11 @@ impl HubSpotBackend {
             let req = post(path.clone(), &operation_owned, json!({"inputs": [input]}));
             let http = http.clone();
             async move {
-                let page: HsAssocBatch = http.send(req).await?.json()?;
+                let page: HsList<HsList<HsAssocId>> = http.send(req).await?.json()?;
                 let mut items = Vec::new();
                 let mut next = None;
                 for r in page.results {
-                    items.extend(r.to.into_iter().map(|t| t.to_object_id));
+                    items.extend(r.results.into_iter().map(|t| t.id));
                     next = HsPaging::after(&r.paging);
                 }
                 Ok(Page { items, next })

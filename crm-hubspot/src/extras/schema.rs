@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 
+use crm_core::Result;
 use crm_core::mapping::{ObjectMapping, SchemaField, SchemaProblem};
 pub use crm_core::raw::SetupCheck;
 use crm_core::raw::http::Request;
+use crm_core::raw::schema;
 use crm_core::reexports::serde_json::Value;
-use crm_core::{Error, Result};
 
 use crate::backend::HubSpotBackend;
 use crate::extras::objects::{HubObject, MappingTarget};
@@ -27,50 +28,20 @@ pub fn from_properties(body: &Value) -> Result<Vec<SchemaField>> {
 }
 
 fn properties(body: &Value) -> Result<Vec<Property>> {
-    let results = body
-        .get("results")
-        .and_then(Value::as_array)
-        .ok_or_else(|| {
-            Error::decode("field `results`: the properties body has no results array")
-        })?;
-    results
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let name = p
-                .get("name")
-                .and_then(Value::as_str)
-                .ok_or_else(|| Error::decode(format!("field `results[{i}].name`: missing")))?;
-            let flag = |key: &str| p.get(key).and_then(Value::as_bool).unwrap_or(false);
-            let read_only = p
-                .pointer("/modificationMetadata/readOnlyValue")
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-                || flag("calculated");
-            let options = (p.get("type").and_then(Value::as_str) == Some("enumeration"))
-                .then(|| {
-                    p.get("options").and_then(Value::as_array).map(|o| {
-                        o.iter()
-                            .filter_map(|v| {
-                                v.get("value").and_then(Value::as_str).map(str::to_owned)
-                            })
-                            .collect()
-                    })
-                })
-                .flatten();
-            let field = SchemaField {
-                name: name.to_owned(),
-                createable: !read_only,
-                updateable: !read_only,
-                options,
-                max_length: None,
-            };
-            Ok(Property {
-                field,
-                unique: flag("hasUniqueValue"),
-            })
-        })
-        .collect()
+    schema::definitions(body, "results", "properties", |p, name| {
+        let read_only = p
+            .pointer("/modificationMetadata/readOnlyValue")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+            || schema::flag(p, "calculated");
+        let options = (p.get("type").and_then(Value::as_str) == Some("enumeration"))
+            .then(|| schema::option_values(p, "options", |_| true))
+            .flatten();
+        Property {
+            field: schema::field(name, !read_only, options),
+            unique: schema::flag(p, "hasUniqueValue"),
+        }
+    })
 }
 
 impl HubSpotBackend {

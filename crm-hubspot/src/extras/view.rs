@@ -38,7 +38,8 @@ use crm_core::raw::VendorRecord;
 use crm_core::reexports::futures::{join, try_join};
 use crm_core::reexports::serde_json::{Value, json};
 use crm_core::{
-    CustomerView, Entity, Error, ErrorKind, Lookup, Record, RecordId, Result, ViewOptions,
+    CustomerView, Entity, Error, ErrorKind, Lookup, Opportunity, Record, RecordId, Result, Ticket,
+    ViewOptions,
 };
 
 use crate::backend::HubSpotBackend;
@@ -388,38 +389,27 @@ impl HubSpotBackend {
                 .transpose()
         };
         let (contact_id, company_id) = (id.as_str(), company.as_deref());
-        let linked = |target: MappingTarget| async move {
+        let linked = |target: MappingTarget, limit: usize| async move {
+            if limit == 0 {
+                return Ok(Vec::new());
+            }
+            let contact_ids = ids(target.object()).await?;
             let links = Links {
                 contact: contact_id,
-                contact_ids: ids(target.object()).await?,
+                contact_ids,
                 company: company_id,
             };
             self.open_linked(target, &links, Freshness::Indexed, operation)
                 .await
         };
+        let (region, deals, tickets) = (self.region, options.opportunities, options.tickets);
         let deals = async {
-            if options.opportunities == 0 {
-                return Ok(Vec::new());
-            }
-            let found = linked(MappingTarget::Opportunity).await?;
-            open(
-                found,
-                options.opportunities,
-                self.region,
-                |d: &Record<crm_core::Opportunity>| d.is_open(),
-            )
+            let found = linked(MappingTarget::Opportunity, deals).await?;
+            open(found, deals, region, |d: &Record<Opportunity>| d.is_open())
         };
         let tickets = async {
-            if options.tickets == 0 {
-                return Ok(Vec::new());
-            }
-            let found = linked(MappingTarget::Ticket).await?;
-            open(
-                found,
-                options.tickets,
-                self.region,
-                |t: &Record<crm_core::Ticket>| t.is_open(),
-            )
+            let found = linked(MappingTarget::Ticket, tickets).await?;
+            open(found, tickets, region, |t: &Record<Ticket>| t.is_open())
         };
         let activities = async {
             if options.activities == 0 {
