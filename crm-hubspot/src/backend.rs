@@ -50,6 +50,21 @@ pub struct HubSpotBuilder {
 
 crm_core::connection_options!(HubSpotBuilder);
 
+/// `pub fn with_x(mut self, arg: T) -> Self`, each setting one field of the builder's config.
+macro_rules! config_setters {
+    ($($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty) => $field:ident = $value:expr;)*) => {
+        $($(#[$doc])* pub fn $name(mut self, $arg: $ty) -> Self {
+            self.config.$field = $value;
+            self
+        })*
+    };
+}
+
+/// An optional property name as the config holds it.
+fn owned(name: Option<&str>) -> Option<String> {
+    name.map(str::to_owned)
+}
+
 impl HubSpotBuilder {
     /// A builder with the defaults of [`HubSpotConfig::default`]: `https://api.hubapi.com`,
     /// `/crm/v3` paths, a Professional private app, no custom properties (external ids,
@@ -86,29 +101,37 @@ impl HubSpotBuilder {
         self
     }
 
-    /// The API base URL. Default `https://api.hubapi.com`.
-    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
-        self.config.base_url = url.into();
-        self
-    }
-
-    /// The path family. Default [`PathFamily::V3`].
-    pub fn with_path_family(mut self, family: PathFamily) -> Self {
-        self.config.path_family = family;
-        self
-    }
-
-    /// The app kind, which sets the burst budget reported by [`HubSpotBackend::burst_per_10s`].
-    /// Default [`AppKind::PrivateProfessional`].
-    pub fn with_app(mut self, app: AppKind) -> Self {
-        self.config.app = app;
-        self
-    }
-
-    /// A private-app token (`Authorization: Bearer pat-…`).
-    pub fn with_token(mut self, token: SecretString) -> Self {
-        self.config.token = Some(token);
-        self
+    config_setters! {
+        /// The API base URL. Default `https://api.hubapi.com`.
+        with_base_url(url: impl Into<String>) => base_url = url.into();
+        /// The path family. Default [`PathFamily::V3`].
+        with_path_family(family: PathFamily) => path_family = family;
+        /// The app kind, which sets the burst budget reported by
+        /// [`HubSpotBackend::burst_per_10s`]. Default [`AppKind::PrivateProfessional`].
+        with_app(app: AppKind) => app = app;
+        /// A private-app token (`Authorization: Bearer pat-…`).
+        with_token(token: SecretString) => token = Some(token);
+        /// The unique custom property holding `external_id`. Default none: look-ups and upserts
+        /// by external id fail with an `Unsupported` error naming the setting before any
+        /// request, and [`Capabilities::lookup_by_external_id`] and the upsert keys say so.
+        with_external_id_property(name: Option<&str>) => external_id_property = owned(name);
+        /// The unique custom property holding idempotency keys (on every object written; the
+        /// connection setting `idempotency_property`); with it, a create carrying a key stores
+        /// the key there, so a second attempt conflicts and returns the first record. Default
+        /// none: idempotent creates are off, and a create carrying a key fails with a `Config`
+        /// error before any request (`crm-connect doctor` checks the property).
+        with_idempotency_field(name: Option<&str>) => idempotency_property = owned(name);
+        /// The contact property holding a lead's `source`. Default none: a lead's `source` is
+        /// not sent (a stock portal has no property for a free-text source).
+        with_lead_source_property(name: Option<&str>) => lead_source_property = owned(name);
+        /// A custom property marking conversation logs (value `conversation_log`; `crm-connect
+        /// doctor` checks it exists). Default none: a log's body starts with
+        /// [`crate::CONVERSATION_LOG_MARKER`], which needs no custom property.
+        with_activity_kind_property(name: Option<&str>) => activity_kind_property = owned(name);
+        /// Which object holds conversation logs. Default [`ConversationLogAs::Note`].
+        with_conversation_log_as(what: ConversationLogAs) => conversation_log_as = what;
+        /// The region phone numbers without a country code are read in. Default `US`.
+        with_phone_region(region: impl Into<String>) => phone_region = region.into();
     }
 
     /// OAuth: the app's client id and secret and a refresh token; access tokens (30 minutes)
@@ -129,51 +152,6 @@ impl HubSpotBuilder {
     /// survives restarts).
     pub fn with_token_store(mut self, store: Arc<dyn crm_core::credential::TokenStore>) -> Self {
         self.token_store = Some(store);
-        self
-    }
-
-    /// The unique custom property holding `external_id`. Default none: look-ups and upserts by
-    /// external id fail with an `Unsupported` error naming the setting before any request, and
-    /// [`Capabilities::lookup_by_external_id`] and the upsert keys say so.
-    pub fn with_external_id_property(mut self, name: Option<&str>) -> Self {
-        self.config.external_id_property = name.map(str::to_owned);
-        self
-    }
-
-    /// The unique custom property holding idempotency keys (on every object written; the
-    /// connection setting `idempotency_property`); with it, a create carrying a key stores the
-    /// key there, so a second attempt conflicts and returns the first record. Default none:
-    /// idempotent creates are off, and a create carrying a key fails with a `Config` error
-    /// before any request (`crm-connect doctor` checks the property).
-    pub fn with_idempotency_field(mut self, name: Option<&str>) -> Self {
-        self.config.idempotency_property = name.map(str::to_owned);
-        self
-    }
-
-    /// The contact property holding a lead's `source`. Default none: a lead's `source` is not
-    /// sent (a stock portal has no property for a free-text source).
-    pub fn with_lead_source_property(mut self, name: Option<&str>) -> Self {
-        self.config.lead_source_property = name.map(str::to_owned);
-        self
-    }
-
-    /// A custom property marking conversation logs (value `conversation_log`; `crm-connect
-    /// doctor` checks it exists). Default none: a log's body starts with
-    /// [`crate::CONVERSATION_LOG_MARKER`], which needs no custom property.
-    pub fn with_activity_kind_property(mut self, name: Option<&str>) -> Self {
-        self.config.activity_kind_property = name.map(str::to_owned);
-        self
-    }
-
-    /// Which object holds conversation logs. Default [`ConversationLogAs::Note`].
-    pub fn with_conversation_log_as(mut self, what: ConversationLogAs) -> Self {
-        self.config.conversation_log_as = what;
-        self
-    }
-
-    /// The region phone numbers without a country code are read in. Default `US`.
-    pub fn with_phone_region(mut self, region: impl Into<String>) -> Self {
-        self.config.phone_region = region.into();
         self
     }
 
@@ -217,33 +195,24 @@ impl HubSpotBuilder {
         limiter: Option<Arc<dyn RateLimiter>>,
     ) -> Result<Arc<dyn CredentialProvider>> {
         let c = &self.config;
-        Ok(
-            match (
-                &self.options.credentials,
-                &c.client_id,
-                &c.client_secret,
-                &c.refresh_token,
-                &c.token,
-            ) {
-                (Some(p), ..) => p.clone(),
-                (None, Some(id), Some(secret), Some(refresh), _) => {
-                    Arc::new(crate::credential::oauth_paced(
-                        &c.base_url,
-                        id,
-                        secret.clone(),
-                        refresh.clone(),
-                        self.token_store.clone(),
-                        limiter,
-                    )?)
-                }
-                (None, _, _, _, Some(token)) => Arc::new(StaticCredential::bearer(token.clone())),
-                _ => {
-                    return Err(Error::config(
-                        "token: set a private-app token, OAuth settings (client_id, client_secret, refresh_token) or a credential provider",
-                    ));
-                }
-            },
-        )
+        if let Some(p) = &self.options.credentials {
+            return Ok(p.clone());
+        }
+        if let (Some(id), Some(secret), Some(refresh)) =
+            (&c.client_id, &c.client_secret, &c.refresh_token)
+        {
+            let (secret, refresh, store) =
+                (secret.clone(), refresh.clone(), self.token_store.clone());
+            let oauth =
+                crate::credential::oauth_paced(&c.base_url, id, secret, refresh, store, limiter);
+            return Ok(Arc::new(oauth?));
+        }
+        match &c.token {
+            Some(token) => Ok(Arc::new(StaticCredential::bearer(token.clone()))),
+            None => Err(Error::config(
+                "token: set a private-app token, OAuth settings (client_id, client_secret, refresh_token) or a credential provider",
+            )),
+        }
     }
 
     /// The default mapping per target with the settings' custom properties and the
@@ -342,6 +311,15 @@ fn capabilities(s: &Settings) -> Capabilities {
 /// A connection to one HubSpot account.
 pub type HubSpot = Connection<HubSpotBackend>;
 
+/// A replay-safe `POST` of a JSON body on the general bucket: batch reads and writes,
+/// association reads. A create that may not be sent twice says so with `.idempotent(false)`.
+pub(crate) fn post(path: String, operation: &str, body: Value) -> Request {
+    Request::new(Method::POST, path, operation)
+        .json(body)
+        .idempotent(true)
+        .bucket(GENERAL)
+}
+
 /// Whether a failed keyed create may have hit its own key: a conflict, or a validation error
 /// naming the key's property (HubSpot reports duplicate unique values either way).
 pub(crate) fn conflicts_on(err: &Error, prop: &str) -> bool {
@@ -362,6 +340,31 @@ impl HubSpotBackend {
     /// Sends a request.
     pub(crate) async fn send(&self, req: Request) -> Result<Response> {
         self.http.send(req).await
+    }
+
+    /// `POST /objects/{o}/batch/read` of `ids` in chunks of 100, by `id_property` when given
+    /// (with that property read too); ids that do not exist are left out.
+    pub(crate) async fn batch_read(
+        &self,
+        target: MappingTarget,
+        ids: &[impl AsRef<str>],
+        id_property: Option<&str>,
+        operation: &str,
+    ) -> Result<Vec<HsObject>> {
+        let mut properties = self.read_props(target);
+        properties.extend(id_property.map(str::to_owned));
+        let mut out = Vec::new();
+        for chunk in ids.chunks(MAX_BATCH) {
+            let inputs: Vec<Value> = chunk.iter().map(|id| json!({"id": id.as_ref()})).collect();
+            let mut body = json!({"inputs": inputs, "properties": properties});
+            if let (Some(p), Some(m)) = (id_property, body.as_object_mut()) {
+                m.insert("idProperty".into(), json!(p));
+            }
+            let path = self.paths.batch(target.object(), "read");
+            let batch: HsBatch = self.send(post(path, operation, body)).await?.json()?;
+            out.extend(batch.results);
+        }
+        Ok(out)
     }
 
     /// The upsert key's `idProperty` (the connection checked the key is one of the object's).
@@ -388,14 +391,8 @@ impl HubSpotBackend {
         let body = json!({"properties": p.props, "associations": p.inline_associations()});
         // With a key in a unique property the create is safe to send again: a second attempt
         // conflicts on the key, and the record is then read by it (HubSpot's object API docs).
-        let req = Request::new(
-            Method::POST,
-            self.paths.collection(target.object()),
-            &operation,
-        )
-        .json(body)
-        .idempotent(key.is_some())
-        .bucket(GENERAL);
+        let path = self.paths.collection(target.object());
+        let req = post(path, &operation, body).idempotent(key.is_some());
         let hs = match self.send(req).await.and_then(|r| r.json::<HsObject>()) {
             Ok(hs) => hs,
             Err(e) => match &key {
@@ -441,40 +438,6 @@ impl HubSpotBackend {
             record,
             created: false,
         })
-    }
-
-    async fn upsert(&self, w: VendorWrite, key: &UpsertKey) -> Result<Written> {
-        let operation = format!("{}.upsert", w.kind);
-        let prop = self.id_property(key);
-        let mut p = self.prepare(&w, None).await?;
-        p.props.remove(&prop);
-        let target = p.target;
-        let input = json!({"id": key.value(), "idProperty": prop, "properties": p.props,
-                           "objectWriteTraceId": "0"});
-        let req = Request::new(
-            Method::POST,
-            self.paths.batch(target.object(), "upsert"),
-            &operation,
-        )
-        .json(json!({"inputs": [input]}))
-        .idempotent(true)
-        .bucket(GENERAL);
-        let resp = self.send(req).await.map_err(|e| self.rename(e, target))?;
-        let batch: HsBatch = resp.json()?;
-        if let Some(err) = batch.errors.first() {
-            let err = crate::error::item_error(err, resp.correlation_id.as_deref());
-            return Err(self.rename(err, target));
-        }
-        let hs = batch
-            .results
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::decode("the upsert answer has no result"))?;
-        let created = hs.new.unwrap_or(false);
-        self.put_links(target.object(), &hs.id, &p.links, &operation)
-            .await?;
-        let record = self.record(target, hs, &p.context()).await?;
-        Ok(Written { record, created })
     }
 }
 
@@ -600,7 +563,12 @@ impl Backend for HubSpotBackend {
                 self.create(write, key).await
             }
             WriteOp::Update { id } => self.update(write, &id).await,
-            WriteOp::Upsert { key } => self.upsert(write, &key).await,
+            // One input of the batch endpoint (HubSpot has no single-record upsert).
+            WriteOp::Upsert { .. } => self
+                .batch(vec![write])
+                .await
+                .pop()
+                .unwrap_or_else(|| Err(Error::decode("HubSpot's upsert answer has no result"))),
         }
     }
 

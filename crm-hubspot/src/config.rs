@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub use crm_core::limits::RateLimit;
-use crm_core::raw::parse_flag;
+use crm_core::raw::{parse_flag, parse_number};
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Error, Result};
 
@@ -315,10 +315,7 @@ impl HubSpotConfig {
                     !value.trim().is_empty() && parse_flag(key.as_str(), value)?;
             }
             K::PipelinesTtlSecs => {
-                let secs: u64 = value.trim().parse().map_err(|_| {
-                    Error::config(format!("pipelines_ttl_secs: `{value}` is not a number"))
-                })?;
-                self.pipelines_ttl = Duration::from_secs(secs);
+                self.pipelines_ttl = Duration::from_secs(parse_number(key.as_str(), value)?);
             }
             K::ConnectionName => self.connection_name = value.trim().to_owned(),
             K::RateLimit => {

@@ -254,28 +254,23 @@ fn rate_limited(route: Route, body: &Value, retry_after: Option<Duration>) -> (E
     (ErrorKind::RateLimited { retry_after, scope }, what)
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
+/// The entries of the list at `key` (none if it is not a list).
+fn list<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    v.get(key).and_then(Value::as_array).into_iter().flatten()
+}
+
+/// The strings of the list at `context.{key}` (an error body's or a 207 item's).
+pub(crate) fn context_strings(v: &Value, key: &str) -> Vec<String> {
+    let context = v.get("context").unwrap_or(&Value::Null);
+    let strings = list(context, key).filter_map(Value::as_str);
+    strings.map(str::to_owned).collect()
 }
 
 fn missing_scopes(body: &Value) -> Vec<String> {
-    let mut out = strings(body.get("context").and_then(|c| c.get("missingScopes")));
-    for e in body
-        .get("errors")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let ctx = e.get("context");
-        out.extend(strings(ctx.and_then(|c| c.get("missingScopes"))));
-        out.extend(strings(ctx.and_then(|c| c.get("requiredGranularScopes"))));
+    let mut out = context_strings(body, "missingScopes");
+    for e in list(body, "errors") {
+        out.extend(context_strings(e, "missingScopes"));
+        out.extend(context_strings(e, "requiredGranularScopes"));
     }
     out.dedup();
     out
@@ -300,14 +295,9 @@ fn validation_fields(body: &Value) -> Vec<FieldError> {
         }
     }
     let mut out: Vec<FieldError> = Vec::new();
-    for e in body
-        .get("errors")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for e in list(body, "errors") {
         let code = str_at(e, "code");
-        let names = strings(e.get("context").and_then(|c| c.get("propertyName")));
+        let names = context_strings(e, "propertyName");
         if names.is_empty()
             && let Some(name) = str_at(e, "in")
         {
@@ -317,12 +307,7 @@ fn validation_fields(body: &Value) -> Vec<FieldError> {
             push(&mut out, n, code);
         }
     }
-    for v in body
-        .get("validationResults")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for v in list(body, "validationResults") {
         if let Some(name) = str_at(v, "name") {
             push(&mut out, name, str_at(v, "error"));
         }

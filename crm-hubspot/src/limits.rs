@@ -225,41 +225,15 @@ mod tests {
         );
     }
 
-    /// Issue 14: the rate is settable per connection (`rate_limit`), and then a ceiling.
+    /// Issue 14: the rate is settable per connection (`rate_limit`), and then a ceiling. Core
+    /// tests the `requests/window` syntax; HubSpot's own case is a bare count, per 10 seconds.
     #[test]
     fn item14_rate_limit_parses_and_caps_the_headers() {
         let nz = |n| NonZeroU32::new(n).unwrap();
-        for (text, requests, window) in [
-            ("190/10s", 190, Duration::from_secs(10)),
-            (" 100 / 1s ", 100, Duration::from_secs(1)),
-            ("100/s", 100, Duration::from_secs(1)),
-            ("190", 190, Duration::from_secs(10)),
-            ("50/500ms", 50, Duration::from_millis(500)),
-            ("1000/1m", 1000, Duration::from_secs(60)),
-        ] {
-            let rate = parse_rate(text).unwrap();
-            assert_eq!(
-                rate,
-                RateLimit {
-                    requests: nz(requests),
-                    window
-                },
-                "{text}"
-            );
-            assert_eq!(rate.to_string().parse::<RateLimit>().unwrap(), rate);
-        }
-        for bad in [
-            "",
-            "0/10s",
-            "abc",
-            "100/0s",
-            "100/10 fortnights",
-            "-5",
-            "100/x",
-        ] {
-            let err = parse_rate(bad).unwrap_err();
-            assert!(err.message().contains("rate_limit"), "{bad}: {err}");
-        }
+        assert_eq!(parse_rate("190").unwrap(), RateLimit::new(nz(190), WINDOW));
+        assert_eq!(WINDOW, Duration::from_secs(10));
+        let err = parse_rate("0/10s").unwrap_err();
+        assert!(err.message().contains("rate_limit"), "{err}");
         let mut config = HubSpotConfig::default();
         config
             .set(crate::config::HubSpotConfigKey::RateLimit, "100/1s")

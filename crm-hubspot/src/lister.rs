@@ -15,13 +15,12 @@ use crm_core::model::fields::parse_datetime;
 use crm_core::raw::http::Request;
 use crm_core::raw::{Paging, Query, QueryFilter, VendorRecord, Verb, operation, paginate};
 use crm_core::reexports::futures::StreamExt;
-use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::{Value, json};
 use crm_core::{Error, ErrorKind, Lookup, ObjectKind, Page, Result};
 
-use crate::backend::{HubSpotBackend, MAX_LIST_PAGE};
+use crate::backend::{HubSpotBackend, MAX_LIST_PAGE, post};
 use crate::extras::objects::{HubObject, MappingTarget};
-use crate::extras::search::{check_search_caps, phone_groups, same_number};
+use crate::extras::search::{check_search_caps, filter, phone_groups, same_number};
 use crate::limits::{GENERAL, SEARCH};
 use crate::wire::{HsObject, HsPage, HsPaging, link_fields, link_query, to_hubspot};
 
@@ -141,8 +140,8 @@ impl HubSpotBackend {
                 if value.trim().is_empty() {
                     return Err(Error::invalid_input("external id is empty"));
                 }
-                let filter = json!({"propertyName": prop, "operator": "EQ", "value": value});
-                self.search(target, vec![vec![filter]], 10, operation).await
+                let by_id = filter(&prop, "EQ", value.as_str());
+                self.search(target, vec![vec![by_id]], 10, operation).await
             }
         }
     }
@@ -157,7 +156,7 @@ impl HubSpotBackend {
         limit: usize,
         operation: &str,
     ) -> Result<Vec<VendorRecord>> {
-        let base = self.search_body(target, groups)?;
+        let base = self.search_body(target, groups, false)?;
         // How many records are still wanted, so that each page asks for no more (the stream
         // asks for the next page only after the previous one has been taken).
         let wanted = Arc::new(AtomicUsize::new(limit));
@@ -165,20 +164,9 @@ impl HubSpotBackend {
         let (http, path) = (self.http.clone(), self.paths.search(target.object()));
         let operation_owned = operation.to_owned();
         let mut pages = paginate(Paging::default(), None, move |after: Option<String>| {
-            let mut body = base.clone();
-            if let Some(m) = body.as_object_mut() {
-                let limit = pages_wanted
-                    .load(Ordering::Relaxed)
-                    .clamp(1, MAX_SEARCH_PAGE);
-                m.insert("limit".into(), json!(limit));
-                if let Some(a) = &after {
-                    m.insert("after".into(), json!(a));
-                }
-            }
-            let req = Request::new(Method::POST, path.clone(), &operation_owned)
-                .json(body)
-                .idempotent(true)
-                .bucket(SEARCH);
+            let wanted = pages_wanted.load(Ordering::Relaxed);
+            let body = page_of(base.clone(), wanted, after.as_deref());
+            let req = search_post(path.clone(), &operation_owned, body);
             let http = http.clone();
             async move {
                 let page: HsPage = http.send(req).await?.json()?;
@@ -201,46 +189,33 @@ impl HubSpotBackend {
         Ok(found)
     }
 
-    /// A search body without `limit` and `after`: the lead stage added to every group of a
-    /// lead search, search's caps checked.
-    fn search_body(&self, target: MappingTarget, mut groups: Vec<Vec<Value>>) -> Result<Value> {
+    /// A search body without `limit` and `after` (see [`page_of`]): `groups` OR-ed, the lead
+    /// stage added to every group of a lead search, search's caps checked, sorted by last
+    /// modification, newest first unless `oldest_first`.
+    pub(crate) fn search_body(
+        &self,
+        target: MappingTarget,
+        mut groups: Vec<Vec<Value>>,
+        oldest_first: bool,
+    ) -> Result<Value> {
         if target == MappingTarget::Lead {
-            let stage = json!({"propertyName": "lifecyclestage", "operator": "EQ",
-                               "value": self.settings.lead_stage});
+            let stage = filter("lifecyclestage", "EQ", self.settings.lead_stage.as_str());
             for g in &mut groups {
                 g.push(stage.clone());
             }
         }
         check_search_caps(&groups)?;
         let filter_groups: Vec<Value> = groups.iter().map(|g| json!({"filters": g})).collect();
-        let modified = target.object().modified_prop();
+        let direction = if oldest_first {
+            "ASCENDING"
+        } else {
+            "DESCENDING"
+        };
         Ok(json!({
             "filterGroups": filter_groups,
-            "sorts": [{"propertyName": modified, "direction": "DESCENDING"}],
+            "sorts": [{"propertyName": target.object().modified_prop(), "direction": direction}],
             "properties": self.read_props(target),
         }))
-    }
-
-    async fn search_page(
-        &self,
-        target: MappingTarget,
-        groups: Vec<Vec<Value>>,
-        limit: usize,
-        after: Option<&str>,
-        operation: &str,
-    ) -> Result<(HsPage, Option<String>)> {
-        let mut body = self.search_body(target, groups)?;
-        if let Some(m) = body.as_object_mut() {
-            m.insert("limit".into(), json!(limit.clamp(1, MAX_SEARCH_PAGE)));
-            if let Some(a) = after {
-                m.insert("after".into(), json!(a));
-            }
-        }
-        let page = self
-            .search_request(target.object(), body, operation)
-            .await?;
-        let next = next_search_cursor(&page);
-        Ok((page, next))
     }
 
     /// `POST /objects/{o}/search`, on search's own rate limit bucket.
@@ -250,10 +225,7 @@ impl HubSpotBackend {
         body: Value,
         operation: &str,
     ) -> Result<HsPage> {
-        let req = Request::new(Method::POST, self.paths.search(object), operation)
-            .json(body)
-            .idempotent(true)
-            .bucket(SEARCH);
+        let req = search_post(self.paths.search(object), operation, body);
         self.send(req).await?.json()
     }
 
@@ -276,8 +248,7 @@ impl HubSpotBackend {
                         Error::mapping(format!("{}.{}: no HubSpot property", query.kind, c.common))
                     })?,
             };
-            filters.push(json!({"propertyName": property, "operator": "EQ",
-                                "value": to_hubspot(&c.value)}));
+            filters.push(filter(&property, "EQ", to_hubspot(&c.value)));
         }
         Ok(if filters.is_empty() {
             Vec::new()
@@ -344,11 +315,10 @@ impl HubSpotBackend {
             _ if find => {
                 let groups = self.find_groups(query, target)?;
                 let size = usize::try_from(query.page_size).unwrap_or(MAX_SEARCH_PAGE);
-                let after = cursor.after.as_deref();
-                let (page, next) = self
-                    .search_page(target, groups, size, after, operation)
-                    .await?;
-                let next = next.map(|after| Cursor {
+                let body = self.search_body(target, groups, false)?;
+                let body = page_of(body, size, cursor.after.as_deref());
+                let page = self.search_request(object, body, operation).await?;
+                let next = next_search_cursor(&page).map(|after| Cursor {
                     after: Some(after),
                     ..cursor.clone()
                 });
@@ -418,22 +388,10 @@ impl HubSpotBackend {
         let limit = usize::try_from(query.page_size)
             .unwrap_or(MAX_SEARCH_PAGE)
             .clamp(1, MAX_SEARCH_PAGE);
-        let mut filters = vec![json!(
-            {"propertyName": modified, "operator": "GTE", "value": since.to_string()})];
-        if target == MappingTarget::Lead {
-            // Leads are the contacts in the lead lifecycle stage.
-            filters.push(json!({"propertyName": "lifecyclestage", "operator": "EQ",
-                                "value": self.settings.lead_stage}));
-        }
-        let mut body = json!({
-            "filterGroups": [{"filters": filters}],
-            "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
-            "properties": self.read_props(target),
-            "limit": limit,
-        });
-        if let (Some(after), Some(m)) = (&cursor.after, body.as_object_mut()) {
-            m.insert("after".into(), Value::String(after.clone()));
-        }
+        // A lead search adds the lead lifecycle stage.
+        let groups = vec![vec![filter(modified, "GTE", since.to_string())]];
+        let body = self.search_body(target, groups, true)?;
+        let body = page_of(body, limit, cursor.after.as_deref());
         let page = self.search_request(object, body, operation).await?;
         let Some(after) = HsPaging::after(&page.paging) else {
             return Ok((page, None));
@@ -480,6 +438,22 @@ impl HubSpotBackend {
         };
         Ok((page, Some(next)))
     }
+}
+
+/// `body` as one page: `limit` (clamped to search's page size) and `after` set.
+pub(crate) fn page_of(mut body: Value, limit: usize, after: Option<&str>) -> Value {
+    if let Some(m) = body.as_object_mut() {
+        m.insert("limit".into(), json!(limit.clamp(1, MAX_SEARCH_PAGE)));
+        if let Some(a) = after {
+            m.insert("after".into(), json!(a));
+        }
+    }
+    body
+}
+
+/// A search request, replay-safe, on search's own rate limit bucket.
+fn search_post(path: String, operation: &str, body: Value) -> Request {
+    post(path, operation, body).bucket(SEARCH)
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use crm_core::events::signature::{self, Encoding};
 use crm_core::events::{Change, CrmEvent, RawPayload, WebhookRequest, WebhookSource, check_size};
+use crm_core::raw::json;
 use crm_core::reexports::secrecy::{ExposeSecret, SecretString};
 use crm_core::reexports::serde_json::Value;
 use crm_core::{Error, ErrorKind, ObjectKind, RecordId, RecordRef, Result};
@@ -45,25 +46,13 @@ fn malformed(msg: String) -> Error {
 
 /// Decodes the percent-escapes HubSpot's v3 signature is computed without.
 pub fn decode_uri_for_v3(uri: &str) -> String {
-    const CODES: [(&str, &str); 12] = [
-        ("%3A", ":"),
-        ("%2F", "/"),
-        ("%3F", "?"),
-        ("%40", "@"),
-        ("%21", "!"),
-        ("%24", "$"),
-        ("%27", "'"),
-        ("%28", "("),
-        ("%29", ")"),
-        ("%2A", "*"),
-        ("%2C", ","),
-        ("%3B", ";"),
-    ];
     let mut out = uri.to_owned();
-    for (code, ch) in CODES {
+    for ch in [':', '/', '?', '@', '!', '$', '\'', '(', ')', '*', ',', ';'] {
+        let code = format!("%{:02X}", u32::from(ch));
+        let text = ch.to_string();
         out = out
-            .replace(code, ch)
-            .replace(&code.to_ascii_lowercase(), ch);
+            .replace(&code, &text)
+            .replace(&code.to_ascii_lowercase(), &text);
     }
     out
 }
@@ -170,13 +159,7 @@ impl HubSpotWebhook {
     }
 
     fn event(&self, v: &Value, i: usize) -> Result<CrmEvent> {
-        let num = |key: &str| -> Option<String> {
-            match v.get(key) {
-                Some(Value::Number(n)) => Some(n.to_string()),
-                Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-                _ => None,
-            }
-        };
+        let num = |key: &str| json::id_text(v.get(key), key).ok();
         let kind_text = v
             .get("subscriptionType")
             .or_else(|| v.get("eventType"))
@@ -224,11 +207,8 @@ impl HubSpotWebhook {
                     .and_then(Value::as_array)
                     .map(|ids| {
                         ids.iter()
-                            .filter_map(|id| match id {
-                                Value::Number(n) => RecordId::new(n.to_string()).ok(),
-                                Value::String(s) => RecordId::new(s.clone()).ok(),
-                                _ => None,
-                            })
+                            .filter_map(|id| json::id_text(Some(id), "").ok())
+                            .filter_map(|id| RecordId::new(id).ok())
                             .collect()
                     })
                     .unwrap_or_default(),

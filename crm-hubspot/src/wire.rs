@@ -28,12 +28,7 @@ fn id_text<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Er
         // Name the JSON type only: a value could be personal data.
         other => Err(serde::de::Error::custom(format!(
             "expected an id (string or number), got {}",
-            match other {
-                Value::Null => "null",
-                Value::Bool(_) => "a boolean",
-                Value::Array(_) => "an array",
-                _ => "an object",
-            }
+            crm_core::raw::json::type_name(&other)
         ))),
     }
 }
@@ -51,26 +46,30 @@ pub(crate) struct HsObject {
     #[serde(default)]
     pub(crate) updated_at: Option<String>,
     #[serde(default)]
-    pub(crate) associations: Option<BTreeMap<String, HsAssocCollection>>,
+    pub(crate) associations: Option<BTreeMap<String, HsList<HsAssocId>>>,
     #[serde(default)]
     pub(crate) object_write_trace_id: Option<String>,
     #[serde(default)]
     pub(crate) new: Option<bool>,
 }
 
-/// `associations.{type}` of a read.
+/// `results` and `paging`: a list or search page ([`HsPage`]), the `associations.{type}` of a
+/// read (`HsList<HsAssocId>`), or a v4 associations batch read, whose inputs' lists are `to`.
 #[derive(Debug, Clone, Deserialize)]
-pub(crate) struct HsAssocCollection {
-    #[serde(default)]
-    pub(crate) results: Vec<HsAssocId>,
+pub(crate) struct HsList<T> {
+    #[serde(default = "Vec::new", alias = "to")]
+    pub(crate) results: Vec<T>,
     #[serde(default)]
     pub(crate) paging: Option<HsPaging>,
 }
 
-/// One associated id and its type name (`contact_to_company`).
+/// A list or search page.
+pub(crate) type HsPage = HsList<HsObject>;
+
+/// One associated id and its type name (`contact_to_company`); a v4 target's `toObjectId`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct HsAssocId {
-    #[serde(deserialize_with = "id_text")]
+    #[serde(deserialize_with = "id_text", alias = "toObjectId")]
     pub(crate) id: String,
     #[serde(default, rename = "type")]
     pub(crate) kind: Option<String>,
@@ -99,15 +98,6 @@ impl HsPaging {
     }
 }
 
-/// A list or search page.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct HsPage {
-    #[serde(default)]
-    pub(crate) results: Vec<HsObject>,
-    #[serde(default)]
-    pub(crate) paging: Option<HsPaging>,
-}
-
 /// A batch answer (200/201/207).
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct HsBatch {
@@ -115,30 +105,6 @@ pub(crate) struct HsBatch {
     pub(crate) results: Vec<HsObject>,
     #[serde(default)]
     pub(crate) errors: Vec<Value>,
-}
-
-/// A v4 associations batch read answer.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct HsAssocBatch {
-    #[serde(default)]
-    pub(crate) results: Vec<HsAssocFrom>,
-}
-
-/// One input's associations in a v4 batch read.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct HsAssocFrom {
-    #[serde(default)]
-    pub(crate) to: Vec<HsAssocTo>,
-    #[serde(default)]
-    pub(crate) paging: Option<HsPaging>,
-}
-
-/// One v4 association target.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct HsAssocTo {
-    #[serde(deserialize_with = "id_text")]
-    pub(crate) to_object_id: String,
 }
 
 /// A typed value as HubSpot's string: numbers as written, booleans `true`/`false`, dates
@@ -162,8 +128,6 @@ pub(crate) fn from_hubspot(value: Value) -> FieldValue {
     match value {
         Value::Null => FieldValue::Null,
         Value::String(s) => FieldValue::Text(s),
-        Value::Bool(b) => FieldValue::Text(b.to_string()),
-        Value::Number(n) => FieldValue::Text(n.to_string()),
         other => FieldValue::Text(other.to_string()),
     }
 }
@@ -195,25 +159,15 @@ pub(crate) fn link_fields(kind: ObjectKind) -> &'static [(&'static str, HubObjec
     }
 }
 
-/// Associations requested on reads to fill link fields.
-pub(crate) fn link_reads(kind: ObjectKind) -> &'static [HubObject] {
-    match kind {
-        ObjectKind::Opportunity | ObjectKind::Ticket => {
-            &[HubObject::Contacts, HubObject::Companies]
-        }
-        ObjectKind::Activity => &[
-            HubObject::Contacts,
-            HubObject::Tickets,
-            HubObject::Deals,
-            HubObject::Companies,
-        ],
-        _ => &[],
-    }
-}
-
-/// The `associations` query parameter of a read of `kind`, if it needs one.
+/// The `associations` query parameter of a read of `kind`, if it needs one: the objects its
+/// link fields point to. A contact's company is its `associatedcompanyid`, not read this way.
 pub(crate) fn link_query(kind: ObjectKind) -> Option<String> {
-    let names: Vec<&str> = link_reads(kind).iter().map(|o| o.name()).collect();
+    let mut names: Vec<&str> = Vec::new();
+    for (_, o) in link_fields(kind) {
+        if kind != ObjectKind::Contact && !names.contains(&o.name()) {
+            names.push(o.name());
+        }
+    }
     (!names.is_empty()).then(|| names.join(","))
 }
 
@@ -342,11 +296,26 @@ impl HubSpotBackend {
         id_property: Option<&str>,
         operation: &str,
     ) -> Result<HsObject> {
-        let mut req = Request::get(self.paths.record(target.object(), id), operation)
+        let (props, links) = (self.read_props_query(target), link_query(target.kind()));
+        self.get_object(target.object(), id, props, links, id_property, operation)
+            .await
+    }
+
+    /// `GET /objects/{o}/{id}?properties=…`, with `associations` and `idProperty` when given.
+    pub(crate) async fn get_object(
+        &self,
+        object: HubObject,
+        id: &str,
+        properties: String,
+        associations: Option<String>,
+        id_property: Option<&str>,
+        operation: &str,
+    ) -> Result<HsObject> {
+        let mut req = Request::get(self.paths.record(object, id), operation)
             .addresses_record()
-            .query("properties", self.read_props_query(target))
+            .query("properties", properties)
             .bucket(GENERAL);
-        if let Some(assocs) = link_query(target.kind()) {
+        if let Some(assocs) = associations {
             req = req.query("associations", assocs);
         }
         if let Some(p) = id_property {
@@ -385,16 +354,7 @@ impl HubSpotBackend {
     /// [`HubSpotBackend::read_props`] as the `properties` query parameter (`a,b,c`), built
     /// without a copy of each name: every read sends it.
     pub(crate) fn read_props_query(&self, target: MappingTarget) -> String {
-        self.with_read_props(target, |names| {
-            let mut joined = String::new();
-            for name in names {
-                if !joined.is_empty() {
-                    joined.push(',');
-                }
-                joined.push_str(name);
-            }
-            joined
-        })
+        self.with_read_props(target, |names| names.collect::<Vec<&str>>().join(","))
     }
 
     /// Calls `f` with the names of the properties read for `target`, sorted and each once.
@@ -495,13 +455,10 @@ impl HubSpotBackend {
             MappingTarget::Call => "call",
             _ => "note",
         };
-        if object == self.log_object()
-            && matches!(marker, Some(FieldValue::Text(ref m)) if m == "conversation_log")
-        {
-            activity_kind = "conversation_log";
-        }
-        if kind == ObjectKind::Activity && object == self.log_object() && logs::unmark(&mut common)
-        {
+        let log_object = object == self.log_object();
+        let unmarked = log_object && kind == ObjectKind::Activity && logs::unmark(&mut common);
+        let marked = matches!(marker, Some(FieldValue::Text(ref m)) if m == "conversation_log");
+        if unmarked || (log_object && marked) {
             activity_kind = "conversation_log";
         }
         for (field, to) in link_fields(kind) {
@@ -582,11 +539,6 @@ impl Prepared {
     }
 }
 
-fn now_iso() -> String {
-    crm_core::reexports::chrono::Utc::now()
-        .to_rfc3339_opts(crm_core::reexports::chrono::SecondsFormat::Millis, true)
-}
-
 impl HubSpotBackend {
     /// A write's properties and associations: the mapped fields, then what HubSpot needs
     /// besides (a ticket's or deal's pipeline and first stage, a lead's lifecycle stage, the
@@ -626,7 +578,8 @@ impl HubSpotBackend {
         if create && HubObject::ENGAGEMENTS.contains(&object) && !props.contains_key("hs_timestamp")
         {
             // hs_timestamp is required on engagements (HubSpot's notes, tasks and calls guides).
-            props.insert("hs_timestamp".into(), json!(now_iso()));
+            let now = FieldValue::DateTime(crm_core::reexports::chrono::Utc::now());
+            props.insert("hs_timestamp".into(), json!(to_hubspot(&now)));
         }
         Ok(Prepared {
             target,
@@ -691,11 +644,8 @@ impl HubSpotBackend {
 
     async fn current_pipeline(&self, object: HubObject, id: &str, prop: &str) -> Result<String> {
         let op = format!("{}.update", object.singular());
-        let req = Request::get(self.paths.record(object, id), op)
-            .addresses_record()
-            .query("properties", prop)
-            .bucket(GENERAL);
-        let hs: HsObject = self.send(req).await?.json()?;
+        let props = prop.to_owned();
+        let hs = self.get_object(object, id, props, None, None, &op).await?;
         let pipeline = hs.properties.get(prop).and_then(Value::as_str);
         Ok(pipeline.unwrap_or_default().to_owned())
     }

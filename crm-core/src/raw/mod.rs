@@ -31,6 +31,7 @@ mod keys;
 mod linked;
 mod mappings;
 mod options;
+pub mod schema;
 
 pub use backend::{
     Backend, BackendFacts, LinkedWrites, LinkedWritten, Query, QueryFilter, VendorCondition,

@@ -10,10 +10,10 @@ use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::{Value, json};
 use crm_core::{Error, FieldValue, ObjectKind, Page, RecordRef, Result};
 
-use crate::backend::{HubSpotBackend, MAX_BATCH};
+use crate::backend::{HubSpotBackend, post};
 use crate::extras::objects::{HubObject, MappingTarget, assoc_types};
 use crate::limits::GENERAL;
-use crate::wire::{HsAssocBatch, HsBatch, HsObject, HsPaging, ref_object};
+use crate::wire::{HsAssocId, HsList, HsObject, HsPaging, ref_object};
 
 /// PUTs an association with the HUBSPOT_DEFINED types for the pair.
 impl HubSpotBackend {
@@ -84,17 +84,14 @@ impl HubSpotBackend {
             if let (Some(a), Some(m)) = (&after, input.as_object_mut()) {
                 m.insert("after".into(), json!(a));
             }
-            let req = Request::new(Method::POST, path.clone(), operation_owned.clone())
-                .json(json!({"inputs": [input]}))
-                .idempotent(true)
-                .bucket(GENERAL);
+            let req = post(path.clone(), &operation_owned, json!({"inputs": [input]}));
             let http = http.clone();
             async move {
-                let page: HsAssocBatch = http.send(req).await?.json()?;
+                let page: HsList<HsList<HsAssocId>> = http.send(req).await?.json()?;
                 let mut items = Vec::new();
                 let mut next = None;
                 for r in page.results {
-                    items.extend(r.to.into_iter().map(|t| t.to_object_id));
+                    items.extend(r.results.into_iter().map(|t| t.id));
                     next = HsPaging::after(&r.paging);
                 }
                 Ok(Page { items, next })
@@ -109,7 +106,8 @@ impl HubSpotBackend {
         Ok(ids)
     }
 
-    /// `POST /objects/{o}/batch/read` in chunks of 100; ids that no longer exist are skipped.
+    /// Records of `target` by id ([`HubSpotBackend::batch_read`]), `context` filling their
+    /// link fields.
     pub(crate) async fn read_batch(
         &self,
         target: MappingTarget,
@@ -117,33 +115,8 @@ impl HubSpotBackend {
         context: &[(&str, &str)],
         operation: &str,
     ) -> Result<Vec<VendorRecord>> {
-        let mut found = Vec::new();
-        for chunk in ids.chunks(MAX_BATCH) {
-            let inputs: Vec<Value> = chunk.iter().map(|id| json!({"id": id})).collect();
-            let path = self.paths.batch(target.object(), "read");
-            let req = Request::new(Method::POST, path, operation)
-                .json(json!({"inputs": inputs, "properties": self.read_props(target)}))
-                .idempotent(true)
-                .bucket(GENERAL);
-            let batch: HsBatch = self.send(req).await?.json()?;
-            found.extend(batch.results);
-        }
+        let found = self.batch_read(target, ids, None, operation).await?;
         self.decode(target, found, context).await
-    }
-
-    /// `GET /objects/{o}/{id}?associations=notes,tasks,calls`.
-    async fn owner_with_engagements(
-        &self,
-        from: HubObject,
-        id: &str,
-        operation: &str,
-    ) -> Result<HsObject> {
-        let req = Request::get(self.paths.record(from, id), operation)
-            .addresses_record()
-            .query("properties", "hs_object_id")
-            .query("associations", "notes,tasks,calls")
-            .bucket(GENERAL);
-        self.send(req).await?.json()
     }
 
     /// The ids of `to` records an inline `associations` block names, following its paging through
@@ -182,7 +155,13 @@ impl HubSpotBackend {
         let mut found = Vec::new();
         if kind == ObjectKind::Activity {
             // One read of the record names its notes, tasks and calls (`?associations=`).
-            let hs = self.owner_with_engagements(from, &id, operation).await?;
+            let (props, links) = (
+                "hs_object_id".to_owned(),
+                Some("notes,tasks,calls".to_owned()),
+            );
+            let hs = self
+                .get_object(from, &id, props, links, None, operation)
+                .await?;
             for object in HubObject::ENGAGEMENTS {
                 let ids = self.inline_ids(&hs, from, &id, object, operation).await?;
                 if !ids.is_empty() {

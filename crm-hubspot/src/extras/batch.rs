@@ -7,16 +7,13 @@
 
 use std::collections::BTreeMap;
 
-use crm_core::raw::http::Request;
 use crm_core::raw::{VendorWrite, WriteOp, Written};
-use crm_core::reexports::http::Method;
 use crm_core::reexports::serde_json::{Map, Value, json};
 use crm_core::{Error, ErrorKind, Result};
 
-use crate::backend::{HubSpotBackend, MAX_BATCH, conflicts_on};
-use crate::error::item_error;
+use crate::backend::{HubSpotBackend, MAX_BATCH, conflicts_on, post};
+use crate::error::{context_strings, item_error};
 use crate::extras::objects::MappingTarget;
-use crate::limits::GENERAL;
 use crate::wire::{HsBatch, HsObject, Prepared, locate};
 
 /// One input of a batch: its index among the writes, the prepared write, the HubSpot id of an
@@ -77,20 +74,6 @@ fn match_by_properties(
             done.insert(first.trace(), hs);
         }
     }
-}
-
-fn trace_ids(error: &Value) -> Vec<String> {
-    error
-        .get("context")
-        .and_then(|c| c.get("objectWriteTraceId"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 impl HubSpotBackend {
@@ -247,10 +230,7 @@ impl HubSpotBackend {
             })
             .collect();
         let path = self.paths.batch(target.object(), op.name);
-        let req = Request::new(Method::POST, path, operation)
-            .json(json!({"inputs": inputs}))
-            .idempotent(op.replay_safe)
-            .bucket(GENERAL);
+        let req = post(path, operation, json!({"inputs": inputs})).idempotent(op.replay_safe);
         let resp = self.send(req).await.map_err(|e| self.rename(e, target))?;
         let batch: HsBatch = resp.json()?;
         let cid = resp.correlation_id.clone();
@@ -275,7 +255,7 @@ impl HubSpotBackend {
         match_by_properties(chunk, untraced, &mut done);
         let mut failed: BTreeMap<String, Error> = BTreeMap::new();
         for e in &batch.errors {
-            for t in trace_ids(e) {
+            for t in context_strings(e, "objectWriteTraceId") {
                 failed.insert(t, self.rename(item_error(e, cid.as_deref()), target));
             }
         }
@@ -333,7 +313,7 @@ impl HubSpotBackend {
         }
         for (target, items) in by_target {
             let keys: Vec<&String> = items.iter().map(|(_, k)| *k).collect();
-            let Ok(found) = self.read_by_property(target, prop, &keys, operation).await else {
+            let Ok(found) = self.batch_read(target, &keys, Some(prop), operation).await else {
                 // The conflicts stand as they were reported.
                 continue;
             };
@@ -353,29 +333,5 @@ impl HubSpotBackend {
                 }
             }
         }
-    }
-
-    /// `POST /objects/{o}/batch/read` with `idProperty`: records by a unique property's values.
-    async fn read_by_property(
-        &self,
-        target: MappingTarget,
-        prop: &str,
-        keys: &[&String],
-        operation: &str,
-    ) -> Result<Vec<HsObject>> {
-        let mut properties = self.read_props(target);
-        properties.push(prop.to_owned());
-        let mut out = Vec::new();
-        for chunk in keys.chunks(MAX_BATCH) {
-            let inputs: Vec<Value> = chunk.iter().map(|k| json!({"id": k})).collect();
-            let path = self.paths.batch(target.object(), "read");
-            let req = Request::new(Method::POST, path, operation)
-                .json(json!({"inputs": inputs, "idProperty": prop, "properties": properties}))
-                .idempotent(true)
-                .bucket(GENERAL);
-            let batch: HsBatch = self.send(req).await?.json()?;
-            out.extend(batch.results);
-        }
-        Ok(out)
     }
 }

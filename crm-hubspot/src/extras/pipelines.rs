@@ -175,13 +175,11 @@ impl PipelineSet {
     pub(crate) fn apply(&self, mapping: &ObjectMapping, field: &str) -> ObjectMapping {
         let mut m = mapping.clone();
         let states = m.states.entry(field.to_owned()).or_default();
+        let labels = m.labels.entry(field.to_owned()).or_default();
         for s in &self.stages {
             states
                 .entry(s.id.clone())
                 .or_insert_with(|| s.state.to_owned());
-        }
-        let labels = m.labels.entry(field.to_owned()).or_default();
-        for s in &self.stages {
             labels
                 .entry(s.id.clone())
                 .or_insert_with(|| s.label.clone());

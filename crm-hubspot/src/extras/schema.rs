@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 
+use crm_core::Result;
 use crm_core::mapping::{ObjectMapping, SchemaField, SchemaProblem};
 pub use crm_core::raw::SetupCheck;
 use crm_core::raw::http::Request;
+use crm_core::raw::schema;
 use crm_core::reexports::serde_json::Value;
-use crm_core::{Error, Result};
 
 use crate::backend::HubSpotBackend;
 use crate::extras::objects::{HubObject, MappingTarget};
@@ -27,63 +28,35 @@ pub fn from_properties(body: &Value) -> Result<Vec<SchemaField>> {
 }
 
 fn properties(body: &Value) -> Result<Vec<Property>> {
-    let results = body
-        .get("results")
-        .and_then(Value::as_array)
-        .ok_or_else(|| {
-            Error::decode("field `results`: the properties body has no results array")
-        })?;
-    results
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let name = p
-                .get("name")
-                .and_then(Value::as_str)
-                .ok_or_else(|| Error::decode(format!("field `results[{i}].name`: missing")))?;
-            let flag = |key: &str| p.get(key).and_then(Value::as_bool).unwrap_or(false);
-            let read_only = p
-                .pointer("/modificationMetadata/readOnlyValue")
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-                || flag("calculated");
-            let options = (p.get("type").and_then(Value::as_str) == Some("enumeration"))
-                .then(|| {
-                    p.get("options").and_then(Value::as_array).map(|o| {
-                        o.iter()
-                            .filter_map(|v| {
-                                v.get("value").and_then(Value::as_str).map(str::to_owned)
-                            })
-                            .collect()
-                    })
-                })
-                .flatten();
-            let field = SchemaField {
-                name: name.to_owned(),
-                createable: !read_only,
-                updateable: !read_only,
-                options,
-                max_length: None,
-            };
-            Ok(Property {
-                field,
-                unique: flag("hasUniqueValue"),
-            })
-        })
-        .collect()
+    schema::definitions(body, "results", "properties", |p, name| {
+        let read_only = p
+            .pointer("/modificationMetadata/readOnlyValue")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+            || schema::flag(p, "calculated");
+        let options = (p.get("type").and_then(Value::as_str) == Some("enumeration"))
+            .then(|| schema::option_values(p, "options", |_| true))
+            .flatten();
+        Property {
+            field: schema::field(name, !read_only, options),
+            unique: schema::flag(p, "hasUniqueValue"),
+        }
+    })
 }
 
 impl HubSpotBackend {
     /// The properties of the object behind `target` as the portal defines them.
     pub async fn schema(&self, target: MappingTarget) -> Result<Vec<SchemaField>> {
-        let path = self.paths.properties(target.object());
-        let resp = self
-            .send(
-                Request::get(path, format!("{}.properties", target.as_str()))
-                    .bucket(crate::limits::GENERAL),
-            )
-            .await?;
-        from_properties(&resp.json()?)
+        let operation = format!("{}.properties", target.as_str());
+        let found = self.properties(target.object(), operation).await?;
+        Ok(found.into_iter().map(|p| p.field).collect())
+    }
+
+    /// `GET /properties/{o}`.
+    async fn properties(&self, object: HubObject, operation: String) -> Result<Vec<Property>> {
+        let path = self.paths.properties(object);
+        let req = Request::get(path, operation).bucket(crate::limits::GENERAL);
+        properties(&self.send(req).await?.json()?)
     }
 
     /// Checks `mapping` (a table of the mapping file) against the live portal.
@@ -97,15 +70,15 @@ impl HubSpotBackend {
     }
 }
 
-/// What a setting needs of its property.
-struct Need {
-    setting: &'static str,
-    property: String,
-    objects: Vec<HubObject>,
-    unique: bool,
-    /// An enumeration property must offer this option.
-    option: Option<&'static str>,
-}
+/// What a setting needs of its property: the setting, the property it names, the objects it is
+/// written to, whether its values must be unique, an option an enumeration must offer.
+type Need<'a> = (
+    &'static str,
+    &'a String,
+    Vec<HubObject>,
+    bool,
+    Option<&'static str>,
+);
 
 /// The admin step that creates `property` on `object` for `setting`.
 fn create_step(
@@ -136,90 +109,58 @@ impl HubSpotBackend {
     /// where the setting needs them. One request per object involved; a setting left unset
     /// needs nothing and is not checked. `crm-connect doctor` prints the result.
     pub async fn check_setup(&self) -> Result<Vec<SetupCheck>> {
+        use HubObject::{Companies, Contacts, Deals, Tickets};
         let s = &self.settings;
-        let mut needs = Vec::new();
-        if let Some(p) = &s.idempotency {
-            needs.push(Need {
-                setting: "idempotency_property",
-                property: p.clone(),
-                objects: HubObject::ALL.to_vec(),
-                unique: true,
-                option: None,
-            });
-        }
-        if let Some(p) = &s.external_id {
-            needs.push(Need {
-                setting: "external_id_property",
-                property: p.clone(),
-                objects: vec![
-                    HubObject::Contacts,
-                    HubObject::Companies,
-                    HubObject::Deals,
-                    HubObject::Tickets,
-                ],
-                unique: true,
-                option: None,
-            });
-        }
-        if let Some(p) = &s.lead_source {
-            needs.push(Need {
-                setting: "lead_source_property",
-                property: p.clone(),
-                objects: vec![HubObject::Contacts],
-                unique: false,
-                option: None,
-            });
-        }
-        if let Some(p) = &s.activity_kind {
-            needs.push(Need {
-                setting: "activity_kind_property",
-                property: p.clone(),
-                objects: vec![self.log_object()],
-                unique: false,
-                option: Some("conversation_log"),
-            });
-        }
+        let needs: [Option<Need<'_>>; 4] = [
+            s.idempotency.as_ref().map(|p| {
+                let all = HubObject::ALL.to_vec();
+                ("idempotency_property", p, all, true, None)
+            }),
+            s.external_id.as_ref().map(|p| {
+                let objects = vec![Contacts, Companies, Deals, Tickets];
+                ("external_id_property", p, objects, true, None)
+            }),
+            s.lead_source
+                .as_ref()
+                .map(|p| ("lead_source_property", p, vec![Contacts], false, None)),
+            s.activity_kind.as_ref().map(|p| {
+                let log = vec![self.log_object()];
+                (
+                    "activity_kind_property",
+                    p,
+                    log,
+                    false,
+                    Some("conversation_log"),
+                )
+            }),
+        ];
         let mut schemas: BTreeMap<&'static str, Vec<Property>> = BTreeMap::new();
         let mut out = Vec::new();
-        for need in &needs {
-            for object in &need.objects {
+        for (setting, property, objects, unique, option) in needs.into_iter().flatten() {
+            for object in objects {
                 if !schemas.contains_key(object.name()) {
-                    let path = self.paths.properties(*object);
                     let operation = format!("{}.properties", object.singular());
-                    let resp = self
-                        .send(Request::get(path, operation).bucket(crate::limits::GENERAL))
-                        .await?;
-                    schemas.insert(object.name(), properties(&resp.json()?)?);
+                    let found = self.properties(object, operation).await?;
+                    schemas.insert(object.name(), found);
                 }
                 let def = schemas
                     .get(object.name())
-                    .and_then(|d| d.iter().find(|p| p.field.name == need.property));
-                let step = || {
-                    create_step(
-                        *object,
-                        need.setting,
-                        &need.property,
-                        need.unique,
-                        need.option,
-                    )
-                };
+                    .and_then(|d| d.iter().find(|p| &p.field.name == property));
                 let problem = match def {
                     None => Some(format!(
-                        "property `{}` does not exist on {}: {}",
-                        need.property,
+                        "property `{property}` does not exist on {}: {}",
                         object.name(),
-                        step()
+                        create_step(object, setting, property, unique, option)
                     )),
-                    Some(d) if need.unique && !d.unique => Some(format!(
+                    Some(d) if unique && !d.unique => Some(format!(
                         "property `{}` on {} does not require unique values, which HubSpot \
                          cannot add to an existing property: in HubSpot, Settings > Data \
                          Management > Properties > {} properties > Create property, single-line \
                          text with \"Require unique values for this property\" checked, and set \
-                         `{}` to its internal name",
-                        need.property,
+                         `{setting}` to its internal name",
+                        property,
                         object.name(),
                         object.singular(),
-                        need.setting
                     )),
                     Some(Property {
                         field:
@@ -228,20 +169,17 @@ impl HubSpotBackend {
                                 ..
                             },
                         ..
-                    }) if need.option.is_some_and(|o| !options.iter().any(|v| v == o)) => {
-                        Some(format!(
-                            "property `{}` on {} is a dropdown without the option `{}`: add \
-                             that option in HubSpot's property settings",
-                            need.property,
-                            object.name(),
-                            need.option.unwrap_or_default()
-                        ))
-                    }
+                    }) if option.is_some_and(|o| !options.iter().any(|v| v == o)) => Some(format!(
+                        "property `{property}` on {} is a dropdown without the option `{}`: \
+                             add that option in HubSpot's property settings",
+                        object.name(),
+                        option.unwrap_or_default()
+                    )),
                     Some(_) => None,
                 };
                 out.push(SetupCheck::new(
-                    need.setting,
-                    need.property.clone(),
+                    setting,
+                    property.clone(),
                     object.name(),
                     object.kinds(),
                     problem,

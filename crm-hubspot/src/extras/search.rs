@@ -7,6 +7,11 @@ use crm_core::{Error, FieldMap, FieldValue, Phone, Region, Result};
 /// Search allows 6 filters per group (HubSpot's CRM API docs, "Search").
 const MAX_FILTERS_PER_GROUP: usize = 6;
 
+/// One search filter: `{propertyName, operator, value}`.
+pub(crate) fn filter(property: &str, operator: &str, value: impl Into<Value>) -> Value {
+    json!({"propertyName": property, "operator": operator, "value": value.into()})
+}
+
 /// Whether a record's `phone` or `mobile_phone` is the number `e164`, compared in E.164.
 pub(crate) fn same_number(fields: &FieldMap, e164: &str, region: Region) -> bool {
     ["phone", "mobile_phone"].iter().any(|f| {
@@ -29,9 +34,7 @@ pub(crate) fn phone_groups(calculated: bool, e164: &str) -> Vec<Vec<Value>> {
             "hs_searchable_calculated_phone_number",
             "hs_searchable_calculated_mobile_number",
         ] {
-            groups.push(vec![
-                json!({"propertyName": p, "operator": "EQ", "value": national}),
-            ]);
+            groups.push(vec![filter(p, "EQ", national.as_str())]);
         }
     }
     groups

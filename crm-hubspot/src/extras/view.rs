@@ -35,19 +35,18 @@
 use std::collections::HashSet;
 
 use crm_core::raw::VendorRecord;
-use crm_core::raw::http::Request;
 use crm_core::reexports::futures::{join, try_join};
 use crm_core::reexports::serde_json::{Value, json};
 use crm_core::{
-    CustomerView, Entity, Error, ErrorKind, Lookup, Record, RecordId, Result, ViewOptions,
+    CustomerView, Entity, Error, ErrorKind, Lookup, Opportunity, Record, RecordId, Result, Ticket,
+    ViewOptions,
 };
 
 use crate::backend::HubSpotBackend;
 use crate::extras::associations::{newest_changed, when};
 use crate::extras::objects::{HubObject, MappingTarget};
-use crate::extras::search::check_search_caps;
-use crate::limits::GENERAL;
-use crate::lister::MAX_SEARCH_PAGE;
+use crate::extras::search::filter;
+use crate::lister::{MAX_SEARCH_PAGE, page_of};
 use crate::wire::HsObject;
 
 const VIEW_ASSOCIATIONS: &str = "companies,deals,tickets,notes,tasks,calls";
@@ -138,24 +137,26 @@ fn open<T: Entity>(
 }
 
 impl HubSpotBackend {
+    /// The contact with `properties` and the ids of its `associations`; `None` if unknown.
     async fn contact_with_associations(
         &self,
         id: &str,
         id_property: Option<&str>,
         properties: String,
-        associations: &str,
+        associations: String,
         operation: &str,
     ) -> Result<Option<HsObject>> {
-        let mut req = Request::get(self.paths.record(HubObject::Contacts, id), operation)
-            .addresses_record()
-            .query("properties", properties)
-            .query("associations", associations)
-            .bucket(GENERAL);
-        if let Some(p) = id_property {
-            req = req.query("idProperty", p);
-        }
-        match self.send(req).await {
-            Ok(resp) => resp.json().map(Some),
+        let contacts = HubObject::Contacts;
+        let read = self.get_object(
+            contacts,
+            id,
+            properties,
+            Some(associations),
+            id_property,
+            operation,
+        );
+        match read.await {
+            Ok(hs) => Ok(Some(hs)),
             Err(e) if e.kind() == &ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -244,12 +245,9 @@ impl HubSpotBackend {
         company: &str,
         operation: &str,
     ) -> Result<Vec<VendorRecord>> {
-        let object = target.object();
         let mapping = self.read_mapping(target, None).await?;
-        let by_contact = vec![json!({"propertyName": "associations.contact",
-                                     "operator": "EQ", "value": links.contact})];
-        let mut by_company = vec![json!({"propertyName": "associations.company",
-                                         "operator": "EQ", "value": company})];
+        let by_contact = vec![filter("associations.contact", "EQ", links.contact)];
+        let mut by_company = vec![filter("associations.company", "EQ", company)];
         let (stage_property, field) = match target {
             MappingTarget::Ticket => ("hs_pipeline_stage", "status"),
             _ => ("dealstage", "stage"),
@@ -272,16 +270,11 @@ impl HubSpotBackend {
             by_company.push(json!({"propertyName": stage_property, "operator": "NOT_IN",
                                    "values": closed}));
         }
-        let groups = vec![by_contact, by_company];
-        check_search_caps(&groups)?;
-        let filter_groups: Vec<Value> = groups.iter().map(|g| json!({"filters": g})).collect();
-        let body = json!({
-            "filterGroups": filter_groups,
-            "sorts": [{"propertyName": object.modified_prop(), "direction": "DESCENDING"}],
-            "properties": self.read_props(target),
-            "limit": MAX_SEARCH_PAGE,
-        });
-        let page = self.search_request(object, body, operation).await?;
+        let body = self.search_body(target, vec![by_contact, by_company], false)?;
+        let body = page_of(body, MAX_SEARCH_PAGE, None);
+        let page = self
+            .search_request(target.object(), body, operation)
+            .await?;
         page.results
             .into_iter()
             .map(|hs| {
@@ -311,7 +304,7 @@ impl HubSpotBackend {
         let associations = format!("{},{}", HubObject::Companies.name(), object.name());
         let properties = PRIMARY_COMPANY_PROPERTY.to_owned();
         let read =
-            self.contact_with_associations(contact, None, properties, &associations, operation);
+            self.contact_with_associations(contact, None, properties, associations, operation);
         // The pipelines alongside, into the cache (see `view`).
         let (hs, _warmed) = join!(read, self.pipelines(object, None));
         let Some(hs) = hs? else {
@@ -357,7 +350,7 @@ impl HubSpotBackend {
                     &id,
                     id_property,
                     properties.clone(),
-                    VIEW_ASSOCIATIONS,
+                    VIEW_ASSOCIATIONS.to_owned(),
                     operation,
                 )
                 .await?;
@@ -396,38 +389,27 @@ impl HubSpotBackend {
                 .transpose()
         };
         let (contact_id, company_id) = (id.as_str(), company.as_deref());
-        let linked = |target: MappingTarget| async move {
+        let linked = |target: MappingTarget, limit: usize| async move {
+            if limit == 0 {
+                return Ok(Vec::new());
+            }
+            let contact_ids = ids(target.object()).await?;
             let links = Links {
                 contact: contact_id,
-                contact_ids: ids(target.object()).await?,
+                contact_ids,
                 company: company_id,
             };
             self.open_linked(target, &links, Freshness::Indexed, operation)
                 .await
         };
+        let (region, deals, tickets) = (self.region, options.opportunities, options.tickets);
         let deals = async {
-            if options.opportunities == 0 {
-                return Ok(Vec::new());
-            }
-            let found = linked(MappingTarget::Opportunity).await?;
-            open(
-                found,
-                options.opportunities,
-                self.region,
-                |d: &Record<crm_core::Opportunity>| d.is_open(),
-            )
+            let found = linked(MappingTarget::Opportunity, deals).await?;
+            open(found, deals, region, |d: &Record<Opportunity>| d.is_open())
         };
         let tickets = async {
-            if options.tickets == 0 {
-                return Ok(Vec::new());
-            }
-            let found = linked(MappingTarget::Ticket).await?;
-            open(
-                found,
-                options.tickets,
-                self.region,
-                |t: &Record<crm_core::Ticket>| t.is_open(),
-            )
+            let found = linked(MappingTarget::Ticket, tickets).await?;
+            open(found, tickets, region, |t: &Record<Ticket>| t.is_open())
         };
         let activities = async {
             if options.activities == 0 {

@@ -4,6 +4,7 @@
 use crm_core::mapping::{ObjectMapping, SchemaField, SchemaProblem};
 use crm_core::raw::SetupCheck;
 use crm_core::raw::http::Request;
+use crm_core::raw::schema;
 use crm_core::reexports::serde_json::Value;
 use crm_core::{Error, ObjectKind, Result};
 
@@ -13,47 +14,30 @@ use crate::wire::SObject;
 /// The fields of a `describe` body: name, createable / updateable, active picklist values,
 /// length of text fields.
 pub fn from_describe(body: &Value) -> Result<Vec<SchemaField>> {
-    let fields = body
-        .get("fields")
-        .and_then(Value::as_array)
-        .ok_or_else(|| Error::decode("field `fields`: the describe body has no fields array"))?;
-    fields
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let name = f
-                .get("name")
-                .and_then(Value::as_str)
-                .ok_or_else(|| Error::decode(format!("field `fields[{i}].name`: missing")))?;
-            let flag = |k: &str| f.get(k).and_then(Value::as_bool).unwrap_or(false);
-            let options = f
-                .get("picklistValues")
-                .and_then(Value::as_array)
-                .filter(|v| !v.is_empty())
-                .map(|values| {
-                    values
-                        .iter()
-                        .filter(|v| v.get("active").and_then(Value::as_bool).unwrap_or(true))
-                        .filter_map(|v| v.get("value").and_then(Value::as_str).map(str::to_owned))
-                        .collect()
-                });
-            let text_types = ["string", "textarea", "email", "phone", "url", "picklist"];
-            let max_length = f
-                .get("type")
-                .and_then(Value::as_str)
-                .filter(|t| text_types.contains(t))
-                .and_then(|_| f.get("length").and_then(Value::as_u64))
-                .filter(|l| *l > 0)
-                .and_then(|l| usize::try_from(l).ok());
-            Ok(SchemaField {
-                name: name.to_owned(),
-                createable: flag("createable"),
-                updateable: flag("updateable"),
-                options,
-                max_length,
-            })
-        })
-        .collect()
+    schema::definitions(body, "fields", "describe", |f, name| {
+        let active = |v: &Value| v.get("active").and_then(Value::as_bool).unwrap_or(true);
+        // An empty picklist is no picklist.
+        let listed = f
+            .get("picklistValues")
+            .and_then(Value::as_array)
+            .is_some_and(|v| !v.is_empty());
+        let options = schema::option_values(f, "picklistValues", active).filter(|_| listed);
+        let text_types = ["string", "textarea", "email", "phone", "url", "picklist"];
+        let max_length = f
+            .get("type")
+            .and_then(Value::as_str)
+            .filter(|t| text_types.contains(t))
+            .and_then(|_| f.get("length").and_then(Value::as_u64))
+            .filter(|l| *l > 0)
+            .and_then(|l| usize::try_from(l).ok());
+        SchemaField {
+            name: name.to_owned(),
+            createable: schema::flag(f, "createable"),
+            updateable: schema::flag(f, "updateable"),
+            options,
+            max_length,
+        }
+    })
 }
 
 impl SalesforceBackend {
