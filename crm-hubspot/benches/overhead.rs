@@ -26,7 +26,10 @@
 //! cargo bench -p crm-hubspot --bench overhead
 //! cargo bench -p crm-hubspot --bench overhead -- --warm-up-time 1 --measurement-time 3
 //! ```
-//! `OVERHEAD_BLOCKS` (default 15) sets the number of paired blocks. `OVERHEAD_RUN=get:sdk:2000`
+//! `OVERHEAD_BLOCKS` (default 15) sets the number of paired blocks; `OVERHEAD_PAIRED=get,transport`
+//! pairs only those works and skips the memory check (with a criterion filter that matches
+//! nothing, `cargo bench -p crm-hubspot --bench overhead -- nothing`, only the paired run
+//! runs). `OVERHEAD_RUN=get:sdk:2000`
 //! (`transport`, `get`, `page`, `stream` or `lookup`; `bare` or `sdk`; a count) runs only that,
 //! so that `perf stat -e instructions` or `perf record` see one side alone.
 #![allow(
@@ -759,9 +762,19 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(15);
     println!("\npaired run, {blocks} blocks alternating the clients (medians):\n");
+    // `OVERHEAD_PAIRED=get,transport`: only those works, and no memory check.
+    let only: Option<Vec<Work>> = std::env::var("OVERHEAD_PAIRED")
+        .ok()
+        .map(|v| v.split(',').filter_map(Work::parse).collect());
     println!("| what | bare client | crm-connect | ratio |");
     println!("|---|---:|---:|---:|");
     for work in Work::ALL {
+        if only
+            .as_ref()
+            .is_some_and(|w| !w.iter().any(|o| o.name() == work.name()))
+        {
+            continue;
+        }
         let (bare, sdk, ratio) = paired(&rt, &clients, work, blocks);
         let per = |d: Duration| {
             let us = d.as_secs_f64() * 1e6;
@@ -778,5 +791,7 @@ fn main() {
             per(sdk)
         );
     }
-    memory_check(&rt, &clients);
+    if only.is_none() {
+        memory_check(&rt, &clients);
+    }
 }

@@ -1,11 +1,19 @@
 //! HubSpot's limits (its API usage guidelines): a rolling 10-second window per app with the
 //! `X-HubSpot-RateLimit-*` headers, a daily budget per account, and search's own 5 requests per
 //! second, which is exempt from the 10-second window and sends no rate headers.
+//!
+//! The windows and the arrival log run on tokio's clock of the runtime that started the fake
+//! (see [`crate::clock`]), as the search lag does: a test on paused time (the client's pacing
+//! waits on the same clock) sees the fake count its windows and log its arrivals on the time the
+//! test controls, so no figure depends on how loaded the machine is.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::HubSpotFake;
+use crate::clock::Clock;
 use crate::sync::lock;
 
 /// HubSpot's rolling window.
@@ -63,18 +71,27 @@ pub(crate) struct Counters {
     /// When each request arrived, whatever its outcome (token calls, faults, 401s and 429s
     /// included), in order.
     arrivals: Vec<Instant>,
+    /// The clock the windows and the arrival log run on.
+    clock: Clock,
 }
 
 impl Counters {
-    pub(crate) fn new(limits: Limits) -> Self {
+    /// Counters for `limits` on `clock`, counting from now.
+    pub(crate) fn new(limits: Limits, clock: Clock) -> Self {
         Self {
             limits,
             window: VecDeque::new(),
             search: VecDeque::new(),
             daily_used: 0,
-            started: Instant::now(),
+            started: clock.now(),
             arrivals: Vec::new(),
+            clock,
         }
+    }
+
+    /// Now, on the counters' clock.
+    pub(crate) fn now(&self) -> Instant {
+        self.clock.now()
     }
 
     /// Notes that a request arrived at `now`, before anything decides its outcome.
@@ -200,12 +217,15 @@ mod tests {
 
     #[test]
     fn windows_refuse_and_recover() {
-        let mut c = Counters::new(Limits {
-            ten_second_max: 2,
-            daily_max: 10,
-            search_per_second: 1,
-            ..Limits::default()
-        });
+        let mut c = Counters::new(
+            Limits {
+                ten_second_max: 2,
+                daily_max: 10,
+                search_per_second: 1,
+                ..Limits::default()
+            },
+            Clock::default(),
+        );
         let t0 = Instant::now();
         assert_eq!(c.admit(false, t0), Ok(()));
         assert_eq!(c.admit(false, t0), Ok(()));
@@ -229,11 +249,14 @@ mod tests {
     /// stated in the interval header.
     #[test]
     fn item14_a_short_window_is_strict_and_stated() {
-        let mut c = Counters::new(Limits {
-            ten_second_max: 3,
-            window: SECOND,
-            ..Limits::default()
-        });
+        let mut c = Counters::new(
+            Limits {
+                ten_second_max: 3,
+                window: SECOND,
+                ..Limits::default()
+            },
+            Clock::default(),
+        );
         let t0 = Instant::now();
         let ms = Duration::from_millis;
         for at in [0, 400, 800] {

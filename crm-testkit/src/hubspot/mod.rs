@@ -268,7 +268,8 @@ impl HubSpotFake {
         store.set_clock(Clock::of_current_runtime());
         let state = State::new(
             store,
-            Counters::new(config.limits),
+            // The windows and the arrival log on the same clock as the search lag.
+            Counters::new(config.limits, Clock::of_current_runtime()),
             OAuthState::new(config.oauth.clone()),
             config.private_app_token.clone(),
             config.paths,

@@ -97,7 +97,8 @@ impl Respond for HubSpotResponder {
         let method = req.method.as_str().to_owned();
         let cid = st.correlation_id();
         st.stats.count(&method, req.url.path());
-        st.limits.arrived(Instant::now());
+        let arrived = st.limits.now();
+        st.limits.arrived(arrived);
         let path = req.url.path();
         // Searches and batch reads are POSTs that change nothing.
         let is_write = matches!(method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE")
@@ -112,7 +113,7 @@ impl Respond for HubSpotResponder {
                 st.stats.note_fault(fault);
                 match fault {
                     Injected::Limited => {
-                        let now = Instant::now();
+                        let now = st.limits.now();
                         let mut headers = st.limits.headers(false, now);
                         for h in &mut headers {
                             if h.0 == "X-HubSpot-RateLimit-Remaining" {
@@ -188,11 +189,13 @@ fn serve(st: &mut State, req: &Request, cid: &str) -> ResponseTemplate {
         let (status, body) = st.oauth.token(&form, Instant::now());
         return json_response(status, &body);
     }
-    let now = Instant::now();
+    // Tokens expire on real time (the OAuth state's clock); the windows count on the
+    // counters' clock (tokio's, of the runtime that started the fake).
     let kind = match auth_token(req, &["bearer"]) {
         None => Bearer::Invalid,
-        Some(t) => st.oauth.classify(&t, &st.token, now),
+        Some(t) => st.oauth.classify(&t, &st.token, Instant::now()),
     };
+    let now = st.limits.now();
     match kind {
         Bearer::Invalid => return error_response(&ApiError::invalid_auth(), cid),
         Bearer::Expired(secs) => return error_response(&ApiError::expired_auth(secs), cid),

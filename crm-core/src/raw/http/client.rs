@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use url::Url;
@@ -178,6 +178,7 @@ impl HttpClientBuilder {
                     .filter_map(|n| http::header::HeaderName::from_bytes(n.as_bytes()).ok())
                     .collect(),
                 credentials: self.credentials,
+                auth_header: Mutex::new(None),
                 limiter: self.limiter,
                 retry: self.retry,
                 error_parser: self.error_parser,
@@ -201,6 +202,10 @@ pub(super) struct Inner {
     pub(super) max_response_bytes: usize,
     pub(super) correlation_headers: Vec<http::header::HeaderName>,
     pub(super) credentials: Arc<dyn CredentialProvider>,
+    /// The header the last credential went out in, built once: every request sends it, and
+    /// building it formats `Bearer …` and checks every byte again. Rebuilt when the provider
+    /// hands out another credential (a refreshed token).
+    pub(super) auth_header: Mutex<Option<(http::header::HeaderName, http::header::HeaderValue)>>,
     pub(super) limiter: Arc<dyn RateLimiter>,
     pub(super) retry: RetryPolicy,
     pub(super) error_parser: Arc<dyn ErrorParser>,

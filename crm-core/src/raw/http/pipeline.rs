@@ -29,10 +29,11 @@
 //! [`ErrorKind::RateLimited`] with the real remaining wait, for the caller or the outbox to
 //! schedule.
 
+use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use http::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use http::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
 use tracing::Instrument;
 use url::Url;
@@ -320,43 +321,68 @@ impl HttpClient {
         url: Url,
         credential: &Credential,
     ) -> Result<reqwest::RequestBuilder> {
-        let mut headers = HeaderMap::new();
+        let auth = self.auth_header(credential)?;
+        // Straight into reqwest's request: a map of our own would be built and then copied
+        // into it on every call.
+        let mut builder = self.inner.http.request(request.method.clone(), url);
         for (name, value) in &request.headers {
+            // The credential's header wins over one the adapter set.
+            if auth.as_ref().is_some_and(|(n, _)| n == name) {
+                continue;
+            }
             let v = HeaderValue::from_str(value).map_err(|_| {
                 Error::invalid_input(format!(
                     "header `{name}` has a value that is not allowed (CR, LF or control characters)"
                 ))
             })?;
-            headers.append(name.clone(), v);
+            builder = builder.header(name.clone(), v);
         }
-        match credential {
-            Credential::None => {}
-            Credential::Bearer(token) => {
-                let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-                    .map_err(|_| {
-                        Error::config("the bearer token holds characters not allowed in a header")
-                    })?;
-                v.set_sensitive(true);
-                headers.insert(AUTHORIZATION, v);
-            }
-            Credential::Header { name, value } => {
-                let mut v = HeaderValue::from_str(value.expose_secret()).map_err(|_| {
-                    Error::config("the API key holds characters not allowed in a header")
-                })?;
-                v.set_sensitive(true);
-                headers.insert(name.clone(), v);
-            }
+        if let Some((name, value)) = auth {
+            builder = builder.header(name, value);
         }
-        let mut builder = self
-            .inner
-            .http
-            .request(request.method.clone(), url)
-            .headers(headers);
         match &request.body {
             None => {}
             Some(Body::Json(value)) => builder = builder.json(value),
             Some(Body::Form(pairs)) => builder = builder.form(pairs),
         }
         Ok(builder)
+    }
+
+    /// The header `credential` goes out in (marked sensitive, so it never shows in logs): the
+    /// one built for the previous request when the credential is the same, else built now and
+    /// kept for the next.
+    pub(super) fn auth_header(
+        &self,
+        credential: &Credential,
+    ) -> Result<Option<(HeaderName, HeaderValue)>> {
+        static BEARER: HeaderName = AUTHORIZATION;
+        let (name, prefix, secret) = match credential {
+            Credential::None => return Ok(None),
+            Credential::Bearer(token) => (&BEARER, "Bearer ", token.expose_secret()),
+            Credential::Header { name, value } => (name, "", value.expose_secret()),
+        };
+        let mut cached = self
+            .inner
+            .auth_header
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((n, v)) = cached.as_ref()
+            && n == name
+            && v.as_bytes().strip_prefix(prefix.as_bytes()) == Some(secret.as_bytes())
+        {
+            return Ok(Some((n.clone(), v.clone())));
+        }
+        let value = if prefix.is_empty() {
+            HeaderValue::from_str(secret)
+                .map_err(|_| Error::config("the API key holds characters not allowed in a header"))
+        } else {
+            HeaderValue::from_str(&format!("{prefix}{secret}")).map_err(|_| {
+                Error::config("the bearer token holds characters not allowed in a header")
+            })
+        };
+        let mut value = value?;
+        value.set_sensitive(true);
+        *cached = Some((name.clone(), value.clone()));
+        Ok(Some((name.clone(), value)))
     }
 }

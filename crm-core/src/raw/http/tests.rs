@@ -710,3 +710,68 @@ async fn item15_a_body_in_several_chunks_is_read_whole_and_bounded() {
     assert_eq!(err.kind(), &ErrorKind::Decode);
     assert!(err.message().contains("20-byte limit"), "{err}");
 }
+
+/// Issue 15: the credential's header is built once and reused while the credential is the
+/// same (no `Bearer …` formatted and checked on every call), and built again for another one.
+#[tokio::test]
+async fn the_auth_header_is_built_once_per_credential_issue15() {
+    let server = MockServer::start().await;
+    let c = client(&server).await;
+    let token = |t: &str| Credential::Bearer(SecretString::from(t.to_owned()));
+    let (name, first) = c.auth_header(&token("tok-123")).unwrap().unwrap();
+    let (_, again) = c.auth_header(&token("tok-123")).unwrap().unwrap();
+    assert_eq!(name, http::header::AUTHORIZATION);
+    assert_eq!(first, "Bearer tok-123");
+    assert!(first.is_sensitive());
+    assert!(
+        std::ptr::eq(first.as_bytes().as_ptr(), again.as_bytes().as_ptr()),
+        "the same credential reuses the header it was sent in"
+    );
+    let (_, refreshed) = c.auth_header(&token("tok-456")).unwrap().unwrap();
+    assert_eq!(refreshed, "Bearer tok-456");
+    // An API key in a header of its own; same text as the token, another header.
+    let key = Credential::Header {
+        name: HeaderName::from_static("x-api-key"),
+        value: SecretString::from("Bearer tok-456"),
+    };
+    let (name, value) = c.auth_header(&key).unwrap().unwrap();
+    assert_eq!(
+        (name.as_str(), value.to_str().unwrap()),
+        ("x-api-key", "Bearer tok-456")
+    );
+    assert!(c.auth_header(&Credential::None).unwrap().is_none());
+    let bad = Credential::Bearer(SecretString::from("tok\r\n"));
+    assert_eq!(c.auth_header(&bad).unwrap_err().kind(), &ErrorKind::Config);
+}
+
+/// The credential's header goes out once, over an `Authorization` header the adapter set.
+#[tokio::test]
+async fn the_credential_header_wins_over_the_adapters() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/things/1"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": "1", "count": 1})),
+        )
+        .mount(&server)
+        .await;
+    let c = client(&server).await;
+    for _ in 0..2 {
+        let resp = c
+            .send(
+                Request::get("/things/1", "thing.get")
+                    .header(http::header::AUTHORIZATION, "Bearer adapter")
+                    .header(HeaderName::from_static("x-extra"), "1"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(resp.json::<Thing>().unwrap().count, 1);
+    }
+    let received = server.received_requests().await.unwrap();
+    assert_eq!(received.len(), 2);
+    for r in received {
+        let auth: Vec<_> = r.headers.get_all("authorization").iter().collect();
+        assert_eq!(auth, vec!["Bearer tok-123"]);
+        assert_eq!(r.headers.get("x-extra").unwrap(), "1");
+    }
+}
