@@ -65,6 +65,23 @@ impl Workload {
             Self::W4b => "W4b",
         }
     }
+
+    /// The record kinds the workload writes: a connection that declares none of one (Pipedrive
+    /// has no tickets) skips the workload rather than report every record lost.
+    fn kinds(self) -> &'static [ObjectKind] {
+        match self {
+            Self::W1 | Self::W2 | Self::W4 => &[ObjectKind::Contact],
+            Self::W3 => &[ObjectKind::Ticket, ObjectKind::Activity],
+            Self::W4b => &[ObjectKind::Ticket],
+        }
+    }
+
+    /// Why `crm` cannot run the workload, if it cannot.
+    fn skip_reason(self, crm: &dyn Crm) -> Option<String> {
+        let objects = &crm.capabilities().objects;
+        let missing = self.kinds().iter().find(|k| !objects.contains_key(k))?;
+        Some(format!("the connection declares no {missing} records"))
+    }
 }
 
 impl fmt::Display for Workload {
@@ -142,6 +159,9 @@ pub(crate) struct Row {
     wall: Duration,
     /// `(requests, limit refusals)` by the embedded fake's own counters.
     served: Option<(usize, usize)>,
+    /// Writes the CRM or the SDK refused, and the first error (never a personal value).
+    failed: usize,
+    first_error: Option<String>,
 }
 
 impl Row {
@@ -175,6 +195,8 @@ impl Row {
             "requests_per_1000": self.per_thousand(),
             "server_requests": self.served.map(|s| s.0),
             "server_rate_limited": self.served.map(|s| s.1),
+            "failed_writes": self.failed,
+            "first_error": self.first_error,
             // Over W4b only: the other workloads are a few requests long, where a burst's
             // instantaneous rate says nothing about the share of the limit a load uses.
             "rate_limit_share": (self.workload == "W4b").then(|| self.limit_share(stated)).flatten(),
@@ -211,6 +233,8 @@ pub(crate) struct Bench<'a> {
     pub(crate) count: usize,
     pub(crate) run: String,
     pub(crate) outbox_dir: std::path::PathBuf,
+    /// The running workload's failed writes and the first error.
+    pub(crate) failures: std::sync::Mutex<(usize, Option<String>)>,
 }
 
 impl Bench<'_> {
@@ -226,8 +250,9 @@ impl Bench<'_> {
         format!("{}~{tag}~", self.run)
     }
 
-    /// The contact of record `i` of workload `tag`, with its upsert key.
-    fn contact(&self, tag: &str, i: usize) -> (UpsertKey, Contact) {
+    /// The contact of record `i` of workload `tag`, with its upsert key (none where the
+    /// connection upserts contacts by neither email nor external id).
+    fn contact(&self, tag: &str, i: usize) -> (Option<UpsertKey>, Contact) {
         let email = Email::from_vendor(&self.email(tag, i));
         let mut contact = Contact {
             email: Some(email.clone()),
@@ -268,6 +293,15 @@ impl Bench<'_> {
     {
         let (r0, l0, c0) = self.counter.snapshot();
         let s0 = self.faults.map(served);
+        let take_failures = || {
+            std::mem::take(
+                &mut *self
+                    .failures
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            )
+        };
+        take_failures();
         let started = Instant::now();
         work().await?;
         let wall = started.elapsed();
@@ -278,8 +312,11 @@ impl Bench<'_> {
             .zip(s0)
             .map(|((t1, l1), (t0, l0))| (t1.saturating_sub(t0), l1.saturating_sub(l0)));
         self.no_faults();
+        let (failed, first_error) = take_failures();
         let (found, duplicates) = verify().await?;
         Ok(Row {
+            failed,
+            first_error,
             workload,
             requests: r1 - r0,
             limited: l1 - l0,
@@ -293,15 +330,17 @@ impl Bench<'_> {
         })
     }
 
-    /// W1 / W4: upsert contacts by email, in batches.
+    /// W1 / W4: upsert contacts by email (or create them where the connection cannot
+    /// upsert), in batches.
     async fn upsert_contacts(&self, tag: &str, n: usize) -> Result<Vec<RecordId>> {
-        let inputs: Vec<(UpsertKey, Contact)> = (0..n).map(|i| self.contact(tag, i)).collect();
+        let inputs: Vec<(Option<UpsertKey>, Contact)> =
+            (0..n).map(|i| self.contact(tag, i)).collect();
         let ctx = WriteContext::new(Actor::System("bench".into()));
         let mut ids = Vec::with_capacity(n);
         let (batch, _) = self.sizes(ObjectKind::Contact);
         for chunk in inputs.chunks(batch) {
-            let results = self.crm.contacts().upsert_batch(chunk, &ctx).await;
-            ids.extend(results.into_iter().flatten().map(|u| u.record.id));
+            let results = self.write_contacts(chunk.to_vec(), &ctx).await;
+            ids.extend(results.into_iter().flatten());
         }
         Ok(ids)
     }
@@ -318,8 +357,13 @@ impl Bench<'_> {
         });
         while let Some(page) = pages.next().await {
             for c in page?.items {
-                if let Some(name) = c.last_name.as_ref()
-                    && let Some(m) = marker_in(&Value::String(name.expose().clone()), &prefix)
+                // The marker is written as the last name; a CRM that keeps one name field
+                // (Pipedrive splits `name` at its first space) may read it back as the first.
+                let names = [c.last_name.as_ref(), c.first_name.as_ref()];
+                if let Some(m) = names
+                    .into_iter()
+                    .flatten()
+                    .find_map(|n| marker_in(&Value::String(n.expose().clone()), &prefix))
                 {
                     found.push(m);
                 }
@@ -377,18 +421,63 @@ impl Bench<'_> {
 
     /// The upsert key for contacts: email where the vendor upserts on it, else the external id
     /// (set to the email), the fastest correct way each vendor allows.
-    fn contact_key(&self, email: &Email, contact: &mut Contact) -> UpsertKey {
-        let by_email = self
-            .crm
-            .capabilities()
+    fn contact_key(&self, email: &Email, contact: &mut Contact) -> Option<UpsertKey> {
+        let caps = self.crm.capabilities();
+        let keys = caps
             .objects
             .get(&ObjectKind::Contact)
-            .is_some_and(|c| c.upsert_keys.iter().any(|k| k == "email"));
-        if by_email {
-            UpsertKey::Email(email.clone())
-        } else {
+            .map(|c| c.upsert_keys.as_slice())
+            .unwrap_or_default();
+        if keys.iter().any(|k| k == "email") {
+            Some(UpsertKey::Email(email.clone()))
+        } else if keys.iter().any(|k| k == "external_id") {
             contact.external_id = Some(email.expose().to_owned());
-            UpsertKey::ExternalId(email.expose().to_owned())
+            Some(UpsertKey::ExternalId(email.expose().to_owned()))
+        } else {
+            None
+        }
+    }
+
+    /// Writes `inputs` in one vendor batch: an upsert where every input has a key, else
+    /// creates (Pipedrive has no upsert); one result per input, failures noted for the row.
+    async fn write_contacts(
+        &self,
+        inputs: Vec<(Option<UpsertKey>, Contact)>,
+        ctx: &WriteContext,
+    ) -> Vec<Result<RecordId>> {
+        let keyed: Option<Vec<(UpsertKey, Contact)>> = inputs
+            .iter()
+            .map(|(k, c)| Some((k.clone()?, c.clone())))
+            .collect();
+        let results: Vec<Result<RecordId>> = match keyed {
+            Some(keyed) => self
+                .crm
+                .contacts()
+                .upsert_batch(&keyed, ctx)
+                .await
+                .into_iter()
+                .map(|r| r.map(|u| u.record.id))
+                .collect(),
+            None => {
+                let plain: Vec<Contact> = inputs.into_iter().map(|(_, c)| c).collect();
+                let created = self.crm.contacts().create_batch(&plain, ctx).await;
+                created.into_iter().map(|r| r.map(|r| r.id)).collect()
+            }
+        };
+        self.note_failures(&results);
+        results
+    }
+
+    /// Counts the failed writes of the running workload and keeps the first error, printed
+    /// under the table: a record that was lost because the vendor refused it says why.
+    fn note_failures<T>(&self, results: &[Result<T>]) {
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for e in results.iter().filter_map(|r| r.as_ref().err()) {
+            failures.0 += 1;
+            failures.1.get_or_insert_with(|| e.to_string());
         }
     }
 
@@ -453,6 +542,7 @@ impl Bench<'_> {
                     })
                     .collect();
                 let created = self.crm.tickets().create_batch(&tickets, &ctx).await;
+                self.note_failures(&created);
                 let notes: Vec<Activity> = created
                     .iter()
                     .zip(&tickets)
@@ -469,14 +559,9 @@ impl Bench<'_> {
                         ..Activity::default()
                     })
                     .collect();
-                let ok = self
-                    .crm
-                    .activities()
-                    .create_batch(&notes, &ctx)
-                    .await
-                    .iter()
-                    .filter(|r| r.is_ok())
-                    .count();
+                let written = self.crm.activities().create_batch(&notes, &ctx).await;
+                self.note_failures(&written);
+                let ok = written.iter().filter(|r| r.is_ok()).count();
                 notes_ok.store(ok, Ordering::SeqCst);
                 Ok(())
             },
@@ -498,20 +583,23 @@ impl Bench<'_> {
                     for seed in 1..=5u64 {
                         self.faults(seed);
                         let tag = format!("w4s{seed}");
-                        // Upserts are idempotent, so the transport retries faults, even after commit.
+                        // Upserts are idempotent, so the transport retries faults, even after
+                        // commit, and so does this loop; a create without a key is sent once
+                        // (sending it again after a fault could duplicate it).
                         let mut missing: Vec<usize> = (0..per_seed).collect();
                         for _round in 0..5 {
-                            let inputs: Vec<(UpsertKey, Contact)> =
+                            let inputs: Vec<(Option<UpsertKey>, Contact)> =
                                 missing.iter().map(|&i| self.contact(&tag, i)).collect();
+                            let keyed = inputs.iter().all(|(k, _)| k.is_some());
                             let ctx = WriteContext::new(Actor::System("bench".into()));
-                            let results = self.crm.contacts().upsert_batch(&inputs, &ctx).await;
+                            let results = self.write_contacts(inputs, &ctx).await;
                             missing = missing
                                 .iter()
                                 .zip(results)
                                 .filter(|(_, r)| r.as_ref().is_err_and(|e| e.is_retryable()))
                                 .map(|(i, _)| *i)
                                 .collect();
-                            if missing.is_empty() {
+                            if missing.is_empty() || !keyed {
                                 break;
                             }
                         }
@@ -629,6 +717,7 @@ async fn run_workloads(
         count: opts.count,
         run,
         outbox_dir: std::env::temp_dir(),
+        failures: std::sync::Mutex::default(),
     };
     if !opts.json {
         outln!(
@@ -640,7 +729,15 @@ async fn run_workloads(
     }
     let mut w1_ids = Vec::new();
     let mut rows = Vec::new();
+    let mut skipped = Vec::new();
     for w in wanted {
+        if let Some(why) = w.skip_reason(crm) {
+            if !opts.json {
+                outln!("| {:<4} | skipped: {why}", w.name());
+            }
+            skipped.push(json!({"workload": w.name(), "skipped": why}));
+            continue;
+        }
         // A spinner on stderr with the requests sent so far (hidden when stderr is not a TTY).
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_message(format!("{w}: starting"));
@@ -684,11 +781,24 @@ async fn run_workloads(
             "count": opts.count,
             "rate_limit": stated.map(|(n, w)| json!({"requests": n, "window_ms": w.as_millis() as u64})),
             "workloads": rows.iter().map(|r| r.json(stated)).collect::<Vec<_>>(),
+            "skipped": skipped,
         });
         let text = serde_json::to_string_pretty(&doc)
             .map_err(|e| crm_core::Error::decode(format!("cannot print JSON: {e}")))?;
         outln!("{text}");
-    } else if let Some(w4b) = rows.iter().find(|r| r.workload == "W4b") {
+    } else {
+        for r in rows.iter().filter(|r| r.failed > 0) {
+            let first = r.first_error.as_deref().unwrap_or_default();
+            outln!(
+                "\n{}: {} writes failed; the first: {first}",
+                r.workload,
+                r.failed
+            );
+        }
+    }
+    if !opts.json
+        && let Some(w4b) = rows.iter().find(|r| r.workload == "W4b")
+    {
         let per = w4b.per_thousand().unwrap_or_default();
         match (w4b.limit_share(stated), stated) {
             (Some(share), Some((n, window))) => outln!(

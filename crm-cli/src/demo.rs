@@ -13,7 +13,7 @@ use crm_connect::testkit::sandbox::demo::CUSTOMER_EMAIL;
 use crm_connect::testkit::{FakeOptions, RunningFake, VendorFake};
 use crm_core::events::WebhookSource;
 use crm_core::reexports::async_trait;
-use crm_core::{Error, RecordId, Result};
+use crm_core::{Error, ObjectKind, RecordId, Result};
 use crm_examples::conversation::{CrmDesk, Script, play_demo};
 
 use crate::output::Stdout;
@@ -24,6 +24,14 @@ pub(crate) async fn run(vendor: &str) -> Result<ExitCode> {
     let connector = crm_core::raw::find(&crm_connect::connectors(), vendor)?;
     let running = fake.start(&FakeOptions::demo()).await?;
     let crm = connector.build(running.config())?;
+    // The conversation opens a ticket and reads its status back: refuse a vendor without
+    // tickets before anything is written, naming the ones that play it.
+    if !crm.capabilities().objects.contains_key(&ObjectKind::Ticket) {
+        return Err(Error::invalid_input(format!(
+            "demo --vendor {vendor}: the conversation opens a ticket, and {vendor} connections \
+             declare no ticket records; the demo plays on generic-rest, hubspot or salesforce"
+        )));
+    }
     let desk = FakeDesk {
         fake,
         running: &running,

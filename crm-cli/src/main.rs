@@ -152,8 +152,8 @@ struct BenchArgs {
     /// then run without injected faults).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Which embedded fake to run against without --config: generic-rest, hubspot or
-    /// salesforce.
+    /// Which embedded fake to run against without --config: generic-rest, hubspot,
+    /// salesforce or pipedrive (which has no tickets: W3 and W4b are skipped).
     #[arg(long, default_value = "generic-rest")]
     vendor: String,
     /// Print one JSON document (every workload's counts, requests per 1,000 records and the

@@ -205,3 +205,39 @@ async fn item14_a_hubspot_connection_file_is_paced_under_a_strict_window() {
     assert_eq!(n(w, "lost"), 0, "{w}");
     assert_eq!(n(w, "duplicates"), 0, "{w}");
 }
+
+/// A connection without tickets or upserts (Pipedrive): contacts are created (no upsert key to
+/// use), the ticket workloads are skipped with the reason instead of reporting every record
+/// lost, and a create is never sent twice after a fault (no duplicates).
+#[test]
+fn item13_bench_on_pipedrive_creates_contacts_and_skips_the_ticket_workloads() {
+    let count: u64 = 40;
+    let doc = bench(&["--vendor", "pipedrive", "--count", &count.to_string()]);
+    for name in ["W1", "W2"] {
+        let w = workload(&doc, name);
+        assert_eq!(n(w, "found"), count, "{w}");
+        assert_eq!(n(w, "duplicates"), 0, "{w}");
+        assert_eq!(n(w, "failed_writes"), 0, "{w}");
+    }
+    // Pipedrive has no batch create: one request per contact.
+    assert_eq!(n(workload(&doc, "W1"), "server_requests"), count);
+    let w4 = workload(&doc, "W4");
+    assert_eq!(n(w4, "duplicates"), 0, "{w4}");
+    assert!(
+        n(w4, "found") + n(w4, "failed_writes") >= n(w4, "expected"),
+        "{w4}"
+    );
+    let skipped: Vec<&str> = doc["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            assert_eq!(
+                s["skipped"], "the connection declares no ticket records",
+                "{s}"
+            );
+            s["workload"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(skipped, ["W3", "W4b"]);
+}

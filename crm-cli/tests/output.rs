@@ -310,3 +310,21 @@ fn item19_demo_agent_step_changes_the_status_and_the_last_step_runs() {
         assert!(!transcript.contains("Updated {"), "{vendor}: {transcript}");
     }
 }
+
+/// A vendor whose connections have no tickets cannot play the conversation (it opens one):
+/// refused before anything is written, exit 2, naming the vendors that play it.
+#[test]
+fn item13_demo_on_a_vendor_without_tickets_is_refused_before_any_write() {
+    let out = run(&["demo", "--vendor", "pipedrive"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("pipedrive connections declare no ticket records"),
+        "{err}"
+    );
+    assert!(err.contains("generic-rest, hubspot or salesforce"), "{err}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).is_empty(),
+        "nothing played"
+    );
+}
