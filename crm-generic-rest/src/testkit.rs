@@ -6,9 +6,10 @@
 
 use crm_core::Result;
 use crm_core::events::WebhookSource;
-use crm_testkit::fake::{RunningFake, Sandbox, VendorFake, Verified};
+use crm_core::reexports::secrecy::SecretString;
+use crm_testkit::fake::{Sandbox, VendorFake, Verified};
 
-use crate::{GenericWebhook, Spec, VENDOR};
+use crate::{GenericWebhook, Spec};
 
 static FAKE: Verified = Verified::new(&Sandbox, verifier);
 
@@ -18,11 +19,10 @@ pub fn fake() -> &'static dyn VendorFake {
     &FAKE
 }
 
-fn verifier(fake: &RunningFake) -> Result<Option<Box<dyn WebhookSource>>> {
-    let Some(secret) = fake.notification_secret() else {
-        return Ok(None);
-    };
-    let name = fake.config().connection_name.as_deref().unwrap_or(VENDOR);
-    let source = GenericWebhook::new(&Spec::default_spec()?, secret, name)?;
-    Ok(Some(Box::new(source)))
+fn verifier(secret: SecretString, name: &str) -> Result<Box<dyn WebhookSource>> {
+    Ok(Box::new(GenericWebhook::new(
+        &Spec::default_spec()?,
+        secret,
+        name,
+    )?))
 }

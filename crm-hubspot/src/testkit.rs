@@ -5,9 +5,10 @@
 
 use crm_core::Result;
 use crm_core::events::WebhookSource;
-use crm_testkit::fake::{HubSpot, RunningFake, VendorFake, Verified};
+use crm_core::reexports::secrecy::SecretString;
+use crm_testkit::fake::{HubSpot, VendorFake, Verified};
 
-use crate::{HubSpotWebhook, VENDOR};
+use crate::HubSpotWebhook;
 
 static FAKE: Verified = Verified::new(&HubSpot, verifier);
 
@@ -18,10 +19,6 @@ pub fn fake() -> &'static dyn VendorFake {
 }
 
 /// The fake signs its webhooks with the app's client secret, v3 only (the current version).
-fn verifier(fake: &RunningFake) -> Result<Option<Box<dyn WebhookSource>>> {
-    let Some(secret) = fake.notification_secret() else {
-        return Ok(None);
-    };
-    let name = fake.config().connection_name.as_deref().unwrap_or(VENDOR);
-    Ok(Some(Box::new(HubSpotWebhook::new(secret, name)?.v3_only())))
+fn verifier(secret: SecretString, name: &str) -> Result<Box<dyn WebhookSource>> {
+    Ok(Box::new(HubSpotWebhook::new(secret, name)?.v3_only()))
 }

@@ -5,10 +5,10 @@
 
 use crm_core::Result;
 use crm_core::events::WebhookSource;
-use crm_core::reexports::secrecy::ExposeSecret;
-use crm_testkit::fake::{RunningFake, Salesforce, VendorFake, Verified};
+use crm_core::reexports::secrecy::{ExposeSecret, SecretString};
+use crm_testkit::fake::{Salesforce, VendorFake, Verified};
 
-use crate::{OutboundMessages, VENDOR};
+use crate::OutboundMessages;
 
 static FAKE: Verified = Verified::new(&Salesforce, verifier);
 
@@ -19,11 +19,9 @@ pub fn fake() -> &'static dyn VendorFake {
 }
 
 /// Outbound Messages carry the org id, which the receiver checks against its own org's.
-fn verifier(fake: &RunningFake) -> Result<Option<Box<dyn WebhookSource>>> {
-    let Some(org_id) = fake.notification_secret() else {
-        return Ok(None);
-    };
-    let name = fake.config().connection_name.as_deref().unwrap_or(VENDOR);
-    let source = OutboundMessages::new(org_id.expose_secret(), name)?;
-    Ok(Some(Box::new(source)))
+fn verifier(org_id: SecretString, name: &str) -> Result<Box<dyn WebhookSource>> {
+    Ok(Box::new(OutboundMessages::new(
+        org_id.expose_secret(),
+        name,
+    )?))
 }

@@ -276,8 +276,9 @@ pub trait VendorFake: Send + Sync + fmt::Debug {
     }
 }
 
-/// Builds the verifier of a running fake's notifications.
-pub type VerifierFn = fn(&RunningFake) -> Result<Option<Box<dyn WebhookSource>>>;
+/// Builds the verifier of a running fake's notifications from the fake's notification secret
+/// (a signing secret, or Salesforce's org id) and the connection's name.
+pub type VerifierFn = fn(SecretString, &str) -> Result<Box<dyn WebhookSource>>;
 
 /// A fake joined with its adapter's notification verifier: what an adapter's `testkit`
 /// module hands out.
@@ -304,8 +305,14 @@ impl VendorFake for Verified {
         self.fake.start(options).await
     }
 
+    /// None when the running fake sends no notifications; the connection's name defaults to
+    /// the vendor's.
     fn webhook_source(&self, fake: &RunningFake) -> Result<Option<Box<dyn WebhookSource>>> {
-        (self.verifier)(fake)
+        let Some(secret) = fake.notification_secret() else {
+            return Ok(None);
+        };
+        let name = fake.config().connection_name.as_deref();
+        (self.verifier)(secret, name.unwrap_or(self.vendor())).map(Some)
     }
 }
 
