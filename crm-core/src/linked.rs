@@ -1,5 +1,5 @@
 //! Creates that follow another: a record and the records linked to it (a ticket and the note
-//! on it, written in one conversation), written together by [`Crm::create_linked`].
+//! on it, written in one conversation), written together by [`crate::Crm::create_linked`].
 //!
 //! The children need the parent's record id, which exists only once the parent is created. The
 //! default ([`crate::api::create_in_order`]) creates the parent, then the children with its id, in the same
@@ -140,7 +140,7 @@ impl LinkedCreate {
     }
 }
 
-/// What [`Crm::create_linked`] did, per write: the parent's record id or error, and each
+/// What [`crate::Crm::create_linked`] did, per write: the parent's record id or error, and each
 /// child's, in input order.
 #[derive(Debug, Clone)]
 pub struct LinkedCreated {
