@@ -15,8 +15,9 @@ use crm_core::model::fields::parse_datetime;
 use crm_core::raw::http::Request;
 use crm_core::raw::{Paging, Query, QueryFilter, VendorRecord, Verb, operation, paginate};
 use crm_core::reexports::futures::StreamExt;
-use crm_core::reexports::serde_json::{Value, json};
+use crm_core::reexports::serde_json::{self, Value, json};
 use crm_core::{Error, ErrorKind, Lookup, ObjectKind, Page, Result};
+use serde::{Deserialize, Serialize};
 
 use crate::backend::{HubSpotBackend, MAX_LIST_PAGE, post};
 use crate::extras::objects::{HubObject, MappingTarget};
@@ -37,8 +38,11 @@ pub(crate) const MAX_SEARCH_PAGE: usize = 200;
 pub(crate) const MAX_SEARCH_RESULTS: usize = 10_000;
 
 /// Where a listing stands: which target, the search's lower bound, the page cursor, and ids
-/// already listed at the lower bound. Opaque to callers (`Page::next`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// already listed at the lower bound. Opaque to callers (`Page::next`), who hand it back within
+/// one listing only (no store keeps one: the outbox and events hold no page cursors), so its
+/// text is this version's JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Cursor {
     target: usize,
     since: Option<i64>,
@@ -48,38 +52,21 @@ struct Cursor {
 
 impl Cursor {
     fn encode(&self) -> String {
-        format!(
-            "{}|{}|{}|{}",
-            self.target,
-            self.since.map(|s| s.to_string()).unwrap_or_default(),
-            self.after.clone().unwrap_or_default(),
-            self.skip.join(",")
-        )
+        serde_json::to_string(self).unwrap_or_default()
     }
 
     fn decode(text: &str) -> Result<Self> {
-        let bad = || Error::invalid_input("this page cursor did not come from the HubSpot adapter");
-        let mut parts = text.split('|');
-        let target = parts.next().and_then(|t| t.parse().ok()).ok_or_else(bad)?;
-        let since = match parts.next().ok_or_else(bad)? {
-            "" => None,
-            s => Some(s.parse().map_err(|_| bad())?),
-        };
-        let after = parts.next().ok_or_else(bad)?;
-        let skip = parts.next().ok_or_else(bad)?;
-        if parts.next().is_some() {
-            return Err(bad());
-        }
-        Ok(Self {
-            target,
-            since,
-            after: (!after.is_empty()).then(|| after.to_owned()),
-            skip: skip
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
+        serde_json::from_str(text).map_err(|_| {
+            Error::invalid_input("this page cursor did not come from the HubSpot adapter")
         })
+    }
+
+    /// The same listing at the vendor's next page.
+    fn at(&self, after: String) -> Self {
+        Self {
+            after: Some(after),
+            ..self.clone()
+        }
     }
 }
 
@@ -318,10 +305,7 @@ impl HubSpotBackend {
                 let body = self.search_body(target, groups, false)?;
                 let body = page_of(body, size, cursor.after.as_deref());
                 let page = self.search_request(object, body, operation).await?;
-                let next = next_search_cursor(&page).map(|after| Cursor {
-                    after: Some(after),
-                    ..cursor.clone()
-                });
+                let next = next_search_cursor(&page).map(|after| cursor.at(after));
                 (page, next)
             }
             None => {
@@ -336,10 +320,7 @@ impl HubSpotBackend {
                     req = req.query("after", after.clone());
                 }
                 let page: HsPage = self.send(req).await?.json()?;
-                let next = HsPaging::after(&page.paging).map(|after| Cursor {
-                    after: Some(after),
-                    ..cursor.clone()
-                });
+                let next = HsPaging::after(&page.paging).map(|after| cursor.at(after));
                 (page, next)
             }
             Some(since) => {
@@ -398,11 +379,7 @@ impl HubSpotBackend {
         };
         let offset: usize = after.parse().unwrap_or(MAX_SEARCH_RESULTS);
         if offset + limit <= MAX_SEARCH_RESULTS {
-            let next = Cursor {
-                after: Some(after),
-                ..cursor.clone()
-            };
-            return Ok((page, Some(next)));
+            return Ok((page, Some(cursor.at(after))));
         }
         // The next page would cross the 10,000 cap: restart at the last modification time seen.
         let stamp = |hs: &HsObject| {
@@ -472,6 +449,6 @@ mod tests {
         let plain = Cursor::default();
         assert_eq!(Cursor::decode(&plain.encode()).unwrap(), plain);
         assert!(Cursor::decode("garbage").is_err());
-        assert!(Cursor::decode("0|x||").is_err());
+        assert!(Cursor::decode(r#"{"target":"x","since":null,"after":null,"skip":[]}"#).is_err());
     }
 }
