@@ -17,7 +17,7 @@ use crm_core::{Error, ErrorKind, FieldMap, FieldValue, ObjectKind, RecordId, Rec
 use serde::{Deserialize, Deserializer};
 
 use crate::extras::logs;
-use crate::extras::objects::{HubObject, MappingTarget, assoc_types};
+use crate::extras::objects::{HubObject, MappingTarget, assoc_specs};
 use crate::limits::GENERAL;
 use crate::state::HubSpotBackend;
 
@@ -520,13 +520,10 @@ impl Prepared {
     /// Inline associations of a create (`[{to:{id}, types:[…]}]`).
     pub(crate) fn inline_associations(&self) -> Value {
         let from = self.target.object();
-        let links = self.links.iter().map(|(to, id)| {
-            let types: Vec<Value> = assoc_types(from, *to)
-                .iter()
-                .map(|t| json!({"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": t}))
-                .collect();
-            json!({"to": {"id": id}, "types": types})
-        });
+        let links = self
+            .links
+            .iter()
+            .map(|(to, id)| json!({"to": {"id": id}, "types": assoc_specs(from, *to)}));
         Value::Array(links.collect())
     }
 

@@ -3,6 +3,7 @@
 //! docs).
 
 use crm_core::raw::http::encode_segment;
+use crm_core::reexports::serde_json::{Value, json};
 use crm_core::{ActivityKind, Error, ObjectKind, Result};
 
 use crate::config::PathFamily;
@@ -262,6 +263,13 @@ pub(crate) fn assoc_types(from: HubObject, to: HubObject) -> &'static [u32] {
         (Tickets, Calls) => &[219],
         _ => &[],
     }
+}
+
+/// The `types` of an association from `from` to `to`, as v4 writes and inline create
+/// associations take them.
+pub(crate) fn assoc_specs(from: HubObject, to: HubObject) -> Vec<Value> {
+    let spec = |t| json!({"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": t});
+    assoc_types(from, to).iter().map(spec).collect()
 }
 
 /// The paths of one family: classic `/crm/v3/…` or date-versioned (HubSpot's API reference).

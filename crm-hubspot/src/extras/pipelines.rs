@@ -188,6 +188,7 @@ impl PipelineSet {
     }
 }
 
+#[derive(Debug)]
 struct Cached {
     fetched: Instant,
     set: Arc<PipelineSet>,
@@ -200,17 +201,10 @@ type Slot = Arc<Mutex<Option<Cached>>>;
 /// The per-connection cache of pipelines, one entry per object, fetched single-flight per
 /// object: the deal and ticket pipelines of a cold connection are read in parallel (the 360°
 /// view reads them alongside the contact), each once.
+#[derive(Debug)]
 pub(crate) struct PipelineCache {
     ttl: Duration,
     slots: std::sync::Mutex<HashMap<HubObject, Slot>>,
-}
-
-impl std::fmt::Debug for PipelineCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PipelineCache")
-            .field("ttl", &self.ttl)
-            .finish_non_exhaustive()
-    }
 }
 
 impl PipelineCache {
@@ -251,7 +245,7 @@ impl PipelineCache {
         }
         let op = format!("{}.pipelines", object.singular());
         let resp = http
-            .send(Request::get(paths.pipelines(object), op.clone()).bucket("general"))
+            .send(Request::get(paths.pipelines(object), op.clone()).bucket(crate::limits::GENERAL))
             .await?;
         let body: PipelinesBody = resp.json()?;
         let set = Arc::new(PipelineSet::from_body(object, body));

@@ -43,7 +43,7 @@ use crm_core::{
 };
 
 use crate::backend::HubSpotBackend;
-use crate::extras::associations::{newest_changed, when};
+use crate::extras::associations::{newest_changed, newest_happened};
 use crate::extras::objects::{HubObject, MappingTarget};
 use crate::extras::search::filter;
 use crate::lister::{MAX_SEARCH_PAGE, page_of};
@@ -429,7 +429,7 @@ impl HubSpotBackend {
                 read(HubObject::Calls)
             )?;
             let mut all: Vec<VendorRecord> = notes.into_iter().chain(tasks).chain(calls).collect();
-            all.sort_by(|a, b| when(b).cmp(&when(a)).then_with(|| b.id.cmp(&a.id)));
+            newest_happened(&mut all);
             all.truncate(options.activities);
             all.into_iter()
                 .map(|r| entity(r, self.region))
