@@ -16,14 +16,14 @@ use crm_core::raw::http::Request;
 use crm_core::raw::{Paging, Query, QueryFilter, VendorRecord, Verb, operation, paginate};
 use crm_core::reexports::futures::StreamExt;
 use crm_core::reexports::serde_json::{self, Value, json};
-use crm_core::{Error, ErrorKind, Lookup, ObjectKind, Page, Result};
+use crm_core::{Error, Lookup, ObjectKind, Page, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{HubSpotBackend, MAX_LIST_PAGE, post};
 use crate::extras::objects::{HubObject, MappingTarget};
 use crate::extras::search::{check_search_caps, filter, phone_groups, same_number};
 use crate::limits::{GENERAL, SEARCH};
-use crate::wire::{HsObject, HsPage, HsPaging, link_fields, link_query, to_hubspot};
+use crate::wire::{HsObject, HsPage, HsPaging, found, link_fields, link_query, to_hubspot};
 
 /// The cursor of the next search page: search serves at most 10,000 results, so a cursor past
 /// them ends the search.
@@ -97,13 +97,10 @@ impl HubSpotBackend {
         let operation = operation(kind, Verb::FindBy);
         match lookup {
             Lookup::Email(email) => {
-                match self
-                    .fetch(target, email.expose(), Some("email"), operation)
-                    .await
-                {
-                    Ok(hs) => Ok(vec![self.record(target, hs, &[]).await?]),
-                    Err(e) if e.kind() == &ErrorKind::NotFound => Ok(Vec::new()),
-                    Err(e) => Err(e),
+                let read = self.fetch(target, email.expose(), Some("email"), operation);
+                match found(read.await)? {
+                    Some(hs) => Ok(vec![self.record(target, hs, &[]).await?]),
+                    None => Ok(Vec::new()),
                 }
             }
             Lookup::Phone(phone) => {

@@ -5,7 +5,6 @@
 //! that the modules whose methods extend it (`wire.rs`, `lister.rs`, `extras/`) import the type
 //! without importing the builder, which imports them.
 
-use std::fmt;
 use std::sync::Arc;
 
 use crm_core::raw::Mappings;
@@ -30,6 +29,7 @@ pub(crate) struct Settings {
 
 /// The vendor hooks of a HubSpot connection; `HubSpot::backend()` reaches the HubSpot-only
 /// calls (schema and setup checks, the burst budget).
+#[derive(Debug)]
 pub struct HubSpotBackend {
     pub(crate) http: HttpClient,
     pub(crate) paths: Paths,
@@ -39,15 +39,6 @@ pub struct HubSpotBackend {
     pub(crate) pipelines: PipelineCache,
     pub(crate) capabilities: Capabilities,
     pub(crate) app: AppKind,
-}
-
-impl fmt::Debug for HubSpotBackend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HubSpotBackend")
-            .field("http", &self.http)
-            .field("app", &self.app)
-            .finish_non_exhaustive()
-    }
 }
 
 impl HubSpotBackend {

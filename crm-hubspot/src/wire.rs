@@ -248,6 +248,15 @@ pub(crate) fn ref_object(r: &RecordRef) -> (HubObject, String) {
     (target.object(), id.to_owned())
 }
 
+/// `None` for a record HubSpot does not hold.
+pub(crate) fn found<T>(read: Result<T>) -> Result<Option<T>> {
+    match read {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind() == &ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The first id associated with `to`, preferring a labelled (primary) type over `_unlabeled`.
 fn associated_id(hs: &HsObject, to: HubObject) -> Option<String> {
     let assocs = hs.associations.as_ref()?;

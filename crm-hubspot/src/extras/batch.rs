@@ -162,8 +162,7 @@ impl HubSpotBackend {
         }
         for ((target, prop), group) in groups {
             for chunk in group.chunks(MAX_BATCH) {
-                let sent = self.send_chunk(op, target, chunk, operation).await;
-                let per_item = match sent {
+                let per_item = match self.send_chunk(op, target, chunk, operation).await {
                     Ok(per_item) => per_item,
                     Err(e) => {
                         // HubSpot does not do partial upserts by email (its contacts guide): send
@@ -177,18 +176,11 @@ impl HubSpotBackend {
                         let mut out = Vec::new();
                         for item in chunk {
                             let one = std::slice::from_ref(item);
-                            let r = if by_email {
-                                match self.send_chunk(op, target, one, operation).await {
-                                    Ok(mut r) => r.pop().map_or_else(
-                                        || Err(Error::decode("HubSpot's batch answer is empty")),
-                                        |(_, r)| r,
-                                    ),
-                                    Err(e) => Err(e),
-                                }
-                            } else {
-                                Err(e.clone())
+                            let sent = match by_email {
+                                true => self.send_chunk(op, target, one, operation).await,
+                                false => Err(e.clone()),
                             };
-                            out.push((item.i, r));
+                            out.extend(sent.unwrap_or_else(|e| vec![(item.i, Err(e))]));
                         }
                         out
                     }

@@ -38,8 +38,7 @@ use crm_core::raw::VendorRecord;
 use crm_core::reexports::futures::{join, try_join};
 use crm_core::reexports::serde_json::{Value, json};
 use crm_core::{
-    CustomerView, Entity, Error, ErrorKind, Lookup, Opportunity, Record, RecordId, Result, Ticket,
-    ViewOptions,
+    CustomerView, Entity, Error, Lookup, Opportunity, Record, RecordId, Result, Ticket, ViewOptions,
 };
 
 use crate::backend::HubSpotBackend;
@@ -47,7 +46,7 @@ use crate::extras::associations::{newest_changed, newest_happened};
 use crate::extras::objects::{HubObject, MappingTarget};
 use crate::extras::search::filter;
 use crate::lister::{MAX_SEARCH_PAGE, page_of};
-use crate::wire::HsObject;
+use crate::wire::{HsObject, found};
 
 const VIEW_ASSOCIATIONS: &str = "companies,deals,tickets,notes,tasks,calls";
 
@@ -147,19 +146,11 @@ impl HubSpotBackend {
         operation: &str,
     ) -> Result<Option<HsObject>> {
         let contacts = HubObject::Contacts;
-        let read = self.get_object(
-            contacts,
-            id,
-            properties,
-            Some(associations),
-            id_property,
-            operation,
-        );
-        match read.await {
-            Ok(hs) => Ok(Some(hs)),
-            Err(e) if e.kind() == &ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        let links = Some(associations);
+        found(
+            self.get_object(contacts, id, properties, links, id_property, operation)
+                .await,
+        )
     }
 
     /// Reads the deal and ticket pipelines the view will need into the connection's cache (no
