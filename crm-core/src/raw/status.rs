@@ -1,8 +1,16 @@
-//! The error kind an HTTP status means by itself, for adapters' error parsers: a body that says
-//! nothing more, or an answer with no response of its own (an item of a 207 batch answer, which
-//! an adapter maps to the status its category stands for).
+//! What a response's status and headers say by themselves, for adapters' error parsers and
+//! rate-limit hint parsers: the error kind of a status (for a body that says nothing more, or
+//! an answer with no response of its own, such as an item of a 207 batch answer, which an
+//! adapter maps to the status its category stands for), and a header's number.
 
+use crate::reexports::http::HeaderMap;
 use crate::{ErrorKind, LimitScope};
+
+/// The number in header `name` (surrounding space allowed), if it holds one: vendors' rate
+/// limit headers (`X-RateLimit-Remaining`, `X-HubSpot-RateLimit-Max`...) are decimal counts.
+pub fn header_number(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
 
 /// The kind of error HTTP `status` means when nothing else is known (RFC 9110's meanings):
 /// 400 and 422 are validation, 401 and 403 authorization, 404 and 410 a missing record, 409
@@ -34,6 +42,17 @@ pub fn kind_of_status(status: u16) -> ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reexports::http::HeaderValue;
+
+    #[test]
+    fn header_numbers_read_decimal_counts_only() {
+        let mut h = HeaderMap::new();
+        h.insert("x-count", HeaderValue::from_static(" 42 "));
+        h.insert("x-text", HeaderValue::from_static("soon"));
+        assert_eq!(header_number(&h, "x-count"), Some(42));
+        assert_eq!(header_number(&h, "x-text"), None);
+        assert_eq!(header_number(&h, "x-missing"), None);
+    }
 
     #[test]
     fn statuses_name_their_kinds() {
