@@ -29,7 +29,6 @@ use crate::extras::objects::{HubObject, MappingTarget, Paths};
 use crate::extras::pipelines::PipelineCache;
 use crate::limits::GENERAL;
 pub use crate::state::HubSpotBackend;
-use crate::state::Settings;
 use crate::wire::{HsBatch, HsObject, link_fields, locate, ref_object, status_field, text};
 use crate::{MAPPING_TARGETS, VENDOR};
 
@@ -256,30 +255,22 @@ impl HubSpotBuilder {
         let mappings =
             self.options
                 .mappings("the HubSpot adapter", MAPPING_TARGETS, self.defaults()?)?;
-        let settings = Settings {
-            external_id: c.external_id_property.clone(),
-            idempotency: c.idempotency_property.clone(),
-            activity_kind: c.activity_kind_property.clone(),
-            log_as_call: c.conversation_log_as == ConversationLogAs::Call,
-            lead_stage: c.lead_lifecycle_stage.clone(),
-            phone_calculated: c.phone_search_calculated,
-            lead_source: c.lead_source_property.clone(),
-        };
+        let mut config = c.clone();
+        (config.token, config.client_secret, config.refresh_token) = (None, None, None);
         let backend = HubSpotBackend {
             http,
             paths: Paths::new(&c.path_family),
-            capabilities: capabilities(&settings),
-            settings,
+            capabilities: capabilities(c),
+            config,
             region: Region::parse(&c.phone_region)?,
             mappings: mappings.clone(),
             pipelines: PipelineCache::new(c.pipelines_ttl),
-            app: c.app,
         };
         Ok(self.options.connect(backend, mappings, &c.connection_name))
     }
 }
 
-fn capabilities(s: &Settings) -> Capabilities {
+fn capabilities(s: &HubSpotConfig) -> Capabilities {
     let mut objects = BTreeMap::new();
     for kind in ObjectKind::ALL {
         let mut caps = ObjectCapabilities::read_write();
@@ -287,23 +278,23 @@ fn capabilities(s: &Settings) -> Capabilities {
         if matches!(kind, ObjectKind::Contact | ObjectKind::Lead) {
             keys.push("email".to_owned());
         }
-        if s.external_id.is_some() && kind != ObjectKind::Activity {
+        if s.external_id_property.is_some() && kind != ObjectKind::Activity {
             keys.push("external_id".to_owned());
         }
-        if s.idempotency.is_some() {
+        if s.idempotency_property.is_some() {
             keys.push("idempotency_key".to_owned());
         }
         caps.upsert_keys = keys;
         caps.list_changed_since = true;
         caps.max_batch = Some(MAX_BATCH);
         caps.max_page_size = Some(MAX_LIST_PAGE);
-        caps.idempotent_create = s.idempotency.is_some();
+        caps.idempotent_create = s.idempotency_property.is_some();
         objects.insert(kind, caps);
     }
     let mut caps = Capabilities::default();
     caps.objects = objects;
     caps.lookup_by_phone = true;
-    caps.lookup_by_external_id = s.external_id.is_some();
+    caps.lookup_by_external_id = s.external_id_property.is_some();
     caps.link = true;
     caps
 }
@@ -334,7 +325,7 @@ impl HubSpotBackend {
     /// Requests per rolling 10 seconds this connection's app may send (HubSpot's API limits),
     /// for configuring a limiter's `general` bucket; the `search` bucket allows 5 per second.
     pub fn burst_per_10s(&self) -> u32 {
-        self.app.burst_per_10s()
+        self.config.app.burst_per_10s()
     }
 
     /// Sends a request.
@@ -371,8 +362,8 @@ impl HubSpotBackend {
     pub(crate) fn id_property(&self, key: &UpsertKey) -> String {
         let configured = match key {
             UpsertKey::Email(_) => None,
-            UpsertKey::ExternalId(_) => self.settings.external_id.clone(),
-            UpsertKey::Idempotency(_) => self.settings.idempotency.clone(),
+            UpsertKey::ExternalId(_) => self.config.external_id_property.clone(),
+            UpsertKey::Idempotency(_) => self.config.idempotency_property.clone(),
         };
         configured.unwrap_or_else(|| "email".to_owned())
     }
@@ -381,7 +372,7 @@ impl HubSpotBackend {
         let operation = format!("{}.create", w.kind);
         let mut p = self.prepare(&w, None).await?;
         let target = p.target;
-        let key = match (key, &self.settings.idempotency) {
+        let key = match (key, &self.config.idempotency_property) {
             (Some(key), Some(prop)) => {
                 p.props.insert(prop.clone(), Value::String(key.clone()));
                 Some((prop.clone(), key))
@@ -453,7 +444,7 @@ impl Backend for HubSpotBackend {
 
     /// A stock portal has no property for external ids: say how an admin adds one.
     fn setup_hint(&self, _kind: ObjectKind, what: &str) -> Option<String> {
-        (what == "external_id" && self.settings.external_id.is_none()).then(|| {
+        (what == "external_id" && self.config.external_id_property.is_none()).then(|| {
             "no `external_id_property` is configured: in HubSpot, Settings > Data Management > \
              Properties, create a single-line text property with \"Require unique values for \
              this property\" checked on each object (contacts, companies, deals, tickets), and \
@@ -471,7 +462,7 @@ impl Backend for HubSpotBackend {
         let kind = text(common, "kind")
             .and_then(|k| crm_core::ActivityKind::from_name(&k))
             .unwrap_or_default();
-        let object = HubObject::for_activity(kind, self.settings.log_as_call);
+        let object = HubObject::for_activity(kind, self.log_object());
         MappingTarget::for_engagement(object).as_str()
     }
 
@@ -524,7 +515,7 @@ impl Backend for HubSpotBackend {
             // A stock portal: the log is marked in its body, also when an update replaces it.
             let update = matches!(op, WriteOp::Update { .. });
             if log
-                && self.settings.activity_kind.is_none()
+                && self.config.activity_kind_property.is_none()
                 && (!update || common.contains_key("body"))
             {
                 logs::mark(common);

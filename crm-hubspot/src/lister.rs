@@ -107,7 +107,7 @@ impl HubSpotBackend {
                 let e164 = phone
                     .e164()
                     .ok_or_else(|| Error::invalid_input("phone number has no E.164 form"))?;
-                let groups = phone_groups(self.settings.phone_calculated, e164);
+                let groups = phone_groups(self.config.phone_search_calculated, e164);
                 let found = self
                     .search(target, groups, MAX_SEARCH_PAGE, operation)
                     .await?;
@@ -118,7 +118,7 @@ impl HubSpotBackend {
                     .collect())
             }
             Lookup::ExternalId(value) => {
-                let prop = self.settings.external_id.clone().ok_or_else(|| {
+                let prop = self.config.external_id_property.clone().ok_or_else(|| {
                     Error::unsupported(operation, "no external_id_property is configured")
                 })?;
                 if value.trim().is_empty() {
@@ -183,7 +183,11 @@ impl HubSpotBackend {
         oldest_first: bool,
     ) -> Result<Value> {
         if target == MappingTarget::Lead {
-            let stage = filter("lifecyclestage", "EQ", self.settings.lead_stage.as_str());
+            let stage = filter(
+                "lifecyclestage",
+                "EQ",
+                self.config.lead_lifecycle_stage.as_str(),
+            );
             for g in &mut groups {
                 g.push(stage.clone());
             }

@@ -16,6 +16,7 @@ use crm_core::reexports::serde_json::{Map, Value, json};
 use crm_core::{Error, ErrorKind, FieldMap, FieldValue, ObjectKind, RecordId, RecordRef, Result};
 use serde::{Deserialize, Deserializer};
 
+use crate::config::ConversationLogAs;
 use crate::extras::logs;
 use crate::extras::objects::{HubObject, MappingTarget, assoc_specs};
 use crate::limits::GENERAL;
@@ -348,10 +349,9 @@ impl HubSpotBackend {
 
     /// The object conversation logs live in.
     pub(crate) fn log_object(&self) -> HubObject {
-        if self.settings.log_as_call {
-            HubObject::Calls
-        } else {
-            HubObject::Notes
+        match self.config.conversation_log_as {
+            ConversationLogAs::Call => HubObject::Calls,
+            ConversationLogAs::Note => HubObject::Notes,
         }
     }
 
@@ -384,7 +384,7 @@ impl HubSpotBackend {
         if target == MappingTarget::Lead {
             names.insert("lifecyclestage");
         }
-        if let Some(kind_prop) = &self.settings.activity_kind
+        if let Some(kind_prop) = &self.config.activity_kind_property
             && object == self.log_object()
         {
             names.insert(kind_prop);
@@ -440,7 +440,7 @@ impl HubSpotBackend {
         let properties = std::mem::take(&mut hs.properties);
         let skip = object.system_props();
         let pipeline = pipeline_prop(object);
-        let kind_prop = self.settings.activity_kind.as_deref();
+        let kind_prop = self.config.activity_kind_property.as_deref();
         let (mut lifecycle, mut marker) = (None, None);
         // The properties go straight into the mapping, without a map of vendor fields in
         // between; the ones that are not fields are taken out on the way.
@@ -564,7 +564,7 @@ impl HubSpotBackend {
         }
         let mut extra = Map::new();
         let create = matches!(w.op, WriteOp::Create { .. });
-        if let Some(p) = &self.settings.activity_kind
+        if let Some(p) = &self.config.activity_kind_property
             && !matches!(w.op, WriteOp::Update { .. })
             && text(&w.common, "kind").as_deref() == Some("conversation_log")
         {
@@ -575,7 +575,10 @@ impl HubSpotBackend {
                 .await?;
         }
         if kind == ObjectKind::Lead && create {
-            extra.insert("lifecyclestage".into(), json!(self.settings.lead_stage));
+            extra.insert(
+                "lifecyclestage".into(),
+                json!(self.config.lead_lifecycle_stage),
+            );
         }
         for (k, v) in extra {
             props.entry(k).or_insert(v);

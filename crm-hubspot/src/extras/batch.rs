@@ -85,7 +85,7 @@ impl HubSpotBackend {
             Some(WriteOp::Upsert { .. }) => "upsert",
             _ => "create",
         };
-        let keyed = self.settings.idempotency.clone();
+        let keyed = self.config.idempotency_property.clone();
         let mut items = Vec::new();
         for (i, w) in writes.iter().enumerate() {
             match self.item(i, w, keyed.as_deref()).await {

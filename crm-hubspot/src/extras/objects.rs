@@ -104,14 +104,13 @@ impl HubObject {
         }
     }
 
-    /// The engagement object of an activity kind (conversation logs: configurable).
-    pub(crate) fn for_activity(kind: ActivityKind, log_as_call: bool) -> Self {
+    /// The engagement object of an activity kind (conversation logs: the configured `log`).
+    pub(crate) fn for_activity(kind: ActivityKind, log: HubObject) -> Self {
         match kind {
             ActivityKind::Note => HubObject::Notes,
             ActivityKind::Task => HubObject::Tasks,
             ActivityKind::Call => HubObject::Calls,
-            ActivityKind::ConversationLog if log_as_call => HubObject::Calls,
-            ActivityKind::ConversationLog => HubObject::Notes,
+            ActivityKind::ConversationLog => log,
         }
     }
 }
