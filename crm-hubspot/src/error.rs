@@ -87,18 +87,15 @@ impl HubSpotErrorParser {
 /// 423 Locked and 477 Migration in Progress refuse the request before carrying it out, so even a
 /// create may be sent again; a lock lasts 2 seconds (HubSpot's object API docs): never sooner.
 fn refused_unprocessed(status: u16, err: Error, retry_after: Option<Duration>) -> Error {
-    match status {
-        423 => err
-            .with_not_processed()
-            .with_retry_after(retry_after.unwrap_or_default().max(Duration::from_secs(2))),
-        477 => {
-            let err = err.with_not_processed();
-            match retry_after {
-                Some(wait) => err.with_retry_after(wait),
-                None => err,
-            }
-        }
-        _ => err,
+    let wait = match status {
+        423 => Some(retry_after.unwrap_or_default().max(Duration::from_secs(2))),
+        477 => retry_after,
+        _ => return err,
+    };
+    let err = err.with_not_processed();
+    match wait {
+        Some(wait) => err.with_retry_after(wait),
+        None => err,
     }
 }
 

@@ -20,7 +20,7 @@ use crm_core::{Error, Lookup, ObjectKind, Page, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{HubSpotBackend, MAX_LIST_PAGE, post};
-use crate::extras::objects::{HubObject, MappingTarget};
+use crate::extras::objects::MappingTarget;
 use crate::extras::search::{check_search_caps, filter, phone_groups, same_number};
 use crate::limits::{GENERAL, SEARCH};
 use crate::wire::{HsObject, HsPage, HsPaging, found, link_fields, link_query, to_hubspot};
@@ -206,14 +206,18 @@ impl HubSpotBackend {
         }))
     }
 
-    /// `POST /objects/{o}/search`, on search's own rate limit bucket.
-    pub(crate) async fn search_request(
+    /// One page of a search of `target` (`POST /objects/{o}/search`, on search's own rate limit
+    /// bucket): [`HubSpotBackend::search_body`] with `limit` and `after` (see [`page_of`]).
+    pub(crate) async fn search_page(
         &self,
-        object: HubObject,
-        body: Value,
+        target: MappingTarget,
+        (groups, oldest_first): (Vec<Vec<Value>>, bool),
+        (limit, after): (usize, Option<&str>),
         operation: &str,
     ) -> Result<HsPage> {
-        let req = search_post(self.paths.search(object), operation, body);
+        let body = self.search_body(target, groups, oldest_first)?;
+        let body = page_of(body, limit, after);
+        let req = search_post(self.paths.search(target.object()), operation, body);
         self.send(req).await?.json()
     }
 
@@ -303,9 +307,9 @@ impl HubSpotBackend {
             _ if find => {
                 let groups = self.find_groups(query, target)?;
                 let size = usize::try_from(query.page_size).unwrap_or(MAX_SEARCH_PAGE);
-                let body = self.search_body(target, groups, false)?;
-                let body = page_of(body, size, cursor.after.as_deref());
-                let page = self.search_request(object, body, operation).await?;
+                let at = (size, cursor.after.as_deref());
+                let page = self.search_page(target, (groups, false), at, operation);
+                let page = page.await?;
                 let next = next_search_cursor(&page).map(|after| cursor.at(after));
                 (page, next)
             }
@@ -365,16 +369,15 @@ impl HubSpotBackend {
         since: i64,
         operation: &str,
     ) -> Result<(HsPage, Option<Cursor>)> {
-        let object = target.object();
-        let modified = object.modified_prop();
+        let modified = target.object().modified_prop();
         let limit = usize::try_from(query.page_size)
             .unwrap_or(MAX_SEARCH_PAGE)
             .clamp(1, MAX_SEARCH_PAGE);
         // A lead search adds the lead lifecycle stage.
         let groups = vec![vec![filter(modified, "GTE", since.to_string())]];
-        let body = self.search_body(target, groups, true)?;
-        let body = page_of(body, limit, cursor.after.as_deref());
-        let page = self.search_request(object, body, operation).await?;
+        let at = (limit, cursor.after.as_deref());
+        let page = self.search_page(target, (groups, true), at, operation);
+        let page = page.await?;
         let Some(after) = HsPaging::after(&page.paging) else {
             return Ok((page, None));
         };

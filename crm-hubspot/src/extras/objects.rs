@@ -282,22 +282,16 @@ pub(crate) struct Paths {
 
 impl Paths {
     pub(crate) fn new(family: &PathFamily) -> Self {
-        match family {
-            PathFamily::V3 => Self {
-                objects: "/crm/v3/objects".into(),
-                record_associations: "/crm/v4/objects".into(),
-                association_batches: "/crm/v4/associations".into(),
-                pipelines: "/crm/v3/pipelines".into(),
-            },
-            PathFamily::Dated(v) => {
-                let v = encode_segment(v);
-                Self {
-                    objects: format!("/crm/objects/{v}"),
-                    record_associations: format!("/crm/objects/{v}"),
-                    association_batches: format!("/crm/associations/{v}"),
-                    pipelines: format!("/crm/pipelines/{v}"),
-                }
-            }
+        // `/crm/v3/objects` (v4 for associations) or `/crm/objects/2026-03`.
+        let at = |api: &str, classic: &str| match family {
+            PathFamily::V3 => format!("/crm/{classic}/{api}"),
+            PathFamily::Dated(v) => format!("/crm/{api}/{}", encode_segment(v)),
+        };
+        Self {
+            objects: at("objects", "v3"),
+            record_associations: at("objects", "v4"),
+            association_batches: at("associations", "v4"),
+            pipelines: at("pipelines", "v3"),
         }
     }
 

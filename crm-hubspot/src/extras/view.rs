@@ -45,7 +45,7 @@ use crate::backend::HubSpotBackend;
 use crate::extras::associations::{newest_changed, newest_happened};
 use crate::extras::objects::{HubObject, MappingTarget};
 use crate::extras::search::filter;
-use crate::lister::{MAX_SEARCH_PAGE, page_of};
+use crate::lister::MAX_SEARCH_PAGE;
 use crate::wire::{HsObject, found};
 
 const VIEW_ASSOCIATIONS: &str = "companies,deals,tickets,notes,tasks,calls";
@@ -261,11 +261,9 @@ impl HubSpotBackend {
             by_company.push(json!({"propertyName": stage_property, "operator": "NOT_IN",
                                    "values": closed}));
         }
-        let body = self.search_body(target, vec![by_contact, by_company], false)?;
-        let body = page_of(body, MAX_SEARCH_PAGE, None);
-        let page = self
-            .search_request(target.object(), body, operation)
-            .await?;
+        let groups = (vec![by_contact, by_company], false);
+        let at = (MAX_SEARCH_PAGE, None);
+        let page = self.search_page(target, groups, at, operation).await?;
         page.results
             .into_iter()
             .map(|hs| {
