@@ -34,7 +34,7 @@ fn id_text<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Er
     }
 }
 
-/// `SimplePublicObject(WithAssociations)`.
+/// `SimplePublicObject(WithAssociations)`. A missing `Option` field is `None` (serde's rule).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct HsObject {
@@ -42,15 +42,10 @@ pub(crate) struct HsObject {
     pub(crate) id: String,
     #[serde(default)]
     pub(crate) properties: Map<String, Value>,
-    #[serde(default)]
     pub(crate) created_at: Option<String>,
-    #[serde(default)]
     pub(crate) updated_at: Option<String>,
-    #[serde(default)]
     pub(crate) associations: Option<BTreeMap<String, HsList<HsAssocId>>>,
-    #[serde(default)]
     pub(crate) object_write_trace_id: Option<String>,
-    #[serde(default)]
     pub(crate) new: Option<bool>,
 }
 
@@ -60,7 +55,6 @@ pub(crate) struct HsObject {
 pub(crate) struct HsList<T> {
     #[serde(default = "Vec::new", alias = "to")]
     pub(crate) results: Vec<T>,
-    #[serde(default)]
     pub(crate) paging: Option<HsPaging>,
 }
 
@@ -79,7 +73,6 @@ pub(crate) struct HsAssocId {
 /// `paging`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct HsPaging {
-    #[serde(default)]
     pub(crate) next: Option<HsNext>,
 }
 
