@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crm_core::credential::{CredentialProvider, StaticCredential};
 use crm_core::limits::RateLimiter;
 use crm_core::mapping::ObjectMapping;
-use crm_core::raw::http::{HttpClient, HttpClientBuilder, Request, Response};
+use crm_core::raw::http::{HttpClientBuilder, Request};
 use crm_core::raw::{
     Backend, BackendFacts, Connection, ConnectionOptions, Query, VendorRecord, VendorWrite,
     WriteOp, Written,
@@ -27,7 +27,7 @@ use crate::config::{AppKind, ConversationLogAs, HubSpotConfig, HubSpotConfigKey,
 use crate::extras::logs;
 use crate::extras::objects::{HubObject, MappingTarget, Paths};
 use crate::extras::pipelines::PipelineCache;
-use crate::limits::GENERAL;
+use crate::limits::{self, GENERAL};
 pub use crate::state::HubSpotBackend;
 use crate::wire::{HsBatch, HsObject, link_fields, locate, ref_object, status_field, text};
 use crate::{MAPPING_TARGETS, VENDOR};
@@ -164,29 +164,6 @@ impl HubSpotBuilder {
         self
     }
 
-    /// The limiter every request of the connection draws from, token requests included: the
-    /// one given or the adapter's own, with the observer in front.
-    fn limiter(&self) -> Option<Arc<dyn RateLimiter>> {
-        self.options
-            .limiter(|| Some(Arc::new(crate::limits::limiter_for(&self.config))))
-    }
-
-    fn http(
-        &self,
-        credentials: Arc<dyn CredentialProvider>,
-        limiter: Option<Arc<dyn RateLimiter>>,
-    ) -> Result<HttpClient> {
-        let http = HttpClientBuilder::new(VENDOR, self.config.base_url.clone())
-            .with_credentials(credentials)
-            .with_correlation_headers(&["x-hubspot-correlation-id", "x-request-id"])
-            .with_error_parser(Arc::new(crate::error::HubSpotErrorParser));
-        let http = self.options.transport(http);
-        match limiter {
-            Some(limiter) => http.with_limiter(limiter).build(),
-            None => http.build(),
-        }
-    }
-
     /// The connection's credentials; OAuth token refreshes draw from `limiter` too, since
     /// HubSpot counts its token endpoint against the same limit.
     fn credentials(
@@ -250,8 +227,19 @@ impl HubSpotBuilder {
         }
         let c = &self.config;
         c.validate()?;
-        let limiter = self.limiter();
-        let http = self.http(self.credentials(limiter.clone())?, limiter)?;
+        // The limiter every request of the connection draws from, token requests included: the
+        // one given or the adapter's own, with the observer in front.
+        let limiter = self
+            .options
+            .limiter(|| Some(Arc::new(limits::limiter_for(c))));
+        let mut http = HttpClientBuilder::new(VENDOR, c.base_url.clone())
+            .with_credentials(self.credentials(limiter.clone())?)
+            .with_correlation_headers(&["x-hubspot-correlation-id", "x-request-id"])
+            .with_error_parser(Arc::new(crate::error::HubSpotErrorParser));
+        if let Some(limiter) = limiter {
+            http = http.with_limiter(limiter);
+        }
+        let http = self.options.transport(http).build()?;
         let mappings =
             self.options
                 .mappings("the HubSpot adapter", MAPPING_TARGETS, self.defaults()?)?;
@@ -328,11 +316,6 @@ impl HubSpotBackend {
         self.config.app.burst_per_10s()
     }
 
-    /// Sends a request.
-    pub(crate) async fn send(&self, req: Request) -> Result<Response> {
-        self.http.send(req).await
-    }
-
     /// `POST /objects/{o}/batch/read` of `ids` in chunks of 100, by `id_property` when given
     /// (with that property read too); ids that do not exist are left out.
     pub(crate) async fn batch_read(
@@ -352,7 +335,7 @@ impl HubSpotBackend {
                 m.insert("idProperty".into(), json!(p));
             }
             let path = self.paths.batch(target.object(), "read");
-            let batch: HsBatch = self.send(post(path, operation, body)).await?.json()?;
+            let batch: HsBatch = self.http.send(post(path, operation, body)).await?.json()?;
             out.extend(batch.results);
         }
         Ok(out)
@@ -384,7 +367,7 @@ impl HubSpotBackend {
         // conflicts on the key, and the record is then read by it (HubSpot's object API docs).
         let path = self.paths.collection(target.object());
         let req = post(path, &operation, body).idempotent(key.is_some());
-        let hs = match self.send(req).await.and_then(|r| r.json::<HsObject>()) {
+        let hs = match self.http.send(req).await.and_then(|r| r.json::<HsObject>()) {
             Ok(hs) => hs,
             Err(e) => match &key {
                 Some((prop, key)) if conflicts_on(&e, prop) => {
@@ -416,7 +399,11 @@ impl HubSpotBackend {
                 .json(json!({"properties": p.props}))
                 .idempotent(true)
                 .bucket(GENERAL);
-            let resp = self.send(req).await.map_err(|e| self.rename(e, target))?;
+            let resp = self
+                .http
+                .send(req)
+                .await
+                .map_err(|e| self.rename(e, target))?;
             hs = Some(resp.json::<HsObject>()?);
         }
         self.put_links(object, &raw, &p.links, operation).await?;

@@ -218,7 +218,7 @@ impl HubSpotBackend {
         let body = self.search_body(target, groups, oldest_first)?;
         let body = page_of(body, limit, after);
         let req = search_post(self.paths.search(target.object()), operation, body);
-        self.send(req).await?.json()
+        self.http.send(req).await?.json()
     }
 
     /// A find's filter groups for `target`: each condition on the mapped property, a link
@@ -324,7 +324,7 @@ impl HubSpotBackend {
                 if let Some(after) = &cursor.after {
                     req = req.query("after", after.clone());
                 }
-                let page: HsPage = self.send(req).await?.json()?;
+                let page: HsPage = self.http.send(req).await?.json()?;
                 let next = HsPaging::after(&page.paging).map(|after| cursor.at(after));
                 (page, next)
             }

@@ -324,7 +324,7 @@ impl HubSpotBackend {
         if let Some(p) = id_property {
             req = req.query("idProperty", p);
         }
-        self.send(req).await?.json()
+        self.http.send(req).await?.json()
     }
 
     /// One HubSpot object as a vendor record.

@@ -42,7 +42,7 @@ impl HubSpotBackend {
                 .addresses_record()
                 .json(Value::Array(types))
                 .bucket(GENERAL);
-            self.send(req).await?;
+            self.http.send(req).await?;
         }
         Ok(())
     }

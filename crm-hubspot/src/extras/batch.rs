@@ -211,7 +211,8 @@ impl HubSpotBackend {
         let replay_safe = name != "create" || keyed && self.config.idempotency_property.is_some();
         let path = self.paths.batch(target.object(), name);
         let req = post(path, operation, json!({"inputs": inputs})).idempotent(replay_safe);
-        let resp = self.send(req).await.map_err(|e| self.rename(e, target))?;
+        let sent = self.http.send(req).await;
+        let resp = sent.map_err(|e| self.rename(e, target))?;
         let batch: HsBatch = resp.json()?;
         let cid = resp.correlation_id.clone();
         let mut done: BTreeMap<String, HsObject> = BTreeMap::new();

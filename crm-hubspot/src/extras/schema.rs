@@ -56,7 +56,7 @@ impl HubSpotBackend {
     async fn properties(&self, object: HubObject, operation: String) -> Result<Vec<Property>> {
         let path = self.paths.properties(object);
         let req = Request::get(path, operation).bucket(crate::limits::GENERAL);
-        properties(&self.send(req).await?.json()?)
+        properties(&self.http.send(req).await?.json()?)
     }
 
     /// Checks `mapping` (a table of the mapping file) against the live portal.
