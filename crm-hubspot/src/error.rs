@@ -228,23 +228,17 @@ fn rate_limited(route: Route, body: &Value, retry_after: Option<Duration>) -> (E
         str_at(body, "errorType"),
         str_at(body, "category"),
     );
-    let (retry_after, what) = match &scope {
-        LimitScope::Search => (
-            retry_after.or(Some(SEARCH_WINDOW)),
-            "HubSpot's search rate limit (5 per second) was reached".to_owned(),
-        ),
-        LimitScope::Other(name) if name.is_empty() => (
-            retry_after,
-            "HubSpot answered 429 without naming the rate limit".to_owned(),
-        ),
-        _ => (
-            retry_after,
-            format!(
-                "HubSpot's {} rate limit was reached",
-                policy.unwrap_or("request")
-            ),
+    let what = match &scope {
+        LimitScope::Search => "HubSpot's search rate limit (5 per second) was reached".into(),
+        LimitScope::Other(name) if name.is_empty() => {
+            "HubSpot answered 429 without naming the rate limit".into()
+        }
+        _ => format!(
+            "HubSpot's {} rate limit was reached",
+            policy.unwrap_or("request")
         ),
     };
+    let retry_after = retry_after.or((scope == LimitScope::Search).then_some(SEARCH_WINDOW));
     (ErrorKind::RateLimited { retry_after, scope }, what)
 }
 

@@ -125,14 +125,9 @@ fn open<T: Entity>(
     region: crm_core::Region,
     is_open: fn(&Record<T>) -> bool,
 ) -> Result<Vec<Record<T>>> {
-    let mut out = Vec::new();
-    for r in found {
-        let r = entity::<T>(r, region)?;
-        if is_open(&r) && out.len() < limit {
-            out.push(r);
-        }
-    }
-    Ok(out)
+    let all = found.into_iter().map(|r| entity::<T>(r, region));
+    let all = all.collect::<Result<Vec<_>>>()?;
+    Ok(all.into_iter().filter(is_open).take(limit).collect())
 }
 
 impl HubSpotBackend {
@@ -158,10 +153,9 @@ impl HubSpotBackend {
     async fn warm_pipelines(&self, deals: bool, tickets: bool) -> Result<()> {
         let read = |wanted: bool, object: HubObject| async move {
             if wanted {
-                self.pipelines(object, None).await.map(drop)
-            } else {
-                Ok(())
+                self.pipelines(object, None).await?;
             }
+            Ok::<_, Error>(())
         };
         try_join!(
             read(deals, HubObject::Deals),
