@@ -367,18 +367,15 @@ impl HubSpotBackend {
         // conflicts on the key, and the record is then read by it (HubSpot's object API docs).
         let path = self.paths.collection(target.object());
         let req = post(path, &operation, body).idempotent(key.is_some());
-        let hs = match self.http.send(req).await.and_then(|r| r.json::<HsObject>()) {
-            Ok(hs) => hs,
-            Err(e) => match &key {
-                Some((prop, key)) if conflicts_on(&e, prop) => {
-                    match self.fetch(target, key, Some(prop), &operation).await {
-                        Ok(hs) => hs,
-                        // Not ours: the conflict was on another unique value (an email).
-                        Err(_) => return Err(self.rename(e, target)),
-                    }
-                }
-                _ => return Err(self.rename(e, target)),
-            },
+        let sent = self.http.send(req).await.and_then(|r| r.json::<HsObject>());
+        let hs = match (sent, &key) {
+            (Ok(hs), _) => hs,
+            (Err(e), Some((prop, key))) if conflicts_on(&e, prop) => {
+                let by_key = self.fetch(target, key, Some(prop), &operation).await;
+                // Nothing under the key: the conflict was on another unique value (an email).
+                by_key.map_err(|_| self.rename(e, target))?
+            }
+            (Err(e), _) => return Err(self.rename(e, target)),
         };
         let record = self.record(target, hs, &p.context()).await?;
         Ok(Written {
@@ -536,10 +533,7 @@ impl Backend for HubSpotBackend {
 
     async fn write(&self, write: VendorWrite) -> Result<Written> {
         match write.op.clone() {
-            WriteOp::Create { key } => {
-                let key = key.map(|k| k.as_str().to_owned());
-                self.create(write, key).await
-            }
+            WriteOp::Create { key } => self.create(write, key.map(|k| k.as_str().to_owned())).await,
             WriteOp::Update { id } => self.update(write, &id).await,
             // One input of the batch endpoint (HubSpot has no single-record upsert).
             WriteOp::Upsert { .. } => self

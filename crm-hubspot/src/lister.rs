@@ -228,6 +228,7 @@ impl HubSpotBackend {
             return Ok(Vec::new());
         };
         let mapping = self.mappings.get(target.as_str())?;
+        let unmapped = |f: &str| Error::mapping(format!("{}.{f}: no HubSpot property", query.kind));
         let mut filters = Vec::new();
         for c in conditions {
             let link = link_fields(query.kind).iter().find(|(f, _)| *f == c.common);
@@ -235,18 +236,14 @@ impl HubSpotBackend {
                 Some((_, o)) => format!("associations.{}", o.singular()),
                 None => mapping
                     .vendor_name(&c.common)
-                    .map(str::to_owned)
-                    .ok_or_else(|| {
-                        Error::mapping(format!("{}.{}: no HubSpot property", query.kind, c.common))
-                    })?,
+                    .ok_or_else(|| unmapped(&c.common))?
+                    .to_owned(),
             };
             filters.push(filter(&property, "EQ", to_hubspot(&c.value)));
         }
-        Ok(if filters.is_empty() {
-            Vec::new()
-        } else {
-            vec![filters]
-        })
+        // No conditions: no filter group at all, rather than one empty group.
+        let group = (!filters.is_empty()).then_some(filters);
+        Ok(group.into_iter().collect())
     }
 
     /// The next page that has records, or the last one.

@@ -96,17 +96,17 @@ impl PipelineSet {
             for s in live {
                 let state = match object {
                     HubObject::Tickets => {
+                        let label = s.label.to_ascii_lowercase();
                         let closed = meta_text(&s.metadata, "ticketState")
                             .map(|v| v.eq_ignore_ascii_case("CLOSED"))
-                            .unwrap_or_else(|| s.label.to_ascii_lowercase().contains("closed"));
-                        if closed {
-                            "closed"
-                        } else if std::mem::take(&mut first_open) {
-                            "new"
-                        } else if s.label.to_ascii_lowercase().contains("waiting") {
-                            "waiting"
-                        } else {
-                            "open"
+                            .unwrap_or_else(|| label.contains("closed"));
+                        // The first open stage of a pipeline is where new tickets start.
+                        let first = !closed && std::mem::take(&mut first_open);
+                        match (closed, first, label.contains("waiting")) {
+                            (true, ..) => "closed",
+                            (_, true, _) => "new",
+                            (_, _, true) => "waiting",
+                            _ => "open",
                         }
                     }
                     _ => {
