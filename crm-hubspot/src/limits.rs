@@ -99,10 +99,9 @@ pub(crate) enum Route {
 impl Route {
     /// The route of a request from `bucket`: adapters tag every search request [`SEARCH`].
     pub(crate) fn of(bucket: Bucket) -> Self {
-        if bucket == SEARCH {
-            Route::Search
-        } else {
-            Route::Other
+        match bucket {
+            SEARCH => Route::Search,
+            _ => Route::Other,
         }
     }
 }

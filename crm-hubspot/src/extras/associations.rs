@@ -137,13 +137,9 @@ impl HubSpotBackend {
         let mut found = Vec::new();
         if kind == ObjectKind::Activity {
             // One read of the record names its notes, tasks and calls (`?associations=`).
-            let (props, links) = (
-                "hs_object_id".to_owned(),
-                Some("notes,tasks,calls".to_owned()),
-            );
-            let hs = self
-                .get_object(from, &id, props, links, None, operation)
-                .await?;
+            let links = Some("notes,tasks,calls".to_owned());
+            let read = self.get_object(from, &id, "hs_object_id".into(), links, None, operation);
+            let hs = read.await?;
             for object in HubObject::ENGAGEMENTS {
                 let ids = self.inline_ids(&hs, from, &id, object, operation).await?;
                 if !ids.is_empty() {

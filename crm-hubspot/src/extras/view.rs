@@ -313,7 +313,6 @@ impl HubSpotBackend {
         options: &ViewOptions,
     ) -> Result<Option<CustomerView>> {
         let operation = "customer_view";
-        let properties = self.read_props_query(MappingTarget::Contact);
         let first = async {
             let (id, id_property, others) = match lookup {
                 Lookup::Email(email) => (email.expose().to_owned(), Some("email"), Vec::new()),
@@ -328,16 +327,10 @@ impl HubSpotBackend {
                     }
                 }
             };
-            let hs = self
-                .contact_with_associations(
-                    &id,
-                    id_property,
-                    properties.clone(),
-                    VIEW_ASSOCIATIONS.to_owned(),
-                    operation,
-                )
-                .await?;
-            Ok::<_, Error>((hs, others))
+            let props = self.read_props_query(MappingTarget::Contact);
+            let links = VIEW_ASSOCIATIONS.to_owned();
+            let hs = self.contact_with_associations(&id, id_property, props, links, operation);
+            Ok::<_, Error>((hs.await?, others))
         };
         // The pipelines are read alongside the first request and kept in the connection's
         // cache. Their outcome is not the lookup's: a lookup that finds nobody does not need
