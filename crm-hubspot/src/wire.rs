@@ -438,18 +438,15 @@ impl HubSpotBackend {
         // The properties go straight into the mapping, without a map of vendor fields in
         // between; the ones that are not fields are taken out on the way.
         let vendor = properties.into_iter().filter_map(|(name, value)| {
-            if skip.contains(&name.as_str()) || pipeline == Some(name.as_str()) {
-                return None;
-            }
-            if name == "lifecyclestage" {
-                lifecycle = Some(from_hubspot(value));
-                return None;
-            }
-            if kind_prop == Some(name.as_str()) {
-                marker = Some(from_hubspot(value));
-                return None;
-            }
-            Some((name, from_hubspot(value)))
+            let n = name.as_str();
+            let taken = match n {
+                _ if skip.contains(&n) || pipeline == Some(n) => return None,
+                "lifecyclestage" => &mut lifecycle,
+                _ if kind_prop == Some(n) => &mut marker,
+                _ => return Some((name, from_hubspot(value))),
+            };
+            *taken = Some(from_hubspot(value));
+            None
         });
         let mut common = mapping.from_vendor_iter(kind, vendor);
         let mut activity_kind = match target {
