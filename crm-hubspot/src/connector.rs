@@ -43,6 +43,8 @@ impl HubSpotConnector {
             .chain(AUTH_KEYS.iter().copied())
             .collect();
         config.check_keys(VENDOR, &keys)?;
+        let mut b = HubSpotBuilder::new();
+        b.options.read_connector_config(config)?;
         let mut c = HubSpotConfig::default();
         for (key, value) in config.vendor_settings() {
             c.set(key.parse()?, value)?;
@@ -65,9 +67,7 @@ impl HubSpotConnector {
                 )));
             }
         }
-        let mut b = HubSpotBuilder::new().with_hubspot_config(c);
-        b.options.read_connector_config(config)?;
-        b.build()
+        b.with_hubspot_config(c).build()
     }
 }
 
