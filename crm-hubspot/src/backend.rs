@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crm_core::credential::{CredentialProvider, StaticCredential};
 use crm_core::limits::RateLimiter;
 use crm_core::mapping::ObjectMapping;
-use crm_core::raw::http::{HttpClient, HttpClientBuilder, Request, Response};
+use crm_core::raw::http::{HttpClientBuilder, Request};
 use crm_core::raw::{
     Backend, BackendFacts, Connection, ConnectionOptions, Query, VendorRecord, VendorWrite,
     WriteOp, Written,
@@ -27,9 +27,8 @@ use crate::config::{AppKind, ConversationLogAs, HubSpotConfig, HubSpotConfigKey,
 use crate::extras::logs;
 use crate::extras::objects::{HubObject, MappingTarget, Paths};
 use crate::extras::pipelines::PipelineCache;
-use crate::limits::GENERAL;
+use crate::limits::{self, GENERAL};
 pub use crate::state::HubSpotBackend;
-use crate::state::Settings;
 use crate::wire::{HsBatch, HsObject, link_fields, locate, ref_object, status_field, text};
 use crate::{MAPPING_TARGETS, VENDOR};
 
@@ -165,29 +164,6 @@ impl HubSpotBuilder {
         self
     }
 
-    /// The limiter every request of the connection draws from, token requests included: the
-    /// one given or the adapter's own, with the observer in front.
-    fn limiter(&self) -> Option<Arc<dyn RateLimiter>> {
-        self.options
-            .limiter(|| Some(Arc::new(crate::limits::limiter_for(&self.config))))
-    }
-
-    fn http(
-        &self,
-        credentials: Arc<dyn CredentialProvider>,
-        limiter: Option<Arc<dyn RateLimiter>>,
-    ) -> Result<HttpClient> {
-        let http = HttpClientBuilder::new(VENDOR, self.config.base_url.clone())
-            .with_credentials(credentials)
-            .with_correlation_headers(&["x-hubspot-correlation-id", "x-request-id"])
-            .with_error_parser(Arc::new(crate::error::HubSpotErrorParser));
-        let http = self.options.transport(http);
-        match limiter {
-            Some(limiter) => http.with_limiter(limiter).build(),
-            None => http.build(),
-        }
-    }
-
     /// The connection's credentials; OAuth token refreshes draw from `limiter` too, since
     /// HubSpot counts its token endpoint against the same limit.
     fn credentials(
@@ -251,35 +227,38 @@ impl HubSpotBuilder {
         }
         let c = &self.config;
         c.validate()?;
-        let limiter = self.limiter();
-        let http = self.http(self.credentials(limiter.clone())?, limiter)?;
+        // The limiter every request of the connection draws from, token requests included: the
+        // one given or the adapter's own, with the observer in front.
+        let limiter = self
+            .options
+            .limiter(|| Some(Arc::new(limits::limiter_for(c))));
+        let mut http = HttpClientBuilder::new(VENDOR, c.base_url.clone())
+            .with_credentials(self.credentials(limiter.clone())?)
+            .with_correlation_headers(&["x-hubspot-correlation-id", "x-request-id"])
+            .with_error_parser(Arc::new(crate::error::HubSpotErrorParser));
+        if let Some(limiter) = limiter {
+            http = http.with_limiter(limiter);
+        }
+        let http = self.options.transport(http).build()?;
         let mappings =
             self.options
                 .mappings("the HubSpot adapter", MAPPING_TARGETS, self.defaults()?)?;
-        let settings = Settings {
-            external_id: c.external_id_property.clone(),
-            idempotency: c.idempotency_property.clone(),
-            activity_kind: c.activity_kind_property.clone(),
-            log_as_call: c.conversation_log_as == ConversationLogAs::Call,
-            lead_stage: c.lead_lifecycle_stage.clone(),
-            phone_calculated: c.phone_search_calculated,
-            lead_source: c.lead_source_property.clone(),
-        };
+        let mut config = c.clone();
+        (config.token, config.client_secret, config.refresh_token) = (None, None, None);
         let backend = HubSpotBackend {
             http,
             paths: Paths::new(&c.path_family),
-            capabilities: capabilities(&settings),
-            settings,
+            capabilities: capabilities(c),
+            config,
             region: Region::parse(&c.phone_region)?,
             mappings: mappings.clone(),
             pipelines: PipelineCache::new(c.pipelines_ttl),
-            app: c.app,
         };
         Ok(self.options.connect(backend, mappings, &c.connection_name))
     }
 }
 
-fn capabilities(s: &Settings) -> Capabilities {
+fn capabilities(s: &HubSpotConfig) -> Capabilities {
     let mut objects = BTreeMap::new();
     for kind in ObjectKind::ALL {
         let mut caps = ObjectCapabilities::read_write();
@@ -287,23 +266,23 @@ fn capabilities(s: &Settings) -> Capabilities {
         if matches!(kind, ObjectKind::Contact | ObjectKind::Lead) {
             keys.push("email".to_owned());
         }
-        if s.external_id.is_some() && kind != ObjectKind::Activity {
+        if s.external_id_property.is_some() && kind != ObjectKind::Activity {
             keys.push("external_id".to_owned());
         }
-        if s.idempotency.is_some() {
+        if s.idempotency_property.is_some() {
             keys.push("idempotency_key".to_owned());
         }
         caps.upsert_keys = keys;
         caps.list_changed_since = true;
         caps.max_batch = Some(MAX_BATCH);
         caps.max_page_size = Some(MAX_LIST_PAGE);
-        caps.idempotent_create = s.idempotency.is_some();
+        caps.idempotent_create = s.idempotency_property.is_some();
         objects.insert(kind, caps);
     }
     let mut caps = Capabilities::default();
     caps.objects = objects;
     caps.lookup_by_phone = true;
-    caps.lookup_by_external_id = s.external_id.is_some();
+    caps.lookup_by_external_id = s.external_id_property.is_some();
     caps.link = true;
     caps
 }
@@ -334,12 +313,7 @@ impl HubSpotBackend {
     /// Requests per rolling 10 seconds this connection's app may send (HubSpot's API limits),
     /// for configuring a limiter's `general` bucket; the `search` bucket allows 5 per second.
     pub fn burst_per_10s(&self) -> u32 {
-        self.app.burst_per_10s()
-    }
-
-    /// Sends a request.
-    pub(crate) async fn send(&self, req: Request) -> Result<Response> {
-        self.http.send(req).await
+        self.config.app.burst_per_10s()
     }
 
     /// `POST /objects/{o}/batch/read` of `ids` in chunks of 100, by `id_property` when given
@@ -361,7 +335,7 @@ impl HubSpotBackend {
                 m.insert("idProperty".into(), json!(p));
             }
             let path = self.paths.batch(target.object(), "read");
-            let batch: HsBatch = self.send(post(path, operation, body)).await?.json()?;
+            let batch: HsBatch = self.http.send(post(path, operation, body)).await?.json()?;
             out.extend(batch.results);
         }
         Ok(out)
@@ -371,8 +345,8 @@ impl HubSpotBackend {
     pub(crate) fn id_property(&self, key: &UpsertKey) -> String {
         let configured = match key {
             UpsertKey::Email(_) => None,
-            UpsertKey::ExternalId(_) => self.settings.external_id.clone(),
-            UpsertKey::Idempotency(_) => self.settings.idempotency.clone(),
+            UpsertKey::ExternalId(_) => self.config.external_id_property.clone(),
+            UpsertKey::Idempotency(_) => self.config.idempotency_property.clone(),
         };
         configured.unwrap_or_else(|| "email".to_owned())
     }
@@ -381,7 +355,7 @@ impl HubSpotBackend {
         let operation = format!("{}.create", w.kind);
         let mut p = self.prepare(&w, None).await?;
         let target = p.target;
-        let key = match (key, &self.settings.idempotency) {
+        let key = match (key, &self.config.idempotency_property) {
             (Some(key), Some(prop)) => {
                 p.props.insert(prop.clone(), Value::String(key.clone()));
                 Some((prop.clone(), key))
@@ -393,18 +367,15 @@ impl HubSpotBackend {
         // conflicts on the key, and the record is then read by it (HubSpot's object API docs).
         let path = self.paths.collection(target.object());
         let req = post(path, &operation, body).idempotent(key.is_some());
-        let hs = match self.send(req).await.and_then(|r| r.json::<HsObject>()) {
-            Ok(hs) => hs,
-            Err(e) => match &key {
-                Some((prop, key)) if conflicts_on(&e, prop) => {
-                    match self.fetch(target, key, Some(prop), &operation).await {
-                        Ok(hs) => hs,
-                        // Not ours: the conflict was on another unique value (an email).
-                        Err(_) => return Err(self.rename(e, target)),
-                    }
-                }
-                _ => return Err(self.rename(e, target)),
-            },
+        let sent = self.http.send(req).await.and_then(|r| r.json::<HsObject>());
+        let hs = match (sent, &key) {
+            (Ok(hs), _) => hs,
+            (Err(e), Some((prop, key))) if conflicts_on(&e, prop) => {
+                let by_key = self.fetch(target, key, Some(prop), &operation).await;
+                // Nothing under the key: the conflict was on another unique value (an email).
+                by_key.map_err(|_| self.rename(e, target))?
+            }
+            (Err(e), _) => return Err(self.rename(e, target)),
         };
         let record = self.record(target, hs, &p.context()).await?;
         Ok(Written {
@@ -425,7 +396,11 @@ impl HubSpotBackend {
                 .json(json!({"properties": p.props}))
                 .idempotent(true)
                 .bucket(GENERAL);
-            let resp = self.send(req).await.map_err(|e| self.rename(e, target))?;
+            let resp = self
+                .http
+                .send(req)
+                .await
+                .map_err(|e| self.rename(e, target))?;
             hs = Some(resp.json::<HsObject>()?);
         }
         self.put_links(object, &raw, &p.links, operation).await?;
@@ -453,7 +428,7 @@ impl Backend for HubSpotBackend {
 
     /// A stock portal has no property for external ids: say how an admin adds one.
     fn setup_hint(&self, _kind: ObjectKind, what: &str) -> Option<String> {
-        (what == "external_id" && self.settings.external_id.is_none()).then(|| {
+        (what == "external_id" && self.config.external_id_property.is_none()).then(|| {
             "no `external_id_property` is configured: in HubSpot, Settings > Data Management > \
              Properties, create a single-line text property with \"Require unique values for \
              this property\" checked on each object (contacts, companies, deals, tickets), and \
@@ -471,7 +446,7 @@ impl Backend for HubSpotBackend {
         let kind = text(common, "kind")
             .and_then(|k| crm_core::ActivityKind::from_name(&k))
             .unwrap_or_default();
-        let object = HubObject::for_activity(kind, self.settings.log_as_call);
+        let object = HubObject::for_activity(kind, self.log_object());
         MappingTarget::for_engagement(object).as_str()
     }
 
@@ -524,7 +499,7 @@ impl Backend for HubSpotBackend {
             // A stock portal: the log is marked in its body, also when an update replaces it.
             let update = matches!(op, WriteOp::Update { .. });
             if log
-                && self.settings.activity_kind.is_none()
+                && self.config.activity_kind_property.is_none()
                 && (!update || common.contains_key("body"))
             {
                 logs::mark(common);
@@ -558,10 +533,7 @@ impl Backend for HubSpotBackend {
 
     async fn write(&self, write: VendorWrite) -> Result<Written> {
         match write.op.clone() {
-            WriteOp::Create { key } => {
-                let key = key.map(|k| k.as_str().to_owned());
-                self.create(write, key).await
-            }
+            WriteOp::Create { key } => self.create(write, key.map(|k| k.as_str().to_owned())).await,
             WriteOp::Update { id } => self.update(write, &id).await,
             // One input of the batch endpoint (HubSpot has no single-record upsert).
             WriteOp::Upsert { .. } => self

@@ -40,21 +40,12 @@ impl FromStr for PathFamily {
             return Ok(PathFamily::V3);
         }
         // `2026-03`, or a suffixed version such as `2026-09-beta`.
-        let (date, suffix) = (t.get(..7).unwrap_or(t), t.get(7..).unwrap_or_default());
-        let date_ok = date.len() == 7
-            && date.bytes().enumerate().all(|(i, b)| {
-                if i == 4 {
-                    b == b'-'
-                } else {
-                    b.is_ascii_digit()
-                }
+        let valid = t.len() >= 7
+            && t.bytes().enumerate().all(|(i, b)| match i {
+                4 | 7 => b == b'-',
+                0..7 => b.is_ascii_digit(),
+                _ => b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-',
             });
-        let suffix_ok = suffix.is_empty()
-            || (suffix.starts_with('-')
-                && suffix
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
-        let valid = date_ok && suffix_ok;
         if valid {
             Ok(PathFamily::Dated(t.to_owned()))
         } else {
@@ -233,7 +224,8 @@ crm_core::config_keys! {
     /// A configuration key, for [`crate::HubSpotBuilder::with_config`] and `CRM_HUBSPOT_<KEY>`
     /// environment variables; a name parses with or without that prefix, and with the aliases
     /// `access_token` and `private_app_token` (`token`), `api_base_url` and `url`
-    /// (`base_url`), `requests_per_10s` (`rate_limit`).
+    /// (`base_url`), `requests_per_10s` (`rate_limit`), `idempotency_field` (the shared name,
+    /// `idempotency_property`).
     pub enum HubSpotConfigKey {
         vendor: "HubSpot",
         env_prefix: "CRM_HUBSPOT_",
@@ -243,6 +235,7 @@ crm_core::config_keys! {
             "api_base_url" => "base_url",
             "url" => "base_url",
             "requests_per_10s" => "rate_limit",
+            "idempotency_field" => "idempotency_property",
         },
         /// `base_url`.
         BaseUrl = "base_url",

@@ -11,13 +11,12 @@ use crm_core::raw::{AdapterFacts, Advice, Connector, ConnectorConfig, LiveConnec
 use crm_core::reexports::secrecy::SecretString;
 use crm_core::{Capabilities, Error, Result};
 
-use crate::{HubSpot, HubSpotBuilder, HubSpotConfigKey, HubSpotWebhook, VENDOR};
+use crate::{HubSpot, HubSpotBuilder, HubSpotConfig, HubSpotConfigKey, HubSpotWebhook, VENDOR};
 
-/// The connection-file keys a HubSpot connection takes besides the [`HubSpotConfigKey`]s, their
-/// aliases and the keys every adapter takes: the name every adapter shares for
-/// `idempotency_property`, and the credential's.
-const OTHER_KEYS: &[&str] = &[
-    "idempotency_field",
+/// The credential's connection-file keys, which a HubSpot connection takes besides the
+/// [`HubSpotConfigKey`]s, their aliases (`idempotency_field`, the name every adapter shares,
+/// among them) and the keys every adapter takes.
+const AUTH_KEYS: &[&str] = &[
     "auth.kind",
     "auth.client_id",
     "auth.token",
@@ -41,36 +40,34 @@ impl HubSpotConnector {
         let aliases = HubSpotConfigKey::ALIASES.iter().map(|(alias, _)| *alias);
         let keys: Vec<&str> = keys
             .chain(aliases)
-            .chain(OTHER_KEYS.iter().copied())
+            .chain(AUTH_KEYS.iter().copied())
             .collect();
         config.check_keys(VENDOR, &keys)?;
         let mut b = HubSpotBuilder::new();
         b.options.read_connector_config(config)?;
+        let mut c = HubSpotConfig::default();
         for (key, value) in config.vendor_settings() {
-            // One name across adapters; HubSpot's own key stays an alias.
-            let key = match key {
-                "idempotency_field" => HubSpotConfigKey::IdempotencyProperty.as_ref(),
-                other => other,
-            };
-            b = b.with_config(key, value);
+            c.set(key.parse()?, value)?;
         }
-        let kind = config
-            .setting("auth.kind")
-            .ok_or_else(|| Error::config("auth: a hubspot connection needs an [auth] table"))?;
-        b = match kind {
-            "bearer" => b.with_token(config.require_secret("auth.token")?),
-            "oauth_refresh" => b.with_oauth(
-                config.require("auth.client_id")?.to_owned(),
-                config.require_secret("auth.client_secret")?,
-                config.require_secret("auth.refresh_token")?,
-            ),
-            other => {
+        match config.setting("auth.kind") {
+            Some("bearer") => c.token = Some(config.require_secret("auth.token")?),
+            Some("oauth_refresh") => {
+                c.client_id = Some(config.require("auth.client_id")?.to_owned());
+                c.client_secret = Some(config.require_secret("auth.client_secret")?);
+                c.refresh_token = Some(config.require_secret("auth.refresh_token")?);
+            }
+            None => {
+                return Err(Error::config(
+                    "auth: a hubspot connection needs an [auth] table",
+                ));
+            }
+            Some(other) => {
                 return Err(Error::config(format!(
                     "auth.kind: `{other}` is not one of bearer (private app), oauth_refresh"
                 )));
             }
-        };
-        b.build()
+        }
+        b.with_hubspot_config(c).build()
     }
 }
 

@@ -21,24 +21,17 @@ pub const TOKEN_PATH: &str = "/oauth/v1/token";
 /// The credential provider of a HubSpot OAuth connection.
 pub type HubSpotOAuth = CachedToken<RefreshTokenGrant>;
 
-/// A provider for the app `client_id` with `refresh_token`, calling the token endpoint under
-/// `base_url`. Rotated refresh tokens go to `store` (in memory when `None`; give a
-/// `FileTokenStore` so that a restart keeps them).
+/// A provider for the app `client_id` (with its client `secret`) holding the `refresh` token,
+/// calling the token endpoint under `base_url`. Rotated refresh tokens go to `store` (in
+/// memory when `None`; give a `FileTokenStore` so that a restart keeps them).
 pub fn oauth(
     base_url: &str,
     client_id: &str,
-    client_secret: SecretString,
-    refresh_token: SecretString,
+    secret: SecretString,
+    refresh: SecretString,
     store: Option<Arc<dyn TokenStore>>,
 ) -> Result<HubSpotOAuth> {
-    oauth_paced(
-        base_url,
-        client_id,
-        client_secret,
-        refresh_token,
-        store,
-        None,
-    )
+    oauth_paced(base_url, client_id, secret, refresh, store, None)
 }
 
 /// [`oauth`] whose token requests draw from `limiter`'s `general` bucket, as the connection's

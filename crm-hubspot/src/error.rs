@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crm_core::limits::Bucket;
 use crm_core::raw::http::{ErrorParser, ErrorResponse};
+use crm_core::raw::status::kind_of_status;
 use crm_core::reexports::serde_json::{self, Value};
 use crm_core::{Error, ErrorKind, FieldError, LimitScope, RecordId, VendorError};
 
@@ -70,9 +71,8 @@ impl HubSpotErrorParser {
         let Some(body) = body else {
             // HTML, empty or truncated: the status decides; the snippet stays for operators.
             let kind = match status {
-                477 => ErrorKind::Unavailable,
                 429 => rate_limited(route, &Value::Null, r.retry_after()).0,
-                _ => r.default_kind(),
+                _ => hubspot_status_kind(status),
             };
             let err =
                 Error::new(kind, format!("HubSpot answered HTTP {status}")).with_vendor(r.vendor());
@@ -87,18 +87,15 @@ impl HubSpotErrorParser {
 /// 423 Locked and 477 Migration in Progress refuse the request before carrying it out, so even a
 /// create may be sent again; a lock lasts 2 seconds (HubSpot's object API docs): never sooner.
 fn refused_unprocessed(status: u16, err: Error, retry_after: Option<Duration>) -> Error {
-    match status {
-        423 => err
-            .with_not_processed()
-            .with_retry_after(retry_after.unwrap_or_default().max(Duration::from_secs(2))),
-        477 => {
-            let err = err.with_not_processed();
-            match retry_after {
-                Some(wait) => err.with_retry_after(wait),
-                None => err,
-            }
-        }
-        _ => err,
+    let wait = match status {
+        423 => Some(retry_after.unwrap_or_default().max(Duration::from_secs(2))),
+        477 => retry_after,
+        _ => return err,
+    };
+    let err = err.with_not_processed();
+    match wait {
+        Some(wait) => err.with_retry_after(wait),
+        None => err,
     }
 }
 
@@ -132,28 +129,12 @@ fn classify(
     let message = vendor_message.unwrap_or_default().to_owned();
     let (kind, what) = match status {
         429 => rate_limited(route, body, retry_after),
-        423 => (
-            ErrorKind::Unavailable,
-            "HubSpot locked the records; retry after 2 seconds".into(),
-        ),
-        477 => (
-            ErrorKind::Unavailable,
-            "the HubSpot account is being migrated".into(),
-        ),
-        401 => (
-            ErrorKind::Unauthorized,
-            match category {
-                Some("EXPIRED_AUTHENTICATION") => "the OAuth access token has expired".to_owned(),
-                _ => "HubSpot did not accept the credential (missing or invalid)".to_owned(),
-            },
-        ),
         403 => (
             ErrorKind::Forbidden {
                 missing_scopes: missing_scopes(body),
             },
             "the credential lacks a scope this call needs".into(),
         ),
-        404 => (ErrorKind::NotFound, "HubSpot has no such record".into()),
         409 => {
             let existing = existing_id(&message).and_then(|id| RecordId::new(id).ok());
             let what = match &existing {
@@ -186,17 +167,19 @@ fn classify(
                 category.unwrap_or("VALIDATION_ERROR")
             ),
         ),
-        500..=599 => {
-            let kind = if matches!(status, 504 | 524) {
-                ErrorKind::Timeout
-            } else {
-                ErrorKind::Unavailable
-            };
-            (kind, format!("HubSpot answered HTTP {status}"))
-        }
+        // The status alone says which; HubSpot's own 477 and its CDN's 524 timeout besides.
         _ => (
-            ErrorKind::Unexpected,
-            format!("HubSpot answered HTTP {status}"),
+            hubspot_status_kind(status),
+            match (status, category) {
+                (423, _) => "HubSpot locked the records; retry after 2 seconds".into(),
+                (477, _) => "the HubSpot account is being migrated".into(),
+                (401, Some("EXPIRED_AUTHENTICATION")) => {
+                    "the OAuth access token has expired".into()
+                }
+                (401, _) => "HubSpot did not accept the credential (missing or invalid)".into(),
+                (404, _) => "HubSpot has no such record".into(),
+                _ => format!("HubSpot answered HTTP {status}"),
+            },
         ),
     };
     refused_unprocessed(
@@ -204,6 +187,17 @@ fn classify(
         Error::new(kind, what).with_vendor(vendor),
         retry_after,
     )
+}
+
+/// The kind a status means by itself at HubSpot: 477 (Migration in Progress) is unavailable
+/// and 524 (its CDN's origin timeout) a timeout (HubSpot's error-handling docs), the rest as
+/// every HTTP service means them.
+fn hubspot_status_kind(status: u16) -> ErrorKind {
+    match status {
+        477 => ErrorKind::Unavailable,
+        524 => ErrorKind::Timeout,
+        _ => kind_of_status(status),
+    }
 }
 
 /// The error of one `errors[]` entry of a 207 batch answer (no HTTP status of its own: the
@@ -234,23 +228,17 @@ fn rate_limited(route: Route, body: &Value, retry_after: Option<Duration>) -> (E
         str_at(body, "errorType"),
         str_at(body, "category"),
     );
-    let (retry_after, what) = match &scope {
-        LimitScope::Search => (
-            retry_after.or(Some(SEARCH_WINDOW)),
-            "HubSpot's search rate limit (5 per second) was reached".to_owned(),
-        ),
-        LimitScope::Other(name) if name.is_empty() => (
-            retry_after,
-            "HubSpot answered 429 without naming the rate limit".to_owned(),
-        ),
-        _ => (
-            retry_after,
-            format!(
-                "HubSpot's {} rate limit was reached",
-                policy.unwrap_or("request")
-            ),
+    let what = match &scope {
+        LimitScope::Search => "HubSpot's search rate limit (5 per second) was reached".into(),
+        LimitScope::Other(name) if name.is_empty() => {
+            "HubSpot answered 429 without naming the rate limit".into()
+        }
+        _ => format!(
+            "HubSpot's {} rate limit was reached",
+            policy.unwrap_or("request")
         ),
     };
+    let retry_after = retry_after.or((scope == LimitScope::Search).then_some(SEARCH_WINDOW));
     (ErrorKind::RateLimited { retry_after, scope }, what)
 }
 
@@ -459,6 +447,14 @@ mod tests {
                 |k| *k == ErrorKind::Unavailable,
             ),
             (504, "", |k| *k == ErrorKind::Timeout),
+            // HubSpot's CDN times out with 524, as HTML or JSON alike.
+            (524, "<html><body>524</body></html>", |k| {
+                *k == ErrorKind::Timeout
+            }),
+            (524, r#"{"status":"error","message":"timeout"}"#, |k| {
+                *k == ErrorKind::Timeout
+            }),
+            (477, "", |k| *k == ErrorKind::Unavailable),
             (200, r#"{"id":"1","properties":{"email":"jane@exa"#, |k| {
                 *k == ErrorKind::Unexpected
             }),

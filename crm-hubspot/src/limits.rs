@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crm_core::LimitScope;
 use crm_core::limits::{Bucket, BucketConfig, HintParser, LimitHint, PacingLimiter};
+use crm_core::raw::status::header_number as number;
 use crm_core::reexports::http::HeaderMap;
 
 #[cfg(test)]
@@ -24,13 +25,6 @@ pub const GENERAL: &str = "general";
 /// The search endpoints' own bucket.
 pub const SEARCH: &str = "search";
 
-fn number(headers: &HeaderMap, name: &str) -> Option<u64> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-}
-
 /// Reads `X-HubSpot-RateLimit-Remaining` / `-Interval-Milliseconds` (the 10-second window),
 /// `-Max` per `-Interval-Milliseconds` (the app's budget, which re-sizes the `general` bucket)
 /// and `-Daily` / `-Daily-Remaining` (not sent for OAuth tokens, nor on search responses).
@@ -43,17 +37,13 @@ pub fn hints() -> HintParser {
         let limit = number(headers, "x-hubspot-ratelimit-max")
             .filter(|max| *max > 0)
             .zip(interval);
-        let daily = match (
-            number(headers, "x-hubspot-ratelimit-daily"),
-            number(headers, "x-hubspot-ratelimit-daily-remaining"),
-        ) {
-            (Some(max), Some(left)) => Some((max.saturating_sub(left), max)),
-            _ => None,
-        };
-        if remaining.is_none() && daily.is_none() && limit.is_none() {
-            return None;
-        }
-        Some(LimitHint {
+        let daily_max = number(headers, "x-hubspot-ratelimit-daily");
+        let daily_left = number(headers, "x-hubspot-ratelimit-daily-remaining");
+        let daily = daily_max
+            .zip(daily_left)
+            .map(|(max, left)| (max.saturating_sub(left), max));
+        let any = remaining.is_some() || daily.is_some() || limit.is_some();
+        any.then_some(LimitHint {
             remaining,
             reset_after: interval,
             daily,
@@ -109,10 +99,9 @@ pub(crate) enum Route {
 impl Route {
     /// The route of a request from `bucket`: adapters tag every search request [`SEARCH`].
     pub(crate) fn of(bucket: Bucket) -> Self {
-        if bucket == SEARCH {
-            Route::Search
-        } else {
-            Route::Other
+        match bucket {
+            SEARCH => Route::Search,
+            _ => Route::Other,
         }
     }
 }

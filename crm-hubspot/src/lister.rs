@@ -15,14 +15,15 @@ use crm_core::model::fields::parse_datetime;
 use crm_core::raw::http::Request;
 use crm_core::raw::{Paging, Query, QueryFilter, VendorRecord, Verb, operation, paginate};
 use crm_core::reexports::futures::StreamExt;
-use crm_core::reexports::serde_json::{Value, json};
-use crm_core::{Error, ErrorKind, Lookup, ObjectKind, Page, Result};
+use crm_core::reexports::serde_json::{self, Value, json};
+use crm_core::{Error, Lookup, ObjectKind, Page, Result};
+use serde::{Deserialize, Serialize};
 
 use crate::backend::{HubSpotBackend, MAX_LIST_PAGE, post};
-use crate::extras::objects::{HubObject, MappingTarget};
+use crate::extras::objects::MappingTarget;
 use crate::extras::search::{check_search_caps, filter, phone_groups, same_number};
 use crate::limits::{GENERAL, SEARCH};
-use crate::wire::{HsObject, HsPage, HsPaging, link_fields, link_query, to_hubspot};
+use crate::wire::{HsObject, HsPage, HsPaging, found, link_fields, link_query, to_hubspot};
 
 /// The cursor of the next search page: search serves at most 10,000 results, so a cursor past
 /// them ends the search.
@@ -37,8 +38,11 @@ pub(crate) const MAX_SEARCH_PAGE: usize = 200;
 pub(crate) const MAX_SEARCH_RESULTS: usize = 10_000;
 
 /// Where a listing stands: which target, the search's lower bound, the page cursor, and ids
-/// already listed at the lower bound. Opaque to callers (`Page::next`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// already listed at the lower bound. Opaque to callers (`Page::next`), who hand it back within
+/// one listing only (no store keeps one: the outbox and events hold no page cursors), so its
+/// text is this version's JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Cursor {
     target: usize,
     since: Option<i64>,
@@ -48,38 +52,21 @@ struct Cursor {
 
 impl Cursor {
     fn encode(&self) -> String {
-        format!(
-            "{}|{}|{}|{}",
-            self.target,
-            self.since.map(|s| s.to_string()).unwrap_or_default(),
-            self.after.clone().unwrap_or_default(),
-            self.skip.join(",")
-        )
+        serde_json::to_string(self).unwrap_or_default()
     }
 
     fn decode(text: &str) -> Result<Self> {
-        let bad = || Error::invalid_input("this page cursor did not come from the HubSpot adapter");
-        let mut parts = text.split('|');
-        let target = parts.next().and_then(|t| t.parse().ok()).ok_or_else(bad)?;
-        let since = match parts.next().ok_or_else(bad)? {
-            "" => None,
-            s => Some(s.parse().map_err(|_| bad())?),
-        };
-        let after = parts.next().ok_or_else(bad)?;
-        let skip = parts.next().ok_or_else(bad)?;
-        if parts.next().is_some() {
-            return Err(bad());
-        }
-        Ok(Self {
-            target,
-            since,
-            after: (!after.is_empty()).then(|| after.to_owned()),
-            skip: skip
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
+        serde_json::from_str(text).map_err(|_| {
+            Error::invalid_input("this page cursor did not come from the HubSpot adapter")
         })
+    }
+
+    /// The same listing at the vendor's next page.
+    fn at(&self, after: String) -> Self {
+        Self {
+            after: Some(after),
+            ..self.clone()
+        }
     }
 }
 
@@ -110,20 +97,17 @@ impl HubSpotBackend {
         let operation = operation(kind, Verb::FindBy);
         match lookup {
             Lookup::Email(email) => {
-                match self
-                    .fetch(target, email.expose(), Some("email"), operation)
-                    .await
-                {
-                    Ok(hs) => Ok(vec![self.record(target, hs, &[]).await?]),
-                    Err(e) if e.kind() == &ErrorKind::NotFound => Ok(Vec::new()),
-                    Err(e) => Err(e),
+                let read = self.fetch(target, email.expose(), Some("email"), operation);
+                match found(read.await)? {
+                    Some(hs) => Ok(vec![self.record(target, hs, &[]).await?]),
+                    None => Ok(Vec::new()),
                 }
             }
             Lookup::Phone(phone) => {
                 let e164 = phone
                     .e164()
                     .ok_or_else(|| Error::invalid_input("phone number has no E.164 form"))?;
-                let groups = phone_groups(self.settings.phone_calculated, e164);
+                let groups = phone_groups(self.config.phone_search_calculated, e164);
                 let found = self
                     .search(target, groups, MAX_SEARCH_PAGE, operation)
                     .await?;
@@ -134,7 +118,7 @@ impl HubSpotBackend {
                     .collect())
             }
             Lookup::ExternalId(value) => {
-                let prop = self.settings.external_id.clone().ok_or_else(|| {
+                let prop = self.config.external_id_property.clone().ok_or_else(|| {
                     Error::unsupported(operation, "no external_id_property is configured")
                 })?;
                 if value.trim().is_empty() {
@@ -199,7 +183,11 @@ impl HubSpotBackend {
         oldest_first: bool,
     ) -> Result<Value> {
         if target == MappingTarget::Lead {
-            let stage = filter("lifecyclestage", "EQ", self.settings.lead_stage.as_str());
+            let stage = filter(
+                "lifecyclestage",
+                "EQ",
+                self.config.lead_lifecycle_stage.as_str(),
+            );
             for g in &mut groups {
                 g.push(stage.clone());
             }
@@ -218,15 +206,19 @@ impl HubSpotBackend {
         }))
     }
 
-    /// `POST /objects/{o}/search`, on search's own rate limit bucket.
-    pub(crate) async fn search_request(
+    /// One page of a search of `target` (`POST /objects/{o}/search`, on search's own rate limit
+    /// bucket): [`HubSpotBackend::search_body`] with `limit` and `after` (see [`page_of`]).
+    pub(crate) async fn search_page(
         &self,
-        object: HubObject,
-        body: Value,
+        target: MappingTarget,
+        (groups, oldest_first): (Vec<Vec<Value>>, bool),
+        (limit, after): (usize, Option<&str>),
         operation: &str,
     ) -> Result<HsPage> {
-        let req = search_post(self.paths.search(object), operation, body);
-        self.send(req).await?.json()
+        let body = self.search_body(target, groups, oldest_first)?;
+        let body = page_of(body, limit, after);
+        let req = search_post(self.paths.search(target.object()), operation, body);
+        self.http.send(req).await?.json()
     }
 
     /// A find's filter groups for `target`: each condition on the mapped property, a link
@@ -236,6 +228,7 @@ impl HubSpotBackend {
             return Ok(Vec::new());
         };
         let mapping = self.mappings.get(target.as_str())?;
+        let unmapped = |f: &str| Error::mapping(format!("{}.{f}: no HubSpot property", query.kind));
         let mut filters = Vec::new();
         for c in conditions {
             let link = link_fields(query.kind).iter().find(|(f, _)| *f == c.common);
@@ -243,18 +236,14 @@ impl HubSpotBackend {
                 Some((_, o)) => format!("associations.{}", o.singular()),
                 None => mapping
                     .vendor_name(&c.common)
-                    .map(str::to_owned)
-                    .ok_or_else(|| {
-                        Error::mapping(format!("{}.{}: no HubSpot property", query.kind, c.common))
-                    })?,
+                    .ok_or_else(|| unmapped(&c.common))?
+                    .to_owned(),
             };
             filters.push(filter(&property, "EQ", to_hubspot(&c.value)));
         }
-        Ok(if filters.is_empty() {
-            Vec::new()
-        } else {
-            vec![filters]
-        })
+        // No conditions: no filter group at all, rather than one empty group.
+        let group = (!filters.is_empty()).then_some(filters);
+        Ok(group.into_iter().collect())
     }
 
     /// The next page that has records, or the last one.
@@ -315,13 +304,10 @@ impl HubSpotBackend {
             _ if find => {
                 let groups = self.find_groups(query, target)?;
                 let size = usize::try_from(query.page_size).unwrap_or(MAX_SEARCH_PAGE);
-                let body = self.search_body(target, groups, false)?;
-                let body = page_of(body, size, cursor.after.as_deref());
-                let page = self.search_request(object, body, operation).await?;
-                let next = next_search_cursor(&page).map(|after| Cursor {
-                    after: Some(after),
-                    ..cursor.clone()
-                });
+                let at = (size, cursor.after.as_deref());
+                let page = self.search_page(target, (groups, false), at, operation);
+                let page = page.await?;
+                let next = next_search_cursor(&page).map(|after| cursor.at(after));
                 (page, next)
             }
             None => {
@@ -335,11 +321,8 @@ impl HubSpotBackend {
                 if let Some(after) = &cursor.after {
                     req = req.query("after", after.clone());
                 }
-                let page: HsPage = self.send(req).await?.json()?;
-                let next = HsPaging::after(&page.paging).map(|after| Cursor {
-                    after: Some(after),
-                    ..cursor.clone()
-                });
+                let page: HsPage = self.http.send(req).await?.json()?;
+                let next = HsPaging::after(&page.paging).map(|after| cursor.at(after));
                 (page, next)
             }
             Some(since) => {
@@ -383,26 +366,21 @@ impl HubSpotBackend {
         since: i64,
         operation: &str,
     ) -> Result<(HsPage, Option<Cursor>)> {
-        let object = target.object();
-        let modified = object.modified_prop();
+        let modified = target.object().modified_prop();
         let limit = usize::try_from(query.page_size)
             .unwrap_or(MAX_SEARCH_PAGE)
             .clamp(1, MAX_SEARCH_PAGE);
         // A lead search adds the lead lifecycle stage.
         let groups = vec![vec![filter(modified, "GTE", since.to_string())]];
-        let body = self.search_body(target, groups, true)?;
-        let body = page_of(body, limit, cursor.after.as_deref());
-        let page = self.search_request(object, body, operation).await?;
+        let at = (limit, cursor.after.as_deref());
+        let page = self.search_page(target, (groups, true), at, operation);
+        let page = page.await?;
         let Some(after) = HsPaging::after(&page.paging) else {
             return Ok((page, None));
         };
         let offset: usize = after.parse().unwrap_or(MAX_SEARCH_RESULTS);
         if offset + limit <= MAX_SEARCH_RESULTS {
-            let next = Cursor {
-                after: Some(after),
-                ..cursor.clone()
-            };
-            return Ok((page, Some(next)));
+            return Ok((page, Some(cursor.at(after))));
         }
         // The next page would cross the 10,000 cap: restart at the last modification time seen.
         let stamp = |hs: &HsObject| {
@@ -472,6 +450,6 @@ mod tests {
         let plain = Cursor::default();
         assert_eq!(Cursor::decode(&plain.encode()).unwrap(), plain);
         assert!(Cursor::decode("garbage").is_err());
-        assert!(Cursor::decode("0|x||").is_err());
+        assert!(Cursor::decode(r#"{"target":"x","since":null,"after":null,"skip":[]}"#).is_err());
     }
 }

@@ -1,53 +1,32 @@
 //! What a HubSpot connection holds: [`HubSpotBackend`]'s fields (the HTTP client, the path
-//! family, the resolved settings, the mappings, the pipeline cache) and the pipelines accessor.
+//! family, the settings, the mappings, the pipeline cache) and the pipelines accessor.
 //!
 //! Apart from `backend.rs` (the builder that fills it, and core's `Backend` trait on it) so
 //! that the modules whose methods extend it (`wire.rs`, `lister.rs`, `extras/`) import the type
 //! without importing the builder, which imports them.
 
-use std::fmt;
 use std::sync::Arc;
 
 use crm_core::raw::Mappings;
 use crm_core::raw::http::HttpClient;
 use crm_core::{Capabilities, Region, Result};
 
-use crate::config::AppKind;
+use crate::config::HubSpotConfig;
 use crate::extras::objects::{HubObject, Paths};
 use crate::extras::pipelines::{PipelineCache, PipelineSet};
 
-/// The resolved settings the request code needs.
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    pub(crate) external_id: Option<String>,
-    pub(crate) idempotency: Option<String>,
-    pub(crate) activity_kind: Option<String>,
-    pub(crate) log_as_call: bool,
-    pub(crate) lead_stage: String,
-    pub(crate) phone_calculated: bool,
-    pub(crate) lead_source: Option<String>,
-}
-
 /// The vendor hooks of a HubSpot connection; `HubSpot::backend()` reaches the HubSpot-only
 /// calls (schema and setup checks, the burst budget).
+#[derive(Debug)]
 pub struct HubSpotBackend {
     pub(crate) http: HttpClient,
     pub(crate) paths: Paths,
-    pub(crate) settings: Settings,
+    /// The connection's settings, its secrets taken out (the credential provider holds them).
+    pub(crate) config: HubSpotConfig,
     pub(crate) region: Region,
     pub(crate) mappings: Arc<Mappings>,
     pub(crate) pipelines: PipelineCache,
     pub(crate) capabilities: Capabilities,
-    pub(crate) app: AppKind,
-}
-
-impl fmt::Debug for HubSpotBackend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HubSpotBackend")
-            .field("http", &self.http)
-            .field("app", &self.app)
-            .finish_non_exhaustive()
-    }
 }
 
 impl HubSpotBackend {

@@ -160,82 +160,59 @@ impl HubSpotWebhook {
 
     fn event(&self, v: &Value, i: usize) -> Result<CrmEvent> {
         let num = |key: &str| json::id_text(v.get(key), key).ok();
-        let kind_text = v
-            .get("subscriptionType")
-            .or_else(|| v.get("eventType"))
+        let text = |key: &str| v.get(key).and_then(Value::as_str);
+        let bad = |what: String| malformed(format!("event {i}: {what}"));
+        let kind_text = v.get("subscriptionType").or_else(|| v.get("eventType"));
+        let kind_text = kind_text
             .and_then(Value::as_str)
-            .ok_or_else(|| malformed(format!("event {i}: no subscriptionType or eventType")))?;
+            .ok_or_else(|| bad("no subscriptionType or eventType".into()))?;
         let (object, action) = kind_text
             .split_once('.')
-            .ok_or_else(|| malformed(format!("event {i}: `{kind_text}` is not object.action")))?;
+            .ok_or_else(|| bad(format!("`{kind_text}` is not object.action")))?;
         let object_name = match object {
             "object" => num("objectTypeId").unwrap_or_else(|| "object".to_owned()),
             other => other.to_owned(),
         };
         let kind = kind_of(&object_name);
-        let object_id =
-            num("objectId").ok_or_else(|| malformed(format!("event {i}: no objectId")))?;
+        let object_id = num("objectId").ok_or_else(|| bad("no objectId".into()))?;
         // Engagement ids carry their object in this adapter (`note:6001`), as they do in reads.
         let engagement = HubObject::from_name(&object_name)
             .filter(|o| HubObject::ENGAGEMENTS.contains(o))
             .map(HubObject::singular);
-        let id_text = match engagement {
-            Some(e) => format!("{e}:{object_id}"),
-            None => object_id.clone(),
-        };
-        let record_id =
-            RecordId::new(id_text).map_err(|e| malformed(format!("event {i}: {}", e.message())))?;
-        let occurred_ms = v.get("occurredAt").and_then(Value::as_i64).ok_or_else(|| {
-            malformed(format!("event {i}: occurredAt is missing or not a number"))
-        })?;
+        let id_text = engagement.map_or_else(|| object_id.clone(), |e| format!("{e}:{object_id}"));
+        let record_id = RecordId::new(id_text).map_err(|e| bad(e.message().to_owned()))?;
+        let occurred_ms = v.get("occurredAt").and_then(Value::as_i64);
+        let occurred_ms =
+            occurred_ms.ok_or_else(|| bad("occurredAt is missing or not a number".into()))?;
         let occurred_at = chrono::DateTime::from_timestamp_millis(occurred_ms)
-            .ok_or_else(|| malformed(format!("event {i}: occurredAt is out of range")))?;
+            .ok_or_else(|| bad("occurredAt is out of range".into()))?;
+        let property = text("propertyName");
         let change = match action {
             "creation" => Change::Created,
             "deletion" | "privacyDeletion" => Change::Deleted,
             "restore" => Change::Restored,
             "propertyChange" => Change::Updated {
-                fields: v
-                    .get("propertyName")
-                    .and_then(Value::as_str)
-                    .map(|p| vec![p.to_owned()])
-                    .unwrap_or_default(),
+                fields: property.map(|p| vec![p.to_owned()]).unwrap_or_default(),
             },
-            "merge" => Change::Merged {
-                merged_ids: v
-                    .get("mergedObjectIds")
-                    .and_then(Value::as_array)
-                    .map(|ids| {
-                        ids.iter()
-                            .filter_map(|id| json::id_text(Some(id), "").ok())
-                            .filter_map(|id| RecordId::new(id).ok())
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            },
+            "merge" => {
+                let ids = v.get("mergedObjectIds").and_then(Value::as_array);
+                let ids = ids.into_iter().flatten();
+                let ids = ids.filter_map(|id| json::id_text(Some(id), "").ok());
+                let merged_ids = ids.filter_map(|id| RecordId::new(id).ok()).collect();
+                Change::Merged { merged_ids }
+            }
             "associationChange" => {
-                let to_kind = v
-                    .get("associationType")
-                    .and_then(Value::as_str)
+                let to_kind = text("associationType")
                     .and_then(|t| t.split_once("_TO_"))
                     .and_then(|(_, to)| kind_of(&to.to_ascii_lowercase()));
-                let to = match (to_kind, num("toObjectId")) {
-                    (Some(k), Some(id)) => RecordId::new(id).ok().map(|id| RecordRef::new(k, id)),
-                    _ => None,
-                };
+                let to_id = num("toObjectId").and_then(|id| RecordId::new(id).ok());
+                let removed = v.get("associationRemoved").and_then(Value::as_bool);
                 Change::AssociationChanged {
-                    to,
-                    removed: v
-                        .get("associationRemoved")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false),
+                    to: to_kind.zip(to_id).map(|(k, id)| RecordRef::new(k, id)),
+                    removed: removed.unwrap_or(false),
                 }
             }
-            other => {
-                return Err(malformed(format!(
-                    "event {i}: unknown action `{other}` in `{kind_text}`"
-                )));
-            }
+            other => return Err(bad(format!("unknown action `{other}` in `{kind_text}`"))),
         };
         // eventId "is not guaranteed to be unique" (HubSpot's webhooks docs): the key adds what
         // identifies the change itself.
@@ -246,7 +223,7 @@ impl HubSpotWebhook {
             num("subscriptionId").unwrap_or_default(),
             object_id,
             occurred_ms,
-            v.get("propertyName").and_then(Value::as_str).unwrap_or(""),
+            property.unwrap_or(""),
             num("eventId").unwrap_or_default(),
         );
         Ok(CrmEvent {

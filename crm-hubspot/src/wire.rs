@@ -16,8 +16,9 @@ use crm_core::reexports::serde_json::{Map, Value, json};
 use crm_core::{Error, ErrorKind, FieldMap, FieldValue, ObjectKind, RecordId, RecordRef, Result};
 use serde::{Deserialize, Deserializer};
 
+use crate::config::ConversationLogAs;
 use crate::extras::logs;
-use crate::extras::objects::{HubObject, MappingTarget, assoc_types};
+use crate::extras::objects::{HubObject, MappingTarget, assoc_specs};
 use crate::limits::GENERAL;
 use crate::state::HubSpotBackend;
 
@@ -33,7 +34,7 @@ fn id_text<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Er
     }
 }
 
-/// `SimplePublicObject(WithAssociations)`.
+/// `SimplePublicObject(WithAssociations)`. A missing `Option` field is `None` (serde's rule).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct HsObject {
@@ -41,15 +42,10 @@ pub(crate) struct HsObject {
     pub(crate) id: String,
     #[serde(default)]
     pub(crate) properties: Map<String, Value>,
-    #[serde(default)]
     pub(crate) created_at: Option<String>,
-    #[serde(default)]
     pub(crate) updated_at: Option<String>,
-    #[serde(default)]
     pub(crate) associations: Option<BTreeMap<String, HsList<HsAssocId>>>,
-    #[serde(default)]
     pub(crate) object_write_trace_id: Option<String>,
-    #[serde(default)]
     pub(crate) new: Option<bool>,
 }
 
@@ -59,7 +55,6 @@ pub(crate) struct HsObject {
 pub(crate) struct HsList<T> {
     #[serde(default = "Vec::new", alias = "to")]
     pub(crate) results: Vec<T>,
-    #[serde(default)]
     pub(crate) paging: Option<HsPaging>,
 }
 
@@ -78,7 +73,6 @@ pub(crate) struct HsAssocId {
 /// `paging`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct HsPaging {
-    #[serde(default)]
     pub(crate) next: Option<HsNext>,
 }
 
@@ -248,6 +242,15 @@ pub(crate) fn ref_object(r: &RecordRef) -> (HubObject, String) {
     (target.object(), id.to_owned())
 }
 
+/// `None` for a record HubSpot does not hold.
+pub(crate) fn found<T>(read: Result<T>) -> Result<Option<T>> {
+    match read {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind() == &ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The first id associated with `to`, preferring a labelled (primary) type over `_unlabeled`.
 fn associated_id(hs: &HsObject, to: HubObject) -> Option<String> {
     let assocs = hs.associations.as_ref()?;
@@ -321,7 +324,7 @@ impl HubSpotBackend {
         if let Some(p) = id_property {
             req = req.query("idProperty", p);
         }
-        self.send(req).await?.json()
+        self.http.send(req).await?.json()
     }
 
     /// One HubSpot object as a vendor record.
@@ -339,10 +342,9 @@ impl HubSpotBackend {
 
     /// The object conversation logs live in.
     pub(crate) fn log_object(&self) -> HubObject {
-        if self.settings.log_as_call {
-            HubObject::Calls
-        } else {
-            HubObject::Notes
+        match self.config.conversation_log_as {
+            ConversationLogAs::Call => HubObject::Calls,
+            ConversationLogAs::Note => HubObject::Notes,
         }
     }
 
@@ -375,7 +377,7 @@ impl HubSpotBackend {
         if target == MappingTarget::Lead {
             names.insert("lifecyclestage");
         }
-        if let Some(kind_prop) = &self.settings.activity_kind
+        if let Some(kind_prop) = &self.config.activity_kind_property
             && object == self.log_object()
         {
             names.insert(kind_prop);
@@ -431,23 +433,20 @@ impl HubSpotBackend {
         let properties = std::mem::take(&mut hs.properties);
         let skip = object.system_props();
         let pipeline = pipeline_prop(object);
-        let kind_prop = self.settings.activity_kind.as_deref();
+        let kind_prop = self.config.activity_kind_property.as_deref();
         let (mut lifecycle, mut marker) = (None, None);
         // The properties go straight into the mapping, without a map of vendor fields in
         // between; the ones that are not fields are taken out on the way.
         let vendor = properties.into_iter().filter_map(|(name, value)| {
-            if skip.contains(&name.as_str()) || pipeline == Some(name.as_str()) {
-                return None;
-            }
-            if name == "lifecyclestage" {
-                lifecycle = Some(from_hubspot(value));
-                return None;
-            }
-            if kind_prop == Some(name.as_str()) {
-                marker = Some(from_hubspot(value));
-                return None;
-            }
-            Some((name, from_hubspot(value)))
+            let n = name.as_str();
+            let taken = match n {
+                _ if skip.contains(&n) || pipeline == Some(n) => return None,
+                "lifecyclestage" => &mut lifecycle,
+                _ if kind_prop == Some(n) => &mut marker,
+                _ => return Some((name, from_hubspot(value))),
+            };
+            *taken = Some(from_hubspot(value));
+            None
         });
         let mut common = mapping.from_vendor_iter(kind, vendor);
         let mut activity_kind = match target {
@@ -520,13 +519,10 @@ impl Prepared {
     /// Inline associations of a create (`[{to:{id}, types:[…]}]`).
     pub(crate) fn inline_associations(&self) -> Value {
         let from = self.target.object();
-        let links = self.links.iter().map(|(to, id)| {
-            let types: Vec<Value> = assoc_types(from, *to)
-                .iter()
-                .map(|t| json!({"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": t}))
-                .collect();
-            json!({"to": {"id": id}, "types": types})
-        });
+        let links = self
+            .links
+            .iter()
+            .map(|(to, id)| json!({"to": {"id": id}, "types": assoc_specs(from, *to)}));
         Value::Array(links.collect())
     }
 
@@ -558,7 +554,7 @@ impl HubSpotBackend {
         }
         let mut extra = Map::new();
         let create = matches!(w.op, WriteOp::Create { .. });
-        if let Some(p) = &self.settings.activity_kind
+        if let Some(p) = &self.config.activity_kind_property
             && !matches!(w.op, WriteOp::Update { .. })
             && text(&w.common, "kind").as_deref() == Some("conversation_log")
         {
@@ -569,7 +565,10 @@ impl HubSpotBackend {
                 .await?;
         }
         if kind == ObjectKind::Lead && create {
-            extra.insert("lifecyclestage".into(), json!(self.settings.lead_stage));
+            extra.insert(
+                "lifecyclestage".into(),
+                json!(self.config.lead_lifecycle_stage),
+            );
         }
         for (k, v) in extra {
             props.entry(k).or_insert(v);

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crm_core::limits::{BucketConfig, HintParser, LimitHint, PacingLimiter};
+pub(crate) use crm_core::raw::status::header_number as number;
 use crm_core::reexports::http::HeaderMap;
 
 /// The one bucket every call draws from (searches included: the window is per token).
@@ -24,11 +25,6 @@ pub const WINDOW: Duration = Duration::from_secs(2);
 /// Enterprise 120; OAuth tokens four times those). The headers re-size the bucket to the real
 /// figure after the first answer.
 pub const DEFAULT_BURST: u32 = 80;
-
-/// A header's whole number.
-pub(crate) fn number(headers: &HeaderMap, name: &str) -> Option<u64> {
-    headers.get(name)?.to_str().ok()?.trim().parse().ok()
-}
 
 /// Reads the `x-ratelimit-*` headers.
 pub fn hints() -> HintParser {

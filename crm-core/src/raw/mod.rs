@@ -32,6 +32,7 @@ mod linked;
 mod mappings;
 mod options;
 pub mod schema;
+pub mod status;
 
 pub use backend::{
     Backend, BackendFacts, LinkedWrites, LinkedWritten, Query, QueryFilter, VendorCondition,

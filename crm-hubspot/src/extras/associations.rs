@@ -11,13 +11,13 @@ use crm_core::reexports::serde_json::{Value, json};
 use crm_core::{Error, FieldValue, ObjectKind, Page, RecordRef, Result};
 
 use crate::backend::{HubSpotBackend, post};
-use crate::extras::objects::{HubObject, MappingTarget, assoc_types};
+use crate::extras::objects::{HubObject, MappingTarget, assoc_specs};
 use crate::limits::GENERAL;
 use crate::wire::{HsAssocId, HsList, HsObject, HsPaging, ref_object};
 
-/// PUTs an association with the HUBSPOT_DEFINED types for the pair.
 impl HubSpotBackend {
-    /// PUTs each link as an association (idempotent).
+    /// PUTs each link as an association (idempotent), with the HUBSPOT_DEFINED types for the
+    /// pair.
     pub(crate) async fn put_links(
         &self,
         from: HubObject,
@@ -26,43 +26,25 @@ impl HubSpotBackend {
         operation: &str,
     ) -> Result<()> {
         for (to, to_id) in links {
-            self.put_association(from, id, *to, to_id, operation)
-                .await?;
+            let types = assoc_specs(from, *to);
+            if types.is_empty() {
+                return Err(Error::unsupported(
+                    operation,
+                    format!(
+                        "HubSpot has no default association from {} to {}",
+                        from.name(),
+                        to.name()
+                    ),
+                ));
+            }
+            let path = self.paths.association(from, id, *to, to_id);
+            let req = Request::new(Method::PUT, path, operation)
+                .addresses_record()
+                .json(Value::Array(types))
+                .bucket(GENERAL);
+            self.http.send(req).await?;
         }
         Ok(())
-    }
-
-    async fn put_association(
-        &self,
-        from: HubObject,
-        id: &str,
-        to: HubObject,
-        to_id: &str,
-        operation: &str,
-    ) -> Result<()> {
-        let types: Vec<Value> = assoc_types(from, to)
-            .iter()
-            .map(|t| json!({"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": t}))
-            .collect();
-        if types.is_empty() {
-            return Err(Error::unsupported(
-                operation,
-                format!(
-                    "HubSpot has no default association from {} to {}",
-                    from.name(),
-                    to.name()
-                ),
-            ));
-        }
-        let req = Request::new(
-            Method::PUT,
-            self.paths.association(from, id, to, to_id),
-            operation,
-        )
-        .addresses_record()
-        .json(Value::Array(types))
-        .bucket(GENERAL);
-        self.send(req).await.map(drop)
     }
 
     /// Ids of `to` records associated with a record: the v4 associations batch read (one input,
@@ -155,13 +137,9 @@ impl HubSpotBackend {
         let mut found = Vec::new();
         if kind == ObjectKind::Activity {
             // One read of the record names its notes, tasks and calls (`?associations=`).
-            let (props, links) = (
-                "hs_object_id".to_owned(),
-                Some("notes,tasks,calls".to_owned()),
-            );
-            let hs = self
-                .get_object(from, &id, props, links, None, operation)
-                .await?;
+            let links = Some("notes,tasks,calls".to_owned());
+            let read = self.get_object(from, &id, "hs_object_id".into(), links, None, operation);
+            let hs = read.await?;
             for object in HubObject::ENGAGEMENTS {
                 let ids = self.inline_ids(&hs, from, &id, object, operation).await?;
                 if !ids.is_empty() {
@@ -170,7 +148,7 @@ impl HubSpotBackend {
                 }
             }
             // Newest first by when they happened (or were created).
-            found.sort_by(|a, b| when(b).cmp(&when(a)).then_with(|| b.id.cmp(&a.id)));
+            newest_happened(&mut found);
             return Ok(found);
         }
         let target = MappingTarget::main(kind);
@@ -196,8 +174,13 @@ pub(crate) fn newest_changed(records: &mut [VendorRecord]) {
     });
 }
 
+/// Activities newest first by when they happened (or were created).
+pub(crate) fn newest_happened(records: &mut [VendorRecord]) {
+    records.sort_by(|a, b| when(b).cmp(&when(a)).then_with(|| b.id.cmp(&a.id)));
+}
+
 /// When an activity happened: its `timestamp`, else its creation.
-pub(crate) fn when(r: &VendorRecord) -> Option<DateTime<Utc>> {
+fn when(r: &VendorRecord) -> Option<DateTime<Utc>> {
     let at = match r.resolved.get("timestamp") {
         Some(FieldValue::DateTime(at)) => Some(*at),
         Some(FieldValue::Text(t)) => parse_datetime(t),

@@ -33,16 +33,6 @@ impl Item {
     }
 }
 
-/// What a batch call does.
-#[derive(Debug, Clone, Copy)]
-struct BatchOp {
-    /// `create`, `update` or `upsert` (the endpoint).
-    name: &'static str,
-    /// Whether sending a chunk twice is harmless (updates, upserts, keyed creates), so the
-    /// transport may retry it.
-    replay_safe: bool,
-}
-
 /// Whether a written record's properties agree with what was sent for it: every property
 /// present in both holds the same text (ignoring case and surrounding space, as HubSpot
 /// normalises some values).
@@ -85,7 +75,7 @@ impl HubSpotBackend {
             Some(WriteOp::Upsert { .. }) => "upsert",
             _ => "create",
         };
-        let keyed = self.settings.idempotency.clone();
+        let keyed = self.config.idempotency_property.clone();
         let mut items = Vec::new();
         for (i, w) in writes.iter().enumerate() {
             match self.item(i, w, keyed.as_deref()).await {
@@ -97,17 +87,11 @@ impl HubSpotBackend {
                 }
             }
         }
-        // Every input carrying its key in a unique property: a replay writes nothing twice.
-        let all_keyed = items.iter().all(|it| it.key.is_some()) && keyed.is_some();
-        let op = BatchOp {
-            name,
-            replay_safe: name != "create" || all_keyed,
-        };
         let operation = format!(
             "{}.{name}",
             writes.first().map_or("record", |w| w.kind.as_str())
         );
-        self.run(&op, &items, &mut results, &operation).await;
+        self.run(name, &items, &mut results, &operation).await;
         if let Some(prop) = &keyed {
             self.recover_keyed(prop, &items, &mut results, &operation)
                 .await;
@@ -147,7 +131,7 @@ impl HubSpotBackend {
     /// Sends `items` per (object, `idProperty`) and fills `results`.
     async fn run(
         &self,
-        op: &BatchOp,
+        name: &'static str,
         items: &[Item],
         results: &mut [Option<Result<Written>>],
         operation: &str,
@@ -162,8 +146,7 @@ impl HubSpotBackend {
         }
         for ((target, prop), group) in groups {
             for chunk in group.chunks(MAX_BATCH) {
-                let sent = self.send_chunk(op, target, chunk, operation).await;
-                let per_item = match sent {
+                let per_item = match self.send_chunk(name, target, chunk, operation).await {
                     Ok(per_item) => per_item,
                     Err(e) => {
                         // HubSpot does not do partial upserts by email (its contacts guide): send
@@ -177,18 +160,11 @@ impl HubSpotBackend {
                         let mut out = Vec::new();
                         for item in chunk {
                             let one = std::slice::from_ref(item);
-                            let r = if by_email {
-                                match self.send_chunk(op, target, one, operation).await {
-                                    Ok(mut r) => r.pop().map_or_else(
-                                        || Err(Error::decode("HubSpot's batch answer is empty")),
-                                        |(_, r)| r,
-                                    ),
-                                    Err(e) => Err(e),
-                                }
-                            } else {
-                                Err(e.clone())
+                            let sent = match by_email {
+                                true => self.send_chunk(name, target, one, operation).await,
+                                false => Err(e.clone()),
                             };
-                            out.push((item.i, r));
+                            out.extend(sent.unwrap_or_else(|e| vec![(item.i, Err(e))]));
                         }
                         out
                     }
@@ -204,7 +180,7 @@ impl HubSpotBackend {
 
     async fn send_chunk(
         &self,
-        op: &BatchOp,
+        name: &'static str,
         target: MappingTarget,
         chunk: &[Item],
         operation: &str,
@@ -229,9 +205,14 @@ impl HubSpotBackend {
                 }
             })
             .collect();
-        let path = self.paths.batch(target.object(), op.name);
-        let req = post(path, operation, json!({"inputs": inputs})).idempotent(op.replay_safe);
-        let resp = self.send(req).await.map_err(|e| self.rename(e, target))?;
+        // Sending a chunk twice is harmless for updates, upserts and creates that all carry their
+        // key in a unique property (a replay writes nothing twice), so the transport may retry it.
+        let keyed = chunk.iter().all(|it| it.key.is_some());
+        let replay_safe = name != "create" || keyed && self.config.idempotency_property.is_some();
+        let path = self.paths.batch(target.object(), name);
+        let req = post(path, operation, json!({"inputs": inputs})).idempotent(replay_safe);
+        let sent = self.http.send(req).await;
+        let resp = sent.map_err(|e| self.rename(e, target))?;
         let batch: HsBatch = resp.json()?;
         let cid = resp.correlation_id.clone();
         let mut done: BTreeMap<String, HsObject> = BTreeMap::new();
@@ -263,7 +244,7 @@ impl HubSpotBackend {
         for it in chunk {
             let trace = it.trace();
             let r = match (done.remove(&trace), failed.remove(&trace)) {
-                (Some(hs), _) => self.finish_item(op, it, hs, operation).await,
+                (Some(hs), _) => self.finish_item(name, it, hs, operation).await,
                 (None, Some(e)) => Err(e),
                 (None, None) => Err(Error::new(
                     ErrorKind::Unexpected,
@@ -279,13 +260,13 @@ impl HubSpotBackend {
     /// are PUT after the batch (idempotent).
     async fn finish_item(
         &self,
-        op: &BatchOp,
+        name: &'static str,
         it: &Item,
         hs: HsObject,
         operation: &str,
     ) -> Result<Written> {
-        let created = hs.new.unwrap_or(op.name == "create");
-        if op.name != "create" && !it.p.links.is_empty() {
+        let created = hs.new.unwrap_or(name == "create");
+        if name != "create" && !it.p.links.is_empty() {
             self.put_links(it.p.target.object(), &hs.id, &it.p.links, operation)
                 .await?;
         }

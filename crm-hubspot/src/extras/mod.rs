@@ -21,23 +21,15 @@ pub async fn create_or_update_contact(
     contact: &Contact,
     ctx: &WriteContext,
 ) -> Result<Upserted<Contact>> {
-    match crm.contacts().create(contact, ctx).await {
-        Ok(record) => Ok(Upserted {
-            record,
-            created: true,
-        }),
+    let (record, created) = match crm.contacts().create(contact, ctx).await {
+        Ok(record) => (record, true),
         Err(e) => match e.kind() {
             ErrorKind::Conflict {
                 existing_id: Some(id),
                 ..
-            } => {
-                let record = crm.contacts().update(id, contact, ctx).await?;
-                Ok(Upserted {
-                    record,
-                    created: false,
-                })
-            }
-            _ => Err(e),
+            } => (crm.contacts().update(id, contact, ctx).await?, false),
+            _ => return Err(e),
         },
-    }
+    };
+    Ok(Upserted { record, created })
 }

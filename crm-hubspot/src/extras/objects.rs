@@ -3,6 +3,7 @@
 //! docs).
 
 use crm_core::raw::http::encode_segment;
+use crm_core::reexports::serde_json::{Value, json};
 use crm_core::{ActivityKind, Error, ObjectKind, Result};
 
 use crate::config::PathFamily;
@@ -103,14 +104,13 @@ impl HubObject {
         }
     }
 
-    /// The engagement object of an activity kind (conversation logs: configurable).
-    pub(crate) fn for_activity(kind: ActivityKind, log_as_call: bool) -> Self {
+    /// The engagement object of an activity kind (conversation logs: the configured `log`).
+    pub(crate) fn for_activity(kind: ActivityKind, log: HubObject) -> Self {
         match kind {
             ActivityKind::Note => HubObject::Notes,
             ActivityKind::Task => HubObject::Tasks,
             ActivityKind::Call => HubObject::Calls,
-            ActivityKind::ConversationLog if log_as_call => HubObject::Calls,
-            ActivityKind::ConversationLog => HubObject::Notes,
+            ActivityKind::ConversationLog => log,
         }
     }
 }
@@ -264,6 +264,13 @@ pub(crate) fn assoc_types(from: HubObject, to: HubObject) -> &'static [u32] {
     }
 }
 
+/// The `types` of an association from `from` to `to`, as v4 writes and inline create
+/// associations take them.
+pub(crate) fn assoc_specs(from: HubObject, to: HubObject) -> Vec<Value> {
+    let spec = |t| json!({"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": t});
+    assoc_types(from, to).iter().map(spec).collect()
+}
+
 /// The paths of one family: classic `/crm/v3/…` or date-versioned (HubSpot's API reference).
 #[derive(Debug, Clone)]
 pub(crate) struct Paths {
@@ -275,22 +282,16 @@ pub(crate) struct Paths {
 
 impl Paths {
     pub(crate) fn new(family: &PathFamily) -> Self {
-        match family {
-            PathFamily::V3 => Self {
-                objects: "/crm/v3/objects".into(),
-                record_associations: "/crm/v4/objects".into(),
-                association_batches: "/crm/v4/associations".into(),
-                pipelines: "/crm/v3/pipelines".into(),
-            },
-            PathFamily::Dated(v) => {
-                let v = encode_segment(v);
-                Self {
-                    objects: format!("/crm/objects/{v}"),
-                    record_associations: format!("/crm/objects/{v}"),
-                    association_batches: format!("/crm/associations/{v}"),
-                    pipelines: format!("/crm/pipelines/{v}"),
-                }
-            }
+        // `/crm/v3/objects` (v4 for associations) or `/crm/objects/2026-03`.
+        let at = |api: &str, classic: &str| match family {
+            PathFamily::V3 => format!("/crm/{classic}/{api}"),
+            PathFamily::Dated(v) => format!("/crm/{api}/{}", encode_segment(v)),
+        };
+        Self {
+            objects: at("objects", "v3"),
+            record_associations: at("objects", "v4"),
+            association_batches: at("associations", "v4"),
+            pipelines: at("pipelines", "v3"),
         }
     }
 

@@ -96,17 +96,17 @@ impl PipelineSet {
             for s in live {
                 let state = match object {
                     HubObject::Tickets => {
+                        let label = s.label.to_ascii_lowercase();
                         let closed = meta_text(&s.metadata, "ticketState")
                             .map(|v| v.eq_ignore_ascii_case("CLOSED"))
-                            .unwrap_or_else(|| s.label.to_ascii_lowercase().contains("closed"));
-                        if closed {
-                            "closed"
-                        } else if std::mem::take(&mut first_open) {
-                            "new"
-                        } else if s.label.to_ascii_lowercase().contains("waiting") {
-                            "waiting"
-                        } else {
-                            "open"
+                            .unwrap_or_else(|| label.contains("closed"));
+                        // The first open stage of a pipeline is where new tickets start.
+                        let first = !closed && std::mem::take(&mut first_open);
+                        match (closed, first, label.contains("waiting")) {
+                            (true, ..) => "closed",
+                            (_, true, _) => "new",
+                            (_, _, true) => "waiting",
+                            _ => "open",
                         }
                     }
                     _ => {
@@ -188,6 +188,7 @@ impl PipelineSet {
     }
 }
 
+#[derive(Debug)]
 struct Cached {
     fetched: Instant,
     set: Arc<PipelineSet>,
@@ -200,17 +201,10 @@ type Slot = Arc<Mutex<Option<Cached>>>;
 /// The per-connection cache of pipelines, one entry per object, fetched single-flight per
 /// object: the deal and ticket pipelines of a cold connection are read in parallel (the 360°
 /// view reads them alongside the contact), each once.
+#[derive(Debug)]
 pub(crate) struct PipelineCache {
     ttl: Duration,
     slots: std::sync::Mutex<HashMap<HubObject, Slot>>,
-}
-
-impl std::fmt::Debug for PipelineCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PipelineCache")
-            .field("ttl", &self.ttl)
-            .finish_non_exhaustive()
-    }
 }
 
 impl PipelineCache {
@@ -251,7 +245,7 @@ impl PipelineCache {
         }
         let op = format!("{}.pipelines", object.singular());
         let resp = http
-            .send(Request::get(paths.pipelines(object), op.clone()).bucket("general"))
+            .send(Request::get(paths.pipelines(object), op.clone()).bucket(crate::limits::GENERAL))
             .await?;
         let body: PipelinesBody = resp.json()?;
         let set = Arc::new(PipelineSet::from_body(object, body));

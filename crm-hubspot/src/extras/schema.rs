@@ -56,7 +56,7 @@ impl HubSpotBackend {
     async fn properties(&self, object: HubObject, operation: String) -> Result<Vec<Property>> {
         let path = self.paths.properties(object);
         let req = Request::get(path, operation).bucket(crate::limits::GENERAL);
-        properties(&self.send(req).await?.json()?)
+        properties(&self.http.send(req).await?.json()?)
     }
 
     /// Checks `mapping` (a table of the mapping file) against the live portal.
@@ -110,20 +110,20 @@ impl HubSpotBackend {
     /// needs nothing and is not checked. `crm-connect doctor` prints the result.
     pub async fn check_setup(&self) -> Result<Vec<SetupCheck>> {
         use HubObject::{Companies, Contacts, Deals, Tickets};
-        let s = &self.settings;
+        let s = &self.config;
         let needs: [Option<Need<'_>>; 4] = [
-            s.idempotency.as_ref().map(|p| {
+            s.idempotency_property.as_ref().map(|p| {
                 let all = HubObject::ALL.to_vec();
                 ("idempotency_property", p, all, true, None)
             }),
-            s.external_id.as_ref().map(|p| {
+            s.external_id_property.as_ref().map(|p| {
                 let objects = vec![Contacts, Companies, Deals, Tickets];
                 ("external_id_property", p, objects, true, None)
             }),
-            s.lead_source
+            s.lead_source_property
                 .as_ref()
                 .map(|p| ("lead_source_property", p, vec![Contacts], false, None)),
-            s.activity_kind.as_ref().map(|p| {
+            s.activity_kind_property.as_ref().map(|p| {
                 let log = vec![self.log_object()];
                 (
                     "activity_kind_property",

@@ -38,16 +38,15 @@ use crm_core::raw::VendorRecord;
 use crm_core::reexports::futures::{join, try_join};
 use crm_core::reexports::serde_json::{Value, json};
 use crm_core::{
-    CustomerView, Entity, Error, ErrorKind, Lookup, Opportunity, Record, RecordId, Result, Ticket,
-    ViewOptions,
+    CustomerView, Entity, Error, Lookup, Opportunity, Record, RecordId, Result, Ticket, ViewOptions,
 };
 
 use crate::backend::HubSpotBackend;
-use crate::extras::associations::{newest_changed, when};
+use crate::extras::associations::{newest_changed, newest_happened};
 use crate::extras::objects::{HubObject, MappingTarget};
 use crate::extras::search::filter;
-use crate::lister::{MAX_SEARCH_PAGE, page_of};
-use crate::wire::HsObject;
+use crate::lister::MAX_SEARCH_PAGE;
+use crate::wire::{HsObject, found};
 
 const VIEW_ASSOCIATIONS: &str = "companies,deals,tickets,notes,tasks,calls";
 
@@ -126,14 +125,9 @@ fn open<T: Entity>(
     region: crm_core::Region,
     is_open: fn(&Record<T>) -> bool,
 ) -> Result<Vec<Record<T>>> {
-    let mut out = Vec::new();
-    for r in found {
-        let r = entity::<T>(r, region)?;
-        if is_open(&r) && out.len() < limit {
-            out.push(r);
-        }
-    }
-    Ok(out)
+    let all = found.into_iter().map(|r| entity::<T>(r, region));
+    let all = all.collect::<Result<Vec<_>>>()?;
+    Ok(all.into_iter().filter(is_open).take(limit).collect())
 }
 
 impl HubSpotBackend {
@@ -147,19 +141,11 @@ impl HubSpotBackend {
         operation: &str,
     ) -> Result<Option<HsObject>> {
         let contacts = HubObject::Contacts;
-        let read = self.get_object(
-            contacts,
-            id,
-            properties,
-            Some(associations),
-            id_property,
-            operation,
-        );
-        match read.await {
-            Ok(hs) => Ok(Some(hs)),
-            Err(e) if e.kind() == &ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        let links = Some(associations);
+        found(
+            self.get_object(contacts, id, properties, links, id_property, operation)
+                .await,
+        )
     }
 
     /// Reads the deal and ticket pipelines the view will need into the connection's cache (no
@@ -167,10 +153,9 @@ impl HubSpotBackend {
     async fn warm_pipelines(&self, deals: bool, tickets: bool) -> Result<()> {
         let read = |wanted: bool, object: HubObject| async move {
             if wanted {
-                self.pipelines(object, None).await.map(drop)
-            } else {
-                Ok(())
+                self.pipelines(object, None).await?;
             }
+            Ok::<_, Error>(())
         };
         try_join!(
             read(deals, HubObject::Deals),
@@ -270,11 +255,9 @@ impl HubSpotBackend {
             by_company.push(json!({"propertyName": stage_property, "operator": "NOT_IN",
                                    "values": closed}));
         }
-        let body = self.search_body(target, vec![by_contact, by_company], false)?;
-        let body = page_of(body, MAX_SEARCH_PAGE, None);
-        let page = self
-            .search_request(target.object(), body, operation)
-            .await?;
+        let groups = (vec![by_contact, by_company], false);
+        let at = (MAX_SEARCH_PAGE, None);
+        let page = self.search_page(target, groups, at, operation).await?;
         page.results
             .into_iter()
             .map(|hs| {
@@ -330,7 +313,6 @@ impl HubSpotBackend {
         options: &ViewOptions,
     ) -> Result<Option<CustomerView>> {
         let operation = "customer_view";
-        let properties = self.read_props_query(MappingTarget::Contact);
         let first = async {
             let (id, id_property, others) = match lookup {
                 Lookup::Email(email) => (email.expose().to_owned(), Some("email"), Vec::new()),
@@ -345,16 +327,10 @@ impl HubSpotBackend {
                     }
                 }
             };
-            let hs = self
-                .contact_with_associations(
-                    &id,
-                    id_property,
-                    properties.clone(),
-                    VIEW_ASSOCIATIONS.to_owned(),
-                    operation,
-                )
-                .await?;
-            Ok::<_, Error>((hs, others))
+            let props = self.read_props_query(MappingTarget::Contact);
+            let links = VIEW_ASSOCIATIONS.to_owned();
+            let hs = self.contact_with_associations(&id, id_property, props, links, operation);
+            Ok::<_, Error>((hs.await?, others))
         };
         // The pipelines are read alongside the first request and kept in the connection's
         // cache. Their outcome is not the lookup's: a lookup that finds nobody does not need
@@ -429,7 +405,7 @@ impl HubSpotBackend {
                 read(HubObject::Calls)
             )?;
             let mut all: Vec<VendorRecord> = notes.into_iter().chain(tasks).chain(calls).collect();
-            all.sort_by(|a, b| when(b).cmp(&when(a)).then_with(|| b.id.cmp(&a.id)));
+            newest_happened(&mut all);
             all.truncate(options.activities);
             all.into_iter()
                 .map(|r| entity(r, self.region))
