@@ -49,6 +49,58 @@ const MAX_NAME_LEN: usize = 128;
 /// interned none of that copies text. `None` when the name is too long or the set is full; the
 /// caller then keeps its own copy.
 pub(crate) fn intern(name: &str) -> Option<&'static str> {
+    if let Some(found) = recent(name) {
+        return Some(found);
+    }
+    let found = intern_shared(name)?;
+    remember(found);
+    Some(found)
+}
+
+/// How many names each thread keeps in front of the shared set.
+const RECENT: usize = 16;
+
+thread_local! {
+    /// The names this thread interned last: a call names its operation on every request, and
+    /// finding it here costs a few length checks and one comparison, where the shared set costs
+    /// a lock and a hash.
+    static RECENT_NAMES: std::cell::RefCell<([&'static str; RECENT], usize)> =
+        const { std::cell::RefCell::new(([""; RECENT], 0)) };
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Look-ups in the shared set from this thread, for the tests.
+    static SHARED_LOOKUPS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn recent(name: &str) -> Option<&'static str> {
+    RECENT_NAMES
+        .try_with(|r| {
+            let r = r.try_borrow().ok()?;
+            r.0.iter()
+                .copied()
+                .find(|kept| !kept.is_empty() && *kept == name)
+        })
+        .ok()
+        .flatten()
+}
+
+fn remember(name: &'static str) {
+    let _ = RECENT_NAMES.try_with(|r| {
+        if let Ok(mut r) = r.try_borrow_mut() {
+            let (names, next) = &mut *r;
+            if let Some(slot) = names.get_mut(*next % RECENT) {
+                *slot = name;
+            }
+            *next = (*next + 1) % RECENT;
+        }
+    });
+}
+
+fn intern_shared(name: &str) -> Option<&'static str> {
+    #[cfg(test)]
+    SHARED_LOOKUPS.with(|c| c.set(c.get() + 1));
     static NAMES: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
     let names = NAMES.get_or_init(Default::default);
     if let Some(found) = names
@@ -233,6 +285,25 @@ mod tests {
         assert_eq!(a.operation(), "thing.get");
         assert!(std::ptr::eq(a.operation(), b.operation()));
         assert!(std::ptr::eq(a.operation(), c.operation()));
+    }
+
+    /// Issue 15: every request names its operation, and after the first call on a thread the
+    /// name is found without the shared set's lock and hash.
+    #[test]
+    fn a_repeated_operation_name_skips_the_shared_set_issue15() {
+        let before = SHARED_LOOKUPS.with(std::cell::Cell::get);
+        let op = String::from("widget.get.issue15");
+        let first = crate::raw::http::Request::get("/widgets/1", op.as_str());
+        for i in 0..100 {
+            let r = crate::raw::http::Request::get(format!("/widgets/{i}"), "widget.get.issue15");
+            assert!(std::ptr::eq(r.operation(), first.operation()));
+        }
+        let after = SHARED_LOOKUPS.with(std::cell::Cell::get);
+        assert_eq!(
+            after - before,
+            1,
+            "only the first naming reaches the shared set"
+        );
     }
 
     #[test]

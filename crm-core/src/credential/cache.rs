@@ -170,6 +170,16 @@ impl<S: TokenSource> CredentialProvider for CachedToken<S> {
         Ok(Credential::Bearer(self.token().await?.access_token))
     }
 
+    fn credential_now(&self) -> Option<Credential> {
+        // A refresh in progress holds the lock: then the caller waits for it on the async path.
+        let state = self.state.try_lock().ok()?;
+        let cached = state.as_ref()?;
+        cached
+            .refresh_at
+            .is_none_or(|at| Instant::now() < at)
+            .then(|| Credential::Bearer(cached.token.access_token.clone()))
+    }
+
     async fn invalidate(&self, rejected: &Credential) -> bool {
         let Credential::Bearer(rejected) = rejected else {
             return false;
@@ -237,6 +247,23 @@ mod tests {
         let tokens = futures::future::join_all(calls).await;
         assert!(tokens.iter().all(|t| t.as_ref().unwrap() == "token-1"));
         assert_eq!(cache.source().fetches.load(Ordering::SeqCst), 2);
+    }
+
+    /// Issue 15: the cached token is handed out without awaiting while it is fresh; a missing
+    /// or due token is left to the async path (which refreshes it).
+    #[tokio::test(start_paused = true)]
+    async fn a_fresh_token_is_at_hand_without_waiting_a_due_one_is_not_issue15() {
+        let cache = CachedToken::new(Counting {
+            fetches: AtomicUsize::new(0),
+            life: Some(Duration::from_secs(1800)),
+        });
+        assert!(cache.credential_now().is_none(), "nothing fetched yet");
+        cache.credential().await.unwrap();
+        let now = cache.credential_now().map(|c| bearer(&c));
+        assert_eq!(now.as_deref(), Some("token-0"));
+        tokio::time::advance(Duration::from_secs(1800 - 170)).await;
+        assert!(cache.credential_now().is_none(), "due for refresh");
+        assert_eq!(cache.source().fetches.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test(start_paused = true)]

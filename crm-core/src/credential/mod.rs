@@ -70,6 +70,14 @@ pub trait CredentialProvider: Send + Sync + fmt::Debug {
     /// it ahead of expiry.
     async fn credential(&self) -> Result<Credential>;
 
+    /// The credential when it is at hand without waiting (a fixed token; a cached token that is
+    /// not due for refresh), else `None` (the default), and the transport awaits
+    /// [`CredentialProvider::credential`]. The transport asks this first on every attempt, so
+    /// that the usual case allocates no future; it must never start a refresh.
+    fn credential_now(&self) -> Option<Credential> {
+        None
+    }
+
     /// The vendor rejected `rejected` with a 401. Returns `true` when a different credential may
     /// now be available (a refreshed token, a rotated key), so that one replay is worth it;
     /// `false` when nothing would change (a static token).
@@ -118,6 +126,10 @@ impl fmt::Debug for StaticCredential {
 impl CredentialProvider for StaticCredential {
     async fn credential(&self) -> Result<Credential> {
         Ok(self.credential.clone())
+    }
+
+    fn credential_now(&self) -> Option<Credential> {
+        Some(self.credential.clone())
     }
 
     async fn invalidate(&self, _rejected: &Credential) -> bool {

@@ -106,6 +106,11 @@ impl CredentialProvider for RotatingApiKey {
         Ok(self.wrap(current))
     }
 
+    fn credential_now(&self) -> Option<Credential> {
+        let current = self.keys().current.clone();
+        Some(self.wrap(current))
+    }
+
     async fn invalidate(&self, rejected: &Credential) -> bool {
         let Some(rejected) = secret_of(rejected) else {
             return false;

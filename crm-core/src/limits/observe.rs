@@ -64,6 +64,14 @@ impl RateLimiter for Observed {
         Ok(())
     }
 
+    fn try_acquire(&self, bucket: Bucket) -> bool {
+        let granted = self.inner.as_ref().is_none_or(|l| l.try_acquire(bucket));
+        if granted {
+            self.observer.on_send(bucket);
+        }
+        granted
+    }
+
     fn observe(&self, bucket: Bucket, status: u16, headers: &HeaderMap) {
         self.observer.on_response(bucket, status, headers);
         if let Some(inner) = &self.inner {

@@ -529,6 +529,21 @@ impl RateLimiter for PacingLimiter {
         }
     }
 
+    fn try_acquire(&self, bucket: Bucket) -> bool {
+        // A refusal (the daily reserve reached) is reported by `acquire`.
+        if self.check_daily().is_err() {
+            return false;
+        }
+        let Some(state) = self.buckets.get(bucket) else {
+            return true;
+        };
+        let now = Instant::now();
+        if lock(&state.paused_until).is_some_and(|until| until > now) {
+            return false;
+        }
+        lock(&state.sized).try_grant(now, &self.clock).is_ok()
+    }
+
     fn observe(&self, bucket: Bucket, status: u16, headers: &HeaderMap) {
         let hint = self.hints.as_ref().and_then(|parse| parse(status, headers));
         if let Some(daily) = hint.as_ref().and_then(|h| h.daily) {
@@ -608,6 +623,32 @@ mod tests {
         let rate = 400.0 / total.as_secs_f64();
         assert!(rate >= 9.0, "{rate} requests/s");
         assert!(rate <= 10.0 * 400.0 / 300.0 + 0.01, "{rate} requests/s");
+    }
+
+    /// Issue 15: a free permit is taken without waiting; once the window is full the
+    /// synchronous path refuses and takes nothing, and `acquire` paces as before.
+    #[tokio::test(start_paused = true)]
+    async fn try_acquire_takes_only_free_permits_issue15() {
+        let window = Duration::from_secs(10);
+        let limiter = PacingLimiter::new([BucketConfig::new("general", nz(3), window)]);
+        let mut granted = 0;
+        for _ in 0..10 {
+            if limiter.try_acquire("general") {
+                granted += 1;
+            }
+        }
+        assert!((1..=3).contains(&granted), "{granted} granted at once");
+        assert!(!limiter.try_acquire("general"));
+        assert!(
+            limiter.try_acquire("unknown"),
+            "unknown buckets are not paced"
+        );
+        let start = Instant::now();
+        limiter.acquire("general", FOREVER).await.unwrap();
+        assert!(
+            start.elapsed() > Duration::ZERO,
+            "the async path waited for room"
+        );
     }
 
     #[tokio::test(start_paused = true)]

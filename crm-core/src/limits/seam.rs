@@ -37,6 +37,15 @@ pub trait RateLimiter: Send + Sync + fmt::Debug {
     /// (a daily budget).
     async fn acquire(&self, bucket: Bucket, max_wait: Duration) -> Result<()>;
 
+    /// Takes a permit for `bucket` when one is free now, without waiting: `true` when taken;
+    /// `false` (the default) when the caller must go through [`RateLimiter::acquire`], which
+    /// then also reports any refusal. A `false` must take nothing. The transport asks this
+    /// first on every attempt, so that a request that need not wait allocates no future.
+    fn try_acquire(&self, bucket: Bucket) -> bool {
+        let _ = bucket;
+        false
+    }
+
     /// Sees a response's status and headers, to correct the local view of the budget (and to pause
     /// the whole bucket after a 429).
     fn observe(&self, bucket: Bucket, status: u16, headers: &HeaderMap);
@@ -50,6 +59,10 @@ pub struct Unlimited;
 impl RateLimiter for Unlimited {
     async fn acquire(&self, _bucket: Bucket, _max_wait: Duration) -> Result<()> {
         Ok(())
+    }
+
+    fn try_acquire(&self, _bucket: Bucket) -> bool {
+        true
     }
 
     fn observe(&self, _bucket: Bucket, _status: u16, _headers: &HeaderMap) {}

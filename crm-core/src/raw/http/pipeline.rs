@@ -226,13 +226,20 @@ impl HttpClient {
         attempt: u32,
         started: tokio::time::Instant,
     ) -> Attempt {
-        let credential = match self.inner.credentials.credential().await {
-            Ok(c) => c,
-            Err(e) => return Attempt::Failed(e, None),
+        // The synchronous fast paths first: a credential at hand and a free permit need no
+        // boxed future; only a refresh or a wait takes the async path.
+        let credential = match self.inner.credentials.credential_now() {
+            Some(c) => c,
+            None => match self.inner.credentials.credential().await {
+                Ok(c) => c,
+                Err(e) => return Attempt::Failed(e, None),
+            },
         };
-        let allowance = self.permit_allowance(started);
-        if let Err(e) = self.inner.limiter.acquire(request.bucket, allowance).await {
-            return Attempt::NoPermit(e);
+        if !self.inner.limiter.try_acquire(request.bucket) {
+            let allowance = self.permit_allowance(started);
+            if let Err(e) = self.inner.limiter.acquire(request.bucket, allowance).await {
+                return Attempt::NoPermit(e);
+            }
         }
         let builder = match self.build(request, url.clone(), &credential) {
             Ok(b) => b,

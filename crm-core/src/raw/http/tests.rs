@@ -387,6 +387,82 @@ async fn a_401_refreshes_once_and_replays_once() {
     assert_eq!(provider.invalidations.load(Ordering::SeqCst), 2);
 }
 
+/// Counts which path the transport took for credentials and permits.
+#[derive(Debug, Default)]
+struct FastPaths {
+    credential_now: AtomicUsize,
+    credential_async: AtomicUsize,
+    try_acquire: AtomicUsize,
+    acquire_async: AtomicUsize,
+    /// Whether the synchronous paths answer (else they send the transport to the async ones).
+    ready: bool,
+}
+
+#[async_trait]
+impl CredentialProvider for FastPaths {
+    async fn credential(&self) -> Result<Credential> {
+        self.credential_async.fetch_add(1, Ordering::SeqCst);
+        Ok(Credential::Bearer(SecretString::from("tok-fast")))
+    }
+
+    fn credential_now(&self) -> Option<Credential> {
+        self.credential_now.fetch_add(1, Ordering::SeqCst);
+        self.ready
+            .then(|| Credential::Bearer(SecretString::from("tok-fast")))
+    }
+
+    async fn invalidate(&self, _rejected: &Credential) -> bool {
+        false
+    }
+}
+
+#[async_trait]
+impl crate::limits::RateLimiter for FastPaths {
+    async fn acquire(&self, _bucket: crate::limits::Bucket, _max_wait: Duration) -> Result<()> {
+        self.acquire_async.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn try_acquire(&self, _bucket: crate::limits::Bucket) -> bool {
+        self.try_acquire.fetch_add(1, Ordering::SeqCst);
+        self.ready
+    }
+
+    fn observe(&self, _bucket: crate::limits::Bucket, _status: u16, _headers: &http::HeaderMap) {}
+}
+
+/// Issue 15: a credential at hand and a free permit are taken without the async paths (a
+/// boxed future each per attempt); when the synchronous paths do not answer, the async ones
+/// still run, once per attempt.
+#[tokio::test]
+async fn credentials_and_permits_take_the_synchronous_path_when_ready_issue15() {
+    let server = MockServer::start().await;
+    Mock::given(header("authorization", "Bearer tok-fast"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+        .mount(&server)
+        .await;
+    for ready in [true, false] {
+        let paths = Arc::new(FastPaths {
+            ready,
+            ..FastPaths::default()
+        });
+        let c = HttpClientBuilder::new("test", server.uri())
+            .with_credentials(paths.clone())
+            .with_limiter(paths.clone())
+            .build()
+            .unwrap();
+        for _ in 0..3 {
+            c.send(Request::get("/a", "a.get")).await.unwrap();
+        }
+        let n = |a: &AtomicUsize| a.load(Ordering::SeqCst);
+        assert_eq!(n(&paths.credential_now), 3, "ready: {ready}");
+        assert_eq!(n(&paths.try_acquire), 3, "ready: {ready}");
+        let async_calls = if ready { 0 } else { 3 };
+        assert_eq!(n(&paths.credential_async), async_calls, "ready: {ready}");
+        assert_eq!(n(&paths.acquire_async), async_calls, "ready: {ready}");
+    }
+}
+
 #[tokio::test]
 async fn debug_output_holds_no_secret() {
     let server = MockServer::start().await;

@@ -74,6 +74,14 @@ pub fn encode_segment(segment: &str) -> String {
 /// Ids that are dot segments are refused where they enter (`RecordId::new`), and the transport
 /// refuses to send a path that still holds one.
 pub fn is_dot_segment(segment: &str) -> bool {
+    // Every segment of every request path comes through here: a plain one is decided without
+    // a copy.
+    if segment == "." || segment == ".." {
+        return true;
+    }
+    if !segment.contains('%') || segment.len() > 18 {
+        return false;
+    }
     let mut text = segment.to_owned();
     // Each round undoes one level of encoding, up to four; `..` encoded four times is 18
     // characters long, so a longer segment is not one.
