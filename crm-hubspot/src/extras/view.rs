@@ -141,7 +141,7 @@ impl HubSpotBackend {
         operation: &str,
     ) -> Result<Option<HsObject>> {
         let contacts = HubObject::Contacts;
-        let links = Some(associations);
+        let links = Some(associations.as_str());
         found(
             self.get_object(contacts, id, properties, links, id_property, operation)
                 .await,
