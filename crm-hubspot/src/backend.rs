@@ -529,11 +529,11 @@ impl Backend for HubSpotBackend {
         let operation = crm_core::raw::operation(kind, crm_core::raw::Verb::Get);
         let (target, raw) = locate(kind, id)?;
         // One mapping look-up for the request's properties and the decoding.
-        let mapping = self.mappings.get(target.as_str())?;
+        let named = self.mappings.get_named(target.as_str())?;
         let hs = self
-            .fetch_with(target, &mapping, &raw, None, operation)
+            .fetch_with(target, &named.0, &raw, None, operation)
             .await?;
-        self.record_with(target, mapping, hs, &[]).await
+        self.record_with(target, named, hs, &[]).await
     }
 
     async fn write(&self, write: VendorWrite) -> Result<Written> {

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crm_core::mapping::ObjectMapping;
+use crm_core::mapping::{ObjectMapping, VendorNames};
 use crm_core::model::fields::parse_datetime;
 use crm_core::raw::http::Request;
 use crm_core::raw::{VendorRecord, VendorWrite, WriteOp};
@@ -281,6 +281,10 @@ pub(crate) fn stage_of(target: MappingTarget, hs: &HsObject) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A target's mapping with its vendor-name index, from one look-up
+/// ([`crm_core::raw::Mappings::get_named`]).
+pub(crate) type Named = (Arc<ObjectMapping>, Arc<VendorNames>);
+
 /// Names as the `properties` query parameter (`a,b,c`).
 fn join_names(names: &mut dyn Iterator<Item = &str>) -> String {
     let mut out = String::new();
@@ -361,7 +365,7 @@ impl HubSpotBackend {
         hs: HsObject,
         context: &[(&str, &str)],
     ) -> Result<VendorRecord> {
-        let base = self.mappings.get(target.as_str())?;
+        let base = self.mappings.get_named(target.as_str())?;
         self.record_with(target, base, hs, context).await
     }
 
@@ -370,7 +374,7 @@ impl HubSpotBackend {
     pub(crate) async fn record_with(
         &self,
         target: MappingTarget,
-        base: Arc<ObjectMapping>,
+        (base, names): Named,
         hs: HsObject,
         context: &[(&str, &str)],
     ) -> Result<VendorRecord> {
@@ -378,7 +382,7 @@ impl HubSpotBackend {
         let mapping = self
             .read_mapping_from(target, base, stage.as_deref())
             .await?;
-        self.decode_with(target, &mapping, hs, context)
+        self.decode_with(target, (&mapping, &names), hs, context)
     }
 
     /// The object conversation logs live in.
@@ -462,12 +466,14 @@ impl HubSpotBackend {
         &self,
         target: MappingTarget,
         stage_hint: Option<&str>,
-    ) -> Result<Arc<ObjectMapping>> {
-        let base = self.mappings.get(target.as_str())?;
-        self.read_mapping_from(target, base, stage_hint).await
+    ) -> Result<Named> {
+        let (base, names) = self.mappings.get_named(target.as_str())?;
+        let mapping = self.read_mapping_from(target, base, stage_hint).await?;
+        Ok((mapping, names))
     }
 
-    /// [`HubSpotBackend::read_mapping`] from the target's mapping in use, `base`.
+    /// [`HubSpotBackend::read_mapping`] from the target's mapping in use, `base` (the stages
+    /// add states and labels only: the fields, and so the vendor-name index, stay).
     pub(crate) async fn read_mapping_from(
         &self,
         target: MappingTarget,
@@ -492,10 +498,10 @@ impl HubSpotBackend {
         context: &[(&str, &str)],
     ) -> Result<Vec<VendorRecord>> {
         let stage = objects.iter().find_map(|hs| stage_of(target, hs));
-        let mapping = self.read_mapping(target, stage.as_deref()).await?;
+        let (mapping, names) = self.read_mapping(target, stage.as_deref()).await?;
         objects
             .into_iter()
-            .map(|hs| self.decode_with(target, &mapping, hs, context))
+            .map(|hs| self.decode_with(target, (&mapping, &names), hs, context))
             .collect()
     }
 
@@ -504,7 +510,7 @@ impl HubSpotBackend {
     pub(crate) fn decode_with(
         &self,
         target: MappingTarget,
-        mapping: &ObjectMapping,
+        (mapping, names): (&ObjectMapping, &VendorNames),
         mut hs: HsObject,
         context: &[(&str, &str)],
     ) -> Result<VendorRecord> {
@@ -528,7 +534,7 @@ impl HubSpotBackend {
             *taken = Some(from_hubspot(value));
             None
         });
-        let mut common = mapping.from_vendor_iter(kind, vendor);
+        let mut common = mapping.from_vendor_named(names, kind, vendor);
         let mut activity_kind = match target {
             MappingTarget::Task => "task",
             MappingTarget::Call => "call",
