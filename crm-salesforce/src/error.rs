@@ -97,15 +97,9 @@ pub(crate) fn kind_for(code: &str, status: u16, errors: &[SfError], message: &st
         }
         _ => match status {
             400 => ErrorKind::Validation { fields: fields() },
-            401 => ErrorKind::Unauthorized,
-            403 => ErrorKind::Forbidden {
-                missing_scopes: Vec::new(),
-            },
-            404 | 410 => ErrorKind::NotFound,
-            408 | 504 => ErrorKind::Timeout,
             // 420: Salesforce Edge routing failure (REST API Developer Guide, status codes).
-            420 | 423 | 500..=599 => ErrorKind::Unavailable,
-            _ => ErrorKind::Unexpected,
+            420 => ErrorKind::Unavailable,
+            other => crm_core::raw::status::kind_of_status(other),
         },
     }
 }
@@ -184,6 +178,13 @@ impl ErrorParser for SalesforceErrorParser {
             Some(errors) if !errors.is_empty() => {
                 error_from(&errors, response.status.as_u16(), response.vendor())
             }
+            // Salesforce Edge's routing failure comes as a page of its own, not an error array
+            // (REST API Developer Guide, status codes): a passing outage, sent again later.
+            _ if response.status.as_u16() == 420 => Error::new(
+                ErrorKind::Unavailable,
+                "the server answered HTTP 420 (Salesforce Edge routing failure)",
+            )
+            .with_vendor(response.vendor()),
             _ => response.default_error(),
         }
     }
@@ -313,6 +314,18 @@ mod tests {
                 ErrorKind::Unavailable,
             ),
             (500, "", ErrorKind::Unavailable),
+            // Salesforce Edge's routing failure, and statuses whose body names no error code:
+            // the status's own meaning (core's `kind_of_status`), not "unexpected".
+            (420, "", ErrorKind::Unavailable),
+            (
+                429,
+                "<html>Too Many Requests</html>",
+                ErrorKind::RateLimited {
+                    retry_after: None,
+                    scope: LimitScope::Burst,
+                },
+            ),
+            (408, "", ErrorKind::Timeout),
         ];
         for (status, body, kind) in table {
             let e = parse(*status, body);

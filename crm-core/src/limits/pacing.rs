@@ -388,9 +388,10 @@ impl PacingLimiter {
     /// same size changes nothing.
     ///
     /// The grants already made stay in the bucket's log and count against the new size's
-    /// window. The new pacing also starts with its steady burst spent and no burst from idle
-    /// for one window: a corrected size means the vendor's window may hold requests this
-    /// limiter did not count (sent before it knew the real size, or by another client).
+    /// window. The new pacing also starts with its steady burst spent and, unless the size
+    /// only grew over the same window, no burst from idle for one window: a smaller size
+    /// means the vendor's window may hold requests this limiter did not count (sent before it
+    /// knew the real size, or by another client).
     pub fn resize(&self, bucket: Bucket, limit: NonZeroU32, window: Duration) -> bool {
         let Some(state) = self.buckets.get(bucket) else {
             return false;
@@ -414,7 +415,14 @@ impl PacingLimiter {
             let _ = gcra.check();
         }
         sized.horizon = sized.horizon.max(wanted.idle_span());
-        sized.burst_from = saturating_after(Instant::now(), wanted.window);
+        // A larger size over the same window (the portal's tier is above the configured one)
+        // leaves the burst from idle where it was: every request this limiter sent is in its
+        // log, which caps the window at the new size; only a smaller or otherwise reshaped
+        // size may leave uncounted requests in the vendor's window.
+        let growing = wanted.window == sized.config.window && !wanted.slower_than(&sized.config);
+        if !growing {
+            sized.burst_from = saturating_after(Instant::now(), wanted.window);
+        }
         sized.config = wanted;
         sized.gcra = gcra;
         true
@@ -1100,5 +1108,27 @@ mod tests {
                 .count();
             assert!(held <= 4, "{held} in the second up to {t:?}");
         }
+    }
+
+    /// A portal on a higher tier than configured (100 → 190 per 10 s): the re-size after the
+    /// first answer keeps the burst from idle, so a look-up's second round of parallel reads
+    /// does not wait for permits; a smaller size still withholds it for one window.
+    #[tokio::test(start_paused = true)]
+    async fn item15_a_bucket_that_grows_keeps_its_burst_from_idle() {
+        let window = Duration::from_secs(10);
+        let limiter = PacingLimiter::new([BucketConfig::new("b", nz(100), window)]);
+        for _ in 0..2 {
+            limiter.acquire("b", Duration::ZERO).await.unwrap();
+        }
+        assert!(limiter.resize("b", nz(190), window));
+        for i in 0..3 {
+            let got = limiter.acquire("b", Duration::ZERO).await;
+            assert!(
+                got.is_ok(),
+                "read {i} of the second round had to wait: {got:?}"
+            );
+        }
+        assert!(limiter.resize("b", nz(50), window));
+        assert!(limiter.acquire("b", Duration::ZERO).await.is_err());
     }
 }

@@ -13,7 +13,7 @@ use url::Url;
 
 use super::classify::send_error;
 use super::decode_json;
-use crate::error::{Error, ErrorKind, LimitScope, Result, VendorError};
+use crate::error::{Error, ErrorKind, Result, VendorError};
 use crate::retry::parse_retry_after;
 
 /// A successful (2xx) response, fully read.
@@ -91,28 +91,15 @@ impl ErrorResponse<'_> {
         }
     }
 
-    /// The kind a status means when the body says nothing more: 404 not found, 409 conflict,
-    /// 400/422 validation, 401 unauthorized, 403 forbidden, 429 rate limited (with
-    /// `Retry-After`), 408/504 timeout, 423 and other 5xx unavailable.
+    /// The kind a status means when the body says nothing more
+    /// ([`crate::raw::status::kind_of_status`]), a 429 with the wait its `Retry-After` asks.
     pub fn default_kind(&self) -> ErrorKind {
-        match self.status.as_u16() {
-            404 | 410 => ErrorKind::NotFound,
-            409 => ErrorKind::Conflict {
-                existing_id: None,
-                candidates: Vec::new(),
-            },
-            400 | 422 => ErrorKind::Validation { fields: Vec::new() },
-            401 => ErrorKind::Unauthorized,
-            403 => ErrorKind::Forbidden {
-                missing_scopes: Vec::new(),
-            },
-            429 => ErrorKind::RateLimited {
+        match crate::raw::status::kind_of_status(self.status.as_u16()) {
+            ErrorKind::RateLimited { scope, .. } => ErrorKind::RateLimited {
                 retry_after: self.retry_after(),
-                scope: LimitScope::Burst,
+                scope,
             },
-            408 | 504 => ErrorKind::Timeout,
-            423 | 500..=599 => ErrorKind::Unavailable,
-            _ => ErrorKind::Unexpected,
+            kind => kind,
         }
     }
 
