@@ -253,6 +253,7 @@ impl HubSpotBuilder {
             region: Region::parse(&c.phone_region)?,
             mappings: mappings.clone(),
             pipelines: PipelineCache::new(c.pipelines_ttl),
+            props_cache: Default::default(),
         };
         Ok(self.options.connect(backend, mappings, &c.connection_name))
     }
@@ -352,7 +353,7 @@ impl HubSpotBackend {
     }
 
     async fn create(&self, w: VendorWrite, key: Option<String>) -> Result<Written> {
-        let operation = format!("{}.create", w.kind);
+        let operation = crm_core::raw::operation(w.kind, crm_core::raw::Verb::Create);
         let mut p = self.prepare(&w, None).await?;
         let target = p.target;
         let key = match (key, &self.config.idempotency_property) {
@@ -366,12 +367,12 @@ impl HubSpotBackend {
         // With a key in a unique property the create is safe to send again: a second attempt
         // conflicts on the key, and the record is then read by it (HubSpot's object API docs).
         let path = self.paths.collection(target.object());
-        let req = post(path, &operation, body).idempotent(key.is_some());
+        let req = post(path, operation, body).idempotent(key.is_some());
         let sent = self.http.send(req).await.and_then(|r| r.json::<HsObject>());
         let hs = match (sent, &key) {
             (Ok(hs), _) => hs,
             (Err(e), Some((prop, key))) if conflicts_on(&e, prop) => {
-                let by_key = self.fetch(target, key, Some(prop), &operation).await;
+                let by_key = self.fetch(target, key, Some(prop), operation).await;
                 // Nothing under the key: the conflict was on another unique value (an email).
                 by_key.map_err(|_| self.rename(e, target))?
             }
@@ -527,8 +528,12 @@ impl Backend for HubSpotBackend {
     async fn get(&self, kind: ObjectKind, id: &RecordId) -> Result<VendorRecord> {
         let operation = crm_core::raw::operation(kind, crm_core::raw::Verb::Get);
         let (target, raw) = locate(kind, id)?;
-        let hs = self.fetch(target, &raw, None, operation).await?;
-        self.record(target, hs, &[]).await
+        // One mapping look-up for the request's properties and the decoding.
+        let named = self.mappings.get_named(target.as_str())?;
+        let hs = self
+            .fetch_with(target, &named.0, &raw, None, operation)
+            .await?;
+        self.record_with(target, named, hs, &[]).await
     }
 
     async fn write(&self, write: VendorWrite) -> Result<Written> {

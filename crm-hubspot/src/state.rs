@@ -5,7 +5,10 @@
 //! that the modules whose methods extend it (`wire.rs`, `lister.rs`, `extras/`) import the type
 //! without importing the builder, which imports them.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use crm_core::mapping::ObjectMapping;
 
 use crm_core::raw::Mappings;
 use crm_core::raw::http::HttpClient;
@@ -27,6 +30,9 @@ pub struct HubSpotBackend {
     pub(crate) mappings: Arc<Mappings>,
     pub(crate) pipelines: PipelineCache,
     pub(crate) capabilities: Capabilities,
+    /// The `properties` query parameter of reads, per target, with the mapping it was built
+    /// from (see `HubSpotBackend::read_props_query_with`).
+    pub(crate) props_cache: RwLock<BTreeMap<&'static str, (Arc<ObjectMapping>, String)>>,
 }
 
 impl HubSpotBackend {

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crm_core::mapping::ObjectMapping;
+use crm_core::mapping::{ObjectMapping, VendorNames};
 use crm_core::model::fields::parse_datetime;
 use crm_core::raw::http::Request;
 use crm_core::raw::{VendorRecord, VendorWrite, WriteOp};
@@ -154,15 +154,14 @@ pub(crate) fn link_fields(kind: ObjectKind) -> &'static [(&'static str, HubObjec
 }
 
 /// The `associations` query parameter of a read of `kind`, if it needs one: the objects its
-/// link fields point to. A contact's company is its `associatedcompanyid`, not read this way.
-pub(crate) fn link_query(kind: ObjectKind) -> Option<String> {
-    let mut names: Vec<&str> = Vec::new();
-    for (_, o) in link_fields(kind) {
-        if kind != ObjectKind::Contact && !names.contains(&o.name()) {
-            names.push(o.name());
-        }
+/// link fields point to (see [`link_fields`]), each once. A contact's company is its
+/// `associatedcompanyid`, not read this way. A static string per kind: every read sends it.
+pub(crate) fn link_query(kind: ObjectKind) -> Option<&'static str> {
+    match kind {
+        ObjectKind::Opportunity | ObjectKind::Ticket => Some("contacts,companies"),
+        ObjectKind::Activity => Some("contacts,tickets,deals,companies"),
+        ObjectKind::Contact | ObjectKind::Lead | ObjectKind::Account => None,
     }
-    (!names.is_empty()).then(|| names.join(","))
 }
 
 /// Splits an activity id (`call:9`); a bare id is a note's.
@@ -282,6 +281,22 @@ pub(crate) fn stage_of(target: MappingTarget, hs: &HsObject) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A target's mapping with its vendor-name index, from one look-up
+/// ([`crm_core::raw::Mappings::get_named`]).
+pub(crate) type Named = (Arc<ObjectMapping>, Arc<VendorNames>);
+
+/// Names as the `properties` query parameter (`a,b,c`).
+fn join_names(names: &mut dyn Iterator<Item = &str>) -> String {
+    let mut out = String::new();
+    for name in names {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(name);
+    }
+    out
+}
+
 impl HubSpotBackend {
     /// Vendor property names in a validation error become common field names.
     pub(crate) fn rename(&self, err: Error, target: MappingTarget) -> Error {
@@ -299,7 +314,23 @@ impl HubSpotBackend {
         id_property: Option<&str>,
         operation: &str,
     ) -> Result<HsObject> {
-        let (props, links) = (self.read_props_query(target), link_query(target.kind()));
+        let mapping = self.mappings.get(target.as_str())?;
+        self.fetch_with(target, &mapping, id, id_property, operation)
+            .await
+    }
+
+    /// [`HubSpotBackend::fetch`] with the target's mapping already at hand (a get looks it up
+    /// once, for the request and the decoding).
+    pub(crate) async fn fetch_with(
+        &self,
+        target: MappingTarget,
+        mapping: &Arc<ObjectMapping>,
+        id: &str,
+        id_property: Option<&str>,
+        operation: &str,
+    ) -> Result<HsObject> {
+        let props = self.read_props_query_with(target, mapping);
+        let links = link_query(target.kind());
         self.get_object(target.object(), id, props, links, id_property, operation)
             .await
     }
@@ -310,7 +341,7 @@ impl HubSpotBackend {
         object: HubObject,
         id: &str,
         properties: String,
-        associations: Option<String>,
+        associations: Option<&str>,
         id_property: Option<&str>,
         operation: &str,
     ) -> Result<HsObject> {
@@ -334,10 +365,24 @@ impl HubSpotBackend {
         hs: HsObject,
         context: &[(&str, &str)],
     ) -> Result<VendorRecord> {
-        let mut records = self.decode(target, vec![hs], context).await?;
-        records
-            .pop()
-            .ok_or_else(|| Error::decode("HubSpot's answer has no record"))
+        let base = self.mappings.get_named(target.as_str())?;
+        self.record_with(target, base, hs, context).await
+    }
+
+    /// [`HubSpotBackend::record`] with the target's mapping already at hand: no look-up again,
+    /// no one-item list.
+    pub(crate) async fn record_with(
+        &self,
+        target: MappingTarget,
+        (base, names): Named,
+        hs: HsObject,
+        context: &[(&str, &str)],
+    ) -> Result<VendorRecord> {
+        let stage = stage_of(target, &hs);
+        let mapping = self
+            .read_mapping_from(target, base, stage.as_deref())
+            .await?;
+        self.decode_with(target, (&mapping, &names), hs, context)
     }
 
     /// The object conversation logs live in.
@@ -350,24 +395,53 @@ impl HubSpotBackend {
 
     /// Properties requested on reads of `target`.
     pub(crate) fn read_props(&self, target: MappingTarget) -> Vec<String> {
-        self.with_read_props(target, |names| names.map(str::to_owned).collect())
+        let mapping = self.mappings.get(target.as_str()).ok();
+        self.with_read_props(target, mapping.as_deref(), |names| {
+            names.map(str::to_owned).collect()
+        })
     }
 
-    /// [`HubSpotBackend::read_props`] as the `properties` query parameter (`a,b,c`), built
-    /// without a copy of each name: every read sends it.
+    /// [`HubSpotBackend::read_props`] as the `properties` query parameter (`a,b,c`).
     pub(crate) fn read_props_query(&self, target: MappingTarget) -> String {
-        self.with_read_props(target, |names| names.collect::<Vec<&str>>().join(","))
+        match self.mappings.get(target.as_str()) {
+            Ok(mapping) => self.read_props_query_with(target, &mapping),
+            Err(_) => self.with_read_props(target, None, join_names),
+        }
+    }
+
+    /// [`HubSpotBackend::read_props_query`] for `mapping`, built once per target and mapping:
+    /// every read sends it, and it changes only when the mapping does (a swap brings a new
+    /// mapping, which the cache tells from the old by its pointer; the cache holds the mapping
+    /// so that its address is not reused while cached).
+    pub(crate) fn read_props_query_with(
+        &self,
+        target: MappingTarget,
+        mapping: &Arc<ObjectMapping>,
+    ) -> String {
+        let cached = self.props_cache.read().ok().and_then(|cache| {
+            cache
+                .get(target.as_str())
+                .filter(|(m, _)| Arc::ptr_eq(m, mapping))
+                .map(|(_, q)| q.clone())
+        });
+        if let Some(query) = cached {
+            return query;
+        }
+        let query = self.with_read_props(target, Some(mapping), join_names);
+        if let Ok(mut cache) = self.props_cache.write() {
+            cache.insert(target.as_str(), (mapping.clone(), query.clone()));
+        }
+        query
     }
 
     /// Calls `f` with the names of the properties read for `target`, sorted and each once.
     fn with_read_props<R>(
         &self,
         target: MappingTarget,
+        mapping: Option<&ObjectMapping>,
         f: impl FnOnce(&mut dyn Iterator<Item = &str>) -> R,
     ) -> R {
-        let mapping = self.mappings.get(target.as_str()).ok();
         let mut names: BTreeSet<&str> = mapping
-            .as_ref()
             .map(|m| m.fields.values().map(String::as_str).collect())
             .unwrap_or_default();
         let object = target.object();
@@ -392,8 +466,20 @@ impl HubSpotBackend {
         &self,
         target: MappingTarget,
         stage_hint: Option<&str>,
+    ) -> Result<Named> {
+        let (base, names) = self.mappings.get_named(target.as_str())?;
+        let mapping = self.read_mapping_from(target, base, stage_hint).await?;
+        Ok((mapping, names))
+    }
+
+    /// [`HubSpotBackend::read_mapping`] from the target's mapping in use, `base` (the stages
+    /// add states and labels only: the fields, and so the vendor-name index, stay).
+    pub(crate) async fn read_mapping_from(
+        &self,
+        target: MappingTarget,
+        base: Arc<ObjectMapping>,
+        stage_hint: Option<&str>,
     ) -> Result<Arc<ObjectMapping>> {
-        let base = self.mappings.get(target.as_str())?;
         match (target, status_field(target)) {
             (MappingTarget::Ticket | MappingTarget::Opportunity, Some(field)) => {
                 let set = self.pipelines(target.object(), stage_hint).await?;
@@ -412,10 +498,10 @@ impl HubSpotBackend {
         context: &[(&str, &str)],
     ) -> Result<Vec<VendorRecord>> {
         let stage = objects.iter().find_map(|hs| stage_of(target, hs));
-        let mapping = self.read_mapping(target, stage.as_deref()).await?;
+        let (mapping, names) = self.read_mapping(target, stage.as_deref()).await?;
         objects
             .into_iter()
-            .map(|hs| self.decode_with(target, &mapping, hs, context))
+            .map(|hs| self.decode_with(target, (&mapping, &names), hs, context))
             .collect()
     }
 
@@ -424,7 +510,7 @@ impl HubSpotBackend {
     pub(crate) fn decode_with(
         &self,
         target: MappingTarget,
-        mapping: &ObjectMapping,
+        (mapping, names): (&ObjectMapping, &VendorNames),
         mut hs: HsObject,
         context: &[(&str, &str)],
     ) -> Result<VendorRecord> {
@@ -448,7 +534,7 @@ impl HubSpotBackend {
             *taken = Some(from_hubspot(value));
             None
         });
-        let mut common = mapping.from_vendor_iter(kind, vendor);
+        let mut common = mapping.from_vendor_named(names, kind, vendor);
         let mut activity_kind = match target {
             MappingTarget::Task => "task",
             MappingTarget::Call => "call",
@@ -657,6 +743,27 @@ mod tests {
     use crm_core::model::fields::FieldReader;
     use crm_core::reexports::chrono::{DateTime, NaiveDate};
     use crm_core::{ObjectKind, Region};
+
+    /// Issue 15: the `associations` parameter is a static string per kind; it names the objects
+    /// the kind's link fields point to, each once, in link-field order (a contact's company is
+    /// its `associatedcompanyid`, not read this way).
+    #[test]
+    fn link_query_names_each_linked_object_once_issue15() {
+        for kind in ObjectKind::ALL {
+            let mut names: Vec<&str> = Vec::new();
+            for (_, o) in link_fields(kind) {
+                if kind != ObjectKind::Contact && !names.contains(&o.name()) {
+                    names.push(o.name());
+                }
+            }
+            let derived = (!names.is_empty()).then(|| names.join(","));
+            assert_eq!(link_query(kind).map(str::to_owned), derived, "{kind}");
+        }
+        assert_eq!(
+            link_query(ObjectKind::Activity),
+            Some("contacts,tickets,deals,companies")
+        );
+    }
 
     #[test]
     fn typed_values_round_trip_through_strings() {

@@ -202,3 +202,49 @@ async fn a_new_mapping_file_is_swapped_in_without_a_restart() {
         [Some(v1.label()), Some(v2.label()), Some(v2.label()), None]
     );
 }
+
+/// Issue 15: the `properties` a get asks for are built once per mapping and cached; a swapped
+/// mapping that maps a field to another property must change what the next get reads (and a
+/// swap back must read the old property again).
+#[tokio::test]
+async fn a_swapped_mapping_changes_the_properties_a_get_reads_issue15() {
+    use crm_core::{Contact, Crm, Email, Personal, WriteContext};
+    let fake = HubSpotFake::start(HubSpotFakeConfig::with_demo_properties()).await;
+    let file =
+        |text: &str| MappingFile::parse(text, "m.toml", crm_hubspot::MAPPING_TARGETS).unwrap();
+    let by_language =
+        file("version = \"lang\"\n[contact.fields]\ntitle = \"preferred_language\"\n");
+    let hub = HubSpotBuilder::new()
+        .with_base_url(fake.base_url())
+        .with_token(fake.token().to_owned().into())
+        .build()
+        .unwrap();
+    let contact = Contact {
+        email: Some(Email::from_vendor("swapread@example.com")),
+        last_name: Some(Personal::new("Swap".to_owned())),
+        title: Some("Buyer".into()),
+        ..Contact::default()
+    };
+    let ctx = WriteContext::default();
+    // Written with the defaults: the title goes to `jobtitle`.
+    let id = hub.contacts().create(&contact, &ctx).await.unwrap().id;
+    // Written under the swapped mapping: `preferred_language` holds `fr`, `jobtitle` stays.
+    hub.set_mapping_file(Some(&by_language)).unwrap();
+    let french = Contact {
+        title: Some("fr".into()),
+        ..Contact::default()
+    };
+    hub.contacts().update(&id, &french, &ctx).await.unwrap();
+    hub.set_mapping_file(None).unwrap();
+    let read = hub.contacts().get(&id).await.unwrap();
+    assert_eq!(read.data.title.as_deref(), Some("Buyer"));
+    // Again, so the cached properties of the defaults are what the get uses.
+    let read = hub.contacts().get(&id).await.unwrap();
+    assert_eq!(read.data.title.as_deref(), Some("Buyer"));
+    hub.set_mapping_file(Some(&by_language)).unwrap();
+    let read = hub.contacts().get(&id).await.unwrap();
+    assert_eq!(read.data.title.as_deref(), Some("fr"));
+    hub.set_mapping_file(None).unwrap();
+    let read = hub.contacts().get(&id).await.unwrap();
+    assert_eq!(read.data.title.as_deref(), Some("Buyer"));
+}

@@ -95,6 +95,33 @@ impl Default for ObjectMapping {
     }
 }
 
+/// Vendor field name → the common field it holds, for reading records with one mapping: built
+/// once per mapping (the connection's [`crate::raw::Mappings`] builds it with each mapping,
+/// also on a swap), so that mapping a record's fields back looks each name up instead of
+/// scanning the mapping. When several common fields name one vendor field, the last in name
+/// order holds it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VendorNames {
+    by_vendor: BTreeMap<String, String>,
+}
+
+impl VendorNames {
+    /// The index of `mapping`'s `fields`.
+    pub fn new(mapping: &ObjectMapping) -> Self {
+        let mut by_vendor = BTreeMap::new();
+        // In name order, so a later common name replaces an earlier one.
+        for (common, vendor) in &mapping.fields {
+            by_vendor.insert(vendor.clone(), common.clone());
+        }
+        Self { by_vendor }
+    }
+
+    /// The common field `vendor` is mapped to, if any.
+    pub fn common(&self, vendor: &str) -> Option<&str> {
+        self.by_vendor.get(vendor).map(String::as_str)
+    }
+}
+
 /// Whether a write creates a record (required fields are checked) or changes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteMode {
@@ -398,18 +425,40 @@ impl ObjectMapping {
         kind: ObjectKind,
         vendor: impl IntoIterator<Item = (String, FieldValue)>,
     ) -> FieldMap {
-        let mut out = FieldMap::new();
-        for (mut name, value) in vendor {
-            // The common name mapped to this vendor field; when several are, the last in name
-            // order, as a reverse map built from `fields` would hold. A scan rather than a
-            // reverse map built per call: this runs for every record read, and a mapping has
-            // a few dozen fields at most.
-            let mapped = self
-                .fields
+        // Without an index at hand: a scan of `fields` per vendor field (building the index
+        // would cost more than scanning for one record).
+        self.read_fields(kind, vendor, |name| {
+            self.fields
                 .iter()
                 .rev()
-                .find(|(_, v)| **v == name)
-                .map(|(c, _)| c.as_str());
+                .find(|(_, v)| *v == name)
+                .map(|(c, _)| c.as_str())
+        })
+    }
+
+    /// [`ObjectMapping::from_vendor_iter`] with the mapping's [`VendorNames`] (built once, by
+    /// [`VendorNames::new`] from this mapping, or one with the same `fields`): a look-up per
+    /// vendor field rather than a scan of the mapping. What it yields is the same.
+    pub fn from_vendor_named(
+        &self,
+        names: &VendorNames,
+        kind: ObjectKind,
+        vendor: impl IntoIterator<Item = (String, FieldValue)>,
+    ) -> FieldMap {
+        self.read_fields(kind, vendor, |name| names.common(name))
+    }
+
+    /// Vendor fields → common fields, `common_of` naming the common field a vendor field is
+    /// mapped to: when several are, the last in name order.
+    fn read_fields<'m>(
+        &'m self,
+        kind: ObjectKind,
+        vendor: impl IntoIterator<Item = (String, FieldValue)>,
+        common_of: impl Fn(&str) -> Option<&'m str>,
+    ) -> FieldMap {
+        let mut out = FieldMap::new();
+        for (mut name, value) in vendor {
+            let mapped = common_of(&name);
             let common = match mapped {
                 Some(c) => {
                     // The vendor name's buffer takes the common name: no allocation when it
@@ -615,6 +664,16 @@ mod tests {
         assert_eq!(names, ["loyalty", "status", "status_state", "subject"]);
         assert_eq!(common["subject"], FieldValue::from("Printer on fire"));
         assert_eq!(common["status_state"], FieldValue::from("closed"));
-        assert_eq!(m.from_vendor_iter(ObjectKind::Ticket, vendor), common);
+        assert_eq!(
+            m.from_vendor_iter(ObjectKind::Ticket, vendor.clone()),
+            common
+        );
+        let names = VendorNames::new(&m);
+        assert_eq!(names.common("title"), Some("subject"));
+        assert_eq!(names.common("loyalty"), None);
+        assert_eq!(
+            m.from_vendor_named(&names, ObjectKind::Ticket, vendor),
+            common
+        );
     }
 }

@@ -21,7 +21,7 @@ use crate::api::{
 };
 use crate::audit::{self, AuditRecord, AuditSink};
 use crate::error::{Error, ErrorKind, Result};
-use crate::mapping::{ObjectMapping, WriteMode};
+use crate::mapping::{ObjectMapping, VendorNames, WriteMode};
 use crate::model::{
     Account, Activity, Contact, Entity, FieldMap, Lead, ObjectKind, Opportunity, Record, RecordId,
     RecordRef, Ticket,
@@ -122,6 +122,9 @@ pub(super) fn stamp(err: Error, operation: &'static str) -> Error {
     }
 }
 
+/// A target's mapping with its vendor-name index (see [`Mappings::get_named`]).
+type Named = (Arc<ObjectMapping>, Arc<VendorNames>);
+
 /// A write's target and common field names (see [`Shared::trace`]).
 struct WriteTrace {
     target: &'static str,
@@ -149,8 +152,8 @@ impl<B: Backend> Shared<B> {
     }
 
     fn to_record<T: Entity>(&self, record: VendorRecord) -> Result<Record<T>> {
-        let mapping = self.mappings.get(record.target)?;
-        self.to_record_with(&mapping, record)
+        let (mapping, names) = self.mappings.get_named(record.target)?;
+        self.to_record_with(&mapping, &names, record)
     }
 
     /// [`Shared::to_record`] with the record target's mapping already at hand (a page's
@@ -158,9 +161,10 @@ impl<B: Backend> Shared<B> {
     fn to_record_with<T: Entity>(
         &self,
         mapping: &ObjectMapping,
+        names: &VendorNames,
         record: VendorRecord,
     ) -> Result<Record<T>> {
-        let mut common = mapping.from_vendor(T::KIND, record.fields);
+        let mut common = mapping.from_vendor_named(names, T::KIND, record.fields);
         if common.is_empty() {
             // Backends that resolve every field themselves: the resolved map as it is, not
             // copied entry by entry into a new one.
@@ -329,15 +333,15 @@ impl<B: Backend, T: Entity> Family<B, T> {
             async move {
                 let page = shared.backend.query_page(&query, cursor).await?;
                 // One mapping look-up per target on the page, not per record.
-                let mut mapping: Option<(&'static str, Arc<ObjectMapping>)> = None;
+                let mut mapping: Option<(&'static str, Named)> = None;
                 let mut items = Vec::with_capacity(page.items.len());
                 for (i, r) in page.items.into_iter().enumerate() {
                     let target = r.target;
                     let record = match &mapping {
-                        Some((t, m)) if *t == target => shared.to_record_with(m, r),
-                        _ => shared.mappings.get(target).and_then(|m| {
-                            let record = shared.to_record_with(&m, r);
-                            mapping = Some((target, m));
+                        Some((t, (m, n))) if *t == target => shared.to_record_with(m, n, r),
+                        _ => shared.mappings.get_named(target).and_then(|(m, n)| {
+                            let record = shared.to_record_with(&m, &n, r);
+                            mapping = Some((target, (m, n)));
                             record
                         }),
                     };

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::error::{Error, Result};
-use crate::mapping::{MappingFile, ObjectMapping};
+use crate::mapping::{MappingFile, ObjectMapping, VendorNames};
 use crate::model::ObjectKind;
 
 /// A mapping target: the name a mapping file's table uses (`contact`, `note`, `task`) and the
@@ -19,8 +19,16 @@ pub type Target = (&'static str, ObjectKind);
 /// The mappings in use: the defaults with the file laid over, and the file's label.
 #[derive(Debug)]
 struct Current {
-    by_target: BTreeMap<&'static str, Arc<ObjectMapping>>,
+    by_target: BTreeMap<&'static str, Mapped>,
     label: Option<String>,
+}
+
+/// One target's mapping with its index of vendor names, built together (at build and on each
+/// swap) so that reading records never scans the mapping.
+#[derive(Debug)]
+struct Mapped {
+    mapping: Arc<ObjectMapping>,
+    names: Arc<VendorNames>,
 }
 
 /// The mappings of one connection.
@@ -66,13 +74,28 @@ impl Mappings {
 
     /// The mapping in use for `target`, or an `Unsupported` error when the target is not mapped.
     pub fn get(&self, target: &str) -> Result<Arc<ObjectMapping>> {
-        self.current()
+        self.with(target, |m| m.mapping.clone())
+    }
+
+    /// [`Mappings::get`] with the mapping's [`VendorNames`], for reading records with
+    /// [`ObjectMapping::from_vendor_named`]: both from the same mapping, in one look-up.
+    pub fn get_named(&self, target: &str) -> Result<(Arc<ObjectMapping>, Arc<VendorNames>)> {
+        self.with(target, |m| (m.mapping.clone(), m.names.clone()))
+    }
+
+    /// `f` of `target`'s entry, under the read lock (held for a map look-up and the clones of
+    /// an `Arc` or two: every call reads a mapping).
+    fn with<R>(&self, target: &str, f: impl FnOnce(&Mapped) -> R) -> Result<R> {
+        let found = self
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
             .by_target
             .get(target)
-            .cloned()
-            .ok_or_else(|| {
-                Error::unsupported(target, format!("{} maps no `{target}` records", self.owner))
-            })
+            .map(f);
+        found.ok_or_else(|| {
+            Error::unsupported(target, format!("{} maps no `{target}` records", self.owner))
+        })
     }
 
     /// The target named `name` with its kind; a name the adapter does not know is a `Config`
@@ -151,7 +174,9 @@ fn build(
             }
             None => base.clone(),
         };
-        by_target.insert(*name, Arc::new(merged));
+        let names = Arc::new(VendorNames::new(&merged));
+        let mapping = Arc::new(merged);
+        by_target.insert(*name, Mapped { mapping, names });
     }
     if let Some(f) = file
         && let Some(extra) = f
@@ -168,4 +193,59 @@ fn build(
         by_target,
         label: file.map(MappingFile::label),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{FieldMap, FieldValue};
+
+    const TARGETS: &[Target] = &[("contact", ObjectKind::Contact)];
+
+    fn mappings() -> Mappings {
+        let mut base = ObjectMapping {
+            pass_through: false,
+            ..Default::default()
+        };
+        base.fields.insert("title".into(), "jobtitle".into());
+        let defaults = [("contact", base)].into_iter().collect();
+        Mappings::new("the test adapter", TARGETS, defaults, None).unwrap()
+    }
+
+    fn read(m: &Mappings, vendor: &str) -> FieldMap {
+        let (mapping, names) = m.get_named("contact").unwrap();
+        let fields = [(vendor.to_owned(), FieldValue::from("Buyer"))];
+        mapping.from_vendor_named(&names, ObjectKind::Contact, fields)
+    }
+
+    /// Issue 15: the vendor-name index is built with each mapping, so a swap that maps a field
+    /// to another vendor field changes what a read maps (and a swap back restores it).
+    #[test]
+    fn a_swap_rebuilds_the_vendor_name_index_issue15() {
+        let m = mappings();
+        assert_eq!(
+            read(&m, "jobtitle").get("title"),
+            Some(&FieldValue::from("Buyer"))
+        );
+        assert_eq!(read(&m, "role").get("title"), None);
+        let file = MappingFile::parse(
+            "version = \"v2\"\n[contact.fields]\ntitle = \"role\"\n",
+            "m.toml",
+            TARGETS,
+        )
+        .unwrap();
+        m.swap(Some(&file)).unwrap();
+        assert_eq!(
+            read(&m, "role").get("title"),
+            Some(&FieldValue::from("Buyer"))
+        );
+        assert_eq!(read(&m, "jobtitle").get("title"), None);
+        m.swap(None).unwrap();
+        assert_eq!(
+            read(&m, "jobtitle").get("title"),
+            Some(&FieldValue::from("Buyer"))
+        );
+        let err = m.get_named("ticket").unwrap_err();
+        assert!(matches!(err.kind(), crate::ErrorKind::Unsupported), "{err}");
+    }
 }

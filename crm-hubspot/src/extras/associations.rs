@@ -137,7 +137,7 @@ impl HubSpotBackend {
         let mut found = Vec::new();
         if kind == ObjectKind::Activity {
             // One read of the record names its notes, tasks and calls (`?associations=`).
-            let links = Some("notes,tasks,calls".to_owned());
+            let links = Some("notes,tasks,calls");
             let read = self.get_object(from, &id, "hs_object_id".into(), links, None, operation);
             let hs = read.await?;
             for object in HubObject::ENGAGEMENTS {

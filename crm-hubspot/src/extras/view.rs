@@ -141,7 +141,7 @@ impl HubSpotBackend {
         operation: &str,
     ) -> Result<Option<HsObject>> {
         let contacts = HubObject::Contacts;
-        let links = Some(associations);
+        let links = Some(associations.as_str());
         found(
             self.get_object(contacts, id, properties, links, id_property, operation)
                 .await,
@@ -230,7 +230,7 @@ impl HubSpotBackend {
         company: &str,
         operation: &str,
     ) -> Result<Vec<VendorRecord>> {
-        let mapping = self.read_mapping(target, None).await?;
+        let (mapping, names) = self.read_mapping(target, None).await?;
         let by_contact = vec![filter("associations.contact", "EQ", links.contact)];
         let mut by_company = vec![filter("associations.company", "EQ", company)];
         let (stage_property, field) = match target {
@@ -268,7 +268,7 @@ impl HubSpotBackend {
                 } else {
                     ("account_id", company)
                 };
-                self.decode_with(target, &mapping, hs, &[link])
+                self.decode_with(target, (&mapping, &names), hs, &[link])
             })
             .collect()
     }
