@@ -460,13 +460,14 @@ impl ObjectMapping {
         for (mut name, value) in vendor {
             let mapped = common_of(&name);
             let common = match mapped {
-                Some(c) => {
-                    // The vendor name's buffer takes the common name: no allocation when it
-                    // fits, which it mostly does.
+                // The vendor name's buffer takes the common name when it fits; a longer one is
+                // a new string (growing the buffer would reallocate and copy just the same).
+                Some(c) if c.len() <= name.capacity() => {
                     name.clear();
                     name.push_str(c);
                     name
                 }
+                Some(c) => c.to_owned(),
                 // A vendor field whose name is a mapped common name of another field would
                 // shadow it; keep only explicitly mapped names then.
                 None if self.pass_through && !self.fields.contains_key(&name) => name,

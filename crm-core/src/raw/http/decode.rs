@@ -27,6 +27,14 @@ pub fn decode_json<T: DeserializeOwned>(
         v.set_body(Some(body));
         v
     };
+    // The plain decoder first: tracking the path costs on every field of every record, and
+    // almost every body decodes. Only a failure is looked at again: an empty body or an HTML
+    // page (neither ever decodes as JSON) is named as such, anything else is decoded again
+    // with the path tracked, to say where it went wrong.
+    let plain_err = match serde_json::from_slice(body) {
+        Ok(value) => return Ok(value),
+        Err(e) => e,
+    };
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(
             Error::decode("the response body is empty; expected JSON").with_vendor(vendor())
@@ -37,13 +45,6 @@ pub fn decode_json<T: DeserializeOwned>(
             Error::decode("the response is an HTML page; expected JSON").with_vendor(vendor())
         );
     }
-    // The plain decoder first: tracking the path costs on every field of every record, and
-    // almost every body decodes. Only a failure is decoded again, with the path tracked, to
-    // say where it went wrong.
-    let plain_err = match serde_json::from_slice(body) {
-        Ok(value) => return Ok(value),
-        Err(e) => e,
-    };
     let mut de = serde_json::Deserializer::from_slice(body);
     let explained = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
         let path = e.path().to_string();

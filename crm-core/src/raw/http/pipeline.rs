@@ -176,12 +176,15 @@ impl HttpClient {
             }
             Target::Path(path) => {
                 let mut url = self.inner.base_url.clone();
-                let joined = format!(
-                    "{}/{}",
-                    url.path().trim_end_matches('/'),
-                    path.trim_start_matches('/')
-                );
-                url.set_path(&joined);
+                let base = url.path().trim_end_matches('/');
+                if base.is_empty() && path.starts_with('/') && !path.starts_with("//") {
+                    // A base URL without a path (most vendors): the request's path as it is
+                    // (with one leading slash, as the join below would make it).
+                    url.set_path(path);
+                } else {
+                    let joined = format!("{base}/{}", path.trim_start_matches('/'));
+                    url.set_path(&joined);
+                }
                 url
             }
             Target::Url(url) => {

@@ -851,3 +851,52 @@ async fn the_credential_header_wins_over_the_adapters() {
         assert_eq!(r.headers.get("x-extra").unwrap(), "1");
     }
 }
+
+/// Issue 15: a base URL without a path takes the request's path as it is, without building a
+/// joined copy; both ways reach the same resource, and leading slashes never make a path
+/// that names another host.
+#[tokio::test]
+async fn request_paths_join_the_base_url_the_same_way_with_or_without_a_base_path_issue15() {
+    let server = MockServer::start().await;
+    for p in ["/a/b", "/api/a/b"] {
+        Mock::given(method("GET"))
+            .and(path(p))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"at": p})))
+            .mount(&server)
+            .await;
+    }
+    let at = |base: String, request: &'static str| async move {
+        let c = HttpClientBuilder::new("test", base).build().unwrap();
+        let resp = c.send(Request::get(request, "a.get")).await.unwrap();
+        resp.json::<serde_json::Value>().unwrap()["at"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    for request in ["/a/b", "a/b", "//a/b"] {
+        assert_eq!(at(server.uri(), request).await, "/a/b", "{request}");
+        assert_eq!(at(format!("{}/", server.uri()), request).await, "/a/b");
+        assert_eq!(
+            at(format!("{}/api", server.uri()), request).await,
+            "/api/a/b"
+        );
+    }
+}
+
+/// Issue 15: the empty-body and HTML checks run only when the body does not decode, and still
+/// name what came back then.
+#[test]
+fn empty_and_html_bodies_are_named_and_json_decodes_first_issue15() {
+    use http::header::CONTENT_TYPE;
+    let mut html = http::HeaderMap::new();
+    html.insert(CONTENT_TYPE, "text/html".parse().unwrap());
+    let ok = http::StatusCode::OK;
+    let decoded: serde_json::Value = decode_json(br#"{"id":"1"}"#, &html, ok, None).unwrap();
+    assert_eq!(decoded["id"], "1");
+    let none = http::HeaderMap::new();
+    let empty = decode_json::<serde_json::Value>(b"  \n", &none, ok, None).unwrap_err();
+    assert!(empty.to_string().contains("empty"), "{empty}");
+    let page = decode_json::<serde_json::Value>(b"<!DOCTYPE html><p>x", &none, ok, None);
+    let page = page.unwrap_err();
+    assert!(page.to_string().contains("HTML page"), "{page}");
+}
