@@ -254,6 +254,7 @@ impl HubSpotBuilder {
             mappings: mappings.clone(),
             pipelines: PipelineCache::new(c.pipelines_ttl),
             props_cache: Default::default(),
+            recent: Default::default(),
         };
         Ok(self.options.connect(backend, mappings, &c.connection_name))
     }
@@ -537,7 +538,7 @@ impl Backend for HubSpotBackend {
     }
 
     async fn write(&self, write: VendorWrite) -> Result<Written> {
-        match write.op.clone() {
+        let written = match write.op.clone() {
             WriteOp::Create { key } => self.create(write, key.map(|k| k.as_str().to_owned())).await,
             WriteOp::Update { id } => self.update(write, &id).await,
             // One input of the batch endpoint (HubSpot has no single-record upsert).
@@ -546,12 +547,18 @@ impl Backend for HubSpotBackend {
                 .await
                 .pop()
                 .unwrap_or_else(|| Err(Error::decode("HubSpot's upsert answer has no result"))),
-        }
+        };
+        self.note_written(&written);
+        written
     }
 
     /// Batch endpoints, every input tagged with an `objectWriteTraceId` (`extras/batch.rs`).
     async fn write_batch(&self, writes: Vec<VendorWrite>) -> Vec<Result<Written>> {
-        self.batch(writes).await
+        let written = self.batch(writes).await;
+        for w in &written {
+            self.note_written(w);
+        }
+        written
     }
 
     async fn query_page(

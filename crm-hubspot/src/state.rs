@@ -17,6 +17,7 @@ use crm_core::{Capabilities, Region, Result};
 use crate::config::HubSpotConfig;
 use crate::extras::objects::{HubObject, Paths};
 use crate::extras::pipelines::{PipelineCache, PipelineSet};
+use crate::extras::recent::RecentWrites;
 
 /// The vendor hooks of a HubSpot connection; `HubSpot::backend()` reaches the HubSpot-only
 /// calls (schema and setup checks, the burst budget).
@@ -33,6 +34,9 @@ pub struct HubSpotBackend {
     /// The `properties` query parameter of reads, per target, with the mapping it was built
     /// from (see `HubSpotBackend::read_props_query_with`).
     pub(crate) props_cache: RwLock<BTreeMap<&'static str, (Arc<ObjectMapping>, String)>>,
+    /// Deals and tickets this connection wrote lately: the view reads them by id rather than
+    /// from search's lagging copy (`extras/recent.rs`).
+    pub(crate) recent: RecentWrites,
 }
 
 impl HubSpotBackend {

@@ -7,6 +7,7 @@ pub(crate) mod batch;
 pub(crate) mod logs;
 pub(crate) mod objects;
 pub(crate) mod pipelines;
+pub(crate) mod recent;
 pub mod schema;
 pub(crate) mod search;
 pub(crate) mod view;

@@ -21,9 +21,12 @@
 //! newest first (HubSpot's search reference documents the `associations.{object}`
 //! pseudo-property). That keeps the view at two round trips and at the request count of the
 //! contact-only view, at the price of search's documented lag: records written a moment ago
-//! may not be searchable yet. So the contact's own ids, read consistently in step 1, are checked
-//! against the hits, and any the search did not return are read by id (a third round trip, only
-//! right after such a write). Without a company, the contact's ids are batch-read as before.
+//! may not be searchable yet, and a hit carries the index's copy, which may predate a write. So
+//! the contact's own ids, read consistently in step 1, are checked against the hits, and any
+//! the search did not return are read by id, as are hits this connection wrote within the last
+//! minute (`extras/recent.rs`: a ticket the bot closed a moment ago must not show as open) —
+//! one batch read, a third round trip only right after such writes. Without a company, the
+//! contact's ids are batch-read as before.
 //!
 //! The two searches draw on search's own limit (5 requests per second per account, HubSpot's
 //! usage guidelines), which the default limiter paces: the second search of a view may wait
@@ -38,7 +41,8 @@ use crm_core::raw::VendorRecord;
 use crm_core::reexports::futures::{join, try_join};
 use crm_core::reexports::serde_json::{Value, json};
 use crm_core::{
-    CustomerView, Entity, Error, Lookup, Opportunity, Record, RecordId, Result, Ticket, ViewOptions,
+    CustomerView, Entity, Error, FieldValue, Lookup, Opportunity, Record, RecordId, Result, Ticket,
+    ViewOptions,
 };
 
 use crate::backend::HubSpotBackend;
@@ -197,27 +201,63 @@ impl HubSpotBackend {
                 all
             }
             Some(company) => {
-                let mut hits = self
+                let hits = self
                     .search_linked(target, links, company, operation)
                     .await?;
-                // Search lags behind writes: what the contact's own read named but the search
-                // did not return is read by id.
-                let missing: Vec<String> = links
-                    .contact_ids
-                    .iter()
-                    .filter(|id| !hits.iter().any(|h| h.id.as_str() == id.as_str()))
-                    .cloned()
-                    .collect();
-                if !missing.is_empty() {
-                    hits.extend(self.read_batch(target, &missing, &mine, operation).await?);
-                }
-                hits
+                self.behind_search(target, links, company, hits, operation)
+                    .await?
             }
         };
         let mut seen = HashSet::new();
         found.retain(|r| seen.insert(r.id.clone()));
         newest_changed(&mut found);
         Ok(found)
+    }
+
+    /// Search's `hits` with what it may have wrong read by id instead, in one batch read: the
+    /// records the contact's own read named that the search did not return (written too
+    /// recently to be indexed), and hits this connection wrote lately (the index may hold a
+    /// copy from before the write: a ticket closed a moment ago would read as open).
+    async fn behind_search(
+        &self,
+        target: MappingTarget,
+        links: &Links<'_>,
+        company: &str,
+        mut hits: Vec<VendorRecord>,
+        operation: &str,
+    ) -> Result<Vec<VendorRecord>> {
+        let object = target.object();
+        let hit = |id: &str| hits.iter().any(|h| h.id.as_str() == id);
+        let mut stale: Vec<String> = links
+            .contact_ids
+            .iter()
+            .filter(|id| !hit(id) || self.recent.is_recent(object, id))
+            .cloned()
+            .collect();
+        stale.extend(
+            hits.iter()
+                .map(|h| h.id.as_str())
+                .filter(|id| !links.contact_ids.iter().any(|c| c == id))
+                .filter(|id| self.recent.is_recent(object, id))
+                .map(str::to_owned),
+        );
+        if stale.is_empty() {
+            return Ok(hits);
+        }
+        hits.retain(|h| !stale.iter().any(|s| s == h.id.as_str()));
+        // One read for both links: each record gets the link it came through.
+        for mut r in self.read_batch(target, &stale, &[], operation).await? {
+            let (field, to) = if links.contact_ids.iter().any(|c| c == r.id.as_str()) {
+                ("contact_id", links.contact)
+            } else {
+                ("account_id", company)
+            };
+            r.resolved
+                .entry(field.to_owned())
+                .or_insert_with(|| FieldValue::Text(to.to_owned()));
+            hits.push(r);
+        }
+        Ok(hits)
     }
 
     /// One search for the records of `target` associated with the contact (any stage, so that

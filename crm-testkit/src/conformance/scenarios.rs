@@ -409,6 +409,9 @@ async fn ticket_status_read_back(crm: &dyn Crm, fx: &Fixture) -> Checked {
     ensure(open.iter().any(|t| t.id == created.id), || {
         "the new ticket is not among the contact's open tickets".into()
     })?;
+    ensure(in_view(crm, fx, &created.id).await?, || {
+        "the new ticket is not among the open tickets of the customer's 360° view".into()
+    })?;
     let close = Ticket {
         status: Some(Status::new(TicketState::Closed)),
         ..Ticket::default()
@@ -435,7 +438,26 @@ async fn ticket_status_read_back(crm: &dyn Crm, fx: &Fixture) -> Checked {
         .map_err(sdk("open_for"))?;
     ensure(!open.iter().any(|t| t.id == created.id), || {
         "the closed ticket is still among the open tickets".into()
+    })?;
+    // The next conversation's view, right after the bot closed the ticket: a view that read a
+    // lagging search index would still show it as open.
+    ensure(!in_view(crm, fx, &created.id).await?, || {
+        "the ticket closed a moment ago is still among the open tickets of the 360° view".into()
     })
+}
+
+/// Whether the fixture customer's 360° view lists ticket `id` among its open tickets.
+async fn in_view(crm: &dyn Crm, fx: &Fixture, id: &RecordId) -> Result<bool, Stop> {
+    let options = ViewOptions {
+        tickets: 50,
+        ..ViewOptions::default()
+    };
+    let view = crm
+        .customer_view(&Lookup::Email(fx.customer_email.clone()), &options)
+        .await
+        .map_err(sdk("customer_view"))?
+        .ok_or_else(|| fail("the 360° view found no customer"))?;
+    Ok(view.open_tickets.iter().any(|t| t.id == *id))
 }
 
 async fn conversation_log_activity(crm: &dyn Crm, fx: &Fixture) -> Checked {
