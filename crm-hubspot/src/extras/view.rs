@@ -23,9 +23,10 @@
 //! contact-only view, at the price of search's documented lag: records written a moment ago
 //! may not be searchable yet, and a hit carries the index's copy, which may predate a write. So
 //! the contact's own ids, read consistently in step 1, are checked against the hits, and any
-//! the search did not return are read by id, as are hits this connection wrote within the last
-//! minute (`extras/recent.rs`: a ticket the bot closed a moment ago must not show as open) —
-//! one batch read, a third round trip only right after such writes. Without a company, the
+//! the search did not return are read by id, as are records this connection wrote within the
+//! last minute (`extras/recent.rs`: a ticket the bot closed a moment ago must not show as open):
+//! the contact's own ones beside the search (no extra round trip), those that came through the
+//! company in a third round trip, only right after such writes. Without a company, the
 //! contact's ids are batch-read as before.
 //!
 //! The two searches draw on search's own limit (5 requests per second per account, HubSpot's
@@ -201,10 +202,29 @@ impl HubSpotBackend {
                 all
             }
             Some(company) => {
-                let hits = self
-                    .search_linked(target, links, company, operation)
-                    .await?;
-                self.behind_search(target, links, company, hits, operation)
+                // The contact's own records this connection wrote lately are read by id beside
+                // the search (their ids are known already); their hits are replaced.
+                let object = target.object();
+                let own_recent: Vec<String> = links
+                    .contact_ids
+                    .iter()
+                    .filter(|id| self.recent.is_recent(object, id))
+                    .cloned()
+                    .collect();
+                let read_own = async {
+                    if own_recent.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    self.read_batch(target, &own_recent, &mine, operation).await
+                };
+                let (hits, own) = join!(
+                    self.search_linked(target, links, company, operation),
+                    read_own
+                );
+                let mut hits = hits?;
+                hits.retain(|h| !own_recent.iter().any(|id| id == h.id.as_str()));
+                hits.extend(own?);
+                self.behind_search(target, links, (company, &own_recent), hits, operation)
                     .await?
             }
         };
@@ -214,15 +234,17 @@ impl HubSpotBackend {
         Ok(found)
     }
 
-    /// Search's `hits` with what it may have wrong read by id instead, in one batch read: the
-    /// records the contact's own read named that the search did not return (written too
-    /// recently to be indexed), and hits this connection wrote lately (the index may hold a
-    /// copy from before the write: a ticket closed a moment ago would read as open).
+    /// Search's `hits` with what it may have wrong read by id instead, in one batch read (a
+    /// third round trip, only right after writes): the records the contact's own read named
+    /// that the search did not return (written too recently to be indexed; `read` were read
+    /// beside the search already, whatever came back), and hits through the company this
+    /// connection wrote lately (the index may hold a copy from before the write: a ticket closed
+    /// a moment ago would read as open).
     async fn behind_search(
         &self,
         target: MappingTarget,
         links: &Links<'_>,
-        company: &str,
+        (company, read): (&str, &[String]),
         mut hits: Vec<VendorRecord>,
         operation: &str,
     ) -> Result<Vec<VendorRecord>> {
@@ -231,7 +253,7 @@ impl HubSpotBackend {
         let mut stale: Vec<String> = links
             .contact_ids
             .iter()
-            .filter(|id| !hit(id) || self.recent.is_recent(object, id))
+            .filter(|id| !hit(id) && !read.contains(id))
             .cloned()
             .collect();
         stale.extend(
