@@ -41,12 +41,60 @@ pub(crate) struct HsObject {
     #[serde(deserialize_with = "id_text")]
     pub(crate) id: String,
     #[serde(default)]
-    pub(crate) properties: Map<String, Value>,
+    pub(crate) properties: Props,
     pub(crate) created_at: Option<String>,
     pub(crate) updated_at: Option<String>,
     pub(crate) associations: Option<BTreeMap<String, HsList<HsAssocId>>>,
     pub(crate) object_write_trace_id: Option<String>,
     pub(crate) new: Option<bool>,
+}
+
+/// An object's `properties` as HubSpot sent them: a list of name and value, not a map. A record
+/// has a few dozen properties at most, each read once on its way into the common fields, so an
+/// ordered map's inserts (the cost of decoding into `serde_json::Map`) would buy nothing.
+/// Where a name comes twice, the last one counts, as in a map.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Props(Vec<(String, Value)>);
+
+impl Props {
+    /// The value of property `name`, if sent.
+    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
+        self.0.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+}
+
+impl IntoIterator for Props {
+    type Item = (String, Value);
+    type IntoIter = std::vec::IntoIter<(String, Value)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'de> Deserialize<'de> for Props {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Props;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of properties")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Props, A::Error> {
+                let mut props = Vec::with_capacity(map.size_hint().unwrap_or(16).min(256));
+                while let Some(entry) = map.next_entry::<String, Value>()? {
+                    props.push(entry);
+                }
+                Ok(Props(props))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
 }
 
 /// `results` and `paging`: a list or search page ([`HsPage`]), the `associations.{type}` of a

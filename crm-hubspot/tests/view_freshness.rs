@@ -138,6 +138,12 @@ async fn closing_her_own_ticket_costs_one_more_request() {
     let before = fake.requests();
     let (tickets, _) = view_of_jane(&crm).await;
     assert_eq!(fake.requests().total - before.total, 7);
-    assert!(!tickets.contains(&demo::OPEN_TICKET_ID.to_owned()), "{tickets:?}");
-    assert!(tickets.contains(&demo::COMPANY_TICKET_ID.to_owned()), "{tickets:?}");
+    assert!(
+        !tickets.contains(&demo::OPEN_TICKET_ID.to_owned()),
+        "{tickets:?}"
+    );
+    assert!(
+        tickets.contains(&demo::COMPANY_TICKET_ID.to_owned()),
+        "{tickets:?}"
+    );
 }

@@ -14,7 +14,7 @@ use crm_core::{Error, ErrorKind, Result};
 use crate::backend::{HubSpotBackend, MAX_BATCH, conflicts_on, post};
 use crate::error::{context_strings, item_error};
 use crate::extras::objects::MappingTarget;
-use crate::wire::{HsBatch, HsObject, Prepared, locate};
+use crate::wire::{HsBatch, HsObject, Prepared, Props, locate};
 
 /// One input of a batch: its index among the writes, the prepared write, the HubSpot id of an
 /// update, the `idProperty` and key of an upsert, the idempotency key of a keyed create.
@@ -36,7 +36,7 @@ impl Item {
 /// Whether a written record's properties agree with what was sent for it: every property
 /// present in both holds the same text (ignoring case and surrounding space, as HubSpot
 /// normalises some values).
-fn agrees(sent: &Map<String, Value>, written: &Map<String, Value>) -> bool {
+fn agrees(sent: &Map<String, Value>, written: &Props) -> bool {
     sent.iter().all(|(k, v)| match (v, written.get(k)) {
         (_, None | Some(Value::Null)) | (Value::Null, _) => true,
         (Value::String(a), Some(Value::String(b))) => a.trim().eq_ignore_ascii_case(b.trim()),
