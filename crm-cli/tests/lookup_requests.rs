@@ -13,6 +13,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
 use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, demo};
+use crm_testkit::salesforce::{SalesforceFake, SalesforceFakeConfig};
 
 /// Runs `crm-connect lookup --count-requests` on a HubSpot connection at `base_url`.
 fn lookup(base_url: &str, token: &str, email: &str) -> Output {
@@ -72,6 +73,54 @@ async fn issue15_a_lookup_counts_its_requests_as_the_server_does() {
     assert_eq!(missing.status.code(), Some(1), "{missing:?}");
     assert_eq!(requests(&missing), fake.requests().total - before);
     assert_eq!(requests(&missing), 3);
+}
+
+/// On Salesforce, where the token comes from a login server the API limits do not count, the
+/// count still holds every request the look-up sent: the token request and the one Composite
+/// call of the view, as the fake counts them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_salesforce_lookup_counts_its_token_request_too() {
+    let config = SalesforceFakeConfig::default();
+    let (id, secret, refresh) = (
+        config.client_id.clone(),
+        config.client_secret.clone(),
+        config.refresh_token.clone(),
+    );
+    let fake = SalesforceFake::start(config).await;
+    let dir = tempfile::tempdir().unwrap();
+    let conn = dir.path().join("salesforce.toml");
+    std::fs::write(
+        &conn,
+        format!(
+            "vendor = \"salesforce\"\nlogin_url = \"{}\"\n[auth]\nkind = \"oauth_refresh\"\n\
+             client_id = \"{id}\"\nclient_secret = \"${{SF_SECRET}}\"\n\
+             refresh_token = \"${{SF_REFRESH}}\"\n",
+            fake.login_url()
+        ),
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_crm-connect"))
+            .args([
+                "lookup",
+                "--count-requests",
+                "--email",
+                "jane.doe@example.com",
+            ])
+            .arg("--config")
+            .arg(&conn)
+            .env("SF_SECRET", secret)
+            .env("SF_REFRESH", refresh)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let served = fake.requests();
+    assert_eq!(served.token_requests, 1);
+    assert_eq!(requests(&out), served.total + served.token_requests);
+    assert_eq!(requests(&out), 2);
 }
 
 /// Kills the served fake when the test ends, however it ends.

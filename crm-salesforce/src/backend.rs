@@ -398,12 +398,15 @@ impl SalesforceBuilder {
                     (p, None)
                 }
                 None => {
-                    let mut creds = SalesforceCredentials::new(
+                    // The observer (a request counter) sees token requests too; nothing
+                    // paces them (the token endpoint counts toward no API limit).
+                    let mut creds = SalesforceCredentials::with_token_limiter(
                         Self::grant(c)?,
                         &login_url,
                         &transport.ca_files,
                         transport.timeout,
                         transport.retry.clone(),
+                        self.options.observed(None),
                     )?;
                     if let Some(l) = self.session_lifetime {
                         creds = creds.with_session_lifetime(l);

@@ -24,6 +24,7 @@ use crm_core::credential::{
     TokenSource,
 };
 use crm_core::events::signature::{self, Encoding};
+use crm_core::limits::RateLimiter;
 use crm_core::raw::http::parse_base_url;
 use crm_core::reexports::async_trait;
 use crm_core::reexports::secrecy::{ExposeSecret, SecretString};
@@ -36,6 +37,9 @@ const ASSERTION_LIFETIME_SECS: i64 = 120;
 
 /// The token endpoint under the login URL.
 const TOKEN_PATH: &str = "/services/oauth2/token";
+
+/// The bucket token requests are reported in (see [`SalesforceCredentials::with_token_limiter`]).
+pub(crate) const TOKEN_BUCKET: crm_core::limits::Bucket = "oauth";
 
 /// An RSA private key for the JWT bearer flow, checked when it is loaded.
 #[derive(Clone)]
@@ -245,11 +249,29 @@ impl SalesforceCredentials {
         timeout: Option<Duration>,
         retry: Option<RetryPolicy>,
     ) -> Result<Self> {
+        Self::with_token_limiter(grant, login_url, root_ca_files, timeout, retry, None)
+    }
+
+    /// [`SalesforceCredentials::new`] whose token requests draw from `limiter` (bucket
+    /// [`TOKEN_BUCKET`]): the connection's request observer, so that a counter sees them too.
+    /// Salesforce's token endpoint is not an API call and counts toward no API limit, so the
+    /// connection's own pacing is not put in front of it.
+    pub(crate) fn with_token_limiter(
+        grant: Grant,
+        login_url: &str,
+        root_ca_files: &[PathBuf],
+        timeout: Option<Duration>,
+        retry: Option<RetryPolicy>,
+        limiter: Option<Arc<dyn RateLimiter>>,
+    ) -> Result<Self> {
         let client = |client_id: &str, secret: Option<SecretString>| {
             let token_url = format!("{}{TOKEN_PATH}", login_url.trim_end_matches('/'));
             let mut b = OAuthClient::builder(&token_url, client_id, secret)
                 .with_label("salesforce")
                 .with_retry(retry.clone().unwrap_or_default());
+            if let Some(l) = &limiter {
+                b = b.with_limiter(l.clone(), TOKEN_BUCKET);
+            }
             for ca in root_ca_files {
                 b = b.with_root_ca_file(ca.clone());
             }
