@@ -64,7 +64,7 @@ impl fmt::Display for MaskedView<'_> {
         for o in &view.open_opportunities {
             writeln!(
                 f,
-                "    {}  {}  stage \"{}\"  amount {} {}",
+                "    {}  {}  stage \"{}\"  amount {}{}",
                 o.id,
                 // Orgs often name deals after the person ("Jane Doe - training seats"): masked
                 // like a subject.
@@ -77,7 +77,11 @@ impl fmt::Display for MaskedView<'_> {
                     .as_ref()
                     .map(ToString::to_string)
                     .unwrap_or_else(|| "-".into()),
-                o.currency.as_deref().unwrap_or("")
+                // A single-currency org states none: no trailing space then.
+                o.currency
+                    .as_deref()
+                    .map(|c| format!(" {c}"))
+                    .unwrap_or_default()
             )?;
         }
         writeln!(f, "  tickets ({} open)", view.open_tickets.len())?;
@@ -112,5 +116,47 @@ impl fmt::Display for MaskedView<'_> {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{Contact, Number, Opportunity, Record, RecordId};
+    use crate::view::CustomerView;
+
+    fn record<T>(id: &str, data: T) -> Record<T> {
+        Record {
+            id: RecordId::new(id).unwrap(),
+            created_at: None,
+            updated_at: None,
+            data,
+        }
+    }
+
+    /// An amount without a currency (a single-currency org states none) ends its line; one
+    /// with a currency names it after a space.
+    #[test]
+    fn amounts_print_their_currency_only_when_there_is_one() {
+        let deal = |id: &str, currency: Option<&str>| {
+            record(
+                id,
+                Opportunity {
+                    amount: Some(Number::from(1500)),
+                    currency: currency.map(str::to_owned),
+                    ..Opportunity::default()
+                },
+            )
+        };
+        let view = CustomerView {
+            contact: record("1", Contact::default()),
+            other_matches: Vec::new(),
+            account: None,
+            open_opportunities: vec![deal("7", None), deal("8", Some("USD"))],
+            open_tickets: Vec::new(),
+            recent_activities: Vec::new(),
+        };
+        let text = view.masked().to_string();
+        assert!(text.contains("    7  -  stage \"-\"  amount 1500\n"), "{text}");
+        assert!(text.contains("    8  -  stage \"-\"  amount 1500 USD\n"), "{text}");
     }
 }
