@@ -156,7 +156,13 @@ mod tests {
             recent_activities: Vec::new(),
         };
         let text = view.masked().to_string();
-        assert!(text.contains("    7  -  stage \"-\"  amount 1500\n"), "{text}");
-        assert!(text.contains("    8  -  stage \"-\"  amount 1500 USD\n"), "{text}");
+        assert!(
+            text.contains("    7  -  stage \"-\"  amount 1500\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("    8  -  stage \"-\"  amount 1500 USD\n"),
+            "{text}"
+        );
     }
 }
