@@ -147,3 +147,37 @@ async fn closing_her_own_ticket_costs_one_more_request() {
         "{tickets:?}"
     );
 }
+
+/// `open_for` reads the contact's own tickets as written whoever wrote them: a connection that
+/// did not close the ticket itself (another process) still does not list it as open, though
+/// search holds its open copy.
+#[tokio::test]
+async fn open_for_reads_her_own_records_as_written_whoever_wrote_them() {
+    let fake = lagging_fake().await;
+    let writer = connect(&fake);
+    let closed = Ticket {
+        status: Some(Status::new(TicketState::Closed)),
+        ..Ticket::default()
+    };
+    writer
+        .tickets()
+        .update(&id(demo::OPEN_TICKET_ID), &closed, &WriteContext::default())
+        .await
+        .unwrap();
+    let reader = connect(&fake);
+    let jane =
+        crm_core::RecordRef::new(crm_core::ObjectKind::Contact, id(demo::CUSTOMER_CONTACT_ID));
+    let open: Vec<String> = reader
+        .tickets()
+        .open_for(&jane, 50)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.id.to_string())
+        .collect();
+    assert!(!open.contains(&demo::OPEN_TICKET_ID.to_owned()), "{open:?}");
+    assert!(
+        open.contains(&demo::COMPANY_TICKET_ID.to_owned()),
+        "{open:?}"
+    );
+}

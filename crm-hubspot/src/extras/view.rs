@@ -96,9 +96,9 @@ fn primary_company(hs: &HsObject) -> Option<String> {
 /// How current the records of a contact's open deals or tickets must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Freshness {
-    /// As search's index has them (it lags writes by seconds): the 360° view, which answers a
-    /// new conversation in two round trips and reads by id only what search has not caught up
-    /// with.
+    /// As search's index has them (it lags writes by seconds), except what this connection
+    /// wrote lately: the 360° view, which answers a new conversation in two round trips and
+    /// reads by id only what search has not caught up with or may hold an old copy of.
     Indexed,
     /// As last written: `open_for` after the bot's own update (a ticket it just closed must not
     /// read as open). The contact's own records are read by id beside the search.
@@ -185,46 +185,33 @@ impl HubSpotBackend {
                 self.read_batch(target, &links.contact_ids, &mine, operation)
                     .await?
             }
-            Some(company) if fresh == Freshness::AsWritten && !links.contact_ids.is_empty() => {
-                // Search lags behind writes, and a hit carries the index's copy: a ticket
-                // closed a moment ago still reads as open there. The contact's own records are
-                // read by id (beside the search, so no extra round trip) and win over hits.
-                let (hits, own) = join!(
-                    self.search_linked(target, links, company, operation),
-                    self.read_batch(target, &links.contact_ids, &mine, operation)
-                );
-                let own = own?;
-                let mut all: Vec<VendorRecord> = hits?
-                    .into_iter()
-                    .filter(|h| !own.iter().any(|o| o.id == h.id))
-                    .collect();
-                all.extend(own);
-                all
-            }
             Some(company) => {
-                // The contact's own records this connection wrote lately are read by id beside
-                // the search (their ids are known already); their hits are replaced.
+                // Search lags behind writes, and a hit carries the index's copy: a ticket
+                // closed a moment ago still reads as open there. So the contact's own records
+                // that may have changed since they were indexed — all of them where the caller
+                // needs them as written, else those this connection wrote lately — are read by
+                // id beside the search (their ids are known already) and replace their hits.
                 let object = target.object();
-                let own_recent: Vec<String> = links
+                let own: Vec<String> = links
                     .contact_ids
                     .iter()
-                    .filter(|id| self.recent.is_recent(object, id))
+                    .filter(|id| fresh == Freshness::AsWritten || self.recent.is_recent(object, id))
                     .cloned()
                     .collect();
                 let read_own = async {
-                    if own_recent.is_empty() {
+                    if own.is_empty() {
                         return Ok(Vec::new());
                     }
-                    self.read_batch(target, &own_recent, &mine, operation).await
+                    self.read_batch(target, &own, &mine, operation).await
                 };
-                let (hits, own) = join!(
+                let (hits, read) = join!(
                     self.search_linked(target, links, company, operation),
                     read_own
                 );
                 let mut hits = hits?;
-                hits.retain(|h| !own_recent.iter().any(|id| id == h.id.as_str()));
-                hits.extend(own?);
-                self.behind_search(target, links, (company, &own_recent), hits, operation)
+                hits.retain(|h| !own.iter().any(|id| id == h.id.as_str()));
+                hits.extend(read?);
+                self.behind_search(target, links, (company, &own), hits, operation)
                     .await?
             }
         };
