@@ -11,27 +11,74 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, demo};
 use crm_testkit::salesforce::{SalesforceFake, SalesforceFakeConfig};
 
-/// Runs `crm-connect lookup --count-requests` on a HubSpot connection at `base_url`.
-fn lookup(base_url: &str, token: &str, email: &str) -> Output {
+/// Runs `crm-connect lookup --count-requests <args> --config <file>` on the connection file
+/// `conn` with `env` set; a look-up that has not ended within a minute fails the test.
+fn lookup_with(conn: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
     let dir = tempfile::tempdir().unwrap();
-    let conn = dir.path().join("hubspot.toml");
-    std::fs::write(
-        &conn,
-        format!(
-            "vendor = \"hubspot\"\nbase_url = \"{base_url}\"\n[auth]\nkind = \"bearer\"\ntoken = \"${{HS_TOKEN}}\"\n"
-        ),
-    )
-    .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_crm-connect"))
-        .args(["lookup", "--count-requests", "--email", email, "--config"])
-        .arg(&conn)
-        .env("HS_TOKEN", token)
-        .output()
+    let file = dir.path().join("connection.toml");
+    std::fs::write(&file, conn).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crm-connect"))
+        .args(["lookup", "--count-requests"])
+        .args(args)
+        .arg("--config")
+        .arg(&file)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the look-up hung");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Runs `crm-connect lookup --count-requests` by `email` on a HubSpot connection at `base_url`.
+fn lookup(base_url: &str, token: &str, email: &str) -> Output {
+    let conn = format!(
+        "vendor = \"hubspot\"\nbase_url = \"{base_url}\"\n[auth]\nkind = \"bearer\"\ntoken = \"${{HS_TOKEN}}\"\n"
+    );
+    lookup_with(&conn, &[("HS_TOKEN", token)], &["--email", email])
+}
+
+/// Starts `crm-connect sandbox --vendor <vendor>` on a free port: the running server, its base
+/// URL and what it printed up to "Ctrl-C" (read on a thread, so a fake that never starts fails
+/// the test within a minute).
+fn serve(vendor: &str) -> (Serving, String, Vec<String>) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crm-connect"))
+        .args(["sandbox", "--vendor", vendor, "--port", &port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let serving = Serving(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let lines: Vec<String> = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .take_while(|l| !l.starts_with("Ctrl-C"))
+            .collect();
+        let _ = tx.send(lines);
+    });
+    let lines = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the fake printed its connection file in time");
+    (serving, format!("http://127.0.0.1:{port}"), lines)
 }
 
 /// The `requests: N` line of a look-up's stderr.
@@ -87,32 +134,18 @@ async fn a_salesforce_lookup_counts_its_token_request_too() {
         config.refresh_token.clone(),
     );
     let fake = SalesforceFake::start(config).await;
-    let dir = tempfile::tempdir().unwrap();
-    let conn = dir.path().join("salesforce.toml");
-    std::fs::write(
-        &conn,
-        format!(
-            "vendor = \"salesforce\"\nlogin_url = \"{}\"\n[auth]\nkind = \"oauth_refresh\"\n\
-             client_id = \"{id}\"\nclient_secret = \"${{SF_SECRET}}\"\n\
-             refresh_token = \"${{SF_REFRESH}}\"\n",
-            fake.login_url()
-        ),
-    )
-    .unwrap();
+    let conn = format!(
+        "vendor = \"salesforce\"\nlogin_url = \"{}\"\n[auth]\nkind = \"oauth_refresh\"\n\
+         client_id = \"{id}\"\nclient_secret = \"${{SF_SECRET}}\"\n\
+         refresh_token = \"${{SF_REFRESH}}\"\n",
+        fake.login_url()
+    );
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_crm-connect"))
-            .args([
-                "lookup",
-                "--count-requests",
-                "--email",
-                "jane.doe@example.com",
-            ])
-            .arg("--config")
-            .arg(&conn)
-            .env("SF_SECRET", secret)
-            .env("SF_REFRESH", refresh)
-            .output()
-            .unwrap()
+        let env = [
+            ("SF_SECRET", secret.as_str()),
+            ("SF_REFRESH", refresh.as_str()),
+        ];
+        lookup_with(&conn, &env, &["--email", "jane.doe@example.com"])
     })
     .await
     .unwrap();
@@ -135,28 +168,8 @@ impl Drop for Serving {
 
 #[test]
 fn issue15_sandbox_serves_the_hubspot_fake_to_look_up_against() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crm-connect"))
-        .args([
-            "sandbox",
-            "--vendor",
-            "hubspot",
-            "--port",
-            &port.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let serving = Serving(child);
-    let mut lines = BufReader::new(stdout).lines();
-    let first = lines.next().unwrap().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let (serving, base, lines) = serve("hubspot");
+    let first = &lines[0];
     assert!(
         first.starts_with(&format!("HubSpot fake at {base}")),
         "{first}"
@@ -167,12 +180,10 @@ fn issue15_sandbox_serves_the_hubspot_fake_to_look_up_against() {
         .unwrap()
         .trim_end_matches(')')
         .to_owned();
-    let rest: Vec<String> = lines
-        .by_ref()
-        .map(Result::unwrap)
-        .take_while(|l| !l.starts_with("Ctrl-C"))
-        .collect();
-    assert!(rest.iter().any(|l| l == "vendor = \"hubspot\""), "{rest:?}");
+    assert!(
+        lines.iter().any(|l| l == "vendor = \"hubspot\""),
+        "{lines:?}"
+    );
 
     let found = lookup(&base, &token, demo::CUSTOMER_EMAIL);
     assert_eq!(found.status.code(), Some(0), "{found:?}");
@@ -185,42 +196,8 @@ fn issue15_sandbox_serves_the_hubspot_fake_to_look_up_against() {
 /// the environment) looks the demo customer up. Every wait is bounded.
 #[test]
 fn item13_sandbox_serves_the_salesforce_fake_and_its_printed_file_looks_up() {
-    use std::sync::mpsc;
-    use std::time::Duration;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crm-connect"))
-        .args([
-            "sandbox",
-            "--vendor",
-            "salesforce",
-            "--port",
-            &port.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let serving = Serving(child);
-    // Lines up to "Ctrl-C", read on a thread so a fake that never starts fails the test.
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let lines: Vec<String> = BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .take_while(|l| !l.starts_with("Ctrl-C"))
-            .collect();
-        let _ = tx.send(lines);
-    });
-    let lines = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the fake printed its connection file in time");
+    let (serving, base, lines) = serve("salesforce");
     let first = &lines[0];
-    let base = format!("http://127.0.0.1:{port}");
     assert!(
         first.starts_with(&format!("Salesforce fake at {base}")),
         "{first}"
@@ -245,25 +222,12 @@ fn item13_sandbox_serves_the_salesforce_fake_and_its_printed_file_looks_up() {
     assert!(file.contains(&format!("login_url = \"{base}\"")), "{file}");
     assert!(!file.contains(&secret), "no secret in the file: {file}");
 
-    let dir = tempfile::tempdir().unwrap();
-    let conn = dir.path().join("salesforce.toml");
-    std::fs::write(&conn, file).unwrap();
     let email = crm_testkit::salesforce::demo::CUSTOMER_EMAIL;
-    let mut lookup = Command::new(env!("CARGO_BIN_EXE_crm-connect"))
-        .args(["lookup", "--json", "--email", email, "--config"])
-        .arg(&conn)
-        .env("SALESFORCE_CLIENT_SECRET", &secret)
-        .env("SALESFORCE_REFRESH_TOKEN", &refresh)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while lookup.try_wait().unwrap().is_none() {
-        assert!(std::time::Instant::now() < deadline, "the look-up hung");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let found = lookup.wait_with_output().unwrap();
+    let env = [
+        ("SALESFORCE_CLIENT_SECRET", secret.as_str()),
+        ("SALESFORCE_REFRESH_TOKEN", refresh.as_str()),
+    ];
+    let found = lookup_with(&file, &env, &["--json", "--email", email]);
     assert_eq!(found.status.code(), Some(0), "{found:?}");
     let json: serde_json::Value = serde_json::from_slice(&found.stdout).unwrap();
     assert_eq!(json["contact"]["data"]["email"], email);
