@@ -530,7 +530,9 @@ impl HubSpotBackend {
     ) -> Result<Arc<ObjectMapping>> {
         match (target, status_field(target)) {
             (MappingTarget::Ticket | MappingTarget::Opportunity, Some(field)) => {
-                let set = self.pipelines(target.object(), stage_hint).await?;
+                // Boxed: only these targets wait for pipelines, and the wait is large enough
+                // to double the size of every other read's future.
+                let set = Box::pin(self.pipelines(target.object(), stage_hint)).await?;
                 Ok(Arc::new(set.apply(&base, field)))
             }
             _ => Ok(base),

@@ -2,7 +2,7 @@
 //! both families, and the HUBSPOT_DEFINED association type ids (HubSpot's associations v4
 //! docs).
 
-use crm_core::raw::http::encode_segment;
+use crm_core::raw::http::{encode_segment, push_segment};
 use crm_core::reexports::serde_json::{Value, json};
 use crm_core::{ActivityKind, Error, ObjectKind, Result};
 
@@ -308,7 +308,15 @@ impl Paths {
 
     /// `…/objects/{o}/{id}`, the id percent-encoded.
     pub(crate) fn record(&self, o: HubObject, id: &str) -> String {
-        format!("{}/{}/{}", self.objects, o.name(), encode_segment(id))
+        // Pushed rather than formatted: every get builds one.
+        let name = o.name();
+        let mut path = String::with_capacity(self.objects.len() + name.len() + id.len() + 8);
+        path.push_str(&self.objects);
+        path.push('/');
+        path.push_str(name);
+        path.push('/');
+        push_segment(&mut path, id);
+        path
     }
 
     /// `…/objects/{o}/batch/{op}`.

@@ -31,7 +31,8 @@ pub use error_parser::{ErrorParser, StatusOnly};
 pub use request::{Body, Request};
 pub use response::{ErrorResponse, Response};
 pub use url_policy::{
-    check_scheme, encode_segment, is_dot_segment, is_loopback, parse_base_url, same_origin,
+    check_scheme, encode_segment, is_dot_segment, is_loopback, parse_base_url, push_segment,
+    same_origin,
 };
 
 #[cfg(test)]

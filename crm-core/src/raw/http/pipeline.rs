@@ -32,6 +32,7 @@
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use http::StatusCode;
 use http::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
@@ -54,72 +55,68 @@ enum Attempt {
     NoPermit(Error),
 }
 
+/// `resp`, once its status, attempts and correlation id are on the call's span.
+fn answered(resp: Response) -> Response {
+    let span = tracing::Span::current();
+    span.record("attempts", resp.attempts);
+    span.record("status", resp.status.as_u16());
+    if let Some(id) = &resp.correlation_id {
+        span.record("correlation_id", id.as_str());
+    }
+    resp
+}
+
 impl HttpClient {
     /// Sends a request through credentials, pacing, the timeout, error classification and the
     /// retry policy. Returns the response of the first successful attempt, or the last error with
     /// the number of attempts made.
-    pub async fn send(&self, request: Request) -> Result<Response> {
-        let span = tracing::debug_span!(
-            "crm.call",
-            vendor = %self.inner.vendor,
-            operation = %request.operation,
-            method = %request.method,
-            status = tracing::field::Empty,
-            attempts = tracing::field::Empty,
-            correlation_id = tracing::field::Empty,
-        );
-        let started = Instant::now();
-        let operation = request.operation.clone();
-        let result = self.send_inner(request).instrument(span).await;
-        crate::telemetry::call_finished(
-            &self.inner.vendor,
-            &operation,
-            started.elapsed(),
-            result.as_ref().err(),
-        );
-        result
+    ///
+    /// The future is boxed, and kept under a kilobyte (no `async fn` below keeps its arguments
+    /// twice; rare waits are boxed where they happen): an adapter's call future holds it, and
+    /// a whole call in one allocation of several kilobytes costs a trip through the general
+    /// allocator on every call, where two small ones come from the allocator's per-thread
+    /// cache.
+    pub fn send(&self, request: Request) -> BoxFuture<'_, Result<Response>> {
+        Box::pin(async move {
+            let span = tracing::debug_span!(
+                "crm.call",
+                vendor = %self.inner.vendor,
+                operation = %request.operation,
+                method = %request.method,
+                status = tracing::field::Empty,
+                attempts = tracing::field::Empty,
+                correlation_id = tracing::field::Empty,
+            );
+            let started = Instant::now();
+            let result = self.send_inner(&request).instrument(span).await;
+            crate::telemetry::call_finished(
+                &self.inner.vendor,
+                &request.operation,
+                started.elapsed(),
+                result.as_ref().err(),
+            );
+            result
+        })
     }
 
-    async fn send_inner(&self, request: Request) -> Result<Response> {
-        let url = self.url_for(&request)?;
+    async fn send_inner(&self, request: &Request) -> Result<Response> {
+        let url = self.url_for(request)?;
         // Tokio's clock, so that the call's budget and the limiter's waits are measured on the
         // same clock (and tests with paused time see both).
         let started = tokio::time::Instant::now();
         let mut attempts = 0u32;
         let mut replayed_after_401 = false;
+        // What happens between attempts is decided in plain functions, so that across this
+        // loop's waits only the error and the used credential are kept (this future is part of
+        // every call's).
         loop {
             attempts += 1;
-            let outcome = self.attempt(&request, &url, attempts, started).await;
-            let span = tracing::Span::current();
-            span.record("attempts", attempts);
-            let (err, used) = match outcome {
-                Attempt::NoPermit(err) => {
-                    crate::telemetry::attempt_failed(&self.inner.vendor, &err);
-                    tracing::debug!(
-                        kind = err.kind().name(),
-                        "no rate-limit permit within the call's allowance; giving up"
-                    );
-                    // This attempt sent nothing, so it does not count.
-                    return Err(err
-                        .with_attempts(attempts - 1)
-                        .with_operation(request.operation.clone()));
-                }
-                Attempt::Done(resp) => {
-                    span.record("status", resp.status.as_u16());
-                    if let Some(id) = &resp.correlation_id {
-                        span.record("correlation_id", id.as_str());
-                    }
-                    return Ok(resp);
-                }
+            let (err, used) = match self.attempt(request, &url, attempts, started).await {
+                Attempt::Done(resp) => return Ok(answered(resp)),
+                Attempt::NoPermit(err) => return Err(self.no_permit(err, request, attempts)),
                 Attempt::Failed(err, used) => (err, used),
             };
-            if let Some(status) = err.status() {
-                span.record("status", status);
-            }
-            crate::telemetry::attempt_failed(&self.inner.vendor, &err);
-            if let Some(id) = err.correlation_id() {
-                span.record("correlation_id", id);
-            }
+            self.note_failure(&err, attempts);
             if err.kind() == &ErrorKind::Unauthorized
                 && !replayed_after_401
                 && let Some(used) = used
@@ -132,29 +129,68 @@ impl HttpClient {
                     continue;
                 }
             }
-            let mut rng = fastrand::f64;
-            match self.inner.retry.next_delay(
-                &err,
-                attempts,
-                started.elapsed(),
-                request.idempotent,
-                &mut rng,
-            ) {
-                Some(delay) => {
-                    tracing::debug!(
-                        kind = err.kind().name(),
-                        delay_ms = delay.as_millis() as u64,
-                        "retrying"
-                    );
-                    crate::telemetry::retried(&self.inner.vendor, &request.operation);
-                    tokio::time::sleep(delay).await;
-                }
-                None => {
-                    tracing::debug!(kind = err.kind().name(), "giving up");
-                    return Err(err
-                        .with_attempts(attempts)
-                        .with_operation(request.operation.clone()));
-                }
+            let delay = self.retry_delay(err, request, attempts, started)?;
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// The error of a call whose attempt got no rate-limit permit in time.
+    fn no_permit(&self, err: Error, request: &Request, attempts: u32) -> Error {
+        tracing::Span::current().record("attempts", attempts);
+        crate::telemetry::attempt_failed(&self.inner.vendor, &err);
+        tracing::debug!(
+            kind = err.kind().name(),
+            "no rate-limit permit within the call's allowance; giving up"
+        );
+        // This attempt sent nothing, so it does not count.
+        err.with_attempts(attempts - 1)
+            .with_operation(request.operation.clone())
+    }
+
+    /// Counts a failed attempt and puts the attempts so far, its status and correlation id on
+    /// the call's span.
+    fn note_failure(&self, err: &Error, attempts: u32) {
+        let span = tracing::Span::current();
+        span.record("attempts", attempts);
+        if let Some(status) = err.status() {
+            span.record("status", status);
+        }
+        crate::telemetry::attempt_failed(&self.inner.vendor, err);
+        if let Some(id) = err.correlation_id() {
+            span.record("correlation_id", id);
+        }
+    }
+
+    /// How long to wait before the next attempt after `err`, or the error the call fails with.
+    fn retry_delay(
+        &self,
+        err: Error,
+        request: &Request,
+        attempts: u32,
+        started: tokio::time::Instant,
+    ) -> Result<Duration> {
+        let mut rng = fastrand::f64;
+        match self.inner.retry.next_delay(
+            &err,
+            attempts,
+            started.elapsed(),
+            request.idempotent,
+            &mut rng,
+        ) {
+            Some(delay) => {
+                tracing::debug!(
+                    kind = err.kind().name(),
+                    delay_ms = delay.as_millis() as u64,
+                    "retrying"
+                );
+                crate::telemetry::retried(&self.inner.vendor, &request.operation);
+                Ok(delay)
+            }
+            None => {
+                tracing::debug!(kind = err.kind().name(), "giving up");
+                Err(err
+                    .with_attempts(attempts)
+                    .with_operation(request.operation.clone()))
             }
         }
     }
@@ -195,7 +231,7 @@ impl HttpClient {
                     )
                     .with_operation(request.operation.clone()));
                 }
-                url.clone()
+                Url::clone(url)
             }
         };
         if !request.query.is_empty() {
@@ -222,107 +258,128 @@ impl HttpClient {
         left.min(policy.max_retry_after)
     }
 
-    async fn attempt(
-        &self,
-        request: &Request,
-        url: &Url,
+    // A plain function returning an `async move` block (an `async fn` keeps its arguments
+    // twice in its state, and this future is part of every call's).
+    #[allow(clippy::manual_async_fn)]
+    fn attempt<'a>(
+        &'a self,
+        request: &'a Request,
+        url: &'a Url,
         attempt: u32,
         started: tokio::time::Instant,
-    ) -> Attempt {
-        // The synchronous fast paths first: a credential at hand and a free permit need no
-        // boxed future; only a refresh or a wait takes the async path.
-        let credential = match self.inner.credentials.credential_now() {
-            Some(c) => c,
-            None => match self.inner.credentials.credential().await {
-                Ok(c) => c,
-                Err(e) => return Attempt::Failed(e, None),
-            },
-        };
-        if !self.inner.limiter.try_acquire(request.bucket) {
-            let allowance = self.permit_allowance(started);
-            if let Err(e) = self.inner.limiter.acquire(request.bucket, allowance).await {
-                return Attempt::NoPermit(e);
+    ) -> impl Future<Output = Attempt> + Send + 'a {
+        async move {
+            // The synchronous fast paths first: a credential at hand and a free permit need no
+            // boxed future; only a refresh or a wait takes the async path.
+            let credential = match self.inner.credentials.credential_now() {
+                Some(c) => c,
+                None => match self.inner.credentials.credential().await {
+                    Ok(c) => c,
+                    Err(e) => return Attempt::Failed(e, None),
+                },
+            };
+            if !self.inner.limiter.try_acquire(request.bucket) {
+                let allowance = self.permit_allowance(started);
+                if let Err(e) = self.inner.limiter.acquire(request.bucket, allowance).await {
+                    return Attempt::NoPermit(e);
+                }
             }
-        }
-        let builder = match self.build(request, url.clone(), &credential) {
-            Ok(b) => b,
-            Err(e) => return Attempt::Failed(e, None),
-        };
-        let fut = async {
-            let mut resp = builder.send().await.map_err(|e| send_error(e, url))?;
-            let status = resp.status();
-            // Taken, not copied: the body is read through the response, which no longer needs
-            // its headers.
-            let mut headers = std::mem::take(resp.headers_mut());
-            let body = read_bounded(resp, url, self.inner.max_response_bytes).await?;
-            strip_sensitive(&mut headers);
-            Ok::<_, Error>((status, headers, body))
-        };
-        let (status, headers, body) = match tokio::time::timeout(self.inner.timeout, fut).await {
-            Err(_) => {
+            let builder = match self.build(request, url.clone(), &credential) {
+                Ok(b) => b,
+                Err(e) => return Attempt::Failed(e, None),
+            };
+            // Sent before the timeout's future is made, so that future holds what is in flight and
+            // not the builder; the response lives only until its body's reader is made from it.
+            let pending = builder.send();
+            let fut = async {
+                let (status, mut headers, body) = {
+                    let mut resp = pending.await.map_err(|e| send_error(e, url))?;
+                    // Taken, not copied: the body is read through the response, which no longer
+                    // needs its headers.
+                    let headers = std::mem::take(resp.headers_mut());
+                    let status = resp.status();
+                    (
+                        status,
+                        headers,
+                        read_bounded(resp, url, self.inner.max_response_bytes),
+                    )
+                };
+                let body = body.await?;
+                strip_sensitive(&mut headers);
+                Ok::<_, Error>((status, headers, body))
+            };
+            let (status, headers, body) = match tokio::time::timeout(self.inner.timeout, fut).await
+            {
+                Err(_) => {
+                    return Attempt::Failed(
+                        Error::new(
+                            ErrorKind::Timeout,
+                            format!("no complete answer within {:?}", self.inner.timeout),
+                        ),
+                        None,
+                    );
+                }
+                Ok(Err(e)) => return Attempt::Failed(e, None),
+                Ok(Ok(parts)) => parts,
+            };
+            self.inner
+                .limiter
+                .observe(request.bucket, status.as_u16(), &headers);
+            let correlation_id = self
+                .inner
+                .correlation_headers
+                .iter()
+                .find_map(|h| headers.get(h))
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            tracing::trace!(attempt, status = status.as_u16(), "response");
+            if status.is_redirection() && status != StatusCode::MULTIPLE_CHOICES {
                 return Attempt::Failed(
-                    Error::new(
-                        ErrorKind::Timeout,
-                        format!("no complete answer within {:?}", self.inner.timeout),
-                    ),
+                    redirect_error(status, &headers, url, correlation_id),
                     None,
                 );
             }
-            Ok(Err(e)) => return Attempt::Failed(e, None),
-            Ok(Ok(parts)) => parts,
-        };
-        self.inner
-            .limiter
-            .observe(request.bucket, status.as_u16(), &headers);
-        let correlation_id = self
-            .inner
-            .correlation_headers
-            .iter()
-            .find_map(|h| headers.get(h))
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        tracing::trace!(attempt, status = status.as_u16(), "response");
-        if status.is_redirection() && status != StatusCode::MULTIPLE_CHOICES {
-            return Attempt::Failed(redirect_error(status, &headers, url, correlation_id), None);
-        }
-        if status == StatusCode::NOT_FOUND && !request.addresses_record {
-            return Attempt::Failed(
-                route_not_found(url, &self.inner.base_url, false, correlation_id),
-                None,
-            );
-        }
-        if status.is_success() {
-            return Attempt::Done(Response {
+            if status == StatusCode::NOT_FOUND && !request.addresses_record {
+                return Attempt::Failed(
+                    route_not_found(url, &self.inner.base_url, false, correlation_id),
+                    None,
+                );
+            }
+            if status.is_success() {
+                return Attempt::Done(Response {
+                    status,
+                    headers,
+                    body,
+                    correlation_id,
+                    attempts: attempt,
+                    operation: request.operation.clone(),
+                });
+            }
+            let failed = ErrorResponse {
                 status,
-                headers,
-                body,
-                correlation_id,
-                attempts: attempt,
-                operation: request.operation.clone(),
-            });
+                headers: &headers,
+                body: &body,
+                correlation_id: correlation_id.as_deref(),
+            };
+            if status == StatusCode::NOT_FOUND
+                && !self.inner.error_parser.is_missing_record(&failed)
+            {
+                let err = route_not_found(url, &self.inner.base_url, true, correlation_id);
+                return Attempt::Failed(err, None);
+            }
+            let mut err = self
+                .inner
+                .error_parser
+                .parse_error_for_bucket(request.bucket, &failed);
+            // `Retry-After` is honoured on every failure (RFC 9110 §10.2.3 names 503 as well as
+            // 429), whatever the vendor's parser made of the body.
+            if err.retry_after().is_none()
+                && let Some(wait) = failed.retry_after()
+            {
+                err = err.with_retry_after(wait);
+            }
+            Attempt::Failed(err, Some(credential))
         }
-        let failed = ErrorResponse {
-            status,
-            headers: &headers,
-            body: &body,
-            correlation_id: correlation_id.as_deref(),
-        };
-        if status == StatusCode::NOT_FOUND && !self.inner.error_parser.is_missing_record(&failed) {
-            let err = route_not_found(url, &self.inner.base_url, true, correlation_id);
-            return Attempt::Failed(err, None);
-        }
-        let mut err = self
-            .inner
-            .error_parser
-            .parse_error_for_bucket(request.bucket, &failed);
-        // `Retry-After` is honoured on every failure (RFC 9110 §10.2.3 names 503 as well as
-        // 429), whatever the vendor's parser made of the body.
-        if err.retry_after().is_none()
-            && let Some(wait) = failed.retry_after()
-        {
-            err = err.with_retry_after(wait);
-        }
-        Attempt::Failed(err, Some(credential))
     }
 
     fn build(

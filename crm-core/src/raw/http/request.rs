@@ -37,8 +37,9 @@ impl fmt::Debug for Body {
 pub(super) enum Target {
     /// Appended to the base URL's path. Already percent-encoded.
     Path(String),
-    /// An absolute URL, which must share the base URL's origin.
-    Url(Url),
+    /// An absolute URL, which must share the base URL's origin. Boxed: a request is part of
+    /// every call's future, and a path (24 bytes) is the common case.
+    Url(Box<Url>),
 }
 
 /// A request as an adapter describes it.
@@ -89,7 +90,7 @@ impl Request {
     /// unless it shares the base URL's scheme, host and port.
     pub fn absolute(method: Method, url: Url, operation: impl AsRef<str>) -> Self {
         let mut r = Self::new(method, "", operation);
-        r.target = Target::Url(url);
+        r.target = Target::Url(Box::new(url));
         r
     }
 

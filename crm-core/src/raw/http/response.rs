@@ -116,43 +116,54 @@ impl ErrorResponse<'_> {
 ///
 /// A body that arrives in one chunk (most API answers) is kept as that chunk, without a copy;
 /// one in several is gathered into a buffer sized by `Content-Length` when the server sent it.
-pub(super) async fn read_bounded(resp: reqwest::Response, url: &Url, max: usize) -> Result<Bytes> {
+///
+/// The response becomes its body's stream before the future is made, so the future holds the
+/// stream and not the response as well.
+pub(super) fn read_bounded(
+    resp: reqwest::Response,
+    url: &Url,
+    max: usize,
+) -> impl Future<Output = Result<Bytes>> + Send + '_ {
     let declared = resp.content_length();
-    if let Some(len) = declared
-        && len > max as u64
-    {
-        return Err(too_large(max));
-    }
-    let mut first: Option<Bytes> = None;
-    let mut gathered: Option<BytesMut> = None;
     let mut stream = resp.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| send_error(e, url))?;
-        let so_far = match (&gathered, &first) {
-            (Some(g), _) => g.len(),
-            (None, Some(f)) => f.len(),
-            (None, None) => 0,
-        };
-        if so_far + chunk.len() > max {
+    // A plain function returning an `async move` block: an `async fn` would keep each argument
+    // twice in its state.
+    async move {
+        if let Some(len) = declared
+            && len > max as u64
+        {
             return Err(too_large(max));
         }
-        match (&mut gathered, first.take()) {
-            (Some(g), _) => g.extend_from_slice(&chunk),
-            (None, None) => first = Some(chunk),
-            (None, Some(f)) => {
-                let hint = declared.and_then(|d| usize::try_from(d).ok()).unwrap_or(0);
-                let mut g = BytesMut::with_capacity(hint.clamp(f.len() + chunk.len(), max));
-                g.extend_from_slice(&f);
-                g.extend_from_slice(&chunk);
-                gathered = Some(g);
+        let mut first: Option<Bytes> = None;
+        let mut gathered: Option<BytesMut> = None;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| send_error(e, url))?;
+            let so_far = match (&gathered, &first) {
+                (Some(g), _) => g.len(),
+                (None, Some(f)) => f.len(),
+                (None, None) => 0,
+            };
+            if so_far + chunk.len() > max {
+                return Err(too_large(max));
+            }
+            match (&mut gathered, first.take()) {
+                (Some(g), _) => g.extend_from_slice(&chunk),
+                (None, None) => first = Some(chunk),
+                (None, Some(f)) => {
+                    let hint = declared.and_then(|d| usize::try_from(d).ok()).unwrap_or(0);
+                    let mut g = BytesMut::with_capacity(hint.clamp(f.len() + chunk.len(), max));
+                    g.extend_from_slice(&f);
+                    g.extend_from_slice(&chunk);
+                    gathered = Some(g);
+                }
             }
         }
+        Ok(match (gathered, first) {
+            (Some(g), _) => g.freeze(),
+            (None, Some(f)) => f,
+            (None, None) => Bytes::new(),
+        })
     }
-    Ok(match (gathered, first) {
-        (Some(g), _) => g.freeze(),
-        (None, Some(f)) => f,
-        (None, None) => Bytes::new(),
-    })
 }
 
 fn too_large(max: usize) -> Error {

@@ -62,7 +62,15 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Percent-encodes one path segment.
 pub fn encode_segment(segment: &str) -> String {
-    utf8_percent_encode(segment, SEGMENT).to_string()
+    let mut out = String::with_capacity(segment.len());
+    push_segment(&mut out, segment);
+    out
+}
+
+/// Appends `segment` percent-encoded to `out` (as [`encode_segment`] does, without a string of
+/// its own: a record path is built on every read).
+pub fn push_segment(out: &mut String, segment: &str) {
+    out.extend(utf8_percent_encode(segment, SEGMENT));
 }
 
 /// Whether `segment` is `.` or `..` once percent-decoded, however many times it was encoded
