@@ -67,9 +67,9 @@ pub use api::{
 };
 pub use error::{Error, ErrorKind, FieldError, LimitScope, Result, VendorError};
 pub use model::{
-    Account, Activity, ActivityKind, Contact, Email, Entity, FieldMap, FieldValue, Lead, LeadState,
-    Number, ObjectKind, Opportunity, OpportunityState, Personal, Phone, Record, RecordId,
-    RecordRef, Region, State, Status, TaskState, Ticket, TicketState,
+    Account, Activity, ActivityKind, Contact, Email, Entity, FieldList, FieldMap, FieldValue, Lead,
+    LeadState, Number, ObjectKind, Opportunity, OpportunityState, Personal, Phone, Record,
+    RecordId, RecordRef, Region, State, Status, TaskState, Ticket, TicketState,
 };
 pub use view::{CustomerView, ViewOptions};
 pub use view_text::MaskedView;

@@ -584,7 +584,7 @@ impl HubSpotBackend {
             *taken = Some(from_hubspot(value));
             None
         });
-        let mut common = mapping.from_vendor_named(names, kind, vendor);
+        let mut common = mapping.read_vendor_named(names, kind, vendor);
         let mut activity_kind = match target {
             MappingTarget::Task => "task",
             MappingTarget::Call => "call",
@@ -597,16 +597,14 @@ impl HubSpotBackend {
             activity_kind = "conversation_log";
         }
         for (field, to) in link_fields(kind) {
-            if !common.contains_key(*field)
+            if !common.contains_key(field)
                 && let Some(id) = associated_id(&hs, *to)
             {
                 common.insert((*field).to_owned(), FieldValue::Text(id));
             }
         }
         for (field, id) in context {
-            common
-                .entry((*field).to_owned())
-                .or_insert_with(|| FieldValue::Text((*id).to_owned()));
+            common.insert_missing(field, || FieldValue::Text((*id).to_owned()));
         }
         let created_at = hs.created_at.as_deref().and_then(parse_datetime);
         let updated_at = hs.updated_at.as_deref().and_then(parse_datetime);
@@ -627,9 +625,7 @@ impl HubSpotBackend {
                 && matches!(stage.as_str(), "opportunity" | "customer" | "evangelist")
             {
                 common.insert("status_state".into(), FieldValue::Text("converted".into()));
-                common
-                    .entry("status".into())
-                    .or_insert(FieldValue::Text(stage));
+                common.insert_missing("status", || FieldValue::Text(stage));
             }
         }
         let id =

@@ -25,7 +25,7 @@ mod rules;
 mod schema;
 mod toml_error;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -38,7 +38,8 @@ pub use toml_error::{TomlProblem, mask_values, toml_config_error};
 
 use crate::error::{Error, Result};
 use crate::model::{
-    FieldMap, FieldValue, LeadState, ObjectKind, OpportunityState, State, TaskState, TicketState,
+    FieldList, FieldMap, FieldValue, LeadState, ObjectKind, OpportunityState, State, TaskState,
+    TicketState,
 };
 
 /// One problem [`ObjectMapping::problems`] found.
@@ -102,13 +103,15 @@ impl Default for ObjectMapping {
 /// order holds it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VendorNames {
-    by_vendor: BTreeMap<String, String>,
+    // Hashed with foldhash (seeded per process): a look-up per field of every record read,
+    // where an ordered map compared several names per look-up.
+    by_vendor: HashMap<String, String, foldhash::fast::RandomState>,
 }
 
 impl VendorNames {
     /// The index of `mapping`'s `fields`.
     pub fn new(mapping: &ObjectMapping) -> Self {
-        let mut by_vendor = BTreeMap::new();
+        let mut by_vendor = HashMap::default();
         // In name order, so a later common name replaces an earlier one.
         for (common, vendor) in &mapping.fields {
             by_vendor.insert(vendor.clone(), common.clone());
@@ -434,6 +437,7 @@ impl ObjectMapping {
                 .find(|(_, v)| *v == name)
                 .map(|(c, _)| c.as_str())
         })
+        .into()
     }
 
     /// [`ObjectMapping::from_vendor_iter`] with the mapping's [`VendorNames`] (built once, by
@@ -445,6 +449,17 @@ impl ObjectMapping {
         kind: ObjectKind,
         vendor: impl IntoIterator<Item = (String, FieldValue)>,
     ) -> FieldMap {
+        self.read_vendor_named(names, kind, vendor).into()
+    }
+
+    /// [`ObjectMapping::from_vendor_named`] as a [`FieldList`]: a record read on its way to a
+    /// typed record ([`crate::Entity::from_list`]), without a map in between.
+    pub fn read_vendor_named(
+        &self,
+        names: &VendorNames,
+        kind: ObjectKind,
+        vendor: impl IntoIterator<Item = (String, FieldValue)>,
+    ) -> FieldList {
         self.read_fields(kind, vendor, |name| names.common(name))
     }
 
@@ -455,8 +470,11 @@ impl ObjectMapping {
         kind: ObjectKind,
         vendor: impl IntoIterator<Item = (String, FieldValue)>,
         common_of: impl Fn(&str) -> Option<&'m str>,
-    ) -> FieldMap {
-        let mut out = FieldMap::new();
+    ) -> FieldList {
+        let vendor = vendor.into_iter();
+        // A filtering iterator's lower bound is 0: its upper one is the record's field count.
+        let (least, most) = vendor.size_hint();
+        let mut read = Vec::with_capacity(most.unwrap_or(least));
         for (mut name, value) in vendor {
             let mapped = common_of(&name);
             let common = match mapped {
@@ -487,8 +505,9 @@ impl ObjectMapping {
                 Some(r) => rules::read_formatted(r, value),
                 None => value,
             };
-            out.insert(common, value);
+            read.push((common, value));
         }
+        let mut out = FieldList::from_unsorted(read);
         for (name, rule) in &self.rules {
             if rule.direction != Direction::Write
                 && out.get(name).is_none_or(FieldValue::is_null)
@@ -498,7 +517,7 @@ impl ObjectMapping {
             }
         }
         for (status, _) in status_fields(kind) {
-            let Some(FieldValue::Text(raw)) = out.get(*status).cloned() else {
+            let Some(FieldValue::Text(raw)) = out.get(status).cloned() else {
                 continue;
             };
             if let Some(state) = self.states.get(*status).and_then(|m| m.get(&raw)) {

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::fields::{FieldReader, FieldWriter};
 use super::{
-    Email, FieldMap, FieldValue, LeadState, Number, ObjectKind, OpportunityState, Personal, Phone,
-    RecordId, RecordRef, Region, Status, TaskState, TicketState,
+    Email, FieldList, FieldMap, FieldValue, LeadState, Number, ObjectKind, OpportunityState,
+    Personal, Phone, RecordId, RecordRef, Region, Status, TaskState, TicketState,
 };
 use crate::error::Result;
 
@@ -35,6 +35,13 @@ pub trait Entity:
     /// Builds the entity from common fields; fields it does not know become `custom`.
     /// National phone numbers are read in `region`.
     fn from_fields(fields: FieldMap, region: Region) -> Result<Self>;
+
+    /// [`Entity::from_fields`] from the list a read produces (the record machinery's path:
+    /// no map is built for a record read once). The default goes through the map; the SDK's
+    /// entities read the list directly.
+    fn from_list(fields: FieldList, region: Region) -> Result<Self> {
+        Self::from_fields(fields.into(), region)
+    }
 }
 
 /// A record as stored in a CRM: its id and timestamps around the entity.
@@ -141,7 +148,11 @@ impl Entity for Contact {
     }
 
     fn from_fields(fields: FieldMap, region: Region) -> Result<Self> {
-        let mut r = FieldReader::new(Self::KIND, fields, region);
+        Self::from_list(fields.into(), region)
+    }
+
+    fn from_list(fields: FieldList, region: Region) -> Result<Self> {
+        let mut r = FieldReader::from_list(Self::KIND, fields, region);
         Ok(Self {
             external_id: r.text("external_id")?,
             email: r.email("email")?,
@@ -189,7 +200,11 @@ impl Entity for Account {
     }
 
     fn from_fields(fields: FieldMap, region: Region) -> Result<Self> {
-        let mut r = FieldReader::new(Self::KIND, fields, region);
+        Self::from_list(fields.into(), region)
+    }
+
+    fn from_list(fields: FieldList, region: Region) -> Result<Self> {
+        let mut r = FieldReader::from_list(Self::KIND, fields, region);
         Ok(Self {
             external_id: r.text("external_id")?,
             name: r.text("name")?,
@@ -251,7 +266,11 @@ impl Entity for Lead {
     }
 
     fn from_fields(fields: FieldMap, region: Region) -> Result<Self> {
-        let mut r = FieldReader::new(Self::KIND, fields, region);
+        Self::from_list(fields.into(), region)
+    }
+
+    fn from_list(fields: FieldList, region: Region) -> Result<Self> {
+        let mut r = FieldReader::from_list(Self::KIND, fields, region);
         Ok(Self {
             external_id: r.text("external_id")?,
             email: r.email("email")?,
@@ -320,7 +339,11 @@ impl Entity for Opportunity {
     }
 
     fn from_fields(fields: FieldMap, region: Region) -> Result<Self> {
-        let mut r = FieldReader::new(Self::KIND, fields, region);
+        Self::from_list(fields.into(), region)
+    }
+
+    fn from_list(fields: FieldList, region: Region) -> Result<Self> {
+        let mut r = FieldReader::from_list(Self::KIND, fields, region);
         Ok(Self {
             external_id: r.text("external_id")?,
             name: r.text("name")?,
@@ -384,7 +407,11 @@ impl Entity for Ticket {
     }
 
     fn from_fields(fields: FieldMap, region: Region) -> Result<Self> {
-        let mut r = FieldReader::new(Self::KIND, fields, region);
+        Self::from_list(fields.into(), region)
+    }
+
+    fn from_list(fields: FieldList, region: Region) -> Result<Self> {
+        let mut r = FieldReader::from_list(Self::KIND, fields, region);
         Ok(Self {
             external_id: r.text("external_id")?,
             subject: r.personal("subject")?,
@@ -501,7 +528,11 @@ impl Entity for Activity {
     }
 
     fn from_fields(fields: FieldMap, region: Region) -> Result<Self> {
-        let mut r = FieldReader::new(Self::KIND, fields, region);
+        Self::from_list(fields.into(), region)
+    }
+
+    fn from_list(fields: FieldList, region: Region) -> Result<Self> {
+        let mut r = FieldReader::from_list(Self::KIND, fields, region);
         let kind = match r.text("kind")? {
             None => ActivityKind::Note,
             Some(name) => ActivityKind::from_name(&name).ok_or_else(|| {

@@ -7,8 +7,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{
-    Email, FieldMap, FieldValue, Number, ObjectKind, Personal, Phone, RecordId, Region, State,
-    Status,
+    Email, FieldList, FieldMap, FieldValue, Number, ObjectKind, Personal, Phone, RecordId, Region,
+    State, Status,
 };
 use crate::error::{Error, Result};
 
@@ -16,14 +16,23 @@ use crate::error::{Error, Result};
 #[derive(Debug)]
 pub struct FieldReader {
     kind: ObjectKind,
-    map: FieldMap,
+    fields: FieldList,
     region: Region,
 }
 
 impl FieldReader {
     /// Starts reading `map`, a record of `kind`. National phone numbers are read in `region`.
     pub fn new(kind: ObjectKind, map: FieldMap, region: Region) -> Self {
-        Self { kind, map, region }
+        Self::from_list(kind, map.into(), region)
+    }
+
+    /// Starts reading `fields`, a record of `kind`, as a read produced them.
+    pub fn from_list(kind: ObjectKind, fields: FieldList, region: Region) -> Self {
+        Self {
+            kind,
+            fields,
+            region,
+        }
     }
 
     fn wrong_type(&self, field: &str, expected: &str, got: &FieldValue) -> Error {
@@ -35,7 +44,7 @@ impl FieldReader {
     }
 
     fn take(&mut self, field: &str) -> Option<FieldValue> {
-        match self.map.remove(field) {
+        match self.fields.take(field) {
             None | Some(FieldValue::Null) => None,
             Some(v) => Some(v),
         }
@@ -177,10 +186,11 @@ impl FieldReader {
     /// Everything not read yet: the record's custom fields. Null values are left out: on a
     /// read, a null custom field is simply unset.
     pub fn rest(self) -> FieldMap {
-        // In place: rebuilding the map would allocate it again for every record read.
-        let mut map = self.map;
-        map.retain(|_, v| !v.is_null());
-        map
+        // Fields read were left null; in name order, so the map is built in one pass.
+        self.fields
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .collect()
     }
 }
 

@@ -19,7 +19,7 @@ use futures::StreamExt;
 use crate::api::{Capabilities, Crm, IdempotencyKey, Lookup, Page, UpsertKey};
 use crate::error::{Error, Result};
 use crate::mapping::ObjectMapping;
-use crate::model::{FieldMap, FieldValue, ObjectKind, RecordId, RecordRef, Region};
+use crate::model::{FieldList, FieldMap, FieldValue, ObjectKind, RecordId, RecordRef, Region};
 use crate::raw::Target;
 use crate::raw::checks::{SetupCheck, TableCheck};
 use crate::view::{CustomerView, ViewOptions};
@@ -39,8 +39,10 @@ pub struct VendorRecord {
     /// The record's fields by vendor name.
     pub fields: FieldMap,
     /// Common fields the backend resolved itself, laid over the mapped ones: links read from
-    /// the vendor's associations, a status label from the vendor's pipeline metadata.
-    pub resolved: FieldMap,
+    /// the vendor's associations, a status label from the vendor's pipeline metadata. A
+    /// backend that maps every field itself puts them all here (a list, not a map: the record
+    /// is read once into its typed form).
+    pub resolved: FieldList,
 }
 
 impl VendorRecord {
@@ -52,7 +54,7 @@ impl VendorRecord {
             created_at: None,
             updated_at: None,
             fields,
-            resolved: FieldMap::new(),
+            resolved: FieldList::new(),
         }
     }
 }

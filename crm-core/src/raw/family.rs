@@ -164,15 +164,11 @@ impl<B: Backend> Shared<B> {
         names: &VendorNames,
         record: VendorRecord,
     ) -> Result<Record<T>> {
-        let mut common = mapping.from_vendor_named(names, T::KIND, record.fields);
-        if common.is_empty() {
-            // Backends that resolve every field themselves: the resolved map as it is, not
-            // copied entry by entry into a new one.
-            common = record.resolved;
-        } else {
-            common.extend(record.resolved);
-        }
-        let data = T::from_fields(common, self.backend.region())?;
+        let mut common = mapping.read_vendor_named(names, T::KIND, record.fields);
+        // Backends that resolve every field themselves: the resolved list as it is (`extend`
+        // takes it whole into an empty list).
+        common.extend(record.resolved);
+        let data = T::from_list(common, self.backend.region())?;
         Ok(Record {
             id: record.id,
             created_at: record.created_at,

@@ -2,7 +2,7 @@
 //! themselves are fetched in `lister.rs`.
 
 use crm_core::reexports::serde_json::{Value, json};
-use crm_core::{Error, FieldMap, FieldValue, Phone, Region, Result};
+use crm_core::{Error, FieldList, FieldValue, Phone, Region, Result};
 
 /// Search allows 6 filters per group (HubSpot's CRM API docs, "Search").
 const MAX_FILTERS_PER_GROUP: usize = 6;
@@ -13,9 +13,9 @@ pub(crate) fn filter(property: &str, operator: &str, value: impl Into<Value>) ->
 }
 
 /// Whether a record's `phone` or `mobile_phone` is the number `e164`, compared in E.164.
-pub(crate) fn same_number(fields: &FieldMap, e164: &str, region: Region) -> bool {
+pub(crate) fn same_number(fields: &FieldList, e164: &str, region: Region) -> bool {
     ["phone", "mobile_phone"].iter().any(|f| {
-        matches!(fields.get(*f), Some(FieldValue::Text(t))
+        matches!(fields.get(f), Some(FieldValue::Text(t))
             if Phone::from_vendor(t, region).e164() == Some(e164))
     })
 }

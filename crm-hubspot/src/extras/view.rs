@@ -119,7 +119,7 @@ fn entity<T: Entity>(r: VendorRecord, region: crm_core::Region) -> Result<Record
         id: r.id,
         created_at: r.created_at,
         updated_at: r.updated_at,
-        data: T::from_fields(r.resolved, region)?,
+        data: T::from_list(r.resolved, region)?,
     })
 }
 
@@ -262,8 +262,7 @@ impl HubSpotBackend {
                 ("account_id", company)
             };
             r.resolved
-                .entry(field.to_owned())
-                .or_insert_with(|| FieldValue::Text(to.to_owned()));
+                .insert_missing(field, || FieldValue::Text(to.to_owned()));
             hits.push(r);
         }
         Ok(hits)

@@ -154,7 +154,7 @@ impl SalesforceBackend {
         Ok(Written {
             // The caller's own data with its new id, as Collections results are.
             record: VendorRecord {
-                resolved: sub.common.clone(),
+                resolved: sub.common.clone().into(),
                 ..VendorRecord::new(id, sub.s.table(), FieldMap::new())
             },
             created: resp.status == 201,

@@ -357,7 +357,7 @@ impl SalesforceBackend {
                     Ok(id) => Ok(Written {
                         record: read.remove(id.as_str()).unwrap_or_else(|| VendorRecord {
                             // The caller's own data with its new id (or the read-back failed).
-                            resolved: it.common.clone(),
+                            resolved: it.common.clone().into(),
                             ..VendorRecord::new(id, it.s.table(), FieldMap::new())
                         }),
                         created: r.created.unwrap_or(it.creates),
