@@ -201,7 +201,10 @@ impl HttpClient {
                 // The base URL is the endpoint itself (a token URL).
                 self.inner.base_url.clone()
             }
-            Target::Path(path) if path.split('/').any(is_dot_segment) => {
+            // A dot segment needs a `.` or a `%`: a path with neither is not split to look.
+            Target::Path(path)
+                if path.contains(['.', '%']) && path.split('/').any(is_dot_segment) =>
+            {
                 // URL parsing would drop the segment (and the one before a `..`), so the request
                 // would reach another resource than the one the adapter named.
                 return Err(Error::invalid_input(

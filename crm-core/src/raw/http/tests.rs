@@ -915,3 +915,24 @@ async fn a_call_future_fits_the_allocators_thread_cache_issue15() {
     let size = std::mem::size_of_val(&*fut);
     assert!(size <= 1024, "the call future is {size} bytes");
 }
+
+/// A path with a dot segment, plain or percent-encoded, is refused before anything is sent; a
+/// dot inside a segment is an ordinary character (the check looks only where a `.` or `%` is).
+#[tokio::test]
+async fn paths_with_dot_segments_are_refused_and_dots_in_names_are_not() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+        .mount(&server)
+        .await;
+    let c = client(&server).await;
+    for bad in ["/things/../admin", "/things/%2e%2E/admin", "/things/./x"] {
+        let err = c.send(Request::get(bad, "x.get")).await.unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::InvalidInput, "{bad}");
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+    for fine in ["/things/a.b", "/things/50%25", "/things/plain"] {
+        c.send(Request::get(fine, "x.get")).await.unwrap();
+    }
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+}
