@@ -31,7 +31,10 @@
 //! nothing, `cargo bench -p crm-hubspot --bench overhead -- nothing`, only the paired run
 //! runs). `OVERHEAD_RUN=get:sdk:2000`
 //! (`transport`, `get`, `page`, `stream` or `lookup`; `bare` or `sdk`; a count) runs only that,
-//! so that `perf stat -e instructions` or `perf record` see one side alone.
+//! so that `perf stat -e instructions` or `perf record` see one side alone (the phone library's
+//! metadata is then loaded before the run, so a count for the whole process holds it once).
+//! `OVERHEAD_POOLS=4` first sends four gets at once on each client, so both connection pools
+//! hold the same idle connections (see `Clients::fill_pools`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -361,6 +364,20 @@ impl Clients {
             fake,
             fake_sdk,
         }
+    }
+
+    /// `n` gets at once on each client, so that both connection pools hold the same idle
+    /// connections to the canned server (`OVERHEAD_POOLS=n`). With exactly one idle connection
+    /// hyper's pool removes and re-creates its list for the host on every call (two hashed map
+    /// operations, ~1.7k instructions), and whether a client ends up with one or several
+    /// depends on timing, not on the client.
+    fn fill_pools(&self, rt: &tokio::runtime::Runtime, n: usize) {
+        rt.block_on(async {
+            for work in [Work::Transport, Work::Get] {
+                futures::future::join_all((0..n).map(|_| self.bare(work))).await;
+                futures::future::join_all((0..n).map(|_| self.sdk(work))).await;
+            }
+        });
     }
 
     async fn bare_post_json(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
@@ -733,6 +750,12 @@ fn main() {
     let base = rt.block_on(serve(&rt, records));
     let clients = Clients::new(&rt, base);
     clients.check_lookups(&rt);
+    if let Some(n) = std::env::var("OVERHEAD_POOLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        clients.fill_pools(&rt, n);
+    }
 
     // One side of one work alone, for `perf stat` / `perf record`.
     if let Ok(spec) = std::env::var("OVERHEAD_RUN") {
