@@ -11,9 +11,7 @@ use std::time::Duration;
 use crm_core::mapping::{ObjectMapping, WriteMode};
 use crm_core::model::fields::parse_datetime;
 use crm_core::raw::VendorRecord;
-use crm_core::{
-    Entity, Error, ErrorKind, FieldMap, FieldValue, ObjectKind, Record, RecordId, Region, Result,
-};
+use crm_core::{Error, ErrorKind, FieldMap, FieldValue, ObjectKind, RecordId, Result};
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
@@ -230,23 +228,6 @@ pub(crate) fn vendor_record(
         updated_at,
         fields,
         resolved,
-    })
-}
-
-/// A vendor record → `Record<T>`, as the connection builds it, for results the adapter
-/// assembles itself (the 360° view).
-pub(crate) fn to_record<T: Entity>(
-    mapping: &ObjectMapping,
-    region: Region,
-    record: VendorRecord,
-) -> Result<Record<T>> {
-    let mut common = mapping.from_vendor(T::KIND, record.fields);
-    common.extend(record.resolved);
-    Ok(Record {
-        id: record.id,
-        created_at: record.created_at,
-        updated_at: record.updated_at,
-        data: T::from_fields(common, region)?,
     })
 }
 

@@ -442,18 +442,9 @@ impl ObjectMapping {
 
     /// [`ObjectMapping::from_vendor_iter`] with the mapping's [`VendorNames`] (built once, by
     /// [`VendorNames::new`] from this mapping, or one with the same `fields`): a look-up per
-    /// vendor field rather than a scan of the mapping. What it yields is the same.
-    pub fn from_vendor_named(
-        &self,
-        names: &VendorNames,
-        kind: ObjectKind,
-        vendor: impl IntoIterator<Item = (String, FieldValue)>,
-    ) -> FieldMap {
-        self.read_vendor_named(names, kind, vendor).into()
-    }
-
-    /// [`ObjectMapping::from_vendor_named`] as a [`FieldList`]: a record read on its way to a
-    /// typed record ([`crate::Entity::from_list`]), without a map in between.
+    /// vendor field rather than a scan of the mapping, and a [`FieldList`] rather than a map (a
+    /// record read on its way to a typed record, [`crate::Entity::from_list`]). What it holds
+    /// is the same.
     pub fn read_vendor_named(
         &self,
         names: &VendorNames,
@@ -692,7 +683,7 @@ mod tests {
         assert_eq!(names.common("title"), Some("subject"));
         assert_eq!(names.common("loyalty"), None);
         assert_eq!(
-            m.from_vendor_named(&names, ObjectKind::Ticket, vendor),
+            FieldMap::from(m.read_vendor_named(&names, ObjectKind::Ticket, vendor)),
             common
         );
     }

@@ -18,8 +18,10 @@ use futures::StreamExt;
 
 use crate::api::{Capabilities, Crm, IdempotencyKey, Lookup, Page, UpsertKey};
 use crate::error::{Error, Result};
-use crate::mapping::ObjectMapping;
-use crate::model::{FieldList, FieldMap, FieldValue, ObjectKind, RecordId, RecordRef, Region};
+use crate::mapping::{ObjectMapping, VendorNames};
+use crate::model::{
+    Entity, FieldList, FieldMap, FieldValue, ObjectKind, Record, RecordId, RecordRef, Region,
+};
 use crate::raw::Target;
 use crate::raw::checks::{SetupCheck, TableCheck};
 use crate::view::{CustomerView, ViewOptions};
@@ -56,6 +58,35 @@ impl VendorRecord {
             fields,
             resolved: FieldList::new(),
         }
+    }
+
+    /// The record as a `T`, as the connection returns it: its vendor fields mapped back with
+    /// `mapping` (`names` being that mapping's index, [`crate::raw::Mappings::get_named`]), the
+    /// resolved fields laid over them. For results a backend assembles itself (a 360° view).
+    pub fn into_record<T: Entity>(
+        mut self,
+        mapping: &ObjectMapping,
+        names: &VendorNames,
+        region: Region,
+    ) -> Result<Record<T>> {
+        let fields = std::mem::take(&mut self.fields);
+        let resolved = std::mem::replace(
+            &mut self.resolved,
+            mapping.read_vendor_named(names, T::KIND, fields),
+        );
+        self.resolved.extend(resolved);
+        self.into_resolved(region)
+    }
+
+    /// The record as a `T` from its resolved fields alone, for a backend that resolves every
+    /// common field itself (its `fields` are not read).
+    pub fn into_resolved<T: Entity>(self, region: Region) -> Result<Record<T>> {
+        Ok(Record {
+            id: self.id,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            data: T::from_list(self.resolved, region)?,
+        })
     }
 }
 

@@ -164,17 +164,7 @@ impl<B: Backend> Shared<B> {
         names: &VendorNames,
         record: VendorRecord,
     ) -> Result<Record<T>> {
-        let mut common = mapping.read_vendor_named(names, T::KIND, record.fields);
-        // Backends that resolve every field themselves: the resolved list as it is (`extend`
-        // takes it whole into an empty list).
-        common.extend(record.resolved);
-        let data = T::from_list(common, self.backend.region())?;
-        Ok(Record {
-            id: record.id,
-            created_at: record.created_at,
-            updated_at: record.updated_at,
-            data,
-        })
+        record.into_record(mapping, names, self.backend.region())
     }
 
     pub(super) fn vendor_write(

@@ -78,7 +78,7 @@ impl Mappings {
     }
 
     /// [`Mappings::get`] with the mapping's [`VendorNames`], for reading records with
-    /// [`ObjectMapping::from_vendor_named`]: both from the same mapping, in one look-up.
+    /// [`ObjectMapping::read_vendor_named`]: both from the same mapping, in one look-up.
     pub fn get_named(&self, target: &str) -> Result<(Arc<ObjectMapping>, Arc<VendorNames>)> {
         self.with(target, |m| (m.mapping.clone(), m.names.clone()))
     }
@@ -215,7 +215,9 @@ mod tests {
     fn read(m: &Mappings, vendor: &str) -> FieldMap {
         let (mapping, names) = m.get_named("contact").unwrap();
         let fields = [(vendor.to_owned(), FieldValue::from("Buyer"))];
-        mapping.from_vendor_named(&names, ObjectKind::Contact, fields)
+        mapping
+            .read_vendor_named(&names, ObjectKind::Contact, fields)
+            .into()
     }
 
     /// Issue 15: the vendor-name index is built with each mapping, so a swap that maps a field

@@ -113,16 +113,6 @@ struct Links<'a> {
     company: Option<&'a str>,
 }
 
-/// A vendor record as the entity it holds (the backend resolved every common field).
-fn entity<T: Entity>(r: VendorRecord, region: crm_core::Region) -> Result<Record<T>> {
-    Ok(Record {
-        id: r.id,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-        data: T::from_list(r.resolved, region)?,
-    })
-}
-
 /// The first `limit` open records among `found`.
 fn open<T: Entity>(
     found: Vec<VendorRecord>,
@@ -130,7 +120,7 @@ fn open<T: Entity>(
     region: crm_core::Region,
     is_open: fn(&Record<T>) -> bool,
 ) -> Result<Vec<Record<T>>> {
-    let all = found.into_iter().map(|r| entity::<T>(r, region));
+    let all = found.into_iter().map(|r| r.into_resolved::<T>(region));
     let all = all.collect::<Result<Vec<_>>>()?;
     Ok(all.into_iter().filter(is_open).take(limit).collect())
 }
@@ -389,7 +379,7 @@ impl HubSpotBackend {
         let (hs, other_matches): (Option<HsObject>, Vec<RecordId>) = first?;
         let Some(hs) = hs else { return Ok(None) };
         let contact = self.record(MappingTarget::Contact, hs.clone(), &[]).await?;
-        let contact: Record<crm_core::Contact> = entity(contact, self.region)?;
+        let contact: Record<crm_core::Contact> = contact.into_resolved(self.region)?;
         let id = hs.id.clone();
         let me = [("contact_id", id.as_str())];
         let ids = |to: HubObject| self.inline_ids(&hs, HubObject::Contacts, &id, to, operation);
@@ -409,7 +399,7 @@ impl HubSpotBackend {
             found
                 .into_iter()
                 .next()
-                .map(|r| entity(r, self.region))
+                .map(|r| r.into_resolved(self.region))
                 .transpose()
         };
         let (contact_id, company_id) = (id.as_str(), company.as_deref());
@@ -456,7 +446,7 @@ impl HubSpotBackend {
             newest_happened(&mut all);
             all.truncate(options.activities);
             all.into_iter()
-                .map(|r| entity(r, self.region))
+                .map(|r| r.into_resolved(self.region))
                 .collect::<Result<Vec<_>>>()
         };
         let (account, open_opportunities, open_tickets, recent_activities) =

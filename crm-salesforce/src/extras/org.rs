@@ -134,8 +134,8 @@ impl SalesforceBackend {
 
     /// A vendor record → `Record<T>`, for results the adapter assembles itself.
     pub(crate) fn record<T: Entity>(&self, record: VendorRecord) -> Result<Record<T>> {
-        let mapping = self.mappings.get(record.target)?;
-        wire::to_record(&mapping, self.region, record)
+        let (mapping, names) = self.mappings.get_named(record.target)?;
+        record.into_record(&mapping, &names, self.region)
     }
 }
 
