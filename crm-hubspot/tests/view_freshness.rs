@@ -37,6 +37,18 @@ fn id(text: &str) -> RecordId {
     RecordId::new(text).unwrap()
 }
 
+/// Closes ticket `ticket` through `crm`.
+async fn close_ticket(crm: &HubSpot, ticket: &str) {
+    let closed = Ticket {
+        status: Some(Status::new(TicketState::Closed)),
+        ..Ticket::default()
+    };
+    crm.tickets()
+        .update(&id(ticket), &closed, &WriteContext::default())
+        .await
+        .unwrap();
+}
+
 async fn view_of_jane(crm: &HubSpot) -> (Vec<String>, Vec<String>) {
     let email = Email::parse(demo::CUSTOMER_EMAIL).unwrap();
     let view = crm
@@ -71,20 +83,15 @@ async fn records_the_bot_just_closed_are_not_shown_open_in_the_next_view() {
     );
     assert!(deals.contains(&demo::OPEN_DEAL_ID.to_owned()), "{deals:?}");
 
-    let closed = Ticket {
-        status: Some(Status::new(TicketState::Closed)),
-        ..Ticket::default()
-    };
-    let ctx = WriteContext::default();
     for t in [demo::OPEN_TICKET_ID, demo::COMPANY_TICKET_ID] {
-        crm.tickets().update(&id(t), &closed, &ctx).await.unwrap();
+        close_ticket(&crm, t).await;
     }
     let won = Opportunity {
         stage: Some(Status::new(OpportunityState::Won)),
         ..Opportunity::default()
     };
     crm.opportunities()
-        .update(&id(demo::OPEN_DEAL_ID), &won, &ctx)
+        .update(&id(demo::OPEN_DEAL_ID), &won, &WriteContext::default())
         .await
         .unwrap();
 
@@ -127,14 +134,7 @@ async fn closing_her_own_ticket_costs_one_more_request() {
     let fake = lagging_fake().await;
     let crm = connect(&fake);
     view_of_jane(&crm).await;
-    let closed = Ticket {
-        status: Some(Status::new(TicketState::Closed)),
-        ..Ticket::default()
-    };
-    crm.tickets()
-        .update(&id(demo::OPEN_TICKET_ID), &closed, &WriteContext::default())
-        .await
-        .unwrap();
+    close_ticket(&crm, demo::OPEN_TICKET_ID).await;
     let before = fake.requests();
     let (tickets, _) = view_of_jane(&crm).await;
     assert_eq!(fake.requests().total - before.total, 7);
@@ -154,16 +154,7 @@ async fn closing_her_own_ticket_costs_one_more_request() {
 #[tokio::test]
 async fn open_for_reads_her_own_records_as_written_whoever_wrote_them() {
     let fake = lagging_fake().await;
-    let writer = connect(&fake);
-    let closed = Ticket {
-        status: Some(Status::new(TicketState::Closed)),
-        ..Ticket::default()
-    };
-    writer
-        .tickets()
-        .update(&id(demo::OPEN_TICKET_ID), &closed, &WriteContext::default())
-        .await
-        .unwrap();
+    close_ticket(&connect(&fake), demo::OPEN_TICKET_ID).await;
     let reader = connect(&fake);
     let jane =
         crm_core::RecordRef::new(crm_core::ObjectKind::Contact, id(demo::CUSTOMER_CONTACT_ID));
