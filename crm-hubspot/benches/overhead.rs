@@ -26,7 +26,8 @@
 //! cargo bench -p crm-hubspot --bench overhead
 //! cargo bench -p crm-hubspot --bench overhead -- --warm-up-time 1 --measurement-time 3
 //! ```
-//! `OVERHEAD_BLOCKS` (default 15) sets the number of paired blocks; `OVERHEAD_PAIRED=get,transport`
+//! `OVERHEAD_BLOCKS` (default 15) sets the number of paired blocks and `OVERHEAD_BLOCK_RUNS` the runs
+//! of each side in a block (default: about 30 ms of work); `OVERHEAD_PAIRED=get,transport`
 //! pairs only those works and skips the memory check (with a criterion filter that matches
 //! nothing, `cargo bench -p crm-hubspot --bench overhead -- nothing`, only the paired run
 //! runs). `OVERHEAD_RUN=get:sdk:2000`
@@ -649,12 +650,15 @@ fn paired(
     work: Work,
     blocks: usize,
 ) -> (Duration, Duration, f64) {
-    // About 50 ms of work per side and block.
-    let runs = match work {
-        Work::Transport | Work::Get => 300,
-        Work::Page | Work::Lookup => 30,
-        Work::Stream => 1,
-    };
+    // About 30 ms of work per side and block, or `OVERHEAD_BLOCK_RUNS` runs.
+    let runs = std::env::var("OVERHEAD_BLOCK_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(match work {
+            Work::Transport | Work::Get => 300,
+            Work::Page | Work::Lookup => 30,
+            Work::Stream => 1,
+        });
     let time = |sdk: bool| {
         rt.block_on(async {
             let start = Instant::now();

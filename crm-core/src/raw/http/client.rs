@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::deadline::AttemptDeadlines;
 use super::{ErrorParser, StatusOnly, parse_base_url};
 use crate::credential::{CredentialProvider, StaticCredential};
 use crate::error::{Error, Result};
@@ -68,6 +69,10 @@ impl HttpClientBuilder {
     }
 
     /// Time allowed for one attempt, from sending to the last body byte.
+    ///
+    /// An attempt never waits longer; it may give up up to a sixteenth of the timeout (at most
+    /// one second) sooner, because attempts that start that close together share one timer
+    /// (a timer per attempt costs every call a wake-up of the runtime's driver).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -169,6 +174,7 @@ impl HttpClientBuilder {
                 vendor: crate::telemetry::name(&self.vendor),
                 base_url,
                 timeout: self.timeout,
+                deadlines: AttemptDeadlines::new(self.timeout),
                 max_response_bytes: self.max_response_bytes,
                 // Parsed once here, not on every response; a name that is not a valid header
                 // name could never match one.
@@ -199,6 +205,8 @@ pub(super) struct Inner {
     pub(super) vendor: Cow<'static, str>,
     pub(super) base_url: Url,
     pub(super) timeout: Duration,
+    /// Each attempt's deadline (`timeout`), one timer shared by attempts that start together.
+    pub(super) deadlines: AttemptDeadlines,
     pub(super) max_response_bytes: usize,
     pub(super) correlation_headers: Vec<http::header::HeaderName>,
     pub(super) credentials: Arc<dyn CredentialProvider>,

@@ -13,11 +13,12 @@
 //! The files, by concern: `request` (the [`Request`] builder), `response` ([`Response`],
 //! [`ErrorResponse`], body limits), `decode` (JSON bodies into types), `error_parser` (the
 //! adapter's [`ErrorParser`] hook), `client` ([`HttpClient`], [`HttpClientBuilder`]: TLS roots,
-//! timeouts), [`pipeline`] (the send loop), `classify` (redirects, unknown routes, connection
+//! timeouts), `deadline` (each attempt's timeout, on a timer attempts share), [`pipeline`] (the send loop), `classify` (redirects, unknown routes, connection
 //! failures), `url_policy` (which URLs may be called, path segments).
 
 mod classify;
 mod client;
+mod deadline;
 mod decode;
 mod error_parser;
 pub mod pipeline;

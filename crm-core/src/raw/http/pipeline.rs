@@ -32,7 +32,7 @@
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
+use futures::future::{BoxFuture, Either, select};
 use http::StatusCode;
 use http::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
@@ -311,9 +311,9 @@ impl HttpClient {
                 strip_sensitive(&mut headers);
                 Ok::<_, Error>((status, headers, body))
             };
-            let (status, headers, body) = match tokio::time::timeout(self.inner.timeout, fut).await
-            {
-                Err(_) => {
+            let deadline = self.inner.deadlines.start();
+            let (status, headers, body) = match select(std::pin::pin!(fut), deadline).await {
+                Either::Right(((), _)) => {
                     return Attempt::Failed(
                         Error::new(
                             ErrorKind::Timeout,
@@ -322,8 +322,8 @@ impl HttpClient {
                         None,
                     );
                 }
-                Ok(Err(e)) => return Attempt::Failed(e, None),
-                Ok(Ok(parts)) => parts,
+                Either::Left((Err(e), _)) => return Attempt::Failed(e, None),
+                Either::Left((Ok(parts), _)) => parts,
             };
             self.inner
                 .limiter

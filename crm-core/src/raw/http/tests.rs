@@ -936,3 +936,33 @@ async fn paths_with_dot_segments_are_refused_and_dots_in_names_are_not() {
     }
     assert_eq!(server.received_requests().await.unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn cookies_and_auth_challenges_never_reach_the_response() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/cookie"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("set-cookie", "session=secret")
+                .insert_header("www-authenticate", "Bearer realm=\"x\"")
+                .insert_header("x-request-id", "req-1")
+                .set_body_string("{}"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/plain"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("x-request-id", "req-2")
+                .set_body_string("{}"),
+        )
+        .mount(&server)
+        .await;
+    let c = client(&server).await;
+    let resp = c.send(Request::get("/cookie", "cookie")).await.unwrap();
+    assert_eq!(resp.header("set-cookie"), None);
+    assert_eq!(resp.header("www-authenticate"), None);
+    assert_eq!(resp.header("x-request-id"), Some("req-1"));
+    let resp = c.send(Request::get("/plain", "plain")).await.unwrap();
+    assert_eq!(resp.header("x-request-id"), Some("req-2"));
+}
