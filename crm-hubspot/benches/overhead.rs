@@ -36,6 +36,14 @@
 //! metadata is then loaded before the run, so a count for the whole process holds it once).
 //! `OVERHEAD_POOLS=4` first sends four gets at once on each client, so both connection pools
 //! hold the same idle connections (see `Clients::fill_pools`).
+//!
+//! Where the calls run: by default the paired run awaits them on the bench's main thread
+//! (`block_on`), outside the runtime's worker threads, so every call hands the request to a
+//! worker and waits to be woken with the answer; on a small VM those wake-ups are most of a
+//! loopback call's time and vary from process to process with which thread runs which task.
+//! `OVERHEAD_CALLER=task` runs each block as a task on the runtime (as a bot's request handler
+//! would), and `OVERHEAD_RUNTIME=current_thread` puts clients and server on one thread, which
+//! leaves each client's own work and little else.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -646,7 +654,7 @@ fn median(values: &mut [f64]) -> f64 {
 /// times (bare, SDK) and of the blocks' SDK/bare ratios.
 fn paired(
     rt: &tokio::runtime::Runtime,
-    clients: &Clients,
+    clients: &Arc<Clients>,
     work: Work,
     blocks: usize,
 ) -> (Duration, Duration, f64) {
@@ -659,8 +667,10 @@ fn paired(
             Work::Page | Work::Lookup => 30,
             Work::Stream => 1,
         });
+    let in_task = std::env::var("OVERHEAD_CALLER").is_ok_and(|v| v == "task");
     let time = |sdk: bool| {
-        rt.block_on(async {
+        let clients = clients.clone();
+        let run = async move {
             let start = Instant::now();
             for _ in 0..runs {
                 let n = if sdk {
@@ -671,7 +681,12 @@ fn paired(
                 assert_eq!(n, work.records(), "{work:?}");
             }
             start.elapsed() / runs
-        })
+        };
+        if in_task {
+            rt.block_on(rt.spawn(run)).unwrap()
+        } else {
+            rt.block_on(run)
+        }
     };
     // One warm-up of each (connections, the adapter's first-use state).
     time(false);
@@ -742,17 +757,24 @@ fn main() {
         // or not the warm-up thread has finished when the run ends.
         black_box(Phone::from_vendor("+1 415 555 0100", Region::us()).e164());
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    // `OVERHEAD_RUNTIME=current_thread`: clients and server on the bench's one thread, so no
+    // call waits for another thread to be woken (which thread runs a connection's task varies
+    // from run to run, and moves a loopback call's time more than the SDK's share of it).
+    let rt = if std::env::var("OVERHEAD_RUNTIME").is_ok_and(|v| v == "current_thread") {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+    .enable_all()
+    .build()
+    .unwrap();
     // `cargo test --benches` runs each benchmark once as a test; the paired run and the memory
     // check are for `cargo bench` (which passes `--bench`), and `OVERHEAD_PAIRED=0` skips them.
     let full = std::env::args().any(|a| a == "--bench")
         && !std::env::var("OVERHEAD_PAIRED").is_ok_and(|v| v == "0");
     let records = if full { MEMORY_RECORDS } else { STREAM_RECORDS };
     let base = rt.block_on(serve(&rt, records));
-    let clients = Clients::new(&rt, base);
+    let clients = Arc::new(Clients::new(&rt, base));
     clients.check_lookups(&rt);
     if let Some(n) = std::env::var("OVERHEAD_POOLS")
         .ok()
