@@ -63,13 +63,26 @@ impl AttemptDeadlines {
         {
             return c.deadline.clone();
         }
-        let deadline = Box::pin(tokio::time::sleep_until(now + self.timeout)).shared();
+        let deadline = Box::pin(tokio::time::sleep_until(after(now, self.timeout))).shared();
         *current = Some(Current {
             runtime,
             started: now,
             deadline: deadline.clone(),
         });
         deadline
+    }
+}
+
+/// `now + timeout`, or the furthest instant the clock can hold: a timeout too long for the
+/// clock (a connection file may say `timeout_secs = 18446744073709551615`) is no timeout, not a
+/// panic.
+fn after(now: Instant, timeout: Duration) -> Instant {
+    let mut wait = timeout;
+    loop {
+        if let Some(at) = now.checked_add(wait) {
+            return at;
+        }
+        wait /= 2;
     }
 }
 

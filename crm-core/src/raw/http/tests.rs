@@ -966,3 +966,23 @@ async fn cookies_and_auth_challenges_never_reach_the_response() {
     let resp = c.send(Request::get("/plain", "plain")).await.unwrap();
     assert_eq!(resp.header("x-request-id"), Some("req-2"));
 }
+
+#[tokio::test]
+async fn a_timeout_too_long_for_the_clock_is_no_timeout_and_no_panic() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/slow-ok"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+        .mount(&server)
+        .await;
+    for timeout in [Duration::MAX, Duration::from_secs(u64::MAX / 2)] {
+        let c = HttpClientBuilder::new("test", server.uri())
+            .with_timeout(timeout)
+            .build()
+            .unwrap();
+        let resp = c
+            .send(Request::get("/api/slow-ok", "slow-ok"))
+            .await
+            .unwrap();
+        assert_eq!(resp.status.as_u16(), 200);
+    }
+}
