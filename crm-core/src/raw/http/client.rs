@@ -70,9 +70,9 @@ impl HttpClientBuilder {
 
     /// Time allowed for one attempt, from sending to the last body byte.
     ///
-    /// An attempt never waits longer; it may give up up to a sixteenth of the timeout (at most
-    /// one second) sooner, because attempts that start that close together share one timer
-    /// (a timer per attempt costs every call a wake-up of the runtime's driver).
+    /// An attempt never waits longer; it may give up up to a thirty-second of the timeout (at
+    /// most a quarter of a second) sooner, because attempts that start that close together share
+    /// one timer (a timer per attempt costs every call a wake-up of the runtime's driver).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
