@@ -8,6 +8,8 @@
     missing_docs
 )]
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use crm_core::audit::{AuditOutcome, AuditRecord, AuditSink};
@@ -17,7 +19,7 @@ use crm_core::{
     Condition, Contact, Crm, Email, ErrorKind, FieldError, FieldValue, Filter, Personal, RecordId,
     Result, Ticket, UpsertKey, WriteContext,
 };
-use crm_hubspot::{HubSpot, HubSpotBuilder, MappingTarget};
+use crm_hubspot::{HubSpot, MappingTarget};
 use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, HubSpotFaults, demo};
 
 #[derive(Debug, Default)]
@@ -38,9 +40,7 @@ async fn setup() -> (HubSpotFake, HubSpot, Arc<Captured>) {
         ..ObjectMapping::default()
     };
     typed.fields.insert("crm_score".into(), "crm_score".into());
-    let crm = HubSpotBuilder::new()
-        .with_base_url(fake.base_url())
-        .with_token(fake.token().to_owned().into())
+    let crm = common::builder(&fake)
         .with_idempotency_field(Some(demo::IDEMPOTENCY_PROPERTY))
         .with_external_id_property(Some(demo::EXTERNAL_ID_PROPERTY))
         .with_lead_source_property(Some(demo::LEAD_SOURCE_PROPERTY))

@@ -9,6 +9,8 @@
     missing_docs
 )]
 
+mod common;
+
 use crm_core::{Crm, ErrorKind, IdempotencyKey, Personal, Ticket, WriteContext};
 use crm_hubspot::{HubSpot, HubSpotBuilder};
 use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, demo};
@@ -25,10 +27,7 @@ fn key(n: usize) -> IdempotencyKey {
 }
 
 fn connect(fake: &HubSpotFake, b: HubSpotBuilder) -> HubSpot {
-    b.with_base_url(fake.base_url())
-        .with_token(fake.token().to_owned().into())
-        .build()
-        .unwrap()
+    common::aimed(b, fake).build().unwrap()
 }
 
 fn batch_creates(fake: &HubSpotFake) -> usize {

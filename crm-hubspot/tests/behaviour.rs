@@ -8,6 +8,8 @@
     missing_docs
 )]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -29,18 +31,14 @@ async fn fake() -> HubSpotFake {
 }
 
 fn builder(fake: &HubSpotFake) -> HubSpotBuilder {
-    HubSpotBuilder::new()
-        .with_base_url(fake.base_url())
+    common::builder(fake)
         .with_idempotency_field(Some(demo::IDEMPOTENCY_PROPERTY))
         .with_external_id_property(Some(demo::EXTERNAL_ID_PROPERTY))
         .with_lead_source_property(Some(demo::LEAD_SOURCE_PROPERTY))
 }
 
 fn connect(fake: &HubSpotFake) -> HubSpot {
-    builder(fake)
-        .with_token(fake.token().to_owned().into())
-        .build()
-        .unwrap()
+    builder(fake).build().unwrap()
 }
 
 fn jane() -> RecordRef {
@@ -127,7 +125,6 @@ async fn typed_values_survive_hubspots_strings() {
         m.fields.insert(f.into(), f.into());
     }
     let crm = builder(&fake)
-        .with_token(fake.token().to_owned().into())
         .with_mapping(MappingTarget::Contact, m)
         .build()
         .unwrap();
@@ -341,7 +338,6 @@ async fn the_rolling_window_and_the_daily_budget_are_rate_limits() {
     .await;
     // No pacing here: this checks how HubSpot's 429s are read, not how the limiter avoids them.
     let crm = builder(&fake)
-        .with_token(fake.token().to_owned().into())
         .with_retry(RetryPolicy::never())
         .with_limiter(std::sync::Arc::new(crm_core::limits::Unlimited))
         .build()

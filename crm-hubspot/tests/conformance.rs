@@ -8,11 +8,13 @@
     missing_docs
 )]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use crm_core::{Crm, Email, Lookup, Phone, Region, ViewOptions};
-use crm_hubspot::{HubSpot, HubSpotBuilder, PathFamily};
+use crm_hubspot::{HubSpot, PathFamily};
 use crm_testkit::conformance::{self, Fixture};
 use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, PathFamilies, demo};
 
@@ -33,9 +35,7 @@ async fn fake(paths: PathFamilies) -> Arc<HubSpotFake> {
 }
 
 fn connect(fake: &HubSpotFake, family: PathFamily) -> HubSpot {
-    HubSpotBuilder::new()
-        .with_base_url(fake.base_url())
-        .with_token(fake.token().to_owned().into())
+    common::builder(fake)
         .with_path_family(family)
         .with_idempotency_field(Some(demo::IDEMPOTENCY_PROPERTY))
         .with_external_id_property(Some(demo::EXTERNAL_ID_PROPERTY))

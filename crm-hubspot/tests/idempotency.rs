@@ -10,6 +10,8 @@
     missing_docs
 )]
 
+mod common;
+
 use crm_core::{Crm, ErrorKind, IdempotencyKey, ObjectKind, Personal, Ticket, WriteContext};
 use crm_hubspot::{HubSpot, HubSpotBuilder};
 use crm_testkit::hubspot::{CustomProperty, HubSpotFake, HubSpotFakeConfig, demo};
@@ -26,10 +28,7 @@ fn ticket(subject: &str) -> Ticket {
 }
 
 fn connect(fake: &HubSpotFake, b: HubSpotBuilder) -> HubSpot {
-    b.with_base_url(fake.base_url())
-        .with_token(fake.token().to_owned().into())
-        .build()
-        .unwrap()
+    common::aimed(b, fake).build().unwrap()
 }
 
 #[tokio::test]

@@ -10,6 +10,8 @@
     missing_docs
 )]
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -17,7 +19,7 @@ use std::time::Duration;
 use crm_core::limits::{Bucket, RequestObserver};
 use crm_core::reexports::http::HeaderMap;
 use crm_core::{Crm, RecordId};
-use crm_hubspot::{AppKind, HubSpotBuilder};
+use crm_hubspot::AppKind;
 use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, Limits};
 
 /// A portal whose rolling window allows `max` requests per second.
@@ -74,9 +76,7 @@ impl RequestObserver for Count {
 async fn item14_the_portals_stated_limit_sizes_the_default_limiter() {
     let fake = strict(30).await;
     let count = Arc::new(Count::default());
-    let crm = HubSpotBuilder::new()
-        .with_base_url(fake.base_url())
-        .with_token(fake.token().to_owned().into())
+    let crm = common::builder(&fake)
         .with_app(AppKind::PrivateWithLimitIncrease)
         .with_request_observer(count.clone())
         .build()
@@ -98,9 +98,7 @@ async fn item14_the_portals_stated_limit_sizes_the_default_limiter() {
 async fn item14_a_configured_rate_paces_and_an_observer_keeps_it() {
     let fake = strict(20).await;
     let count = Arc::new(Count::default());
-    let crm = HubSpotBuilder::new()
-        .with_base_url(fake.base_url())
-        .with_token(fake.token().to_owned().into())
+    let crm = common::builder(&fake)
         .with_config("rate_limit", "20/1s")
         .with_request_observer(count.clone())
         .build()

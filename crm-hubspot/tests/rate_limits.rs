@@ -12,6 +12,8 @@
     missing_docs
 )]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -340,9 +342,7 @@ async fn item3_the_fakes_search_and_window_limits_keep_their_scopes() {
         ..HubSpotFakeConfig::default()
     })
     .await;
-    let crm = HubSpotBuilder::new()
-        .with_base_url(fake.base_url())
-        .with_token(fake.token().to_owned().into())
+    let crm = common::builder(&fake)
         .with_external_id_property(Some("crm_external_id"))
         .with_retry(RetryPolicy::never())
         .with_limiter(Arc::new(Unlimited))

@@ -19,6 +19,8 @@
     missing_docs
 )]
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -155,9 +157,7 @@ async fn item14_one_budget_for_workers_retries_and_refreshes_no_429_at_90_percen
             .unwrap(),
     );
     let private_app = Arc::new(
-        HubSpotBuilder::new()
-            .with_base_url(fake.base_url())
-            .with_token(fake.token().to_owned().into())
+        common::builder(&fake)
             .with_config("rate_limit", "100/1s")
             .with_limiter(shared.clone())
             .with_retry(retry.clone())

@@ -8,9 +8,11 @@
     missing_docs
 )]
 
+mod common;
+
 use crm_core::ObjectKind;
 use crm_core::mapping::MappingFile;
-use crm_hubspot::{HubSpotBuilder, MappingTarget};
+use crm_hubspot::MappingTarget;
 use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig};
 
 const TARGETS: &[(&str, ObjectKind)] = &[
@@ -21,11 +23,7 @@ const TARGETS: &[(&str, ObjectKind)] = &[
 #[tokio::test]
 async fn two_custom_properties_checked_live() {
     let fake = HubSpotFake::start(HubSpotFakeConfig::with_demo_properties()).await;
-    let hub = HubSpotBuilder::new()
-        .with_base_url(fake.base_url())
-        .with_token(fake.token().to_owned().into())
-        .build()
-        .unwrap();
+    let hub = common::builder(&fake).build().unwrap();
     let file = MappingFile::parse(
         r#"version = "acme-hs-1"
 
@@ -103,9 +101,7 @@ transforms = ["trim", "lowercase"]
         TARGETS,
     )
     .unwrap();
-    let mut b = HubSpotBuilder::new()
-        .with_base_url(fake.base_url())
-        .with_token(fake.token().to_owned().into());
+    let mut b = common::builder(&fake);
     for (t, m) in &file.objects {
         b = b.with_mapping(t.parse().unwrap(), m.clone());
     }
@@ -161,9 +157,7 @@ async fn a_new_mapping_file_is_swapped_in_without_a_restart() {
     let v1 = file("version = \"v1\"\n[contact.fields]\ntitle = \"jobtitle\"\n");
     let v2 = file("version = \"v2\"\n[contact.rules.title]\nmax_length = 10\n");
     let versions = std::sync::Arc::new(Versions::default());
-    let hub = HubSpotBuilder::new()
-        .with_base_url(fake.base_url())
-        .with_token(fake.token().to_owned().into())
+    let hub = common::builder(&fake)
         .with_mapping_file(v1.clone())
         .with_audit_sink(versions.clone())
         .build()
@@ -214,11 +208,7 @@ async fn a_swapped_mapping_changes_the_properties_a_get_reads_issue15() {
         |text: &str| MappingFile::parse(text, "m.toml", crm_hubspot::MAPPING_TARGETS).unwrap();
     let by_language =
         file("version = \"lang\"\n[contact.fields]\ntitle = \"preferred_language\"\n");
-    let hub = HubSpotBuilder::new()
-        .with_base_url(fake.base_url())
-        .with_token(fake.token().to_owned().into())
-        .build()
-        .unwrap();
+    let hub = common::builder(&fake).build().unwrap();
     let contact = Contact {
         email: Some(Email::from_vendor("swapread@example.com")),
         last_name: Some(Personal::new("Swap".to_owned())),

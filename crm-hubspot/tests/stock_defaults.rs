@@ -11,16 +11,14 @@
     missing_docs
 )]
 
+mod common;
+
 use crm_core::{Contact, Crm, Email, ErrorKind, Lead, Lookup, ObjectKind, UpsertKey, WriteContext};
-use crm_hubspot::{HubSpot, HubSpotBuilder};
+use crm_hubspot::HubSpot;
 use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, demo};
 
 fn stock(fake: &HubSpotFake) -> HubSpot {
-    HubSpotBuilder::new()
-        .with_base_url(fake.base_url())
-        .with_token(fake.token().to_owned().into())
-        .build()
-        .unwrap()
+    common::builder(fake).build().unwrap()
 }
 
 #[tokio::test]
@@ -94,9 +92,7 @@ async fn stock_portal_the_setup_check_finds_nothing_missing_with_default_setting
 #[tokio::test]
 async fn stock_portal_configured_properties_still_work() {
     let fake = HubSpotFake::start(HubSpotFakeConfig::with_demo_properties()).await;
-    let crm = HubSpotBuilder::new()
-        .with_base_url(fake.base_url())
-        .with_token(fake.token().to_owned().into())
+    let crm = common::builder(&fake)
         .with_external_id_property(Some(demo::EXTERNAL_ID_PROPERTY))
         .with_lead_source_property(Some(demo::LEAD_SOURCE_PROPERTY))
         .build()

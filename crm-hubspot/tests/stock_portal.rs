@@ -9,6 +9,8 @@
     missing_docs
 )]
 
+mod common;
+
 use crm_core::{Activity, ActivityKind, Crm, ObjectKind, RecordId, RecordRef, WriteContext};
 use crm_hubspot::{ConversationLogAs, HubSpot, HubSpotBuilder};
 use crm_testkit::hubspot::{CustomProperty, HubSpotFake, HubSpotFakeConfig, demo};
@@ -16,10 +18,9 @@ use crm_testkit::hubspot::{CustomProperty, HubSpotFake, HubSpotFakeConfig, demo}
 /// The settings' other custom properties are off, so that each check below sees only the
 /// activity-kind property.
 fn connect(fake: &HubSpotFake, b: HubSpotBuilder) -> HubSpot {
-    b.with_external_id_property(None)
+    common::aimed(b, fake)
+        .with_external_id_property(None)
         .with_lead_source_property(None)
-        .with_base_url(fake.base_url())
-        .with_token(fake.token().to_owned().into())
         .build()
         .unwrap()
 }

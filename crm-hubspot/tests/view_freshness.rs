@@ -9,13 +9,15 @@
     missing_docs
 )]
 
+mod common;
+
 use std::time::Duration;
 
 use crm_core::{
     Crm, Email, Lookup, Opportunity, OpportunityState, RecordId, Status, Ticket, TicketState,
     ViewOptions, WriteContext,
 };
-use crm_hubspot::{HubSpot, HubSpotBuilder};
+use crm_hubspot::HubSpot;
 use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, demo};
 
 async fn lagging_fake() -> HubSpotFake {
@@ -26,11 +28,7 @@ async fn lagging_fake() -> HubSpotFake {
 }
 
 fn connect(fake: &HubSpotFake) -> HubSpot {
-    HubSpotBuilder::new()
-        .with_base_url(fake.base_url())
-        .with_token(fake.token().to_owned().into())
-        .build()
-        .unwrap()
+    common::builder(fake).build().unwrap()
 }
 
 fn id(text: &str) -> RecordId {

@@ -12,6 +12,8 @@
     missing_docs
 )]
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,7 +21,7 @@ use crm_core::limits::{Bucket, RateLimiter};
 use crm_core::reexports::async_trait;
 use crm_core::reexports::http::HeaderMap;
 use crm_core::{Crm, Email, Lookup, Phone, Region, Result, ViewOptions};
-use crm_hubspot::{AppKind, HubSpotBuilder, limits};
+use crm_hubspot::{AppKind, limits};
 use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, Limits, demo};
 
 /// HubSpot's own limiter, asked first with no wait: a permit it would have made the caller
@@ -88,9 +90,7 @@ async fn item15_the_360_view_from_a_fresh_connection_waits_for_no_permit() {
         for lookup in lookups() {
             let fake = portal(per_10s).await;
             let probe = NoWaitProbe::new(limits::default_limiter(app));
-            let crm = HubSpotBuilder::new()
-                .with_base_url(fake.base_url())
-                .with_token(fake.token().to_owned().into())
+            let crm = common::builder(&fake)
                 .with_app(app)
                 .with_idempotency_field(Some(demo::IDEMPOTENCY_PROPERTY))
                 .with_external_id_property(Some(demo::EXTERNAL_ID_PROPERTY))

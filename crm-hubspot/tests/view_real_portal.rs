@@ -13,6 +13,8 @@
     missing_docs
 )]
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,8 +24,8 @@ use crm_core::reexports::http::HeaderMap;
 use crm_core::{
     Crm, Email, Lookup, ObjectKind, Opportunity, RecordId, RecordRef, ViewOptions, WriteContext,
 };
+use crm_hubspot::HubSpot;
 use crm_hubspot::config::AppKind;
-use crm_hubspot::{HubSpot, HubSpotBuilder};
 use crm_testkit::hubspot::{HubSpotFake, HubSpotFakeConfig, demo};
 
 /// Her open deals, newest first (seeded in the reverse order).
@@ -91,9 +93,7 @@ async fn portal() -> HubSpotFake {
 }
 
 fn connect(fake: &HubSpotFake, rounds: Arc<Rounds>) -> HubSpot {
-    HubSpotBuilder::new()
-        .with_base_url(fake.base_url())
-        .with_token(fake.token().to_owned().into())
+    common::builder(fake)
         .with_external_id_property(Some(demo::EXTERNAL_ID_PROPERTY))
         .with_limiter(rounds)
         .build()
