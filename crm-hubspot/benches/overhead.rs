@@ -640,6 +640,11 @@ fn criterion_benches(c: &mut Criterion, rt: &tokio::runtime::Runtime, clients: &
     }
 }
 
+/// The whole number in environment variable `name`, if set and one.
+fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
@@ -659,14 +664,11 @@ fn paired(
     blocks: usize,
 ) -> (Duration, Duration, f64) {
     // About 30 ms of work per side and block, or `OVERHEAD_BLOCK_RUNS` runs.
-    let runs = std::env::var("OVERHEAD_BLOCK_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(match work {
-            Work::Transport | Work::Get => 300,
-            Work::Page | Work::Lookup => 30,
-            Work::Stream => 1,
-        });
+    let runs = env_number("OVERHEAD_BLOCK_RUNS").unwrap_or(match work {
+        Work::Transport | Work::Get => 300,
+        Work::Page | Work::Lookup => 30,
+        Work::Stream => 1,
+    });
     let in_task = std::env::var("OVERHEAD_CALLER").is_ok_and(|v| v == "task");
     let time = |sdk: bool| {
         let clients = clients.clone();
@@ -776,10 +778,7 @@ fn main() {
     let base = rt.block_on(serve(&rt, records));
     let clients = Arc::new(Clients::new(&rt, base));
     clients.check_lookups(&rt);
-    if let Some(n) = std::env::var("OVERHEAD_POOLS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-    {
+    if let Some(n) = env_number("OVERHEAD_POOLS") {
         clients.fill_pools(&rt, n);
     }
 
@@ -812,10 +811,7 @@ fn main() {
     if !full {
         return;
     }
-    let blocks = std::env::var("OVERHEAD_BLOCKS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(15);
+    let blocks = env_number("OVERHEAD_BLOCKS").unwrap_or(15);
     println!("\npaired run, {blocks} blocks alternating the clients (medians):\n");
     // `OVERHEAD_PAIRED=get,transport`: only those works, and no memory check.
     let only: Option<Vec<Work>> = std::env::var("OVERHEAD_PAIRED")
