@@ -173,7 +173,6 @@ impl HttpClientBuilder {
                 http: inner,
                 vendor: crate::telemetry::name(&self.vendor),
                 base_url,
-                timeout: self.timeout,
                 deadlines: AttemptDeadlines::new(self.timeout),
                 max_response_bytes: self.max_response_bytes,
                 // Parsed once here, not on every response; a name that is not a valid header
@@ -204,8 +203,7 @@ pub(super) struct Inner {
     /// Interned like operation names: it is a label on every call's metrics.
     pub(super) vendor: Cow<'static, str>,
     pub(super) base_url: Url,
-    pub(super) timeout: Duration,
-    /// Each attempt's deadline (`timeout`), one timer shared by attempts that start together.
+    /// Each attempt's timeout, on one timer shared by attempts that start together.
     pub(super) deadlines: AttemptDeadlines,
     pub(super) max_response_bytes: usize,
     pub(super) correlation_headers: Vec<http::header::HeaderName>,

@@ -53,6 +53,11 @@ impl AttemptDeadlines {
         }
     }
 
+    /// The time allowed for one attempt.
+    pub(super) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The deadline of an attempt starting now: it passes no later than `timeout` from now and
     /// no earlier than `timeout − slack` from now.
     pub(super) fn start(&self) -> Deadline {

@@ -317,7 +317,10 @@ impl HttpClient {
                     return Attempt::Failed(
                         Error::new(
                             ErrorKind::Timeout,
-                            format!("no complete answer within {:?}", self.inner.timeout),
+                            format!(
+                                "no complete answer within {:?}",
+                                self.inner.deadlines.timeout()
+                            ),
                         ),
                         None,
                     );
